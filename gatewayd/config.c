@@ -1,0 +1,1563 @@
+/* gatewayd's configuration loader: libconfig tree -> validated structs.
+ *
+ * The daemon validates its own keys while loading and records every error
+ * as a cfg_diag, then goes on so that one run reports them all.  Adapter
+ * keys stay in the tree; adapters read them through cfg_node_* which mark
+ * each setting read (libconfig's per-setting hook), so that
+ * cfg_check_unknown_keys can later name the keys nobody read. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef ADAPTERDIR
+#define ADAPTERDIR "/usr/local/lib/gatewayd/adapters"
+#endif
+
+#define CFG_DEFAULT_PATTERN "%g-%d"
+#define CFG_MAX_ID 65534
+#define CFG_MAX_POLL_S 4294967.0 /* poll_ms must fit in 32 bits */
+
+/* The hook value of a setting that somebody read.  Only its address matters;
+ * no destructor is installed, so libconfig never frees it. */
+static const char cfg_read_mark;
+
+/* Daemon-owned keys per group.  Adapters never see these. */
+static const char *const cfg_gateway_keys[] = {
+	"name", "endpoint_pattern", "state_dir", "adapter_dir", "log_level", NULL,
+};
+static const char *const cfg_server_keys[] = {
+	"name", "uri", "lifetime", "version", "binding", "short_id", NULL,
+};
+static const char *const cfg_top_keys[] = {
+	"gateway", "servers", "buses", "profiles", "devices", NULL,
+};
+static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
+static const char *const cfg_profile_reserved[] = {
+	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
+	"points", NULL,
+};
+/* A device's node falls back to its profile, so this must cover the
+ * profile's reserved keys too. */
+static const char *const cfg_device_reserved[] = {
+	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
+	"model", "serial", "firmware_version", "points", NULL,
+};
+static const char *const cfg_point_reserved[] = {
+	"channel", "path", "scale", "offset", "min", "max", "poll", NULL,
+};
+
+static const char *const cfg_identity_keys[] = {
+	"manufacturer", "model", "serial", "firmware_version",
+};
+
+struct cfg_loader {
+	struct cfg *cfg;
+	int err; /* -ENOMEM once an allocation failed */
+	const char *pattern;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool cfg_in_list(const char *const *list, const char *s)
+{
+	if (!list || !s)
+		return false;
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+static void cfg_mark(config_setting_t *s)
+{
+	config_setting_set_hook(s, (void *)&cfg_read_mark);
+}
+
+static bool cfg_is_marked(const config_setting_t *s)
+{
+	return config_setting_get_hook(s) == &cfg_read_mark;
+}
+
+/* Member lookup that records the read. */
+static config_setting_t *cfg_get(config_setting_t *group, const char *key)
+{
+	config_setting_t *s;
+
+	if (!group || !config_setting_is_group(group))
+		return NULL;
+	s = config_setting_get_member(group, key);
+	if (s)
+		cfg_mark(s);
+	return s;
+}
+
+static char *cfg_vstrdupf(const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+	char *s;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (s)
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+static char *cfg_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *cfg_strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cfg_vstrdupf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* "devices.[1].points.[0].path": names in groups, "[i]" in lists and
+ * arrays; "" for the root.  Caller frees. */
+static char *cfg_setting_path(const config_setting_t *s)
+{
+	const config_setting_t *p = config_setting_parent(s);
+	const char *name = config_setting_name(s);
+	char *head, *out;
+
+	if (!p)
+		return strdup("");
+	head = cfg_setting_path(p);
+	if (!head)
+		return NULL;
+	if (config_setting_is_list(p) || config_setting_is_array(p))
+		out = cfg_strdupf("%s%s[%d]", head, *head ? "." : "", config_setting_index(s));
+	else
+		out = cfg_strdupf("%s%s%s", head, *head ? "." : "", name ? name : "");
+	free(head);
+	return out;
+}
+
+/* The file a setting came from.  libconfig records included files by the
+ * name written in @include, relative to the include directory; name them
+ * relative to where the main file was found instead. */
+static char *cfg_source_file(const struct cfg *cfg, const char *src)
+{
+	const char *dir = config_get_include_dir(&cfg->lc);
+
+	if (!src)
+		src = cfg->file;
+	if (!src)
+		return strdup("");
+	if (src[0] == '/' || (cfg->file && strcmp(src, cfg->file) == 0) || !dir ||
+	    strcmp(dir, ".") == 0)
+		return strdup(src);
+	return cfg_strdupf("%s/%s", dir, src);
+}
+
+/* Render a setting's value for "found ..." in messages. */
+static void cfg_describe(const config_setting_t *s, char *buf, size_t len)
+{
+	const char *str;
+
+	if (!s) {
+		snprintf(buf, len, "nothing");
+		return;
+	}
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		snprintf(buf, len, "%d", config_setting_get_int(s));
+		break;
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, len, "%lld", config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		/* Keep it recognisable as a float: "600.0", not "600". */
+		snprintf(buf, len, "%g", config_setting_get_float(s));
+		if (!strpbrk(buf, ".eEni"))
+			strncat(buf, ".0", len - strlen(buf) - 1);
+		break;
+	case CONFIG_TYPE_BOOL:
+		snprintf(buf, len, "%s", config_setting_get_bool(s) ? "true" : "false");
+		break;
+	case CONFIG_TYPE_STRING:
+		str = config_setting_get_string(s);
+		if (strlen(str) > 60)
+			snprintf(buf, len, "\"%.57s...\"", str);
+		else
+			snprintf(buf, len, "\"%s\"", str);
+		break;
+	case CONFIG_TYPE_GROUP:
+		snprintf(buf, len, "a group");
+		break;
+	case CONFIG_TYPE_LIST:
+		snprintf(buf, len, "a list");
+		break;
+	case CONFIG_TYPE_ARRAY:
+		snprintf(buf, len, "an array");
+		break;
+	default:
+		snprintf(buf, len, "nothing");
+		break;
+	}
+}
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+static void cfg_diag_clear(struct cfg_diag *d)
+{
+	free(d->file);
+	free(d->path);
+	free(d->msg);
+}
+
+/* Append a diag, taking file, path and msg.  Identical diags are dropped:
+ * a profile's setting is checked once per device that uses it. */
+static int cfg_diag_take(struct cfg *cfg, char *file, int line, char *path, char *msg)
+{
+	struct cfg_diag *d;
+	size_t i;
+
+	if (!file || !path || !msg) {
+		free(file);
+		free(path);
+		free(msg);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->n_diags; i++) {
+		d = &cfg->diags[i];
+		if (d->line == line && strcmp(d->file, file) == 0 &&
+		    strcmp(d->path, path) == 0 && strcmp(d->msg, msg) == 0) {
+			free(file);
+			free(path);
+			free(msg);
+			return 0;
+		}
+	}
+	d = realloc(cfg->diags, (cfg->n_diags + 1) * sizeof(*d));
+	if (!d) {
+		free(file);
+		free(path);
+		free(msg);
+		return -ENOMEM;
+	}
+	cfg->diags = d;
+	d[cfg->n_diags++] = (struct cfg_diag){.file = file, .line = line, .path = path, .msg = msg};
+	return 1;
+}
+
+/* Returns 1 when recorded, 0 when it was a repeat, -ENOMEM. */
+static int cfg_diag_vadd(struct cfg *cfg, const config_setting_t *s, const char *fmt, va_list ap)
+{
+	char *file, *path;
+	int line = 0;
+
+	if (s && config_setting_parent(s)) {
+		file = cfg_source_file(cfg, config_setting_source_file(s));
+		line = (int)config_setting_source_line(s);
+		path = cfg_setting_path(s);
+	} else {
+		/* The root carries no useful line: report at the file. */
+		file = cfg_source_file(cfg, NULL);
+		path = strdup("");
+	}
+	return cfg_diag_take(cfg, file, line, path, cfg_vstrdupf(fmt, ap));
+}
+
+static int cfg_diag_addf(struct cfg *cfg, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int cfg_diag_addf(struct cfg *cfg, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (!cfg)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = cfg_diag_vadd(cfg, s, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void cfg_diag_add(struct cfg *cfg, const config_setting_t *setting, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cfg)
+		return;
+	va_start(ap, fmt);
+	cfg_diag_vadd(cfg, setting, fmt, ap);
+	va_end(ap);
+}
+
+char *cfg_diag_format(const struct cfg_diag *d)
+{
+	char line[24] = "";
+	const char *file = d->file && *d->file ? d->file : NULL;
+	const char *path = d->path && *d->path ? d->path : NULL;
+
+	if (file && d->line > 0)
+		snprintf(line, sizeof(line), ":%d", d->line);
+	return cfg_strdupf("%s%s%s%s%s%s", file ? file : "", line, file ? ": " : "",
+			   path ? path : "", path ? ": " : "", d->msg ? d->msg : "");
+}
+
+/* Loader-side diag: remembers allocation failures. */
+static void cfg_err(struct cfg_loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void cfg_err(struct cfg_loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (cfg_diag_vadd(ld->cfg, s, fmt, ap) < 0)
+		ld->err = -ENOMEM;
+	va_end(ap);
+}
+
+static void cfg_err_type(struct cfg_loader *ld, const config_setting_t *s, const char *expected)
+{
+	char found[96];
+
+	cfg_describe(s, found, sizeof(found));
+	cfg_err(ld, s, "expected %s, found %s", expected, found);
+}
+
+/* ---- typed reads of the daemon's own keys ------------------------------- */
+
+/* Each returns 0 with *out set, -ENOENT when absent (an error if required)
+ * or -EINVAL after recording what was wrong. */
+
+static int cfg_missing(struct cfg_loader *ld, config_setting_t *group, const char *key,
+		       bool required)
+{
+	if (required)
+		cfg_err(ld, group, "missing required key '%s'", key);
+	return -ENOENT;
+}
+
+static int cfg_read_string(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			   bool required, const char **out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		cfg_err_type(ld, s, "a string");
+		return -EINVAL;
+	}
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static bool cfg_valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+#define CFG_NAME_EXPECTED "a name of [A-Za-z0-9._-]"
+
+static int cfg_read_name(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			 bool required, const char **out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    !cfg_valid_name(config_setting_get_string(s))) {
+		cfg_err_type(ld, s, CFG_NAME_EXPECTED);
+		return -EINVAL;
+	}
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			bool required, int64_t lo, int64_t hi, int64_t *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+	char expected[64];
+	int64_t v;
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	snprintf(expected, sizeof(expected), "an integer %lld..%lld", (long long)lo, (long long)hi);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		cfg_err_type(ld, s, expected);
+		return -EINVAL;
+	}
+	if (v < lo || v > hi) {
+		cfg_err_type(ld, s, expected);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static bool cfg_number(const config_setting_t *s, double *out)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT:
+		*out = config_setting_get_float(s);
+		return true;
+	case CONFIG_TYPE_INT:
+		*out = config_setting_get_int(s);
+		return true;
+	case CONFIG_TYPE_INT64:
+		*out = (double)config_setting_get_int64(s);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A finite number; expected names the accepted range for messages. */
+static int cfg_read_double(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			   bool required, const char *expected, double *out, config_setting_t **where)
+{
+	config_setting_t *s = cfg_get(group, key);
+	double v;
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	if (!cfg_number(s, &v) || !isfinite(v)) {
+		cfg_err_type(ld, s, expected);
+		return -EINVAL;
+	}
+	*out = v;
+	if (where)
+		*where = s;
+	return 0;
+}
+
+/* Groups whose every key belongs to the daemon. */
+static void cfg_check_strict(struct cfg_loader *ld, config_setting_t *group,
+			     const char *const *allowed)
+{
+	int i, n = config_setting_length(group);
+
+	for (i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+
+		if (!cfg_in_list(allowed, config_setting_name(m)))
+			cfg_err(ld, m, "unknown key '%s'", config_setting_name(m));
+	}
+}
+
+/* A section that must be a list of groups; NULL when absent or wrong. */
+static config_setting_t *cfg_section(struct cfg_loader *ld, const char *key, bool required,
+				     const char *what)
+{
+	config_setting_t *root = config_root_setting(&ld->cfg->lc);
+	config_setting_t *s = cfg_get(root, key);
+	char expected[64];
+
+	if (!s) {
+		if (required)
+			cfg_err(ld, NULL, "missing required key '%s'", key);
+		return NULL;
+	}
+	snprintf(expected, sizeof(expected), "a list of %s groups", what);
+	/* "()" and "[]" both parse; accept the empty array as an empty list. */
+	if (config_setting_is_array(s) && config_setting_length(s) == 0)
+		return s;
+	if (!config_setting_is_list(s)) {
+		cfg_err_type(ld, s, expected);
+		return NULL;
+	}
+	return s;
+}
+
+/* The i-th element of a section when it is a group, else an error. */
+static config_setting_t *cfg_section_group(struct cfg_loader *ld, config_setting_t *list, int i)
+{
+	config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+
+	if (!config_setting_is_group(g)) {
+		cfg_err_type(ld, g, "a group");
+		return NULL;
+	}
+	cfg_mark(g);
+	return g;
+}
+
+/* ---- value checks ------------------------------------------------------- */
+
+/* "/oid/iid/rid", each id a decimal 0..65534. */
+static int cfg_parse_path(const char *s, uint16_t *oid, uint16_t *iid, uint16_t *rid)
+{
+	uint16_t *ids[3] = {oid, iid, rid};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		unsigned long v = 0;
+		int digits = 0;
+
+		if (*s++ != '/')
+			return -EINVAL;
+		while (isdigit((unsigned char)*s)) {
+			if (++digits > 5)
+				return -EINVAL;
+			v = v * 10 + (unsigned long)(*s++ - '0');
+		}
+		if (!digits || v > CFG_MAX_ID)
+			return -EINVAL;
+		*ids[i] = (uint16_t)v;
+	}
+	return *s ? -EINVAL : 0;
+}
+
+/* coap://host[:port][/...] or coaps://...; host may be [IPv6]. */
+static bool cfg_valid_uri(const char *s)
+{
+	const char *host, *end;
+
+	if (strncmp(s, "coap://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "coaps://", 8) == 0)
+		host = s + 8;
+	else
+		return false;
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end || end == host + 1)
+			return false;
+		end++;
+	} else {
+		end = host + strcspn(host, ":/?#");
+		if (end == host)
+			return false;
+	}
+	for (const char *c = host; c < end; c++)
+		if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c))
+			return false;
+	if (*end == ':') {
+		unsigned long port = 0;
+		const char *p = end + 1;
+
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p)) {
+			port = port * 10 + (unsigned long)(*p++ - '0');
+			if (port > 65535)
+				return false;
+		}
+		if (port == 0)
+			return false;
+		end = p;
+	}
+	return *end == '\0' || *end == '/';
+}
+
+/* Binding letters from "UQSTN", each at most once. */
+static bool cfg_valid_binding(const char *s)
+{
+	const char *c;
+
+	if (!*s)
+		return false;
+	for (c = s; *c; c++)
+		if (!strchr("UQSTN", *c) || strchr(c + 1, *c))
+			return false;
+	return true;
+}
+
+static bool cfg_valid_pattern(const char *s)
+{
+	for (; *s; s++) {
+		if (*s != '%')
+			continue;
+		s++;
+		if (*s != 'g' && *s != 'd' && *s != '%')
+			return false;
+	}
+	return true;
+}
+
+static char *cfg_expand_pattern(const char *pattern, const char *gw, const char *dev)
+{
+	size_t len = 1;
+	const char *p;
+	char *out, *o;
+
+	for (p = pattern; *p; p++) {
+		if (*p == '%' && p[1]) {
+			p++;
+			len += *p == 'g' ? strlen(gw) : *p == 'd' ? strlen(dev) : 1;
+		} else {
+			len++;
+		}
+	}
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	for (p = pattern, o = out; *p; p++) {
+		if (*p == '%' && p[1]) {
+			p++;
+			if (*p == 'g')
+				o = stpcpy(o, gw);
+			else if (*p == 'd')
+				o = stpcpy(o, dev);
+			else
+				*o++ = *p;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Endpoint names go into CoAP URIs and logs: no spaces or control bytes. */
+static bool cfg_valid_endpoint(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int cfg_parse_log_level(const char *s)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {
+		{"err", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+		{"info", LOG_INFO}, {"debug", LOG_DEBUG},
+	};
+	size_t i;
+
+	if (!s)
+		return -EINVAL;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(s, levels[i].name) == 0)
+			return levels[i].level;
+	return -EINVAL;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static void cfg_load_gateway(struct cfg_loader *ld)
+{
+	struct cfg_gateway *gw = &ld->cfg->gateway;
+	config_setting_t *root = config_root_setting(&ld->cfg->lc);
+	config_setting_t *g = cfg_get(root, "gateway");
+	const char *s = NULL;
+	char host[256];
+
+	gw->endpoint_pattern = CFG_DEFAULT_PATTERN;
+	gw->state_dir = LOCALSTATEDIR "/lib/gatewayd";
+	gw->adapter_dir = ADAPTERDIR;
+	gw->log_level = LOG_INFO;
+	ld->pattern = CFG_DEFAULT_PATTERN;
+
+	if (g && !config_setting_is_group(g)) {
+		cfg_err_type(ld, g, "a group");
+		g = NULL;
+	}
+	if (g)
+		cfg_check_strict(ld, g, cfg_gateway_keys);
+
+	/* The name is always a copy: the host name default has no other owner. */
+	if (g && cfg_read_name(ld, g, "name", false, &s) == 0) {
+		gw->name = strdup(s);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		gw->name = strdup(host);
+	}
+	if (!gw->name)
+		ld->err = -ENOMEM;
+	if (!g)
+		return;
+
+	if (cfg_read_string(ld, g, "endpoint_pattern", false, &s) == 0) {
+		if (cfg_valid_pattern(s) && *s) {
+			gw->endpoint_pattern = s;
+			ld->pattern = s;
+		} else {
+			cfg_err_type(ld, cfg_get(g, "endpoint_pattern"),
+				     "a pattern of text, %g, %d and %%");
+		}
+	}
+	if (cfg_read_string(ld, g, "state_dir", false, &s) == 0) {
+		if (s[0] == '/')
+			gw->state_dir = s;
+		else
+			cfg_err_type(ld, cfg_get(g, "state_dir"), "an absolute path");
+	}
+	if (cfg_read_string(ld, g, "adapter_dir", false, &s) == 0) {
+		if (s[0] == '/')
+			gw->adapter_dir = s;
+		else
+			cfg_err_type(ld, cfg_get(g, "adapter_dir"), "an absolute path");
+	}
+	if (cfg_read_string(ld, g, "log_level", false, &s) == 0) {
+		int level = cfg_parse_log_level(s);
+
+		if (level >= 0)
+			gw->log_level = level;
+		else
+			cfg_err_type(ld, cfg_get(g, "log_level"),
+				     "one of err, warning, notice, info, debug");
+	}
+}
+
+static void cfg_load_servers(struct cfg_loader *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	config_setting_t *list = cfg_section(ld, "servers", true, "server");
+	int i, n;
+
+	if (!list)
+		return;
+	n = config_setting_length(list);
+	if (n == 0) {
+		cfg_err(ld, list, "expected at least one server, found an empty list");
+		return;
+	}
+	cfg->servers = calloc((size_t)n, sizeof(*cfg->servers));
+	if (!cfg->servers) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = cfg_section_group(ld, list, i);
+		struct cfg_server sv = {
+			.lifetime = 300,
+			.version = "1.1",
+			.binding = "U",
+			.short_id = (uint16_t)(i + 1 <= CFG_MAX_ID ? i + 1 : CFG_MAX_ID),
+		};
+		config_setting_t *s;
+		const char *str;
+		int64_t v;
+		bool keep = true;
+		size_t j;
+
+		if (!g)
+			continue;
+		sv.setting = g;
+		cfg_check_strict(ld, g, cfg_server_keys);
+		if (cfg_read_name(ld, g, "name", true, &sv.name) < 0)
+			keep = false;
+		for (j = 0; keep && j < cfg->n_servers; j++) {
+			if (strcmp(cfg->servers[j].name, sv.name) == 0) {
+				char *first = cfg_setting_path(cfg->servers[j].setting);
+
+				cfg_err(ld, cfg_get(g, "name"),
+					"duplicate server name \"%s\", first defined at %s", sv.name,
+					first ? first : "?");
+				free(first);
+				keep = false;
+			}
+		}
+		if (cfg_read_string(ld, g, "uri", true, &str) == 0) {
+			if (cfg_valid_uri(str))
+				sv.uri = str;
+			else
+				cfg_err_type(ld, cfg_get(g, "uri"),
+					     "coap://host[:port] or coaps://host[:port]");
+		}
+		if (cfg_read_int(ld, g, "lifetime", false, 1, INT32_MAX, &v) == 0)
+			sv.lifetime = (uint32_t)v;
+		if (cfg_read_string(ld, g, "version", false, &str) == 0) {
+			if (strcmp(str, "1.0") == 0 || strcmp(str, "1.1") == 0 ||
+			    strcmp(str, "1.2") == 0)
+				sv.version = str;
+			else
+				cfg_err_type(ld, cfg_get(g, "version"),
+					     "\"1.0\", \"1.1\" or \"1.2\"");
+		}
+		if (cfg_read_string(ld, g, "binding", false, &str) == 0) {
+			if (cfg_valid_binding(str))
+				sv.binding = str;
+			else
+				cfg_err_type(ld, cfg_get(g, "binding"),
+					     "a binding of the letters U, Q, S, T, N");
+		}
+		if (cfg_read_int(ld, g, "short_id", false, 1, CFG_MAX_ID, &v) == 0)
+			sv.short_id = (uint16_t)v;
+		for (j = 0; keep && j < cfg->n_servers; j++) {
+			if (cfg->servers[j].short_id == sv.short_id) {
+				char *first = cfg_setting_path(cfg->servers[j].setting);
+
+				s = cfg_get(g, "short_id");
+				cfg_err(ld, s ? s : g, "duplicate short_id %u, first used by %s",
+					(unsigned)sv.short_id, first ? first : "?");
+				free(first);
+			}
+		}
+		if (keep)
+			cfg->servers[cfg->n_servers++] = sv;
+	}
+}
+
+static void cfg_load_buses(struct cfg_loader *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	config_setting_t *list = cfg_section(ld, "buses", false, "bus");
+	int i, n;
+
+	if (!list)
+		return;
+	n = config_setting_length(list);
+	if (n == 0)
+		return;
+	cfg->buses = calloc((size_t)n, sizeof(*cfg->buses));
+	if (!cfg->buses) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = cfg_section_group(ld, list, i);
+		struct cfg_bus b = {0};
+		bool keep = true;
+		size_t j;
+
+		if (!g)
+			continue;
+		if (cfg_read_name(ld, g, "name", true, &b.name) < 0)
+			keep = false;
+		for (j = 0; keep && j < cfg->n_buses; j++) {
+			if (strcmp(cfg->buses[j].name, b.name) == 0) {
+				char *first = cfg_setting_path(cfg->buses[j].node.own);
+
+				cfg_err(ld, cfg_get(g, "name"),
+					"duplicate bus name \"%s\", first defined at %s", b.name,
+					first ? first : "?");
+				free(first);
+				keep = false;
+			}
+		}
+		if (cfg_read_name(ld, g, "adapter", true, &b.adapter) < 0)
+			keep = false;
+		b.node = (struct gwd_cfg){
+			.cfg = cfg, .own = g, .fallback = NULL, .reserved = cfg_bus_reserved,
+		};
+		if (keep)
+			cfg->buses[cfg->n_buses++] = b;
+	}
+}
+
+/* Parse a points list into a fresh array (NULL when empty).  Bad points are
+ * reported and left out. */
+static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struct cfg_point **out,
+			    size_t *n_out)
+{
+	struct cfg_point *pts;
+	size_t np = 0;
+	int i, n;
+
+	*out = NULL;
+	*n_out = 0;
+	if (config_setting_is_array(list) && config_setting_length(list) == 0)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_err_type(ld, list, "a list of point groups");
+		return;
+	}
+	n = config_setting_length(list);
+	if (n == 0)
+		return;
+	pts = calloc((size_t)n, sizeof(*pts));
+	if (!pts) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = cfg_section_group(ld, list, i);
+		struct cfg_point p = {.scale = 1.0};
+		config_setting_t *s, *smax = NULL;
+		const char *str;
+		double v;
+		bool keep = true;
+		size_t j;
+
+		if (!g)
+			continue;
+		if (cfg_read_string(ld, g, "channel", true, &p.channel) < 0) {
+			keep = false;
+		} else if (!*p.channel) {
+			cfg_err_type(ld, cfg_get(g, "channel"), "a channel name");
+			keep = false;
+		}
+		if (cfg_read_string(ld, g, "path", true, &str) < 0) {
+			keep = false;
+		} else if (cfg_parse_path(str, &p.oid, &p.iid, &p.rid) < 0) {
+			cfg_err_type(ld, cfg_get(g, "path"), "/oid/iid/rid with ids 0..65534");
+			keep = false;
+		} else {
+			for (j = 0; j < np; j++) {
+				if (pts[j].oid == p.oid && pts[j].iid == p.iid && pts[j].rid == p.rid) {
+					char *first = cfg_setting_path(pts[j].node.own);
+
+					cfg_err(ld, cfg_get(g, "path"),
+						"duplicate path \"%s\", also used by %s", str,
+						first ? first : "?");
+					free(first);
+					keep = false;
+					break;
+				}
+			}
+		}
+		s = cfg_get(g, "scale");
+		if (s && (!cfg_number(s, &v) || !isfinite(v) || v == 0.0)) {
+			cfg_err_type(ld, s, "a finite non-zero number");
+			keep = false;
+		} else if (s) {
+			p.scale = v;
+		}
+		if (cfg_read_double(ld, g, "offset", false, "a number", &v, NULL) == 0)
+			p.offset = v;
+		else if (cfg_get(g, "offset"))
+			keep = false;
+		if (cfg_read_double(ld, g, "min", false, "a number", &v, NULL) == 0) {
+			p.min = v;
+			p.has_min = true;
+		} else if (cfg_get(g, "min")) {
+			keep = false;
+		}
+		if (cfg_read_double(ld, g, "max", false, "a number", &v, &smax) == 0) {
+			p.max = v;
+			p.has_max = true;
+		} else if (cfg_get(g, "max")) {
+			keep = false;
+		}
+		if (p.has_min && p.has_max && p.min > p.max) {
+			char expected[64];
+
+			snprintf(expected, sizeof(expected), "a number >= min (%g)", p.min);
+			cfg_err_type(ld, smax, expected);
+			keep = false;
+		}
+		s = cfg_get(g, "poll");
+		if (s) {
+			if (!cfg_number(s, &v) || !isfinite(v) || v < 0.0 || v > CFG_MAX_POLL_S) {
+				cfg_err_type(ld, s, "a number of seconds 0..4294967");
+				keep = false;
+			} else {
+				p.poll_ms = (uint32_t)llround(v * 1000.0);
+			}
+		}
+		p.node = (struct gwd_cfg){
+			.cfg = ld->cfg, .own = g, .fallback = NULL, .reserved = cfg_point_reserved,
+		};
+		if (keep)
+			pts[np++] = p;
+	}
+	if (!np) {
+		free(pts);
+		return;
+	}
+	*out = pts;
+	*n_out = np;
+}
+
+static void cfg_load_profiles(struct cfg_loader *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	config_setting_t *list = cfg_section(ld, "profiles", false, "profile");
+	int i, n;
+
+	if (!list)
+		return;
+	n = config_setting_length(list);
+	if (n == 0)
+		return;
+	cfg->profiles = calloc((size_t)n, sizeof(*cfg->profiles));
+	if (!cfg->profiles) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = cfg_section_group(ld, list, i);
+		struct cfg_profile pr = {0};
+		config_setting_t *pl;
+		const char *str;
+		bool keep = true;
+		size_t j;
+
+		if (!g)
+			continue;
+		pr.setting = g;
+		if (cfg_read_name(ld, g, "name", true, &pr.name) < 0)
+			keep = false;
+		for (j = 0; keep && j < cfg->n_profiles; j++) {
+			if (strcmp(cfg->profiles[j].name, pr.name) == 0) {
+				char *first = cfg_setting_path(cfg->profiles[j].setting);
+
+				cfg_err(ld, cfg_get(g, "name"),
+					"duplicate profile name \"%s\", first defined at %s", pr.name,
+					first ? first : "?");
+				free(first);
+				keep = false;
+			}
+		}
+		cfg_read_name(ld, g, "adapter", true, &str);
+		for (j = 0; j < sizeof(cfg_identity_keys) / sizeof(cfg_identity_keys[0]); j++)
+			cfg_read_string(ld, g, cfg_identity_keys[j], false, &str);
+		/* Check the points now even if no device uses them; devices that
+		 * do parse them again and repeats are dropped. */
+		pl = cfg_get(g, "points");
+		if (pl) {
+			struct cfg_point *pts;
+			size_t np;
+
+			cfg_load_points(ld, pl, &pts, &np);
+			free(pts);
+		}
+		if (keep)
+			cfg->profiles[cfg->n_profiles++] = pr;
+	}
+}
+
+static const struct cfg_server *cfg_find_server(const struct cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_servers; i++)
+		if (strcmp(cfg->servers[i].name, name) == 0)
+			return &cfg->servers[i];
+	return NULL;
+}
+
+/* The device's server list: named ones, or all of them by default. */
+static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
+				    struct cfg_device *d)
+{
+	struct cfg *cfg = ld->cfg;
+	config_setting_t *s = cfg_get(g, "servers");
+	int i, n;
+
+	if (!s) {
+		if (!cfg->n_servers)
+			return;
+		d->servers = calloc(cfg->n_servers, sizeof(*d->servers));
+		if (!d->servers) {
+			ld->err = -ENOMEM;
+			return;
+		}
+		for (size_t j = 0; j < cfg->n_servers; j++)
+			d->servers[d->n_servers++] = &cfg->servers[j];
+		return;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err_type(ld, s, "a list of server names");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cfg_err(ld, s, "expected at least one server name, found none");
+		return;
+	}
+	d->servers = calloc((size_t)n, sizeof(*d->servers));
+	if (!d->servers) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const struct cfg_server *sv;
+		bool dup = false;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			cfg_err_type(ld, e, "a server name");
+			continue;
+		}
+		sv = cfg_find_server(cfg, config_setting_get_string(e));
+		if (!sv) {
+			cfg_err_type(ld, e, "the name of a defined server");
+			continue;
+		}
+		for (size_t j = 0; j < d->n_servers; j++)
+			dup = dup || d->servers[j] == sv;
+		if (dup) {
+			cfg_err(ld, e, "duplicate server \"%s\"", sv->name);
+			continue;
+		}
+		d->servers[d->n_servers++] = sv;
+	}
+}
+
+static void cfg_device_clear(struct cfg_device *d)
+{
+	free((char *)d->endpoint);
+	free((void *)d->servers);
+	free(d->points);
+}
+
+/* Device identity: the device's own value, else its profile's. */
+static const char *cfg_identity(struct cfg_loader *ld, config_setting_t *g,
+				const struct cfg_profile *pr, const char *key)
+{
+	const char *s = NULL;
+	int r = cfg_read_string(ld, g, key, false, &s);
+
+	if (r == 0)
+		return s;
+	if (r == -ENOENT && pr && cfg_read_string(ld, pr->setting, key, false, &s) == 0)
+		return s;
+	return NULL;
+}
+
+static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
+{
+	struct cfg *cfg = ld->cfg;
+	struct cfg_device d = {0};
+	const char *str = NULL, *padapter = NULL;
+	config_setting_t *s;
+	bool keep = true, dup_name = false;
+	size_t j;
+
+	if (cfg_read_name(ld, g, "name", true, &d.name) < 0)
+		keep = false;
+	for (j = 0; keep && j < cfg->n_devices; j++) {
+		if (strcmp(cfg->devices[j].name, d.name) == 0) {
+			char *first = cfg_setting_path(cfg->devices[j].node.own);
+
+			cfg_err(ld, cfg_get(g, "name"),
+				"duplicate device name \"%s\", first defined at %s", d.name,
+				first ? first : "?");
+			free(first);
+			keep = false;
+			dup_name = true;
+		}
+	}
+
+	/* Adapter: from the device, its profile, or both when they agree. */
+	if (cfg_read_name(ld, g, "profile", false, &str) == 0) {
+		for (j = 0; j < cfg->n_profiles; j++)
+			if (strcmp(cfg->profiles[j].name, str) == 0)
+				d.profile = &cfg->profiles[j];
+		if (!d.profile)
+			cfg_err_type(ld, cfg_get(g, "profile"), "the name of a defined profile");
+	}
+	if (d.profile) {
+		/* A bad adapter here was already reported at the profile. */
+		s = config_setting_get_member(d.profile->setting, "adapter");
+		if (s && config_setting_type(s) == CONFIG_TYPE_STRING &&
+		    cfg_valid_name(config_setting_get_string(s)))
+			padapter = config_setting_get_string(s);
+	}
+	switch (cfg_read_name(ld, g, "adapter", false, &str)) {
+	case 0:
+		d.adapter = str;
+		if (padapter && strcmp(padapter, str) != 0) {
+			char expected[128];
+
+			snprintf(expected, sizeof(expected), "adapter \"%s\" (from profile \"%s\")",
+				 padapter, d.profile->name);
+			cfg_err_type(ld, cfg_get(g, "adapter"), expected);
+			keep = false;
+		}
+		break;
+	case -ENOENT:
+		d.adapter = padapter;
+		/* With a profile key, whatever went wrong is reported already. */
+		if (!d.adapter && !cfg_get(g, "profile"))
+			cfg_err(ld, g, "missing required key 'adapter' or 'profile'");
+		break;
+	default:
+		break;
+	}
+	if (!d.adapter)
+		keep = false;
+
+	switch (cfg_read_string(ld, g, "endpoint", false, &str)) {
+	case 0:
+		if (!cfg_valid_endpoint(str)) {
+			cfg_err_type(ld, cfg_get(g, "endpoint"),
+				     "an endpoint name without spaces or control characters");
+			break;
+		}
+		d.endpoint = strdup(str);
+		if (!d.endpoint)
+			ld->err = -ENOMEM;
+		break;
+	case -ENOENT:
+		if (!d.name)
+			break;
+		d.endpoint = cfg_expand_pattern(ld->pattern, cfg->gateway.name, d.name);
+		if (!d.endpoint)
+			ld->err = -ENOMEM;
+		else if (!cfg_valid_endpoint(d.endpoint))
+			cfg_err(ld, g, "endpoint_pattern gives \"%s\", which is not a valid endpoint name",
+				d.endpoint);
+		break;
+	default:
+		break;
+	}
+	if (!d.endpoint)
+		keep = false;
+	/* A repeated device name already said why its endpoint repeats. */
+	for (j = 0; d.endpoint && !dup_name && j < cfg->n_devices; j++) {
+		if (strcmp(cfg->devices[j].endpoint, d.endpoint) == 0) {
+			s = cfg_get(g, "endpoint");
+			cfg_err(ld, s ? s : g, "duplicate endpoint \"%s\", also used by device \"%s\"",
+				d.endpoint, cfg->devices[j].name);
+			break;
+		}
+	}
+
+	if (cfg_read_name(ld, g, "bus", false, &str) == 0) {
+		for (j = 0; j < cfg->n_buses; j++)
+			if (strcmp(cfg->buses[j].name, str) == 0)
+				d.bus = &cfg->buses[j];
+		if (!d.bus) {
+			cfg_err_type(ld, cfg_get(g, "bus"), "the name of a defined bus");
+		} else if (d.adapter && strcmp(d.bus->adapter, d.adapter) != 0) {
+			char found[128];
+
+			snprintf(found, sizeof(found), "bus \"%s\" of adapter \"%s\"", d.bus->name,
+				 d.bus->adapter);
+			cfg_err(ld, cfg_get(g, "bus"), "expected a bus of adapter \"%s\", found %s",
+				d.adapter, found);
+			keep = false;
+		}
+	}
+
+	cfg_load_device_servers(ld, g, &d);
+
+	d.manufacturer = cfg_identity(ld, g, d.profile, "manufacturer");
+	d.model = cfg_identity(ld, g, d.profile, "model");
+	d.serial = cfg_identity(ld, g, d.profile, "serial");
+	d.firmware_version = cfg_identity(ld, g, d.profile, "firmware_version");
+
+	/* A device's own points replace the profile's entirely. */
+	s = cfg_get(g, "points");
+	if (!s && d.profile)
+		s = cfg_get(d.profile->setting, "points");
+	if (s)
+		cfg_load_points(ld, s, &d.points, &d.n_points);
+
+	d.node = (struct gwd_cfg){
+		.cfg = cfg,
+		.own = g,
+		.fallback = d.profile ? d.profile->setting : NULL,
+		.reserved = cfg_device_reserved,
+	};
+	if (keep)
+		cfg->devices[cfg->n_devices++] = d;
+	else
+		cfg_device_clear(&d);
+}
+
+static void cfg_load_devices(struct cfg_loader *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	config_setting_t *list = cfg_section(ld, "devices", true, "device");
+	int i, n;
+
+	if (!list)
+		return;
+	n = config_setting_length(list);
+	if (n == 0) {
+		cfg_err(ld, list, "expected at least one device, found an empty list");
+		return;
+	}
+	cfg->devices = calloc((size_t)n, sizeof(*cfg->devices));
+	if (!cfg->devices) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n && !ld->err; i++) {
+		config_setting_t *g = cfg_section_group(ld, list, i);
+
+		if (g)
+			cfg_load_device(ld, g);
+	}
+}
+
+/* ---- load / free -------------------------------------------------------- */
+
+static char *cfg_dirname(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == file)
+		return strdup("/");
+	return strndup(file, (size_t)(slash - file));
+}
+
+int cfg_load(const char *file, struct cfg **out)
+{
+	struct cfg_loader ld = {0};
+	struct cfg *cfg;
+	char *dir;
+	FILE *f;
+	int r;
+
+	*out = NULL;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	config_init(&cfg->lc);
+	ld.cfg = cfg;
+	cfg->file = strdup(file);
+	dir = cfg_dirname(file);
+	if (!cfg->file || !dir) {
+		free(dir);
+		cfg_free(cfg);
+		return -ENOMEM;
+	}
+	/* @include paths are relative to the main file, not to our cwd. */
+	config_set_include_dir(&cfg->lc, dir);
+	free(dir);
+
+	/* libconfig says only "file I/O error"; find out why ourselves. */
+	f = fopen(file, "r");
+	if (!f) {
+		r = -errno;
+		cfg_err(&ld, NULL, "cannot open: %s", strerror(-r));
+		goto done;
+	}
+	fclose(f);
+	if (!config_read_file(&cfg->lc, file)) {
+		if (config_error_type(&cfg->lc) == CONFIG_ERR_FILE_IO) {
+			r = -EIO;
+			cfg_err(&ld, NULL, "cannot read: %s", config_error_text(&cfg->lc));
+		} else {
+			r = -EINVAL;
+			if (cfg_diag_take(cfg, cfg_source_file(cfg, config_error_file(&cfg->lc)),
+					  config_error_line(&cfg->lc), strdup(""),
+					  strdup(config_error_text(&cfg->lc) ?
+							 config_error_text(&cfg->lc) :
+							 "parse error")) < 0)
+				ld.err = -ENOMEM;
+		}
+		goto done;
+	}
+
+	cfg_check_strict(&ld, config_root_setting(&cfg->lc), cfg_top_keys);
+	cfg_load_gateway(&ld);
+	if (!ld.err)
+		cfg_load_servers(&ld);
+	if (!ld.err)
+		cfg_load_buses(&ld);
+	if (!ld.err)
+		cfg_load_profiles(&ld);
+	if (!ld.err)
+		cfg_load_devices(&ld);
+	r = cfg->n_diags ? -EINVAL : 0;
+done:
+	if (ld.err) {
+		cfg_free(cfg);
+		return ld.err;
+	}
+	*out = cfg;
+	return r;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_devices; i++)
+		cfg_device_clear(&cfg->devices[i]);
+	free(cfg->devices);
+	free(cfg->profiles);
+	free(cfg->buses);
+	free(cfg->servers);
+	free((char *)cfg->gateway.name);
+	for (i = 0; i < cfg->n_diags; i++)
+		cfg_diag_clear(&cfg->diags[i]);
+	free(cfg->diags);
+	config_destroy(&cfg->lc);
+	free(cfg->file);
+	free(cfg);
+}
+
+/* ---- unknown keys ------------------------------------------------------- */
+
+static size_t cfg_check_group(struct cfg *cfg, config_setting_t *g, const char *const *reserved)
+{
+	size_t count = 0;
+	int i, n;
+
+	if (!g || !config_setting_is_group(g))
+		return 0;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+
+		if (cfg_is_marked(m) || cfg_in_list(reserved, name))
+			continue;
+		if (cfg_diag_addf(cfg, m, "unknown key '%s'", name) > 0)
+			count++;
+	}
+	return count;
+}
+
+size_t cfg_check_unknown_keys(struct cfg *cfg)
+{
+	size_t count = 0, i, j;
+
+	if (!cfg)
+		return 0;
+	/* A bus or profile no device uses was never offered to an adapter:
+	 * its keys are not unknown, just unused. */
+	for (i = 0; i < cfg->n_buses; i++) {
+		bool used = false;
+
+		for (j = 0; j < cfg->n_devices && !used; j++)
+			used = cfg->devices[j].bus == &cfg->buses[i];
+		if (used)
+			count += cfg_check_group(cfg, cfg->buses[i].node.own, cfg_bus_reserved);
+	}
+	for (i = 0; i < cfg->n_profiles; i++) {
+		bool used = false;
+
+		for (j = 0; j < cfg->n_devices && !used; j++)
+			used = cfg->devices[j].profile == &cfg->profiles[i];
+		if (used)
+			count += cfg_check_group(cfg, cfg->profiles[i].setting,
+						 cfg_profile_reserved);
+	}
+	/* Points shared through a profile are checked once per device;
+	 * repeats are dropped by cfg_diag_addf and not counted. */
+	for (i = 0; i < cfg->n_devices; i++) {
+		const struct cfg_device *d = &cfg->devices[i];
+
+		count += cfg_check_group(cfg, d->node.own, cfg_device_reserved);
+		for (j = 0; j < d->n_points; j++)
+			count += cfg_check_group(cfg, d->points[j].node.own, cfg_point_reserved);
+	}
+	return count;
+}
+
+/* ---- getters for adapters ----------------------------------------------- */
+
+/* The key's setting in own, else in fallback; reserved keys are hidden.
+ * A key set in both is read in both: the device overrides the profile,
+ * which does not make the profile's key unknown. */
+static config_setting_t *cfg_node_find(const struct gwd_cfg *node, const char *key)
+{
+	config_setting_t *own, *fb;
+
+	if (!node || !key || cfg_in_list(node->reserved, key))
+		return NULL;
+	own = cfg_get(node->own, key);
+	fb = cfg_get(node->fallback, key);
+	return own ? own : fb;
+}
+
+static int cfg_node_type_error(const struct gwd_cfg *node, config_setting_t *s,
+			       const char *expected)
+{
+	char found[96];
+
+	cfg_describe(s, found, sizeof(found));
+	cfg_diag_addf(node->cfg, s, "expected %s, found %s", expected, found);
+	return -EINVAL;
+}
+
+int cfg_node_int(const struct gwd_cfg *node, const char *key, int64_t *out)
+{
+	config_setting_t *s = cfg_node_find(node, key);
+
+	if (!s)
+		return -ENOENT;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		*out = config_setting_get_int(s);
+		return 0;
+	case CONFIG_TYPE_INT64:
+		*out = config_setting_get_int64(s);
+		return 0;
+	default:
+		return cfg_node_type_error(node, s, "an integer");
+	}
+}
+
+int cfg_node_double(const struct gwd_cfg *node, const char *key, double *out)
+{
+	config_setting_t *s = cfg_node_find(node, key);
+	double v;
+
+	if (!s)
+		return -ENOENT;
+	if (!cfg_number(s, &v))
+		return cfg_node_type_error(node, s, "a number");
+	*out = v;
+	return 0;
+}
+
+int cfg_node_bool(const struct gwd_cfg *node, const char *key, bool *out)
+{
+	config_setting_t *s = cfg_node_find(node, key);
+
+	if (!s)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return cfg_node_type_error(node, s, "true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+int cfg_node_string(const struct gwd_cfg *node, const char *key, const char **out)
+{
+	config_setting_t *s = cfg_node_find(node, key);
+
+	if (!s)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_node_type_error(node, s, "a string");
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+int cfg_node_verror(const struct gwd_cfg *node, const char *key, const char *fmt, va_list ap)
+{
+	config_setting_t *s = NULL;
+
+	if (!node || !node->cfg)
+		return -EINVAL;
+	if (key)
+		s = cfg_node_find(node, key);
+	cfg_diag_vadd(node->cfg, s ? s : node->own, fmt, ap);
+	return -EINVAL;
+}
+
+int cfg_node_error(const struct gwd_cfg *node, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cfg_node_verror(node, key, fmt, ap);
+	va_end(ap);
+	return r;
+}

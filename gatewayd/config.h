@@ -1,0 +1,139 @@
+/* gatewayd's configuration: parsed from a libconfig file, validated, and
+ * kept as plain structs.  Adapter-specific keys stay in the libconfig tree
+ * and are read by adapters through struct gwd_cfg nodes (the host's typed
+ * getters), which mark what they read so that keys nobody read can be
+ * reported as unknown. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatewayd/adapter.h"
+
+/* A config group handed to adapters.  `own` is the group itself; `fallback`
+ * (may be NULL) is consulted for keys `own` does not set: a device falls back
+ * to its profile.  `reserved` lists the daemon's own keys in this group,
+ * which adapters never see. */
+struct gwd_cfg {
+	struct cfg *cfg;
+	config_setting_t *own;
+	config_setting_t *fallback;
+	const char *const *reserved;
+};
+
+/* One error or warning with where it was found. */
+struct cfg_diag {
+	char *file; /* owned */
+	int line;   /* 0 when not known */
+	char *path; /* setting path, e.g. "devices.[2].points.[0].path"; owned */
+	char *msg;  /* owned */
+};
+
+struct cfg_server {
+	const char *name;
+	const char *uri;     /* coap://host[:port] or coaps:// */
+	uint32_t lifetime;   /* seconds, default 300 */
+	const char *version; /* "1.0" / "1.1" / "1.2", default "1.1" */
+	const char *binding; /* "U" default */
+	uint16_t short_id;   /* default: index + 1 */
+	config_setting_t *setting;
+};
+
+struct cfg_bus {
+	const char *name;
+	const char *adapter;
+	struct gwd_cfg node; /* adapter keys */
+};
+
+struct cfg_point {
+	const char *channel;       /* adapter channel name */
+	uint16_t oid, iid, rid;    /* target resource */
+	double scale, offset;      /* value = raw * scale + offset; defaults 1, 0 */
+	bool has_min, has_max;     /* range check for writes */
+	double min, max;
+	uint32_t poll_ms;          /* 0: no polling (adapter reports) */
+	struct gwd_cfg node;       /* adapter keys */
+};
+
+struct cfg_profile {
+	const char *name;
+	config_setting_t *setting;
+};
+
+struct cfg_device {
+	const char *name;
+	const char *endpoint;  /* expanded endpoint name, owned by the cfg */
+	const char *adapter;
+	const struct cfg_bus *bus;         /* NULL when none */
+	const struct cfg_profile *profile; /* NULL when none */
+	/* Object 3 identity; NULL when the config does not set it. */
+	const char *manufacturer, *model, *serial, *firmware_version;
+	const struct cfg_server **servers; /* owned array of borrowed pointers */
+	size_t n_servers;
+	struct cfg_point *points;          /* owned array */
+	size_t n_points;
+	struct gwd_cfg node;               /* adapter keys (device, then profile) */
+};
+
+struct cfg_gateway {
+	const char *name;             /* default: host name */
+	const char *endpoint_pattern; /* default "%g-%d": %g gateway, %d device, %% */
+	const char *state_dir;        /* default LOCALSTATEDIR "/lib/gatewayd" */
+	const char *adapter_dir;      /* default PKGLIBDIR "/adapters" */
+	int log_level;                /* syslog priority, default info (6) */
+};
+
+struct cfg {
+	config_t lc;     /* the parsed libconfig tree; owns every const char * above */
+	char *file;      /* path of the main file */
+	struct cfg_gateway gateway;
+	struct cfg_server *servers;
+	size_t n_servers;
+	struct cfg_bus *buses;
+	size_t n_buses;
+	struct cfg_profile *profiles;
+	size_t n_profiles;
+	struct cfg_device *devices;
+	size_t n_devices;
+	/* Every error found; loading goes on after an error so that all are
+	 * reported at once. */
+	struct cfg_diag *diags;
+	size_t n_diags;
+};
+
+/* Parse and validate the daemon's part of a config file.  Returns 0 when the
+ * file parsed and no error was found, -EINVAL when errors were found (they
+ * are in (*out)->diags; *out is still set so all can be printed), or another
+ * negative errno (-ENOMEM, -ENOENT when the file cannot be read: a diag says
+ * so).  Free with cfg_free. */
+int cfg_load(const char *file, struct cfg **out);
+void cfg_free(struct cfg *cfg);
+
+/* Record an error at a setting (setting may be NULL: file-level). */
+void cfg_diag_add(struct cfg *cfg, const config_setting_t *setting, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Format one diag as "file:line: path: msg". Caller frees. */
+char *cfg_diag_format(const struct cfg_diag *d);
+
+/* After adapters have read their keys (device_new/channel_new), report every
+ * key in bus, device, profile and point groups that neither the daemon nor
+ * the adapter read, as "unknown key".  Returns the number reported. */
+size_t cfg_check_unknown_keys(struct cfg *cfg);
+
+/* Host services backing the gwd_host config getters. */
+int cfg_node_int(const struct gwd_cfg *node, const char *key, int64_t *out);
+int cfg_node_double(const struct gwd_cfg *node, const char *key, double *out);
+int cfg_node_bool(const struct gwd_cfg *node, const char *key, bool *out);
+int cfg_node_string(const struct gwd_cfg *node, const char *key, const char **out);
+int cfg_node_error(const struct gwd_cfg *node, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cfg_node_verror(const struct gwd_cfg *node, const char *key, const char *fmt, va_list ap);
+
+/* Parse a log level name ("err", "warning", "notice", "info", "debug");
+ * -EINVAL when unknown. */
+int cfg_parse_log_level(const char *s);
+
+#endif

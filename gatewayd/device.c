@@ -1,0 +1,422 @@
+#include "device.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "host.h"
+#include "log.h"
+#include "lwm2m/objdefs.h"
+#include "transform.h"
+
+/* IPSO sensor pattern: Sensor Value and the min/max measured beside it. */
+#define IPSO_SENSOR_VALUE 5700
+#define IPSO_MIN_MEASURED 5601
+#define IPSO_MAX_MEASURED 5602
+
+struct gw_point {
+	const struct cfg_point *cfg;
+	gwd_channel_t ch;
+	struct lwm_path path;
+	enum lwm_type type;       /* the resource's type */
+	bool has_min_max;         /* the object has Min/Max Measured Value */
+	bool read_pending;
+	bool warned;              /* a conversion problem was logged once */
+	uint64_t next_poll_ms;
+};
+
+struct gwd_device {
+	const struct cfg_device *cfg;
+	struct gw_adapter *adapter;
+	const struct gwd_adapter_ops *ops;
+	void *actx;               /* the adapter's per-device state */
+	struct gw_point *points;
+	size_t n_points;
+	struct lwm_client *client;
+	struct gw_timer poll_timer;
+	bool started;
+	unsigned failures;        /* consecutive failed operations */
+	bool down;
+	size_t ops_in_flight;
+};
+
+enum op_kind { OP_READ };
+
+struct gwd_op {
+	struct gwd_device *dev;
+	enum op_kind kind;
+	size_t point;
+};
+
+const char *device_name(const struct gwd_device *d)
+{
+	return d->cfg->name;
+}
+
+struct lwm_client *device_client(struct gwd_device *d)
+{
+	return d->client;
+}
+
+bool device_is_down(const struct gwd_device *d)
+{
+	return d->down;
+}
+
+size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
+{
+	size_t errors = 0;
+
+	for (size_t i = 0; i < dc->n_points; i++) {
+		const struct cfg_point *p = &dc->points[i];
+		const struct lwm_obj_def *o = lwm_objdef_find(p->oid);
+		const struct lwm_res_def *r = o ? lwm_resdef_find(o, p->rid) : NULL;
+		const config_setting_t *s = p->node.own;
+		const config_setting_t *ps = s ? config_setting_get_member(s, "path") : NULL;
+
+		if (!ps)
+			ps = s;
+		if (!o) {
+			cfg_diag_add(cfg, ps, "object %u is not in the object table", p->oid);
+			errors++;
+		} else if (p->oid <= 2) {
+			cfg_diag_add(cfg, ps, "object %u belongs to the LwM2M client and cannot be mapped",
+				     p->oid);
+			errors++;
+		} else if (!r) {
+			cfg_diag_add(cfg, ps, "object %u (%s) has no resource %u", p->oid, o->name,
+				     p->rid);
+			errors++;
+		} else if (r->multiple) {
+			cfg_diag_add(cfg, ps, "resource /%u/%u (%s) has multiple instances; "
+				     "mapping a point to it is not supported yet", p->oid, p->rid, r->name);
+			errors++;
+		} else if (!(r->ops & (LWM_OP_R | LWM_OP_W))) {
+			cfg_diag_add(cfg, ps, "resource /%u/%u (%s) is executable, not a value",
+				     p->oid, p->rid, r->name);
+			errors++;
+		} else if (p->oid == 3 && !o->multiple && p->iid != 0) {
+			cfg_diag_add(cfg, ps, "object 3 has the single instance 0");
+			errors++;
+		}
+	}
+	return errors;
+}
+
+/* ---- values in -------------------------------------------------------------- */
+
+static void set_error_code(struct gwd_device *d, int64_t code)
+{
+	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
+	struct lwm_value v = {.type = LWM_T_INTEGER};
+
+	if (!d->client)
+		return;
+	v.v.i = code;
+	lwm_model_set(lwm_client_model(d->client), &p, &v);
+}
+
+static void note_success(struct gwd_device *d)
+{
+	d->failures = 0;
+	if (d->down) {
+		d->down = false;
+		set_error_code(d, 0);
+		log_notice(device_name(d), "device answers again; error code cleared");
+	}
+}
+
+static void note_failure(struct gwd_device *d, int err)
+{
+	d->failures++;
+	if (!d->down && d->failures >= DEVICE_DOWN_AFTER) {
+		d->down = true;
+		set_error_code(d, 8); /* peripheral malfunction */
+		log_warn(device_name(d), "device down after %u failed operations (last: %s)",
+			 d->failures, strerror(-err));
+	}
+}
+
+static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)
+{
+	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_path pmin = pt->path, pmax = pt->path;
+	const struct lwm_value *cur;
+	struct lwm_value v = {.type = LWM_T_FLOAT};
+
+	v.v.f = x;
+	LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
+	LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
+	cur = lwm_model_get(m, &pmin);
+	if (!cur || cur->type != LWM_T_FLOAT || x < cur->v.f)
+		lwm_model_set(m, &pmin, &v);
+	cur = lwm_model_get(m, &pmax);
+	if (!cur || cur->type != LWM_T_FLOAT || x > cur->v.f)
+		lwm_model_set(m, &pmax, &v);
+}
+
+static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
+{
+	struct lwm_value v;
+	char strbuf[32];
+	int r;
+
+	if (!d->client)
+		return;
+	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf);
+	if (r == 0)
+		r = lwm_model_set(lwm_client_model(d->client), &pt->path, &v);
+	if (r < 0) {
+		if (!pt->warned) {
+			char path[32];
+			lwm_path_format(&pt->path, path, sizeof(path));
+			log_warn(device_name(d), "channel %s: value not usable for %s (%s): %s",
+				 pt->cfg->channel, path, lwm_type_name(pt->type), strerror(-r));
+			pt->warned = true;
+		}
+		return;
+	}
+	pt->warned = false;
+	if (pt->has_min_max && v.type == LWM_T_FLOAT)
+		track_min_max(d, pt, v.v.f);
+}
+
+void device_report(struct gwd_device *d, gwd_channel_t ch, const struct gwd_value *v)
+{
+	note_success(d);
+	for (size_t i = 0; i < d->n_points; i++)
+		if (d->points[i].ch == ch)
+			apply_value(d, &d->points[i], v);
+}
+
+void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err)
+{
+	note_failure(d, err < 0 ? err : -EIO);
+}
+
+/* ---- polling ---------------------------------------------------------------- */
+
+static void schedule_poll(struct gwd_device *d)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < d->n_points; i++)
+		if (d->points[i].cfg->poll_ms && !d->points[i].read_pending &&
+		    d->points[i].next_poll_ms < next)
+			next = d->points[i].next_poll_ms;
+	if (next == UINT64_MAX)
+		gw_timer_disarm(&d->poll_timer);
+	else
+		gw_timer_arm(&d->poll_timer, next);
+}
+
+static void poll_due(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+	uint64_t now = clock_now_ms();
+
+	for (size_t i = 0; i < d->n_points && d->started; i++) {
+		struct gw_point *pt = &d->points[i];
+		struct gwd_op *op;
+		int r;
+
+		if (!pt->cfg->poll_ms || pt->read_pending || pt->next_poll_ms > now)
+			continue;
+		pt->next_poll_ms = now + pt->cfg->poll_ms;
+		op = malloc(sizeof(*op));
+		if (!op)
+			continue;
+		*op = (struct gwd_op){.dev = d, .kind = OP_READ, .point = i};
+		pt->read_pending = true;
+		d->ops_in_flight++;
+		r = d->ops->read(d->actx, pt->ch, op);
+		if (r < 0) {
+			pt->read_pending = false;
+			d->ops_in_flight--;
+			free(op);
+			note_failure(d, r);
+		}
+	}
+	schedule_poll(d);
+}
+
+void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
+{
+	struct gwd_device *d = op->dev;
+
+	d->ops_in_flight--;
+	switch (op->kind) {
+	case OP_READ: {
+		struct gw_point *pt = &d->points[op->point];
+		pt->read_pending = false;
+		if (status == 0 && v) {
+			note_success(d);
+			apply_value(d, pt, v);
+		} else if (status != -ECANCELED) {
+			note_failure(d, status < 0 ? status : -EIO);
+		}
+		if (d->started)
+			schedule_poll(d);
+		break;
+	}
+	}
+	free(op);
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
+{
+	struct lwm_path p = lwm_path_make(3, 3, 0, rid, 0);
+	struct lwm_value v = {.type = LWM_T_STRING};
+
+	v.v.bytes.ptr = (const uint8_t *)s;
+	v.v.bytes.len = strlen(s);
+	return lwm_model_set(m, &p, &v);
+}
+
+static int build_model(struct gwd_device *d)
+{
+	struct lwm_model *m = lwm_client_model(d->client);
+	const struct cfg_device *dc = d->cfg;
+	struct lwm_path p;
+	struct lwm_value v = {.type = LWM_T_INTEGER};
+	int r;
+
+	/* Device /3/0: identity from the config, health, bindings. */
+	r = lwm_model_add_instance(m, 3, 0);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	set_identity(m, 0, dc->manufacturer ? dc->manufacturer : "gatewayd");
+	set_identity(m, 1, dc->model ? dc->model : loader_name(d->adapter));
+	set_identity(m, 2, dc->serial ? dc->serial : dc->name);
+	if (dc->firmware_version)
+		set_identity(m, 3, dc->firmware_version);
+	set_error_code(d, 0);
+	p = lwm_path_make(3, 3, 0, 16, 0);
+	v.type = LWM_T_STRING;
+	v.v.bytes.ptr = (const uint8_t *)"U";
+	v.v.bytes.len = 1;
+	lwm_model_set(m, &p, &v);
+
+	for (size_t i = 0; i < d->n_points; i++) {
+		struct gw_point *pt = &d->points[i];
+		const struct lwm_obj_def *o = lwm_objdef_find(pt->path.id[0]);
+		r = lwm_model_add_instance(m, LWM_PATH_OID(&pt->path), LWM_PATH_IID(&pt->path));
+		if (r < 0 && r != -EEXIST)
+			return r;
+		r = lwm_model_add_resource(m, &pt->path);
+		if (r < 0)
+			return r;
+		pt->type = lwm_resdef_find(o, LWM_PATH_RID(&pt->path))->type;
+		pt->has_min_max = LWM_PATH_RID(&pt->path) == IPSO_SENSOR_VALUE &&
+				  lwm_resdef_find(o, IPSO_MIN_MEASURED) &&
+				  lwm_resdef_find(o, IPSO_MAX_MEASURED);
+	}
+	return 0;
+}
+
+int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
+		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
+{
+	struct gwd_device *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg = dc;
+	d->adapter = adapter;
+	d->ops = loader_ops(adapter);
+	d->n_points = dc->n_points;
+	d->points = calloc(dc->n_points ? dc->n_points : 1, sizeof(*d->points));
+	if (!d->points) {
+		free(d);
+		return -ENOMEM;
+	}
+	r = d->ops->device_new(loader_ctx(adapter), d, &dc->node, dc->bus ? &dc->bus->node : NULL,
+			       &d->actx);
+	if (r < 0) {
+		free(d->points);
+		free(d);
+		return r;
+	}
+	for (size_t i = 0; i < dc->n_points; i++) {
+		const struct cfg_point *cp = &dc->points[i];
+		struct gw_point *pt = &d->points[i];
+		int rc;
+		pt->cfg = cp;
+		pt->path = lwm_path_make(3, cp->oid, cp->iid, cp->rid, 0);
+		rc = d->ops->channel_new(d->actx, cp->channel, &cp->node, &pt->ch);
+		if (rc < 0 && r == 0)
+			r = rc; /* keep going: every bad point gets its own error */
+	}
+	if (r == 0 && engine) {
+		const struct cfg_server *srv = dc->servers[0];
+		struct lwm_client_config cc = {
+			.name = dc->name,
+			.endpoint = dc->endpoint,
+			.server_uri = srv->uri,
+			.lifetime = srv->lifetime,
+			.version = srv->version,
+			.binding = srv->binding,
+			.short_server_id = srv->short_id,
+		};
+		r = lwm_client_new(engine, &cc, NULL, d, &d->client);
+		if (r == 0)
+			r = build_model(d);
+	}
+	if (r < 0) {
+		device_destroy(d);
+		return r;
+	}
+	if (timers)
+		gw_timer_init(&d->poll_timer, timers, poll_due, d);
+	*out = d;
+	return 0;
+}
+
+int device_start(struct gwd_device *d)
+{
+	uint64_t now = clock_now_ms();
+	int r;
+
+	r = d->ops->device_start(d->actx);
+	if (r < 0) {
+		log_err(device_name(d), "adapter could not start the device: %s", strerror(-r));
+		return r;
+	}
+	d->started = true;
+	/* Poll everything once right away, then on each point's period. */
+	for (size_t i = 0; i < d->n_points; i++)
+		d->points[i].next_poll_ms = now;
+	schedule_poll(d);
+	if (d->client)
+		return lwm_client_start(d->client);
+	return 0;
+}
+
+void device_stop(struct gwd_device *d)
+{
+	if (!d->started)
+		return;
+	d->started = false;
+	gw_timer_disarm(&d->poll_timer);
+	d->ops->device_stop(d->actx);
+}
+
+void device_destroy(struct gwd_device *d)
+{
+	if (!d)
+		return;
+	device_stop(d);
+	if (d->ops_in_flight)
+		log_err(device_name(d), "adapter %s left %zu operation(s) uncompleted after stop",
+			loader_name(d->adapter), d->ops_in_flight);
+	if (d->actx)
+		d->ops->device_free(d->actx);
+	lwm_client_free(d->client);
+	free(d->points);
+	free(d);
+}

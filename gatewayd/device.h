@@ -1,0 +1,45 @@
+/* The device layer: one downstream device, its adapter instance, its points
+ * (channel <-> /oid/iid/rid with the transform) and its LwM2M client.
+ * Readings flow adapter -> point -> transform -> the client's data model. */
+#ifndef GW_DEVICE_H
+#define GW_DEVICE_H
+
+#include "config.h"
+#include "gatewayd/adapter.h"
+#include "loader.h"
+#include "lwm2m/engine.h"
+#include "lwm2m/client.h"
+#include "timerq.h"
+
+/* Consecutive failed operations after which a device counts as down
+ * (Object 3 Error Code 8, peripheral malfunction). */
+#define DEVICE_DOWN_AFTER 3
+
+/* Check what the daemon alone can check of a device's points against the
+ * object table (object and resource exist, resource is single-instance and
+ * readable or writable); errors are added to cfg's diags.  Returns the
+ * number of errors. */
+size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc);
+
+/* Create a device: the adapter validates its config (device_new,
+ * channel_new).  With engine == NULL nothing else happens (gatewayd -t);
+ * otherwise the LwM2M client and its data model are built too.  cfg, dc and
+ * adapter are borrowed for the device's lifetime. */
+int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
+		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out);
+/* Start the adapter's I/O, polling and registration. */
+int device_start(struct gwd_device *d);
+/* Stop the adapter's I/O (it completes what is pending) and polling. */
+void device_stop(struct gwd_device *d);
+void device_destroy(struct gwd_device *d);
+
+const char *device_name(const struct gwd_device *d);
+struct lwm_client *device_client(struct gwd_device *d);
+bool device_is_down(const struct gwd_device *d);
+
+/* Host services (see struct gwd_host). */
+void device_report(struct gwd_device *d, gwd_channel_t ch, const struct gwd_value *v);
+void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err);
+void device_complete(struct gwd_op *op, int status, const struct gwd_value *v);
+
+#endif

@@ -1,0 +1,238 @@
+#include "gateway.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "host.h"
+#include "loader.h"
+#include "log.h"
+#include "lwm2m/client.h"
+#include "lwm2m/engine.h"
+
+#ifndef ADAPTERDIR
+#define ADAPTERDIR "/usr/lib/gatewayd/adapters"
+#endif
+
+struct gateway {
+	struct cfg *cfg;
+	char *adapter_dir;
+	struct gw_loop *loop;
+	struct lwm_engine *engine;
+	struct gw_watch *coap_watch;
+	struct loader_set *adapters;
+	struct gwd_device **devices;
+	size_t n_devices;
+	size_t n_started;
+	void (*stop_done)(void *ud);
+	void *stop_ud;
+};
+
+const char *gateway_adapter_dir(const struct cfg *cfg, const char *override)
+{
+	if (override)
+		return override;
+	if (cfg && cfg->gateway.adapter_dir)
+		return cfg->gateway.adapter_dir;
+	return ADAPTERDIR;
+}
+
+void gateway_print_diags(const struct cfg *cfg, FILE *f)
+{
+	for (size_t i = 0; i < cfg->n_diags; i++) {
+		char *s = cfg_diag_format(&cfg->diags[i]);
+		fprintf(f, "%s\n", s ? s : cfg->diags[i].msg);
+		free(s);
+	}
+}
+
+static void adapter_diag(struct cfg *cfg, const struct cfg_device *dc, int err)
+{
+	const config_setting_t *s = dc->node.own;
+	const config_setting_t *a = s ? config_setting_get_member(s, "adapter") : NULL;
+
+	if (!a && dc->profile)
+		a = config_setting_get_member(dc->profile->setting, "adapter");
+	cfg_diag_add(cfg, a ? a : s, "adapter \"%s\" cannot be used: %s", dc->adapter,
+		     err == -ENOENT ? "no such adapter in the adapter directory"
+		     : err == -EPROTO ? "incompatible ABI version (see the log)"
+				      : strerror(-err));
+}
+
+size_t gateway_check(struct cfg *cfg, const char *adapter_dir)
+{
+	struct loader_set *set;
+	size_t before = cfg->n_diags;
+
+	if (loader_set_new(adapter_dir, host_table(), &set) < 0) {
+		cfg_diag_add(cfg, NULL, "out of memory");
+		return cfg->n_diags;
+	}
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		const struct cfg_device *dc = &cfg->devices[i];
+		struct gw_adapter *a;
+		struct gwd_device *d;
+		int r;
+
+		device_check_points(cfg, dc);
+		r = loader_set_get(set, dc->adapter, &a);
+		if (r < 0) {
+			adapter_diag(cfg, dc, r);
+			continue;
+		}
+		/* The adapter reports its own errors through cfg_error. */
+		if (device_create(cfg, dc, a, NULL, NULL, &d) == 0)
+			device_destroy(d);
+		else if (cfg->n_diags == before)
+			cfg_diag_add(cfg, dc->node.own, "adapter %s refused the device", dc->adapter);
+	}
+	/* Only meaningful once every adapter has read what it knows. */
+	if (cfg->n_diags == before)
+		cfg_check_unknown_keys(cfg);
+	loader_set_free(set);
+	return cfg->n_diags;
+}
+
+static void on_coap_readable(int fd, uint32_t revents, void *ud)
+{
+	struct gateway *gw = ud;
+
+	lwm_engine_io(gw->engine);
+}
+
+int gateway_new(struct cfg *cfg, struct gw_loop *loop, const char *adapter_dir,
+		struct gateway **out)
+{
+	struct gateway *gw = calloc(1, sizeof(*gw));
+	int r;
+
+	if (!gw)
+		return -ENOMEM;
+	gw->cfg = cfg;
+	gw->loop = loop;
+	gw->adapter_dir = strdup(adapter_dir);
+	gw->devices = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*gw->devices));
+	if (!gw->adapter_dir || !gw->devices) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	host_bind_loop(loop);
+	r = loader_set_new(adapter_dir, host_table(), &gw->adapters);
+	if (r < 0)
+		goto fail;
+	r = lwm_engine_new(loop_timers(loop), &gw->engine);
+	if (r < 0)
+		goto fail;
+	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
+			  &gw->coap_watch);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		const struct cfg_device *dc = &cfg->devices[i];
+		struct gw_adapter *a;
+		r = loader_set_get(gw->adapters, dc->adapter, &a);
+		if (r == 0)
+			r = device_create(cfg, dc, a, gw->engine, loop_timers(loop),
+					  &gw->devices[gw->n_devices]);
+		if (r < 0) {
+			/* One bad device must not take the others down. */
+			log_err(dc->name, "device not created: %s", strerror(-r));
+			continue;
+		}
+		if (dc->n_servers > 1)
+			log_warn(dc->name, "%zu servers configured; only the first (%s) is used "
+				 "until multi-server support lands", dc->n_servers, dc->servers[0]->name);
+		gw->n_devices++;
+	}
+	*out = gw;
+	return 0;
+fail:
+	gateway_free(gw);
+	return r;
+}
+
+size_t gateway_start(struct gateway *gw)
+{
+	gw->n_started = 0;
+	for (size_t i = 0; i < gw->n_devices; i++)
+		if (device_start(gw->devices[i]) == 0)
+			gw->n_started++;
+	return gw->n_started;
+}
+
+static void stop_devices(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->n_devices; i++)
+		device_stop(gw->devices[i]);
+}
+
+static void deregistered(void *ud)
+{
+	struct gateway *gw = ud;
+
+	stop_devices(gw);
+	if (gw->stop_done)
+		gw->stop_done(gw->stop_ud);
+}
+
+void gateway_stop(struct gateway *gw, uint32_t timeout_ms, void (*done)(void *ud), void *ud)
+{
+	gw->stop_done = done;
+	gw->stop_ud = ud;
+	lwm_engine_shutdown(gw->engine, timeout_ms, deregistered, gw);
+}
+
+void gateway_free(struct gateway *gw)
+{
+	if (!gw)
+		return;
+	for (size_t i = 0; i < gw->n_devices; i++)
+		device_destroy(gw->devices[i]);
+	free(gw->devices);
+	loop_unwatch_fd(gw->coap_watch);
+	lwm_engine_free(gw->engine);
+	loader_set_free(gw->adapters);
+	cfg_free(gw->cfg);
+	free(gw->adapter_dir);
+	free(gw);
+}
+
+int gateway_reload(struct gateway *gw)
+{
+	struct cfg *ncfg = NULL;
+	int r = cfg_load(gw->cfg->file, &ncfg);
+	int level;
+
+	if (r == 0 && gateway_check(ncfg, gw->adapter_dir) > 0)
+		r = -EINVAL;
+	if (r < 0) {
+		log_err(NULL, "reload: %s is invalid; keeping the running configuration",
+			gw->cfg->file);
+		if (ncfg)
+			for (size_t i = 0; i < ncfg->n_diags; i++) {
+				char *s = cfg_diag_format(&ncfg->diags[i]);
+				log_err(NULL, "reload: %s", s ? s : ncfg->diags[i].msg);
+				free(s);
+			}
+		cfg_free(ncfg);
+		return r;
+	}
+	level = ncfg->gateway.log_level;
+	log_set_level(level);
+	log_notice(NULL, "reload: %s is valid; log level applied. Device, server and bus "
+		   "changes take effect at the next restart (live per-device reload is not "
+		   "implemented yet)", gw->cfg->file);
+	cfg_free(ncfg);
+	return 0;
+}
+
+size_t gateway_device_count(const struct gateway *gw)
+{
+	return gw->n_devices;
+}
+
+size_t gateway_registered_count(const struct gateway *gw)
+{
+	return lwm_engine_registered_count(gw->engine);
+}

@@ -1,0 +1,43 @@
+/* The running gateway: the config, the loaded adapters, the devices and the
+ * LwM2M engine, all on one loop. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct gateway;
+
+/* The adapter directory in force: override (-A) when set, else the
+ * config's, else the built-in default. */
+const char *gateway_adapter_dir(const struct cfg *cfg, const char *override);
+
+/* Check a loaded config the way the daemon would use it: load each adapter,
+ * let it validate its devices and points, check points against the object
+ * table, and report keys nobody read.  Errors go into cfg's diags; returns
+ * their count. */
+size_t gateway_check(struct cfg *cfg, const char *adapter_dir);
+/* Print every diag, one per line. */
+void gateway_print_diags(const struct cfg *cfg, FILE *f);
+
+/* Build devices and clients.  cfg is taken (freed by gateway_free). */
+int gateway_new(struct cfg *cfg, struct gw_loop *loop, const char *adapter_dir,
+		struct gateway **out);
+/* Start every device; a device that fails to start is logged and left out,
+ * the others run.  Returns the number started. */
+size_t gateway_start(struct gateway *gw);
+/* De-register every client (at most timeout_ms), stop the devices, then
+ * call done(ud). */
+void gateway_stop(struct gateway *gw, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
+void gateway_free(struct gateway *gw);
+
+/* Re-read the config file (SIGHUP).  An invalid file is reported and the
+ * running config kept.  Returns 0 when the new file was valid. */
+int gateway_reload(struct gateway *gw);
+
+size_t gateway_device_count(const struct gateway *gw);
+size_t gateway_registered_count(const struct gateway *gw);
+
+#endif

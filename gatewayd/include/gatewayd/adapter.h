@@ -1,0 +1,267 @@
+/* gatewayd adapter SDK: the one installed header.
+ *
+ * An adapter is a shared object that gatewayd loads with dlopen(RTLD_NOW |
+ * RTLD_LOCAL) from its adapter directory as "<name>.so".  It exports exactly
+ * one data symbol, GWD_ADAPTER_SYMBOL, a struct gwd_adapter_descriptor
+ * (use GWD_ADAPTER_DEFINE).  It never links back into the daemon: everything
+ * it needs from gatewayd comes through the const struct gwd_host table handed
+ * to ops->init, so adapters build with -Wl,--no-undefined and unit tests can
+ * hand an adapter a fake host.
+ *
+ * Threading: every op is called on the daemon's loop thread and must not
+ * block.  An adapter that talks to a blocking bus owns a worker thread and
+ * hands results back with host->post(), the only host service that may be
+ * called from another thread.
+ *
+ * Re-entrancy: read, write, execute and the fw_* ops must not call
+ * host->complete() for their op before they return; the caller may not be
+ * ready for it.  Defer it (a timer armed at now_ms(), or host->post()), even
+ * when the result is known at once.  device_stop is the exception: it
+ * completes its pending ops itself, before returning.
+ *
+ * Versioning: both tables only grow by appending.  A minor bump adds members
+ * at the end; a major bump breaks compatibility.  gatewayd refuses an adapter
+ * whose major differs from its own or whose minor is newer than its own.
+ * abi_major and abi_minor are the descriptor's first members in every
+ * version, so that the daemon can read them before trusting the rest.
+ *
+ * Ownership conventions used below: "borrowed" means the callee may use the
+ * pointer only for the duration of the call (or the lifetime stated);
+ * "copied" means the callee copies what it needs; "taken" means ownership
+ * moves to the callee.
+ */
+#ifndef GATEWAYD_ADAPTER_H
+#define GATEWAYD_ADAPTER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GWD_ADAPTER_ABI_MAJOR 1
+#define GWD_ADAPTER_ABI_MINOR 0
+
+/* Name of the one data symbol an adapter exports. */
+#define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
+
+/* ---- values exchanged with adapters ------------------------------------ */
+
+enum gwd_value_type {
+	GWD_V_NONE = 0,
+	GWD_V_BOOL,
+	GWD_V_INT,    /* int64_t */
+	GWD_V_UINT,   /* uint64_t */
+	GWD_V_DOUBLE, /* double */
+	GWD_V_STRING, /* UTF-8, not necessarily NUL terminated */
+	GWD_V_BYTES,  /* opaque */
+};
+
+struct gwd_value {
+	enum gwd_value_type type;
+	union {
+		bool b;
+		int64_t i;
+		uint64_t u;
+		double d;
+		struct {
+			const void *ptr; /* borrowed for the duration of the call */
+			size_t len;
+		} bytes; /* GWD_V_STRING and GWD_V_BYTES */
+	} v;
+};
+
+static inline struct gwd_value gwd_value_double(double d)
+{
+	struct gwd_value val;
+	val.type = GWD_V_DOUBLE;
+	val.v.d = d;
+	return val;
+}
+
+static inline struct gwd_value gwd_value_bool(bool b)
+{
+	struct gwd_value val;
+	val.type = GWD_V_BOOL;
+	val.v.b = b;
+	return val;
+}
+
+static inline struct gwd_value gwd_value_int(int64_t i)
+{
+	struct gwd_value val;
+	val.type = GWD_V_INT;
+	val.v.i = i;
+	return val;
+}
+
+/* ---- opaque host objects ------------------------------------------------ */
+
+struct gwd_device; /* the daemon's device; identifies a device to the host */
+struct gwd_cfg;    /* a config group (bus, device or point) */
+struct gwd_op;     /* a pending asynchronous operation */
+struct gwd_watch;  /* an fd watch */
+struct gwd_timer;  /* a one-shot timer */
+
+/* Channel handle chosen by the adapter in channel_new(). */
+typedef uint32_t gwd_channel_t;
+
+/* Log priorities: syslog's. */
+#define GWD_LOG_ERR 3
+#define GWD_LOG_WARNING 4
+#define GWD_LOG_NOTICE 5
+#define GWD_LOG_INFO 6
+#define GWD_LOG_DEBUG 7
+
+/* fd watch events: epoll's. */
+#define GWD_EV_IN 0x001
+#define GWD_EV_OUT 0x004
+#define GWD_EV_ERR 0x008
+#define GWD_EV_HUP 0x010
+
+/* Firmware image description passed to fw_open (declared for later use). */
+struct gwd_fw_info {
+	uint64_t size;        /* total size in bytes, 0 when not known yet */
+	const char *name;     /* package name from /5/0/6, may be NULL; borrowed */
+	const char *version;  /* package version from /5/0/7, may be NULL; borrowed */
+};
+
+/* ---- services the host gives the adapter -------------------------------- */
+
+struct gwd_host {
+	uint32_t size; /* sizeof(struct gwd_host) as the daemon built it */
+	uint16_t abi_major, abi_minor;
+
+	/* Log one line, prefixed with the device's name when dev is non-NULL. */
+	void (*log)(struct gwd_device *dev, int priority, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+	/* Typed config getters.  Return 0 and store the value when the key is
+	 * present with the right type, -ENOENT when absent (out untouched),
+	 * -EINVAL when present with another type (the host has then reported
+	 * the error with file:line).  Reading a key marks it as known, so the
+	 * host can report keys nobody read as unknown.  Strings are borrowed
+	 * for as long as the device (or bus) exists.  A device's getters fall
+	 * back to its profile when the device itself does not set the key. */
+	int (*cfg_int)(const struct gwd_cfg *node, const char *key, int64_t *out);
+	int (*cfg_double)(const struct gwd_cfg *node, const char *key, double *out);
+	int (*cfg_bool)(const struct gwd_cfg *node, const char *key, bool *out);
+	int (*cfg_string)(const struct gwd_cfg *node, const char *key, const char **out);
+	/* Report an invalid value: "file:line: path.key: message".  key may be
+	 * NULL to point at the group itself.  Returns -EINVAL for convenience. */
+	int (*cfg_error)(const struct gwd_cfg *node, const char *key, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+	/* Watch an fd on the loop; cb runs on the loop thread. */
+	int (*watch_fd)(int fd, uint32_t events,
+			void (*cb)(int fd, uint32_t revents, void *ud), void *ud,
+			struct gwd_watch **out);
+	void (*unwatch_fd)(struct gwd_watch *w);
+
+	/* One-shot timers on the loop's monotonic clock (milliseconds).  due_ms
+	 * is absolute, on the now_ms() clock; a time already past fires soon,
+	 * from the loop, never inside timer_arm. */
+	int (*timer_new)(void (*cb)(void *ud), void *ud, struct gwd_timer **out);
+	void (*timer_arm)(struct gwd_timer *t, uint64_t due_ms);
+	void (*timer_disarm)(struct gwd_timer *t);
+	void (*timer_free)(struct gwd_timer *t);
+	/* Monotonic clock in milliseconds; the one clock tests can fake. */
+	uint64_t (*now_ms)(void);
+
+	/* Run fn(ud) on the loop thread.  The only thread-safe service. */
+	int (*post)(void (*fn)(void *ud), void *ud);
+
+	/* A new reading of a channel, unsolicited or from polling. */
+	void (*report)(struct gwd_device *dev, gwd_channel_t ch, const struct gwd_value *v);
+	/* A channel (or, with ch == GWD_CHANNEL_ALL, the whole device) failed:
+	 * err is a negative errno (-ETIMEDOUT, -EIO, -EPROTO ...). */
+	void (*report_error)(struct gwd_device *dev, gwd_channel_t ch, int err);
+	/* Finish an asynchronous op.  status 0 or negative errno; v is the
+	 * value read (read ops) or NULL.  Each op is completed exactly once. */
+	void (*complete)(struct gwd_op *op, int status, const struct gwd_value *v);
+	/* Firmware delivery progress, 0..100 (declared for later use). */
+	void (*fw_progress)(struct gwd_device *dev, unsigned percent);
+	/* The device's configured name; borrowed for the device's lifetime.
+	 * May be NULL in a host that does not provide it: check first. */
+	const char *(*device_name)(const struct gwd_device *dev);
+};
+
+#define GWD_CHANNEL_ALL ((gwd_channel_t)UINT32_MAX)
+
+/* ---- operations the adapter provides ------------------------------------ */
+
+struct gwd_adapter_ops {
+	uint32_t size; /* sizeof(struct gwd_adapter_ops) as the adapter built it */
+
+	/* Once per load.  host is borrowed for the adapter's lifetime. */
+	int (*init)(const struct gwd_host *host, void **adapter_ctx);
+	void (*fini)(void *adapter_ctx);
+
+	/* Validate a device's config and allocate its state; no I/O.  bus is
+	 * the device's bus group or NULL.  dev and the cfg nodes are borrowed
+	 * for the device's lifetime.  Report errors with host->cfg_error and
+	 * return -EINVAL; gatewayd -t calls this to check a config. */
+	int (*device_new)(void *adapter_ctx, struct gwd_device *dev,
+			  const struct gwd_cfg *device, const struct gwd_cfg *bus,
+			  void **device_ctx);
+	/* Add one channel for a configured point; point is borrowed for the
+	 * device's lifetime and holds the adapter's own per-point keys.  The
+	 * adapter chooses *out.  Called after device_new, before start. */
+	int (*channel_new)(void *device_ctx, const char *channel,
+			   const struct gwd_cfg *point, gwd_channel_t *out);
+	/* Start I/O (open ports, schedule polls).  Must not block. */
+	int (*device_start)(void *device_ctx);
+	/* Stop I/O; pending ops must be completed (e.g. with -ECANCELED). */
+	void (*device_stop)(void *device_ctx);
+	void (*device_free)(void *device_ctx);
+
+	/* Asynchronous channel ops: return 0 and later call host->complete(op)
+	 * exactly once, or return a negative errno now (op is then not
+	 * completed).  v and args are borrowed for the call. */
+	int (*read)(void *device_ctx, gwd_channel_t ch, struct gwd_op *op);
+	int (*write)(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
+		     struct gwd_op *op);
+	int (*execute)(void *device_ctx, gwd_channel_t ch, const void *args, size_t len,
+		       struct gwd_op *op);
+
+	/* Firmware delivery to the field device (optional: NULL when the adapter
+	 * cannot update its devices).  The image arrives in order via fw_write;
+	 * fw_close says it is complete (verify it); fw_apply installs it. */
+	int (*fw_open)(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op);
+	int (*fw_write)(void *device_ctx, uint64_t offset, const void *data, size_t len,
+			struct gwd_op *op);
+	int (*fw_close)(void *device_ctx, struct gwd_op *op);
+	int (*fw_apply)(void *device_ctx, struct gwd_op *op);
+	void (*fw_abort)(void *device_ctx);
+};
+
+/* ---- the exported descriptor -------------------------------------------- */
+
+struct gwd_adapter_descriptor {
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t size;        /* sizeof(struct gwd_adapter_descriptor) */
+	const char *name;     /* must equal the file name without ".so" */
+	const char *version;  /* the adapter's own version string */
+	const struct gwd_adapter_ops *ops;
+};
+
+#define GWD_ADAPTER_DEFINE(name_, version_, ops_)                               \
+	__attribute__((visibility("default")))                                  \
+	const struct gwd_adapter_descriptor gwd_adapter_descriptor = {          \
+		.abi_major = GWD_ADAPTER_ABI_MAJOR,                              \
+		.abi_minor = GWD_ADAPTER_ABI_MINOR,                              \
+		.size = sizeof(struct gwd_adapter_descriptor),                   \
+		.name = (name_),                                                 \
+		.version = (version_),                                           \
+		.ops = (ops_),                                                   \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GATEWAYD_ADAPTER_H */

@@ -1,0 +1,40 @@
+# gatewayd/: the daemon, its core library and the installed adapter SDK.
+
+# Base services used by every layer: clock, logging, timer heap.
+noinst_LTLIBRARIES += gatewayd/libgwbase.la
+gatewayd_libgwbase_la_SOURCES = \
+	gatewayd/clock.c gatewayd/clock.h \
+	gatewayd/log.c gatewayd/log.h \
+	gatewayd/timerq.c gatewayd/timerq.h
+gatewayd_libgwbase_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+gatewayd_libgwbase_la_LIBADD = $(SYSTEMD_LIBS)
+
+# The daemon proper, minus main(), so tests can link it.
+noinst_LTLIBRARIES += gatewayd/libgwdaemon.la
+gatewayd_libgwdaemon_la_SOURCES = \
+	gatewayd/config.c gatewayd/config.h \
+	gatewayd/loader.c gatewayd/loader.h \
+	gatewayd/loop.c gatewayd/loop.h \
+	gatewayd/host.c gatewayd/host.h \
+	gatewayd/device.c gatewayd/device.h \
+	gatewayd/transform.c gatewayd/transform.h \
+	gatewayd/gateway.c gatewayd/gateway.h
+gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)
+gatewayd_libgwdaemon_la_LIBADD = lwm2m/libgwlwm2m.la gatewayd/libgwbase.la \
+	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS)
+
+sbin_PROGRAMS += gatewayd/gatewayd
+gatewayd_gatewayd_SOURCES = gatewayd/main.c
+gatewayd_gatewayd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)
+gatewayd_gatewayd_LDADD = gatewayd/libgwdaemon.la
+# Adapters must not link back into the daemon; keep its symbols private.
+gatewayd_gatewayd_LDFLAGS = $(AM_LDFLAGS)
+
+# The adapter SDK: one header and a pkg-config file.
+gwincludedir = $(includedir)/gatewayd
+gwinclude_HEADERS = gatewayd/include/gatewayd/adapter.h
+pkgconfig_DATA += gatewayd/gatewayd-adapter.pc
+EXTRA_DIST += gatewayd/gatewayd-adapter.pc.in
+DISTCLEANFILES += gatewayd/gatewayd-adapter.pc
+
+dist_man_MANS += gatewayd/gatewayd.8

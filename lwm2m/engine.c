@@ -1,0 +1,386 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "codec.h"
+#include "gatewayd/clock.h"
+#include "gatewayd/log.h"
+
+/* Largest response body we build; bigger reads are refused with 4.13. */
+#define LWM_MAX_RESPONSE (256 * 1024)
+
+static void io_timer_cb(struct gw_timer *t, void *ud)
+{
+	lwm_engine_io(ud);
+}
+
+void lwm_engine_kick(struct lwm_engine *e)
+{
+	coap_tick_t now;
+	unsigned ms;
+
+	coap_ticks(&now);
+	ms = coap_io_prepare_epoll(e->ctx, now);
+	/* 0 means libcoap has nothing scheduled. */
+	if (ms == 0)
+		gw_timer_disarm(&e->io_timer);
+	else
+		gw_timer_arm(&e->io_timer, clock_now_ms() + ms);
+}
+
+void lwm_engine_io(struct lwm_engine *e)
+{
+	coap_io_process(e->ctx, COAP_IO_NO_WAIT);
+	lwm_engine_kick(e);
+}
+
+int lwm_engine_fd(const struct lwm_engine *e)
+{
+	return coap_context_get_coap_fd(e->ctx);
+}
+
+size_t lwm_engine_client_count(const struct lwm_engine *e)
+{
+	return e->n_clients;
+}
+
+size_t lwm_engine_registered_count(const struct lwm_engine *e)
+{
+	return e->n_registered;
+}
+
+void lwm_engine_link(struct lwm_engine *e, struct lwm_client *c)
+{
+	c->prev = NULL;
+	c->next = e->clients;
+	if (e->clients)
+		e->clients->prev = c;
+	e->clients = c;
+	e->n_clients++;
+}
+
+void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		e->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	e->n_clients--;
+}
+
+/* ---- responses to our requests (registration interface) ----------------- */
+
+static struct lwm_client *client_of(const coap_session_t *s)
+{
+	return s ? coap_session_get_app_data(s) : NULL;
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+				   const coap_pdu_t *rcvd, const coap_mid_t mid)
+{
+	struct lwm_client *c = client_of(session);
+
+	if (!c || !lwm_client_token_matches(c, coap_pdu_get_token(rcvd)))
+		return COAP_RESPONSE_OK; /* stale or foreign: nothing waits for it */
+	lwm_client_on_response(c, rcvd);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
+		    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	struct lwm_client *c = client_of(session);
+	static const char *const why[] = {"no answer from server", "not deliverable",
+					  "reset by server", "TLS failure", "ICMP error",
+					  "bad response", "TLS layer failure"};
+
+	if (!c || !sent || !lwm_client_token_matches(c, coap_pdu_get_token(sent)))
+		return;
+	lwm_client_on_failure(c, (size_t)reason < sizeof(why) / sizeof(why[0])
+					 ? why[reason] : "request failed");
+}
+
+/* ---- requests from the server ------------------------------------------- */
+
+/* Uri-Path -> LwM2M path; -ENOENT when it is not one. */
+static int request_path(const coap_pdu_t *req, struct lwm_path *p)
+{
+	coap_opt_filter_t f;
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt;
+
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
+	coap_option_iterator_init(req, &oi, &f);
+	*p = (struct lwm_path){0};
+	while ((opt = coap_option_next(&oi))) {
+		const uint8_t *v = coap_opt_value(opt);
+		size_t len = coap_opt_length(opt);
+		uint32_t id = 0;
+		/* A trailing empty segment ("/3/0/") is tolerated. */
+		if (len == 0)
+			continue;
+		if (p->len == 4 || len > 5)
+			return -ENOENT;
+		for (size_t i = 0; i < len; i++) {
+			if (v[i] < '0' || v[i] > '9' || (i == 0 && v[i] == '0' && len > 1))
+				return -ENOENT;
+			id = id * 10 + (v[i] - '0');
+		}
+		if (id >= LWM_ID_NONE)
+			return -ENOENT;
+		p->id[p->len++] = (uint16_t)id;
+	}
+	return 0;
+}
+
+static int request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out)
+{
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt = coap_check_option(req, num, &oi);
+
+	if (!opt)
+		return -ENOENT;
+	*out = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	return 0;
+}
+
+static void respond_code(coap_pdu_t *resp, unsigned code)
+{
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
+}
+
+static void release_buffer(coap_session_t *s, void *p)
+{
+	free(p);
+}
+
+/* Attach out's bytes as the (possibly block-wise) body; takes out's memory. */
+static void respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+			 coap_pdu_t *resp, const coap_string_t *query, unsigned code,
+			 uint16_t format, struct lwm_buf *out)
+{
+	uint8_t *data = out->data;
+	size_t len = out->len;
+
+	respond_code(resp, code);
+	/* libcoap owns the copy until release_buffer: hand it the buffer and
+	 * start the scratch afresh. */
+	lwm_buf_init(out, LWM_MAX_RESPONSE);
+	if (!data) {
+		data = malloc(1);
+		if (!data) {
+			respond_code(resp, 500);
+			return;
+		}
+	}
+	if (!coap_add_data_large_response(r, s, req, resp, query, format, -1, 0, len, data,
+					  release_buffer, data))
+		respond_code(resp, 500);
+}
+
+static uint16_t default_format(const struct lwm_path *p, const struct lwm_record *recs,
+			       size_t n)
+{
+	/* A single resource defaults to text (opaque for opaque data); anything
+	 * larger to TLV, which every server understands. */
+	if (p->len >= 3 && n == 1 && recs[0].path.len == p->len)
+		return recs[0].value.type == LWM_T_OPAQUE ? LWM_FMT_OPAQUE : LWM_FMT_TEXT;
+	return LWM_FMT_TLV;
+}
+
+static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resource_t *r,
+			coap_session_t *s, const coap_pdu_t *req, const coap_string_t *query,
+			coap_pdu_t *resp, const struct lwm_path *p)
+{
+	const struct lwm_record *recs;
+	size_t n;
+	uint32_t accept;
+	uint16_t fmt;
+	int err;
+
+	lwm_buf_reset(&e->scratch);
+	if (request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
+		err = lwm_model_discover(c->model, p, &e->scratch);
+		if (err == -ENOENT)
+			return respond_code(resp, 404);
+		if (err == -EACCES)
+			return respond_code(resp, 401);
+		if (err < 0)
+			return respond_code(resp, 500);
+		return respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
+	}
+
+	err = lwm_model_read(c->model, p, &recs, &n);
+	switch (err) {
+	case 0:
+		break;
+	case -ENOENT:
+		return respond_code(resp, 404);
+	case -EACCES: /* the Security object is never readable by a server */
+		return respond_code(resp, 401);
+	case -EPERM:
+		return respond_code(resp, 405);
+	case -ENODATA: /* the device has not delivered a value yet */
+		return respond_code(resp, 503);
+	default:
+		return respond_code(resp, 500);
+	}
+	if (request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0) {
+		if (accept > UINT16_MAX || !lwm_format_can_encode((uint16_t)accept))
+			return respond_code(resp, 406);
+		fmt = (uint16_t)accept;
+	} else {
+		fmt = default_format(p, recs, n);
+	}
+	err = lwm_encode(fmt, p, recs, n, &e->scratch);
+	if (err == -ENOTSUP || err == -EINVAL)
+		return respond_code(resp, 406); /* e.g. text/plain for an instance */
+	if (err == -E2BIG)
+		return respond_code(resp, 413);
+	if (err < 0)
+		return respond_code(resp, 500);
+	respond_body(r, s, req, resp, query, 205, fmt, &e->scratch);
+}
+
+static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+		       const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct lwm_client *c = client_of(s);
+	struct lwm_path p;
+
+	if (!c || c->state == LWM_CLIENT_STOPPED)
+		return respond_code(resp, 404);
+	if (request_path(req, &p) < 0)
+		return respond_code(resp, 404);
+	switch (coap_pdu_get_code(req)) {
+	case COAP_REQUEST_CODE_GET:
+		handle_read(c->engine, c, r, s, req, query, resp, &p);
+		break;
+	default:
+		/* Write, Execute, Create, Delete, Write-Attributes and the
+		 * composite operations are not implemented yet. */
+		if (!lwm_model_exists(c->model, &p))
+			respond_code(resp, 404);
+		else
+			respond_code(resp, 501);
+		break;
+	}
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/* libcoap's messages go through our logger (journald fields, levels). */
+static void coap_log_to_ours(coap_log_t level, const char *message)
+{
+	size_t len = strlen(message);
+
+	while (len && message[len - 1] == '\n')
+		len--;
+	log_msg(level > LOG_DEBUG ? LOG_DEBUG : (int)level, NULL, "libcoap: %.*s", (int)len,
+		message);
+}
+
+int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
+{
+	struct lwm_engine *e = calloc(1, sizeof(*e));
+	coap_resource_t *unknown;
+	static const coap_request_t methods[] = {
+		COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
+		COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH,
+	};
+
+	if (!e)
+		return -ENOMEM;
+	coap_startup();
+	coap_set_log_handler(coap_log_to_ours);
+	/* libcoap's per-packet warnings (e.g. ICMP errors) are handled by us;
+	 * show them only when debugging. */
+	coap_set_log_level(log_get_level() >= LOG_DEBUG ? LOG_INFO : LOG_ERR);
+	e->ctx = coap_new_context(NULL);
+	if (!e->ctx) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->timers = timers;
+	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
+	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);
+	coap_context_set_block_mode(e->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(e->ctx, on_response);
+	coap_register_nack_handler(e->ctx, on_nack);
+
+	/* Every path of every device is routed through our own data model. */
+	unknown = coap_resource_unknown_init2(on_request, 0);
+	if (!unknown) {
+		lwm_engine_free(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		coap_register_request_handler(unknown, methods[i], on_request);
+	coap_add_resource(e->ctx, unknown);
+	*out = e;
+	return 0;
+}
+
+void lwm_engine_free(struct lwm_engine *e)
+{
+	if (!e)
+		return;
+	gw_timer_disarm(&e->io_timer);
+	if (e->shutdown_timer.q)
+		gw_timer_disarm(&e->shutdown_timer);
+	coap_free_context(e->ctx);
+	lwm_buf_free(&e->scratch);
+	coap_cleanup();
+	free(e);
+}
+
+static void shutdown_finish(struct lwm_engine *e)
+{
+	void (*done)(void *) = e->shutdown_done;
+
+	if (!done)
+		return;
+	e->shutdown_done = NULL;
+	gw_timer_disarm(&e->shutdown_timer);
+	done(e->shutdown_ud);
+}
+
+static void shutdown_timeout(struct gw_timer *t, void *ud)
+{
+	struct lwm_engine *e = ud;
+
+	log_warn(NULL, "%zu de-registration(s) still unanswered; stopping anyway",
+		 e->shutdown_pending);
+	shutdown_finish(e);
+}
+
+void lwm_engine_deregistered(struct lwm_engine *e)
+{
+	if (!e->shutting_down || e->shutdown_pending == 0)
+		return;
+	if (--e->shutdown_pending == 0)
+		shutdown_finish(e);
+}
+
+void lwm_engine_shutdown(struct lwm_engine *e, uint32_t timeout_ms,
+			 void (*done)(void *ud), void *ud)
+{
+	e->shutting_down = true;
+	e->shutdown_done = done;
+	e->shutdown_ud = ud;
+	e->shutdown_pending = 0;
+	gw_timer_init(&e->shutdown_timer, e->timers, shutdown_timeout, e);
+	for (struct lwm_client *c = e->clients; c; c = c->next)
+		if (lwm_client_deregister(c) == 0)
+			e->shutdown_pending++;
+	lwm_engine_kick(e);
+	if (e->shutdown_pending == 0)
+		shutdown_finish(e);
+	else
+		gw_timer_arm(&e->shutdown_timer, clock_now_ms() + timeout_ms);
+}

@@ -1,0 +1,35 @@
+/* The LwM2M engine: one libcoap context for the whole daemon, carrying one
+ * client (own endpoint, own session and UDP port) per downstream device.
+ * Runs on the loop thread; the daemon watches lwm_engine_fd() and calls
+ * lwm_engine_io() when it is readable.  Retransmission and registration
+ * timers live in the daemon's timer heap. */
+#ifndef LWM_ENGINE_H
+#define LWM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatewayd/timerq.h"
+
+struct lwm_engine;
+
+/* timers is borrowed for the engine's lifetime. */
+int lwm_engine_new(struct timerq *timers, struct lwm_engine **out);
+/* Frees the context; every client must have been freed first. */
+void lwm_engine_free(struct lwm_engine *e);
+
+/* The fd to watch for input (libcoap's epoll fd). */
+int lwm_engine_fd(const struct lwm_engine *e);
+/* Process pending network input and due retransmissions; never blocks. */
+void lwm_engine_io(struct lwm_engine *e);
+
+/* De-register every registered client and stop them all.  done(ud) runs once
+ * every De-register was answered (or failed), or after timeout_ms, whichever
+ * comes first. */
+void lwm_engine_shutdown(struct lwm_engine *e, uint32_t timeout_ms,
+			 void (*done)(void *ud), void *ud);
+
+size_t lwm_engine_client_count(const struct lwm_engine *e);
+size_t lwm_engine_registered_count(const struct lwm_engine *e);
+
+#endif

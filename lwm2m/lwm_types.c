@@ -1,0 +1,262 @@
+#include "lwm_types.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *lwm_type_name(enum lwm_type t)
+{
+	/* The DDF spellings, so messages match the object definitions. */
+	switch (t) {
+	case LWM_T_NONE:
+		return "none";
+	case LWM_T_STRING:
+		return "String";
+	case LWM_T_INTEGER:
+		return "Integer";
+	case LWM_T_UNSIGNED:
+		return "Unsigned Integer";
+	case LWM_T_FLOAT:
+		return "Float";
+	case LWM_T_BOOLEAN:
+		return "Boolean";
+	case LWM_T_OPAQUE:
+		return "Opaque";
+	case LWM_T_TIME:
+		return "Time";
+	case LWM_T_OBJLNK:
+		return "Objlnk";
+	case LWM_T_CORELNK:
+		return "Corelnk";
+	}
+	return "invalid";
+}
+
+int lwm_path_parse(const char *s, size_t len, struct lwm_path *out)
+{
+	struct lwm_path p = {{0, 0, 0, 0}, 0};
+	size_t i = 1;
+
+	if (!s || len == 0 || s[0] != '/')
+		return -EINVAL;
+	if (len == 1) {
+		*out = p;
+		return 0;
+	}
+	for (;;) {
+		uint32_t v = 0;
+		size_t start = i;
+
+		if (p.len == 4)
+			return -EINVAL;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			v = v * 10 + (uint32_t)(s[i] - '0');
+			/* Checked per digit so long digit runs cannot overflow. */
+			if (v >= LWM_ID_NONE)
+				return -EINVAL;
+			i++;
+		}
+		if (i == start)
+			return -EINVAL; /* empty component or non-digit */
+		p.id[p.len++] = (uint16_t)v;
+		if (i == len)
+			break;
+		if (s[i] != '/')
+			return -EINVAL;
+		i++;
+		if (i == len)
+			return -EINVAL; /* trailing '/' */
+	}
+	*out = p;
+	return 0;
+}
+
+int lwm_path_format(const struct lwm_path *p, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	if (p->len > 4)
+		return -EINVAL;
+	if (p->len == 0) {
+		if (size < 2)
+			return -ENOSPC;
+		memcpy(buf, "/", 2);
+		return 1;
+	}
+	for (unsigned i = 0; i < p->len; i++) {
+		int r;
+
+		if (off >= size)
+			return -ENOSPC;
+		r = snprintf(buf + off, size - off, "/%u", (unsigned)p->id[i]);
+		if (r < 0)
+			return -EINVAL;
+		if ((size_t)r >= size - off)
+			return -ENOSPC;
+		off += (size_t)r;
+	}
+	return (int)off;
+}
+
+int lwm_path_cmp(const struct lwm_path *a, const struct lwm_path *b)
+{
+	unsigned n = a->len < b->len ? a->len : b->len;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (a->id[i] != b->id[i])
+			return a->id[i] < b->id[i] ? -1 : 1;
+	}
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return 0;
+}
+
+bool lwm_path_starts_with(const struct lwm_path *p, const struct lwm_path *prefix)
+{
+	if (prefix->len > p->len)
+		return false;
+	for (unsigned i = 0; i < prefix->len; i++) {
+		if (p->id[i] != prefix->id[i])
+			return false;
+	}
+	return true;
+}
+
+void lwm_buf_init(struct lwm_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+	b->err = 0;
+}
+
+void lwm_buf_free(struct lwm_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->err = 0;
+}
+
+void lwm_buf_reset(struct lwm_buf *b)
+{
+	b->len = 0;
+	b->err = 0;
+}
+
+/* Ensure room for extra more bytes; sets the sticky error on failure. */
+static int buf_grow(struct lwm_buf *b, size_t extra)
+{
+	size_t need, cap;
+	uint8_t *d;
+
+	if (b->err)
+		return b->err;
+	if (extra > SIZE_MAX - b->len) {
+		b->err = -E2BIG;
+		return b->err;
+	}
+	need = b->len + extra;
+	if (b->max && need > b->max) {
+		b->err = -E2BIG;
+		return b->err;
+	}
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (b->max && cap > b->max)
+		cap = b->max;
+	d = realloc(b->data, cap);
+	if (!d) {
+		b->err = -ENOMEM;
+		return b->err;
+	}
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+int lwm_buf_reserve(struct lwm_buf *b, size_t extra)
+{
+	return buf_grow(b, extra);
+}
+
+int lwm_buf_append(struct lwm_buf *b, const void *data, size_t len)
+{
+	int r = buf_grow(b, len);
+
+	if (r)
+		return r;
+	if (len) {
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+	}
+	return 0;
+}
+
+int lwm_buf_putc(struct lwm_buf *b, uint8_t c)
+{
+	return lwm_buf_append(b, &c, 1);
+}
+
+int lwm_buf_printf(struct lwm_buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	char *big;
+	va_list ap;
+	int r;
+
+	if (b->err)
+		return b->err;
+	/* Format aside first: printing in place would need room for the NUL,
+	 * which could trip max although the text itself fits. */
+	va_start(ap, fmt);
+	r = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		b->err = -EINVAL;
+		return b->err;
+	}
+	if ((size_t)r < sizeof(tmp))
+		return lwm_buf_append(b, tmp, (size_t)r);
+	big = malloc((size_t)r + 1);
+	if (!big) {
+		b->err = -ENOMEM;
+		return b->err;
+	}
+	va_start(ap, fmt);
+	r = vsnprintf(big, (size_t)r + 1, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		b->err = -EINVAL;
+	else
+		lwm_buf_append(b, big, (size_t)r);
+	free(big);
+	return b->err;
+}
+
+/* Assumes the C locale for LC_NUMERIC (gatewayd never changes it), so '.'
+ * is the decimal point for both snprintf and strtod. */
+int lwm_fmt_double(double d, char buf[32])
+{
+	int r = -EINVAL;
+
+	if (!isfinite(d))
+		return -EINVAL;
+	/* 17 significant digits always round-trip; try fewer first. */
+	for (int prec = 15; prec <= 17; prec++) {
+		r = snprintf(buf, 32, "%.*g", prec, d);
+		if (r < 0 || r >= 32)
+			return -EINVAL;
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return r;
+}

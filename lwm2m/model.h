@@ -1,0 +1,62 @@
+/* A client's LwM2M data model: the object instances it has and the current
+ * value of each resource, kept in one sorted array.  The device layer writes
+ * values in as readings arrive; the engine answers Read and Discover from it
+ * and builds the registration payload from it. */
+#ifndef LWM_MODEL_H
+#define LWM_MODEL_H
+
+#include "codec.h"
+#include "lwm_types.h"
+#include "objdefs.h"
+
+struct lwm_model;
+
+/* One entry: an object instance (path len 2), a resource (len 3) or a
+ * resource instance (len 4).  A resource entry of a multiple resource holds
+ * no value itself; its instances do.  A single resource whose value is not
+ * known yet has value.type LWM_T_NONE. */
+struct lwm_entry {
+	struct lwm_path path;
+	struct lwm_value value; /* STRING/OPAQUE/CORELNK bytes owned by the model */
+	const struct lwm_res_def *def; /* NULL for instances */
+};
+
+struct lwm_model *lwm_model_new(void);
+void lwm_model_free(struct lwm_model *m);
+
+/* Add an object instance; -EEXIST if present, -ENOENT if the object is not
+ * in the object table. */
+int lwm_model_add_instance(struct lwm_model *m, uint16_t oid, uint16_t iid);
+/* Declare a resource (len 3) of an existing instance, with no value yet.
+ * -ENOENT: instance or resource definition missing.  Idempotent. */
+int lwm_model_add_resource(struct lwm_model *m, const struct lwm_path *p);
+/* Set a resource (len 3, single) or resource instance (len 4, multiple)
+ * value, declaring it when needed; the value is converted to the resource's
+ * type when that is lossless (e.g. FLOAT 2.0 into INTEGER) and refused with
+ * -EINVAL otherwise.  Bytes are copied.  Returns 1 when the stored value
+ * changed, 0 when it was equal, or a negative errno. */
+int lwm_model_set(struct lwm_model *m, const struct lwm_path *p, const struct lwm_value *v);
+/* Stored value or NULL. */
+const struct lwm_value *lwm_model_get(const struct lwm_model *m, const struct lwm_path *p);
+bool lwm_model_exists(const struct lwm_model *m, const struct lwm_path *p);
+
+/* Collect the readable records at or under p (readable: the definition has
+ * R; object 0 is never readable by a management server).  *recs points into
+ * a buffer the model reuses (valid until the next call or change).
+ * Returns 0, -ENOENT (path absent), -EPERM (resource not readable) or
+ * -ENODATA (a single resource addressed directly has no value yet). */
+int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
+		   const struct lwm_record **recs, size_t *n);
+
+/* Append the registration links ("</1/0>,</3/0>,...", object 0 left out,
+ * ";ver=X" on an object link when its definition's version is not 1.0 and
+ * lwm2m_version is not "1.0"). */
+int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
+			struct lwm_buf *out);
+/* Append Discover links for p (object, instance or resource). */
+int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
+		       struct lwm_buf *out);
+
+size_t lwm_model_entry_count(const struct lwm_model *m);
+
+#endif

@@ -1,0 +1,315 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *h_build_path(const char *rel)
+{
+	const char *top = getenv("top_builddir");
+	char *p;
+
+	if (asprintf(&p, "%s/%s", top ? top : ".", rel) < 0)
+		abort();
+	return p;
+}
+
+char *h_tmpdir(void)
+{
+	char tmpl[] = "/tmp/gatewayd-test-XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	return d ? strdup(d) : NULL;
+}
+
+void h_tmpdir_remove(char *dir)
+{
+	char *cmd;
+
+	if (!dir)
+		return;
+	if (!getenv("GW_KEEP_TMP") && asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+		free(cmd);
+	}
+	free(dir);
+}
+
+int h_spawn(struct proc *p, char *const argv[], bool pipe_stdio, const char *stderr_path)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+
+	memset(p, 0, sizeof(*p));
+	p->in_fd = p->out_fd = p->pidfd = -1;
+	p->backlog = json_array();
+	if (pipe_stdio && (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0))
+		return -errno;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (p->pid == 0) {
+		if (pipe_stdio) {
+			dup2(in[0], STDIN_FILENO);
+			dup2(out[1], STDOUT_FILENO);
+		}
+		if (stderr_path) {
+			int fd = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if (fd >= 0)
+				dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pipe_stdio) {
+		close(in[0]);
+		close(out[1]);
+		p->in_fd = in[1];
+		p->out_fd = out[0];
+	}
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	return p->pidfd < 0 ? -errno : 0;
+}
+
+int h_wait_exit(struct proc *p, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+	int status;
+
+	if (p->pid <= 0)
+		return 0;
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	if (waitpid(p->pid, &status, 0) != p->pid)
+		return -1;
+	p->pid = 0;
+	close(p->pidfd);
+	p->pidfd = -1;
+	if (p->in_fd >= 0)
+		close(p->in_fd);
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	p->in_fd = p->out_fd = -1;
+	json_decref(p->backlog);
+	p->backlog = NULL;
+	return status;
+}
+
+int h_stop(struct proc *p, int sig, int timeout_ms)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return 0;
+	kill(p->pid, sig);
+	status = h_wait_exit(p, timeout_ms);
+	if (status == -1 && p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		h_wait_exit(p, 5000);
+		return -1;
+	}
+	return status;
+}
+
+void h_send(struct proc *p, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 1)
+		abort();
+	line[n++] = '\n';
+	if (write(p->in_fd, line, (size_t)n) != n)
+		fprintf(stderr, "short write to child\n");
+}
+
+static bool matches(json_t *ev, const char *event, const char *key, const char *value)
+{
+	json_t *e = json_object_get(ev, "event");
+
+	if (!json_is_string(e) || strcmp(json_string_value(e), event) != 0)
+		return false;
+	if (!key)
+		return true;
+	e = json_object_get(ev, key);
+	return json_is_string(e) && strcmp(json_string_value(e), value) == 0;
+}
+
+/* Parse complete lines out of the buffer into the backlog. */
+static void take_lines(struct proc *p)
+{
+	char *nl;
+
+	while ((nl = memchr(p->buf, '\n', p->len))) {
+		size_t n = (size_t)(nl - p->buf);
+		json_error_t err;
+		json_t *ev = json_loadb(p->buf, n, 0, &err);
+		if (ev)
+			json_array_append_new(p->backlog, ev);
+		else
+			fprintf(stderr, "harness: not JSON: %.*s\n", (int)n, p->buf);
+		memmove(p->buf, nl + 1, p->len - n - 1);
+		p->len -= n + 1;
+	}
+}
+
+json_t *h_wait_event(struct proc *p, const char *event, const char *key, const char *value,
+		     int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		size_t i;
+		json_t *ev;
+		struct pollfd pfd = {.fd = p->out_fd, .events = POLLIN};
+		long long left;
+		ssize_t r;
+
+		json_array_foreach(p->backlog, i, ev) {
+			if (matches(ev, event, key, value)) {
+				json_incref(ev);
+				json_array_remove(p->backlog, i);
+				return ev;
+			}
+		}
+		left = deadline - now_ms();
+		if (left <= 0 || p->out_fd < 0)
+			return NULL;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		r = read(p->out_fd, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (r <= 0)
+			return NULL; /* the child closed its output */
+		p->len += (size_t)r;
+		take_lines(p);
+	}
+}
+
+int h_start_server(struct proc *srv, const char *dir)
+{
+	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
+	char *log;
+	char *argv[] = {bin, "-a", "127.0.0.1", "-p", "0", NULL};
+	json_t *ev;
+	int port = -1;
+
+	if (asprintf(&log, "%s/server.log", dir) < 0)
+		abort();
+	if (h_spawn(srv, argv, true, log) == 0) {
+		ev = h_wait_event(srv, "listening", NULL, NULL, H_TIMEOUT_MS);
+		if (ev)
+			port = (int)json_integer_value(json_object_get(ev, "port"));
+		json_decref(ev);
+	}
+	free(log);
+	free(bin);
+	return port;
+}
+
+char *h_write_config(const char *dir, const char *name, const char *tmpl, int port)
+{
+	char *path, *p;
+	FILE *f;
+	const char *s = tmpl;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		abort();
+	f = fopen(path, "w");
+	if (!f)
+		abort();
+	while ((p = strstr(s, "@PORT@"))) {
+		fwrite(s, 1, (size_t)(p - s), f);
+		fprintf(f, "%d", port);
+		s = p + strlen("@PORT@");
+	}
+	fputs(s, f);
+	fclose(f);
+	return path;
+}
+
+int h_start_gatewayd(struct proc *gw, const char *dir, const char *config)
+{
+	char *bin = h_build_path("gatewayd/gatewayd");
+	const char *adir = getenv("GW_ADAPTER_DIR");
+	char *log;
+	char *argv[] = {bin, "-c", (char *)config, "-A", (char *)(adir ? adir : "."),
+			"--log-target", "stderr", "-l", "debug", NULL};
+	int r;
+
+	if (asprintf(&log, "%s/gatewayd.log", dir) < 0)
+		abort();
+	r = h_spawn(gw, argv, false, log);
+	free(log);
+	free(bin);
+	return r;
+}
+
+void h_dump_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+
+	if (!f)
+		return;
+	printf("---- %s\n", path);
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+}
+
+json_t *h_request(struct proc *srv, int timeout_ms, const char *fmt, ...)
+{
+	static unsigned seq;
+	char id[16], cmd[2048];
+	va_list ap;
+	long long deadline = now_ms() + timeout_ms;
+	json_t *ev;
+
+	snprintf(id, sizeof(id), "q%u", ++seq);
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	/* The command's first word is the verb; the id goes right after it. */
+	{
+		char *sp = strchr(cmd, ' ');
+		if (!sp)
+			abort();
+		*sp = '\0';
+		h_send(srv, "%s %s %s", cmd, id, sp + 1);
+	}
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return NULL;
+		ev = h_wait_event(srv, "response", "id", id, 0);
+		if (!ev)
+			ev = h_wait_event(srv, "error", "id", id, 0);
+		if (ev)
+			return ev;
+		/* Block until some event arrives, then look again. */
+		ev = h_wait_event(srv, "\x01never", NULL, NULL, (int)(left < 50 ? left : 50));
+		json_decref(ev);
+	}
+}

@@ -1,0 +1,14 @@
+# Integration tests: the test LwM2M server and gatewayd on loopback.
+check_PROGRAMS += tests/integration/test_e2e
+tests_integration_test_e2e_SOURCES = tests/integration/test_e2e.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_e2e_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_e2e_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_e2e
+
+check_PROGRAMS += tests/integration/test_malformed
+tests_integration_test_malformed_SOURCES = tests/integration/test_malformed.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_malformed_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_malformed_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_malformed

@@ -1,0 +1,26 @@
+# tests/: cmocka unit tests, integration tests, the test LwM2M server.
+# Each area keeps its own fragment so that they can change independently.
+TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(COAP_CFLAGS) $(LIBCONFIG_CFLAGS) \
+	$(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
+TEST_LIBS = $(CMOCKA_LIBS)
+
+# Tests find fixtures and built programs through these.
+AM_TESTS_ENVIRONMENT = \
+	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
+	top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	GW_ADAPTER_DIR='$(abs_top_builddir)/adapters/.libs'; export GW_ADAPTER_DIR; \
+	CMOCKA_MESSAGE_OUTPUT=stdout; export CMOCKA_MESSAGE_OUTPUT;
+
+include tests/unit/core.mk
+include tests/unit/codec.mk
+include tests/unit/config.mk
+include tests/unit/loader.mk
+include tests/lwm2m-server/local.mk
+include tests/integration/local.mk
+include tests/out-of-tree/local.mk
+
+# The demo (README's first command): make demo
+dist_noinst_SCRIPTS += tests/demo.sh
+demo: all
+	$(srcdir)/tests/demo.sh $(abs_top_builddir) $(abs_top_srcdir)
+.PHONY: demo

@@ -1,0 +1,285 @@
+/* lwm2m-test-server: a small LwM2M server for gatewayd's tests and demo.
+ * Events go to stdout (JSON lines, or human lines with --demo); commands
+ * come from stdin.  See README.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+
+#include "commands.h"
+#include "output.h"
+#include "server.h"
+
+#define MAX_LINE (16u << 20) /* a hex firmware image on one line still fits */
+
+static void usage(FILE *f)
+{
+	fputs("usage: lwm2m-test-server [-a ADDR] [-p PORT] [--demo] [--read-interval SECONDS]\n"
+	      "                         [--lwm2m-versions LIST] [--ack-timeout SECONDS]\n"
+	      "                         [--max-retransmit N] [--response-timeout SECONDS] [-v]\n"
+	      "  -a, --addr ADDR          listen address (default 127.0.0.1)\n"
+	      "  -p, --port PORT          UDP port (default 5683; 0 = ephemeral)\n"
+	      "      --demo               human-readable output and periodic reads\n"
+	      "      --read-interval S    demo read period (default 5)\n"
+	      "      --lwm2m-versions L   accepted versions, e.g. 1.0,1.1 (default 1.0,1.1,1.2)\n"
+	      "      --ack-timeout S      CoAP ACK timeout towards clients (default 2)\n"
+	      "      --max-retransmit N   CoAP retransmissions towards clients (default 4)\n"
+	      "      --response-timeout S give up on a client's answer after S (default 60)\n"
+	      "  -v, --verbose            libcoap debug logging on stderr\n",
+	      f);
+}
+
+static int parse_versions(const char *s, unsigned *mask)
+{
+	char *copy = strdup(s), *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	*mask = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "1.0"))
+			*mask |= SRV_V1_0;
+		else if (!strcmp(t, "1.1"))
+			*mask |= SRV_V1_1;
+		else if (!strcmp(t, "1.2"))
+			*mask |= SRV_V1_2;
+		else
+			rc = -EINVAL;
+	}
+	free(copy);
+	return rc ? rc : (*mask ? 0 : -EINVAL);
+}
+
+static int parse_num(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct srv_config *cfg)
+{
+	enum { O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO };
+	static const struct option opts[] = {
+		{"addr", required_argument, NULL, 'a'},
+		{"port", required_argument, NULL, 'p'},
+		{"demo", no_argument, NULL, O_DEMO},
+		{"read-interval", required_argument, NULL, O_INTERVAL},
+		{"lwm2m-versions", required_argument, NULL, O_VERSIONS},
+		{"ack-timeout", required_argument, NULL, O_ACK},
+		{"max-retransmit", required_argument, NULL, O_RETRANS},
+		{"response-timeout", required_argument, NULL, O_RESPTMO},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	double d;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "a:p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			cfg->addr = optarg;
+			break;
+		case 'p':
+			if (parse_num(optarg, 65535, &v))
+				goto bad;
+			cfg->port = (uint16_t)v;
+			break;
+		case O_DEMO:
+			cfg->demo = true;
+			break;
+		case O_INTERVAL:
+			if (parse_num(optarg, 86400, &v) || v == 0)
+				goto bad;
+			cfg->read_interval = (unsigned)v;
+			break;
+		case O_VERSIONS:
+			if (parse_versions(optarg, &cfg->versions))
+				goto bad;
+			break;
+		case O_ACK:
+			/* libcoap ignores ACK timeouts below one second */
+			d = strtod(optarg, &end);
+			if (*end || end == optarg || !(d >= 1 && d <= 60))
+				goto bad;
+			cfg->ack_timeout_ms = (unsigned)(d * 1000 + 0.5);
+			break;
+		case O_RETRANS:
+			if (parse_num(optarg, 20, &v))
+				goto bad;
+			cfg->max_retransmit = (int)v;
+			break;
+		case O_RESPTMO:
+			if (parse_num(optarg, 3600, &v) || v == 0)
+				goto bad;
+			cfg->response_timeout = (unsigned)v;
+			break;
+		case 'v':
+			cfg->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "lwm2m-test-server: bad value '%s'\n", optarg);
+	return -EINVAL;
+}
+
+/* Line assembly for stdin. */
+struct linebuf {
+	char *data;
+	size_t len, cap;
+	bool overlong; /* discarding the rest of a too long line */
+};
+
+/* Run the complete lines in lb; returns 1 when one of them was quit. */
+static int run_lines(struct linebuf *lb, bool eof)
+{
+	size_t start = 0;
+	int quit = 0;
+
+	while (!quit) {
+		char *nl = memchr(lb->data + start, '\n', lb->len - start);
+		if (!nl && !(eof && start < lb->len))
+			break;
+		size_t end = nl ? (size_t)(nl - lb->data) : lb->len;
+		lb->data[end] = '\0';
+		if (lb->overlong)
+			lb->overlong = false;
+		else if (strlen(lb->data + start) != end - start)
+			out_error(NULL, NULL, "NUL byte in command line");
+		else
+			quit = cmd_exec(lb->data + start);
+		start = nl ? end + 1 : lb->len;
+	}
+	memmove(lb->data, lb->data + start, lb->len - start);
+	lb->len -= start;
+	return quit;
+}
+
+/* 1: quit, 0: continue, -1: EOF. */
+static int read_stdin(struct linebuf *lb)
+{
+	if (lb->cap - lb->len < 4096) {
+		size_t ncap = lb->cap ? lb->cap * 2 : 65536;
+		char *n = ncap <= MAX_LINE + 1 ? realloc(lb->data, ncap + 1) : NULL;
+		if (!n) {
+			out_error(NULL, NULL, "command line longer than %u bytes", MAX_LINE);
+			lb->len = 0;
+			lb->overlong = true;
+		} else {
+			lb->data = n;
+			lb->cap = ncap;
+		}
+	}
+	ssize_t r = read(STDIN_FILENO, lb->data + lb->len, lb->cap - lb->len);
+	if (r < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (r == 0)
+		return run_lines(lb, true) ? 1 : -1;
+	lb->len += (size_t)r;
+	return run_lines(lb, false);
+}
+
+int main(int argc, char **argv)
+{
+	struct srv_config cfg = {
+		.addr = "127.0.0.1",
+		.port = COAP_DEFAULT_PORT,
+		.read_interval = 5,
+		.versions = SRV_V1_0 | SRV_V1_1 | SRV_V1_2,
+		.max_retransmit = -1,
+		.response_timeout = 60,
+	};
+	struct linebuf lb = {0};
+	sigset_t mask;
+	int sfd, rc = 0;
+	bool stdin_open = true;
+
+	if (parse_args(argc, argv, &cfg))
+		return 2;
+	out_init(cfg.demo);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		perror("signalfd");
+		return 1;
+	}
+
+	coap_startup();
+	if (srv_start(&cfg) < 0) {
+		rc = 1;
+		goto out;
+	}
+	if (srv_fd() < 0) {
+		fprintf(stderr, "lwm2m-test-server: libcoap built without epoll\n");
+		rc = 1;
+		goto out;
+	}
+	for (;;) {
+		if (srv_process() < 0) {
+			fprintf(stderr, "lwm2m-test-server: CoAP I/O failed\n");
+			rc = 1;
+			break;
+		}
+		struct pollfd fds[3] = {
+			{.fd = srv_fd(), .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
+		};
+		if (poll(fds, 3, srv_next_timeout()) < 0 && errno != EINTR) {
+			perror("poll");
+			rc = 1;
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		if (fds[2].revents) {
+			int r = read_stdin(&lb);
+			if (r > 0)
+				break;
+			/* the demo runs on without a terminal; tests end with stdin */
+			if (r < 0) {
+				if (!cfg.demo)
+					break;
+				stdin_open = false;
+			}
+		}
+	}
+out:
+	free(lb.data);
+	srv_stop();
+	coap_cleanup();
+	close(sfd);
+	return rc;
+}

@@ -1,0 +1,1065 @@
+/* The test LwM2M server on libcoap: registration interface, requests to
+ * registered clients over the session they registered from, observations,
+ * lifetime expiry and the demo's periodic reads. */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <coap3/coap.h>
+
+#include "links.h"
+#include "lwm2m/codec.h"
+#include "output.h"
+#include "server.h"
+
+struct reg {
+	struct reg *next;
+	char *ep;
+	char id[16];       /* the <id> of /rd/<id> */
+	char location[24]; /* "/rd/<id>" */
+	char lwm2m[8];
+	char binding[8];
+	bool queue;
+	unsigned long lt;
+	char *links;        /* payload text, owned */
+	struct lnk_info objs;
+	coap_session_t *sess; /* referenced */
+	uint64_t expires_ms;
+	bool demo_dev_due;  /* demo: read /3/0 on the next pass */
+	bool demo_tlv;      /* demo: client refused SenML JSON */
+};
+
+enum req_state { RQ_WAIT, RQ_OBSERVING, RQ_CANCEL };
+
+struct req {
+	struct req *next;
+	uint8_t tok[8];
+	size_t toklen;
+	char *id, *ep, *path;
+	const char *op;
+	int accept;
+	bool observe;         /* the request asked to observe */
+	bool demo;
+	enum req_state state;
+	char *obs_id;         /* RQ_CANCEL: the observation's id */
+	unsigned seq;         /* notifications seen */
+	uint64_t deadline_ms; /* RQ_WAIT, RQ_CANCEL: give up on the answer */
+	coap_session_t *sess; /* referenced */
+};
+
+static struct {
+	struct srv_config cfg;
+	coap_context_t *ctx;
+	struct reg *regs;
+	struct req *reqs;
+	unsigned next_id;
+	uint64_t next_demo_ms;
+} S;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void peer_str(coap_session_t *s, char *buf, size_t size)
+{
+	const coap_address_t *a = coap_session_get_addr_remote(s);
+	memset(buf, 0, size);
+	if (!a || !coap_print_addr(a, (unsigned char *)buf, size - 1))
+		snprintf(buf, size, "?");
+}
+
+static void code_str(coap_pdu_code_t code, char buf[8])
+{
+	snprintf(buf, 8, "%u.%02u", (unsigned)COAP_RESPONSE_CLASS(code), (unsigned)(code & 0x1f));
+}
+
+/* ---- registrations ---- */
+
+static struct reg *reg_by_ep(const char *ep)
+{
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (!strcmp(g->ep, ep))
+			return g;
+	return NULL;
+}
+
+static struct reg *reg_by_id(const char *id, size_t len)
+{
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (strlen(g->id) == len && !memcmp(g->id, id, len))
+			return g;
+	return NULL;
+}
+
+static void req_remove(struct req *r);
+
+/* A registration's end also ends its observations: later notifications
+ * get a RST, as from a server that lost them. */
+static void drop_observations(const char *ep)
+{
+	for (struct req *r = S.reqs, *next; r; r = next) {
+		next = r->next;
+		if (r->state == RQ_OBSERVING && !strcmp(r->ep, ep))
+			req_remove(r);
+	}
+}
+
+static void reg_free(struct reg *g)
+{
+	drop_observations(g->ep);
+	if (g->sess)
+		coap_session_release(g->sess);
+	lnk_free(&g->objs);
+	free(g->links);
+	free(g->ep);
+	free(g);
+}
+
+static void reg_unlink(struct reg *g)
+{
+	for (struct reg **pp = &S.regs; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			return;
+		}
+}
+
+static void reg_set_session(struct reg *g, coap_session_t *s)
+{
+	if (g->sess == s)
+		return;
+	if (g->sess)
+		coap_session_release(g->sess);
+	g->sess = coap_session_reference(s);
+	/* let tests make timeouts fast */
+	if (S.cfg.ack_timeout_ms) {
+		coap_fixed_point_t t = {(uint16_t)(S.cfg.ack_timeout_ms / 1000),
+					(uint16_t)(S.cfg.ack_timeout_ms % 1000)};
+		coap_session_set_ack_timeout(s, t);
+	}
+	if (S.cfg.max_retransmit >= 0)
+		coap_session_set_max_retransmit(s, (uint16_t)S.cfg.max_retransmit);
+}
+
+/* Registration query parameters; strings point into the PDU's options. */
+struct reg_params {
+	const char *ep, *lt, *lwm2m, *b, *sms;
+	size_t ep_len, lt_len, lwm2m_len, b_len, sms_len;
+	bool queue;
+};
+
+static void collect_params(const coap_pdu_t *req, struct reg_params *p)
+{
+	coap_opt_iterator_t it;
+	coap_opt_filter_t f;
+	coap_opt_t *o;
+
+	memset(p, 0, sizeof(*p));
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_QUERY);
+	coap_option_iterator_init(req, &it, &f);
+	while ((o = coap_option_next(&it))) {
+		const char *v = (const char *)coap_opt_value(o);
+		size_t len = coap_opt_length(o);
+		const char *eq = memchr(v, '=', len);
+		size_t klen = eq ? (size_t)(eq - v) : len;
+		const char *val = eq ? eq + 1 : v + len;
+		size_t vlen = eq ? len - klen - 1 : 0;
+
+#define PARAM(name, field)                                                             \
+	if (klen == sizeof(name) - 1 && !memcmp(v, name, klen)) {                      \
+		p->field = val;                                                        \
+		p->field##_len = vlen;                                                 \
+		continue;                                                              \
+	}
+		PARAM("ep", ep)
+		PARAM("lt", lt)
+		PARAM("lwm2m", lwm2m)
+		PARAM("b", b)
+		PARAM("sms", sms)
+#undef PARAM
+		if (klen == 1 && v[0] == 'Q')
+			p->queue = true;
+		/* other parameters (d, pid, ...) are accepted and ignored */
+	}
+}
+
+static int parse_lt(const char *s, size_t len, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!len || len > 10)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool valid_binding(const char *s, size_t len)
+{
+	if (!len || len > 4)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("UQSNT", s[i]))
+			return false;
+	return true;
+}
+
+/* 0 when acceptable, else the CoAP code to answer with. */
+static unsigned check_version(const char *s, size_t len)
+{
+	static const struct {
+		const char *v;
+		unsigned bit;
+	} known[] = {{"1.0", SRV_V1_0}, {"1.1", SRV_V1_1}, {"1.2", SRV_V1_2}};
+
+	if (len < 3 || len > 7 || s[0] < '0' || s[0] > '9' || s[1] != '.')
+		return 400;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 400;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (len == 3 && !memcmp(s, known[i].v, 3))
+			return (S.cfg.versions & known[i].bit) ? 0 : 412;
+	return 412;
+}
+
+static int content_format(const coap_pdu_t *pdu)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+
+	if (!o)
+		return -1;
+	return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+}
+
+static void reject(coap_session_t *s, coap_pdu_t *resp, const char *op, const char *location,
+		   unsigned code, const char *msg)
+{
+	char peer[64], cs[8];
+	json_t *ev = out_event("rejected");
+
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
+	coap_add_data(resp, strlen(msg), (const uint8_t *)msg);
+	peer_str(s, peer, sizeof(peer));
+	code_str(COAP_RESPONSE_CODE(code), cs);
+	json_object_set_new(ev, "op", json_string(op));
+	if (location)
+		json_object_set_new(ev, "location", out_string(location, strlen(location)));
+	json_object_set_new(ev, "code", json_string(cs));
+	json_object_set_new(ev, "msg", json_string(msg));
+	json_object_set_new(ev, "peer", json_string(peer));
+	out_emit(ev);
+}
+
+/* Fetch the link payload.  0, or a CoAP code with *msg set. */
+static unsigned get_links(const coap_pdu_t *req, const char **data, size_t *len,
+			  struct lnk_info *info, const char **msg)
+{
+	size_t off, total;
+	const uint8_t *p = NULL;
+	int ct = content_format(req);
+
+	*len = 0;
+	*data = NULL;
+	if (!coap_get_data_large(req, len, &p, &off, &total) || *len == 0)
+		return 0;
+	*data = (const char *)p;
+	if (ct >= 0 && ct != LWM_FMT_LINK) {
+		*msg = "payload must be application/link-format (40)";
+		return 415;
+	}
+	int rc = lnk_parse(*data, *len, info);
+	if (rc < 0) {
+		lnk_free(info);
+		*msg = rc == -ENOMEM ? "out of memory" : "payload is not CoRE link-format";
+		return rc == -ENOMEM ? 500 : 400;
+	}
+	return 0;
+}
+
+static json_t *objects_json(const struct lnk_info *info)
+{
+	json_t *a = json_array();
+	char buf[32];
+
+	for (size_t i = 0; i < info->nobj; i++)
+		if (lwm_path_format(&info->objs[i].path, buf, sizeof(buf)) > 0)
+			json_array_append_new(a, json_string(buf));
+	return a;
+}
+
+static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			 const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct reg_params p;
+	struct lnk_info info = {0};
+	unsigned long lt = 86400; /* the spec's default lifetime */
+	const char *links = NULL, *msg = NULL;
+	size_t links_len;
+	unsigned code;
+	char peer[64];
+
+	collect_params(req, &p);
+	if (!p.ep || !p.ep_len || p.ep_len > 255)
+		return reject(s, resp, "register", NULL, 400, "missing or bad ep");
+	if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
+		return reject(s, resp, "register", NULL, 400, "bad lt");
+	if (p.b && !valid_binding(p.b, p.b_len))
+		return reject(s, resp, "register", NULL, 400, "bad b");
+	/* a missing lwm2m= means a 1.0 client */
+	if (p.lwm2m && (code = check_version(p.lwm2m, p.lwm2m_len)))
+		return reject(s, resp, "register", NULL, code,
+			      code == 412 ? "LwM2M version not supported" : "bad lwm2m");
+	if (!p.lwm2m && !(S.cfg.versions & SRV_V1_0))
+		return reject(s, resp, "register", NULL, 412, "LwM2M version not supported");
+	if ((code = get_links(req, &links, &links_len, &info, &msg)))
+		return reject(s, resp, "register", NULL, code, msg);
+	if (!links) {
+		lnk_free(&info);
+		return reject(s, resp, "register", NULL, 400, "registration needs a link payload");
+	}
+
+	struct reg *g = calloc(1, sizeof(*g));
+	if (!g || !(g->ep = strndup(p.ep, p.ep_len)) || !(g->links = strndup(links, links_len))) {
+		if (g) {
+			free(g->ep);
+			free(g);
+		}
+		lnk_free(&info);
+		return reject(s, resp, "register", NULL, 500, "out of memory");
+	}
+	/* same endpoint again: the new registration replaces the old one */
+	struct reg *old = reg_by_ep(g->ep);
+	if (old) {
+		reg_unlink(old);
+		reg_free(old);
+	}
+	snprintf(g->id, sizeof(g->id), "%u", ++S.next_id);
+	snprintf(g->location, sizeof(g->location), "/rd/%s", g->id);
+	snprintf(g->lwm2m, sizeof(g->lwm2m), "%.*s", p.lwm2m ? (int)p.lwm2m_len : 3,
+		 p.lwm2m ? p.lwm2m : "1.0");
+	snprintf(g->binding, sizeof(g->binding), "%.*s", p.b ? (int)p.b_len : 1, p.b ? p.b : "U");
+	g->queue = p.queue;
+	g->lt = lt;
+	g->objs = info;
+	g->expires_ms = now_ms() + lt * 1000u;
+	g->demo_dev_due = S.cfg.demo;
+	reg_set_session(g, s);
+	g->next = S.regs;
+	S.regs = g;
+
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CREATED);
+	coap_add_option(resp, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
+	coap_add_option(resp, COAP_OPTION_LOCATION_PATH, strlen(g->id), (const uint8_t *)g->id);
+
+	json_t *ev = out_event("register");
+	peer_str(s, peer, sizeof(peer));
+	json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+	json_object_set_new(ev, "location", json_string(g->location));
+	json_object_set_new(ev, "lt", json_integer((json_int_t)g->lt));
+	json_object_set_new(ev, "lwm2m", json_string(g->lwm2m));
+	json_object_set_new(ev, "b", json_string(g->binding));
+	if (g->queue)
+		json_object_set_new(ev, "queue", json_true());
+	if (p.sms)
+		json_object_set_new(ev, "sms", out_string(p.sms, p.sms_len));
+	json_object_set_new(ev, "links", out_string(g->links, links_len));
+	json_object_set_new(ev, "objects", objects_json(&g->objs));
+	if (strcmp(g->objs.root, "/"))
+		json_object_set_new(ev, "root", out_string(g->objs.root, strlen(g->objs.root)));
+	json_object_set_new(ev, "peer", json_string(peer));
+	out_emit(ev);
+}
+
+static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req,
+		      coap_pdu_t *resp)
+{
+	struct reg_params p;
+	struct lnk_info info = {0};
+	unsigned long lt = g->lt;
+	const char *links = NULL, *msg = NULL;
+	size_t links_len;
+	unsigned code;
+	char peer[64];
+
+	collect_params(req, &p);
+	if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
+		return reject(s, resp, "update", g->location, 400, "bad lt");
+	if (p.b && !valid_binding(p.b, p.b_len))
+		return reject(s, resp, "update", g->location, 400, "bad b");
+	if ((code = get_links(req, &links, &links_len, &info, &msg)))
+		return reject(s, resp, "update", g->location, code, msg);
+	if (links) {
+		char *copy = strndup(links, links_len);
+		if (!copy) {
+			lnk_free(&info);
+			return reject(s, resp, "update", g->location, 500, "out of memory");
+		}
+		free(g->links);
+		g->links = copy;
+		lnk_free(&g->objs);
+		g->objs = info;
+	}
+	g->lt = lt;
+	if (p.b)
+		snprintf(g->binding, sizeof(g->binding), "%.*s", (int)p.b_len, p.b);
+	if (p.queue)
+		g->queue = true;
+	g->expires_ms = now_ms() + lt * 1000u;
+	/* the client may come back from another address (NAT rebinding) */
+	reg_set_session(g, s);
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+
+	json_t *ev = out_event("update");
+	peer_str(s, peer, sizeof(peer));
+	json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+	json_object_set_new(ev, "location", json_string(g->location));
+	if (p.lt)
+		json_object_set_new(ev, "lt", json_integer((json_int_t)g->lt));
+	if (p.b)
+		json_object_set_new(ev, "b", json_string(g->binding));
+	if (p.sms)
+		json_object_set_new(ev, "sms", out_string(p.sms, p.sms_len));
+	if (links) {
+		json_object_set_new(ev, "links", out_string(g->links, links_len));
+		json_object_set_new(ev, "objects", objects_json(&g->objs));
+	}
+	json_object_set_new(ev, "peer", json_string(peer));
+	out_emit(ev);
+}
+
+static void emit_gone(const char *event, struct reg *g)
+{
+	json_t *ev = out_event(event);
+	json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+	json_object_set_new(ev, "location", json_string(g->location));
+	out_emit(ev);
+}
+
+/* Everything not matched by a resource: /rd/<id> Update and De-register. */
+static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			const coap_string_t *query, coap_pdu_t *resp)
+{
+	coap_string_t *path = coap_get_uri_path(req);
+	coap_pdu_code_t method = coap_pdu_get_code(req);
+	const char *op = method == COAP_REQUEST_CODE_DELETE ? "deregister" : "update";
+	char loc[300];
+	struct reg *g = NULL;
+
+	snprintf(loc, sizeof(loc), "/%.*s", path ? (int)path->length : 0,
+		 path ? (const char *)path->s : "");
+	if (path && path->length > 3 && !memcmp(path->s, "rd/", 3))
+		g = reg_by_id((const char *)path->s + 3, path->length - 3);
+	coap_delete_string(path);
+
+	if (!g || (method != COAP_REQUEST_CODE_POST && method != COAP_REQUEST_CODE_DELETE)) {
+		if (method == COAP_REQUEST_CODE_POST || method == COAP_REQUEST_CODE_DELETE)
+			return reject(s, resp, op, loc, 404, "unknown registration");
+		return reject(s, resp, "request", loc, g ? 405 : 404,
+			      g ? "method not allowed" : "not found");
+	}
+	if (method == COAP_REQUEST_CODE_POST)
+		return do_update(g, s, req, resp);
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_DELETED);
+	reg_unlink(g);
+	emit_gone("deregister", g);
+	reg_free(g);
+}
+
+/* ---- requests to clients ---- */
+
+static void req_free(struct req *r)
+{
+	if (r->sess)
+		coap_session_release(r->sess);
+	free(r->id);
+	free(r->ep);
+	free(r->path);
+	free(r->obs_id);
+	free(r);
+}
+
+static void req_remove(struct req *r)
+{
+	for (struct req **pp = &S.reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	req_free(r);
+}
+
+static struct req *req_by_token(coap_session_t *s, coap_bin_const_t tok)
+{
+	for (struct req *r = S.reqs; r; r = r->next)
+		if (r->sess == s && r->toklen == tok.length && !memcmp(r->tok, tok.s, tok.length))
+			return r;
+	return NULL;
+}
+
+static int add_uint_opt(coap_optlist_t **ol, uint16_t num, unsigned v)
+{
+	uint8_t buf[4];
+	unsigned n = coap_encode_var_safe(buf, sizeof(buf), v);
+	coap_optlist_t *o = coap_new_optlist(num, n, buf);
+	return o && coap_insert_optlist(ol, o) ? 0 : -ENOMEM;
+}
+
+/* Uri-Path segments from "/a/b", Uri-Query from "?x=1&y". */
+static int add_path_opts(coap_optlist_t **ol, const char *path)
+{
+	const char *q = strchr(path, '?');
+	size_t plen = q ? (size_t)(q - path) : strlen(path);
+	size_t i = 0;
+
+	if (plen == 0 || path[0] != '/')
+		return -EINVAL;
+	while (i < plen) {
+		while (i < plen && path[i] == '/')
+			i++;
+		size_t start = i;
+		while (i < plen && path[i] != '/')
+			i++;
+		if (i == start)
+			break;
+		if (i - start > 255)
+			return -EINVAL;
+		coap_optlist_t *o = coap_new_optlist(COAP_OPTION_URI_PATH, i - start,
+						     (const uint8_t *)path + start);
+		if (!o || !coap_insert_optlist(ol, o))
+			return -ENOMEM;
+	}
+	while (q && *q) {
+		q++;
+		size_t n = strcspn(q, "&");
+		if (n > 255)
+			return -EINVAL;
+		if (n) {
+			coap_optlist_t *o = coap_new_optlist(COAP_OPTION_URI_QUERY, n, (const uint8_t *)q);
+			if (!o || !coap_insert_optlist(ol, o))
+				return -ENOMEM;
+		}
+		q += n;
+	}
+	return 0;
+}
+
+static void release_payload(coap_session_t *s, void *p)
+{
+	free(p);
+}
+
+/* Build and send one request; tok/toklen reuse a token (observe cancel). */
+static int send_pdu(coap_session_t *s, const struct srv_req_spec *sp, const uint8_t *tok,
+		    size_t toklen, uint8_t out_tok[8], size_t *out_toklen)
+{
+	coap_optlist_t *ol = NULL;
+	coap_pdu_t *pdu;
+	int rc;
+
+	pdu = coap_new_pdu(COAP_MESSAGE_CON, (coap_pdu_code_t)sp->method, s);
+	if (!pdu)
+		return -ENOMEM;
+	if (tok) {
+		memcpy(out_tok, tok, toklen);
+		*out_toklen = toklen;
+	} else {
+		coap_session_new_token(s, out_toklen, out_tok);
+	}
+	if (!coap_add_token(pdu, *out_toklen, out_tok)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = add_path_opts(&ol, sp->path);
+	if (!rc && sp->observe >= 0)
+		rc = add_uint_opt(&ol, COAP_OPTION_OBSERVE, (unsigned)sp->observe);
+	if (!rc && sp->ct >= 0)
+		rc = add_uint_opt(&ol, COAP_OPTION_CONTENT_FORMAT, (unsigned)sp->ct);
+	if (!rc && sp->accept >= 0)
+		rc = add_uint_opt(&ol, COAP_OPTION_ACCEPT, (unsigned)sp->accept);
+	if (rc)
+		goto fail;
+	if (ol && !coap_add_optlist_pdu(pdu, &ol)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	coap_delete_optlist(ol);
+	ol = NULL;
+	if (sp->len) {
+		/* libcoap keeps the body until the last Block1 went out */
+		uint8_t *copy = malloc(sp->len);
+		if (!copy) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		memcpy(copy, sp->payload, sp->len);
+		if (!coap_add_data_large_request(s, pdu, sp->len, copy, release_payload, copy)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (coap_send(s, pdu) == COAP_INVALID_MID)
+		return -EIO;
+	return 0;
+fail:
+	coap_delete_optlist(ol);
+	coap_delete_pdu(pdu);
+	return rc;
+}
+
+static int request_on(struct reg *g, const struct srv_req_spec *sp, bool demo)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r || !(r->id = strdup(sp->id)) || !(r->ep = strdup(g->ep)) ||
+	    !(r->path = strdup(sp->path))) {
+		if (r)
+			req_free(r);
+		out_error(sp->id, sp->ep, "out of memory");
+		return -ENOMEM;
+	}
+	r->op = sp->op;
+	r->accept = sp->accept;
+	r->observe = sp->observe == 0;
+	r->demo = demo;
+	rc = send_pdu(g->sess, sp, NULL, 0, r->tok, &r->toklen);
+	if (rc < 0) {
+		req_free(r);
+		out_error(sp->id, sp->ep, "%s", rc == -EINVAL ? "bad path" : "cannot send request");
+		return rc;
+	}
+	r->sess = coap_session_reference(g->sess);
+	r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
+	r->next = S.reqs;
+	S.reqs = r;
+	return 0;
+}
+
+int srv_request(const struct srv_req_spec *sp)
+{
+	struct reg *g = reg_by_ep(sp->ep);
+
+	if (!g) {
+		out_error(sp->id, sp->ep, "unknown endpoint");
+		return -ENOENT;
+	}
+	return request_on(g, sp, false);
+}
+
+int srv_cancel(const char *id, const char *ep, const char *path)
+{
+	struct req *r;
+	struct reg *g = reg_by_ep(ep);
+
+	for (r = S.reqs; r; r = r->next)
+		if (r->state == RQ_OBSERVING && !strcmp(r->ep, ep) && !strcmp(r->path, path))
+			break;
+	if (!r) {
+		out_error(id, ep, "no observation of %s", path);
+		return -ENOENT;
+	}
+	char *nid = strdup(id);
+	if (!nid) {
+		out_error(id, ep, "out of memory");
+		return -ENOMEM;
+	}
+	struct srv_req_spec sp = {
+		.id = id, .ep = ep, .op = "cancel", .method = COAP_REQUEST_CODE_GET,
+		.path = path, .accept = r->accept, .ct = -1, .observe = 1,
+	};
+	uint8_t tok[8];
+	size_t toklen;
+	/* a deregistered client is still told, over the session it used */
+	coap_session_t *s = g ? g->sess : r->sess;
+	int rc = send_pdu(s, &sp, r->tok, r->toklen, tok, &toklen);
+	if (rc < 0) {
+		free(nid);
+		out_error(id, ep, "cannot send request");
+		return rc;
+	}
+	if (s != r->sess) {
+		coap_session_release(r->sess);
+		r->sess = coap_session_reference(s);
+	}
+	r->obs_id = r->id;
+	r->id = nid;
+	r->op = "cancel";
+	r->state = RQ_CANCEL;
+	r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
+	return 0;
+}
+
+static json_t *response_event(const char *event, const char *id, struct req *r,
+			      const coap_pdu_t *pdu)
+{
+	json_t *ev = out_event(event);
+	char cs[8];
+	size_t len = 0, off, total;
+	const uint8_t *data = NULL;
+
+	code_str(coap_pdu_get_code(pdu), cs);
+	json_object_set_new(ev, "id", out_string(id, strlen(id)));
+	json_object_set_new(ev, "ep", out_string(r->ep, strlen(r->ep)));
+	json_object_set_new(ev, "op", json_string(r->op));
+	json_object_set_new(ev, "path", out_string(r->path, strlen(r->path)));
+	json_object_set_new(ev, "code", json_string(cs));
+	if (!coap_get_data_large(pdu, &len, &data, &off, &total))
+		len = 0;
+	out_add_payload(ev, r->path, content_format(pdu), data, len);
+	return ev;
+}
+
+/* Demo reads that a client refused as SenML JSON are retried in TLV. */
+static bool demo_retry(struct req *r, coap_pdu_code_t code)
+{
+	struct reg *g;
+
+	if (!r->demo || code != COAP_RESPONSE_CODE_NOT_ACCEPTABLE || r->accept != LWM_FMT_SENML_JSON ||
+	    !(g = reg_by_ep(r->ep)))
+		return false;
+	g->demo_tlv = true;
+	struct srv_req_spec sp = {
+		.id = r->id, .ep = r->ep, .op = "read", .method = COAP_REQUEST_CODE_GET,
+		.path = r->path, .accept = LWM_FMT_TLV, .ct = -1, .observe = -1,
+	};
+	request_on(g, &sp, true);
+	return true;
+}
+
+static coap_response_t hnd_response(coap_session_t *s, const coap_pdu_t *sent,
+				    const coap_pdu_t *rcvd, const coap_mid_t mid)
+{
+	coap_pdu_code_t code = coap_pdu_get_code(rcvd);
+	coap_opt_iterator_t it;
+	bool has_obs = coap_check_option(rcvd, COAP_OPTION_OBSERVE, &it) != NULL;
+	bool ok = COAP_RESPONSE_CLASS(code) == 2;
+	struct req *r = req_by_token(s, coap_pdu_get_token(rcvd));
+
+	if (code == COAP_EMPTY_CODE)
+		return COAP_RESPONSE_OK;
+	/* unknown token: a stale notification; the RST ends it at the client */
+	if (!r)
+		return COAP_RESPONSE_FAIL;
+
+	switch (r->state) {
+	case RQ_WAIT:
+		if (demo_retry(r, code))
+			break;
+		out_emit(response_event("response", r->id, r, rcvd));
+		if (r->observe && ok && has_obs) {
+			r->state = RQ_OBSERVING;
+			return COAP_RESPONSE_OK;
+		}
+		break;
+	case RQ_OBSERVING:
+	case RQ_CANCEL:
+		if (r->state == RQ_CANCEL && !(ok && has_obs)) {
+			/* the answer to the cancelling GET */
+			out_emit(response_event("response", r->id, r, rcvd));
+			break;
+		}
+		{
+			const char *op = r->op;
+			r->op = "observe";
+			json_t *ev = response_event("notify", r->state == RQ_CANCEL ? r->obs_id : r->id,
+						    r, rcvd);
+			r->op = op;
+			json_object_set_new(ev, "seq", json_integer(++r->seq));
+			out_emit(ev);
+		}
+		/* an error or a plain response ends the observation */
+		if (ok && has_obs)
+			return COAP_RESPONSE_OK;
+		break;
+	}
+	req_remove(r);
+	return COAP_RESPONSE_OK;
+}
+
+/* Report a request that got no answer and forget it. */
+static void req_fail(struct req *r, const char *msg)
+{
+	json_t *ev = out_event("error");
+	json_object_set_new(ev, "id", out_string(r->id, strlen(r->id)));
+	json_object_set_new(ev, "ep", out_string(r->ep, strlen(r->ep)));
+	json_object_set_new(ev, "op", json_string(r->op));
+	json_object_set_new(ev, "path", out_string(r->path, strlen(r->path)));
+	json_object_set_new(ev, "msg", json_string(msg));
+	out_emit(ev);
+	req_remove(r);
+}
+
+static const char *nack_str(coap_nack_reason_t reason)
+{
+	switch (reason) {
+	case COAP_NACK_TOO_MANY_RETRIES: return "timeout";
+	case COAP_NACK_NOT_DELIVERABLE: return "not deliverable";
+	case COAP_NACK_RST: return "reset by client";
+	case COAP_NACK_TLS_FAILED: return "TLS failed";
+	case COAP_NACK_ICMP_ISSUE: return "ICMP error";
+	default: return "no response";
+	}
+}
+
+static void hnd_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		     const coap_mid_t mid)
+{
+	struct req *r;
+
+	if (!sent || !(r = req_by_token(s, coap_pdu_get_token(sent))))
+		return;
+	/* an observation stays alive; only its pending request failed */
+	if (r->state == RQ_OBSERVING)
+		return;
+	req_fail(r, nack_str(reason));
+}
+
+void srv_list(void)
+{
+	json_t *ev = out_event("list"), *arr = json_array();
+
+	for (struct reg *g = S.regs; g; g = g->next) {
+		json_t *c = json_object();
+		json_object_set_new(c, "ep", out_string(g->ep, strlen(g->ep)));
+		json_object_set_new(c, "location", json_string(g->location));
+		json_object_set_new(c, "lt", json_integer((json_int_t)g->lt));
+		json_object_set_new(c, "lwm2m", json_string(g->lwm2m));
+		json_object_set_new(c, "b", json_string(g->binding));
+		json_object_set_new(c, "objects", objects_json(&g->objs));
+		json_array_append_new(arr, c);
+	}
+	json_object_set_new(ev, "clients", arr);
+	out_emit(ev);
+}
+
+/* ---- timers: lifetime expiry and demo reads ---- */
+
+static bool demo_pending(const struct reg *g, const char *path)
+{
+	for (struct req *r = S.reqs; r; r = r->next)
+		if (r->demo && !strcmp(r->ep, g->ep) && !strcmp(r->path, path))
+			return true;
+	return false;
+}
+
+static void demo_read(struct reg *g, const char *path)
+{
+	if (demo_pending(g, path))
+		return;
+	struct srv_req_spec sp = {
+		.id = "demo", .ep = g->ep, .op = "read", .method = COAP_REQUEST_CODE_GET,
+		.path = path, .accept = g->demo_tlv ? LWM_FMT_TLV : LWM_FMT_SENML_JSON,
+		.ct = -1, .observe = -1,
+	};
+	request_on(g, &sp, true);
+}
+
+static void demo_pass(uint64_t now)
+{
+	bool tick = now >= S.next_demo_ms;
+	char path[32];
+
+	if (tick)
+		S.next_demo_ms = now + (uint64_t)S.cfg.read_interval * 1000u;
+	for (struct reg *g = S.regs; g; g = g->next) {
+		if (g->demo_dev_due) {
+			g->demo_dev_due = false;
+			demo_read(g, "/3/0");
+		}
+		if (!tick)
+			continue;
+		for (size_t i = 0; i < g->objs.nobj; i++) {
+			const struct lwm_path *p = &g->objs.objs[i].path;
+			uint16_t oid = LWM_PATH_OID(p);
+			if (p->len != 2 || oid == 0 || oid == 1 || oid == 3)
+				continue;
+			if (lwm_path_format(p, path, sizeof(path)) > 0)
+				demo_read(g, path);
+		}
+	}
+}
+
+static void expire_pass(uint64_t now)
+{
+	struct reg **pp = &S.regs;
+
+	/* an empty ACK and then silence never produces a NACK */
+	for (struct req *r = S.reqs, *next; r; r = next) {
+		next = r->next;
+		if (r->state != RQ_OBSERVING && now >= r->deadline_ms)
+			req_fail(r, "timeout");
+	}
+
+	while (*pp) {
+		struct reg *g = *pp;
+		if (now >= g->expires_ms) {
+			*pp = g->next;
+			emit_gone("expired", g);
+			reg_free(g);
+		} else {
+			pp = &g->next;
+		}
+	}
+}
+
+int srv_process(void)
+{
+	if (coap_io_process(S.ctx, COAP_IO_NO_WAIT) < 0)
+		return -EIO;
+	uint64_t now = now_ms();
+	expire_pass(now);
+	if (S.cfg.demo)
+		demo_pass(now);
+	return 0;
+}
+
+int srv_next_timeout(void)
+{
+	coap_tick_t ticks;
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
+	coap_ticks(&ticks);
+	/* also runs libcoap's retransmissions that are due */
+	unsigned coap_ms = coap_io_prepare_epoll(S.ctx, ticks);
+	if (coap_ms)
+		next = now + coap_ms;
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (g->expires_ms < next)
+			next = g->expires_ms;
+	for (struct req *r = S.reqs; r; r = r->next)
+		if (r->state != RQ_OBSERVING && r->deadline_ms < next)
+			next = r->deadline_ms;
+	if (S.cfg.demo) {
+		if (S.next_demo_ms < next)
+			next = S.next_demo_ms;
+		for (struct reg *g = S.regs; g; g = g->next)
+			if (g->demo_dev_due)
+				next = now;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+/* ---- setup ---- */
+
+static void log_to_stderr(coap_log_t level, const char *msg)
+{
+	/* stdout carries the event stream: libcoap must never write there */
+	fputs(msg, stderr);
+}
+
+int srv_start(const struct srv_config *cfg)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	coap_address_t addr;
+	coap_endpoint_t *ep;
+	coap_resource_t *r;
+	char host[NI_MAXHOST];
+	int rc;
+
+	S.cfg = *cfg;
+	coap_set_log_handler(log_to_stderr);
+	coap_set_show_pdu_output(0);
+	coap_set_log_level(cfg->verbose ? LOG_DEBUG : LOG_WARNING);
+	coap_dtls_set_log_level(cfg->verbose ? LOG_DEBUG : LOG_WARNING);
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(cfg->addr, NULL, &hints, &ai);
+	if (rc) {
+		fprintf(stderr, "lwm2m-test-server: %s: %s\n", cfg->addr, gai_strerror(rc));
+		return -EINVAL;
+	}
+	coap_address_init(&addr);
+	addr.size = ai->ai_addrlen;
+	memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	coap_address_set_port(&addr, cfg->port);
+
+	S.ctx = coap_new_context(NULL);
+	if (!S.ctx)
+		return -ENOMEM;
+	coap_context_set_block_mode(S.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(S.ctx, hnd_response);
+	coap_register_nack_handler(S.ctx, hnd_nack);
+	ep = coap_new_endpoint(S.ctx, &addr, COAP_PROTO_UDP);
+	if (!ep) {
+		fprintf(stderr, "lwm2m-test-server: cannot listen on %s port %u\n", cfg->addr,
+			cfg->port);
+		return -EADDRINUSE;
+	}
+	r = coap_resource_init(coap_make_str_const("rd"), 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, COAP_REQUEST_POST, hnd_register);
+	coap_add_resource(S.ctx, r);
+	r = coap_resource_unknown_init2(hnd_unknown, 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, COAP_REQUEST_POST, hnd_unknown);
+	coap_register_request_handler(r, COAP_REQUEST_DELETE, hnd_unknown);
+	coap_register_request_handler(r, COAP_REQUEST_GET, hnd_unknown);
+	coap_add_resource(S.ctx, r);
+
+	S.next_demo_ms = now_ms() + (uint64_t)cfg->read_interval * 1000u;
+
+	/* no getter for the bound address in 4.3.1: the endpoint's description
+	 * ("127.0.0.1:5683 UDP") carries the port the kernel picked for port 0 */
+	const char *desc = coap_endpoint_str(ep);
+	const char *sp = desc ? strchr(desc, ' ') : NULL;
+	const char *colon = NULL;
+	for (const char *c = desc; c && c < sp; c++)
+		if (*c == ':')
+			colon = c;
+	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : cfg->port;
+	json_t *ev = out_event("listening");
+	if (getnameinfo(&addr.addr.sa, addr.size, host, sizeof(host), NULL, 0, NI_NUMERICHOST))
+		snprintf(host, sizeof(host), "%s", cfg->addr);
+	json_object_set_new(ev, "addr", json_string(host));
+	json_object_set_new(ev, "port", json_integer((json_int_t)port));
+	out_emit(ev);
+	return 0;
+}
+
+int srv_fd(void)
+{
+	return coap_context_get_coap_fd(S.ctx);
+}
+
+void srv_stop(void)
+{
+	while (S.regs) {
+		struct reg *g = S.regs;
+		S.regs = g->next;
+		reg_free(g);
+	}
+	while (S.reqs) {
+		struct req *r = S.reqs;
+		S.reqs = r->next;
+		req_free(r);
+	}
+	if (S.ctx)
+		coap_free_context(S.ctx);
+	S.ctx = NULL;
+}

@@ -1,0 +1,59 @@
+/* The test LwM2M server: registration interface (/rd) and server-initiated
+ * requests matched back to the caller's request ids. */
+#ifndef TS_SERVER_H
+#define TS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Accepted LwM2M versions (bit mask). */
+#define SRV_V1_0 1u
+#define SRV_V1_1 2u
+#define SRV_V1_2 4u
+
+struct srv_config {
+	const char *addr;       /* listen address (borrowed) */
+	uint16_t port;          /* 0: ephemeral */
+	bool demo;              /* periodic reads */
+	unsigned read_interval; /* demo, seconds */
+	unsigned versions;      /* SRV_V1_* */
+	unsigned ack_timeout_ms; /* 0: libcoap default (2 s) */
+	int max_retransmit;     /* < 0: libcoap default */
+	unsigned response_timeout; /* seconds to wait for an answer */
+	bool verbose;
+};
+
+/* Creates the CoAP context and endpoint; emits the "listening" event. */
+int srv_start(const struct srv_config *cfg);
+void srv_stop(void);
+int srv_fd(void);
+
+/* Handles ready CoAP I/O and due timers (demo reads, lifetime expiry). */
+int srv_process(void);
+/* Milliseconds until srv_process must run again; -1: only on I/O. */
+int srv_next_timeout(void);
+
+/* What a command asks the server to send to a client. */
+struct srv_req_spec {
+	const char *id;  /* caller's request id (copied) */
+	const char *ep;  /* endpoint name */
+	const char *op;  /* "read", "write", ... echoed in the response (static) */
+	uint8_t method;  /* COAP_REQUEST_CODE_* */
+	const char *path;  /* "/3/0/1", may carry "?a=b&c" as Uri-Query */
+	int accept;      /* < 0: no Accept option */
+	int ct;          /* < 0: no Content-Format option */
+	int observe;     /* < 0: no Observe option */
+	const uint8_t *payload; /* copied */
+	size_t len;
+};
+
+/* Send a request; failures are reported as error events.  Returns 0 or a
+ * negative errno. */
+int srv_request(const struct srv_req_spec *spec);
+/* Cancel the observation of path on ep (GET with Observe 1, same token). */
+int srv_cancel(const char *id, const char *ep, const char *path);
+/* Emit the "list" event. */
+void srv_list(void);
+
+#endif

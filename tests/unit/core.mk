@@ -1,0 +1,25 @@
+# Unit tests of the daemon core and the data model.
+check_PROGRAMS += tests/unit/test_timerq
+tests_unit_test_timerq_SOURCES = tests/unit/test_timerq.c
+tests_unit_test_timerq_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_timerq_LDADD = gatewayd/libgwbase.la $(TEST_LIBS)
+TESTS += tests/unit/test_timerq
+
+check_PROGRAMS += tests/unit/test_transform
+tests_unit_test_transform_SOURCES = tests/unit/test_transform.c
+tests_unit_test_transform_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_transform_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+TESTS += tests/unit/test_transform
+
+check_PROGRAMS += tests/unit/test_model
+tests_unit_test_model_SOURCES = tests/unit/test_model.c
+tests_unit_test_model_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_model_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_model
+
+check_PROGRAMS += tests/unit/test_device
+tests_unit_test_device_SOURCES = tests/unit/test_device.c
+tests_unit_test_device_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_device_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+TESTS += tests/unit/test_device
+EXTRA_DIST += tests/fixtures/device/mapping.conf

@@ -1,0 +1,722 @@
+/* Unit tests for the configuration loader (gatewayd/config.c).
+ *
+ * Fixtures live in tests/fixtures/config/.  Expected diagnostics are
+ * written relative to that directory and prefixed with its path at run
+ * time, then compared exactly. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gatewayd/config.h"
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef ADAPTERDIR
+#define ADAPTERDIR "/usr/local/lib/gatewayd/adapters"
+#endif
+
+static char fixdir[PATH_MAX + 32];
+
+/* $top_srcdir/tests/fixtures/config, else relative to this binary
+ * (tests/unit/test_config -> tests/fixtures/config). */
+static void fixdir_init(void)
+{
+	const char *top = getenv("top_srcdir");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (top && *top) {
+		snprintf(fixdir, sizeof(fixdir), "%s/tests/fixtures/config", top);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(fixdir, sizeof(fixdir), "tests/fixtures/config");
+		return;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(fixdir, sizeof(fixdir), "%s/../fixtures/config", exe);
+}
+
+static const char *fixture(const char *name)
+{
+	static char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", fixdir, name);
+	return path;
+}
+
+static struct cfg *load(const char *name, int expect_rc)
+{
+	struct cfg *cfg = NULL;
+	int r = cfg_load(fixture(name), &cfg);
+
+	assert_int_equal(r, expect_rc);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+static void print_diags(const struct cfg *cfg, size_t from)
+{
+	for (size_t i = from; i < cfg->n_diags; i++) {
+		char *s = cfg_diag_format(&cfg->diags[i]);
+
+		print_message("  diag[%zu] %s\n", i, s);
+		free(s);
+	}
+}
+
+/* Compare diags[from..] with expected (NULL-terminated), each given as
+ * "<fixture file>:<line>: <path>: <msg>" relative to the fixtures dir. */
+static void assert_diags_from(const struct cfg *cfg, size_t from, const char *const *expected)
+{
+	size_t n = 0;
+
+	while (expected[n])
+		n++;
+	if (cfg->n_diags - from != n)
+		print_diags(cfg, from);
+	assert_int_equal(cfg->n_diags - from, n);
+	for (size_t i = 0; i < n; i++) {
+		char want[PATH_MAX + 1024];
+		char *got = cfg_diag_format(&cfg->diags[from + i]);
+
+		assert_non_null(got);
+		snprintf(want, sizeof(want), "%s/%s", fixdir, expected[i]);
+		if (strcmp(got, want) != 0)
+			print_diags(cfg, from);
+		assert_string_equal(got, want);
+		free(got);
+	}
+}
+
+static void assert_diags(const struct cfg *cfg, const char *const *expected)
+{
+	assert_diags_from(cfg, 0, expected);
+}
+
+static void check_bad(const char *name, const char *const *expected)
+{
+	struct cfg *cfg = load(name, -EINVAL);
+
+	assert_diags(cfg, expected);
+	cfg_free(cfg);
+}
+
+/* ---- the good config ---------------------------------------------------- */
+
+static void test_good_values(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	const struct cfg_device *d;
+	const struct cfg_point *p;
+
+	assert_int_equal(cfg->n_diags, 0);
+	assert_string_equal(cfg->file, fixture("good.conf"));
+
+	assert_string_equal(cfg->gateway.name, "gw1");
+	assert_string_equal(cfg->gateway.endpoint_pattern, "%g-%d-100%%");
+	assert_string_equal(cfg->gateway.state_dir, "/tmp/gatewayd-state");
+	assert_string_equal(cfg->gateway.adapter_dir, "/opt/gatewayd/adapters");
+	assert_int_equal(cfg->gateway.log_level, 7);
+
+	assert_int_equal(cfg->n_servers, 2);
+	assert_string_equal(cfg->servers[0].name, "local");
+	assert_string_equal(cfg->servers[0].uri, "coap://127.0.0.1:5683");
+	assert_int_equal(cfg->servers[0].lifetime, 120);
+	assert_string_equal(cfg->servers[0].version, "1.2");
+	assert_string_equal(cfg->servers[0].binding, "UQ");
+	assert_int_equal(cfg->servers[0].short_id, 101);
+	assert_non_null(cfg->servers[0].setting);
+	assert_string_equal(cfg->servers[1].name, "cloud");
+	assert_string_equal(cfg->servers[1].uri, "coaps://[::1]:5684");
+	assert_int_equal(cfg->servers[1].lifetime, 300);
+	assert_string_equal(cfg->servers[1].version, "1.1");
+	assert_string_equal(cfg->servers[1].binding, "U");
+	assert_int_equal(cfg->servers[1].short_id, 2); /* index + 1 */
+
+	assert_int_equal(cfg->n_buses, 1);
+	assert_string_equal(cfg->buses[0].name, "rs485-1");
+	assert_string_equal(cfg->buses[0].adapter, "modbus");
+	assert_ptr_equal(cfg->buses[0].node.cfg, cfg);
+	assert_non_null(cfg->buses[0].node.own);
+	assert_null(cfg->buses[0].node.fallback);
+
+	assert_int_equal(cfg->n_profiles, 1);
+	assert_string_equal(cfg->profiles[0].name, "th-sensor");
+	/* Included settings keep the included file's name. */
+	assert_string_equal(config_setting_source_file(cfg->profiles[0].setting),
+			    "good-profiles.inc");
+
+	assert_int_equal(cfg->n_devices, 3);
+
+	/* th-1: everything from the profile except its serial. */
+	d = &cfg->devices[0];
+	assert_string_equal(d->name, "th-1");
+	assert_string_equal(d->endpoint, "gw1-th-1-100%");
+	assert_string_equal(d->adapter, "sim");
+	assert_null(d->bus);
+	assert_ptr_equal(d->profile, &cfg->profiles[0]);
+	assert_string_equal(d->manufacturer, "Acme");
+	assert_string_equal(d->model, "TH-1");
+	assert_string_equal(d->serial, "SN-0001");
+	assert_string_equal(d->firmware_version, "1.0.3");
+	assert_int_equal(d->n_servers, 1);
+	assert_ptr_equal(d->servers[0], &cfg->servers[0]);
+	assert_ptr_equal(d->node.cfg, cfg);
+	assert_ptr_equal(d->node.fallback, cfg->profiles[0].setting);
+	assert_int_equal(d->n_points, 2);
+	p = &d->points[0];
+	assert_string_equal(p->channel, "temperature");
+	assert_int_equal(p->oid, 3303);
+	assert_int_equal(p->iid, 0);
+	assert_int_equal(p->rid, 5700);
+	assert_true(p->scale == 1.0);
+	assert_true(p->offset == -0.5);
+	assert_true(p->has_min && p->min == -40.0);
+	assert_true(p->has_max && p->max == 125.0);
+	assert_int_equal(p->poll_ms, 10000);
+	assert_null(p->node.fallback);
+	p = &d->points[1];
+	assert_string_equal(p->channel, "humidity");
+	assert_int_equal(p->oid, 65534);
+	assert_int_equal(p->iid, 65534);
+	assert_int_equal(p->rid, 0);
+	assert_true(p->scale == 1.0 && p->offset == 0.0);
+	assert_false(p->has_min);
+	assert_false(p->has_max);
+	assert_int_equal(p->poll_ms, 0);
+
+	/* th-2: explicit endpoint, own model, own points replace the profile's. */
+	d = &cfg->devices[1];
+	assert_string_equal(d->name, "th-2");
+	assert_string_equal(d->endpoint, "explicit-th-2");
+	assert_string_equal(d->adapter, "sim");
+	assert_string_equal(d->manufacturer, "Acme");
+	assert_string_equal(d->model, "TH-2b");
+	assert_null(d->serial);
+	assert_int_equal(d->n_servers, 2); /* default: all servers */
+	assert_ptr_equal(d->servers[0], &cfg->servers[0]);
+	assert_ptr_equal(d->servers[1], &cfg->servers[1]);
+	assert_int_equal(d->n_points, 1);
+	assert_string_equal(d->points[0].channel, "humidity");
+	assert_int_equal(d->points[0].oid, 3304);
+	assert_int_equal(d->points[0].poll_ms, 2500);
+
+	/* meter: no profile, on a bus. */
+	d = &cfg->devices[2];
+	assert_string_equal(d->name, "meter");
+	assert_string_equal(d->endpoint, "gw1-meter-100%");
+	assert_string_equal(d->adapter, "modbus");
+	assert_ptr_equal(d->bus, &cfg->buses[0]);
+	assert_null(d->profile);
+	assert_null(d->node.fallback);
+	assert_null(d->manufacturer);
+	assert_null(d->model);
+	assert_null(d->serial);
+	assert_null(d->firmware_version);
+	assert_int_equal(d->n_points, 1);
+	p = &d->points[0];
+	assert_string_equal(p->channel, "volts");
+	assert_int_equal(p->oid, 3316);
+	assert_true(p->scale == 0.1);
+	assert_true(p->offset == 1.0); /* an integer is accepted as a float */
+	assert_true(p->has_min && p->min == 0.0);
+	assert_true(p->has_max && p->max == 500.0);
+
+	cfg_free(cfg);
+}
+
+static void test_minimal_defaults(void **state)
+{
+	struct cfg *cfg = load("minimal.conf", 0);
+	char host[256] = "";
+	char ep[300];
+
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_string_equal(cfg->gateway.name, host);
+	assert_string_equal(cfg->gateway.endpoint_pattern, "%g-%d");
+	assert_string_equal(cfg->gateway.state_dir, LOCALSTATEDIR "/lib/gatewayd");
+	assert_string_equal(cfg->gateway.adapter_dir, ADAPTERDIR);
+	assert_int_equal(cfg->gateway.log_level, 6);
+	assert_int_equal(cfg->servers[0].short_id, 1);
+	assert_int_equal(cfg->n_devices, 1);
+	snprintf(ep, sizeof(ep), "%s-d", host);
+	assert_string_equal(cfg->devices[0].endpoint, ep);
+	assert_string_equal(cfg->devices[0].adapter, "sim");
+	/* "points = ();" on the device replaces the profile's one point. */
+	assert_int_equal(cfg->devices[0].n_points, 0);
+	assert_int_equal(cfg->devices[0].n_servers, 1);
+	/* Nobody uses the bus or the second profile: their keys are unused,
+	 * not unknown. */
+	assert_int_equal(cfg->n_buses, 1);
+	assert_int_equal(cfg->n_profiles, 2);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	assert_int_equal(cfg->n_diags, 0);
+	cfg_free(cfg);
+}
+
+/* The shipped example must stay a valid configuration. */
+static void test_example_loads(void **state)
+{
+	char path[PATH_MAX + 128];
+	struct cfg *cfg = NULL;
+
+	snprintf(path, sizeof(path), "%s/../../../config/gatewayd.conf.example", fixdir);
+	assert_int_equal(cfg_load(path, &cfg), 0);
+	assert_non_null(cfg);
+	if (cfg->n_diags)
+		print_diags(cfg, 0);
+	assert_int_equal(cfg->n_diags, 0);
+	assert_int_equal(cfg->n_devices, 2);
+	assert_string_equal(cfg->devices[0].endpoint, "gw1-th-1");
+	assert_int_equal(cfg->devices[0].n_points, 2);
+	assert_int_equal(cfg->devices[1].n_points, 1);
+	cfg_free(cfg);
+}
+
+/* ---- getters for adapters ----------------------------------------------- */
+
+static void test_node_getters(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	const struct gwd_cfg *th1 = &cfg->devices[0].node;
+	const struct gwd_cfg *th2 = &cfg->devices[1].node;
+	const struct gwd_cfg *bus = &cfg->buses[0].node;
+	const struct gwd_cfg *pt = &cfg->devices[0].points[0].node;
+	int64_t i = -1;
+	double d = -1;
+	bool b = false;
+	const char *s = NULL;
+	static const char *const diags[] = {
+		"good-profiles.inc:9: profiles.[0].period: expected an integer, found 600.0",
+		"good.conf:35: devices.[0].seed: expected a string, found 7",
+		"good.conf:36: devices.[0].big: expected true or false, found 5000000000",
+		NULL,
+	};
+
+	/* Own keys, ints widening to int64 and to double. */
+	assert_int_equal(cfg_node_int(th1, "seed", &i), 0);
+	assert_int_equal(i, 7);
+	assert_int_equal(cfg_node_int(th1, "big", &i), 0);
+	assert_true(i == 5000000000LL);
+	assert_int_equal(cfg_node_double(th1, "seed", &d), 0);
+	assert_true(d == 7.0);
+	assert_int_equal(cfg_node_double(th1, "big", &d), 0);
+	assert_true(d == 5e9);
+
+	/* Fallback to the profile, and the device overriding it. */
+	assert_int_equal(cfg_node_double(th1, "period", &d), 0);
+	assert_true(d == 600.0);
+	assert_int_equal(cfg_node_bool(th1, "enabled", &b), 0);
+	assert_true(b);
+	assert_int_equal(cfg_node_double(th2, "period", &d), 0);
+	assert_true(d == 60.0);
+
+	/* Absent keys leave out untouched. */
+	i = 42;
+	assert_int_equal(cfg_node_int(th1, "nope", &i), -ENOENT);
+	assert_int_equal(i, 42);
+	assert_int_equal(cfg_node_string(th1, NULL, &s), -ENOENT);
+
+	/* The daemon's keys are never handed to adapters, even via fallback. */
+	s = NULL;
+	assert_int_equal(cfg_node_string(th1, "name", &s), -ENOENT);
+	assert_int_equal(cfg_node_string(th1, "manufacturer", &s), -ENOENT);
+	assert_int_equal(cfg_node_string(th1, "adapter", &s), -ENOENT);
+	assert_int_equal(cfg_node_string(bus, "adapter", &s), -ENOENT);
+	assert_int_equal(cfg_node_string(pt, "path", &s), -ENOENT);
+	assert_int_equal(cfg_node_double(pt, "scale", &d), -ENOENT);
+	assert_null(s);
+
+	assert_int_equal(cfg_node_string(bus, "device", &s), 0);
+	assert_string_equal(s, "/dev/ttyUSB0");
+	assert_int_equal(cfg_node_string(pt, "waveform", &s), 0);
+	assert_string_equal(s, "sine");
+	assert_int_equal(cfg_node_double(bus, "baud", &d), 0);
+	assert_true(d == 9600.0);
+	assert_int_equal(cfg->n_diags, 0);
+
+	/* Wrong types: -EINVAL and a diag where the value was found (the
+	 * profile's file for a fallback), reported once however often. */
+	assert_int_equal(cfg_node_int(th1, "period", &i), -EINVAL);
+	assert_int_equal(cfg_node_int(th1, "period", &i), -EINVAL);
+	assert_int_equal(cfg_node_string(th1, "seed", &s), -EINVAL);
+	assert_int_equal(cfg_node_bool(th1, "big", &b), -EINVAL);
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+}
+
+static void test_node_errors(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	const struct gwd_cfg *th1 = &cfg->devices[0].node;
+	const struct gwd_cfg *pt = &cfg->devices[2].points[0].node;
+	static const char *const diags[] = {
+		"good.conf:35: devices.[0].seed: seed 7 is odd",
+		"good-profiles.inc:9: profiles.[0].period: too long",
+		"good.conf:30: devices.[0]: missing key 'port'",
+		"good.conf:30: devices.[0]: bad combination",
+		"good.conf:62: devices.[2].points.[0].register: not a holding register",
+		"good.conf:55: devices.[2].points.[0]: hidden key",
+		NULL,
+	};
+
+	assert_int_equal(cfg_node_error(th1, "seed", "seed %d is odd", 7), -EINVAL);
+	assert_int_equal(cfg_node_error(th1, "period", "too long"), -EINVAL);
+	assert_int_equal(cfg_node_error(th1, "port", "missing key '%s'", "port"), -EINVAL);
+	assert_int_equal(cfg_node_error(th1, NULL, "bad combination"), -EINVAL);
+	assert_int_equal(cfg_node_error(pt, "register", "not a holding register"), -EINVAL);
+	/* A reserved key is not the adapter's: point at the group. */
+	assert_int_equal(cfg_node_error(pt, "path", "hidden key"), -EINVAL);
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+}
+
+/* ---- keys nobody read ---------------------------------------------------- */
+
+static void test_unknown_keys_unread(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	static const char *const diags[] = {
+		"good.conf:23: buses.[0].device: unknown key 'device'",
+		"good.conf:23: buses.[0].baud: unknown key 'baud'",
+		"good-profiles.inc:9: profiles.[0].period: unknown key 'period'",
+		"good-profiles.inc:10: profiles.[0].enabled: unknown key 'enabled'",
+		"good.conf:35: devices.[0].seed: unknown key 'seed'",
+		"good.conf:36: devices.[0].big: unknown key 'big'",
+		"good-profiles.inc:19: profiles.[0].points.[0].waveform: unknown key 'waveform'",
+		"good.conf:44: devices.[1].period: unknown key 'period'",
+		"good.conf:46: devices.[1].points.[0].waveform: unknown key 'waveform'",
+		"good.conf:53: devices.[2].unit: unknown key 'unit'",
+		"good.conf:62: devices.[2].points.[0].register: unknown key 'register'",
+		NULL,
+	};
+
+	/* Nothing was read: every adapter key is unknown, including the
+	 * profile's, which th-1 uses. */
+	assert_int_equal(cfg_check_unknown_keys(cfg), 11);
+	assert_diags(cfg, diags);
+	/* Asking again adds nothing. */
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	assert_int_equal(cfg->n_diags, 11);
+	cfg_free(cfg);
+}
+
+static void test_unknown_keys_after_reads(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	struct cfg_device *th1 = &cfg->devices[0], *th2 = &cfg->devices[1], *meter = &cfg->devices[2];
+	int64_t i;
+	double d;
+	bool b;
+	const char *s;
+	static const char *const diags[] = {
+		"good.conf:36: devices.[0].big: unknown key 'big'",
+		NULL,
+	};
+
+	assert_int_equal(cfg_node_string(&cfg->buses[0].node, "device", &s), 0);
+	assert_int_equal(cfg_node_int(&cfg->buses[0].node, "baud", &i), 0);
+	assert_int_equal(cfg_node_int(&th1->node, "seed", &i), 0);
+	/* Read through th-1's fallback: marks the profile's settings. */
+	assert_int_equal(cfg_node_double(&th1->node, "period", &d), 0);
+	assert_int_equal(cfg_node_bool(&th1->node, "enabled", &b), 0);
+	assert_int_equal(cfg_node_string(&th1->points[0].node, "waveform", &s), 0);
+	assert_int_equal(cfg_node_double(&th2->node, "period", &d), 0);
+	assert_int_equal(cfg_node_string(&th2->points[0].node, "waveform", &s), 0);
+	assert_int_equal(cfg_node_int(&meter->node, "unit", &i), 0);
+	assert_int_equal(cfg_node_int(&meter->points[0].node, "register", &i), 0);
+
+	assert_int_equal(cfg_check_unknown_keys(cfg), 1);
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+}
+
+static void test_unknown_keys_override(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	double d;
+	size_t n;
+
+	/* th-2 overrides the profile's period: reading it there means the
+	 * key is known, so neither copy is reported. */
+	assert_int_equal(cfg_node_double(&cfg->devices[1].node, "period", &d), 0);
+	n = cfg_check_unknown_keys(cfg);
+	assert_int_equal(n, 9);
+	for (size_t k = 0; k < cfg->n_diags; k++) {
+		assert_null(strstr(cfg->diags[k].path, "profiles.[0].period"));
+		assert_null(strstr(cfg->diags[k].path, "devices.[1].period"));
+	}
+	cfg_free(cfg);
+}
+
+/* ---- bad configs --------------------------------------------------------- */
+
+static void test_bad_syntax(void **state)
+{
+	static const char *const diags[] = {
+		"bad-syntax.conf:3: syntax error",
+		NULL,
+	};
+	check_bad("bad-syntax.conf", diags);
+}
+
+static void test_bad_unknown_key(void **state)
+{
+	static const char *const diags[] = {
+		"bad-unknown-key.conf:3: gateway.colour: unknown key 'colour'",
+		"bad-unknown-key.conf:5: servers.[0].port: unknown key 'port'",
+		NULL,
+	};
+	check_bad("bad-unknown-key.conf", diags);
+}
+
+static void test_bad_type(void **state)
+{
+	static const char *const diags[] = {
+		"bad-type.conf:2: servers.[0].lifetime: expected an integer 1..2147483647, found 30.5",
+		"bad-type.conf:2: servers.[0].short_id: expected an integer 1..65534, found \"abc\"",
+		"bad-type.conf:5: devices.[0].adapter: expected a name of [A-Za-z0-9._-], found 5",
+		"bad-type.conf:5: devices.[0].manufacturer: expected a string, found true",
+		"bad-type.conf:6: devices.[0].points.[0].scale: expected a finite non-zero number, found \"x\"",
+		NULL,
+	};
+	check_bad("bad-type.conf", diags);
+}
+
+static void test_bad_range(void **state)
+{
+	static const char *const diags[] = {
+		"bad-range.conf:2: servers.[0].lifetime: expected an integer 1..2147483647, found 0",
+		"bad-range.conf:2: servers.[0].short_id: expected an integer 1..65534, found 70000",
+		"bad-range.conf:9: devices.[0].points.[0].scale: expected a finite non-zero number, found 0",
+		"bad-range.conf:9: devices.[0].points.[0].poll: expected a number of seconds 0..4294967, found -1",
+		"bad-range.conf:10: devices.[0].points.[1].max: expected a number >= min (10), found 5",
+		NULL,
+	};
+	check_bad("bad-range.conf", diags);
+}
+
+static void test_bad_path(void **state)
+{
+	static const char *const diags[] = {
+		"bad-path.conf:7: devices.[0].points.[0].path: expected /oid/iid/rid with ids 0..65534, found \"/3303/0\"",
+		"bad-path.conf:8: devices.[0].points.[1].path: expected /oid/iid/rid with ids 0..65534, found \"/3303/0/70000\"",
+		"bad-path.conf:9: devices.[0].points.[2].path: expected /oid/iid/rid with ids 0..65534, found \"3303/0/5700\"",
+		"bad-path.conf:10: devices.[0].points.[3].path: expected /oid/iid/rid with ids 0..65534, found \"/3303/0/5700/\"",
+		"bad-path.conf:11: devices.[0].points.[4].path: expected /oid/iid/rid with ids 0..65534, found \"/3303/x/5700\"",
+		"bad-path.conf:13: devices.[0].points.[6].path: duplicate path \"/3303/0/5700\", also used by devices.[0].points.[5]",
+		NULL,
+	};
+	check_bad("bad-path.conf", diags);
+}
+
+static void test_bad_dup_device(void **state)
+{
+	static const char *const diags[] = {
+		"bad-dup-device.conf:5: devices.[2].name: duplicate device name \"th-1\", first defined at devices.[0]",
+		NULL,
+	};
+	check_bad("bad-dup-device.conf", diags);
+}
+
+static void test_bad_dup_endpoint(void **state)
+{
+	static const char *const diags[] = {
+		"bad-dup-endpoint.conf:5: devices.[1].endpoint: duplicate endpoint \"gw-a-b\", also used by device \"a-b\"",
+		"bad-dup-endpoint.conf:7: devices.[3]: duplicate endpoint \"gw-d\", also used by device \"e\"",
+		NULL,
+	};
+	check_bad("bad-dup-endpoint.conf", diags);
+}
+
+static void test_bad_references(void **state)
+{
+	static const char *const diags[] = {
+		"bad-references.conf:5: devices.[0].profile: expected the name of a defined profile, found \"nope\"",
+		"bad-references.conf:6: devices.[1].bus: expected the name of a defined bus, found \"nope\"",
+		"bad-references.conf:6: devices.[1].servers.[1]: expected the name of a defined server, found \"nope\"",
+		"bad-references.conf:6: devices.[1].servers.[2]: duplicate server \"s\"",
+		"bad-references.conf:7: devices.[2]: missing required key 'adapter' or 'profile'",
+		"bad-references.conf:8: devices.[3].adapter: expected adapter \"sim\" (from profile \"p\"), found \"modbus\"",
+		"bad-references.conf:9: devices.[4].bus: expected a bus of adapter \"sim\", found bus \"bus1\" of adapter \"modbus\"",
+		NULL,
+	};
+	check_bad("bad-references.conf", diags);
+}
+
+static void test_bad_many(void **state)
+{
+	struct cfg *cfg = load("bad-many.conf", -EINVAL);
+	static const char *const diags[] = {
+		"bad-many.conf:15: wat: unknown key 'wat'",
+		"bad-many.conf:3: gateway.endpoint_pattern: expected a pattern of text, %g, %d and %%, found \"%g-%x\"",
+		"bad-many.conf:4: gateway.state_dir: expected an absolute path, found \"var/lib/gatewayd\"",
+		"bad-many.conf:5: gateway.log_level: expected one of err, warning, notice, info, debug, found \"verbose\"",
+		"bad-many.conf:8: servers.[0].name: expected a name of [A-Za-z0-9._-], found \"a b\"",
+		"bad-many.conf:8: servers.[0].uri: expected coap://host[:port] or coaps://host[:port], found \"http://example.com\"",
+		"bad-many.conf:9: servers.[1].uri: expected coap://host[:port] or coaps://host[:port], found \"coap://:5683\"",
+		"bad-many.conf:9: servers.[1].version: expected \"1.0\", \"1.1\" or \"1.2\", found \"2.0\"",
+		"bad-many.conf:9: servers.[1].binding: expected a binding of the letters U, Q, S, T, N, found \"UX\"",
+		"bad-many.conf:10: servers.[2].name: duplicate server name \"ok\", first defined at servers.[1]",
+		"bad-many.conf:10: servers.[2].uri: expected coap://host[:port] or coaps://host[:port], found \"coap://host:99999\"",
+		"bad-many.conf:10: servers.[2].version: expected a string, found 1.1",
+		"bad-many.conf:13: devices.[0].servers: expected at least one server name, found none",
+		"bad-many.conf:14: devices.[1]: expected a group, found \"not a group\"",
+		NULL,
+	};
+	static const char *const unknown[] = {
+		"bad-many.conf:13: devices.[0].extra: unknown key 'extra'",
+		NULL,
+	};
+	size_t before;
+
+	assert_diags(cfg, diags);
+	/* Adapter keys in device groups are only judged after adapters ran. */
+	before = cfg->n_diags;
+	assert_int_equal(cfg_check_unknown_keys(cfg), 1);
+	assert_diags_from(cfg, before, unknown);
+	cfg_free(cfg);
+}
+
+static void test_bad_include(void **state)
+{
+	static const char *const diags[] = {
+		"bad-include.inc:2: devices.[0].endpoint: expected an endpoint name without spaces or control characters, found \"\"",
+		NULL,
+	};
+	check_bad("bad-include.conf", diags);
+}
+
+static void test_bad_include_missing(void **state)
+{
+	static const char *const diags[] = {
+		"bad-include-missing.conf:2: cannot open include file",
+		NULL,
+	};
+	check_bad("bad-include-missing.conf", diags);
+}
+
+static void test_bad_empty(void **state)
+{
+	static const char *const diags[] = {
+		"bad-empty.conf: missing required key 'servers'",
+		"bad-empty.conf: missing required key 'devices'",
+		NULL,
+	};
+	check_bad("bad-empty.conf", diags);
+}
+
+static void test_missing_file(void **state)
+{
+	struct cfg *cfg = NULL;
+	static const char *const diags[] = {
+		"no-such.conf: cannot open: No such file or directory",
+		NULL,
+	};
+
+	assert_int_equal(cfg_load(fixture("no-such.conf"), &cfg), -ENOENT);
+	assert_non_null(cfg);
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+}
+
+/* ---- small pieces -------------------------------------------------------- */
+
+static void test_diag_format(void **state)
+{
+	struct cfg_diag full = {.file = "a.conf", .line = 3, .path = "x.y", .msg = "bad"};
+	struct cfg_diag noline = {.file = "a.conf", .line = 0, .path = "x", .msg = "bad"};
+	struct cfg_diag nopath = {.file = "a.conf", .line = 7, .path = "", .msg = "bad"};
+	struct cfg_diag nothing = {.file = NULL, .line = 0, .path = NULL, .msg = "bad"};
+	char *s;
+
+	s = cfg_diag_format(&full);
+	assert_string_equal(s, "a.conf:3: x.y: bad");
+	free(s);
+	s = cfg_diag_format(&noline);
+	assert_string_equal(s, "a.conf: x: bad");
+	free(s);
+	s = cfg_diag_format(&nopath);
+	assert_string_equal(s, "a.conf:7: bad");
+	free(s);
+	s = cfg_diag_format(&nothing);
+	assert_string_equal(s, "bad");
+	free(s);
+}
+
+static void test_diag_add(void **state)
+{
+	struct cfg *cfg = load("good.conf", 0);
+	static const char *const diags[] = {
+		"good.conf:13: servers.[0].uri: unreachable (5 tries)",
+		"good.conf: whole file",
+		NULL,
+	};
+
+	cfg_diag_add(cfg, config_setting_get_member(cfg->servers[0].setting, "uri"),
+		     "unreachable (%d tries)", 5);
+	cfg_diag_add(cfg, NULL, "whole file");
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+}
+
+static void test_log_level(void **state)
+{
+	assert_int_equal(cfg_parse_log_level("err"), 3);
+	assert_int_equal(cfg_parse_log_level("warning"), 4);
+	assert_int_equal(cfg_parse_log_level("notice"), 5);
+	assert_int_equal(cfg_parse_log_level("info"), 6);
+	assert_int_equal(cfg_parse_log_level("debug"), 7);
+	assert_int_equal(cfg_parse_log_level("verbose"), -EINVAL);
+	assert_int_equal(cfg_parse_log_level(""), -EINVAL);
+	assert_int_equal(cfg_parse_log_level(NULL), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_values),
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_node_getters),
+		cmocka_unit_test(test_node_errors),
+		cmocka_unit_test(test_unknown_keys_unread),
+		cmocka_unit_test(test_unknown_keys_after_reads),
+		cmocka_unit_test(test_unknown_keys_override),
+		cmocka_unit_test(test_bad_syntax),
+		cmocka_unit_test(test_bad_unknown_key),
+		cmocka_unit_test(test_bad_type),
+		cmocka_unit_test(test_bad_range),
+		cmocka_unit_test(test_bad_path),
+		cmocka_unit_test(test_bad_dup_device),
+		cmocka_unit_test(test_bad_dup_endpoint),
+		cmocka_unit_test(test_bad_references),
+		cmocka_unit_test(test_bad_many),
+		cmocka_unit_test(test_bad_include),
+		cmocka_unit_test(test_bad_include_missing),
+		cmocka_unit_test(test_bad_empty),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_diag_format),
+		cmocka_unit_test(test_diag_add),
+		cmocka_unit_test(test_log_level),
+	};
+
+	fixdir_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/* The device layer with the real sim adapter, loaded through the loader:
+ * channel -> /oid/iid/rid mapping into each resource type, the transform,
+ * IPSO min/max, polling on the fake clock, and device health. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gatewayd/clock.h"
+#include "gatewayd/config.h"
+#include "gatewayd/device.h"
+#include "gatewayd/host.h"
+#include "gatewayd/loader.h"
+#include "gatewayd/log.h"
+#include "gatewayd/loop.h"
+#include "lwm2m/client.h"
+#include "lwm2m/engine.h"
+
+struct env {
+	struct cfg *cfg;
+	struct gw_loop *loop;
+	struct loader_set *adapters;
+	struct lwm_engine *engine;
+	struct gwd_device *dev[2];
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const char *src = getenv("top_srcdir");
+	const char *adir = getenv("GW_ADAPTER_DIR");
+	char path[512];
+	struct gw_adapter *sim;
+
+	*state = e;
+	log_setup(LOG_TARGET_STDERR, LOG_WARNING);
+	clock_fake_set(100000);
+	snprintf(path, sizeof(path), "%s/tests/fixtures/device/mapping.conf", src ? src : ".");
+	if (cfg_load(path, &e->cfg) < 0 || !adir)
+		return -1;
+	if (loop_new(&e->loop) < 0)
+		return -1;
+	host_bind_loop(e->loop);
+	if (loader_set_new(adir, host_table(), &e->adapters) < 0 ||
+	    loader_set_get(e->adapters, "sim", &sim) < 0)
+		return -1;
+	if (lwm_engine_new(loop_timers(e->loop), &e->engine) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++)
+		if (device_create(e->cfg, &e->cfg->devices[i], sim, e->engine, loop_timers(e->loop),
+				  &e->dev[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	for (int i = 0; i < 2; i++)
+		device_destroy(e->dev[i]);
+	lwm_engine_free(e->engine);
+	loader_set_free(e->adapters);
+	host_bind_loop(NULL);
+	loop_free(e->loop);
+	cfg_free(e->cfg);
+	clock_fake_off();
+	free(e);
+	return 0;
+}
+
+static const struct lwm_value *value(struct gwd_device *d, uint16_t oid, uint16_t iid,
+				     uint16_t rid)
+{
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
+
+	return lwm_model_get(lwm_client_model(device_client(d)), &p);
+}
+
+static int64_t error_code(struct gwd_device *d)
+{
+	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
+	const struct lwm_value *v = lwm_model_get(lwm_client_model(device_client(d)), &p);
+
+	assert_non_null(v);
+	return v->v.i;
+}
+
+/* Let every due read happen and complete at the current fake time. */
+static void settle(struct env *e)
+{
+	for (int i = 0; i < 8; i++)
+		loop_dispatch_pending(e->loop);
+}
+
+static void advance(struct env *e, uint64_t ms)
+{
+	clock_fake_advance(ms);
+	settle(e);
+}
+
+static void maps_each_type(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[0];
+	const struct lwm_value *v;
+
+	assert_null(value(d, 3303, 0, 5700)); /* nothing read before start */
+	assert_int_equal(device_start(d), 0);
+	settle(e);
+
+	v = value(d, 3303, 0, 5700); /* 655 * 0.1 - 40 */
+	assert_non_null(v);
+	assert_int_equal(v->type, LWM_T_FLOAT);
+	assert_float_equal(v->v.f, 25.5, 1e-9);
+
+	v = value(d, 3200, 0, 5501); /* Integer resource from an int channel */
+	assert_non_null(v);
+	assert_int_equal(v->type, LWM_T_INTEGER);
+	assert_int_equal(v->v.i, 10);
+
+	v = value(d, 3201, 0, 5550); /* Boolean */
+	assert_non_null(v);
+	assert_int_equal(v->type, LWM_T_BOOLEAN);
+	assert_true(v->v.b);
+
+	v = value(d, 3341, 0, 5527); /* String resource from a number */
+	assert_non_null(v);
+	assert_int_equal(v->type, LWM_T_STRING);
+	assert_int_equal(v->v.bytes.len, 4);
+	assert_memory_equal(v->v.bytes.ptr, "12.5", 4);
+
+	/* Identity from the config, defaults otherwise. */
+	v = value(d, 3, 0, 0);
+	assert_non_null(v);
+	assert_memory_equal(v->v.bytes.ptr, "Acme", 4);
+	v = value(d, 3, 0, 2); /* serial defaults to the device name */
+	assert_memory_equal(v->v.bytes.ptr, "mapped", 6);
+	assert_int_equal(error_code(d), 0);
+}
+
+static void polls_on_the_clock_and_tracks_min_max(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[0];
+	const struct lwm_value *v;
+
+	/* The sine (period 4 s) was read at t = 0: 20.0. */
+	assert_float_equal(value(d, 3303, 1, 5700)->v.f, 20.0, 1e-9);
+	advance(e, 999); /* not yet due: no new read */
+	assert_float_equal(value(d, 3303, 1, 5700)->v.f, 20.0, 1e-9);
+	advance(e, 1); /* t = 1 s: a quarter period, the peak */
+	assert_float_equal(value(d, 3303, 1, 5700)->v.f, 22.0, 1e-9);
+	assert_int_equal(value(d, 3200, 0, 5501)->v.i, 11); /* the counter stepped */
+	advance(e, 2000); /* t = 3 s: the trough */
+	assert_float_equal(value(d, 3303, 1, 5700)->v.f, 18.0, 1e-9);
+	v = value(d, 3303, 1, 5601);
+	assert_non_null(v);
+	assert_float_equal(v->v.f, 18.0, 1e-9);
+	v = value(d, 3303, 1, 5602);
+	assert_non_null(v);
+	assert_float_equal(v->v.f, 22.0, 1e-9);
+}
+
+static void failing_device_goes_down_and_recovers(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[1];
+
+	assert_int_equal(device_start(d), 0);
+	settle(e); /* op 1 succeeds */
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
+	assert_false(device_is_down(d));
+	for (int i = 0; i < DEVICE_DOWN_AFTER; i++)
+		advance(e, 1000); /* ops 2..4 fail */
+	assert_true(device_is_down(d));
+	assert_int_equal(error_code(d), 8); /* peripheral malfunction */
+	/* The last good value stays readable. */
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
+	advance(e, 1000); /* op 5 succeeds again */
+	assert_false(device_is_down(d));
+	assert_int_equal(error_code(d), 0);
+	/* The other device kept its schedule meanwhile. */
+	assert_true(value(e->dev[0], 3200, 0, 5501)->v.i > 11);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(maps_each_type),
+		cmocka_unit_test(polls_on_the_clock_and_tracks_min_max),
+		cmocka_unit_test(failing_device_goes_down_and_recovers),
+	};
+	return cmocka_run_group_tests_name("device", tests, setup, teardown);
+}
