@@ -67,7 +67,11 @@ int lwm_decode(uint16_t format, const struct lwm_path *base, const uint8_t *payl
  *   caller to reject or convert;
  * - STRING and CORELNK values are valid UTF-8 (-EINVAL otherwise), FLOAT
  *   values are finite (-EINVAL otherwise);
- * - on error, *n and the contents of recs are unspecified. */
+ * - two records for one path are -EBADMSG; an empty TLV multiple resource
+ *   yields no record at all;
+ * - TEXT and OPAQUE need a resource (instance) base, TLV any but the root
+ *   (-ENOTSUP otherwise);
+ * - on error *n is 0 and the contents of recs are unspecified. */
 int lwm_decode_ex(uint16_t format, const struct lwm_path *base, const uint8_t *payload,
 		  size_t len, lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
 		  size_t max, size_t *n, struct lwm_buf *scratch);

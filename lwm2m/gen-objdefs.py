@@ -211,9 +211,9 @@ def main(argv):
     if len(argv) != 2:
         sys.stderr.write("usage: %s REGISTRY_DIR\n" % argv[0])
         return 2
-    files = sorted(f for f in os.listdir(argv[1]) if f.endswith(".xml"))
     objs = {}
     try:
+        files = sorted(f for f in os.listdir(argv[1]) if f.endswith(".xml"))
         for f in files:
             obj = parse_file(os.path.join(argv[1], f))
             if obj["id"] in objs:

@@ -24,3 +24,8 @@ dist_noinst_SCRIPTS += tests/demo.sh
 demo: all
 	$(srcdir)/tests/demo.sh $(abs_top_builddir) $(abs_top_srcdir)
 .PHONY: demo
+
+# The integration tests with gatewayd under valgrind (slow; not part of check).
+check-valgrind: all
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/integration/test_e2e' GW_VALGRIND=1
+.PHONY: check-valgrind

@@ -252,17 +252,25 @@ char *h_write_config(const char *dir, const char *name, const char *tmpl, int po
 int h_start_gatewayd(struct proc *gw, const char *dir, const char *config)
 {
 	char *bin = h_build_path("gatewayd/gatewayd");
+	char *libtool = h_build_path("libtool");
 	const char *adir = getenv("GW_ADAPTER_DIR");
 	char *log;
 	char *argv[] = {bin, "-c", (char *)config, "-A", (char *)(adir ? adir : "."),
 			"--log-target", "stderr", "-l", "debug", NULL};
+	/* GW_VALGRIND=1: the daemon runs under valgrind and exits 99 on any
+	 * error or definite leak, which the tests' exit-status checks catch. */
+	char *vg_argv[] = {libtool, "--mode=execute", "valgrind", "-q", "--error-exitcode=99",
+			   "--leak-check=full", "--errors-for-leak-kinds=definite", bin, "-c",
+			   (char *)config, "-A", (char *)(adir ? adir : "."), "--log-target",
+			   "stderr", "-l", "debug", NULL};
 	int r;
 
 	if (asprintf(&log, "%s/gatewayd.log", dir) < 0)
 		abort();
-	r = h_spawn(gw, argv, false, log);
+	r = h_spawn(gw, getenv("GW_VALGRIND") ? vg_argv : argv, false, log);
 	free(log);
 	free(bin);
+	free(libtool);
 	return r;
 }
 
