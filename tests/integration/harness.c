@@ -1,6 +1,9 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +66,12 @@ int h_spawn(struct proc *p, char *const argv[], bool pipe_stdio, const char *std
 	p->backlog = json_array();
 	if (pipe_stdio && (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0))
 		return -errno;
+	/* The log exists before the child runs, so it can be watched at once. */
+	if (stderr_path) {
+		int fd = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
 	p->pid = fork();
 	if (p->pid < 0)
 		return -errno;
@@ -207,24 +217,45 @@ json_t *h_wait_event(struct proc *p, const char *event, const char *key, const c
 	}
 }
 
-int h_start_server(struct proc *srv, const char *dir)
+int h_start_server_on(struct proc *srv, const char *dir, int port)
 {
 	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
-	char *log;
-	char *argv[] = {bin, "-a", "127.0.0.1", "-p", "0", NULL};
+	char *log, portarg[16];
+	char *argv[] = {bin, "-a", "127.0.0.1", "-p", portarg, NULL};
 	json_t *ev;
-	int port = -1;
+	int bound = -1;
 
+	snprintf(portarg, sizeof(portarg), "%d", port);
 	if (asprintf(&log, "%s/server.log", dir) < 0)
 		abort();
 	if (h_spawn(srv, argv, true, log) == 0) {
 		ev = h_wait_event(srv, "listening", NULL, NULL, H_TIMEOUT_MS);
 		if (ev)
-			port = (int)json_integer_value(json_object_get(ev, "port"));
+			bound = (int)json_integer_value(json_object_get(ev, "port"));
 		json_decref(ev);
 	}
 	free(log);
 	free(bin);
+	return bound;
+}
+
+int h_start_server(struct proc *srv, const char *dir)
+{
+	return h_start_server_on(srv, dir, 0);
+}
+
+int h_free_udp_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
 	return port;
 }
 
@@ -320,4 +351,58 @@ json_t *h_request(struct proc *srv, int timeout_ms, const char *fmt, ...)
 		ev = h_wait_event(srv, "\x01never", NULL, NULL, (int)(left < 50 ? left : 50));
 		json_decref(ev);
 	}
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+bool h_wait_file_contains(const char *path, const char *needle, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int fd = inotify_init1(IN_CLOEXEC);
+	bool found;
+
+	/* Watch first, then look, so no write can slip between the two. */
+	if (fd < 0 || inotify_add_watch(fd, path, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return file_contains(path, needle);
+	}
+	while (!(found = file_contains(path, needle))) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		char ev[4096];
+		long long left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+			break;
+		if (read(fd, ev, sizeof(ev)) < 0)
+			break;
+	}
+	if (!found)
+		found = file_contains(path, needle);
+	close(fd);
+	return found;
+}
+
+int h_skip_without_sim(void)
+{
+	const char *dir = getenv("GW_ADAPTER_DIR");
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/sim.so", dir ? dir : ".");
+	if (access(path, R_OK) != 0) {
+		printf("skipped: %s not built (configured with --disable-sim?)\n", path);
+		return 77;
+	}
+	return 0;
 }

@@ -41,10 +41,16 @@ json_t *h_wait_event(struct proc *p, const char *event, const char *key, const c
 
 /* The test server: started on an ephemeral port; returns the port. */
 int h_start_server(struct proc *srv, const char *dir);
+/* The same on a given port (0: ephemeral). */
+int h_start_server_on(struct proc *srv, const char *dir, int port);
+/* A UDP port on 127.0.0.1 that was free a moment ago. */
+int h_free_udp_port(void);
 /* Write a gatewayd config file from a template where @PORT@ is replaced. */
 char *h_write_config(const char *dir, const char *name, const char *tmpl, int port);
 /* Start gatewayd with the config; stderr goes to dir/gatewayd.log. */
 int h_start_gatewayd(struct proc *gw, const char *dir, const char *config);
+/* Wait (inotify, with a deadline) until a line of the file contains needle. */
+bool h_wait_file_contains(const char *path, const char *needle, int timeout_ms);
 /* Print a file to stdout (the daemon's log when a test fails). */
 void h_dump_file(const char *path);
 
@@ -55,6 +61,9 @@ json_t *h_request(struct proc *srv, int timeout_ms, const char *fmt, ...)
 
 /* Path of a built program: $top_builddir/rel. */
 char *h_build_path(const char *rel);
+
+/* 77 (automake's skip) when the sim adapter is not built, else 0. */
+int h_skip_without_sim(void);
 
 #define H_TIMEOUT_MS 10000
 

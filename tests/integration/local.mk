@@ -12,3 +12,10 @@ tests_integration_test_malformed_SOURCES = tests/integration/test_malformed.c \
 tests_integration_test_malformed_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_malformed_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_malformed
+
+check_PROGRAMS += tests/integration/test_daemon
+tests_integration_test_daemon_SOURCES = tests/integration/test_daemon.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_daemon_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_daemon_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_daemon

@@ -259,5 +259,9 @@ int main(void)
 		cmocka_unit_test(error_codes),
 		cmocka_unit_test(sigterm_deregisters_everything),
 	};
+	int skip = h_skip_without_sim();
+
+	if (skip)
+		return skip;
 	return cmocka_run_group_tests_name("e2e", tests, setup, teardown);
 }

@@ -247,5 +247,9 @@ int main(void)
 		cmocka_unit_test(garbage_is_dropped_and_harmless),
 		cmocka_unit_test(unsupported_accept_is_4_06),
 	};
+	int skip = h_skip_without_sim();
+
+	if (skip)
+		return skip;
 	return cmocka_run_group_tests_name("malformed", tests, setup, teardown);
 }

@@ -1,0 +1,279 @@
+/* The daemon's behaviour around its clients: configuration check, SIGHUP,
+ * systemd notification, registration Update before the lifetime runs out,
+ * and registration retries while the server is away. */
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static const char good_tmpl[] =
+	"gateway = { name = \"d\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 2; } );\n"
+	"devices = ( { name = \"a\"; adapter = \"sim\";\n"
+	"  points = ( { channel = \"x\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+	"               waveform = \"constant\"; base = 1.5; } ); } );\n";
+
+/* One daemon error, one error only the adapter can see, one unknown key. */
+static const char bad_conf[] =
+	"gateway = { name = \"d\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; lifetime = 0; } );\n"
+	"devices = ( { name = \"a\"; adapter = \"sim\";\n"
+	"  points = ( { channel = \"x\"; path = \"/3303/0/5700\";\n"
+	"               waveform = \"triangle\"; } ); },\n"
+	"  { name = \"b\"; adapter = \"sim\"; colour = \"red\";\n"
+	"  points = ( { channel = \"y\"; path = \"/3303/0/5700\"; waveform = \"sine\"; } ); } );\n";
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[65536];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+static void config_check_reports_every_error(void **state)
+{
+	char *dir = h_tmpdir();
+	char *conf = h_write_config(dir, "bad.conf", bad_conf, 0);
+	char *out = path_in(dir, "check.out");
+	char *bin = h_build_path("gatewayd/gatewayd");
+	const char *adir = getenv("GW_ADAPTER_DIR");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", (char *)adir, NULL};
+	struct proc p;
+	char expect[512];
+	const char *text;
+	int status;
+
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	text = slurp(out);
+	assert_non_null(text);
+	/* The daemon's own error ... */
+	snprintf(expect, sizeof(expect), "%s:2: servers.[0].lifetime:", conf);
+	if (!strstr(text, expect))
+		fail_msg("missing '%s' in:\n%s", expect, text);
+	/* ... and, in the same run, what the adapter found in its keys. */
+	snprintf(expect, sizeof(expect), "%s:5: devices.[0].points.[0].waveform:", conf);
+	if (!strstr(text, expect))
+		fail_msg("missing '%s' in:\n%s", expect, text);
+	free(bin);
+	free(out);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
+static void config_check_reports_unknown_keys(void **state)
+{
+	char *dir = h_tmpdir();
+	static const char conf_text[] =
+		"gateway = { name = \"d\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"devices = ( { name = \"b\"; adapter = \"sim\"; colour = \"red\";\n"
+		"  points = ( { channel = \"y\"; path = \"/3303/0/5700\"; waveform = \"sine\"; } ); } );\n";
+	char *conf = h_write_config(dir, "unknown.conf", conf_text, 0);
+	char *out = path_in(dir, "check.out");
+	char *bin = h_build_path("gatewayd/gatewayd");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", getenv("GW_ADAPTER_DIR"), NULL};
+	struct proc p;
+	char expect[512];
+	const char *text;
+	int status;
+
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_int_equal(WEXITSTATUS(status), 1);
+	text = slurp(out);
+	snprintf(expect, sizeof(expect), "%s:3: devices.[0].colour: unknown key", conf);
+	if (!strstr(text, expect))
+		fail_msg("missing '%s' in:\n%s", expect, text);
+	free(bin);
+	free(out);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
+struct run {
+	char *dir, *conf;
+	struct proc srv, gw;
+	int notify_fd;
+	char *notify_path;
+};
+
+static void start_with_notify(struct run *r)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int port;
+
+	r->dir = h_tmpdir();
+	assert_non_null(r->dir);
+	port = h_start_server(&r->srv, r->dir);
+	assert_true(port > 0);
+	r->conf = h_write_config(r->dir, "gatewayd.conf", good_tmpl, port);
+	r->notify_path = path_in(r->dir, "notify");
+	r->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", r->notify_path);
+	assert_int_equal(bind(r->notify_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setenv("NOTIFY_SOCKET", r->notify_path, 1);
+	assert_int_equal(h_start_gatewayd(&r->gw, r->dir, r->conf), 0);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void stop_run(struct run *r)
+{
+	h_stop(&r->gw, SIGKILL, 5000);
+	h_stop(&r->srv, SIGTERM, 5000);
+	close(r->notify_fd);
+	free(r->notify_path);
+	free(r->conf);
+	h_tmpdir_remove(r->dir);
+}
+
+/* Wait for a notification datagram containing `what`. */
+static bool notified(struct run *r, const char *what)
+{
+	char buf[512];
+
+	for (;;) {
+		struct pollfd pfd = {.fd = r->notify_fd, .events = POLLIN};
+		ssize_t n;
+		if (poll(&pfd, 1, H_TIMEOUT_MS) != 1)
+			return false;
+		n = recv(r->notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		if (strstr(buf, what))
+			return true;
+	}
+}
+
+static void notifies_systemd_and_updates_registration(void **state)
+{
+	struct run r;
+	json_t *ev;
+
+	start_with_notify(&r);
+	assert_true(notified(&r, "READY=1"));
+	ev = h_wait_event(&r.srv, "register", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* Lifetime 2 s: the Update must come before it runs out. */
+	ev = h_wait_event(&r.srv, "update", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* And again: the registration is kept alive, not re-created. */
+	ev = h_wait_event(&r.srv, "update", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&r.srv, "register", "ep", "d-a", 0);
+	assert_null(ev);
+
+	kill(r.gw.pid, SIGTERM);
+	assert_true(notified(&r, "STOPPING=1"));
+	ev = h_wait_event(&r.srv, "deregister", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_int_equal(WEXITSTATUS(h_wait_exit(&r.gw, H_TIMEOUT_MS)), 0);
+	stop_run(&r);
+}
+
+static void sighup_keeps_running_config_when_new_one_is_bad(void **state)
+{
+	struct run r;
+	json_t *ev;
+	char *log;
+	FILE *f;
+
+	start_with_notify(&r);
+	ev = h_wait_event(&r.srv, "register", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* Break the file, then ask for a reload. */
+	f = fopen(r.conf, "w");
+	assert_non_null(f);
+	fputs("gateway = { name = \"d\"; nonsense = 1; };\n", f);
+	fclose(f);
+	kill(r.gw.pid, SIGHUP);
+	assert_true(notified(&r, "RELOADING=1"));
+	assert_true(notified(&r, "READY=1"));
+	/* Still running the old configuration, still serving. */
+	ev = h_request(&r.srv, H_TIMEOUT_MS, "read d-a /3303/0/5700 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "payload_text")), "1.5");
+	json_decref(ev);
+	log = path_in(r.dir, "gatewayd.log");
+	assert_true(h_wait_file_contains(log, "keeping the running configuration", H_TIMEOUT_MS));
+	assert_true(h_wait_file_contains(log, "gateway.nonsense: unknown key", H_TIMEOUT_MS));
+	free(log);
+	stop_run(&r);
+}
+
+static void retries_until_the_server_appears(void **state)
+{
+	char *dir = h_tmpdir();
+	int port = h_free_udp_port();
+	char *conf = h_write_config(dir, "gatewayd.conf", good_tmpl, port);
+	struct proc srv, gw;
+	json_t *ev;
+	char *log;
+
+	/* Nobody listens yet: the first Register fails (ICMP port unreachable). */
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	log = path_in(dir, "gatewayd.log");
+	assert_true(h_wait_file_contains(log, "retrying in", H_TIMEOUT_MS));
+	assert_int_equal(h_start_server_on(&srv, dir, port), port);
+	ev = h_wait_event(&srv, "register", "ep", "d-a", H_TIMEOUT_MS + 5000);
+	assert_non_null(ev);
+	json_decref(ev);
+	h_stop(&gw, SIGTERM, 5000);
+	h_stop(&srv, SIGTERM, 5000);
+	free(log);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_check_reports_every_error),
+		cmocka_unit_test(config_check_reports_unknown_keys),
+		cmocka_unit_test(notifies_systemd_and_updates_registration),
+		cmocka_unit_test(sighup_keeps_running_config_when_new_one_is_bad),
+		cmocka_unit_test(retries_until_the_server_appears),
+	};
+	int skip = h_skip_without_sim();
+
+	if (skip)
+		return skip;
+	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}
