@@ -54,7 +54,7 @@ static const char *const cfg_device_reserved[] = {
 	"model", "serial", "firmware_version", "points", NULL,
 };
 static const char *const cfg_point_reserved[] = {
-	"channel", "path", "scale", "offset", "min", "max", "poll", NULL,
+	"channel", "path", "scale", "offset", "min", "max", "poll", "units", NULL,
 };
 
 static const char *const cfg_identity_keys[] = {
@@ -969,6 +969,8 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 				p.poll_ms = (uint32_t)llround(v * 1000.0);
 			}
 		}
+		if (cfg_read_string(ld, g, "units", false, &p.units) < 0 && cfg_get(g, "units"))
+			keep = false;
 		p.node = (struct gwd_cfg){
 			.cfg = ld->cfg, .own = g, .fallback = NULL, .reserved = cfg_point_reserved,
 		};

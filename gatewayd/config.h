@@ -55,6 +55,7 @@ struct cfg_point {
 	bool has_min, has_max;     /* range check for writes */
 	double min, max;
 	uint32_t poll_ms;          /* 0: no polling (adapter reports) */
+	const char *units;         /* IPSO Sensor Units (5701) when set, else NULL */
 	struct gwd_cfg node;       /* adapter keys */
 };
 

@@ -15,6 +15,7 @@
 #define IPSO_SENSOR_VALUE 5700
 #define IPSO_MIN_MEASURED 5601
 #define IPSO_MAX_MEASURED 5602
+#define IPSO_SENSOR_UNITS 5701
 
 struct gw_point {
 	const struct cfg_point *cfg;
@@ -96,6 +97,11 @@ size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
 		} else if (!(r->ops & (LWM_OP_R | LWM_OP_W))) {
 			cfg_diag_add(cfg, ps, "resource /%u/%u (%s) is executable, not a value",
 				     p->oid, p->rid, r->name);
+			errors++;
+		} else if (p->units && !lwm_resdef_find(o, IPSO_SENSOR_UNITS)) {
+			const config_setting_t *us = config_setting_get_member(s, "units");
+			cfg_diag_add(cfg, us ? us : ps, "object %u (%s) has no Sensor Units resource (5701)",
+				     p->oid, o->name);
 			errors++;
 		} else if (p->oid == 3 && !o->multiple && p->iid != 0) {
 			cfg_diag_add(cfg, ps, "object 3 has the single instance 0");
@@ -311,6 +317,14 @@ static int build_model(struct gwd_device *d)
 		if (r < 0)
 			return r;
 		pt->type = lwm_resdef_find(o, LWM_PATH_RID(&pt->path))->type;
+		if (pt->cfg->units && lwm_resdef_find(o, IPSO_SENSOR_UNITS)) {
+			struct lwm_path up = pt->path;
+			struct lwm_value uv = {.type = LWM_T_STRING};
+			LWM_PATH_RID(&up) = IPSO_SENSOR_UNITS;
+			uv.v.bytes.ptr = (const uint8_t *)pt->cfg->units;
+			uv.v.bytes.len = strlen(pt->cfg->units);
+			lwm_model_set(m, &up, &uv);
+		}
 		pt->has_min_max = LWM_PATH_RID(&pt->path) == IPSO_SENSOR_VALUE &&
 				  lwm_resdef_find(o, IPSO_MIN_MEASURED) &&
 				  lwm_resdef_find(o, IPSO_MAX_MEASURED);

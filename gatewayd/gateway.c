@@ -17,7 +17,6 @@
 
 struct gateway {
 	struct cfg *cfg;
-	char *adapter_dir;
 	struct gw_loop *loop;
 	struct lwm_engine *engine;
 	struct gw_watch *coap_watch;
@@ -60,15 +59,10 @@ static void adapter_diag(struct cfg *cfg, const struct cfg_device *dc, int err)
 				      : strerror(-err));
 }
 
-size_t gateway_check(struct cfg *cfg, const char *adapter_dir)
+size_t gateway_check(struct cfg *cfg, struct loader_set *set)
 {
-	struct loader_set *set;
 	size_t before = cfg->n_diags;
 
-	if (loader_set_new(adapter_dir, host_table(), &set) < 0) {
-		cfg_diag_add(cfg, NULL, "out of memory");
-		return cfg->n_diags;
-	}
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		const struct cfg_device *dc = &cfg->devices[i];
 		struct gw_adapter *a;
@@ -90,7 +84,6 @@ size_t gateway_check(struct cfg *cfg, const char *adapter_dir)
 	/* Only meaningful once every adapter has read what it knows. */
 	if (cfg->n_diags == before)
 		cfg_check_unknown_keys(cfg);
-	loader_set_free(set);
 	return cfg->n_diags;
 }
 
@@ -101,26 +94,26 @@ static void on_coap_readable(int fd, uint32_t revents, void *ud)
 	lwm_engine_io(gw->engine);
 }
 
-int gateway_new(struct cfg *cfg, struct gw_loop *loop, const char *adapter_dir,
+int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapters,
 		struct gateway **out)
 {
 	struct gateway *gw = calloc(1, sizeof(*gw));
 	int r;
 
-	if (!gw)
+	if (!gw) {
+		cfg_free(cfg);
+		loader_set_free(adapters);
 		return -ENOMEM;
+	}
 	gw->cfg = cfg;
 	gw->loop = loop;
-	gw->adapter_dir = strdup(adapter_dir);
+	gw->adapters = adapters;
 	gw->devices = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*gw->devices));
-	if (!gw->adapter_dir || !gw->devices) {
+	if (!gw->devices) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	host_bind_loop(loop);
-	r = loader_set_new(adapter_dir, host_table(), &gw->adapters);
-	if (r < 0)
-		goto fail;
 	r = lwm_engine_new(loop_timers(loop), &gw->engine);
 	if (r < 0)
 		goto fail;
@@ -194,7 +187,6 @@ void gateway_free(struct gateway *gw)
 	lwm_engine_free(gw->engine);
 	loader_set_free(gw->adapters);
 	cfg_free(gw->cfg);
-	free(gw->adapter_dir);
 	free(gw);
 }
 
@@ -204,7 +196,7 @@ int gateway_reload(struct gateway *gw)
 	int r = cfg_load(gw->cfg->file, &ncfg);
 	int level;
 
-	if (r == 0 && gateway_check(ncfg, gw->adapter_dir) > 0)
+	if (r == 0 && gateway_check(ncfg, gw->adapters) > 0)
 		r = -EINVAL;
 	if (r < 0) {
 		log_err(NULL, "reload: %s is invalid; keeping the running configuration",

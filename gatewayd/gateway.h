@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "loader.h"
 #include "loop.h"
 
 struct gateway;
@@ -14,16 +15,18 @@ struct gateway;
  * config's, else the built-in default. */
 const char *gateway_adapter_dir(const struct cfg *cfg, const char *override);
 
-/* Check a loaded config the way the daemon would use it: load each adapter,
- * let it validate its devices and points, check points against the object
- * table, and report keys nobody read.  Errors go into cfg's diags; returns
- * their count. */
-size_t gateway_check(struct cfg *cfg, const char *adapter_dir);
+/* Check a loaded config the way the daemon would use it: load each adapter
+ * (through adapters, which keeps them loaded for gateway_new), let it
+ * validate its devices and points, check points against the object table,
+ * and report keys nobody read.  Errors go into cfg's diags; returns their
+ * count. */
+size_t gateway_check(struct cfg *cfg, struct loader_set *adapters);
 /* Print every diag, one per line. */
 void gateway_print_diags(const struct cfg *cfg, FILE *f);
 
-/* Build devices and clients.  cfg is taken (freed by gateway_free). */
-int gateway_new(struct cfg *cfg, struct gw_loop *loop, const char *adapter_dir,
+/* Build devices and clients.  cfg and adapters are taken (freed by
+ * gateway_free, also on failure). */
+int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapters,
 		struct gateway **out);
 /* Start every device; a device that fails to start is logged and left out,
  * the others run.  Returns the number started. */

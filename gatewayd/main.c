@@ -12,6 +12,8 @@
 #include "clock.h"
 #include "config.h"
 #include "gateway.h"
+#include "host.h"
+#include "loader.h"
 #include "log.h"
 #include "loop.h"
 #include "timerq.h"
@@ -116,7 +118,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int run(struct cfg *cfg, const char *adapter_dir)
+static int run(struct cfg *cfg, struct loader_set *adapters)
 {
 	struct daemon_state st = {0};
 	sigset_t mask;
@@ -129,6 +131,7 @@ static int run(struct cfg *cfg, const char *adapter_dir)
 	if (r < 0) {
 		log_err(NULL, "cannot create the event loop: %s", strerror(-r));
 		cfg_free(cfg);
+		loader_set_free(adapters);
 		return 1;
 	}
 	sigemptyset(&mask);
@@ -142,7 +145,7 @@ static int run(struct cfg *cfg, const char *adapter_dir)
 	/* Pings the systemd watchdog when WatchdogSec= is set. */
 	sd_event_set_watchdog(loop_sd_event(st.loop), 1);
 
-	r = gateway_new(cfg, st.loop, adapter_dir, &st.gw);
+	r = gateway_new(cfg, st.loop, adapters, &st.gw);
 	if (r < 0) {
 		log_err(NULL, "cannot start: %s", strerror(-r));
 		loop_free(st.loop);
@@ -184,6 +187,7 @@ int main(int argc, char **argv)
 	enum log_target target = LOG_TARGET_AUTO;
 	bool test_only = false;
 	struct cfg *cfg = NULL;
+	struct loader_set *adapters = NULL;
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "c:tA:l:hV", longopts, NULL)) != -1) {
@@ -238,9 +242,17 @@ int main(int argc, char **argv)
 	if (r == 0 && !level_arg)
 		log_set_level(cfg->gateway.log_level);
 	/* Devices the daemon found consistent go to their adapters for checking
-	 * even when other errors exist, so -t reports everything in one run. */
-	if (cfg && (r == 0 || r == -EINVAL))
-		gateway_check(cfg, gateway_adapter_dir(cfg, adapter_dir));
+	 * even when other errors exist, so -t reports everything in one run.
+	 * The adapters stay loaded for the run. */
+	if (cfg && (r == 0 || r == -EINVAL)) {
+		int lr = loader_set_new(gateway_adapter_dir(cfg, adapter_dir), host_table(), &adapters);
+		if (lr < 0) {
+			fprintf(stderr, "gatewayd: %s\n", strerror(-lr));
+			cfg_free(cfg);
+			return 1;
+		}
+		gateway_check(cfg, adapters);
+	}
 	if (r < 0 || (cfg && cfg->n_diags > 0)) {
 		if (cfg) {
 			gateway_print_diags(cfg, stderr);
@@ -249,12 +261,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: cannot load: %s\n", config_file, strerror(-r));
 		}
 		cfg_free(cfg);
+		loader_set_free(adapters);
 		return 1;
 	}
 	if (test_only) {
 		printf("%s: configuration OK (%zu device(s))\n", config_file, cfg->n_devices);
 		cfg_free(cfg);
+		loader_set_free(adapters);
 		return 0;
 	}
-	return run(cfg, gateway_adapter_dir(cfg, adapter_dir));
+	return run(cfg, adapters);
 }

@@ -23,7 +23,7 @@ static const char config_tmpl[] =
 	"  { name = \"th\"; adapter = \"sim\"; manufacturer = \"Acme Sensors\"; model = \"TH-1\";\n"
 	"    serial = \"SN-0001\"; firmware_version = \"2.0.1\";\n"
 	"    points = (\n"
-	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0; waveform = \"sine\";\n"
+	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0; waveform = \"sine\"; units = \"Cel\";\n"
 	"        base = 21.0; amplitude = 3.0; period = 120.0; },\n"
 	"      { channel = \"h\"; path = \"/3304/0/5700\"; poll = 1.0; waveform = \"constant\"; base = 45.5; }\n"
 	"    ); },\n"
@@ -198,6 +198,7 @@ static void ipso_values_in_each_format(void **state)
 		assert_true(t >= 18.0 && t <= 24.0);
 		assert_true(number(record(r, "/3303/0/5601")) <= t);
 		assert_true(number(record(r, "/3303/0/5602")) >= t);
+		assert_string_equal(json_string_value(record(r, "/3303/0/5701")), "Cel");
 	}
 	json_decref(r);
 

@@ -196,7 +196,9 @@ struct gwd_host {
 struct gwd_adapter_ops {
 	uint32_t size; /* sizeof(struct gwd_adapter_ops) as the adapter built it */
 
-	/* Once per load.  host is borrowed for the adapter's lifetime. */
+	/* Once per load.  host is borrowed for the adapter's lifetime.  The
+	 * loop may not run yet (gatewayd -t loads adapters too): init must not
+	 * use timers, fd watches or post; start I/O in device_start. */
 	int (*init)(const struct gwd_host *host, void **adapter_ctx);
 	void (*fini)(void *adapter_ctx);
 
