@@ -423,8 +423,9 @@ static void schedule_retry(struct lwm_client *c, const char *why)
 
 	c->failures++;
 	delay = retry_delay_ms(c);
-	/* A fresh session next time: the server may have lost ours. */
-	drop_session(c);
+	/* The session is replaced when the retry fires (the server may have
+	 * lost ours); not here, because this may run inside libcoap's own
+	 * callback for that session. */
 	free(c->location);
 	c->location = NULL;
 	if (c->failures == 1 || c->failures % 10 == 0)
@@ -459,6 +460,7 @@ static void timer_cb(struct gw_timer *t, void *ud)
 			schedule_retry(c, strerror(-r));
 		break;
 	case LWM_CLIENT_BACKOFF:
+		drop_session(c);
 		r = send_register(c);
 		if (r < 0)
 			schedule_retry(c, strerror(-r));
