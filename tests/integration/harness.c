@@ -219,13 +219,30 @@ json_t *h_wait_event(struct proc *p, const char *event, const char *key, const c
 
 int h_start_server_on(struct proc *srv, const char *dir, int port)
 {
+	return h_start_server_args(srv, dir, port, NULL);
+}
+
+int h_start_server_args(struct proc *srv, const char *dir, int port, const char *extra)
+{
 	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
 	char *log, portarg[16];
-	char *argv[] = {bin, "-a", "127.0.0.1", "-p", portarg, NULL};
+	char *argv[] = {bin, "-a", "127.0.0.1", "-p", portarg, NULL, NULL, NULL};
 	json_t *ev;
 	int bound = -1;
 
 	snprintf(portarg, sizeof(portarg), "%d", port);
+	if (extra) {
+		/* One extra option and its value, "--name=value" split in two. */
+		static char opt[128];
+		char *eq;
+		snprintf(opt, sizeof(opt), "%s", extra);
+		eq = strchr(opt, '=');
+		argv[5] = opt;
+		if (eq) {
+			*eq = '\0';
+			argv[6] = eq + 1;
+		}
+	}
 	if (asprintf(&log, "%s/server.log", dir) < 0)
 		abort();
 	if (h_spawn(srv, argv, true, log) == 0) {

@@ -43,6 +43,8 @@ json_t *h_wait_event(struct proc *p, const char *event, const char *key, const c
 int h_start_server(struct proc *srv, const char *dir);
 /* The same on a given port (0: ephemeral). */
 int h_start_server_on(struct proc *srv, const char *dir, int port);
+/* With one extra option, "--name=value" or "--flag". */
+int h_start_server_args(struct proc *srv, const char *dir, int port, const char *extra);
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 int h_free_udp_port(void);
 /* Write a gatewayd config file from a template where @PORT@ is replaced. */

@@ -262,6 +262,31 @@ static void retries_until_the_server_appears(void **state)
 	h_tmpdir_remove(dir);
 }
 
+static void falls_back_to_an_older_lwm2m_version(void **state)
+{
+	char *dir = h_tmpdir();
+	struct proc srv, gw;
+	char *conf;
+	json_t *ev;
+	int port = h_start_server_args(&srv, dir, 0, "--lwm2m-versions=1.0");
+
+	assert_true(port > 0);
+	conf = h_write_config(dir, "gatewayd.conf", good_tmpl, port);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	/* Configured as 1.1; the server answers 4.12 and the client steps down. */
+	ev = h_wait_event(&srv, "register", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "lwm2m")), "1.0");
+	/* A 1.0 registration carries no 1.1 root link and no ver attributes. */
+	assert_null(strstr(json_string_value(json_object_get(ev, "links")), "ver="));
+	assert_null(strstr(json_string_value(json_object_get(ev, "links")), "</>"));
+	json_decref(ev);
+	h_stop(&gw, SIGTERM, 5000);
+	h_stop(&srv, SIGTERM, 5000);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +295,7 @@ int main(void)
 		cmocka_unit_test(notifies_systemd_and_updates_registration),
 		cmocka_unit_test(sighup_keeps_running_config_when_new_one_is_bad),
 		cmocka_unit_test(retries_until_the_server_appears),
+		cmocka_unit_test(falls_back_to_an_older_lwm2m_version),
 	};
 	int skip = h_skip_without_sim();
 
