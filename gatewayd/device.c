@@ -40,6 +40,7 @@ struct gwd_device {
 	bool started;
 	unsigned failures;        /* consecutive failed operations */
 	bool down;
+	bool adapter_judges;      /* the adapter reports UP/DOWN itself (set_state) */
 	size_t ops_in_flight;
 };
 
@@ -124,12 +125,19 @@ static void set_error_code(struct gwd_device *d, int64_t code)
 	lwm_model_set(lwm_client_model(d->client), &p, &v);
 }
 
+static void mark_down(struct gwd_device *d, bool down)
+{
+	d->down = down;
+	set_error_code(d, down ? 8 : 0); /* 8: peripheral malfunction */
+	if (d->client)
+		lwm_client_set_available(d->client, !down);
+}
+
 static void note_success(struct gwd_device *d)
 {
 	d->failures = 0;
-	if (d->down) {
-		d->down = false;
-		set_error_code(d, 0);
+	if (d->down && !d->adapter_judges) {
+		mark_down(d, false);
 		log_notice(device_name(d), "device answers again; error code cleared");
 	}
 }
@@ -137,12 +145,45 @@ static void note_success(struct gwd_device *d)
 static void note_failure(struct gwd_device *d, int err)
 {
 	d->failures++;
-	if (!d->down && d->failures >= DEVICE_DOWN_AFTER) {
-		d->down = true;
-		set_error_code(d, 8); /* peripheral malfunction */
+	if (!d->down && !d->adapter_judges && d->failures >= DEVICE_DOWN_AFTER) {
+		mark_down(d, true);
 		log_warn(device_name(d), "device down after %u failed operations (last: %s)",
 			 d->failures, strerror(-err));
 	}
+}
+
+void device_set_state(struct gwd_device *d, enum gwd_device_state state, int cause)
+{
+	bool down = state == GWD_STATE_DOWN;
+
+	d->adapter_judges = true;
+	if (down == d->down)
+		return;
+	mark_down(d, down);
+	if (down)
+		log_warn(device_name(d), "device down (%s)", strerror(cause < 0 ? -cause : EIO));
+	else
+		log_notice(device_name(d), "device answers again; error code cleared");
+}
+
+void device_set_identity(struct gwd_device *d, enum gwd_identity field, const char *value)
+{
+	const struct cfg_device *dc = d->cfg;
+	const char *configured[] = {dc->manufacturer, dc->model, dc->serial, dc->firmware_version};
+	struct lwm_path p;
+	struct lwm_value v = {.type = LWM_T_STRING};
+
+	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->client)
+		return;
+	if (configured[field])
+		return; /* the operator's word wins */
+	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
+	v.v.bytes.ptr = (const uint8_t *)value;
+	v.v.bytes.len = strlen(value);
+	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
+		log_info(device_name(d), "device reports %s \"%s\"",
+			 (const char *[]){"manufacturer", "model", "serial number",
+					  "firmware version"}[field], value);
 }
 
 static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)

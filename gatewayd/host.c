@@ -132,6 +132,8 @@ static const struct gwd_host table = {
 	.complete = device_complete,
 	.fw_progress = host_fw_progress,
 	.device_name = device_name,
+	.set_identity = device_set_identity,
+	.set_state = device_set_state,
 };
 
 const struct gwd_host *host_table(void)

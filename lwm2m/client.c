@@ -73,6 +73,16 @@ void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s)
 		c->ops->state_changed(c, s, c->ud);
 }
 
+void lwm_client_set_available(struct lwm_client *c, bool available)
+{
+	c->unavailable = !available;
+}
+
+bool lwm_client_available(const struct lwm_client *c)
+{
+	return !c->unavailable;
+}
+
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok)
 {
 	return c->pending != LWM_PENDING_NONE && tok.length == c->token_len &&

@@ -52,6 +52,13 @@ const char *lwm_client_location(const struct lwm_client *c);
 /* The LwM2M version the server accepted (after any 4.12 fall-back). */
 const char *lwm_client_version(const struct lwm_client *c);
 
+/* Whether the device behind the client answers.  While unavailable, reads
+ * of its own objects answer 5.03 Service Unavailable at once instead of
+ * serving stale values; the core objects (0..7) stay readable, so a server
+ * can see the Device object's error code. */
+void lwm_client_set_available(struct lwm_client *c, bool available);
+bool lwm_client_available(const struct lwm_client *c);
+
 /* Open the session and register.  Failures are retried with backoff. */
 int lwm_client_start(struct lwm_client *c);
 

@@ -54,6 +54,7 @@ struct lwm_client {
 	struct gw_timer timer; /* update, retry */
 	unsigned failures;     /* consecutive registration failures */
 	bool links_changed;
+	bool unavailable;      /* the device behind it is down */
 };
 
 /* engine.c */

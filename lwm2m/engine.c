@@ -7,6 +7,10 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 
+/* Objects 0..7 are the LwM2M core's own (Security, Server, Access Control,
+ * Device, Connectivity, Firmware, Location, Statistics). */
+#define LWM_CORE_OBJECTS_END 8
+
 /* Largest response body we build; bigger reads are refused with 4.13. */
 #define LWM_MAX_RESPONSE (256 * 1024)
 
@@ -204,6 +208,10 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	int err;
 
 	lwm_buf_reset(&e->scratch);
+	/* A device that is down has no current values to give. */
+	if (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= LWM_CORE_OBJECTS_END &&
+	    lwm_model_exists(c->model, p))
+		return respond_code(resp, 503);
 	if (request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
 		err = lwm_model_discover(c->model, p, &e->scratch);
 		if (err == -ENOENT)

@@ -287,6 +287,52 @@ static void falls_back_to_an_older_lwm2m_version(void **state)
 	h_tmpdir_remove(dir);
 }
 
+static const char two_devices_tmpl[] =
+	"gateway = { name = \"h\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+	"devices = (\n"
+	"  { name = \"ok\"; adapter = \"sim\";\n"
+	"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; poll = 0.5;\n"
+	"                 waveform = \"constant\"; base = 7.25; } ); },\n"
+	"  { name = \"bad\"; adapter = \"sim\"; fail = \"error\"; fail_after = 1;\n"
+	"    points = ( { channel = \"v\"; path = \"/3316/0/5700\"; poll = 0.5;\n"
+	"                 waveform = \"constant\"; base = 230.0; } ); } );\n";
+
+static void down_device_answers_5_03_and_others_keep_serving(void **state)
+{
+	char *dir = h_tmpdir();
+	struct proc srv, gw;
+	int port = h_start_server(&srv, dir);
+	char *conf = h_write_config(dir, "gatewayd.conf", two_devices_tmpl, port);
+	char *log = path_in(dir, "gatewayd.log");
+	json_t *ev;
+
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&srv, "register", "ep", "h-bad", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_true(h_wait_file_contains(log, "bad: device down", H_TIMEOUT_MS));
+	ev = h_request(&srv, H_TIMEOUT_MS, "read h-bad /3316/0/5700 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "code")), "5.03");
+	json_decref(ev);
+	/* The Device object stays readable and says why. */
+	ev = h_request(&srv, H_TIMEOUT_MS, "read h-bad /3/0/11/0 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "payload_text")), "8");
+	json_decref(ev);
+	/* The healthy device is unaffected. */
+	ev = h_request(&srv, H_TIMEOUT_MS, "read h-ok /3303/0/5700 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "payload_text")), "7.25");
+	json_decref(ev);
+	h_stop(&gw, SIGTERM, 5000);
+	h_stop(&srv, SIGTERM, 5000);
+	free(log);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +342,7 @@ int main(void)
 		cmocka_unit_test(sighup_keeps_running_config_when_new_one_is_bad),
 		cmocka_unit_test(retries_until_the_server_appears),
 		cmocka_unit_test(falls_back_to_an_older_lwm2m_version),
+		cmocka_unit_test(down_device_answers_5_03_and_others_keep_serving),
 	};
 	int skip = h_skip_without_sim();
 

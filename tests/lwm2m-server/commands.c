@@ -17,27 +17,27 @@ static const struct {
 	const char *name;
 	int num;
 } formats[] = {
-	{"text", LWM_FMT_TEXT},
-	{"link", LWM_FMT_LINK},
-	{"opaque", LWM_FMT_OPAQUE},
-	{"cbor", LWM_FMT_CBOR},
-	{"senml-json", LWM_FMT_SENML_JSON},
-	{"senml-cbor", LWM_FMT_SENML_CBOR},
-	{"senml-etch-json", LWM_FMT_SENML_ETCH_JSON},
-	{"senml-etch-cbor", LWM_FMT_SENML_ETCH_CBOR},
-	{"tlv", LWM_FMT_TLV},
-	{"lwm2m-json", LWM_FMT_LWM2M_JSON},
-	{"lwm2m-cbor", LWM_FMT_LWM2M_CBOR},
+    {"text", LWM_FMT_TEXT},
+    {"link", LWM_FMT_LINK},
+    {"opaque", LWM_FMT_OPAQUE},
+    {"cbor", LWM_FMT_CBOR},
+    {"senml-json", LWM_FMT_SENML_JSON},
+    {"senml-cbor", LWM_FMT_SENML_CBOR},
+    {"senml-etch-json", LWM_FMT_SENML_ETCH_JSON},
+    {"senml-etch-cbor", LWM_FMT_SENML_ETCH_CBOR},
+    {"tlv", LWM_FMT_TLV},
+    {"lwm2m-json", LWM_FMT_LWM2M_JSON},
+    {"lwm2m-cbor", LWM_FMT_LWM2M_CBOR},
 };
 
 static const struct {
 	const char *name;
 	uint8_t code;
 } methods[] = {
-	{"GET", COAP_REQUEST_CODE_GET},     {"POST", COAP_REQUEST_CODE_POST},
-	{"PUT", COAP_REQUEST_CODE_PUT},     {"DELETE", COAP_REQUEST_CODE_DELETE},
-	{"FETCH", COAP_REQUEST_CODE_FETCH}, {"PATCH", COAP_REQUEST_CODE_PATCH},
-	{"IPATCH", COAP_REQUEST_CODE_IPATCH},
+    {"GET", COAP_REQUEST_CODE_GET},	  {"POST", COAP_REQUEST_CODE_POST},
+    {"PUT", COAP_REQUEST_CODE_PUT},	  {"DELETE", COAP_REQUEST_CODE_DELETE},
+    {"FETCH", COAP_REQUEST_CODE_FETCH},	  {"PATCH", COAP_REQUEST_CODE_PATCH},
+    {"IPATCH", COAP_REQUEST_CODE_IPATCH},
 };
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -172,8 +172,14 @@ static void cmd_read(char *p, const char *verb, bool observe)
 		return;
 	}
 	struct srv_req_spec sp = {
-		.id = a.id, .ep = a.ep, .op = verb, .method = COAP_REQUEST_CODE_GET,
-		.path = a.path, .accept = accept, .ct = -1, .observe = observe ? 0 : -1,
+	    .id = a.id,
+	    .ep = a.ep,
+	    .op = verb,
+	    .method = COAP_REQUEST_CODE_GET,
+	    .path = a.path,
+	    .accept = accept,
+	    .ct = -1,
+	    .observe = observe ? 0 : -1,
 	};
 	srv_request(&sp);
 }
@@ -189,8 +195,14 @@ static void cmd_discover(char *p)
 		return;
 	}
 	struct srv_req_spec sp = {
-		.id = a.id, .ep = a.ep, .op = "discover", .method = COAP_REQUEST_CODE_GET,
-		.path = a.path, .accept = LWM_FMT_LINK, .ct = -1, .observe = -1,
+	    .id = a.id,
+	    .ep = a.ep,
+	    .op = "discover",
+	    .method = COAP_REQUEST_CODE_GET,
+	    .path = a.path,
+	    .accept = LWM_FMT_LINK,
+	    .ct = -1,
+	    .observe = -1,
 	};
 	srv_request(&sp);
 }
@@ -287,9 +299,16 @@ static void cmd_write(char *p)
 		len = buf.len;
 	}
 	struct srv_req_spec sp = {
-		.id = a.id, .ep = a.ep, .op = "write", .method = COAP_REQUEST_CODE_PUT,
-		.path = a.path, .accept = -1, .ct = fmt, .observe = -1,
-		.payload = payload, .len = len,
+	    .id = a.id,
+	    .ep = a.ep,
+	    .op = "write",
+	    .method = COAP_REQUEST_CODE_PUT,
+	    .path = a.path,
+	    .accept = -1,
+	    .ct = fmt,
+	    .observe = -1,
+	    .payload = payload,
+	    .len = len,
 	};
 	srv_request(&sp);
 	lwm_buf_free(&buf);
@@ -305,9 +324,16 @@ static void cmd_execute(char *p)
 		return;
 	args = rest(&p);
 	struct srv_req_spec sp = {
-		.id = a.id, .ep = a.ep, .op = "execute", .method = COAP_REQUEST_CODE_POST,
-		.path = a.path, .accept = -1, .ct = *args ? LWM_FMT_TEXT : -1, .observe = -1,
-		.payload = (const uint8_t *)args, .len = strlen(args),
+	    .id = a.id,
+	    .ep = a.ep,
+	    .op = "execute",
+	    .method = COAP_REQUEST_CODE_POST,
+	    .path = a.path,
+	    .accept = -1,
+	    .ct = *args ? LWM_FMT_TEXT : -1,
+	    .observe = -1,
+	    .payload = (const uint8_t *)args,
+	    .len = strlen(args),
 	};
 	srv_request(&sp);
 }
@@ -316,12 +342,19 @@ static void cmd_raw(char *p)
 {
 	const char *id = next_tok(&p), *ep = next_tok(&p), *ms = next_tok(&p);
 	struct srv_req_spec sp = {
-		.id = id, .ep = ep, .op = "raw", .accept = -1, .ct = -1, .observe = -1,
+	    .id = id,
+	    .ep = ep,
+	    .op = "raw",
+	    .accept = -1,
+	    .ct = -1,
+	    .observe = -1,
 	};
 	char *t;
 
 	if (!id || !ep || !ms) {
-		out_error(id, ep, "usage: raw ID EP METHOD PATH [HEXPAYLOAD] [ct=N] [accept=N] [observe=N]");
+		out_error(
+		    id, ep,
+		    "usage: raw ID EP METHOD PATH [HEXPAYLOAD] [ct=N] [accept=N] [observe=N]");
 		return;
 	}
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

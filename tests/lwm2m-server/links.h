@@ -10,12 +10,12 @@
 /* One object or object-instance link of a registration. */
 struct lnk_obj {
 	struct lwm_path path; /* len 1 (object) or 2 (instance) */
-	char ver[8];          /* ";ver=" value, "" when absent */
+	char ver[8];	      /* ";ver=" value, "" when absent */
 };
 
 struct lnk_info {
-	char *root;           /* alternate path from rt="oma.lwm2m" ("/" when none); owned */
-	char *root_ct;        /* ct= of the root link, NULL when absent; owned */
+	char *root;    /* alternate path from rt="oma.lwm2m" ("/" when none); owned */
+	char *root_ct; /* ct= of the root link, NULL when absent; owned */
 	size_t nobj;
 	struct lnk_obj *objs; /* owned */
 };

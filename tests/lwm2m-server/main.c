@@ -74,17 +74,17 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 {
 	enum { O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO };
 	static const struct option opts[] = {
-		{"addr", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 'p'},
-		{"demo", no_argument, NULL, O_DEMO},
-		{"read-interval", required_argument, NULL, O_INTERVAL},
-		{"lwm2m-versions", required_argument, NULL, O_VERSIONS},
-		{"ack-timeout", required_argument, NULL, O_ACK},
-		{"max-retransmit", required_argument, NULL, O_RETRANS},
-		{"response-timeout", required_argument, NULL, O_RESPTMO},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"demo", no_argument, NULL, O_DEMO},
+	    {"read-interval", required_argument, NULL, O_INTERVAL},
+	    {"lwm2m-versions", required_argument, NULL, O_VERSIONS},
+	    {"ack-timeout", required_argument, NULL, O_ACK},
+	    {"max-retransmit", required_argument, NULL, O_RETRANS},
+	    {"response-timeout", required_argument, NULL, O_RESPTMO},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned long v;
 	double d;
@@ -210,12 +210,12 @@ static int read_stdin(struct linebuf *lb)
 int main(int argc, char **argv)
 {
 	struct srv_config cfg = {
-		.addr = "127.0.0.1",
-		.port = COAP_DEFAULT_PORT,
-		.read_interval = 5,
-		.versions = SRV_V1_0 | SRV_V1_1 | SRV_V1_2,
-		.max_retransmit = -1,
-		.response_timeout = 60,
+	    .addr = "127.0.0.1",
+	    .port = COAP_DEFAULT_PORT,
+	    .read_interval = 5,
+	    .versions = SRV_V1_0 | SRV_V1_1 | SRV_V1_2,
+	    .max_retransmit = -1,
+	    .response_timeout = 60,
 	};
 	struct linebuf lb = {0};
 	sigset_t mask;
@@ -253,9 +253,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		struct pollfd fds[3] = {
-			{.fd = srv_fd(), .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
-			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
+		    {.fd = srv_fd(), .events = POLLIN},
+		    {.fd = sfd, .events = POLLIN},
+		    {.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 		};
 		if (poll(fds, 3, srv_next_timeout()) < 0 && errno != EINTR) {
 			perror("poll");

@@ -94,10 +94,10 @@ static json_t *hex_string(const uint8_t *p, size_t len)
 static const char *type_key(enum lwm_type t)
 {
 	static const char *const names[] = {
-		[LWM_T_NONE] = "none",       [LWM_T_STRING] = "string",   [LWM_T_INTEGER] = "integer",
-		[LWM_T_UNSIGNED] = "unsigned", [LWM_T_FLOAT] = "float",   [LWM_T_BOOLEAN] = "boolean",
-		[LWM_T_OPAQUE] = "opaque",   [LWM_T_TIME] = "time",       [LWM_T_OBJLNK] = "objlnk",
-		[LWM_T_CORELNK] = "corelnk",
+	    [LWM_T_NONE] = "none",	   [LWM_T_STRING] = "string", [LWM_T_INTEGER] = "integer",
+	    [LWM_T_UNSIGNED] = "unsigned", [LWM_T_FLOAT] = "float",   [LWM_T_BOOLEAN] = "boolean",
+	    [LWM_T_OPAQUE] = "opaque",	   [LWM_T_TIME] = "time",     [LWM_T_OBJLNK] = "objlnk",
+	    [LWM_T_CORELNK] = "corelnk",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "none";
 }
@@ -172,11 +172,16 @@ static bool printable(const uint8_t *p, size_t len)
 static const char *decode_strerror(int rc)
 {
 	switch (rc) {
-	case -ENOTSUP: return "format not supported by the codec";
-	case -EBADMSG: return "malformed payload";
-	case -E2BIG: return "too many records or nested too deep";
-	case -EINVAL: return "value does not fit the resource type";
-	default: return strerror(-rc);
+	case -ENOTSUP:
+		return "format not supported by the codec";
+	case -EBADMSG:
+		return "malformed payload";
+	case -E2BIG:
+		return "too many records or nested too deep";
+	case -EINVAL:
+		return "value does not fit the resource type";
+	default:
+		return strerror(-rc);
 	}
 }
 
@@ -197,7 +202,8 @@ void out_add_payload(json_t *ev, const char *base_path, int ct, const uint8_t *p
 	if (ct < 0 || ct == LWM_FMT_LINK || len == 0)
 		return;
 	if (lwm_path_parse(base_path, plen, &base) < 0) {
-		json_object_set_new(ev, "decode_error", json_string("request path is not an LwM2M path"));
+		json_object_set_new(ev, "decode_error",
+				    json_string("request path is not an LwM2M path"));
 		return;
 	}
 	if (!lwm_format_can_decode((uint16_t)ct)) {
@@ -215,8 +221,8 @@ void out_add_payload(json_t *ev, const char *base_path, int ct, const uint8_t *p
 		}
 		/* escaped strings and base64 values are decoded into scratch */
 		lwm_buf_init(&scratch, 0);
-		int rc = lwm_decode_ex((uint16_t)ct, &base, p, len, lookup_type, NULL, recs, max, &n,
-				       &scratch);
+		int rc = lwm_decode_ex((uint16_t)ct, &base, p, len, lookup_type, NULL, recs, max,
+				       &n, &scratch);
 		if (rc == -E2BIG && max < 65536) {
 			lwm_buf_free(&scratch);
 			free(recs);
@@ -313,7 +319,8 @@ static void render_response(FILE *f, json_t *ev, bool notify)
 	fprintf(f, "[server] %s %s %s  ->  %s", op, sget(ev, "ep", "?"), sget(ev, "path", "?"),
 		sget(ev, "code", "?"));
 	if (notify)
-		fprintf(f, "  #%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(ev, "seq")));
+		fprintf(f, "  #%" JSON_INTEGER_FORMAT,
+			json_integer_value(json_object_get(ev, "seq")));
 	if (n > 0 && n <= 4) {
 		for (size_t i = 0; i < n; i++) {
 			fputs(i ? "   " : "  ", f);
@@ -347,8 +354,7 @@ static void render_objects(FILE *f, json_t *ev)
 	if (!json_array_size(objs))
 		return;
 	fputs("  objects:", f);
-	json_array_foreach(objs, i, o)
-		fprintf(f, " %s", json_string_value(o));
+	json_array_foreach(objs, i, o) fprintf(f, " %s", json_string_value(o));
 }
 
 static void render_human(FILE *f, json_t *ev)
@@ -357,11 +363,12 @@ static void render_human(FILE *f, json_t *ev)
 	json_int_t lt = json_integer_value(json_object_get(ev, "lt"));
 
 	if (!strcmp(e, "listening")) {
-		fprintf(f, "[server] listening on %s:%" JSON_INTEGER_FORMAT "\n", sget(ev, "addr", "?"),
-			json_integer_value(json_object_get(ev, "port")));
+		fprintf(f, "[server] listening on %s:%" JSON_INTEGER_FORMAT "\n",
+			sget(ev, "addr", "?"), json_integer_value(json_object_get(ev, "port")));
 	} else if (!strcmp(e, "register")) {
-		fprintf(f, "[server] REGISTERED  %s  (lifetime %" JSON_INTEGER_FORMAT
-			   " s, LwM2M %s, binding %s)",
+		fprintf(f,
+			"[server] REGISTERED  %s  (lifetime %" JSON_INTEGER_FORMAT
+			" s, LwM2M %s, binding %s)",
 			sget(ev, "ep", "?"), lt, sget(ev, "lwm2m", "?"), sget(ev, "b", "?"));
 		render_objects(f, ev);
 		fputc('\n', f);
@@ -374,7 +381,8 @@ static void render_human(FILE *f, json_t *ev)
 	} else if (!strcmp(e, "deregister")) {
 		fprintf(f, "[server] DEREGISTERED  %s\n", sget(ev, "ep", "?"));
 	} else if (!strcmp(e, "expired")) {
-		fprintf(f, "[server] EXPIRED  %s  (no update within its lifetime)\n", sget(ev, "ep", "?"));
+		fprintf(f, "[server] EXPIRED  %s  (no update within its lifetime)\n",
+			sget(ev, "ep", "?"));
 	} else if (!strcmp(e, "rejected")) {
 		fprintf(f, "[server] REJECTED %s from %s: %s %s\n", sget(ev, "op", "?"),
 			sget(ev, "peer", "?"), sget(ev, "code", "?"), sget(ev, "msg", ""));
@@ -384,15 +392,16 @@ static void render_human(FILE *f, json_t *ev)
 		render_response(f, ev, true);
 	} else if (!strcmp(e, "error")) {
 		fprintf(f, "[server] ERROR %s%s%s: %s\n", sget(ev, "id", ""),
-			json_object_get(ev, "ep") ? " " : "", sget(ev, "ep", ""), sget(ev, "msg", "?"));
+			json_object_get(ev, "ep") ? " " : "", sget(ev, "ep", ""),
+			sget(ev, "msg", "?"));
 	} else if (!strcmp(e, "list")) {
 		json_t *cl = json_object_get(ev, "clients"), *c;
 		size_t i;
 		fprintf(f, "[server] %zu client(s)\n", json_array_size(cl));
 		json_array_foreach(cl, i, c)
-			fprintf(f, "           %s  %s  lifetime %" JSON_INTEGER_FORMAT " s\n",
-				sget(c, "ep", "?"), sget(c, "location", "?"),
-				json_integer_value(json_object_get(c, "lt")));
+		    fprintf(f, "           %s  %s  lifetime %" JSON_INTEGER_FORMAT " s\n",
+			    sget(c, "ep", "?"), sget(c, "location", "?"),
+			    json_integer_value(json_object_get(c, "lt")));
 	} else {
 		char *s = json_dumps(ev, JSON_COMPACT);
 		fprintf(f, "[server] %s\n", s ? s : e);
@@ -421,13 +430,9 @@ static int real_digits(json_t *j)
 		return d;
 	}
 	if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			if ((d = real_digits(v)) > max)
-				max = d;
+		json_object_foreach(j, key, v) if ((d = real_digits(v)) > max) max = d;
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			if ((d = real_digits(v)) > max)
-				max = d;
+		json_array_foreach(j, i, v) if ((d = real_digits(v)) > max) max = d;
 	}
 	return max;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 
@@ -20,18 +21,18 @@
 struct reg {
 	struct reg *next;
 	char *ep;
-	char id[16];       /* the <id> of /rd/<id> */
+	char id[16];	   /* the <id> of /rd/<id> */
 	char location[24]; /* "/rd/<id>" */
 	char lwm2m[8];
 	char binding[8];
 	bool queue;
 	unsigned long lt;
-	char *links;        /* payload text, owned */
+	char *links; /* payload text, owned */
 	struct lnk_info objs;
 	coap_session_t *sess; /* referenced */
 	uint64_t expires_ms;
-	bool demo_dev_due;  /* demo: read /3/0 on the next pass */
-	bool demo_tlv;      /* demo: client refused SenML JSON */
+	bool demo_dev_due; /* demo: read /3/0 on the next pass */
+	bool demo_tlv;	   /* demo: client refused SenML JSON */
 };
 
 enum req_state { RQ_WAIT, RQ_OBSERVING, RQ_CANCEL };
@@ -43,11 +44,11 @@ struct req {
 	char *id, *ep, *path;
 	const char *op;
 	int accept;
-	bool observe;         /* the request asked to observe */
+	bool observe; /* the request asked to observe */
 	bool demo;
 	enum req_state state;
-	char *obs_id;         /* RQ_CANCEL: the observation's id */
-	unsigned seq;         /* notifications seen */
+	char *obs_id;	      /* RQ_CANCEL: the observation's id */
+	unsigned seq;	      /* notifications seen */
 	uint64_t deadline_ms; /* RQ_WAIT, RQ_CANCEL: give up on the answer */
 	coap_session_t *sess; /* referenced */
 };
@@ -174,11 +175,11 @@ static void collect_params(const coap_pdu_t *req, struct reg_params *p)
 		const char *val = eq ? eq + 1 : v + len;
 		size_t vlen = eq ? len - klen - 1 : 0;
 
-#define PARAM(name, field)                                                             \
-	if (klen == sizeof(name) - 1 && !memcmp(v, name, klen)) {                      \
-		p->field = val;                                                        \
-		p->field##_len = vlen;                                                 \
-		continue;                                                              \
+#define PARAM(name, field)                                                                         \
+	if (klen == sizeof(name) - 1 && !memcmp(v, name, klen)) {                                  \
+		p->field = val;                                                                    \
+		p->field##_len = vlen;                                                             \
+		continue;                                                                          \
 	}
 		PARAM("ep", ep)
 		PARAM("lt", lt)
@@ -227,6 +228,11 @@ static unsigned check_version(const char *s, size_t len)
 		unsigned bit;
 	} known[] = {{"1.0", SRV_V1_0}, {"1.1", SRV_V1_1}, {"1.2", SRV_V1_2}};
 
+	/* no lwm2m= at all means a 1.0 client */
+	if (!s) {
+		s = "1.0";
+		len = 3;
+	}
 	if (len < 3 || len > 7 || s[0] < '0' || s[0] > '9' || s[1] != '.')
 		return 400;
 	for (size_t i = 2; i < len; i++)
@@ -293,6 +299,17 @@ static unsigned get_links(const coap_pdu_t *req, const char **data, size_t *len,
 	return 0;
 }
 
+/* Copy with a terminating NUL; payloads may hold NUL bytes themselves. */
+static char *dup_bytes(const char *p, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (d) {
+		memcpy(d, p, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
 static json_t *objects_json(const struct lnk_info *info)
 {
 	json_t *a = json_array();
@@ -316,33 +333,34 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	char peer[64];
 
 	collect_params(req, &p);
+	code = 400;
 	if (!p.ep || !p.ep_len || p.ep_len > 255)
-		return reject(s, resp, "register", NULL, 400, "missing or bad ep");
-	if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
-		return reject(s, resp, "register", NULL, 400, "bad lt");
-	if (p.b && !valid_binding(p.b, p.b_len))
-		return reject(s, resp, "register", NULL, 400, "bad b");
-	/* a missing lwm2m= means a 1.0 client */
-	if (p.lwm2m && (code = check_version(p.lwm2m, p.lwm2m_len)))
-		return reject(s, resp, "register", NULL, code,
-			      code == 412 ? "LwM2M version not supported" : "bad lwm2m");
-	if (!p.lwm2m && !(S.cfg.versions & SRV_V1_0))
-		return reject(s, resp, "register", NULL, 412, "LwM2M version not supported");
-	if ((code = get_links(req, &links, &links_len, &info, &msg)))
-		return reject(s, resp, "register", NULL, code, msg);
-	if (!links) {
+		msg = "missing or bad ep";
+	else if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
+		msg = "bad lt";
+	else if (p.b && !valid_binding(p.b, p.b_len))
+		msg = "bad b";
+	else if ((code = check_version(p.lwm2m, p.lwm2m_len)))
+		msg = code == 412 ? "LwM2M version not supported" : "bad lwm2m";
+	else if (!(code = get_links(req, &links, &links_len, &info, &msg)) && !links) {
+		code = 400;
+		msg = "registration needs a link payload";
+	}
+	if (msg) {
 		lnk_free(&info);
-		return reject(s, resp, "register", NULL, 400, "registration needs a link payload");
+		reject(s, resp, "register", NULL, code, msg);
+		return;
 	}
 
 	struct reg *g = calloc(1, sizeof(*g));
-	if (!g || !(g->ep = strndup(p.ep, p.ep_len)) || !(g->links = strndup(links, links_len))) {
+	if (!g || !(g->ep = strndup(p.ep, p.ep_len)) || !(g->links = dup_bytes(links, links_len))) {
 		if (g) {
 			free(g->ep);
 			free(g);
 		}
 		lnk_free(&info);
-		return reject(s, resp, "register", NULL, 500, "out of memory");
+		reject(s, resp, "register", NULL, 500, "out of memory");
+		return;
 	}
 	/* same endpoint again: the new registration replaces the old one */
 	struct reg *old = reg_by_ep(g->ep);
@@ -355,7 +373,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	snprintf(g->lwm2m, sizeof(g->lwm2m), "%.*s", p.lwm2m ? (int)p.lwm2m_len : 3,
 		 p.lwm2m ? p.lwm2m : "1.0");
 	snprintf(g->binding, sizeof(g->binding), "%.*s", p.b ? (int)p.b_len : 1, p.b ? p.b : "U");
-	g->queue = p.queue;
+	g->queue = p.queue || memchr(g->binding, 'Q', strlen(g->binding));
 	g->lt = lt;
 	g->objs = info;
 	g->expires_ms = now_ms() + lt * 1000u;
@@ -387,8 +405,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	out_emit(ev);
 }
 
-static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req,
-		      coap_pdu_t *resp)
+static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 {
 	struct reg_params p;
 	struct lnk_info info = {0};
@@ -399,17 +416,23 @@ static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req,
 	char peer[64];
 
 	collect_params(req, &p);
+	code = 400;
 	if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
-		return reject(s, resp, "update", g->location, 400, "bad lt");
-	if (p.b && !valid_binding(p.b, p.b_len))
-		return reject(s, resp, "update", g->location, 400, "bad b");
-	if ((code = get_links(req, &links, &links_len, &info, &msg)))
-		return reject(s, resp, "update", g->location, code, msg);
+		msg = "bad lt";
+	else if (p.b && !valid_binding(p.b, p.b_len))
+		msg = "bad b";
+	else
+		code = get_links(req, &links, &links_len, &info, &msg);
+	if (msg) {
+		reject(s, resp, "update", g->location, code, msg);
+		return;
+	}
 	if (links) {
-		char *copy = strndup(links, links_len);
+		char *copy = dup_bytes(links, links_len);
 		if (!copy) {
 			lnk_free(&info);
-			return reject(s, resp, "update", g->location, 500, "out of memory");
+			reject(s, resp, "update", g->location, 500, "out of memory");
+			return;
 		}
 		free(g->links);
 		g->links = copy;
@@ -419,7 +442,7 @@ static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req,
 	g->lt = lt;
 	if (p.b)
 		snprintf(g->binding, sizeof(g->binding), "%.*s", (int)p.b_len, p.b);
-	if (p.queue)
+	if (p.queue || (p.b && memchr(p.b, 'Q', p.b_len)))
 		g->queue = true;
 	g->expires_ms = now_ms() + lt * 1000u;
 	/* the client may come back from another address (NAT rebinding) */
@@ -468,14 +491,19 @@ static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_
 		g = reg_by_id((const char *)path->s + 3, path->length - 3);
 	coap_delete_string(path);
 
-	if (!g || (method != COAP_REQUEST_CODE_POST && method != COAP_REQUEST_CODE_DELETE)) {
-		if (method == COAP_REQUEST_CODE_POST || method == COAP_REQUEST_CODE_DELETE)
-			return reject(s, resp, op, loc, 404, "unknown registration");
-		return reject(s, resp, "request", loc, g ? 405 : 404,
-			      g ? "method not allowed" : "not found");
+	if (method != COAP_REQUEST_CODE_POST && method != COAP_REQUEST_CODE_DELETE) {
+		reject(s, resp, "request", loc, g ? 405 : 404,
+		       g ? "method not allowed" : "not found");
+		return;
 	}
-	if (method == COAP_REQUEST_CODE_POST)
-		return do_update(g, s, req, resp);
+	if (!g) {
+		reject(s, resp, op, loc, 404, "unknown registration");
+		return;
+	}
+	if (method == COAP_REQUEST_CODE_POST) {
+		do_update(g, s, req, resp);
+		return;
+	}
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_DELETED);
 	reg_unlink(g);
 	emit_gone("deregister", g);
@@ -551,7 +579,8 @@ static int add_path_opts(coap_optlist_t **ol, const char *path)
 		if (n > 255)
 			return -EINVAL;
 		if (n) {
-			coap_optlist_t *o = coap_new_optlist(COAP_OPTION_URI_QUERY, n, (const uint8_t *)q);
+			coap_optlist_t *o =
+			    coap_new_optlist(COAP_OPTION_URI_QUERY, n, (const uint8_t *)q);
 			if (!o || !coap_insert_optlist(ol, o))
 				return -ENOMEM;
 		}
@@ -681,8 +710,14 @@ int srv_cancel(const char *id, const char *ep, const char *path)
 		return -ENOMEM;
 	}
 	struct srv_req_spec sp = {
-		.id = id, .ep = ep, .op = "cancel", .method = COAP_REQUEST_CODE_GET,
-		.path = path, .accept = r->accept, .ct = -1, .observe = 1,
+	    .id = id,
+	    .ep = ep,
+	    .op = "cancel",
+	    .method = COAP_REQUEST_CODE_GET,
+	    .path = path,
+	    .accept = r->accept,
+	    .ct = -1,
+	    .observe = 1,
 	};
 	uint8_t tok[8];
 	size_t toklen;
@@ -701,13 +736,14 @@ int srv_cancel(const char *id, const char *ep, const char *path)
 	r->obs_id = r->id;
 	r->id = nid;
 	r->op = "cancel";
+	r->observe = false;
 	r->state = RQ_CANCEL;
 	r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
 	return 0;
 }
 
-static json_t *response_event(const char *event, const char *id, struct req *r,
-			      const coap_pdu_t *pdu)
+static json_t *response_event(const char *event, const char *id, const char *op,
+			      const struct req *r, const coap_pdu_t *pdu)
 {
 	json_t *ev = out_event(event);
 	char cs[8];
@@ -717,7 +753,7 @@ static json_t *response_event(const char *event, const char *id, struct req *r,
 	code_str(coap_pdu_get_code(pdu), cs);
 	json_object_set_new(ev, "id", out_string(id, strlen(id)));
 	json_object_set_new(ev, "ep", out_string(r->ep, strlen(r->ep)));
-	json_object_set_new(ev, "op", json_string(r->op));
+	json_object_set_new(ev, "op", json_string(op));
 	json_object_set_new(ev, "path", out_string(r->path, strlen(r->path)));
 	json_object_set_new(ev, "code", json_string(cs));
 	if (!coap_get_data_large(pdu, &len, &data, &off, &total))
@@ -731,16 +767,51 @@ static bool demo_retry(struct req *r, coap_pdu_code_t code)
 {
 	struct reg *g;
 
-	if (!r->demo || code != COAP_RESPONSE_CODE_NOT_ACCEPTABLE || r->accept != LWM_FMT_SENML_JSON ||
-	    !(g = reg_by_ep(r->ep)))
+	if (!r->demo || code != COAP_RESPONSE_CODE_NOT_ACCEPTABLE ||
+	    r->accept != LWM_FMT_SENML_JSON || !(g = reg_by_ep(r->ep)))
 		return false;
 	g->demo_tlv = true;
 	struct srv_req_spec sp = {
-		.id = r->id, .ep = r->ep, .op = "read", .method = COAP_REQUEST_CODE_GET,
-		.path = r->path, .accept = LWM_FMT_TLV, .ct = -1, .observe = -1,
+	    .id = r->id,
+	    .ep = r->ep,
+	    .op = "read",
+	    .method = COAP_REQUEST_CODE_GET,
+	    .path = r->path,
+	    .accept = LWM_FMT_TLV,
+	    .ct = -1,
+	    .observe = -1,
 	};
 	request_on(g, &sp, true);
 	return true;
+}
+
+/* Answer to a request (not a notification).  Returns true when the
+ * entry stays: an observation was established. */
+static bool on_answer(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_obs)
+{
+	json_t *ev = response_event("response", r->id, r->op, r, pdu);
+
+	if (r->observe)
+		json_object_set_new(ev, "observing", json_boolean(ok && has_obs));
+	out_emit(ev);
+	if (r->observe && ok && has_obs) {
+		r->state = RQ_OBSERVING;
+		return true;
+	}
+	return false;
+}
+
+/* A notification; returns true while the observation goes on. */
+static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_obs)
+{
+	/* until the cancel is answered, notifications belong to the observe */
+	const char *id = r->state == RQ_CANCEL ? r->obs_id : r->id;
+	json_t *ev = response_event("notify", id, "observe", r, pdu);
+
+	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	out_emit(ev);
+	/* an error or a response without Observe ends it (RFC 7641) */
+	return ok && has_obs;
 }
 
 static coap_response_t hnd_response(coap_session_t *s, const coap_pdu_t *sent,
@@ -751,45 +822,21 @@ static coap_response_t hnd_response(coap_session_t *s, const coap_pdu_t *sent,
 	bool has_obs = coap_check_option(rcvd, COAP_OPTION_OBSERVE, &it) != NULL;
 	bool ok = COAP_RESPONSE_CLASS(code) == 2;
 	struct req *r = req_by_token(s, coap_pdu_get_token(rcvd));
+	bool keep;
 
 	if (code == COAP_EMPTY_CODE)
 		return COAP_RESPONSE_OK;
 	/* unknown token: a stale notification; the RST ends it at the client */
 	if (!r)
 		return COAP_RESPONSE_FAIL;
-
-	switch (r->state) {
-	case RQ_WAIT:
-		if (demo_retry(r, code))
-			break;
-		out_emit(response_event("response", r->id, r, rcvd));
-		if (r->observe && ok && has_obs) {
-			r->state = RQ_OBSERVING;
-			return COAP_RESPONSE_OK;
-		}
-		break;
-	case RQ_OBSERVING:
-	case RQ_CANCEL:
-		if (r->state == RQ_CANCEL && !(ok && has_obs)) {
-			/* the answer to the cancelling GET */
-			out_emit(response_event("response", r->id, r, rcvd));
-			break;
-		}
-		{
-			const char *op = r->op;
-			r->op = "observe";
-			json_t *ev = response_event("notify", r->state == RQ_CANCEL ? r->obs_id : r->id,
-						    r, rcvd);
-			r->op = op;
-			json_object_set_new(ev, "seq", json_integer(++r->seq));
-			out_emit(ev);
-		}
-		/* an error or a plain response ends the observation */
-		if (ok && has_obs)
-			return COAP_RESPONSE_OK;
-		break;
-	}
-	req_remove(r);
+	if (r->state == RQ_OBSERVING || (r->state == RQ_CANCEL && ok && has_obs))
+		keep = on_notify(r, rcvd, ok, has_obs);
+	else if (demo_retry(r, code))
+		keep = false;
+	else
+		keep = on_answer(r, rcvd, ok, has_obs);
+	if (!keep)
+		req_remove(r);
 	return COAP_RESPONSE_OK;
 }
 
@@ -809,12 +856,18 @@ static void req_fail(struct req *r, const char *msg)
 static const char *nack_str(coap_nack_reason_t reason)
 {
 	switch (reason) {
-	case COAP_NACK_TOO_MANY_RETRIES: return "timeout";
-	case COAP_NACK_NOT_DELIVERABLE: return "not deliverable";
-	case COAP_NACK_RST: return "reset by client";
-	case COAP_NACK_TLS_FAILED: return "TLS failed";
-	case COAP_NACK_ICMP_ISSUE: return "ICMP error";
-	default: return "no response";
+	case COAP_NACK_TOO_MANY_RETRIES:
+		return "timeout";
+	case COAP_NACK_NOT_DELIVERABLE:
+		return "not deliverable";
+	case COAP_NACK_RST:
+		return "reset by client";
+	case COAP_NACK_TLS_FAILED:
+		return "TLS failed";
+	case COAP_NACK_ICMP_ISSUE:
+		return "ICMP error";
+	default:
+		return "no response";
 	}
 }
 
@@ -864,9 +917,14 @@ static void demo_read(struct reg *g, const char *path)
 	if (demo_pending(g, path))
 		return;
 	struct srv_req_spec sp = {
-		.id = "demo", .ep = g->ep, .op = "read", .method = COAP_REQUEST_CODE_GET,
-		.path = path, .accept = g->demo_tlv ? LWM_FMT_TLV : LWM_FMT_SENML_JSON,
-		.ct = -1, .observe = -1,
+	    .id = "demo",
+	    .ep = g->ep,
+	    .op = "read",
+	    .method = COAP_REQUEST_CODE_GET,
+	    .path = path,
+	    .accept = g->demo_tlv ? LWM_FMT_TLV : LWM_FMT_SENML_JSON,
+	    .ct = -1,
+	    .observe = -1,
 	};
 	request_on(g, &sp, true);
 }
@@ -962,6 +1020,21 @@ int srv_next_timeout(void)
 
 /* ---- setup ---- */
 
+/* libcoap binds with SO_REUSEADDR, so a second server on a busy port would
+ * start and silently share it; probe with a plain socket first. */
+static int port_free(const coap_address_t *addr)
+{
+	int fd = socket(addr->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, &addr->addr.sa, addr->size) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static void log_to_stderr(coap_log_t level, const char *msg)
 {
 	/* stdout carries the event stream: libcoap must never write there */
@@ -997,6 +1070,11 @@ int srv_start(const struct srv_config *cfg)
 	freeaddrinfo(ai);
 	coap_address_set_port(&addr, cfg->port);
 
+	if (cfg->port && (rc = port_free(&addr)) < 0) {
+		fprintf(stderr, "lwm2m-test-server: cannot listen on %s port %u: %s\n", cfg->addr,
+			cfg->port, strerror(-rc));
+		return rc;
+	}
 	S.ctx = coap_new_context(NULL);
 	if (!S.ctx)
 		return -ENOMEM;

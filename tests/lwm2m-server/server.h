@@ -13,13 +13,13 @@
 #define SRV_V1_2 4u
 
 struct srv_config {
-	const char *addr;       /* listen address (borrowed) */
-	uint16_t port;          /* 0: ephemeral */
-	bool demo;              /* periodic reads */
-	unsigned read_interval; /* demo, seconds */
-	unsigned versions;      /* SRV_V1_* */
-	unsigned ack_timeout_ms; /* 0: libcoap default (2 s) */
-	int max_retransmit;     /* < 0: libcoap default */
+	const char *addr;	   /* listen address (borrowed) */
+	uint16_t port;		   /* 0: ephemeral */
+	bool demo;		   /* periodic reads */
+	unsigned read_interval;	   /* demo, seconds */
+	unsigned versions;	   /* SRV_V1_* */
+	unsigned ack_timeout_ms;   /* 0: libcoap default (2 s) */
+	int max_retransmit;	   /* < 0: libcoap default */
 	unsigned response_timeout; /* seconds to wait for an answer */
 	bool verbose;
 };
@@ -36,14 +36,14 @@ int srv_next_timeout(void);
 
 /* What a command asks the server to send to a client. */
 struct srv_req_spec {
-	const char *id;  /* caller's request id (copied) */
-	const char *ep;  /* endpoint name */
-	const char *op;  /* "read", "write", ... echoed in the response (static) */
-	uint8_t method;  /* COAP_REQUEST_CODE_* */
-	const char *path;  /* "/3/0/1", may carry "?a=b&c" as Uri-Query */
-	int accept;      /* < 0: no Accept option */
-	int ct;          /* < 0: no Content-Format option */
-	int observe;     /* < 0: no Observe option */
+	const char *id;		/* caller's request id (copied) */
+	const char *ep;		/* endpoint name */
+	const char *op;		/* "read", "write", ... echoed in the response (static) */
+	uint8_t method;		/* COAP_REQUEST_CODE_* */
+	const char *path;	/* "/3/0/1", may carry "?a=b&c" as Uri-Query */
+	int accept;		/* < 0: no Accept option */
+	int ct;			/* < 0: no Content-Format option */
+	int observe;		/* < 0: no Observe option */
 	const uint8_t *payload; /* copied */
 	size_t len;
 };

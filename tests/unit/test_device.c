@@ -206,12 +206,47 @@ static int skip_without_sim(void)
 	return 0;
 }
 
+static void adapter_reported_identity_and_state(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[0];
+	const struct gwd_host *h = host_table();
+	const struct lwm_value *v;
+
+	assert_true(h->abi_minor >= 1);
+	/* The config sets the manufacturer: the device's claim does not win. */
+	h->set_identity(d, GWD_ID_MANUFACTURER, "Other Corp");
+	v = value(d, 3, 0, 0);
+	assert_memory_equal(v->v.bytes.ptr, "Acme", 4);
+	/* The config leaves the firmware version open: the device fills it. */
+	h->set_identity(d, GWD_ID_FIRMWARE, "3.1.4");
+	v = value(d, 3, 0, 3);
+	assert_non_null(v);
+	assert_int_equal(v->v.bytes.len, 5);
+	assert_memory_equal(v->v.bytes.ptr, "3.1.4", 5);
+
+	/* Adapter-judged health: DOWN sets error code 8 and makes the client
+	 * unavailable; UP clears both. */
+	h->set_state(d, GWD_STATE_DOWN, -ETIMEDOUT);
+	assert_true(device_is_down(d));
+	assert_int_equal(error_code(d), 8);
+	assert_false(lwm_client_available(device_client(d)));
+	/* The daemon's own success counting no longer overrides the adapter. */
+	advance(e, 1000);
+	assert_true(device_is_down(d));
+	h->set_state(d, GWD_STATE_UP, 0);
+	assert_false(device_is_down(d));
+	assert_int_equal(error_code(d), 0);
+	assert_true(lwm_client_available(device_client(d)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(maps_each_type),
 		cmocka_unit_test(polls_on_the_clock_and_tracks_min_max),
 		cmocka_unit_test(failing_device_goes_down_and_recovers),
+		cmocka_unit_test(adapter_reported_identity_and_state),
 	};
 	if (skip_without_sim())
 		return 77;

@@ -20,7 +20,8 @@
  * completes its pending ops itself, before returning.
  *
  * Versioning: both tables only grow by appending.  A minor bump adds members
- * at the end; a major bump breaks compatibility.  gatewayd refuses an adapter
+ * at the end; a major bump breaks compatibility.  Check host->size (or
+ * host->abi_minor) before using a member added after 1.0.  gatewayd refuses an adapter
  * whose major differs from its own or whose minor is newer than its own.
  * abi_major and abi_minor are the descriptor's first members in every
  * version, so that the daemon can read them before trusting the rest.
@@ -43,7 +44,7 @@ extern "C" {
 #endif
 
 #define GWD_ADAPTER_ABI_MAJOR 1
-#define GWD_ADAPTER_ABI_MINOR 0
+#define GWD_ADAPTER_ABI_MINOR 1
 
 /* Name of the one data symbol an adapter exports. */
 #define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
@@ -122,6 +123,20 @@ typedef uint32_t gwd_channel_t;
 #define GWD_EV_ERR 0x008
 #define GWD_EV_HUP 0x010
 
+/* Object 3 identity fields an adapter may learn from its device (ABI 1.1). */
+enum gwd_identity {
+	GWD_ID_MANUFACTURER = 0, /* /3/0/0 */
+	GWD_ID_MODEL = 1,        /* /3/0/1 */
+	GWD_ID_SERIAL = 2,       /* /3/0/2 */
+	GWD_ID_FIRMWARE = 3,     /* /3/0/3 */
+};
+
+/* A device's health as its adapter judges it (ABI 1.1). */
+enum gwd_device_state {
+	GWD_STATE_UP = 0,
+	GWD_STATE_DOWN = 1,
+};
+
 /* Firmware image description passed to fw_open (declared for later use). */
 struct gwd_fw_info {
 	uint64_t size;        /* total size in bytes, 0 when not known yet */
@@ -187,6 +202,20 @@ struct gwd_host {
 	/* The device's configured name; borrowed for the device's lifetime.
 	 * May be NULL in a host that does not provide it: check first. */
 	const char *(*device_name)(const struct gwd_device *dev);
+
+	/* ---- ABI 1.1 ---- */
+
+	/* Identity the device told the adapter (e.g. Modbus Read Device
+	 * Identification).  Fills Object 3 unless the config sets the field;
+	 * value is copied. */
+	void (*set_identity)(struct gwd_device *dev, enum gwd_identity field, const char *value);
+	/* The adapter's verdict on the device's health, for adapters that
+	 * judge it themselves (consecutive failures, backoff).  DOWN: reads of
+	 * its resources answer 5.03 at once and Object 3 shows Error Code 8
+	 * (peripheral malfunction); UP clears both.  cause is a negative errno
+	 * (0 for UP).  Without these calls the daemon judges health itself
+	 * from failed operations. */
+	void (*set_state)(struct gwd_device *dev, enum gwd_device_state state, int cause);
 };
 
 #define GWD_CHANNEL_ALL ((gwd_channel_t)UINT32_MAX)
