@@ -10,3 +10,5 @@ adapters_sim_la_LDFLAGS = $(ADAPTER_LDFLAGS)
 adapters_sim_la_LIBADD = -lm
 endif
 EXTRA_DIST += adapters/sim/README.md
+
+include adapters/modbus/local.mk

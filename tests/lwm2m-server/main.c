@@ -220,7 +220,6 @@ int main(int argc, char **argv)
 	struct linebuf lb = {0};
 	sigset_t mask;
 	int sfd, rc = 0;
-	bool stdin_open = true;
 
 	if (parse_args(argc, argv, &cfg))
 		return 2;
@@ -255,7 +254,7 @@ int main(int argc, char **argv)
 		struct pollfd fds[3] = {
 		    {.fd = srv_fd(), .events = POLLIN},
 		    {.fd = sfd, .events = POLLIN},
-		    {.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
+		    {.fd = STDIN_FILENO, .events = POLLIN},
 		};
 		if (poll(fds, 3, srv_next_timeout()) < 0 && errno != EINTR) {
 			perror("poll");
@@ -264,17 +263,9 @@ int main(int argc, char **argv)
 		}
 		if (fds[1].revents)
 			break;
-		if (fds[2].revents) {
-			int r = read_stdin(&lb);
-			if (r > 0)
-				break;
-			/* the demo runs on without a terminal; tests end with stdin */
-			if (r < 0) {
-				if (!cfg.demo)
-					break;
-				stdin_open = false;
-			}
-		}
+		/* quit, or the end of stdin: tests end a server by closing it */
+		if (fds[2].revents && read_stdin(&lb) != 0)
+			break;
 	}
 out:
 	free(lb.data);
