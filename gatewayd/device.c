@@ -16,6 +16,20 @@
 #define IPSO_MIN_MEASURED 5601
 #define IPSO_MAX_MEASURED 5602
 #define IPSO_SENSOR_UNITS 5701
+#define IPSO_RESET_MIN_MAX 5605
+
+/* Device resources the daemon itself maintains; a point may not map them. */
+static bool daemon_owned(uint16_t oid, uint16_t rid)
+{
+	static const uint16_t device_rids[] = {0, 1, 2, 3, 11, 13, 14, 15, 16};
+
+	if (oid != 3)
+		return false;
+	for (size_t i = 0; i < sizeof(device_rids) / sizeof(device_rids[0]); i++)
+		if (rid == device_rids[i])
+			return true;
+	return false;
+}
 
 struct gw_point {
 	const struct cfg_point *cfg;
@@ -24,6 +38,7 @@ struct gw_point {
 	enum lwm_type type;       /* the resource's type */
 	bool has_min_max;         /* the object has Min/Max Measured Value */
 	bool read_pending;
+	bool readable;            /* the resource has R: poll it */
 	bool warned;              /* a conversion problem was logged once */
 	uint64_t next_poll_ms;
 };
@@ -44,12 +59,21 @@ struct gwd_device {
 	size_t ops_in_flight;
 };
 
-enum op_kind { OP_READ };
+enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE };
+
+/* One server request, possibly spanning several points. */
+struct op_batch {
+	struct lwm_op *lop;
+	unsigned pending;
+	int status; /* the first failure */
+};
 
 struct gwd_op {
 	struct gwd_device *dev;
 	enum op_kind kind;
 	size_t point;
+	struct op_batch *batch;  /* OP_WRITE, OP_EXECUTE */
+	struct lwm_value written; /* OP_WRITE of a number or boolean: kept on success */
 };
 
 const char *device_name(const struct gwd_device *d)
@@ -95,9 +119,10 @@ size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
 			cfg_diag_add(cfg, ps, "resource /%u/%u (%s) has multiple instances; "
 				     "mapping a point to it is not supported yet", p->oid, p->rid, r->name);
 			errors++;
-		} else if (!(r->ops & (LWM_OP_R | LWM_OP_W))) {
-			cfg_diag_add(cfg, ps, "resource /%u/%u (%s) is executable, not a value",
-				     p->oid, p->rid, r->name);
+		} else if (daemon_owned(p->oid, p->rid)) {
+			cfg_diag_add(cfg, ps, "resource /3/0/%u (%s) is maintained by gatewayd; "
+				     "set identity with the device's manufacturer/model/serial/"
+				     "firmware_version keys", p->rid, r->name);
 			errors++;
 		} else if (p->units && !lwm_resdef_find(o, IPSO_SENSOR_UNITS)) {
 			const config_setting_t *us = config_setting_get_member(s, "units");
@@ -250,7 +275,7 @@ static void schedule_poll(struct gwd_device *d)
 	uint64_t next = UINT64_MAX;
 
 	for (size_t i = 0; i < d->n_points; i++)
-		if (d->points[i].cfg->poll_ms && !d->points[i].read_pending &&
+		if (d->points[i].cfg->poll_ms && d->points[i].readable && !d->points[i].read_pending &&
 		    d->points[i].next_poll_ms < next)
 			next = d->points[i].next_poll_ms;
 	if (next == UINT64_MAX)
@@ -269,7 +294,8 @@ static void poll_due(struct gw_timer *t, void *ud)
 		struct gwd_op *op;
 		int r;
 
-		if (!pt->cfg->poll_ms || pt->read_pending || pt->next_poll_ms > now)
+		if (!pt->cfg->poll_ms || pt->read_pending || pt->next_poll_ms > now ||
+		    !pt->readable)
 			continue;
 		pt->next_poll_ms = now + pt->cfg->poll_ms;
 		op = malloc(sizeof(*op));
@@ -289,12 +315,49 @@ static void poll_due(struct gw_timer *t, void *ud)
 	schedule_poll(d);
 }
 
+static void batch_done_one(struct op_batch *b, int status)
+{
+	if (status < 0 && b->status == 0)
+		b->status = status;
+	if (--b->pending == 0) {
+		lwm_op_complete(b->lop, b->status);
+		free(b);
+	}
+}
+
+/* Failures that say the device is unwell (not that it refused). */
+static bool is_device_failure(int status)
+{
+	return status == -ETIMEDOUT || status == -EIO || status == -EPROTO ||
+	       status == -EHOSTDOWN || status == -ENODEV;
+}
+
 void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 {
 	struct gwd_device *d = op->dev;
 
 	d->ops_in_flight--;
 	switch (op->kind) {
+	case OP_WRITE:
+		if (status == 0) {
+			note_success(d);
+			/* Write-through: the server reads back what it wrote until
+			 * the device reports otherwise. */
+			if (op->written.type != LWM_T_NONE && d->client)
+				lwm_model_set(lwm_client_model(d->client),
+					      &d->points[op->point].path, &op->written);
+		} else if (is_device_failure(status)) {
+			note_failure(d, status);
+		}
+		batch_done_one(op->batch, status);
+		break;
+	case OP_EXECUTE:
+		if (status == 0)
+			note_success(d);
+		else if (is_device_failure(status))
+			note_failure(d, status);
+		batch_done_one(op->batch, status);
+		break;
 	case OP_READ: {
 		struct gw_point *pt = &d->points[op->point];
 		pt->read_pending = false;
@@ -311,6 +374,159 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 	}
 	free(op);
 }
+
+/* ---- server operations routed to the device ------------------------------------ */
+
+static struct gw_point *point_at(struct gwd_device *d, const struct lwm_path *p)
+{
+	for (size_t i = 0; i < d->n_points; i++)
+		if (p->len == 3 && lwm_path_cmp(&d->points[i].path, p) == 0)
+			return &d->points[i];
+	return NULL;
+}
+
+/* The instance's Sensor Value point when it keeps min/max measured. */
+static struct gw_point *min_max_point(struct gwd_device *d, const struct lwm_path *p)
+{
+	struct lwm_path sv = *p;
+
+	LWM_PATH_RID(&sv) = IPSO_SENSOR_VALUE;
+	sv.len = 3;
+	struct gw_point *pt = point_at(d, &sv);
+	return pt && pt->has_min_max ? pt : NULL;
+}
+
+static bool client_owns(struct lwm_client *c, const struct lwm_path *p, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (point_at(d, p))
+		return true;
+	return LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && min_max_point(d, p);
+}
+
+static int start_batch(struct gwd_device *d, struct op_batch *b, struct gwd_op *op, int r)
+{
+	if (r < 0) {
+		d->ops_in_flight--;
+		free(op);
+		if (b->status == 0)
+			b->status = r;
+		b->pending--;
+	}
+	return r;
+}
+
+static int client_write(struct lwm_client *c, const struct lwm_record *recs, size_t n,
+			struct lwm_op *lop, void *ud)
+{
+	struct gwd_device *d = ud;
+	struct gwd_value raw[64];
+	struct op_batch *b;
+	int r;
+
+	if (n > sizeof(raw) / sizeof(raw[0]))
+		return -E2BIG;
+	if (d->down)
+		return -EHOSTDOWN;
+	if (!d->ops->write)
+		return -ENOTSUP;
+	/* Validate every record before the device sees any of them. */
+	for (size_t i = 0; i < n; i++) {
+		struct gw_point *pt = point_at(d, &recs[i].path);
+		if (!pt)
+			return -ENOENT;
+		r = transform_to_device(pt->cfg, &recs[i].value, &raw[i]);
+		if (r < 0) {
+			char path[32];
+			lwm_path_format(&recs[i].path, path, sizeof(path));
+			log_notice(device_name(d), "write to %s refused: %s", path,
+				   r == -ERANGE ? "outside the point's min/max" : "not convertible");
+			return r;
+		}
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->lop = lop;
+	b->pending = (unsigned)n + 1; /* +1 held while issuing */
+	for (size_t i = 0; i < n; i++) {
+		struct gw_point *pt = point_at(d, &recs[i].path);
+		struct gwd_op *op = calloc(1, sizeof(*op));
+		if (!op) {
+			if (b->status == 0)
+				b->status = -ENOMEM;
+			b->pending--;
+			continue;
+		}
+		*op = (struct gwd_op){.dev = d, .kind = OP_WRITE, .point = (size_t)(pt - d->points),
+				      .batch = b};
+		if (recs[i].value.type != LWM_T_STRING && recs[i].value.type != LWM_T_OPAQUE &&
+		    recs[i].value.type != LWM_T_CORELNK)
+			op->written = recs[i].value;
+		d->ops_in_flight++;
+		start_batch(d, b, op, d->ops->write(d->actx, pt->ch, &raw[i], op));
+	}
+	/* Drop the issuing hold: if everything failed at once, answer now. */
+	if (--b->pending == 0) {
+		r = b->status;
+		free(b);
+		return r < 0 ? r : LWM_OP_DONE;
+	}
+	return LWM_OP_PENDING;
+}
+
+static int client_execute(struct lwm_client *c, const struct lwm_path *p, const uint8_t *args,
+			  size_t len, struct lwm_op *lop, void *ud)
+{
+	struct gwd_device *d = ud;
+	struct gw_point *pt;
+	struct op_batch *b;
+	struct gwd_op *op;
+
+	if (LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && (pt = min_max_point(d, p))) {
+		/* Generic IPSO behaviour: min and max start again from now. */
+		const struct lwm_value *v = lwm_model_get(lwm_client_model(c), &pt->path);
+		struct lwm_path pmin = pt->path, pmax = pt->path;
+		LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
+		LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
+		if (v) {
+			lwm_model_set(lwm_client_model(c), &pmin, v);
+			lwm_model_set(lwm_client_model(c), &pmax, v);
+		}
+		return LWM_OP_DONE;
+	}
+	pt = point_at(d, p);
+	if (!pt)
+		return -ENOENT;
+	if (d->down)
+		return -EHOSTDOWN;
+	if (!d->ops->execute)
+		return -ENOTSUP;
+	b = calloc(1, sizeof(*b));
+	op = calloc(1, sizeof(*op));
+	if (!b || !op) {
+		free(b);
+		free(op);
+		return -ENOMEM;
+	}
+	*b = (struct op_batch){.lop = lop, .pending = 1};
+	*op = (struct gwd_op){.dev = d, .kind = OP_EXECUTE, .point = (size_t)(pt - d->points),
+			      .batch = b};
+	d->ops_in_flight++;
+	if (start_batch(d, b, op, d->ops->execute(d->actx, pt->ch, args, len, op)) < 0) {
+		int r = b->status;
+		free(b);
+		return r;
+	}
+	return LWM_OP_PENDING;
+}
+
+static const struct lwm_client_ops client_ops = {
+	.owns = client_owns,
+	.write = client_write,
+	.execute = client_execute,
+};
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
@@ -358,6 +574,7 @@ static int build_model(struct gwd_device *d)
 		if (r < 0)
 			return r;
 		pt->type = lwm_resdef_find(o, LWM_PATH_RID(&pt->path))->type;
+		pt->readable = lwm_resdef_find(o, LWM_PATH_RID(&pt->path))->ops & LWM_OP_R;
 		if (pt->cfg->units && lwm_resdef_find(o, IPSO_SENSOR_UNITS)) {
 			struct lwm_path up = pt->path;
 			struct lwm_value uv = {.type = LWM_T_STRING};
@@ -369,6 +586,11 @@ static int build_model(struct gwd_device *d)
 		pt->has_min_max = LWM_PATH_RID(&pt->path) == IPSO_SENSOR_VALUE &&
 				  lwm_resdef_find(o, IPSO_MIN_MEASURED) &&
 				  lwm_resdef_find(o, IPSO_MAX_MEASURED);
+		if (pt->has_min_max && lwm_resdef_find(o, IPSO_RESET_MIN_MAX)) {
+			struct lwm_path rp = pt->path;
+			LWM_PATH_RID(&rp) = IPSO_RESET_MIN_MAX;
+			lwm_model_add_resource(m, &rp);
+		}
 	}
 	return 0;
 }
@@ -418,7 +640,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
 		};
-		r = lwm_client_new(engine, &cc, NULL, d, &d->client);
+		r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
 		if (r == 0)
 			r = build_model(d);
 	}

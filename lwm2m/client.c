@@ -134,8 +134,14 @@ static int add_core_objects(struct lwm_client *c)
 	r |= lwm_model_add_instance(m, 1, 0) < 0;
 	r |= set_int(m, 1, 0, c->short_server_id) < 0;
 	r |= set_int(m, 1, 1, c->lifetime) < 0;
+	r |= set_int(m, 1, 5, 86400) < 0; /* Disable Timeout */
 	r |= set_bool(m, 1, 6, false) < 0;
 	r |= set_str(m, 1, 7, c->binding) < 0;
+	/* Disable and Registration Update Trigger: executable, no value. */
+	for (uint16_t rid = 4; rid <= 8; rid += 4) {
+		struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
+		r |= lwm_model_add_resource(m, &p) < 0;
+	}
 	return r ? -EINVAL : 0;
 }
 
@@ -236,6 +242,8 @@ void lwm_client_free(struct lwm_client *c)
 {
 	if (!c)
 		return;
+	lwm_ops_abandon_all(c);
+	free(c->attrs);
 	gw_timer_disarm(&c->timer);
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 	drop_session(c);
@@ -368,6 +376,11 @@ static int send_update(struct lwm_client *c)
 	int r;
 
 	add_location_path(c, &opts);
+	if (c->lifetime_changed) {
+		char lt[16];
+		snprintf(lt, sizeof(lt), "%lu", (unsigned long)c->lifetime);
+		add_query(&opts, "lt", lt);
+	}
 	if (c->links_changed) {
 		r = build_links(c, &links);
 		if (r == 0)
@@ -463,6 +476,16 @@ static void timer_cb(struct gw_timer *t, void *ud)
 	struct lwm_client *c = ud;
 	int r;
 
+	if (c->disabled) {
+		/* The Disable Timeout is over: back on the air. */
+		c->disabled = false;
+		drop_session(c);
+		c->failures = 0;
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+		return;
+	}
 	switch (c->state) {
 	case LWM_CLIENT_REGISTERED:
 		r = send_update(c);
@@ -556,6 +579,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 
 	if (code == 204) {
 		c->links_changed = false;
+		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
 		return;
@@ -619,4 +643,97 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why)
 	default:
 		break;
 	}
+}
+
+/* ---- operations the server triggers ------------------------------------------ */
+
+int lwm_client_update_now(struct lwm_client *c)
+{
+	int r;
+
+	if (c->state != LWM_CLIENT_REGISTERED)
+		return -EAGAIN; /* an Update or Register is already on its way */
+	gw_timer_disarm(&c->timer);
+	r = send_update(c);
+	if (r < 0)
+		schedule_retry(c, strerror(-r));
+	return r;
+}
+
+void lwm_client_disable(struct lwm_client *c, uint32_t seconds)
+{
+	log_notice(c->name, "disabled by the server for %u s", seconds);
+	lwm_client_deregister(c);
+	c->disabled = true;
+	gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)seconds * 1000u);
+}
+
+/* ---- attributes ------------------------------------------------------------------- */
+
+static struct lwm_path_attrs *attrs_find(const struct lwm_client *c, const struct lwm_path *p)
+{
+	for (size_t i = 0; i < c->n_attrs; i++)
+		if (lwm_path_cmp(&c->attrs[i].path, p) == 0)
+			return &c->attrs[i];
+	return NULL;
+}
+
+const struct lwm_attrs *lwm_client_attrs(const struct lwm_client *c, const struct lwm_path *p)
+{
+	const struct lwm_path_attrs *pa = attrs_find(c, p);
+
+	return pa ? &pa->attrs : NULL;
+}
+
+int lwm_client_attrs_put(struct lwm_client *c, const struct lwm_path *p,
+			 const struct lwm_attrs *a)
+{
+	struct lwm_path_attrs *pa = attrs_find(c, p);
+
+	if (pa && a->set == 0) {
+		*pa = c->attrs[--c->n_attrs];
+		return 0;
+	}
+	if (!pa && a->set == 0)
+		return 0;
+	if (!pa) {
+		struct lwm_path_attrs *n = realloc(c->attrs, (c->n_attrs + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->attrs = n;
+		pa = &c->attrs[c->n_attrs++];
+		pa->path = *p;
+	}
+	pa->attrs = *a;
+	return 0;
+}
+
+void lwm_client_attrs_format(const struct lwm_client *c, const struct lwm_path *p,
+			     struct lwm_buf *out)
+{
+	const struct lwm_attrs *a = lwm_client_attrs(c, p);
+	char num[32];
+
+	if (!a)
+		return;
+	if (a->set & LWM_ATTR_PMIN)
+		lwm_buf_printf(out, ";pmin=%u", a->pmin);
+	if (a->set & LWM_ATTR_PMAX)
+		lwm_buf_printf(out, ";pmax=%u", a->pmax);
+	if ((a->set & LWM_ATTR_GT) && lwm_fmt_double(a->gt, num) > 0)
+		lwm_buf_printf(out, ";gt=%s", num);
+	if ((a->set & LWM_ATTR_LT) && lwm_fmt_double(a->lt, num) > 0)
+		lwm_buf_printf(out, ";lt=%s", num);
+	if ((a->set & LWM_ATTR_ST) && lwm_fmt_double(a->st, num) > 0)
+		lwm_buf_printf(out, ";st=%s", num);
+	if (a->set & LWM_ATTR_EPMIN)
+		lwm_buf_printf(out, ";epmin=%u", a->epmin);
+	if (a->set & LWM_ATTR_EPMAX)
+		lwm_buf_printf(out, ";epmax=%u", a->epmax);
+	if (a->set & LWM_ATTR_EDGE)
+		lwm_buf_printf(out, ";edge=%u", a->edge);
+	if (a->set & LWM_ATTR_CON)
+		lwm_buf_printf(out, ";con=%u", a->con);
+	if (a->set & LWM_ATTR_HQMAX)
+		lwm_buf_printf(out, ";hqmax=%u", a->hqmax);
 }

@@ -31,10 +31,70 @@ struct lwm_client_config {
 	uint16_t short_server_id;
 };
 
+/* A server operation the device must carry out (write, execute).  The
+ * device layer finishes it with lwm_op_complete, possibly much later; the
+ * engine answers the server then (a separate response when it takes long). */
+struct lwm_op;
+
+/* Return values of the device callbacks below. */
+#define LWM_OP_DONE 0    /* carried out now: answer success */
+#define LWM_OP_PENDING 1 /* lwm_op_complete will follow */
+
 struct lwm_client_ops {
 	/* The registration state changed (optional). */
 	void (*state_changed)(struct lwm_client *c, enum lwm_client_state s, void *ud);
+	/* True when the device (not the LwM2M layer) owns the resource at p
+	 * (len 3): its writes and executes go to the callbacks below. */
+	bool (*owns)(struct lwm_client *c, const struct lwm_path *p, void *ud);
+	/* Validate every record (already typed and known writable) and start
+	 * writing them.  Nothing may be applied unless all are valid: return a
+	 * negative errno (-ERANGE, -EINVAL ...) before touching the device.
+	 * Returns LWM_OP_DONE, LWM_OP_PENDING or a negative errno. */
+	int (*write)(struct lwm_client *c, const struct lwm_record *recs, size_t n,
+		     struct lwm_op *op, void *ud);
+	/* Execute the resource at p with the given arguments (may be empty). */
+	int (*execute)(struct lwm_client *c, const struct lwm_path *p, const uint8_t *args,
+		       size_t len, struct lwm_op *op, void *ud);
 };
+
+/* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
+ * (-ERANGE/-EINVAL 4.00, -EPERM 4.05, -ENOENT 4.04, -ETIMEDOUT 5.04,
+ * -EHOSTDOWN/-ENODEV 5.03, -ENOTSUP 5.01, anything else 5.00).  Each
+ * pending op is completed exactly once; it may outlive its client, and
+ * completing it then is harmless. */
+void lwm_op_complete(struct lwm_op *op, int status);
+
+/* Notification attributes (Write-Attributes), stored per path for
+ * observations.  A field is in force when its bit is set in `set`. */
+enum lwm_attr_bit {
+	LWM_ATTR_PMIN = 1 << 0,
+	LWM_ATTR_PMAX = 1 << 1,
+	LWM_ATTR_GT = 1 << 2,
+	LWM_ATTR_LT = 1 << 3,
+	LWM_ATTR_ST = 1 << 4,
+	LWM_ATTR_EPMIN = 1 << 5,
+	LWM_ATTR_EPMAX = 1 << 6,
+	LWM_ATTR_EDGE = 1 << 7,
+	LWM_ATTR_CON = 1 << 8,
+	LWM_ATTR_HQMAX = 1 << 9,
+};
+
+struct lwm_attrs {
+	uint32_t set;
+	uint32_t pmin, pmax, epmin, epmax, hqmax; /* seconds / count */
+	double gt, lt, st;
+	uint8_t edge, con;                        /* 0 or 1 */
+};
+
+/* Parse a Write-Attributes query ("pmin=10&pmax=60&gt", an attribute
+ * without a value removes it) onto `attrs`, validating each value and the
+ * combination (pmin <= pmax, epmin <= epmax, st >= 0, lt < gt and, with st,
+ * lt + 2*st < gt; gt/lt/st only on numeric resources when numeric is
+ * false).  Returns 0 or -EINVAL (nothing changed). */
+int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len, int level,
+			  bool numeric);
+/* The attributes attached to exactly p, or NULL. */
+const struct lwm_attrs *lwm_client_attrs(const struct lwm_client *c, const struct lwm_path *p);
 
 /* Create a client with its Security (/0/0) and Server (/1/0) instances
  * filled from cfg.  ops and ud are borrowed for the client's lifetime. */

@@ -54,11 +54,71 @@ struct lwm_client {
 	struct gw_timer timer; /* update, retry */
 	unsigned failures;     /* consecutive registration failures */
 	bool links_changed;
+	bool lifetime_changed; /* the next Update carries lt= */
 	bool unavailable;      /* the device behind it is down */
+	/* Write-Attributes, by path. */
+	struct lwm_path_attrs *attrs;
+	size_t n_attrs;
+	/* Operations waiting for the device. */
+	struct lwm_op *ops_pending;
+	/* Disable (/1/x/4): off the air until this timer fires. */
+	bool disabled;
+};
+
+struct lwm_path_attrs {
+	struct lwm_path path;
+	struct lwm_attrs attrs;
+};
+
+/* A server request the device is carrying out (ops.c). */
+struct lwm_op {
+	struct lwm_client *client;  /* NULL once the client is gone */
+	struct lwm_op *next;        /* in client->ops_pending */
+	coap_session_t *session;
+	coap_async_t *async;        /* the deferred response */
+	struct gw_timer timeout;
+	unsigned success_code;      /* 204 */
+	int status;
+	bool device_done;           /* lwm_op_complete was called */
+	bool answered;              /* the engine is finished with it */
+	/* LwM2M-layer records of the same request, applied on success. */
+	struct lwm_record *local;
+	size_t n_local;
+	struct lwm_buf local_bytes;
+	struct lwm_path path;       /* the request's path, for post-apply hooks */
 };
 
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);
+void lwm_respond_code(coap_pdu_t *resp, unsigned code);
+int lwm_request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out);
+void lwm_respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+		      coap_pdu_t *resp, const coap_string_t *query, unsigned code,
+		      uint16_t format, struct lwm_buf *out);
+
+/* ops.c: the server's operations other than Read and Discover. */
+void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+		   coap_pdu_t *resp, const struct lwm_path *p, bool replace);
+void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+		     coap_pdu_t *resp, const struct lwm_path *p);
+void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
+			      coap_pdu_t *resp, const struct lwm_path *p);
+void lwm_ops_create(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p);
+void lwm_ops_delete(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p);
+/* A triggered deferred response: answer it.  True when req was one. */
+bool lwm_ops_resume(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp);
+/* The client is going away: abandon its pending operations. */
+void lwm_ops_abandon_all(struct lwm_client *c);
+/* Attach attributes to p (replacing; an empty set removes the entry). */
+int lwm_client_attrs_put(struct lwm_client *c, const struct lwm_path *p,
+			 const struct lwm_attrs *a);
+/* Append ";pmin=..;pmax=.." for p's attributes (Discover). */
+void lwm_client_attrs_format(const struct lwm_client *c, const struct lwm_path *p,
+			     struct lwm_buf *out);
+/* client.c: send an Update now (Registration Update Trigger, lifetime). */
+int lwm_client_update_now(struct lwm_client *c);
+/* client.c: Disable for `seconds`, then register again. */
+void lwm_client_disable(struct lwm_client *c, uint32_t seconds);
 void lwm_engine_link(struct lwm_engine *e, struct lwm_client *c);
 void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c);
 /* A De-register ended, whatever its outcome (counts down a shutdown). */

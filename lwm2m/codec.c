@@ -9,8 +9,12 @@ bool lwm_format_can_encode(uint16_t format)
 	switch (format) {
 	case LWM_FMT_TEXT:
 	case LWM_FMT_OPAQUE:
+	case LWM_FMT_CBOR:
 	case LWM_FMT_TLV:
 	case LWM_FMT_SENML_JSON:
+	case LWM_FMT_SENML_CBOR:
+	case LWM_FMT_LWM2M_JSON:
+	case LWM_FMT_LWM2M_CBOR:
 		return true;
 	default:
 		return false;
@@ -19,7 +23,10 @@ bool lwm_format_can_encode(uint16_t format)
 
 bool lwm_format_can_decode(uint16_t format)
 {
-	return lwm_format_can_encode(format);
+	/* Write-Composite may come as SenML-ETCH, which for full records is
+	 * SenML. */
+	return lwm_format_can_encode(format) || format == LWM_FMT_SENML_ETCH_JSON ||
+	       format == LWM_FMT_SENML_ETCH_CBOR;
 }
 
 /* TEXT and OPAQUE carry exactly one value, of the resource (instance) read. */
@@ -47,10 +54,19 @@ static int encode(uint16_t format, const struct lwm_path *base, const struct lwm
 			return -EINVAL;
 		lwm_buf_append(out, recs[0].value.v.bytes.ptr, recs[0].value.v.bytes.len);
 		return out->err;
+	case LWM_FMT_CBOR:
+		r = check_single(base, recs, n);
+		return r ? r : lwm_cbor_encode(&recs[0], out);
 	case LWM_FMT_TLV:
 		return lwm_tlv_encode(base, recs, n, out);
 	case LWM_FMT_SENML_JSON:
 		return lwm_senml_json_encode(base, recs, n, out);
+	case LWM_FMT_SENML_CBOR:
+		return lwm_senml_cbor_encode(base, recs, n, out);
+	case LWM_FMT_LWM2M_JSON:
+		return lwm_lwm2m_json_encode(base, recs, n, out);
+	case LWM_FMT_LWM2M_CBOR:
+		return lwm_lwm2m_cbor_encode(base, recs, n, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -86,6 +102,7 @@ int lwm_decode_ex(uint16_t format, const struct lwm_path *base, const uint8_t *p
 	switch (format) {
 	case LWM_FMT_TEXT:
 	case LWM_FMT_OPAQUE:
+	case LWM_FMT_CBOR:
 		if (base->len < 3)
 			return -ENOTSUP;
 		if (max < 1)
@@ -93,6 +110,8 @@ int lwm_decode_ex(uint16_t format, const struct lwm_path *base, const uint8_t *p
 		t = lookup_type(base, lookup, ud);
 		if (format == LWM_FMT_TEXT) {
 			r = lwm_text_decode_ex(base, payload, len, t, &recs[0], scratch);
+		} else if (format == LWM_FMT_CBOR) {
+			r = lwm_cbor_decode_ex(base, payload, len, t, &recs[0], scratch);
 		} else if (t != LWM_T_OPAQUE && t != LWM_T_NONE) {
 			r = -EINVAL;
 		} else {
@@ -108,7 +127,18 @@ int lwm_decode_ex(uint16_t format, const struct lwm_path *base, const uint8_t *p
 	case LWM_FMT_TLV:
 		return lwm_tlv_decode(base, payload, len, lookup, ud, recs, max, n);
 	case LWM_FMT_SENML_JSON:
+	case LWM_FMT_SENML_ETCH_JSON:
 		return lwm_senml_json_decode_ex(base, payload, len, lookup, ud, recs, max, n,
+						scratch);
+	case LWM_FMT_SENML_CBOR:
+	case LWM_FMT_SENML_ETCH_CBOR:
+		return lwm_senml_cbor_decode_ex(base, payload, len, lookup, ud, recs, max, n,
+						scratch);
+	case LWM_FMT_LWM2M_JSON:
+		return lwm_lwm2m_json_decode_ex(base, payload, len, lookup, ud, recs, max, n,
+						scratch);
+	case LWM_FMT_LWM2M_CBOR:
+		return lwm_lwm2m_cbor_decode_ex(base, payload, len, lookup, ud, recs, max, n,
 						scratch);
 	default:
 		return -ENOTSUP;

@@ -29,8 +29,14 @@ bool lwm_format_can_decode(uint16_t format);
 
 /* Encode the records of a Read of `base` (object, instance, resource or
  * resource instance).  recs are sorted in path order and all lie at or under
- * base; resource instances (path len 4) mark a multiple resource.  TEXT and
- * OPAQUE take exactly one record.  Appends to out.
+ * base; resource instances (path len 4) mark a multiple resource.  TEXT,
+ * OPAQUE and CBOR take exactly one record.  Appends to out.
+ * Composite responses (Read-Composite, Observe-Composite, Send): pass the
+ * root (len 0) as base, with the records of every requested path merged
+ * into one sorted, duplicate-free array; SENML_JSON, SENML_CBOR,
+ * LWM2M_CBOR and LWM2M_JSON then name each record from the root, so they
+ * may come from different objects (TLV cannot: -ENOTSUP).
+ * LWM2M_CBOR always writes paths from the root, whatever base is.
  * Returns 0, -ENOTSUP (format not encodable, or TEXT/OPAQUE for more than one
  * record), -EINVAL (a value the format cannot carry) or out->err. */
 int lwm_encode(uint16_t format, const struct lwm_path *base, const struct lwm_record *recs,
@@ -48,7 +54,10 @@ int lwm_decode(uint16_t format, const struct lwm_path *base, const uint8_t *payl
 
 /* lwm_decode with a scratch buffer for values whose bytes do not appear
  * verbatim in the payload: SenML JSON strings (escaped) and opaque values
- * (base64url), text/plain opaque values (base64).  Such bytes are appended
+ * (base64url), LwM2M JSON strings (escaped) and opaque values (base64),
+ * text/plain opaque values (base64), and in the CBOR formats (CBOR, SenML
+ * CBOR, LwM2M CBOR) strings sent as indefinite-length chunks (definite
+ * strings point into the payload).  Such bytes are appended
  * to *scratch (borrowed); STRING/OPAQUE/CORELNK values then point into
  * scratch, all other byte values into payload.  The decoder grows scratch
  * at most once, before it hands out any pointer, so these pointers stay
@@ -63,14 +72,26 @@ int lwm_decode(uint16_t format, const struct lwm_path *base, const uint8_t *payl
  *   carries bare resources gets iid LWM_ID_NONE (the client picks one);
  * - lookup is called with the resource path (len 3) of each record; when it
  *   is NULL or answers LWM_T_NONE, TLV, text and opaque values come back as
- *   raw OPAQUE bytes and SenML values keep the type their key gives, for the
- *   caller to reject or convert;
+ *   raw OPAQUE bytes and SenML values keep the type their key gives (CBOR
+ *   and LwM2M CBOR: the CBOR item's type; LwM2M JSON: its key, sv being a
+ *   STRING), for the caller to reject or convert;
+ * - numbers convert between INTEGER, UNSIGNED, TIME and FLOAT when the
+ *   value survives exactly; an object link is "oid:iid" text (-EBADMSG
+ *   otherwise) in every format but TLV;
  * - STRING and CORELNK values are valid UTF-8 (-EINVAL otherwise), FLOAT
  *   values are finite (-EINVAL otherwise);
  * - two records for one path are -EBADMSG; an empty TLV multiple resource
  *   yields no record at all;
- * - TEXT and OPAQUE need a resource (instance) base, TLV any but the root
- *   (-ENOTSUP otherwise);
+ * - TEXT, OPAQUE and CBOR need a resource (instance) base, TLV any but the
+ *   root (-ENOTSUP otherwise); the others take any base, the root for
+ *   Write-Composite (SENML_ETCH_JSON/_CBOR decode as SENML_JSON/_CBOR);
+ * - payloads over 64 KiB are -E2BIG, and so is JSON or CBOR nesting deeper
+ *   than 8 where the format lets a payload nest (ignored SenML labels);
+ *   LwM2M CBOR maps nested past a resource instance are -EBADMSG;
+ * - CBOR input may use any well-formed encoding (indefinite lengths,
+ *   half/single/double floats) except what libcbor 0.8 refuses: simple
+ *   values other than false/true/null/undefined and one-byte tags 6..20;
+ *   text must be valid UTF-8 (-EBADMSG);
  * - on error *n is 0 and the contents of recs are unspecified. */
 int lwm_decode_ex(uint16_t format, const struct lwm_path *base, const uint8_t *payload,
 		  size_t len, lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
@@ -95,6 +116,41 @@ int lwm_senml_json_decode(const struct lwm_path *base, const uint8_t *p, size_t 
 int lwm_senml_json_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
 			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
 			     size_t max, size_t *n, struct lwm_buf *scratch);
+
+int lwm_cbor_encode(const struct lwm_record *rec, struct lwm_buf *out);
+int lwm_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
+		       enum lwm_type type, struct lwm_record *out, struct lwm_buf *scratch);
+int lwm_senml_cbor_encode(const struct lwm_path *base, const struct lwm_record *recs,
+			  size_t n, struct lwm_buf *out);
+int lwm_senml_cbor_decode(const struct lwm_path *base, const uint8_t *p, size_t len,
+			  lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
+			  size_t max, size_t *n);
+int lwm_senml_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
+			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
+			     size_t max, size_t *n, struct lwm_buf *scratch);
+int lwm_lwm2m_json_encode(const struct lwm_path *base, const struct lwm_record *recs, size_t n,
+			  struct lwm_buf *out);
+int lwm_lwm2m_json_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
+			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
+			     size_t max, size_t *n, struct lwm_buf *scratch);
+int lwm_lwm2m_cbor_encode(const struct lwm_path *base, const struct lwm_record *recs, size_t n,
+			  struct lwm_buf *out);
+int lwm_lwm2m_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
+			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
+			     size_t max, size_t *n, struct lwm_buf *scratch);
+
+/* The paths of a Read-Composite / Observe-Composite request (FETCH) or of
+ * a Write-Composite (iPATCH) payload: SenML records read for their names
+ * only (bn + n, bn carrying over as usual; values, if any, are skipped
+ * unchecked), in payload order, duplicates kept.  format is SENML_JSON,
+ * SENML_CBOR or their ETCH aliases (320, 322).  A path may be of any level
+ * ("/3", "/3/0", "/3/0/1", "/3/0/11/0", "/" the root); a name ending in
+ * '/' addresses the level above ("/3/0/" is /3/0).  At most max paths
+ * (*n set).  0, -ENOTSUP (format), -EBADMSG (malformed, or a name that is
+ * not a path), -E2BIG (more than max paths, over 64 KiB, nested deeper
+ * than 8); on error *n is 0. */
+int lwm_senml_paths_decode(uint16_t format, const uint8_t *p, size_t len, struct lwm_path *paths,
+			   size_t max, size_t *n);
 
 /* RFC 6690 helpers: append `</3/0>` style links; attrs may be NULL or a
  * string like `;ver=1.1` appended verbatim.  A ',' is written before the

@@ -2,6 +2,7 @@
  * a record's path is bn + n; values in v (number), vs (string), vb
  * (boolean), vd (opaque, base64url without padding), vlo ("oid:iid"). */
 #include "codec.h"
+#include "senml.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,53 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#define SENML_MAX_PAYLOAD 65536 /* a Write larger than this is not ours */
-#define SENML_MAX_DEPTH 8       /* SenML needs 2: an array of flat objects */
-#define SENML_MAX_NAME 64       /* "/65534/65534/65534/65534" is 24 */
-
 /* ---- encoding ---- */
-
-static void put_json_string(struct lwm_buf *out, const uint8_t *p, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
-
-	lwm_buf_putc(out, '"');
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-		char esc[6] = {'\\', 0};
-		size_t elen = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		lwm_buf_append(out, p + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
-			break;
-		}
-		lwm_buf_append(out, esc, elen);
-	}
-	lwm_buf_append(out, p + run, len - run);
-	lwm_buf_putc(out, '"');
-}
 
 static int put_value(struct lwm_buf *out, const struct lwm_value *v)
 {
@@ -84,7 +39,7 @@ static int put_value(struct lwm_buf *out, const struct lwm_value *v)
 		if (!lwm_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
 			return -EINVAL;
 		lwm_buf_append(out, "\"vs\":", 5);
-		put_json_string(out, v->v.bytes.ptr, v->v.bytes.len);
+		lwm_json_put_string(out, v->v.bytes.ptr, v->v.bytes.len);
 		return out->err;
 	case LWM_T_OPAQUE:
 		lwm_buf_append(out, "\"vd\":\"", 6);
@@ -98,32 +53,26 @@ static int put_value(struct lwm_buf *out, const struct lwm_value *v)
 int lwm_senml_json_encode(const struct lwm_path *base, const struct lwm_record *recs,
 			  size_t n, struct lwm_buf *out)
 {
-	struct lwm_path bn = *base;
-	char bnstr[32];
+	struct lwm_path bn = lwm_senml_base(base);
+	char bnstr[32], name[32];
 	int r = lwm_records_check(base, recs, n);
 
 	if (r)
 		return r;
-	/* Names are relative to the instance (or the base above it). */
-	if (bn.len > 2)
-		bn.len = 2;
-	r = lwm_path_format(&bn, bnstr, sizeof(bnstr));
+	r = lwm_senml_bn(&bn, bnstr);
 	if (r < 0)
 		return r;
 	lwm_buf_putc(out, '[');
 	for (size_t i = 0; i < n; i++) {
-		const struct lwm_path *p = &recs[i].path;
-
+		r = lwm_senml_rel(&bn, &recs[i].path, name);
+		if (r < 0)
+			return r;
 		if (i > 0)
 			lwm_buf_putc(out, ',');
 		if (i == 0)
-			lwm_buf_printf(out, "{\"bn\":\"%s%s\",\"n\":\"", bnstr,
-				       bn.len ? "/" : "");
+			lwm_buf_printf(out, "{\"bn\":\"%s\",\"n\":\"%s\",", bnstr, name);
 		else
-			lwm_buf_append(out, "{\"n\":\"", 6);
-		for (unsigned k = bn.len; k < p->len; k++)
-			lwm_buf_printf(out, "%s%u", k > bn.len ? "/" : "", (unsigned)p->id[k]);
-		lwm_buf_append(out, "\",", 2);
+			lwm_buf_printf(out, "{\"n\":\"%s\",", name);
 		r = put_value(out, &recs[i].value);
 		if (r)
 			return r;
@@ -134,32 +83,6 @@ int lwm_senml_json_encode(const struct lwm_path *base, const struct lwm_record *
 }
 
 /* ---- decoding ---- */
-
-/* Bounds nesting before jansson recurses into it. */
-static int check_depth(const uint8_t *p, size_t len)
-{
-	bool in_str = false;
-	unsigned depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > SENML_MAX_DEPTH)
-				return -E2BIG;
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
-		}
-	}
-	return 0;
-}
 
 /* The one value key of a record, or NULL (*key unchanged). */
 static int record_value(json_t *rec, const char **key, json_t **val)
@@ -202,64 +125,6 @@ static int value_bytes(json_t *rec, size_t *need)
 	return 0;
 }
 
-static int number_value(json_t *val, enum lwm_type type, struct lwm_value *v)
-{
-	double d;
-
-	if (!json_is_number(val))
-		return -EBADMSG;
-	if (json_is_integer(val)) {
-		json_int_t i = json_integer_value(val);
-
-		switch (type) {
-		case LWM_T_NONE:
-		case LWM_T_INTEGER:
-		case LWM_T_TIME:
-			v->type = type == LWM_T_NONE ? LWM_T_INTEGER : type;
-			v->v.i = i;
-			return 0;
-		case LWM_T_UNSIGNED:
-			if (i < 0)
-				return -EINVAL;
-			v->type = type;
-			v->v.u = (uint64_t)i;
-			return 0;
-		case LWM_T_FLOAT:
-			v->type = type;
-			v->v.f = (double)i;
-			return 0;
-		default:
-			return -EINVAL;
-		}
-	}
-	d = json_real_value(val);
-	if (!isfinite(d))
-		return -EINVAL;
-	switch (type) {
-	case LWM_T_NONE:
-	case LWM_T_FLOAT:
-		v->type = LWM_T_FLOAT;
-		v->v.f = d;
-		return 0;
-	case LWM_T_INTEGER:
-	case LWM_T_TIME:
-		/* 2^63 is exact as a double; INT64_MAX is not. */
-		if (d != trunc(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-			return -EINVAL;
-		v->type = type;
-		v->v.i = (int64_t)d;
-		return 0;
-	case LWM_T_UNSIGNED:
-		if (d != trunc(d) || d < 0 || d >= 18446744073709551616.0)
-			return -EINVAL;
-		v->type = type;
-		v->v.u = (uint64_t)d;
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
-
 /* Copies s into scratch, which was reserved for it. */
 static void to_scratch(struct lwm_buf *scratch, const void *s, size_t len, struct lwm_value *v)
 {
@@ -276,66 +141,63 @@ static void to_scratch(struct lwm_buf *scratch, const void *s, size_t len, struc
 static int decode_value(const char *key, json_t *val, enum lwm_type type,
 			struct lwm_value *v, struct lwm_buf *scratch)
 {
-	struct lwm_path nop = {{0, 0, 0, 0}, 0};
-	struct lwm_record tmp;
+	struct lwm_senml_raw raw;
 	const char *s;
 	size_t len;
 	int r;
 
-	if (!strcmp(key, "v"))
-		return number_value(val, type, v);
+	if (!strcmp(key, "v")) {
+		if (json_is_integer(val)) {
+			raw.kind = LWM_SK_INT;
+			raw.v.i = json_integer_value(val);
+		} else if (json_is_real(val)) {
+			raw.kind = LWM_SK_FLOAT;
+			raw.v.f = json_real_value(val);
+		} else {
+			return -EBADMSG;
+		}
+		return lwm_senml_value(&raw, type, v);
+	}
 	if (!strcmp(key, "vb")) {
 		if (!json_is_boolean(val))
 			return -EBADMSG;
-		if (type != LWM_T_NONE && type != LWM_T_BOOLEAN)
-			return -EINVAL;
-		v->type = LWM_T_BOOLEAN;
-		v->v.b = json_is_true(val);
-		return 0;
+		raw.kind = LWM_SK_BOOL;
+		raw.v.b = json_is_true(val);
+		return lwm_senml_value(&raw, type, v);
 	}
 	if (!json_is_string(val))
 		return -EBADMSG;
 	s = json_string_value(val);
 	len = json_string_length(val);
+	raw.v.s.ptr = (const uint8_t *)s;
+	raw.v.s.len = len;
 	if (!strcmp(key, "vs")) {
-		if (type != LWM_T_NONE && type != LWM_T_STRING && type != LWM_T_CORELNK)
-			return -EINVAL;
 		/* jansson has checked the UTF-8 and refused NULs. */
-		v->type = type == LWM_T_NONE ? LWM_T_STRING : type;
-		to_scratch(scratch, s, len, v);
-		return 0;
+		raw.kind = LWM_SK_STRING;
+		r = lwm_senml_value(&raw, type, v);
+		if (r == 0)
+			to_scratch(scratch, s, len, v);
+		return r;
 	}
 	if (!strcmp(key, "vd")) {
 		if (type != LWM_T_NONE && type != LWM_T_OPAQUE)
 			return -EINVAL;
-		v->type = LWM_T_OPAQUE;
 		if (lwm_base64_decode(s, len, true, NULL, &len))
 			return -EBADMSG;
-		if (len == 0) {
-			to_scratch(scratch, NULL, 0, v);
-			return 0;
+		raw.kind = LWM_SK_DATA;
+		raw.v.s.ptr = (const uint8_t *)"";
+		raw.v.s.len = len;
+		if (len) {
+			raw.v.s.ptr = scratch->data + scratch->len;
+			lwm_base64_decode(s, json_string_length(val), true,
+					  scratch->data + scratch->len, &len);
+			scratch->len += len;
 		}
-		v->v.bytes.ptr = scratch->data + scratch->len;
-		v->v.bytes.len = len;
-		lwm_base64_decode(s, json_string_length(val), true, scratch->data + scratch->len,
-				  &len);
-		scratch->len += len;
-		return 0;
+		return lwm_senml_value(&raw, type, v);
 	}
-	/* vlo */
-	if (type != LWM_T_NONE && type != LWM_T_OBJLNK)
-		return -EINVAL;
-	r = lwm_text_decode(&nop, (const uint8_t *)s, len, LWM_T_OBJLNK, &tmp);
-	if (r)
-		return -EBADMSG;
-	*v = tmp.value;
-	return 0;
+	raw.kind = LWM_SK_OBJLNK; /* vlo */
+	return lwm_senml_value(&raw, type, v);
 }
-
-struct senml_state {
-	char bn[SENML_MAX_NAME + 1];
-	size_t bnlen;
-};
 
 /* Keys other than the value keys, bn and n. */
 static int check_other_key(const char *key, json_t *val)
@@ -356,82 +218,107 @@ static int check_other_key(const char *key, json_t *val)
 	return 0; /* other keys are ignored, as RFC 8428 asks */
 }
 
-static int decode_record(struct senml_state *st, json_t *rec, const struct lwm_path *base,
-			 lwm_type_lookup_fn lookup, void *ud, struct lwm_record *out,
-			 struct lwm_buf *scratch)
+/* Reads a record's keys: bn updates st, n and the value key come back
+ * (*value NULL when the record has none). */
+static int scan_record(struct lwm_senml_names *st, json_t *rec, const char **n, size_t *nlen,
+		       const char **vkey, json_t **value)
 {
-	char name[2 * SENML_MAX_NAME + 1];
-	const char *key, *vkey = NULL, *n = "";
-	size_t nlen = 0;
-	json_t *val, *value = NULL;
-	struct lwm_path res;
-	enum lwm_type type;
+	const char *key;
+	json_t *val;
 	int r;
 
+	*n = "";
+	*nlen = 0;
+	*value = NULL;
 	if (!json_is_object(rec))
 		return -EBADMSG;
 	json_object_foreach(rec, key, val) {
 		if (!strcmp(key, "bn")) {
-			if (!json_is_string(val) || json_string_length(val) > SENML_MAX_NAME)
+			if (!json_is_string(val) || json_string_length(val) > LWM_SENML_MAX_NAME)
 				return -EBADMSG;
 			st->bnlen = json_string_length(val);
 			memcpy(st->bn, json_string_value(val), st->bnlen);
 		} else if (!strcmp(key, "n")) {
-			if (!json_is_string(val) || json_string_length(val) > SENML_MAX_NAME)
+			if (!json_is_string(val) || json_string_length(val) > LWM_SENML_MAX_NAME)
 				return -EBADMSG;
-			n = json_string_value(val);
-			nlen = json_string_length(val);
+			*n = json_string_value(val);
+			*nlen = json_string_length(val);
 		} else if (!strcmp(key, "v") || !strcmp(key, "vs") || !strcmp(key, "vb") ||
 			   !strcmp(key, "vd") || !strcmp(key, "vlo")) {
-			if (value)
+			if (*value)
 				return -EBADMSG; /* one value per record */
-			vkey = key;
-			value = val;
+			*vkey = key;
+			*value = val;
 		} else {
 			r = check_other_key(key, val);
 			if (r)
 				return r;
 		}
 	}
+	return 0;
+}
+
+static int decode_record(struct lwm_senml_names *st, json_t *rec, const struct lwm_path *base,
+			 lwm_type_lookup_fn lookup, void *ud, struct lwm_record *out,
+			 struct lwm_buf *scratch)
+{
+	const char *vkey = NULL, *n;
+	size_t nlen;
+	json_t *value;
+	struct lwm_path res;
+	enum lwm_type type;
+	int r;
+
+	r = scan_record(st, rec, &n, &nlen, &vkey, &value);
+	if (r)
+		return r;
 	if (!value)
 		return -EBADMSG;
-	memcpy(name, st->bn, st->bnlen);
-	memcpy(name + st->bnlen, n, nlen);
-	if (lwm_path_parse(name, st->bnlen + nlen, &out->path))
-		return -EBADMSG;
-	if (out->path.len < 3 || !lwm_path_starts_with(&out->path, base))
-		return -EBADMSG;
+	r = lwm_senml_record_path(st, n, nlen, base, &out->path);
+	if (r)
+		return r;
 	res = out->path;
 	res.len = 3;
 	type = lookup ? lookup(&res, ud) : LWM_T_NONE;
 	return decode_value(vkey, value, type, &out->value, scratch);
 }
 
+/* Parses a SenML JSON array (size, depth and syntax checked). */
+static int load(const uint8_t *p, size_t len, json_t **root)
+{
+	json_error_t jerr;
+	int r;
+
+	if (len > LWM_SENML_MAX_PAYLOAD)
+		return -E2BIG;
+	if (len == 0 || !p)
+		return -EBADMSG;
+	r = lwm_json_check_depth(p, len);
+	if (r)
+		return r;
+	*root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*root)
+		return -EBADMSG;
+	if (!json_is_array(*root)) {
+		json_decref(*root);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int lwm_senml_json_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
 			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
 			     size_t max, size_t *n, struct lwm_buf *scratch)
 {
-	struct senml_state st = {.bnlen = 0};
-	json_error_t jerr;
+	struct lwm_senml_names st = {.bnlen = 0};
 	json_t *root;
 	size_t cnt, need = 0;
 	int r;
 
 	*n = 0;
-	if (len > SENML_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	r = check_depth(p, len);
+	r = load(p, len, &root);
 	if (r)
 		return r;
-	root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return -EBADMSG;
-	if (!json_is_array(root)) {
-		r = -EBADMSG;
-		goto out;
-	}
 	cnt = json_array_size(root);
 	if (cnt > max) {
 		r = -E2BIG;
@@ -468,6 +355,38 @@ int lwm_senml_json_decode_ex(const struct lwm_path *base, const uint8_t *p, size
 	r = lwm_records_unique(recs, cnt);
 	if (r == 0)
 		*n = cnt;
+out:
+	json_decref(root);
+	return r;
+}
+
+int lwm_senml_json_paths(const uint8_t *p, size_t len, struct lwm_path *paths, size_t max,
+			 size_t *n)
+{
+	struct lwm_senml_names st = {.bnlen = 0};
+	json_t *root, *value;
+	const char *name, *vkey;
+	size_t cnt, nlen;
+	int r;
+
+	*n = 0;
+	r = load(p, len, &root);
+	if (r)
+		return r;
+	cnt = json_array_size(root);
+	if (cnt > max) {
+		r = -E2BIG;
+		goto out;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		/* A Write-Composite record's value is not ours to check here. */
+		r = scan_record(&st, json_array_get(root, i), &name, &nlen, &vkey, &value);
+		if (r == 0)
+			r = lwm_senml_list_path(&st, name, nlen, &paths[i]);
+		if (r)
+			goto out;
+	}
+	*n = cnt;
 out:
 	json_decref(root);
 	return r;

@@ -142,7 +142,7 @@ static int request_path(const coap_pdu_t *req, struct lwm_path *p)
 	return 0;
 }
 
-static int request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out)
+int lwm_request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out)
 {
 	coap_opt_iterator_t oi;
 	coap_opt_t *opt = coap_check_option(req, num, &oi);
@@ -153,7 +153,7 @@ static int request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uin
 	return 0;
 }
 
-static void respond_code(coap_pdu_t *resp, unsigned code)
+void lwm_respond_code(coap_pdu_t *resp, unsigned code)
 {
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
 }
@@ -164,27 +164,31 @@ static void release_buffer(coap_session_t *s, void *p)
 }
 
 /* Attach out's bytes as the (possibly block-wise) body; takes out's memory. */
-static void respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-			 coap_pdu_t *resp, const coap_string_t *query, unsigned code,
-			 uint16_t format, struct lwm_buf *out)
+void lwm_respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+		      coap_pdu_t *resp, const coap_string_t *query, unsigned code,
+		      uint16_t format, struct lwm_buf *out)
 {
 	uint8_t *data = out->data;
 	size_t len = out->len;
 
-	respond_code(resp, code);
+	lwm_respond_code(resp, code);
 	/* libcoap owns the copy until release_buffer: hand it the buffer and
 	 * start the scratch afresh. */
 	lwm_buf_init(out, LWM_MAX_RESPONSE);
 	if (!data) {
 		data = malloc(1);
 		if (!data) {
-			respond_code(resp, 500);
+			lwm_respond_code(resp, 500);
 			return;
 		}
 	}
+	/* libcoap 4.3.1 leaves out a Content-Format of 0 (text/plain), but
+	 * LwM2M servers need it to tell text from other single values. */
+	if (format == LWM_FMT_TEXT)
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
 	if (!coap_add_data_large_response(r, s, req, resp, query, format, -1, 0, len, data,
 					  release_buffer, data))
-		respond_code(resp, 500);
+		lwm_respond_code(resp, 500);
 }
 
 static uint16_t default_format(const struct lwm_path *p, const struct lwm_record *recs,
@@ -195,6 +199,11 @@ static uint16_t default_format(const struct lwm_path *p, const struct lwm_record
 	if (p->len >= 3 && n == 1 && recs[0].path.len == p->len)
 		return recs[0].value.type == LWM_T_OPAQUE ? LWM_FMT_OPAQUE : LWM_FMT_TEXT;
 	return LWM_FMT_TLV;
+}
+
+static void discover_attrs(const struct lwm_path *p, struct lwm_buf *out, void *ud)
+{
+	lwm_client_attrs_format(ud, p, out);
 }
 
 static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resource_t *r,
@@ -211,16 +220,16 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	/* A device that is down has no current values to give. */
 	if (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= LWM_CORE_OBJECTS_END &&
 	    lwm_model_exists(c->model, p))
-		return respond_code(resp, 503);
-	if (request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
-		err = lwm_model_discover(c->model, p, &e->scratch);
+		return lwm_respond_code(resp, 503);
+	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
+		err = lwm_model_discover(c->model, p, discover_attrs, c, &e->scratch);
 		if (err == -ENOENT)
-			return respond_code(resp, 404);
+			return lwm_respond_code(resp, 404);
 		if (err == -EACCES)
-			return respond_code(resp, 401);
+			return lwm_respond_code(resp, 401);
 		if (err < 0)
-			return respond_code(resp, 500);
-		return respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
+			return lwm_respond_code(resp, 500);
+		return lwm_respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
 	}
 
 	err = lwm_model_read(c->model, p, &recs, &n);
@@ -228,31 +237,39 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	case 0:
 		break;
 	case -ENOENT:
-		return respond_code(resp, 404);
+		return lwm_respond_code(resp, 404);
 	case -EACCES: /* the Security object is never readable by a server */
-		return respond_code(resp, 401);
+		return lwm_respond_code(resp, 401);
 	case -EPERM:
-		return respond_code(resp, 405);
+		return lwm_respond_code(resp, 405);
 	case -ENODATA: /* the device has not delivered a value yet */
-		return respond_code(resp, 503);
+		return lwm_respond_code(resp, 503);
 	default:
-		return respond_code(resp, 500);
+		return lwm_respond_code(resp, 500);
 	}
-	if (request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0) {
+	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0) {
 		if (accept > UINT16_MAX || !lwm_format_can_encode((uint16_t)accept))
-			return respond_code(resp, 406);
+			return lwm_respond_code(resp, 406);
 		fmt = (uint16_t)accept;
 	} else {
 		fmt = default_format(p, recs, n);
 	}
 	err = lwm_encode(fmt, p, recs, n, &e->scratch);
 	if (err == -ENOTSUP || err == -EINVAL)
-		return respond_code(resp, 406); /* e.g. text/plain for an instance */
+		return lwm_respond_code(resp, 406); /* e.g. text/plain for an instance */
 	if (err == -E2BIG)
-		return respond_code(resp, 413);
+		return lwm_respond_code(resp, 413);
 	if (err < 0)
-		return respond_code(resp, 500);
-	respond_body(r, s, req, resp, query, 205, fmt, &e->scratch);
+		return lwm_respond_code(resp, 500);
+	lwm_respond_body(r, s, req, resp, query, 205, fmt, &e->scratch);
+}
+
+static bool has_payload(const coap_pdu_t *req)
+{
+	size_t len;
+	const uint8_t *data;
+
+	return coap_get_data(req, &len, &data) && len > 0;
 }
 
 static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
@@ -261,21 +278,40 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	struct lwm_client *c = client_of(s);
 	struct lwm_path p;
 
+	/* The second call for a deferred operation: its answer is ready. */
+	if (lwm_ops_resume(s, req, resp))
+		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
-		return respond_code(resp, 404);
+		return lwm_respond_code(resp, 404);
 	if (request_path(req, &p) < 0)
-		return respond_code(resp, 404);
+		return lwm_respond_code(resp, 404);
 	switch (coap_pdu_get_code(req)) {
 	case COAP_REQUEST_CODE_GET:
 		handle_read(c->engine, c, r, s, req, query, resp, &p);
 		break;
-	default:
-		/* Write, Execute, Create, Delete, Write-Attributes and the
-		 * composite operations are not implemented yet. */
-		if (!lwm_model_exists(c->model, &p))
-			respond_code(resp, 404);
+	case COAP_REQUEST_CODE_PUT:
+		/* A PUT with a query and no body is Write-Attributes. */
+		if (!has_payload(req) && query && query->length)
+			lwm_ops_write_attributes(c, query, resp, &p);
 		else
-			respond_code(resp, 501);
+			lwm_ops_write(c, s, req, resp, &p, true);
+		break;
+	case COAP_REQUEST_CODE_POST:
+		if (p.len == 1)
+			lwm_ops_create(c, resp, &p);
+		else if (p.len == 2)
+			lwm_ops_write(c, s, req, resp, &p, false);
+		else if (p.len == 3)
+			lwm_ops_execute(c, s, req, resp, &p);
+		else
+			lwm_respond_code(resp, 405);
+		break;
+	case COAP_REQUEST_CODE_DELETE:
+		lwm_ops_delete(c, resp, &p);
+		break;
+	default:
+		/* Read-Composite and Write-Composite are not implemented yet. */
+		lwm_respond_code(resp, 501);
 		break;
 	}
 }

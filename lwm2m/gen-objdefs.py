@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Generate lwm2m/objdefs_table.c from OMA LwM2M DDF files.
 
-usage: gen-objdefs.py REGISTRY_DIR > lwm2m/objdefs_table.c
+usage: gen-objdefs.py [--exclude IDS] REGISTRY_DIR > lwm2m/objdefs_table.c
 
 Reads every *.xml in REGISTRY_DIR and emits only facts (ids, short names,
 types, operations, multiplicity, units, numeric ranges, versions, URNs);
 descriptions stay out of the generated table.
+
+--exclude IDS  comma-separated object ids to leave out of the table instead
+               of DEFAULT_EXCLUDE ("" to leave nothing out).
 """
 
+import argparse
 import math
 import os
 import re
@@ -32,6 +36,18 @@ NUMERIC = {"LWM_T_INTEGER", "LWM_T_UNSIGNED", "LWM_T_FLOAT", "LWM_T_TIME"}
 NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 # "0..100", "1...63" (a typo in some files), "0.00..100.00", "-158..-44", "1-5"
 RANGE_RE = re.compile(r"(%s)\s*(?:\.{2,3}|-)\s*(%s)" % (NUM, NUM))
+
+
+# Objects the built-in table leaves out.  OMA's test objects exist for
+# conformance labs and interoperability events; a gateway in the field has no
+# device that maps onto them, and having them built in would let a
+# configuration point at them by mistake.  A user who does need one drops its
+# DDF file into gatewayd's models directory (models_dir in gatewayd.conf),
+# from where it is loaded at run time like any vendor object.
+DEFAULT_EXCLUDE = {
+    3441: "LwM2M v1.0 Test Object",
+    3442: "LwM2M v1.1 Test Object",
+}
 
 
 class DdfError(Exception):
@@ -207,23 +223,45 @@ def emit(objs, out):
       "\tsizeof(lwm_builtin_objdefs) / sizeof(lwm_builtin_objdefs[0]);\n")
 
 
+def parse_exclude(s):
+    ids = set()
+    for part in s.split(","):
+        if part.strip():
+            ids.add(parse_id(part, "--exclude id"))
+    return ids
+
+
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: %s REGISTRY_DIR\n" % argv[0])
-        return 2
+    ap = argparse.ArgumentParser(prog=os.path.basename(argv[0]),
+                                 description="Generate lwm2m/objdefs_table.c.")
+    ap.add_argument("--exclude", metavar="IDS",
+                    default=",".join(str(k) for k in sorted(DEFAULT_EXCLUDE)),
+                    help="comma-separated object ids to leave out "
+                         "(default: OMA's test objects, %(default)s)")
+    ap.add_argument("registry", metavar="REGISTRY_DIR")
+    args = ap.parse_args(argv[1:])
     objs = {}
     try:
-        files = sorted(f for f in os.listdir(argv[1]) if f.endswith(".xml"))
+        exclude = parse_exclude(args.exclude)
+        files = sorted(f for f in os.listdir(args.registry) if f.endswith(".xml"))
         for f in files:
-            obj = parse_file(os.path.join(argv[1], f))
+            obj = parse_file(os.path.join(args.registry, f))
             if obj["id"] in objs:
                 raise DdfError("%s: object %d defined twice" % (f, obj["id"]))
             objs[obj["id"]] = obj
     except (DdfError, OSError) as e:
         sys.stderr.write("gen-objdefs: %s\n" % e)
         return 1
+    # Excluding an id the registry does not have is most likely a typo.
+    missing = sorted(exclude - set(objs))
+    if missing:
+        sys.stderr.write("gen-objdefs: --exclude: no such object in %s: %s\n"
+                         % (args.registry, ", ".join(map(str, missing))))
+        return 1
+    for k in exclude:
+        del objs[k]
     if not objs:
-        sys.stderr.write("gen-objdefs: no *.xml in %s\n" % argv[1])
+        sys.stderr.write("gen-objdefs: no objects left from %s\n" % args.registry)
         return 1
     emit([objs[k] for k in sorted(objs)], sys.stdout)
     return 0

@@ -4,12 +4,15 @@ lwm2m_libgwlwm2m_la_SOURCES = \
 	lwm2m/lwm_types.c lwm2m/lwm_types.h \
 	lwm2m/codec.c lwm2m/codec.h \
 	lwm2m/codec_text.c lwm2m/codec_tlv.c lwm2m/codec_senml_json.c lwm2m/codec_link.c \
-	lwm2m/objdefs.c lwm2m/objdefs.h lwm2m/objdefs_table.c \
+	lwm2m/codec_cbor.c lwm2m/codec_senml_cbor.c lwm2m/codec_lwm2m_json.c \
+	lwm2m/codec_lwm2m_cbor.c lwm2m/senml.c lwm2m/senml.h lwm2m/cbor_io.c lwm2m/cbor_io.h \
+	lwm2m/objdefs.c lwm2m/objdefs.h lwm2m/objdefs_table.c lwm2m/objdefs_ddf.c \
 	lwm2m/model.c lwm2m/model.h \
 	lwm2m/client.c lwm2m/client.h lwm2m/client_internal.h \
-	lwm2m/engine.c lwm2m/engine.h
-lwm2m_libgwlwm2m_la_CFLAGS = $(AM_CFLAGS) $(COAP_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-lwm2m_libgwlwm2m_la_LIBADD = gatewayd/libgwbase.la $(COAP_LIBS) $(JANSSON_LIBS)
+	lwm2m/engine.c lwm2m/engine.h \
+	lwm2m/ops.c lwm2m/attrs.c
+lwm2m_libgwlwm2m_la_CFLAGS = $(AM_CFLAGS) $(COAP_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBXML_CFLAGS) $(LIBCBOR_CFLAGS)
+lwm2m_libgwlwm2m_la_LIBADD = gatewayd/libgwbase.la $(COAP_LIBS) $(JANSSON_LIBS) $(LIBXML_LIBS) $(LIBCBOR_LIBS)
 
 # The object table is generated from the OMA registry's DDF files and kept in
 # git, so a build needs neither the registry nor python.  Regenerate with

@@ -391,7 +391,8 @@ int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 }
 
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
-		       struct lwm_buf *out)
+		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
+		       void *ud, struct lwm_buf *out)
 {
 	bool found;
 	size_t i;
@@ -406,6 +407,8 @@ int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		if (d && strcmp(d->version, "1.0") != 0)
 			snprintf(attr, sizeof(attr), ";ver=%s", d->version);
 		lwm_link_append(out, p, attr[0] ? attr : NULL);
+		if (attrs)
+			attrs(p, out, ud);
 	}
 	i = find(m, p, &found);
 	for (; i < m->n && lwm_path_starts_with(&m->e[i].path, p); i++) {
@@ -424,6 +427,37 @@ int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		} else {
 			lwm_link_append(out, &e->path, NULL);
 		}
+		if (attrs)
+			attrs(&e->path, out, ud);
 	}
 	return out->err;
+}
+
+int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
+		    const struct lwm_value *v)
+{
+	const struct lwm_res_def *def = res_def(p);
+	struct lwm_path res = lwm_path_make(3, LWM_PATH_OID(p), LWM_PATH_IID(p), LWM_PATH_RID(p), 0);
+	struct lwm_value nv;
+
+	if ((p->len != 3 && p->len != 4) || !def || !lookup(m, &res))
+		return -ENOENT;
+	if ((p->len == 4) != def->multiple)
+		return -EINVAL;
+	return coerce(v, def->type, &nv);
+}
+
+void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p)
+{
+	bool found;
+	size_t i = find(m, p, &found), j;
+
+	if (!found)
+		return;
+	for (j = i + 1; j < m->n && m->e[j].path.len == 4 &&
+			lwm_path_starts_with(&m->e[j].path, p);
+	     j++)
+		value_clear(&m->e[j].value);
+	memmove(&m->e[i + 1], &m->e[j], (m->n - j) * sizeof(*m->e));
+	m->n -= j - i - 1;
 }

@@ -53,9 +53,16 @@ int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
  * lwm2m_version is not "1.0"). */
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out);
-/* Append Discover links for p (object, instance or resource). */
+/* Append Discover links for p (object, instance or resource); attrs (may
+ * be NULL) appends the attributes attached to each listed path. */
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
-		       struct lwm_buf *out);
+		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
+		       void *ud, struct lwm_buf *out);
+/* Check that lwm_model_set(m, p, v) would succeed, without changing m. */
+int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
+		    const struct lwm_value *v);
+/* Remove every instance of the multiple resource p (len 3). */
+void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p);
 
 size_t lwm_model_entry_count(const struct lwm_model *m);
 

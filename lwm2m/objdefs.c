@@ -1,9 +1,10 @@
-/* Lookups in the generated object table (objdefs_table.c). */
+/* Lookups in the generated object table (objdefs_table.c) and, after it,
+ * among the objects loaded at run time (objdefs_ddf.c). */
 #include "objdefs.h"
 
 #include <stddef.h>
 
-const struct lwm_obj_def *lwm_objdef_find(uint16_t oid)
+const struct lwm_obj_def *lwm_objdef_find_builtin(uint16_t oid)
 {
 	size_t lo = 0, hi = lwm_builtin_objdefs_count;
 
@@ -20,6 +21,15 @@ const struct lwm_obj_def *lwm_objdef_find(uint16_t oid)
 			hi = mid;
 	}
 	return NULL;
+}
+
+const struct lwm_obj_def *lwm_objdef_find(uint16_t oid)
+{
+	const struct lwm_obj_def *o = lwm_objdef_find_builtin(oid);
+
+	/* The loader refuses built-in ids, so the order only saves time for
+	 * the common case: OMA objects. */
+	return o ? o : lwm_objdef_find_loaded(oid);
 }
 
 const struct lwm_res_def *lwm_resdef_find(const struct lwm_obj_def *obj, uint16_t rid)

@@ -19,3 +19,10 @@ tests_integration_test_daemon_SOURCES = tests/integration/test_daemon.c \
 tests_integration_test_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_daemon_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_daemon
+
+check_PROGRAMS += tests/integration/test_ops
+tests_integration_test_ops_SOURCES = tests/integration/test_ops.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_ops_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_ops_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_ops

@@ -254,11 +254,10 @@ static void print_value(FILE *f, json_t *rec)
 {
 	json_t *v = json_object_get(rec, "value");
 	const char *type = sget(rec, "type", "");
-	char buf[32];
 
 	if (json_is_real(v)) {
-		lwm_fmt_double(json_real_value(v), buf);
-		fputs(buf, f);
+		/* a person wants 21.624, not 21.624042363164364 */
+		fprintf(f, "%.6g", json_real_value(v));
 	} else if (json_is_integer(v)) {
 		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	} else if (json_is_boolean(v)) {
@@ -345,16 +344,31 @@ static void render_response(FILE *f, json_t *ev, bool notify)
 	}
 }
 
+static bool has_instance(json_t *objs, const char *obj)
+{
+	size_t n = strlen(obj);
+
+	for (size_t i = 0; i < json_array_size(objs); i++) {
+		const char *s = json_string_value(json_array_get(objs, i));
+		if (!strncmp(s, obj, n) && s[n] == '/')
+			return true;
+	}
+	return false;
+}
+
 static void render_objects(FILE *f, json_t *ev)
 {
 	json_t *objs = json_object_get(ev, "objects");
-	size_t i;
-	json_t *o;
 
 	if (!json_array_size(objs))
 		return;
 	fputs("  objects:", f);
-	json_array_foreach(objs, i, o) fprintf(f, " %s", json_string_value(o));
+	for (size_t i = 0; i < json_array_size(objs); i++) {
+		const char *s = json_string_value(json_array_get(objs, i));
+		if (!strchr(s + 1, '/') && has_instance(objs, s))
+			continue; /* </3303> next to </3303/0> says nothing new */
+		fprintf(f, " %s", s);
+	}
 }
 
 static void render_human(FILE *f, json_t *ev)
@@ -395,13 +409,14 @@ static void render_human(FILE *f, json_t *ev)
 			json_object_get(ev, "ep") ? " " : "", sget(ev, "ep", ""),
 			sget(ev, "msg", "?"));
 	} else if (!strcmp(e, "list")) {
-		json_t *cl = json_object_get(ev, "clients"), *c;
-		size_t i;
+		json_t *cl = json_object_get(ev, "clients");
 		fprintf(f, "[server] %zu client(s)\n", json_array_size(cl));
-		json_array_foreach(cl, i, c)
-		    fprintf(f, "           %s  %s  lifetime %" JSON_INTEGER_FORMAT " s\n",
-			    sget(c, "ep", "?"), sget(c, "location", "?"),
-			    json_integer_value(json_object_get(c, "lt")));
+		for (size_t i = 0; i < json_array_size(cl); i++) {
+			json_t *c = json_array_get(cl, i);
+			fprintf(f, "           %s  %s  lifetime %" JSON_INTEGER_FORMAT " s\n",
+				sget(c, "ep", "?"), sget(c, "location", "?"),
+				json_integer_value(json_object_get(c, "lt")));
+		}
 	} else {
 		char *s = json_dumps(ev, JSON_COMPACT);
 		fprintf(f, "[server] %s\n", s ? s : e);
@@ -414,9 +429,6 @@ static void render_human(FILE *f, json_t *ev)
  * 21.53 into 21.530000000000001). */
 static int real_digits(json_t *j)
 {
-	const char *key;
-	json_t *v;
-	size_t i;
 	int max = 0, d;
 
 	if (json_is_real(j)) {
@@ -430,9 +442,13 @@ static int real_digits(json_t *j)
 		return d;
 	}
 	if (json_is_object(j)) {
-		json_object_foreach(j, key, v) if ((d = real_digits(v)) > max) max = d;
+		for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it))
+			if ((d = real_digits(json_object_iter_value(it))) > max)
+				max = d;
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v) if ((d = real_digits(v)) > max) max = d;
+		for (size_t i = 0; i < json_array_size(j); i++)
+			if ((d = real_digits(json_array_get(j, i))) > max)
+				max = d;
 	}
 	return max;
 }

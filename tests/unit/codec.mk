@@ -28,3 +28,33 @@ tests_unit_test_objdefs_SOURCES = tests/unit/test_objdefs.c
 tests_unit_test_objdefs_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_objdefs_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_objdefs
+
+check_PROGRAMS += tests/unit/test_codec_senml_cbor
+tests_unit_test_codec_senml_cbor_SOURCES = tests/unit/test_codec_senml_cbor.c
+tests_unit_test_codec_senml_cbor_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_senml_cbor_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_codec_senml_cbor
+
+check_PROGRAMS += tests/unit/test_codec_senml_paths
+tests_unit_test_codec_senml_paths_SOURCES = tests/unit/test_codec_senml_paths.c
+tests_unit_test_codec_senml_paths_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_senml_paths_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_codec_senml_paths
+
+check_PROGRAMS += tests/unit/test_codec_cbor
+tests_unit_test_codec_cbor_SOURCES = tests/unit/test_codec_cbor.c
+tests_unit_test_codec_cbor_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_cbor_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_codec_cbor
+
+check_PROGRAMS += tests/unit/test_codec_lwm2m_json
+tests_unit_test_codec_lwm2m_json_SOURCES = tests/unit/test_codec_lwm2m_json.c
+tests_unit_test_codec_lwm2m_json_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_lwm2m_json_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_codec_lwm2m_json
+
+check_PROGRAMS += tests/unit/test_codec_lwm2m_cbor
+tests_unit_test_codec_lwm2m_cbor_SOURCES = tests/unit/test_codec_lwm2m_cbor.c
+tests_unit_test_codec_lwm2m_cbor_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_lwm2m_cbor_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_codec_lwm2m_cbor

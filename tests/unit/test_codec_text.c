@@ -375,8 +375,8 @@ static void test_dispatch(void **state)
 	assert_int_equal(lwm_encode(LWM_FMT_TEXT, &inst, recs, 1, &b), -ENOTSUP);
 	assert_int_equal(lwm_encode(LWM_FMT_TEXT, &res, &recs[1], 1, &b), -ENOTSUP);
 	assert_int_equal(lwm_encode(LWM_FMT_OPAQUE, &res, recs, 1, &b), -EINVAL);
-	assert_int_equal(lwm_encode(LWM_FMT_CBOR, &res, recs, 1, &b), -ENOTSUP);
-	assert_int_equal(lwm_encode(LWM_FMT_LWM2M_JSON, &res, recs, 1, &b), -ENOTSUP);
+	assert_int_equal(lwm_encode(LWM_FMT_LINK, &res, recs, 1, &b), -ENOTSUP);
+	assert_int_equal(lwm_encode(LWM_FMT_SENML_ETCH_JSON, &res, recs, 1, &b), -ENOTSUP);
 	assert_int_equal(b.len, 0);
 	/* a value error leaves out as it was */
 	assert_int_equal(lwm_buf_append(&b, "keep", 4), 0);
@@ -408,7 +408,7 @@ static void test_dispatch(void **state)
 	assert_int_equal(lwm_decode(LWM_FMT_TEXT, &res, (const uint8_t *)"1", 1, lookup_fixed, &t,
 				    recs, 0, &n),
 			 -E2BIG);
-	assert_int_equal(lwm_decode(LWM_FMT_CBOR, &res, (const uint8_t *)"1", 1, NULL, NULL, recs,
+	assert_int_equal(lwm_decode(LWM_FMT_LINK, &res, (const uint8_t *)"1", 1, NULL, NULL, recs,
 				    2, &n),
 			 -ENOTSUP);
 
@@ -437,10 +437,13 @@ static void test_dispatch(void **state)
 	assert_true(lwm_format_can_encode(LWM_FMT_OPAQUE));
 	assert_true(lwm_format_can_encode(LWM_FMT_TLV));
 	assert_true(lwm_format_can_encode(LWM_FMT_SENML_JSON));
-	assert_false(lwm_format_can_encode(LWM_FMT_SENML_CBOR));
+	assert_true(lwm_format_can_encode(LWM_FMT_SENML_CBOR));
+	assert_false(lwm_format_can_encode(LWM_FMT_SENML_ETCH_CBOR));
 	assert_false(lwm_format_can_encode(LWM_FMT_LINK));
 	assert_true(lwm_format_can_decode(LWM_FMT_TLV));
-	assert_false(lwm_format_can_decode(LWM_FMT_LWM2M_CBOR));
+	assert_true(lwm_format_can_decode(LWM_FMT_LWM2M_CBOR));
+	assert_true(lwm_format_can_decode(LWM_FMT_SENML_ETCH_CBOR));
+	assert_false(lwm_format_can_decode(LWM_FMT_LINK));
 }
 
 static void test_link_append(void **state)

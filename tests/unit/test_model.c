@@ -180,11 +180,11 @@ static void discover_lists_dim(void **state)
 	const char *expect = "</3/0>,</3/0/0>,</3/0/11>;dim=1";
 
 	lwm_buf_init(&b, 0);
-	assert_int_equal(lwm_model_discover(m, &p, &b), 0);
+	assert_int_equal(lwm_model_discover(m, &p, NULL, NULL, &b), 0);
 	assert_int_equal(b.len, strlen(expect));
 	assert_memory_equal(b.data, expect, b.len);
 	p = lwm_path_make(1, 0, 0, 0, 0);
-	assert_int_equal(lwm_model_discover(m, &p, &b), -EACCES);
+	assert_int_equal(lwm_model_discover(m, &p, NULL, NULL, &b), -EACCES);
 	lwm_buf_free(&b);
 	lwm_model_free(m);
 }

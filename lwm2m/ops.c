@@ -1,0 +1,496 @@
+/* The Device Management operations beyond Read and Discover: Write (replace
+ * and partial update), Execute, Write-Attributes, Create and Delete.
+ *
+ * A request that touches the device itself (a mapped point) is handed to the
+ * device layer, which may take its time: the request is then registered
+ * with libcoap as asynchronous (the server gets an empty ACK at once) and
+ * answered by a separate response when the device is done, or with 5.04
+ * when it takes longer than LWM_OP_TIMEOUT_MS.  The loop never waits. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "codec.h"
+#include "gatewayd/clock.h"
+#include "gatewayd/log.h"
+
+/* Longest a device may take over a write or execute before the server is
+ * answered 5.04 Gateway Timeout.  Below common servers' request timeouts. */
+#define LWM_OP_TIMEOUT_MS 30000
+/* Records one Write may carry. */
+#define LWM_WRITE_MAX_RECORDS 256
+
+/* ---- status -> CoAP code ---------------------------------------------------- */
+
+static unsigned code_of(int status, unsigned success)
+{
+	switch (status) {
+	case 0:
+		return success;
+	case -ERANGE:
+	case -EINVAL:
+	case -EBADMSG:
+		return 400;
+	case -EACCES:
+		return 401;
+	case -ENOENT:
+		return 404;
+	case -EPERM:
+	case -ENOTSUP:
+		return 405;
+	case -E2BIG:
+		return 413;
+	case -ETIMEDOUT:
+		return 504;
+	case -EHOSTDOWN:
+	case -ENODEV:
+	case -ECANCELED:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+/* ---- pending operations ---------------------------------------------------------- */
+
+static void op_free_if_finished(struct lwm_op *op)
+{
+	if (!op->device_done || !op->answered)
+		return;
+	free(op->local);
+	lwm_buf_free(&op->local_bytes);
+	free(op);
+}
+
+static void op_unlink(struct lwm_op *op)
+{
+	struct lwm_op **pp;
+
+	if (!op->client)
+		return;
+	for (pp = &op->client->ops_pending; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	op->next = NULL;
+}
+
+static void op_trigger(struct lwm_op *op)
+{
+	if (op->answered || !op->async)
+		return;
+	coap_async_trigger(op->async);
+	if (op->client)
+		lwm_engine_kick(op->client->engine);
+}
+
+static void op_timeout(struct gw_timer *t, void *ud)
+{
+	struct lwm_op *op = ud;
+
+	if (op->device_done)
+		return;
+	op->status = -ETIMEDOUT;
+	if (op->client)
+		log_warn(op->client->name, "device did not finish the operation in %u s",
+			 LWM_OP_TIMEOUT_MS / 1000);
+	op_trigger(op);
+}
+
+void lwm_op_complete(struct lwm_op *op, int status)
+{
+	if (op->device_done)
+		return;
+	op->device_done = true;
+	if (!op->answered && op->status == 0)
+		op->status = status;
+	if (op->answered)
+		op_free_if_finished(op);
+	else
+		op_trigger(op);
+}
+
+static struct lwm_op *op_new(struct lwm_client *c, coap_session_t *s, const struct lwm_path *p)
+{
+	struct lwm_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->client = c;
+	op->session = s;
+	op->success_code = 204;
+	op->path = *p;
+	lwm_buf_init(&op->local_bytes, 0);
+	gw_timer_init(&op->timeout, c->engine->timers, op_timeout, op);
+	return op;
+}
+
+/* Hand the op to libcoap as a deferred response.  On failure the caller
+ * answers at once (the device still completes the op later). */
+static int op_defer(struct lwm_op *op, const coap_pdu_t *req)
+{
+	op->async = coap_register_async(op->session, req, 0);
+	if (!op->async)
+		return -ENOMEM;
+	coap_async_set_app_data(op->async, op);
+	op->next = op->client->ops_pending;
+	op->client->ops_pending = op;
+	gw_timer_arm(&op->timeout, clock_now_ms() + LWM_OP_TIMEOUT_MS);
+	return 0;
+}
+
+static void apply_local(struct lwm_client *c, const struct lwm_record *recs, size_t n,
+			bool replace);
+static void finish_or_defer(struct lwm_op *op, int r, const coap_pdu_t *req, coap_pdu_t *resp,
+			    bool replace);
+
+bool lwm_ops_resume(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+	coap_async_t *async = coap_find_async(s, coap_pdu_get_token(req));
+	struct lwm_op *op;
+
+	if (!async)
+		return false;
+	op = coap_async_get_app_data(async);
+	if (!op)
+		return false;
+	/* A retransmitted request while the device still works: libcoap
+	 * acknowledges it again; the answer comes later. */
+	if (!op->device_done && op->status == 0)
+		return true;
+	if (op->status == 0 && op->client)
+		apply_local(op->client, op->local, op->n_local, false);
+	lwm_respond_code(resp, code_of(op->status, op->success_code));
+	gw_timer_disarm(&op->timeout);
+	op_unlink(op);
+	/* libcoap frees the async itself when this handler returns. */
+	coap_async_set_app_data(async, NULL);
+	op->async = NULL;
+	op->answered = true;
+	op_free_if_finished(op);
+	return true;
+}
+
+void lwm_ops_abandon_all(struct lwm_client *c)
+{
+	while (c->ops_pending) {
+		struct lwm_op *op = c->ops_pending;
+		c->ops_pending = op->next;
+		gw_timer_disarm(&op->timeout);
+		if (op->async)
+			coap_free_async(op->session, op->async);
+		op->async = NULL;
+		op->client = NULL;
+		op->answered = true;
+		op_free_if_finished(op);
+	}
+}
+
+/* ---- Write -------------------------------------------------------------------- */
+
+static enum lwm_type type_lookup(const struct lwm_path *p, void *ud)
+{
+	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
+	const struct lwm_res_def *r = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
+
+	return r ? (enum lwm_type)r->type : LWM_T_NONE;
+}
+
+static bool device_owns(struct lwm_client *c, const struct lwm_path *p)
+{
+	struct lwm_path res = lwm_path_make(3, LWM_PATH_OID(p), LWM_PATH_IID(p), LWM_PATH_RID(p), 0);
+
+	return c->ops && c->ops->owns && c->ops->owns(c, &res, c->ud);
+}
+
+/* The LwM2M layer's own writable resources, and what a write to them means. */
+static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
+{
+	if (LWM_PATH_OID(&r->path) != 1)
+		return;
+	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {
+		c->lifetime = (uint32_t)r->value.v.i;
+		c->lifetime_changed = true;
+		/* Tell the server now rather than at the next scheduled Update. */
+		lwm_client_update_now(c);
+	}
+}
+
+static void apply_local(struct lwm_client *c, const struct lwm_record *recs, size_t n,
+			bool replace)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct lwm_record *r = &recs[i];
+		if (replace && r->path.len == 4) {
+			struct lwm_path res = r->path;
+			res.len = 3;
+			/* Replacing a multiple resource drops the instances not written;
+			 * clear once, before its first written instance. */
+			if (i == 0 || lwm_path_cmp(&recs[i - 1].path, &r->path) > 0 ||
+			    !lwm_path_starts_with(&recs[i - 1].path, &res))
+				lwm_model_clear_instances(c->model, &res);
+		}
+		lwm_model_set(c->model, &r->path, &r->value);
+		after_local_write(c, r);
+	}
+}
+
+/* Is every record writable and well typed?  Returns a CoAP code, 0 if so. */
+static unsigned validate_write(struct lwm_client *c, const struct lwm_path *base,
+			       const struct lwm_record *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct lwm_record *r = &recs[i];
+		const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(&r->path));
+		const struct lwm_res_def *d = o ? lwm_resdef_find(o, LWM_PATH_RID(&r->path)) : NULL;
+		struct lwm_path res = r->path;
+		int err;
+
+		res.len = 3;
+		if (r->path.len < 3 || !lwm_path_starts_with(&r->path, base))
+			return 400; /* the payload addresses something else */
+		if (!d)
+			return 404;
+		if (!(d->ops & LWM_OP_W))
+			return 405;
+		if (!lwm_model_exists(c->model, &res))
+			return 404;
+		if (r->path.len == 4 && !d->multiple)
+			return 400;
+		err = lwm_model_check(c->model, &r->path, &r->value);
+		if (err == -ENOENT)
+			return 404;
+		if (err < 0)
+			return 400;
+		if (LWM_PATH_OID(&r->path) == 1 && LWM_PATH_RID(&r->path) == 1 &&
+		    r->value.v.i <= 0)
+			return 400; /* a lifetime of zero or less */
+	}
+	return 0;
+}
+
+/* Keep copies of the local records (their bytes may live in the request). */
+static int keep_local(struct lwm_op *op, const struct lwm_record *recs, size_t n)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].value.type == LWM_T_STRING || recs[i].value.type == LWM_T_OPAQUE ||
+		    recs[i].value.type == LWM_T_CORELNK)
+			bytes += recs[i].value.v.bytes.len;
+	op->local = calloc(n ? n : 1, sizeof(*op->local));
+	if (!op->local || lwm_buf_reserve(&op->local_bytes, bytes + 1) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		op->local[i] = recs[i];
+		if (recs[i].value.type == LWM_T_STRING || recs[i].value.type == LWM_T_OPAQUE ||
+		    recs[i].value.type == LWM_T_CORELNK) {
+			size_t at = op->local_bytes.len;
+			lwm_buf_append(&op->local_bytes, recs[i].value.v.bytes.ptr,
+				       recs[i].value.v.bytes.len);
+			op->local[i].value.v.bytes.ptr = op->local_bytes.data + at;
+		}
+	}
+	op->n_local = n;
+	return op->local_bytes.err;
+}
+
+void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+		   coap_pdu_t *resp, const struct lwm_path *p, bool replace)
+{
+	struct lwm_record recs[LWM_WRITE_MAX_RECORDS];
+	struct lwm_record *dev, *loc;
+	struct lwm_buf scratch;
+	const uint8_t *data = NULL;
+	size_t len = 0, n = 0, n_dev = 0, n_loc = 0, offset, total;
+	uint32_t cf;
+	unsigned code;
+	struct lwm_op *op;
+	int r;
+
+	if (p->len < 2)
+		return lwm_respond_code(resp, 405);
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!lwm_model_exists(c->model, p))
+		return lwm_respond_code(resp, 404);
+	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0)
+		return lwm_respond_code(resp, 400);
+	if (cf > UINT16_MAX || !lwm_format_can_decode((uint16_t)cf))
+		return lwm_respond_code(resp, 415);
+	/* Block1 is reassembled by libcoap (COAP_BLOCK_SINGLE_BODY). */
+	coap_get_data_large(req, &len, &data, &offset, &total);
+
+	lwm_buf_init(&scratch, 64 * 1024);
+	r = lwm_decode_ex((uint16_t)cf, p, data, len, type_lookup, NULL, recs,
+			  LWM_WRITE_MAX_RECORDS, &n, &scratch);
+	if (r < 0) {
+		lwm_buf_free(&scratch);
+		return lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
+	}
+	code = n ? validate_write(c, p, recs, n) : 400;
+	if (code) {
+		lwm_buf_free(&scratch);
+		return lwm_respond_code(resp, code);
+	}
+	/* Split: records for the device, records for the LwM2M layer.  The
+	 * arrays are carved from one allocation in the records' order. */
+	dev = calloc(2 * n, sizeof(*dev));
+	if (!dev) {
+		lwm_buf_free(&scratch);
+		return lwm_respond_code(resp, 500);
+	}
+	loc = dev + n;
+	for (size_t i = 0; i < n; i++) {
+		if (device_owns(c, &recs[i].path))
+			dev[n_dev++] = recs[i];
+		else
+			loc[n_loc++] = recs[i];
+	}
+	if (n_dev == 0) {
+		apply_local(c, loc, n_loc, replace);
+		lwm_respond_code(resp, 204);
+		goto out;
+	}
+	op = op_new(c, s, p);
+	if (!op || keep_local(op, loc, n_loc) < 0) {
+		if (op) {
+			op->device_done = op->answered = true;
+			op_free_if_finished(op);
+		}
+		lwm_respond_code(resp, 500);
+		goto out;
+	}
+	r = c->ops->write(c, dev, n_dev, op, c->ud);
+	finish_or_defer(op, r, req, resp, replace);
+out:
+	free(dev);
+	lwm_buf_free(&scratch);
+}
+
+/* After the device callback: answer now (refused, or done at once), or
+ * defer the answer until lwm_op_complete. */
+static void finish_or_defer(struct lwm_op *op, int r, const coap_pdu_t *req, coap_pdu_t *resp,
+			    bool replace)
+{
+	if (r == LWM_OP_PENDING && op_defer(op, req) == 0)
+		return; /* libcoap sends the empty ACK; the answer follows */
+	if (r == LWM_OP_PENDING) {
+		/* Could not defer: answer 5.00 now; the device still finishes. */
+		op->answered = true;
+		lwm_respond_code(resp, 500);
+		op_free_if_finished(op);
+		return;
+	}
+	op->device_done = op->answered = true;
+	if (r == LWM_OP_DONE && op->client)
+		apply_local(op->client, op->local, op->n_local, replace);
+	lwm_respond_code(resp, code_of(r < 0 ? r : 0, op->success_code));
+	op_free_if_finished(op);
+}
+
+/* ---- Execute -------------------------------------------------------------------- */
+
+void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+		     coap_pdu_t *resp, const struct lwm_path *p)
+{
+	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
+	const struct lwm_res_def *d = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
+	const uint8_t *args = NULL;
+	size_t len = 0, offset, total;
+	struct lwm_op *op;
+	int r;
+
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!d || !lwm_model_exists(c->model, p))
+		return lwm_respond_code(resp, 404);
+	if (!(d->ops & LWM_OP_E))
+		return lwm_respond_code(resp, 405);
+	coap_get_data_large(req, &len, &args, &offset, &total);
+
+	/* The Server object's executables belong to the LwM2M layer. */
+	if (LWM_PATH_OID(p) == 1) {
+		if (LWM_PATH_RID(p) == 8) { /* Registration Update Trigger */
+			lwm_respond_code(resp, 204);
+			lwm_client_update_now(c);
+			return;
+		}
+		if (LWM_PATH_RID(p) == 4) { /* Disable */
+			struct lwm_path dt = lwm_path_make(3, 1, LWM_PATH_IID(p), 5, 0);
+			const struct lwm_value *v = lwm_model_get(c->model, &dt);
+			lwm_respond_code(resp, 204);
+			lwm_client_disable(c, v && v->v.i > 0 ? (uint32_t)v->v.i : 86400);
+			return;
+		}
+		return lwm_respond_code(resp, 405);
+	}
+	if (!device_owns(c, p))
+		return lwm_respond_code(resp, 405);
+	op = op_new(c, s, p);
+	if (!op)
+		return lwm_respond_code(resp, 500);
+	r = c->ops->execute(c, p, args, len, op, c->ud);
+	finish_or_defer(op, r, req, resp, false);
+}
+
+/* ---- Write-Attributes ------------------------------------------------------------- */
+
+static bool numeric(enum lwm_type t)
+{
+	return t == LWM_T_INTEGER || t == LWM_T_UNSIGNED || t == LWM_T_FLOAT;
+}
+
+void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
+			      coap_pdu_t *resp, const struct lwm_path *p)
+{
+	const struct lwm_attrs *cur;
+	struct lwm_attrs a = {0};
+	bool num = false;
+
+	if (p->len == 0)
+		return lwm_respond_code(resp, 405);
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!lwm_model_exists(c->model, p))
+		return lwm_respond_code(resp, 404);
+	if (p->len >= 3) {
+		const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
+		const struct lwm_res_def *d = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
+		num = d && numeric((enum lwm_type)d->type);
+	}
+	cur = lwm_client_attrs(c, p);
+	if (cur)
+		a = *cur;
+	if (lwm_attrs_apply_query(&a, (const char *)query->s, query->length, p->len, num) < 0)
+		return lwm_respond_code(resp, 400);
+	if (lwm_client_attrs_put(c, p, &a) < 0)
+		return lwm_respond_code(resp, 500);
+	lwm_respond_code(resp, 204);
+}
+
+/* ---- Create and Delete --------------------------------------------------------------- */
+
+/* Instances stand for parts of a physical device and are fixed by the
+ * configuration: a server can neither add nor remove them. */
+void lwm_ops_create(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p)
+{
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!lwm_objdef_find(LWM_PATH_OID(p)))
+		return lwm_respond_code(resp, 404);
+	lwm_respond_code(resp, 405);
+}
+
+void lwm_ops_delete(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p)
+{
+	if (p->len != 2)
+		return lwm_respond_code(resp, 405);
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!lwm_model_exists(c->model, p))
+		return lwm_respond_code(resp, 404);
+	lwm_respond_code(resp, 405);
+}

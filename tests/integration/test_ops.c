@@ -1,0 +1,347 @@
+/* Device Management operations beyond Read, end to end: Write (replace and
+ * partial update) through the inverse transform and range check to the
+ * adapter, Execute on the device, on the IPSO pattern and on the Server
+ * object, Write-Attributes and Discover, Create and Delete, and the error
+ * codes for each, including a device too slow to answer. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static const char config_tmpl[] =
+	"gateway = { name = \"op\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+	"devices = (\n"
+	"  { name = \"io\"; adapter = \"sim\";\n"
+	"    points = (\n"
+	"      { channel = \"relay\"; path = \"/3201/0/5550\"; poll = 0.2; waveform = \"output\";\n"
+	"        type = \"bool\"; initial = false; },\n"
+	/* A set point in tenths of a degree on the device, degrees on LwM2M. */
+	"      { channel = \"sp\"; path = \"/3308/0/5900\"; poll = 0.2; scale = 0.1; units = \"Cel\";\n"
+	"        min = 5.0; max = 30.0; waveform = \"output\"; initial = 200.0; },\n"
+	"      { channel = \"count\"; path = \"/3200/0/5501\"; poll = 0.2; waveform = \"counter\";\n"
+	"        base = 100.0; step = 1.0; period = 0.1; type = \"int\"; },\n"
+	"      { channel = \"reset\"; path = \"/3200/0/5505\"; waveform = \"execute\";\n"
+	"        target = \"count\"; action = \"reset\"; },\n"
+	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"sine\";\n"
+	"        base = 20.0; amplitude = 5.0; period = 2.0; }\n"
+	"    ); },\n"
+	"  { name = \"slow\"; adapter = \"sim\"; fail = \"timeout\"; fail_delay = 40.0; fail_after = 1;\n"
+	"    points = ( { channel = \"o\"; path = \"/3201/0/5550\"; waveform = \"output\";\n"
+	"                 type = \"bool\"; initial = false; poll = 0.0; } ); }\n"
+	");\n";
+
+struct env {
+	char *dir;
+	struct proc srv, gw;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char *conf;
+	int port;
+	json_t *ev;
+
+	*state = e;
+	e->dir = h_tmpdir();
+	port = h_start_server(&e->srv, e->dir);
+	if (port <= 0)
+		return -1;
+	conf = h_write_config(e->dir, "gatewayd.conf", config_tmpl, port);
+	if (h_start_gatewayd(&e->gw, e->dir, conf) < 0)
+		return -1;
+	free(conf);
+	ev = h_wait_event(&e->srv, "register", "ep", "op-io", H_TIMEOUT_MS);
+	json_decref(ev);
+	if (!ev)
+		return -1;
+	ev = h_wait_event(&e->srv, "register", "ep", "op-slow", H_TIMEOUT_MS);
+	json_decref(ev);
+	return ev ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	int status = h_stop(&e->gw, SIGTERM, 5000);
+
+	h_stop(&e->srv, SIGTERM, 5000);
+	h_tmpdir_remove(e->dir);
+	free(e);
+	/* A clean exit also means no leak when run under valgrind. */
+	return status == 0 ? 0 : -1;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* Send a command; check the answer's code; return the answer. */
+static json_t *expect(struct env *e, const char *code, const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = h_request(&e->srv, H_TIMEOUT_MS, "%s", cmd);
+	if (!r)
+		fail_msg("%s: no answer", cmd);
+	if (strcmp(str(r, "code"), code) != 0)
+		fail_msg("%s: expected %s, got %s", cmd, code, json_dumps(r, 0));
+	return r;
+}
+
+static void check(struct env *e, const char *code, const char *cmd)
+{
+	json_decref(expect(e, code, "%s", cmd));
+}
+
+static void read_text_is(struct env *e, const char *path, const char *want)
+{
+	json_t *r = expect(e, "2.05", "read op-io %s text", path);
+
+	assert_string_equal(str(r, "payload_text"), want);
+	json_decref(r);
+}
+
+static void write_reaches_the_device(void **state)
+{
+	struct env *e = *state;
+
+	read_text_is(e, "/3201/0/5550", "0");
+	check(e, "2.04", "write op-io /3201/0/5550 text 1");
+	read_text_is(e, "/3201/0/5550", "1");
+	check(e, "2.04", "write op-io /3201/0/5550 tlv 0");
+	read_text_is(e, "/3201/0/5550", "0");
+	check(e, "2.04", "write op-io /3201/0/5550 senml-json 1");
+	read_text_is(e, "/3201/0/5550", "1");
+}
+
+static void write_goes_through_the_inverse_transform(void **state)
+{
+	struct env *e = *state;
+
+	read_text_is(e, "/3308/0/5900", "20"); /* 200 on the device */
+	check(e, "2.04", "write op-io /3308/0/5900 text 21.5");
+	/* Read back through the device: 215 tenths, 21.5 degrees. */
+	read_text_is(e, "/3308/0/5900", "21.5");
+	/* Outside the point's min/max: refused, nothing written. */
+	check(e, "4.00", "write op-io /3308/0/5900 text 30.5");
+	check(e, "4.00", "write op-io /3308/0/5900 text 4");
+	read_text_is(e, "/3308/0/5900", "21.5");
+}
+
+static void partial_update_on_an_instance(void **state)
+{
+	struct env *e = *state;
+
+	/* POST /3201/0 with TLV: resource 5550 (0x15AE) = 1.
+	 * 0xE1 = resource with value, 16-bit id, 1-byte value. */
+	check(e, "2.04", "raw op-io POST /3201/0 e115ae01 ct=11542");
+	read_text_is(e, "/3201/0/5550", "1");
+	/* PUT (replace) on the instance with SenML JSON. */
+	check(e, "2.04", "raw op-io PUT /3201/0 "
+		  "5b7b22626e223a222f333230312f302f222c226e223a2235353530222c227662223a66616c73657d5d"
+		  " ct=110");
+	read_text_is(e, "/3201/0/5550", "0");
+}
+
+static void write_errors(void **state)
+{
+	struct env *e = *state;
+
+	check(e, "4.05", "write op-io /3303/0/5700 text 5");    /* Sensor Value is R */
+	check(e, "4.04", "write op-io /3303/0/5750 text x");    /* not in this device */
+	check(e, "4.04", "write op-io /3308/1/5900 text 20");   /* no such instance */
+	check(e, "4.01", "write op-io /0/0/0 text coap://x");   /* Security */
+	check(e, "4.15", "raw op-io PUT /3201/0/5550 31 ct=1234");
+	check(e, "4.00", "raw op-io PUT /3201/0/5550 31");     /* no Content-Format */
+	check(e, "4.00", "raw op-io PUT /3201/0/5550 37 ct=0"); /* "7": not 0/1 */
+	check(e, "4.00", "raw op-io PUT /3201/0/5550 e115ae ct=11542"); /* truncated TLV */
+	check(e, "4.00", "write op-io /3201/0/5550 text 2");    /* not a boolean */
+	/* A TLV that also writes a read-only resource: nothing is applied. */
+}
+
+static void mixed_write_is_all_or_nothing(void **state)
+{
+	struct env *e = *state;
+
+	/* POST /3308/0: 5900 = 25 (valid) and 5701 (Sensor Units, read-only):
+	 * [{"bn":"/3308/0/","n":"5900","v":25},{"n":"5701","vs":"K"}] */
+	read_text_is(e, "/3308/0/5900", "21.5");
+	check(e, "4.05", "raw op-io POST /3308/0 "
+		  "5b7b22626e223a222f333330382f302f222c226e223a2235393030222c2276223a32357d2c"
+		  "7b226e223a2235373031222c227673223a224b227d5d ct=110");
+	read_text_is(e, "/3308/0/5900", "21.5");
+}
+
+static void execute_routes_to_the_device(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+	long before, after;
+
+	r = expect(e, "2.05", "read op-io /3200/0/5501 text");
+	before = atol(str(r, "payload_text"));
+	json_decref(r);
+	assert_true(before >= 100);
+	check(e, "2.04", "execute op-io /3200/0/5505");
+	/* The counter starts again from its base, and the adapter reports the
+	 * reset along with the completion, so the cache already shows it. */
+	r = expect(e, "2.05", "read op-io /3200/0/5501 text");
+	after = atol(str(r, "payload_text"));
+	json_decref(r);
+	assert_true(after < before);
+	check(e, "4.05", "execute op-io /3200/0/5501");      /* not executable */
+	check(e, "4.04", "execute op-io /3200/0/5504");      /* not mapped */
+	check(e, "4.01", "execute op-io /0/0/1");
+}
+
+static void execute_ipso_reset_min_max(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+
+	check(e, "2.04", "execute op-io /3303/0/5605");
+	r = expect(e, "2.05", "read op-io /3303/0 senml-json");
+	{
+		json_t *recs = json_object_get(r, "records"), *x;
+		size_t i;
+		double min = -1, max = -2;
+		json_array_foreach(recs, i, x) {
+			if (!strcmp(str(x, "path"), "/3303/0/5601"))
+				min = json_number_value(json_object_get(x, "value"));
+			if (!strcmp(str(x, "path"), "/3303/0/5602"))
+				max = json_number_value(json_object_get(x, "value"));
+		}
+		/* Reset to the value at the time; polling may have moved them
+		 * apart since, but never beyond the sine's range. */
+		assert_true(min >= 15.0 && max <= 25.0 && min <= max);
+	}
+	json_decref(r);
+}
+
+static void execute_registration_update_trigger(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	check(e, "2.04", "execute op-io /1/0/8");
+	ev = h_wait_event(&e->srv, "update", "ep", "op-io", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+}
+
+static void writing_the_lifetime_updates_the_registration(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	check(e, "2.04", "write op-io /1/0/1 text 120");
+	ev = h_wait_event(&e->srv, "update", "ep", "op-io", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 120);
+	json_decref(ev);
+	read_text_is(e, "/1/0/1", "120");
+	check(e, "4.00", "write op-io /1/0/1 text 0");
+}
+
+static void write_attributes_and_discover(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+
+	check(e, "2.04", "raw op-io PUT /3303/0/5700?pmin=5&pmax=60&gt=25&lt=15&st=0.5");
+	check(e, "2.04", "raw op-io PUT /3303/0?pmax=120");
+	r = expect(e, "2.05", "discover op-io /3303/0");
+	assert_non_null(strstr(str(r, "payload_text"), "</3303/0>;pmax=120"));
+	assert_non_null(strstr(str(r, "payload_text"),
+			       "</3303/0/5700>;pmin=5;pmax=60;gt=25;lt=15;st=0.5"));
+	json_decref(r);
+	/* Removing one attribute keeps the others. */
+	check(e, "2.04", "raw op-io PUT /3303/0/5700?gt&lt&st");
+	r = expect(e, "2.05", "discover op-io /3303/0/5700");
+	assert_non_null(strstr(str(r, "payload_text"), "</3303/0/5700>;pmin=5;pmax=60"));
+	assert_null(strstr(str(r, "payload_text"), "gt="));
+	json_decref(r);
+	/* Invalid: pmin > pmax, negative step, lt >= gt, gt on an instance,
+	 * a step on a boolean, unknown attribute, garbage value. */
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?pmin=70&pmax=60");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?st=-1");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?gt=10&lt=20");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?gt=10&lt=5&st=3");
+	check(e, "4.00", "raw op-io PUT /3303/0?gt=10");
+	check(e, "4.00", "raw op-io PUT /3201/0/5550?st=1");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?colour=red");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?pmin=abc");
+	check(e, "4.04", "raw op-io PUT /3303/7?pmin=1");
+	/* Nothing of a refused request was kept. */
+	r = expect(e, "2.05", "discover op-io /3303/0/5700");
+	assert_non_null(strstr(str(r, "payload_text"), "</3303/0/5700>;pmin=5;pmax=60"));
+	json_decref(r);
+}
+
+static void create_and_delete(void **state)
+{
+	struct env *e = *state;
+
+	check(e, "4.05", "raw op-io POST /3303 -");     /* Create: instances are fixed */
+	check(e, "4.04", "raw op-io POST /9999 -");     /* no such object */
+	check(e, "4.05", "raw op-io DELETE /3303/0");   /* a physical sensor */
+	check(e, "4.04", "raw op-io DELETE /3303/9");
+	check(e, "4.05", "raw op-io DELETE /3303/0/5700");
+	check(e, "4.01", "raw op-io DELETE /0/0");
+}
+
+static void slow_device_gets_a_separate_answer(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+
+	/* The first op succeeds at once, the second one hangs until the
+	 * gateway gives up on the device and answers 5.04. */
+	check(e, "2.04", "write op-slow /3201/0/5550 text 1");
+	r = h_request(&e->srv, 60000, "write op-slow /3201/0/5550 text 0");
+	assert_non_null(r);
+	assert_string_equal(str(r, "code"), "5.04");
+	json_decref(r);
+	/* Meanwhile the other device was served as usual. */
+	read_text_is(e, "/3201/0/5550", "0");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(write_reaches_the_device),
+		cmocka_unit_test(write_goes_through_the_inverse_transform),
+		cmocka_unit_test(partial_update_on_an_instance),
+		cmocka_unit_test(write_errors),
+		cmocka_unit_test(mixed_write_is_all_or_nothing),
+		cmocka_unit_test(execute_routes_to_the_device),
+		cmocka_unit_test(execute_ipso_reset_min_max),
+		cmocka_unit_test(execute_registration_update_trigger),
+		cmocka_unit_test(writing_the_lifetime_updates_the_registration),
+		cmocka_unit_test(write_attributes_and_discover),
+		cmocka_unit_test(create_and_delete),
+		cmocka_unit_test(slow_device_gets_a_separate_answer),
+	};
+	int skip = h_skip_without_sim();
+
+	if (skip)
+		return skip;
+	return cmocka_run_group_tests_name("ops", tests, setup, teardown);
+}
