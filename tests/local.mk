@@ -15,9 +15,11 @@ include tests/unit/core.mk
 include tests/unit/codec.mk
 include tests/unit/config.mk
 include tests/unit/loader.mk
+include tests/unit/ddf.mk
 include tests/lwm2m-server/local.mk
 include tests/integration/local.mk
 include tests/out-of-tree/local.mk
+include tests/modbus.mk
 
 # The demo (README's first command): make demo
 dist_noinst_SCRIPTS += tests/demo.sh

@@ -1,0 +1,120 @@
+/* A physical Modbus bus (one TCP endpoint or one serial port) and the worker
+ * thread that owns its libmodbus context.  Jobs go in on the loop thread,
+ * run one at a time on the worker (writes first), and come back to the loop
+ * through an eventfd the loop watches.  Users' documentation: README.md. */
+#ifndef MB_BUS_H
+#define MB_BUS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gatewayd/adapter.h"
+#include "mb_codec.h"
+
+/* Bus parameters, fixed once the worker runs. */
+struct mb_bus_params {
+	bool rtu;
+	char *host;       /* TCP: host name or address; owned */
+	char *port;       /* TCP: service, e.g. "502"; owned */
+	char *serial;     /* RTU: device path; owned */
+	int baud;
+	char parity;      /* 'N', 'E', 'O' */
+	int data_bits, stop_bits;
+	bool rs485;
+	int rts;          /* 0 none, 1 up, 2 down (libmodbus's MODBUS_RTU_RTS_*) */
+	int rts_delay_us; /* <0: libmodbus's default */
+	uint32_t gap_ms;  /* silence between the end of one transaction and the next */
+	uint32_t connect_delay_ms;
+};
+
+enum mb_job_kind { MB_JOB_CYCLE, MB_JOB_WRITE, MB_JOB_IDENT };
+
+/* One read request of a cycle, with its outcome. */
+struct mb_jreq {
+	enum mb_table table;
+	uint16_t addr, count;
+	uint32_t plan_idx; /* index in the device's plan */
+	int status;        /* 0, -EREMOTEIO (exception in exc), -ETIMEDOUT, ... */
+	bool skipped;      /* not sent: an earlier request of the cycle timed out */
+	int exc;           /* Modbus exception code */
+	uint16_t data[2000]; /* registers, or one bit per element */
+};
+
+struct mb_job {
+	struct mb_job *next;
+	enum mb_job_kind kind;
+	void *owner;       /* the device; only the loop thread dereferences it */
+	uint64_t gen;      /* the owner's generation when queued */
+	uint8_t unit;
+	uint32_t timeout_ms;
+
+	/* cycle */
+	struct mb_jreq *req; /* owned */
+	size_t n_req;
+	bool probe;
+
+	/* write */
+	struct gwd_op *op;  /* NULL once cancelled */
+	uint32_t point;
+	enum mb_table table;
+	uint16_t addr;
+	struct mb_format fmt;
+	struct gwd_value value; /* string bytes owned */
+	bool multiple;      /* FC 15/16 even for one register or coil */
+	bool readback;
+	uint16_t regs[125]; /* the image written (and read back) */
+	int status;
+	int exc;
+
+	/* identification: vendor, product code, revision; owned */
+	char *ident[3];
+
+	/* what the worker saw, for the device's counters */
+	unsigned timeouts, crc_errors, exceptions;
+};
+
+struct mb_bus {
+	struct mb_bus *next;
+	char *key;   /* "tcp HOST:PORT" or "rtu PATH"; owned */
+	unsigned refs; /* devices using the bus */
+	struct mb_bus_params p;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct mb_job *wq, *wq_tail;     /* writes: served first */
+	struct mb_job *rq, *rq_tail;     /* reads and identification */
+	struct mb_job *done, *done_tail; /* finished, waiting for the loop */
+	struct mb_job *cur;              /* running on the worker */
+	bool quit;
+	bool running;
+	pthread_t thr;
+	int efd;
+	struct gwd_watch *watch; /* the loop's watch of efd; the adapter's */
+
+	/* worker only */
+	void *ctx; /* modbus_t */
+	uint64_t last_io_ms;
+	bool dirty; /* a timeout or garbage: flush before the next request */
+	bool conn_logged;
+	int conn_err;   /* last connection error, reported once */
+};
+
+/* Create a bus (no thread yet).  Takes ownership of p's strings. */
+int mb_bus_new(const char *key, struct mb_bus_params *p, struct mb_bus **out);
+/* Start the worker; efd is written whenever jobs are done. */
+int mb_bus_start(struct mb_bus *b);
+/* Stop and join the worker, free every job left, close the port. */
+void mb_bus_free(struct mb_bus *b);
+
+void mb_bus_submit(struct mb_bus *b, struct mb_job *j);
+/* Take the finished jobs (loop thread). */
+struct mb_job *mb_bus_take_done(struct mb_bus *b);
+/* Forget every job of owner: drop queued and done ones, wait for a running
+ * one to finish (at most one transaction).  Dropped jobs are freed. */
+void mb_bus_forget(struct mb_bus *b, void *owner);
+void mb_job_free(struct mb_job *j);
+
+uint64_t mb_now_ms(void);
+
+#endif

@@ -1,0 +1,1193 @@
+/* The "modbus" adapter: Modbus TCP and RTU slaves as gatewayd devices.
+ *
+ * Everything here runs on the loop thread.  Bus I/O runs on one worker
+ * thread per physical bus (mb_bus.c); the device's poll cycle is planned once
+ * (mb_plan.c) and values are decoded with mb_codec.c.  The device owns its
+ * poll cycle (key `interval`) and reports every value; reads from the daemon
+ * (points with `poll`) join the next cycle instead of costing requests of
+ * their own.  Users' documentation, with every key: README.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatewayd/adapter.h"
+#include "mb_bus.h"
+#include "mb_codec.h"
+#include "mb_plan.h"
+
+#define HOST_HAS(h, member)                                                     \
+	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
+
+struct mb_adapter {
+	const struct gwd_host *host;
+	struct mb_bus *buses;
+};
+
+struct mb_point {
+	char *name;
+	enum mb_table table;
+	uint16_t addr;
+	struct mb_format fmt;
+	bool readback;
+	bool warned; /* a decode or exception problem was logged */
+};
+
+/* A read or write op waiting for its answer. */
+struct mb_waiter {
+	struct mb_waiter *next;
+	struct gwd_op *op;
+	gwd_channel_t ch;
+	int status; /* for ops failed at once */
+	struct mb_job *job; /* writes: the job carrying the op */
+};
+
+struct mb_dev {
+	struct mb_adapter *ad;
+	const struct gwd_host *host;
+	struct gwd_device *dev;
+	struct mb_bus *bus;
+
+	/* config */
+	uint8_t unit;
+	uint32_t timeout_ms;
+	uint64_t interval_ms;
+	bool swap_bytes, swap_words;
+	struct mb_limits lim;
+	bool one_based, write_multiple;
+	bool identify;
+	unsigned down_after;
+	uint64_t backoff_max_ms;
+
+	struct mb_point *pt;
+	size_t n_pt, cap_pt;
+	struct mb_span *spans;
+	struct mb_plan plan;
+	struct mb_barrier *bar;
+	size_t n_bar;
+	bool planned;
+
+	bool started;
+	uint64_t gen; /* bumped at stop: jobs of an older generation are stale */
+	struct gwd_timer *cycle_timer, *defer_timer;
+	uint64_t next_cycle;
+	bool cycle_busy;
+	struct mb_waiter *waiting;   /* reads for the next cycle */
+	struct mb_waiter *in_cycle;  /* reads riding the cycle in flight */
+	struct mb_waiter *fail_now;  /* ops to fail from the defer timer */
+	struct mb_waiter *writes;    /* writes in flight */
+
+	/* health */
+	unsigned failures;
+	bool down;
+	bool fail_logged;
+	uint64_t backoff_ms;
+	uint64_t last_ok_ms;
+	uint64_t n_timeouts, n_crc, n_exceptions;
+	bool identified;
+	unsigned ident_tries;
+	uint64_t rng;
+};
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void get_int(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
+		    int64_t *out, int *err)
+{
+	int r = h->cfg_int(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static void get_double(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
+		       double *out, int *err)
+{
+	int r = h->cfg_double(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static void get_string(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
+		       const char **out, int *err)
+{
+	int r = h->cfg_string(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static void get_bool(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
+		     bool *out, int *err)
+{
+	int r = h->cfg_bool(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
+			double v, double min, double max, int *err)
+{
+	if (isnan(v) || v < min || v > max)
+		*err = h->cfg_error(n, key, "expected a number from %g to %g, found %g", min, max,
+				    v);
+}
+
+static uint64_t ms_of(double s)
+{
+	return (uint64_t)llround(s * 1000.0);
+}
+
+static uint64_t rng_next(struct mb_dev *d)
+{
+	/* xorshift64: jitter only, not security. */
+	d->rng ^= d->rng << 13;
+	d->rng ^= d->rng >> 7;
+	d->rng ^= d->rng << 17;
+	return d->rng;
+}
+
+static const char *exc_name(int code)
+{
+	switch (code) {
+	case 1:
+		return "illegal function";
+	case 2:
+		return "illegal data address";
+	case 3:
+		return "illegal data value";
+	case 4:
+		return "slave device failure";
+	case 5:
+		return "acknowledge";
+	case 6:
+		return "slave device busy";
+	case 10:
+		return "gateway path unavailable";
+	case 11:
+		return "gateway target failed to respond";
+	default:
+		return "exception";
+	}
+}
+
+/* ---- adapter ------------------------------------------------------------------ */
+
+static int mb_init(const struct gwd_host *host, void **adapter_ctx)
+{
+	struct mb_adapter *ad;
+
+	if (host->abi_major != GWD_ADAPTER_ABI_MAJOR ||
+	    host->size < offsetof(struct gwd_host, fw_progress) + sizeof(host->fw_progress))
+		return -EPROTO;
+	ad = calloc(1, sizeof(*ad));
+	if (!ad)
+		return -ENOMEM;
+	ad->host = host;
+	*adapter_ctx = ad;
+	return 0;
+}
+
+static void mb_fini(void *adapter_ctx)
+{
+	struct mb_adapter *ad = adapter_ctx;
+
+	/* Devices release their buses; anything left was never freed. */
+	while (ad->buses) {
+		struct mb_bus *b = ad->buses;
+
+		ad->buses = b->next;
+		mb_bus_free(b);
+	}
+	free(ad);
+}
+
+/* ---- configuration -------------------------------------------------------------- */
+
+/* Bus keys, from the bus group, else from the device itself. */
+static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct mb_bus **out)
+{
+	const struct gwd_host *h = ad->host;
+	const char *host = NULL, *serial = NULL, *parity = "even", *rts = "none";
+	int64_t port = 502, baud = 19200, data_bits = 8, stop_bits = 1, rts_delay = -1;
+	double gap = 0.0, cdelay = 0.0;
+	bool rs485 = false;
+	struct mb_bus_params p = {0};
+	char key[512];
+	int err = 0;
+
+	get_string(h, node, "host", &host, &err);
+	get_string(h, node, "serial", &serial, &err);
+	get_double(h, node, "frame_gap", &gap, &err);
+	get_double(h, node, "connect_delay", &cdelay, &err);
+	check_range(h, node, "frame_gap", gap, 0, 10, &err);
+	check_range(h, node, "connect_delay", cdelay, 0, 60, &err);
+	if (host && serial)
+		return h->cfg_error(node, "serial", "set either host (Modbus TCP) or serial "
+				    "(Modbus RTU), not both");
+	if (!host && !serial) {
+		if (err == 0)
+			h->cfg_error(node, NULL, "a Modbus device needs host (TCP) or serial (RTU), "
+				     "on its bus or on itself");
+		return -EINVAL;
+	}
+	if (host) {
+		get_int(h, node, "port", &port, &err);
+		check_range(h, node, "port", (double)port, 1, 65535, &err);
+	} else {
+		get_int(h, node, "baud", &baud, &err);
+		get_string(h, node, "parity", &parity, &err);
+		get_int(h, node, "data_bits", &data_bits, &err);
+		get_int(h, node, "stop_bits", &stop_bits, &err);
+		get_bool(h, node, "rs485", &rs485, &err);
+		get_string(h, node, "rts", &rts, &err);
+		get_int(h, node, "rts_delay", &rts_delay, &err);
+		check_range(h, node, "baud", (double)baud, 50, 4000000, &err);
+		check_range(h, node, "data_bits", (double)data_bits, 5, 8, &err);
+		check_range(h, node, "stop_bits", (double)stop_bits, 1, 2, &err);
+		if (rts_delay != -1)
+			check_range(h, node, "rts_delay", (double)rts_delay, 0, 1000000, &err);
+		if (strcmp(parity, "none") == 0)
+			p.parity = 'N';
+		else if (strcmp(parity, "even") == 0)
+			p.parity = 'E';
+		else if (strcmp(parity, "odd") == 0)
+			p.parity = 'O';
+		else
+			err = h->cfg_error(node, "parity",
+					   "expected \"none\", \"even\" or \"odd\", found \"%s\"",
+					   parity);
+		if (strcmp(rts, "none") == 0)
+			p.rts = 0;
+		else if (strcmp(rts, "up") == 0)
+			p.rts = 1;
+		else if (strcmp(rts, "down") == 0)
+			p.rts = 2;
+		else
+			err = h->cfg_error(node, "rts",
+					   "expected \"none\", \"up\" or \"down\", found \"%s\"", rts);
+	}
+	if (err < 0)
+		return -EINVAL;
+	if (host)
+		snprintf(key, sizeof(key), "tcp %s:%" PRId64, host, port);
+	else
+		snprintf(key, sizeof(key), "rtu %s", serial);
+	/* One scheduler per physical bus: devices naming the same endpoint or
+	 * port share it, whether or not they share a bus group. */
+	for (struct mb_bus *b = ad->buses; b; b = b->next)
+		if (strcmp(b->key, key) == 0) {
+			b->refs++;
+			*out = b;
+			return 0;
+		}
+	p.rtu = serial != NULL;
+	p.baud = (int)baud;
+	p.data_bits = (int)data_bits;
+	p.stop_bits = (int)stop_bits;
+	p.rs485 = rs485;
+	p.rts_delay_us = (int)rts_delay;
+	p.gap_ms = (uint32_t)ms_of(gap);
+	p.connect_delay_ms = (uint32_t)ms_of(cdelay);
+	if (host) {
+		char port_s[16];
+
+		snprintf(port_s, sizeof(port_s), "%" PRId64, port);
+		p.host = strdup(host);
+		p.port = strdup(port_s);
+		if (!p.host || !p.port) {
+			free(p.host);
+			free(p.port);
+			return -ENOMEM;
+		}
+	} else if (!(p.serial = strdup(serial))) {
+		return -ENOMEM;
+	}
+	{
+		struct mb_bus *b;
+		int r = mb_bus_new(key, &p, &b);
+
+		if (r < 0)
+			return r;
+		b->refs = 1;
+		b->next = ad->buses;
+		ad->buses = b;
+		*out = b;
+	}
+	return 0;
+}
+
+static void bus_release(struct mb_adapter *ad, struct mb_bus *b)
+{
+	if (!b || --b->refs)
+		return;
+	if (b->watch)
+		ad->host->unwatch_fd(b->watch);
+	for (struct mb_bus **pp = &ad->buses; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	mb_bus_free(b);
+}
+
+/* `quirks`: a comma-separated list of the device's deviations. */
+static int quirks_parse(struct mb_dev *d, const struct gwd_cfg *node, const char *s)
+{
+	const char *p = s;
+	int err = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (n == 9 && strncmp(p, "one_based", n) == 0)
+			d->one_based = true;
+		else if (n == 14 && strncmp(p, "single_request", n) == 0)
+			d->lim.single = true;
+		else if (n == 14 && strncmp(p, "write_multiple", n) == 0)
+			d->write_multiple = true;
+		else if (n == 11 && strncmp(p, "no_identify", n) == 0)
+			d->identify = false;
+		else
+			err = d->host->cfg_error(node, "quirks",
+						 "unknown quirk \"%.*s\" (known: one_based, "
+						 "single_request, write_multiple, no_identify)",
+						 (int)n, p);
+		p += n;
+	}
+	return err;
+}
+
+static void dev_destroy(struct mb_dev *d);
+
+static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct gwd_cfg *device,
+			 const struct gwd_cfg *bus, void **device_ctx)
+{
+	struct mb_adapter *ad = adapter_ctx;
+	const struct gwd_host *h = ad->host;
+	struct mb_dev *d = calloc(1, sizeof(*d));
+	int64_t unit = 1, max_regs = 125, max_bits = 2000, fill = 8, down_after = 3;
+	double timeout = 1.0, interval = 0.0, backoff_max = 60.0;
+	const char *order = "ABCD", *quirks = "";
+	int err = 0, r;
+
+	if (!d)
+		return -ENOMEM;
+	d->ad = ad;
+	d->host = h;
+	d->dev = dev;
+	d->identify = true;
+	get_int(h, device, "unit", &unit, &err);
+	get_double(h, device, "timeout", &timeout, &err);
+	get_double(h, device, "interval", &interval, &err);
+	get_string(h, device, "byte_order", &order, &err);
+	get_int(h, device, "max_registers", &max_regs, &err);
+	get_int(h, device, "max_bits", &max_bits, &err);
+	get_int(h, device, "fill", &fill, &err);
+	get_int(h, device, "down_after", &down_after, &err);
+	get_double(h, device, "backoff_max", &backoff_max, &err);
+	get_bool(h, device, "identify", &d->identify, &err);
+	get_string(h, device, "quirks", &quirks, &err);
+	check_range(h, device, "unit", (double)unit, 0, 255, &err);
+	check_range(h, device, "timeout", timeout, 0.01, 60, &err);
+	check_range(h, device, "interval", interval, 0, 86400, &err);
+	check_range(h, device, "max_registers", (double)max_regs, 1, 125, &err);
+	check_range(h, device, "max_bits", (double)max_bits, 1, 2000, &err);
+	check_range(h, device, "fill", (double)fill, 0, 125, &err);
+	check_range(h, device, "down_after", (double)down_after, 1, 1000, &err);
+	check_range(h, device, "backoff_max", backoff_max, 1, 86400, &err);
+	if (mb_order_parse(order, &d->swap_bytes, &d->swap_words) < 0)
+		err = h->cfg_error(device, "byte_order",
+				   "expected ABCD, DCBA, BADC or CDAB (or ABCDEFGH, HGFEDCBA, "
+				   "BADCFEHG, GHEFCDAB), found \"%s\"",
+				   order);
+	if (quirks_parse(d, device, quirks) < 0)
+		err = -EINVAL;
+	r = bus_config(ad, bus ? bus : device, &d->bus);
+	if (r < 0)
+		err = r;
+	if (err < 0) {
+		dev_destroy(d);
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	d->unit = (uint8_t)unit;
+	d->timeout_ms = (uint32_t)ms_of(timeout);
+	d->interval_ms = ms_of(interval);
+	d->lim.max_regs = (uint16_t)max_regs;
+	d->lim.max_bits = (uint16_t)max_bits;
+	d->lim.fill = (uint16_t)fill;
+	d->down_after = (unsigned)down_after;
+	d->backoff_max_ms = ms_of(backoff_max);
+	d->rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)d;
+	*device_ctx = d;
+	return 0;
+}
+
+static int mb_channel_new(void *device_ctx, const char *channel, const struct gwd_cfg *point,
+			  gwd_channel_t *out)
+{
+	struct mb_dev *d = device_ctx;
+	const struct gwd_host *h = d->host;
+	const char *table = "holding", *type = NULL, *order = NULL;
+	int64_t addr = -1, bit = 0, length = 1, frac = 8;
+	struct mb_point p = {0};
+	int err = 0;
+
+	if (d->n_pt == d->cap_pt) {
+		size_t cap = d->cap_pt ? 2 * d->cap_pt : 8;
+		struct mb_point *v = realloc(d->pt, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->pt = v;
+		d->cap_pt = cap;
+	}
+	get_string(h, point, "table", &table, &err);
+	get_int(h, point, "address", &addr, &err);
+	if (mb_table_parse(table, &p.table) < 0)
+		return h->cfg_error(point, "table", "expected \"coil\", \"discrete\", \"holding\" "
+				    "or \"input\", found \"%s\"", table);
+	if (addr == -1 && err == 0)
+		return h->cfg_error(point, "address", "required: the register or bit address");
+	check_range(h, point, "address", (double)addr, d->one_based ? 1 : 0,
+		    d->one_based ? 65536 : 65535, &err);
+	if (mb_table_is_bits(p.table)) {
+		p.fmt.type = MB_T_BOOL;
+	} else {
+		get_string(h, point, "type", &type, &err);
+		get_string(h, point, "byte_order", &order, &err);
+		if (!type)
+			type = "uint16";
+		if (mb_type_parse(type, &p.fmt.type) < 0 || p.fmt.type == MB_T_BOOL)
+			return h->cfg_error(point, "type", "unknown register type \"%s\"", type);
+		p.fmt.swap_bytes = d->swap_bytes;
+		p.fmt.swap_words = d->swap_words;
+		if (order && mb_order_parse(order, &p.fmt.swap_bytes, &p.fmt.swap_words) < 0)
+			err = h->cfg_error(point, "byte_order", "expected ABCD, DCBA, BADC or CDAB "
+					   "(or the 8-letter forms), found \"%s\"", order);
+		if (p.fmt.type == MB_T_BIT) {
+			get_int(h, point, "bit", &bit, &err);
+			check_range(h, point, "bit", (double)bit, 0, 15, &err);
+			p.fmt.bit = (uint8_t)bit;
+		} else if (p.fmt.type == MB_T_STRING) {
+			get_int(h, point, "length", &length, &err);
+			check_range(h, point, "length", (double)length, 1, 125, &err);
+			p.fmt.len = (uint16_t)length;
+		} else if (p.fmt.type == MB_T_FIXED16 || p.fmt.type == MB_T_FIXED32) {
+			get_int(h, point, "fraction_bits", &frac, &err);
+			check_range(h, point, "fraction_bits", (double)frac, 0,
+				    p.fmt.type == MB_T_FIXED16 ? 15 : 31, &err);
+			p.fmt.frac = (uint8_t)frac;
+		}
+	}
+	if (mb_table_is_writable(p.table))
+		get_bool(h, point, "readback", &p.readback, &err);
+	if (err < 0)
+		return -EINVAL;
+	if (!mb_table_is_bits(p.table) && mb_format_regs(&p.fmt) > d->lim.max_regs)
+		return h->cfg_error(point, p.fmt.type == MB_T_STRING ? "length" : "type",
+				    "%u registers do not fit in one request (max_registers = %u)",
+				    mb_format_regs(&p.fmt), d->lim.max_regs);
+	if (p.table == MB_HOLDING && mb_format_regs(&p.fmt) > 123)
+		return h->cfg_error(point, "length", "a holding string is written in one "
+				    "request: at most 123 registers");
+	p.addr = (uint16_t)(addr - (d->one_based ? 1 : 0));
+	if ((uint32_t)p.addr + mb_format_regs(&p.fmt) > 0x10000)
+		return h->cfg_error(point, "address", "the value runs past register 65535");
+	p.name = strdup(channel);
+	if (!p.name)
+		return -ENOMEM;
+	d->pt[d->n_pt] = p;
+	*out = (gwd_channel_t)d->n_pt++;
+	return 0;
+}
+
+/* ---- the plan ---------------------------------------------------------------- */
+
+static int replan(struct mb_dev *d)
+{
+	struct mb_plan p;
+	size_t bad = 0;
+	int r;
+
+	r = mb_plan_build(d->spans, d->n_pt, &d->lim, d->bar, d->n_bar, &p, &bad);
+	if (r < 0)
+		return r;
+	mb_plan_clear(&d->plan);
+	d->plan = p;
+	return 0;
+}
+
+static void log_plan(struct mb_dev *d, const char *why)
+{
+	char line[1024];
+	size_t len = 0;
+
+	for (size_t i = 0; i < d->plan.n_req && len < sizeof(line) - 64; i++) {
+		char one[64];
+
+		mb_req_format(&d->plan.req[i], one, sizeof(one));
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i ? ", " : "", one);
+	}
+	if (len >= sizeof(line) - 64 && d->plan.n_req)
+		snprintf(line + len, sizeof(line) - len, ", ...");
+	d->host->log(d->dev, GWD_LOG_INFO, "plan%s: %zu request%s per cycle for %zu point%s: %s",
+		     why, d->plan.n_req, d->plan.n_req == 1 ? "" : "s", d->n_pt,
+		     d->n_pt == 1 ? "" : "s", d->plan.n_req ? line : "(none)");
+}
+
+static int plan_device(struct mb_dev *d)
+{
+	int r;
+
+	if (d->planned)
+		return 0;
+	d->spans = calloc(d->n_pt ? d->n_pt : 1, sizeof(*d->spans));
+	if (!d->spans)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_pt; i++)
+		d->spans[i] = (struct mb_span){d->unit, d->pt[i].table, d->pt[i].addr,
+					       (uint16_t)mb_format_regs(&d->pt[i].fmt)};
+	r = replan(d);
+	if (r == -E2BIG)
+		d->host->log(d->dev, GWD_LOG_ERR, "a point is larger than max_registers");
+	if (r < 0)
+		return r;
+	d->planned = true;
+	log_plan(d, "");
+	return 0;
+}
+
+/* ---- ops completion --------------------------------------------------------------- */
+
+static void waiter_push(struct mb_waiter **list, struct mb_waiter *w)
+{
+	w->next = *list;
+	*list = w;
+}
+
+static void complete_list(struct mb_dev *d, struct mb_waiter **list, int status)
+{
+	while (*list) {
+		struct mb_waiter *w = *list;
+
+		*list = w->next;
+		if (w->job)
+			w->job->op = NULL;
+		d->host->complete(w->op, status ? status : w->status, NULL);
+		free(w);
+	}
+}
+
+static void arm_defer(struct mb_dev *d)
+{
+	d->host->timer_arm(d->defer_timer, d->host->now_ms());
+}
+
+/* ---- health ------------------------------------------------------------------- */
+
+static void set_state(struct mb_dev *d, bool down, int cause)
+{
+	if (HOST_HAS(d->host, set_state))
+		d->host->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, cause);
+}
+
+static void schedule_cycle(struct mb_dev *d);
+
+static void note_ok(struct mb_dev *d)
+{
+	d->last_ok_ms = d->host->now_ms();
+	d->failures = 0;
+	d->backoff_ms = 0;
+	if (d->down) {
+		d->down = false;
+		set_state(d, false, 0);
+		d->host->log(d->dev, GWD_LOG_NOTICE,
+			     "unit %u answers again: device up (%" PRIu64 " timeouts, %" PRIu64
+			     " CRC errors, %" PRIu64 " exceptions so far)",
+			     d->unit, d->n_timeouts, d->n_crc, d->n_exceptions);
+	} else if (d->fail_logged) {
+		d->host->log(d->dev, GWD_LOG_NOTICE, "unit %u answers again", d->unit);
+	}
+	d->fail_logged = false;
+}
+
+static void note_failure(struct mb_dev *d, int err, const char *what)
+{
+	d->failures++;
+	if (!d->fail_logged) {
+		d->host->log(d->dev, GWD_LOG_WARNING, "unit %u: %s: %s", d->unit, what,
+			     strerror(-err));
+		d->fail_logged = true;
+	}
+	if (!d->down && d->failures >= d->down_after) {
+		d->down = true;
+		set_state(d, true, err);
+		d->host->log(d->dev, GWD_LOG_WARNING,
+			     "unit %u down after %u failed cycles (last: %s); retrying with "
+			     "backoff up to %" PRIu64 " s",
+			     d->unit, d->failures, strerror(-err), d->backoff_max_ms / 1000);
+	}
+	if (d->down) {
+		/* Capped exponential backoff, with jitter so that devices that
+		 * failed together do not retry together. */
+		uint64_t base = d->backoff_ms ? 2 * d->backoff_ms : 1000;
+
+		d->backoff_ms = base < d->backoff_max_ms ? base : d->backoff_max_ms;
+	}
+}
+
+/* ---- cycles -------------------------------------------------------------------- */
+
+static struct mb_job *job_new(struct mb_dev *d, enum mb_job_kind kind)
+{
+	struct mb_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->kind = kind;
+	j->owner = d;
+	j->gen = d->gen;
+	j->unit = d->unit;
+	j->timeout_ms = d->timeout_ms;
+	return j;
+}
+
+static bool waiting_for(const struct mb_waiter *list, const struct mb_dev *d, uint32_t req)
+{
+	for (; list; list = list->next)
+		if (d->plan.point_req[list->ch] == req)
+			return true;
+	return false;
+}
+
+/* Queue one cycle: every request (interval cycles), the requests the waiting
+ * reads need, or only the first one (a probe of a device that is down). */
+static void start_cycle(struct mb_dev *d, bool all, bool probe)
+{
+	struct mb_job *j;
+	size_t n = 0;
+
+	if (d->cycle_busy || !d->plan.n_req)
+		return;
+	j = job_new(d, MB_JOB_CYCLE);
+	if (j)
+		j->req = calloc(d->plan.n_req, sizeof(*j->req));
+	if (!j || !j->req) {
+		mb_job_free(j);
+		complete_list(d, &d->waiting, -ENOMEM);
+		return;
+	}
+	for (uint32_t i = 0; i < d->plan.n_req; i++) {
+		if (probe ? i != 0 : !all && !waiting_for(d->waiting, d, i))
+			continue;
+		j->req[n] = (struct mb_jreq){.table = d->plan.req[i].table,
+					     .addr = d->plan.req[i].addr,
+					     .count = d->plan.req[i].count,
+					     .plan_idx = i};
+		n++;
+	}
+	j->n_req = n;
+	j->probe = probe;
+	/* Reads waiting now ride this cycle. */
+	while (d->waiting) {
+		struct mb_waiter *w = d->waiting;
+
+		d->waiting = w->next;
+		waiter_push(&d->in_cycle, w);
+	}
+	d->cycle_busy = true;
+	mb_bus_submit(d->bus, j);
+}
+
+static void finish_waiters(struct mb_dev *d, uint32_t req, int status, const struct gwd_value *v,
+			   gwd_channel_t ch, bool by_channel)
+{
+	struct mb_waiter **pp = &d->in_cycle;
+
+	while (*pp) {
+		struct mb_waiter *w = *pp;
+
+		if (by_channel ? w->ch == ch : d->plan.point_req[w->ch] == req) {
+			*pp = w->next;
+			d->host->complete(w->op, status, status == 0 ? v : NULL);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void deliver(struct mb_dev *d, const struct mb_jreq *q)
+{
+	for (size_t c = 0; c < d->n_pt; c++) {
+		struct mb_point *p = &d->pt[c];
+		struct gwd_value v;
+		char buf[2 * 125 + 1];
+		int r;
+
+		if (d->plan.point_req[c] != q->plan_idx)
+			continue;
+		r = mb_decode(&p->fmt, q->data + (p->addr - q->addr), &v, buf, sizeof(buf));
+		if (r < 0) {
+			if (!p->warned)
+				d->host->log(d->dev, GWD_LOG_WARNING,
+					     "channel %s: %s at %s %u is not a valid %s value",
+					     p->name, "register image", mb_table_name(p->table),
+					     p->addr, mb_type_name(p->fmt.type));
+			p->warned = true;
+			d->host->report_error(d->dev, (gwd_channel_t)c, -EBADMSG);
+			finish_waiters(d, 0, -EBADMSG, NULL, (gwd_channel_t)c, true);
+			continue;
+		}
+		if (p->warned)
+			d->host->log(d->dev, GWD_LOG_NOTICE, "channel %s: valid again", p->name);
+		p->warned = false;
+		d->host->report(d->dev, (gwd_channel_t)c, &v);
+		finish_waiters(d, 0, 0, &v, (gwd_channel_t)c, true);
+	}
+}
+
+static void queue_ident(struct mb_dev *d)
+{
+	struct mb_job *j;
+
+	if (!d->identify || d->identified || d->ident_tries >= 3 || !HOST_HAS(d->host, set_identity))
+		return;
+	j = job_new(d, MB_JOB_IDENT);
+	if (!j)
+		return;
+	d->ident_tries++;
+	d->identified = true; /* until the answer says otherwise */
+	mb_bus_submit(d->bus, j);
+}
+
+static void cycle_done(struct mb_dev *d, struct mb_job *j)
+{
+	bool answered = false, resplit = false;
+	int last_err = 0;
+	char what[96] = "";
+
+	d->cycle_busy = false;
+	d->n_timeouts += j->timeouts;
+	d->n_crc += j->crc_errors;
+	d->n_exceptions += j->exceptions;
+	for (size_t i = 0; i < j->n_req; i++) {
+		const struct mb_jreq *q = &j->req[i];
+		struct mb_barrier b;
+		char rq[64];
+
+		mb_req_format(&d->plan.req[q->plan_idx], rq, sizeof(rq));
+		if (q->status == 0) {
+			answered = true;
+			deliver(d, q);
+			continue;
+		}
+		if (q->status == -EREMOTEIO) {
+			answered = true;
+			if (q->exc == 2 &&
+			    mb_plan_split(&d->plan, q->plan_idx, d->spans, d->n_pt, &b) == 0) {
+				struct mb_barrier *nb =
+					realloc(d->bar, (d->n_bar + 1) * sizeof(*nb));
+
+				if (nb) {
+					d->bar = nb;
+					d->bar[d->n_bar++] = b;
+					d->host->log(d->dev, GWD_LOG_NOTICE,
+						     "%s answered illegal data address: split "
+						     "before %u from now on",
+						     rq, b.addr);
+					resplit = true;
+					continue;
+				}
+			}
+			/* One point the device refuses: that point's error only. */
+			for (size_t c = 0; c < d->n_pt; c++) {
+				if (d->plan.point_req[c] != q->plan_idx)
+					continue;
+				if (!d->pt[c].warned)
+					d->host->log(d->dev, GWD_LOG_WARNING,
+						     "channel %s: %s answered exception %d (%s)",
+						     d->pt[c].name, rq, q->exc, exc_name(q->exc));
+				d->pt[c].warned = true;
+				d->host->report_error(d->dev, (gwd_channel_t)c, -EREMOTEIO);
+			}
+			finish_waiters(d, q->plan_idx, -EREMOTEIO, NULL, 0, false);
+			continue;
+		}
+		if (!last_err) {
+			last_err = q->status;
+			snprintf(what, sizeof(what), "%s failed", rq);
+		}
+		if (resplit)
+			continue;
+		finish_waiters(d, q->plan_idx, q->status, NULL, 0, false);
+	}
+	if (resplit) {
+		/* The reads of the split request wait for the next cycle. */
+		while (d->in_cycle) {
+			struct mb_waiter *w = d->in_cycle;
+
+			d->in_cycle = w->next;
+			waiter_push(&d->waiting, w);
+		}
+		if (replan(d) == 0)
+			log_plan(d, " (after split)");
+	}
+	/* Reads whose request was not in this cycle (none, normally). */
+	while (d->in_cycle) {
+		struct mb_waiter *w = d->in_cycle;
+
+		d->in_cycle = w->next;
+		waiter_push(&d->waiting, w);
+	}
+	if (answered) {
+		note_ok(d);
+		queue_ident(d);
+	} else if (last_err) {
+		note_failure(d, last_err, what);
+	}
+	if (d->waiting)
+		arm_defer(d);
+	if (resplit && d->interval_ms && !d->down)
+		start_cycle(d, true, false);
+	schedule_cycle(d);
+}
+
+static void write_done(struct mb_dev *d, struct mb_job *j)
+{
+	struct mb_point *p = &d->pt[j->point];
+	struct gwd_value v;
+	char buf[2 * 125 + 1];
+
+	d->n_timeouts += j->timeouts;
+	d->n_crc += j->crc_errors;
+	d->n_exceptions += j->exceptions;
+	if (j->status == 0) {
+		note_ok(d);
+		if (mb_decode(&p->fmt, j->regs, &v, buf, sizeof(buf)) == 0)
+			d->host->report(d->dev, j->point, &v);
+	} else if (j->status == -EREMOTEIO) {
+		d->host->log(d->dev, GWD_LOG_WARNING, "channel %s: write refused: exception %d (%s)",
+			     p->name, j->exc, exc_name(j->exc));
+	} else if (j->status != -EINVAL && j->status != -ERANGE) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "write of channel %s", p->name);
+		note_failure(d, j->status, what);
+	}
+	for (struct mb_waiter **pp = &d->writes; *pp; pp = &(*pp)->next)
+		if ((*pp)->job == j) {
+			struct mb_waiter *w = *pp;
+
+			*pp = w->next;
+			d->host->complete(w->op, j->status, NULL);
+			free(w);
+			break;
+		}
+}
+
+static void ident_done(struct mb_dev *d, struct mb_job *j)
+{
+	static const enum gwd_identity fields[3] = {GWD_ID_MANUFACTURER, GWD_ID_MODEL,
+						    GWD_ID_FIRMWARE};
+
+	if (j->status == -EREMOTEIO) {
+		d->host->log(d->dev, GWD_LOG_INFO,
+			     "no device identification (FC 43/14: exception %d, %s)", j->exc,
+			     exc_name(j->exc));
+		return;
+	}
+	if (j->status < 0) {
+		d->identified = false; /* try again after the next good cycle */
+		d->host->log(d->dev, GWD_LOG_DEBUG, "device identification failed: %s",
+			     strerror(-j->status));
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		if (j->ident[i] && j->ident[i][0])
+			d->host->set_identity(d->dev, fields[i], j->ident[i]);
+}
+
+/* The bus says jobs are done: hand each to its device. */
+static void on_bus_done(int fd, uint32_t revents, void *ud)
+{
+	struct mb_job *list = mb_bus_take_done(ud);
+
+	while (list) {
+		struct mb_job *j = list;
+		struct mb_dev *d = j->owner;
+
+		list = j->next;
+		if (d->started && j->gen == d->gen) {
+			switch (j->kind) {
+			case MB_JOB_CYCLE:
+				cycle_done(d, j);
+				break;
+			case MB_JOB_WRITE:
+				write_done(d, j);
+				break;
+			case MB_JOB_IDENT:
+				ident_done(d, j);
+				break;
+			}
+		}
+		mb_job_free(j);
+	}
+}
+
+/* ---- timers -------------------------------------------------------------------- */
+
+static void schedule_cycle(struct mb_dev *d)
+{
+	uint64_t now = d->host->now_ms();
+
+	if (!d->started)
+		return;
+	if (d->down) {
+		uint64_t b = d->backoff_ms ? d->backoff_ms : 1000;
+		uint64_t jitter = b / 4 ? rng_next(d) % (b / 4 + 1) : 0;
+
+		d->next_cycle = now + b - b / 8 + jitter;
+		d->host->timer_arm(d->cycle_timer, d->next_cycle);
+		return;
+	}
+	if (!d->interval_ms) {
+		d->host->timer_disarm(d->cycle_timer);
+		return;
+	}
+	/* Keep to the grid; skip slots already missed. */
+	if (d->next_cycle <= now)
+		d->next_cycle += ((now - d->next_cycle) / d->interval_ms + 1) * d->interval_ms;
+	d->host->timer_arm(d->cycle_timer, d->next_cycle);
+}
+
+static void on_cycle_timer(void *ud)
+{
+	struct mb_dev *d = ud;
+
+	if (!d->started)
+		return;
+	if (d->down)
+		start_cycle(d, false, true);
+	else
+		start_cycle(d, true, false);
+	schedule_cycle(d);
+}
+
+static void on_defer_timer(void *ud)
+{
+	struct mb_dev *d = ud;
+
+	complete_list(d, &d->fail_now, 0);
+	if (!d->started)
+		return;
+	if (d->down) {
+		/* A device that is down answers at once instead of hanging. */
+		complete_list(d, &d->waiting, -EHOSTDOWN);
+		return;
+	}
+	if (d->waiting)
+		start_cycle(d, false, false);
+}
+
+/* ---- device life cycle ------------------------------------------------------------- */
+
+static int mb_device_start(void *device_ctx)
+{
+	struct mb_dev *d = device_ctx;
+	const struct gwd_host *h = d->host;
+	int r;
+
+	if (d->started)
+		return -EALREADY;
+	r = plan_device(d);
+	if (r < 0)
+		return r;
+	if (!d->cycle_timer && (r = h->timer_new(on_cycle_timer, d, &d->cycle_timer)) < 0)
+		return r;
+	if (!d->defer_timer && (r = h->timer_new(on_defer_timer, d, &d->defer_timer)) < 0)
+		return r;
+	r = mb_bus_start(d->bus);
+	if (r < 0)
+		return r;
+	if (!d->bus->watch &&
+	    (r = h->watch_fd(d->bus->efd, GWD_EV_IN, on_bus_done, d->bus, &d->bus->watch)) < 0)
+		return r;
+	d->started = true;
+	d->cycle_busy = false;
+	d->next_cycle = h->now_ms();
+	if (d->interval_ms)
+		h->timer_arm(d->cycle_timer, d->next_cycle);
+	return 0;
+}
+
+static void mb_device_stop(void *device_ctx)
+{
+	struct mb_dev *d = device_ctx;
+
+	if (!d->started)
+		return;
+	d->started = false;
+	d->gen++;
+	d->cycle_busy = false;
+	d->host->timer_disarm(d->cycle_timer);
+	d->host->timer_disarm(d->defer_timer);
+	complete_list(d, &d->fail_now, -ECANCELED);
+	complete_list(d, &d->waiting, -ECANCELED);
+	complete_list(d, &d->in_cycle, -ECANCELED);
+	complete_list(d, &d->writes, -ECANCELED);
+}
+
+static void dev_destroy(struct mb_dev *d)
+{
+	const struct gwd_host *h = d->host;
+
+	if (d->bus) {
+		mb_bus_forget(d->bus, d);
+		bus_release(d->ad, d->bus);
+	}
+	if (d->cycle_timer)
+		h->timer_free(d->cycle_timer);
+	if (d->defer_timer)
+		h->timer_free(d->defer_timer);
+	for (size_t i = 0; i < d->n_pt; i++)
+		free(d->pt[i].name);
+	free(d->pt);
+	free(d->spans);
+	free(d->bar);
+	mb_plan_clear(&d->plan);
+	free(d);
+}
+
+static void mb_device_free(void *device_ctx)
+{
+	struct mb_dev *d = device_ctx;
+
+	if (!d)
+		return;
+	mb_device_stop(d);
+	dev_destroy(d);
+}
+
+/* ---- channel ops ------------------------------------------------------------------ */
+
+static int mb_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	struct mb_waiter *w;
+
+	if (!d->started)
+		return -ENOTCONN;
+	if (ch >= d->n_pt)
+		return -ENOENT;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->op = op;
+	w->ch = ch;
+	if (d->down) {
+		w->status = -EHOSTDOWN;
+		waiter_push(&d->fail_now, w);
+	} else {
+		/* Reads arriving together (the daemon polls all due points in
+		 * one pass) share one cycle: it starts from the defer timer. */
+		waiter_push(&d->waiting, w);
+	}
+	arm_defer(d);
+	return 0;
+}
+
+static int mb_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
+		    struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	struct mb_point *p;
+	struct mb_waiter *w;
+	struct mb_job *j;
+	uint16_t scratch[125] = {0};
+	int r;
+
+	if (!d->started)
+		return -ENOTCONN;
+	if (ch >= d->n_pt)
+		return -ENOENT;
+	p = &d->pt[ch];
+	if (!mb_table_is_writable(p->table))
+		return -EPERM;
+	/* A value the point cannot hold is the caller's error: refuse it now. */
+	r = mb_encode(&p->fmt, v, scratch);
+	if (r < 0)
+		return r;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->op = op;
+	w->ch = ch;
+	if (d->down) {
+		w->status = -EHOSTDOWN;
+		waiter_push(&d->fail_now, w);
+		arm_defer(d);
+		return 0;
+	}
+	j = job_new(d, MB_JOB_WRITE);
+	if (!j) {
+		free(w);
+		return -ENOMEM;
+	}
+	j->op = op;
+	j->point = ch;
+	j->table = p->table;
+	j->addr = p->addr;
+	j->fmt = p->fmt;
+	j->value = *v;
+	if (v->type == GWD_V_STRING || v->type == GWD_V_BYTES) {
+		char *copy = malloc(v->v.bytes.len + 1);
+
+		if (!copy) {
+			free(j);
+			free(w);
+			return -ENOMEM;
+		}
+		memcpy(copy, v->v.bytes.ptr, v->v.bytes.len);
+		copy[v->v.bytes.len] = '\0';
+		j->value.v.bytes.ptr = copy;
+	}
+	j->multiple = d->write_multiple;
+	j->readback = p->readback;
+	w->job = j;
+	waiter_push(&d->writes, w);
+	mb_bus_submit(d->bus, j);
+	return 0;
+}
+
+static int mb_execute(void *device_ctx, gwd_channel_t ch, const void *args, size_t len,
+		      struct gwd_op *op)
+{
+	return -EOPNOTSUPP;
+}
+
+static const struct gwd_adapter_ops mb_ops = {
+	.size = sizeof(struct gwd_adapter_ops),
+	.init = mb_init,
+	.fini = mb_fini,
+	.device_new = mb_device_new,
+	.channel_new = mb_channel_new,
+	.device_start = mb_device_start,
+	.device_stop = mb_device_stop,
+	.device_free = mb_device_free,
+	.read = mb_read,
+	.write = mb_write,
+	.execute = mb_execute,
+};
+
+GWD_ADAPTER_DEFINE("modbus", "0.1.0", &mb_ops);

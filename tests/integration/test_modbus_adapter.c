@@ -1,0 +1,564 @@
+/* The modbus adapter driven directly through a fake host, against the real
+ * libmodbus slave (modbus_slave over loopback TCP): writes of every kind
+ * (FC 5/6/15/16, read-modify-write of a bit, read-back), refusals, exceptions
+ * and cancellation at stop.  Waits are poll() on the adapter's fd with a
+ * deadline; every slave is stopped by its PID. */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gatewayd/adapter.h"
+#include "harness.h"
+
+extern const struct gwd_adapter_descriptor gwd_adapter_descriptor;
+
+/* ---- fake config ---------------------------------------------------------------- */
+
+enum kv_type { KV_END, KV_INT, KV_DOUBLE, KV_BOOL, KV_STRING };
+
+struct kv {
+	const char *key;
+	enum kv_type type;
+	int64_t i;
+	double d;
+	bool b;
+	const char *s;
+};
+
+#define KI(k, v) {.key = (k), .type = KV_INT, .i = (v)}
+#define KD(k, v) {.key = (k), .type = KV_DOUBLE, .d = (v)}
+#define KB(k, v) {.key = (k), .type = KV_BOOL, .b = (v)}
+#define KS(k, v) {.key = (k), .type = KV_STRING, .s = (v)}
+#define KEND {.type = KV_END}
+
+struct gwd_cfg {
+	struct kv *kv;
+};
+
+struct gwd_device {
+	const char *name;
+};
+
+static struct kv *kv_find(const struct gwd_cfg *n, const char *key)
+{
+	for (struct kv *k = n->kv; k->type != KV_END; k++)
+		if (strcmp(k->key, key) == 0)
+			return k;
+	return NULL;
+}
+
+static int f_cfg_int(const struct gwd_cfg *n, const char *key, int64_t *out)
+{
+	struct kv *k = kv_find(n, key);
+
+	if (!k)
+		return -ENOENT;
+	if (k->type != KV_INT)
+		return -EINVAL;
+	*out = k->i;
+	return 0;
+}
+
+static int f_cfg_double(const struct gwd_cfg *n, const char *key, double *out)
+{
+	struct kv *k = kv_find(n, key);
+
+	if (!k)
+		return -ENOENT;
+	if (k->type != KV_DOUBLE && k->type != KV_INT)
+		return -EINVAL;
+	*out = k->type == KV_INT ? (double)k->i : k->d;
+	return 0;
+}
+
+static int f_cfg_bool(const struct gwd_cfg *n, const char *key, bool *out)
+{
+	struct kv *k = kv_find(n, key);
+
+	if (!k)
+		return -ENOENT;
+	if (k->type != KV_BOOL)
+		return -EINVAL;
+	*out = k->b;
+	return 0;
+}
+
+static int f_cfg_string(const struct gwd_cfg *n, const char *key, const char **out)
+{
+	struct kv *k = kv_find(n, key);
+
+	if (!k)
+		return -ENOENT;
+	if (k->type != KV_STRING)
+		return -EINVAL;
+	*out = k->s;
+	return 0;
+}
+
+static int f_cfg_error(const struct gwd_cfg *n, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("config error at %s: ", key ? key : "(group)");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return -EINVAL;
+}
+
+/* ---- fake loop: one fd watch, a few timers ------------------------------------------ */
+
+struct gwd_watch {
+	int fd;
+	void (*cb)(int fd, uint32_t revents, void *ud);
+	void *ud;
+	bool used;
+};
+
+struct gwd_timer {
+	void (*cb)(void *ud);
+	void *ud;
+	uint64_t due;
+	bool armed, used;
+};
+
+static struct gwd_watch watches[4];
+static struct gwd_timer timers[16];
+
+static uint64_t f_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void f_log(struct gwd_device *dev, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("[%d] %s: ", prio, dev ? dev->name : "-");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static int f_watch_fd(int fd, uint32_t events, void (*cb)(int, uint32_t, void *), void *ud,
+		      struct gwd_watch **out)
+{
+	for (int i = 0; i < 4; i++)
+		if (!watches[i].used) {
+			watches[i] = (struct gwd_watch){fd, cb, ud, true};
+			*out = &watches[i];
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static void f_unwatch_fd(struct gwd_watch *w)
+{
+	w->used = false;
+}
+
+static int f_timer_new(void (*cb)(void *), void *ud, struct gwd_timer **out)
+{
+	for (int i = 0; i < 16; i++)
+		if (!timers[i].used) {
+			timers[i] = (struct gwd_timer){.cb = cb, .ud = ud, .used = true};
+			*out = &timers[i];
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static void f_timer_arm(struct gwd_timer *t, uint64_t due)
+{
+	t->due = due;
+	t->armed = true;
+}
+
+static void f_timer_disarm(struct gwd_timer *t)
+{
+	t->armed = false;
+}
+
+static void f_timer_free(struct gwd_timer *t)
+{
+	t->used = t->armed = false;
+}
+
+static int f_post(void (*fn)(void *), void *ud)
+{
+	return -ENOSYS; /* the adapter must not need it */
+}
+
+/* What the adapter told the host. */
+static struct gwd_value last_value[16];
+static char last_str[16][64];
+static int reports[16];
+static int completions, last_status;
+static bool in_op; /* set while an op runs: complete() then is a re-entrancy bug */
+static int down_state = -1;
+static char identity[4][64];
+
+static void f_report(struct gwd_device *dev, gwd_channel_t ch, const struct gwd_value *v)
+{
+	if (ch >= 16)
+		return;
+	last_value[ch] = *v;
+	if (v->type == GWD_V_STRING) {
+		snprintf(last_str[ch], sizeof(last_str[ch]), "%.*s", (int)v->v.bytes.len,
+			 (const char *)v->v.bytes.ptr);
+		last_value[ch].v.bytes.ptr = last_str[ch];
+	}
+	reports[ch]++;
+}
+
+static void f_report_error(struct gwd_device *dev, gwd_channel_t ch, int err)
+{
+}
+
+static void f_complete(struct gwd_op *op, int status, const struct gwd_value *v)
+{
+	assert_false(in_op);
+	completions++;
+	last_status = status;
+}
+
+static const char *f_device_name(const struct gwd_device *dev)
+{
+	return dev->name;
+}
+
+static void f_set_identity(struct gwd_device *dev, enum gwd_identity f, const char *v)
+{
+	snprintf(identity[f], sizeof(identity[f]), "%s", v);
+}
+
+static void f_set_state(struct gwd_device *dev, enum gwd_device_state s, int cause)
+{
+	down_state = s == GWD_STATE_DOWN;
+}
+
+static const struct gwd_host host = {
+	.size = sizeof(struct gwd_host),
+	.abi_major = GWD_ADAPTER_ABI_MAJOR,
+	.abi_minor = GWD_ADAPTER_ABI_MINOR,
+	.log = f_log,
+	.cfg_int = f_cfg_int,
+	.cfg_double = f_cfg_double,
+	.cfg_bool = f_cfg_bool,
+	.cfg_string = f_cfg_string,
+	.cfg_error = f_cfg_error,
+	.watch_fd = f_watch_fd,
+	.unwatch_fd = f_unwatch_fd,
+	.timer_new = f_timer_new,
+	.timer_arm = f_timer_arm,
+	.timer_disarm = f_timer_disarm,
+	.timer_free = f_timer_free,
+	.now_ms = f_now_ms,
+	.post = f_post,
+	.report = f_report,
+	.report_error = f_report_error,
+	.complete = f_complete,
+	.device_name = f_device_name,
+	.set_identity = f_set_identity,
+	.set_state = f_set_state,
+};
+
+/* Run the loop until `completions` reaches n or the deadline passes. */
+static bool run_until_completions(int n, int timeout_ms)
+{
+	uint64_t deadline = f_now_ms() + (uint64_t)timeout_ms;
+
+	while (completions < n) {
+		uint64_t now = f_now_ms(), next = deadline;
+		struct pollfd pfd[4];
+		struct gwd_watch *ws[4];
+		int nfd = 0;
+
+		if (now >= deadline)
+			return false;
+		for (int i = 0; i < 16; i++)
+			if (timers[i].used && timers[i].armed && timers[i].due < next)
+				next = timers[i].due;
+		for (int i = 0; i < 4; i++)
+			if (watches[i].used) {
+				pfd[nfd] = (struct pollfd){.fd = watches[i].fd, .events = POLLIN};
+				ws[nfd++] = &watches[i];
+			}
+		poll(pfd, (nfds_t)nfd, next > now ? (int)(next - now) : 0);
+		for (int i = 0; i < nfd; i++)
+			if (pfd[i].revents && ws[i]->used)
+				ws[i]->cb(ws[i]->fd, (uint32_t)pfd[i].revents, ws[i]->ud);
+		now = f_now_ms();
+		for (int i = 0; i < 16; i++)
+			if (timers[i].used && timers[i].armed && timers[i].due <= now) {
+				timers[i].armed = false;
+				timers[i].cb(timers[i].ud);
+			}
+	}
+	return true;
+}
+
+/* ---- the device under test ------------------------------------------------------- */
+
+static struct proc slave_proc;
+static char port_s[16];
+static const struct gwd_adapter_ops *ops;
+static void *actx, *dctx;
+static struct gwd_device dev = {"writer"};
+static int fake_op; /* ops are opaque to the adapter: any distinct pointer */
+
+static struct kv dev_kv[] = {KS("host", "127.0.0.1"), KI("port", 0), KI("unit", 1),
+			     KD("timeout", 0.3), KS("byte_order", "CDAB"), KEND};
+static struct kv p_i16[] = {KI("address", 0), KS("type", "int16"), KEND};
+static struct kv p_f32[] = {KI("address", 2), KS("type", "float32"), KEND};
+static struct kv p_bit[] = {KI("address", 5), KS("type", "bit"), KI("bit", 0), KEND};
+static struct kv p_coil[] = {KS("table", "coil"), KI("address", 3), KEND};
+static struct kv p_rb[] = {KI("address", 6), KS("type", "uint16"), KB("readback", true), KEND};
+static struct kv p_in[] = {KS("table", "input"), KI("address", 0), KEND};
+static struct kv p_str[] = {KI("address", 10), KS("type", "string"), KI("length", 3), KEND};
+static struct kv p_u64[] = {KI("address", 20), KS("type", "uint64"), KS("byte_order", "ABCDEFGH"),
+			    KEND};
+static struct kv p_exc[] = {KI("address", 40), KEND};
+static struct kv *points[] = {p_i16, p_f32, p_bit, p_coil, p_rb, p_in, p_str, p_u64, p_exc};
+enum { CH_I16, CH_F32, CH_BIT, CH_COIL, CH_RB, CH_IN, CH_STR, CH_U64, CH_EXC, N_CH };
+
+static void slave(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void slave(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	h_send(&slave_proc, "%s\n", line);
+	json_decref(h_wait_event(&slave_proc, "ok", NULL, NULL, H_TIMEOUT_MS));
+}
+
+static int slave_get(char table, int addr)
+{
+	json_t *ev;
+	int v;
+
+	h_send(&slave_proc, "get 1 %c %d\n", table, addr);
+	ev = h_wait_event(&slave_proc, "value", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	v = (int)json_integer_value(json_object_get(ev, "value"));
+	json_decref(ev);
+	return v;
+}
+
+static int setup(void **state)
+{
+	char *bin = h_build_path("tests/integration/modbus_slave");
+	char *argv[] = {bin, "--tcp", "0", "--units", "1", NULL};
+	struct gwd_cfg dcfg = {dev_kv};
+	static struct gwd_cfg pcfg[N_CH];
+	json_t *ev;
+
+	if (h_spawn(&slave_proc, argv, true, NULL) < 0)
+		return -1;
+	free(bin);
+	ev = h_wait_event(&slave_proc, "listening", NULL, NULL, H_TIMEOUT_MS);
+	if (!ev)
+		return -1;
+	dev_kv[1].i = json_integer_value(json_object_get(ev, "port"));
+	snprintf(port_s, sizeof(port_s), "%d", (int)dev_kv[1].i);
+	json_decref(ev);
+	slave("exc 1 40 3");
+	ops = gwd_adapter_descriptor.ops;
+	if (ops->init(&host, &actx) < 0 || ops->device_new(actx, &dev, &dcfg, NULL, &dctx) < 0)
+		return -1;
+	for (int i = 0; i < N_CH; i++) {
+		gwd_channel_t ch;
+
+		pcfg[i].kv = points[i];
+		if (ops->channel_new(dctx, "p", &pcfg[i], &ch) < 0 || ch != (gwd_channel_t)i)
+			return -1;
+	}
+	return ops->device_start(dctx);
+}
+
+static int teardown(void **state)
+{
+	ops->device_free(dctx);
+	ops->fini(actx);
+	h_stop(&slave_proc, SIGTERM, 5000);
+	return 0;
+}
+
+static int do_write(gwd_channel_t ch, struct gwd_value v)
+{
+	int before = completions, r;
+
+	in_op = true;
+	r = ops->write(dctx, ch, &v, (struct gwd_op *)&fake_op);
+	in_op = false;
+	if (r < 0)
+		return r;
+	assert_true(run_until_completions(before + 1, H_TIMEOUT_MS));
+	return last_status;
+}
+
+static void write_int16(void **state)
+{
+	/* scale 0.1 upstream: 23.5 arrives inverse-transformed as 234.999... */
+	assert_int_equal(do_write(CH_I16, gwd_value_double(23.5 / 0.1)), 0);
+	assert_int_equal(slave_get('h', 0), 235);
+	assert_int_equal(last_value[CH_I16].v.i, 235);
+	assert_int_equal(do_write(CH_I16, gwd_value_double(-2)), 0);
+	assert_int_equal(slave_get('h', 0), 65534);
+}
+
+static void write_float32_word_swapped(void **state)
+{
+	/* 1.25 = 0x3fa00000; CDAB puts the low word first. */
+	assert_int_equal(do_write(CH_F32, gwd_value_double(1.25)), 0);
+	assert_int_equal(slave_get('h', 2), 0x0000);
+	assert_int_equal(slave_get('h', 3), 0x3fa0);
+}
+
+static void write_bit_keeps_the_others(void **state)
+{
+	slave("set 1 h 5 240");
+	assert_int_equal(do_write(CH_BIT, gwd_value_bool(true)), 0);
+	assert_int_equal(slave_get('h', 5), 241);
+	assert_int_equal(do_write(CH_BIT, gwd_value_double(0)), 0);
+	assert_int_equal(slave_get('h', 5), 240);
+}
+
+static void write_coil(void **state)
+{
+	assert_int_equal(do_write(CH_COIL, gwd_value_bool(true)), 0);
+	assert_int_equal(slave_get('c', 3), 1);
+	assert_int_equal(do_write(CH_COIL, gwd_value_bool(false)), 0);
+	assert_int_equal(slave_get('c', 3), 0);
+}
+
+static void write_with_readback(void **state)
+{
+	int n = reports[CH_RB];
+
+	assert_int_equal(do_write(CH_RB, gwd_value_double(4321)), 0);
+	assert_int_equal(slave_get('h', 6), 4321);
+	assert_int_equal(reports[CH_RB], n + 1);
+	assert_int_equal(last_value[CH_RB].v.i, 4321);
+}
+
+static void write_string_and_uint64(void **state)
+{
+	struct gwd_value s = {.type = GWD_V_STRING};
+
+	s.v.bytes.ptr = "OK!";
+	s.v.bytes.len = 3;
+	assert_int_equal(do_write(CH_STR, s), 0);
+	assert_int_equal(slave_get('h', 10), 0x4f4b);
+	assert_int_equal(slave_get('h', 11), 0x2100);
+	assert_int_equal(slave_get('h', 12), 0);
+	s.type = GWD_V_UINT;
+	s.v.u = 0x0102030405060708ULL;
+	assert_int_equal(do_write(CH_U64, s), 0);
+	assert_int_equal(slave_get('h', 20), 0x0102);
+	assert_int_equal(slave_get('h', 23), 0x0708);
+}
+
+static void refusals(void **state)
+{
+	int before = completions;
+
+	assert_int_equal(do_write(CH_IN, gwd_value_double(1)), -EPERM);
+	assert_int_equal(do_write(CH_I16, gwd_value_double(40000)), -ERANGE);
+	assert_int_equal(do_write(CH_I16, gwd_value_double(NAN)), -EINVAL);
+	assert_int_equal(do_write(CH_COIL, gwd_value_double(2)), -ERANGE);
+	assert_int_equal(do_write(99, gwd_value_double(1)), -ENOENT);
+	/* Refused ops are not completed. */
+	assert_int_equal(completions, before);
+}
+
+static void write_exception(void **state)
+{
+	assert_int_equal(do_write(CH_EXC, gwd_value_double(7)), -EREMOTEIO);
+}
+
+static void read_joins_a_cycle(void **state)
+{
+	int before = completions;
+
+	slave("set 1 h 0 1234");
+	in_op = true;
+	assert_int_equal(ops->read(dctx, CH_I16, (struct gwd_op *)&fake_op), 0);
+	assert_int_equal(ops->read(dctx, CH_F32, (struct gwd_op *)&fake_op), 0);
+	in_op = false;
+	assert_true(run_until_completions(before + 2, H_TIMEOUT_MS));
+	assert_int_equal(last_status, 0);
+	assert_int_equal(last_value[CH_I16].v.i, 1234);
+	assert_true(last_value[CH_F32].v.d == 1.25);
+}
+
+static void stop_cancels_pending(void **state)
+{
+	int before = completions;
+
+	json_t *ev;
+
+	slave("mute 1");
+	while ((ev = h_wait_event(&slave_proc, "request", NULL, NULL, 0)))
+		json_decref(ev);
+	in_op = true;
+	assert_int_equal(ops->read(dctx, CH_I16, (struct gwd_op *)&fake_op), 0);
+	assert_int_equal(ops->write(dctx, CH_RB, &(struct gwd_value){.type = GWD_V_DOUBLE,
+								  .v.d = 5},
+				    (struct gwd_op *)&fake_op),
+			 0);
+	in_op = false;
+	/* Stop while the write is on the wire, unanswered. */
+	for (;;) {
+		/* (an identification request may still go first) */
+		ev = h_wait_event(&slave_proc, "request", NULL, NULL, H_TIMEOUT_MS);
+		assert_non_null(ev);
+		if (json_integer_value(json_object_get(ev, "fc")) == 6)
+			break;
+		json_decref(ev);
+	}
+	json_decref(ev);
+	ops->device_stop(dctx);
+	assert_int_equal(completions, before + 2);
+	assert_int_equal(last_status, -ECANCELED);
+	slave("unmute 1");
+	assert_int_equal(ops->device_start(dctx), 0);
+	assert_int_equal(do_write(CH_I16, gwd_value_double(9)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(write_int16),
+		cmocka_unit_test(write_float32_word_swapped),
+		cmocka_unit_test(write_bit_keeps_the_others),
+		cmocka_unit_test(write_coil),
+		cmocka_unit_test(write_with_readback),
+		cmocka_unit_test(write_string_and_uint64),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test(write_exception),
+		cmocka_unit_test(read_joins_a_cycle),
+		cmocka_unit_test(stop_cancels_pending),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,46 @@
+# tests/modbus.mk: the modbus adapter's tests (issue 5).
+if ENABLE_MODBUS
+# The codec and the planner are pure: compiled straight into their tests.
+check_PROGRAMS += tests/unit/test_modbus_codec
+tests_unit_test_modbus_codec_SOURCES = tests/unit/test_modbus_codec.c \
+	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h
+tests_unit_test_modbus_codec_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_modbus_codec_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/unit/test_modbus_codec
+
+check_PROGRAMS += tests/unit/test_modbus_plan
+tests_unit_test_modbus_plan_SOURCES = tests/unit/test_modbus_plan.c \
+	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h \
+	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h
+tests_unit_test_modbus_plan_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_modbus_plan_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/unit/test_modbus_plan
+
+# A real libmodbus slave (TCP on loopback, RTU on a pty), started by PID.
+check_PROGRAMS += tests/integration/modbus_slave
+tests_integration_modbus_slave_SOURCES = tests/integration/modbus_slave.c
+tests_integration_modbus_slave_CFLAGS = $(AM_CFLAGS) $(MODBUS_CFLAGS)
+tests_integration_modbus_slave_LDADD = $(MODBUS_LIBS)
+
+check_PROGRAMS += tests/integration/test_modbus
+tests_integration_test_modbus_SOURCES = tests/integration/test_modbus.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_modbus_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_modbus_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) -lm
+TESTS += tests/integration/test_modbus
+endif
+
+# The adapter's sources compiled into a test that drives them through a
+# fake host (writes are not routed from LwM2M yet).
+if ENABLE_MODBUS
+check_PROGRAMS += tests/integration/test_modbus_adapter
+tests_integration_test_modbus_adapter_SOURCES = tests/integration/test_modbus_adapter.c \
+	tests/integration/harness.c tests/integration/harness.h \
+	adapters/modbus/modbus.c adapters/modbus/mb_bus.c adapters/modbus/mb_bus.h \
+	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h \
+	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h
+tests_integration_test_modbus_adapter_CFLAGS = $(TEST_CFLAGS) $(MODBUS_CFLAGS)
+tests_integration_test_modbus_adapter_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) $(MODBUS_LIBS) \
+	-lpthread -lm
+TESTS += tests/integration/test_modbus_adapter
+endif
