@@ -23,6 +23,9 @@
 #ifndef ADAPTERDIR
 #define ADAPTERDIR "/usr/local/lib/gatewayd/adapters"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
 
 #define CFG_DEFAULT_PATTERN "%g-%d"
 #define CFG_MAX_ID 65534
@@ -34,7 +37,7 @@ static const char cfg_read_mark;
 
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
-	"name", "endpoint_pattern", "state_dir", "adapter_dir", "log_level", NULL,
+	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", NULL,
@@ -676,6 +679,7 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	gw->endpoint_pattern = CFG_DEFAULT_PATTERN;
 	gw->state_dir = LOCALSTATEDIR "/lib/gatewayd";
 	gw->adapter_dir = ADAPTERDIR;
+	gw->models_dir = CFG_DEFAULT_MODELS_DIR;
 	gw->log_level = LOG_INFO;
 	ld->pattern = CFG_DEFAULT_PATTERN;
 
@@ -720,6 +724,12 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			gw->adapter_dir = s;
 		else
 			cfg_err_type(ld, cfg_get(g, "adapter_dir"), "an absolute path");
+	}
+	if (cfg_read_string(ld, g, "models_dir", false, &s) == 0) {
+		if (s[0] == '/')
+			gw->models_dir = s;
+		else
+			cfg_err_type(ld, cfg_get(g, "models_dir"), "an absolute path");
 	}
 	if (cfg_read_string(ld, g, "log_level", false, &s) == 0) {
 		int level = cfg_parse_log_level(s);

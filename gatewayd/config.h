@@ -79,11 +79,16 @@ struct cfg_device {
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
 };
 
+/* Vendor object definitions (DDF XML) read at start-up; this default may be
+ * missing, a configured directory may not. */
+#define CFG_DEFAULT_MODELS_DIR SYSCONFDIR "/gatewayd/models"
+
 struct cfg_gateway {
 	const char *name;             /* default: host name */
 	const char *endpoint_pattern; /* default "%g-%d": %g gateway, %d device, %% */
 	const char *state_dir;        /* default LOCALSTATEDIR "/lib/gatewayd" */
 	const char *adapter_dir;      /* default PKGLIBDIR "/adapters" */
+	const char *models_dir;       /* DDF files; default CFG_DEFAULT_MODELS_DIR */
 	int log_level;                /* syslog priority, default info (6) */
 };
 

@@ -210,6 +210,8 @@ int gateway_reload(struct gateway *gw)
 		cfg_free(ncfg);
 		return r;
 	}
+	if (strcmp(ncfg->gateway.models_dir, gw->cfg->gateway.models_dir) != 0)
+		log_notice(NULL, "reload: models_dir takes effect at the next restart");
 	level = ncfg->gateway.log_level;
 	log_set_level(level);
 	log_notice(NULL, "reload: %s is valid; log level applied. Device, server and bus "

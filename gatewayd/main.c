@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "log.h"
 #include "loop.h"
+#include "lwm2m/objdefs.h"
 #include "timerq.h"
 
 #ifndef SYSCONFDIR
@@ -169,6 +170,26 @@ static int run(struct cfg *cfg, struct loader_set *adapters)
 	return r < 0 ? 1 : 0;
 }
 
+/* A refused DDF file is a configuration error, reported as "file: message". */
+static void model_refused(const char *file, const char *msg, void *ud)
+{
+	cfg_diag_add(ud, NULL, "%s: %s", file, msg);
+}
+
+/* Vendor objects first, so that gateway_check accepts points that map them. */
+static void load_models(struct cfg *cfg)
+{
+	const char *dir = cfg->gateway.models_dir;
+	int n = lwm_objdefs_load_dir(dir, model_refused, cfg);
+
+	if (n == -ENOENT && strcmp(dir, CFG_DEFAULT_MODELS_DIR) == 0)
+		return;
+	if (n < 0)
+		cfg_diag_add(cfg, NULL, "models_dir %s: %s", dir, strerror(-n));
+	else if (n > 0)
+		log_info(NULL, "%d object definition(s) loaded from %s", n, dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -245,7 +266,10 @@ int main(int argc, char **argv)
 	 * even when other errors exist, so -t reports everything in one run.
 	 * The adapters stay loaded for the run. */
 	if (cfg && (r == 0 || r == -EINVAL)) {
-		int lr = loader_set_new(gateway_adapter_dir(cfg, adapter_dir), host_table(), &adapters);
+		int lr;
+
+		load_models(cfg);
+		lr = loader_set_new(gateway_adapter_dir(cfg, adapter_dir), host_table(), &adapters);
 		if (lr < 0) {
 			fprintf(stderr, "gatewayd: %s\n", strerror(-lr));
 			cfg_free(cfg);
@@ -270,5 +294,7 @@ int main(int argc, char **argv)
 		loader_set_free(adapters);
 		return 0;
 	}
-	return run(cfg, adapters);
+	r = run(cfg, adapters);
+	lwm_objdefs_unload_all(); /* after run: the devices held definitions */
+	return r;
 }

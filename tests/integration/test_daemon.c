@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -333,6 +334,98 @@ static void down_device_answers_5_03_and_others_keep_serving(void **state)
 	h_tmpdir_remove(dir);
 }
 
+/* Copy a fixture DDF file into dir. */
+static void copy_fixture(const char *name, const char *dir)
+{
+	const char *src = getenv("top_srcdir");
+	char from[1024], to[1024], buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(from, sizeof(from), "%s/tests/fixtures/ddf/%s", src ? src : ".", name);
+	snprintf(to, sizeof(to), "%s/%s", dir, name);
+	in = fopen(from, "rb");
+	out = fopen(to, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+}
+
+static const char vendor_tmpl[] =
+	"gateway = { name = \"v\"; models_dir = \"@MODELS@\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+	"devices = ( { name = \"t\"; adapter = \"sim\";\n"
+	"  points = ( { channel = \"f\"; path = \"/3442/0/130\"; poll = 0.5;\n"
+	"               waveform = \"constant\"; base = 2.75; } ); } );\n";
+
+static char *vendor_config(const char *dir, const char *models, int port)
+{
+	char *text, *p, *conf;
+	char tmpl[1024];
+
+	snprintf(tmpl, sizeof(tmpl), "%s", vendor_tmpl);
+	p = strstr(tmpl, "@MODELS@");
+	if (asprintf(&text, "%.*s%s%s", (int)(p - tmpl), tmpl, models, p + strlen("@MODELS@")) < 0)
+		abort();
+	conf = h_write_config(dir, "gatewayd.conf", text, port);
+	free(text);
+	return conf;
+}
+
+static void vendor_objects_from_the_models_directory(void **state)
+{
+	char *dir = h_tmpdir();
+	char *models = path_in(dir, "models");
+	char *empty = path_in(dir, "empty");
+	char *out = path_in(dir, "check.out");
+	char *bin = h_build_path("gatewayd/gatewayd");
+	struct proc srv, gw, chk;
+	char *conf, expect[512];
+	json_t *ev;
+	int port, status;
+
+	assert_int_equal(mkdir(models, 0755), 0);
+	assert_int_equal(mkdir(empty, 0755), 0);
+	/* Without the DDF file, 3442 is unknown: OMA's test object is not built in. */
+	conf = vendor_config(dir, empty, 5683);
+	{
+		char *argv[] = {bin, "-t", "-c", conf, "-A", getenv("GW_ADAPTER_DIR"), NULL};
+		assert_int_equal(h_spawn(&chk, argv, false, out), 0);
+		status = h_wait_exit(&chk, H_TIMEOUT_MS);
+		assert_int_equal(WEXITSTATUS(status), 1);
+		snprintf(expect, sizeof(expect), "%s:4: devices.[0].points.[0].path: object 3442", conf);
+		if (!strstr(slurp(out), expect))
+			fail_msg("missing '%s' in:\n%s", expect, slurp(out));
+	}
+	free(conf);
+	/* With it, a device maps it and a server reads it. */
+	copy_fixture("3442.xml", models);
+	port = h_start_server(&srv, dir);
+	assert_true(port > 0);
+	conf = vendor_config(dir, models, port);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&srv, "register", "ep", "v-t", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_non_null(strstr(json_string_value(json_object_get(ev, "links")), "</3442/0>"));
+	json_decref(ev);
+	ev = h_request(&srv, H_TIMEOUT_MS, "read v-t /3442/0/130 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "code")), "2.05");
+	assert_string_equal(json_string_value(json_object_get(ev, "payload_text")), "2.75");
+	json_decref(ev);
+	assert_int_equal(WEXITSTATUS(h_stop(&gw, SIGTERM, 5000)), 0);
+	h_stop(&srv, SIGTERM, 5000);
+	free(conf);
+	free(bin);
+	free(out);
+	free(empty);
+	free(models);
+	h_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +436,7 @@ int main(void)
 		cmocka_unit_test(retries_until_the_server_appears),
 		cmocka_unit_test(falls_back_to_an_older_lwm2m_version),
 		cmocka_unit_test(down_device_answers_5_03_and_others_keep_serving),
+		cmocka_unit_test(vendor_objects_from_the_models_directory),
 	};
 	int skip = h_skip_without_sim();
 
