@@ -17,6 +17,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "lwm2m/security.h"
+
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
@@ -40,21 +42,25 @@ static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level", NULL,
 };
 static const char *const cfg_server_keys[] = {
-	"name", "uri", "lifetime", "version", "binding", "short_id", NULL,
+	"name", "uri", "lifetime", "version", "binding", "short_id", "security", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
 };
 static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
+/* DTLS credentials of a device (or its profile), for its first server. */
+#define CFG_CREDENTIAL_KEYS                                                                  \
+	"psk_identity", "psk_key", "psk_file", "certificate", "private_key", "public_key",   \
+	    "server_public_key", "ca_file", "server_certificate", "sni"
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
-	"points", NULL,
+	"points", CFG_CREDENTIAL_KEYS, NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
-	"model", "serial", "firmware_version", "points", NULL,
+	"model", "serial", "firmware_version", "points", CFG_CREDENTIAL_KEYS, NULL,
 };
 static const char *const cfg_point_reserved[] = {
 	"channel", "path", "scale", "offset", "min", "max", "poll", "units", NULL,
@@ -63,6 +69,7 @@ static const char *const cfg_point_reserved[] = {
 static const char *const cfg_identity_keys[] = {
 	"manufacturer", "model", "serial", "firmware_version",
 };
+static const char *const cfg_credential_keys[] = {CFG_CREDENTIAL_KEYS};
 
 struct cfg_loader {
 	struct cfg *cfg;
@@ -742,6 +749,44 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	}
 }
 
+/* NoSec only when said so: coaps:// needs a mode, coap:// can have none. */
+static void cfg_load_server_security(struct cfg_loader *ld, config_setting_t *g,
+				     struct cfg_server *sv)
+{
+	bool secure = sv->uri && strncmp(sv->uri, "coaps://", 8) == 0;
+	const char *str;
+	int r = cfg_read_string(ld, g, "security", false, &str);
+
+	if (r == -ENOENT) {
+		if (secure)
+			cfg_err(ld, cfg_get(g, "uri"),
+				"a coaps:// server needs security = \"psk\", \"rpk\" or \"x509\"");
+		else
+			sv->security = "nosec";
+		return;
+	}
+	if (r < 0)
+		return;
+	r = lwm_security_mode_parse(str);
+	if (r < 0) {
+		cfg_err_type(ld, cfg_get(g, "security"),
+			     "\"nosec\", \"psk\", \"rpk\" or \"x509\"");
+		return;
+	}
+	if (sv->uri && secure != (r != LWM_SEC_NOSEC)) {
+		cfg_err(ld, cfg_get(g, "security"), "expected %s with a %s server, found \"%s\"",
+			secure ? "\"psk\", \"rpk\" or \"x509\"" : "\"nosec\"",
+			secure ? "coaps://" : "coap://", str);
+		return;
+	}
+	if (!lwm_security_mode_supported((enum lwm_sec_mode)r)) {
+		cfg_err(ld, cfg_get(g, "security"),
+			"security \"%s\" is not supported by this libcoap's DTLS library", str);
+		return;
+	}
+	sv->security = str;
+}
+
 static void cfg_load_servers(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
@@ -817,6 +862,7 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		}
 		if (cfg_read_int(ld, g, "short_id", false, 1, CFG_MAX_ID, &v) == 0)
 			sv.short_id = (uint16_t)v;
+		cfg_load_server_security(ld, g, &sv);
 		for (j = 0; keep && j < cfg->n_servers; j++) {
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);
@@ -1140,6 +1186,60 @@ static const char *cfg_identity(struct cfg_loader *ld, config_setting_t *g,
 	return NULL;
 }
 
+/* The setting of a credential key: the device's, else its profile's. */
+static config_setting_t *cfg_credential_setting(config_setting_t *g, const struct cfg_profile *pr,
+						const char *key)
+{
+	config_setting_t *s = config_setting_get_member(g, key);
+
+	if (!s && pr)
+		s = config_setting_get_member(pr->setting, key);
+	return s ? s : g;
+}
+
+/* Read the device's credentials and check them against its first server's
+ * security mode now, files included, so that gatewayd -t finds a missing or
+ * world-readable key file. */
+static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+{
+	struct cfg_credentials *cr = &d->credentials;
+	const char **fields[] = {
+		&cr->psk_identity, &cr->psk_key, &cr->psk_file, &cr->certificate,
+		&cr->private_key, &cr->public_key, &cr->server_public_key, &cr->ca_file,
+		&cr->server_certificate, &cr->sni,
+	};
+	struct lwm_security_params p;
+	struct lwm_security *sec = NULL;
+	const char *key = NULL;
+	char err[512];
+	int mode;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = cfg_identity(ld, g, d->profile, cfg_credential_keys[i]);
+	if (d->n_servers == 0 || !d->servers[0]->security)
+		return; /* the server's error is reported already */
+	mode = lwm_security_mode_parse(d->servers[0]->security);
+	if (mode < 0)
+		return;
+	p = (struct lwm_security_params){
+		.mode = (enum lwm_sec_mode)mode,
+		.psk_identity = cr->psk_identity,
+		.psk_key = cr->psk_key,
+		.psk_file = cr->psk_file,
+		.certificate = cr->certificate,
+		.private_key = cr->private_key,
+		.public_key = cr->public_key,
+		.server_public_key = cr->server_public_key,
+		.ca_file = cr->ca_file,
+		.server_certificate = cr->server_certificate,
+		.sni = cr->sni,
+	};
+	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
+		cfg_err(ld, key ? cfg_credential_setting(g, d->profile, key) : g,
+			"%s (server \"%s\")", err, d->servers[0]->name);
+	lwm_security_free(sec);
+}
+
 static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 {
 	struct cfg *cfg = ld->cfg;
@@ -1257,6 +1357,7 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 	}
 
 	cfg_load_device_servers(ld, g, &d);
+	cfg_load_credentials(ld, g, &d);
 
 	d.manufacturer = cfg_identity(ld, g, d.profile, "manufacturer");
 	d.model = cfg_identity(ld, g, d.profile, "model");

@@ -39,6 +39,9 @@ struct cfg_server {
 	const char *version; /* "1.0" / "1.1" / "1.2", default "1.1" */
 	const char *binding; /* "U" default */
 	uint16_t short_id;   /* default: index + 1 */
+	/* "nosec", "psk", "rpk" or "x509": the credentials its devices need.
+	 * Default "nosec" for coap://; coaps:// must say. */
+	const char *security;
 	config_setting_t *setting;
 };
 
@@ -64,6 +67,14 @@ struct cfg_profile {
 	config_setting_t *setting;
 };
 
+/* A device's DTLS credentials for its first server (lwm2m/security.h says
+ * what each is); from the device, else its profile; NULL when not set. */
+struct cfg_credentials {
+	const char *psk_identity, *psk_key, *psk_file;
+	const char *certificate, *private_key, *public_key;
+	const char *server_public_key, *ca_file, *server_certificate, *sni;
+};
+
 struct cfg_device {
 	const char *name;
 	const char *endpoint;  /* expanded endpoint name, owned by the cfg */
@@ -74,6 +85,7 @@ struct cfg_device {
 	const char *manufacturer, *model, *serial, *firmware_version;
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
+	struct cfg_credentials credentials; /* for servers[0] */
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
@@ -90,6 +102,9 @@ struct cfg_gateway {
 	const char *adapter_dir;      /* default PKGLIBDIR "/adapters" */
 	const char *models_dir;       /* DDF files; default CFG_DEFAULT_MODELS_DIR */
 	int log_level;                /* syslog priority, default info (6) */
+	/* Devices started (so registrations sent) per second at start-up, so
+	 * that thousands of devices do not flood the server; 0: all at once. */
+	uint32_t registration_rate;
 };
 
 struct cfg {

@@ -9,6 +9,7 @@
 #include "host.h"
 #include "log.h"
 #include "lwm2m/objdefs.h"
+#include "lwm2m/security.h"
 #include "transform.h"
 
 /* IPSO sensor pattern: Sensor Value and the min/max measured beside it. */
@@ -147,7 +148,8 @@ static void set_error_code(struct gwd_device *d, int64_t code)
 	if (!d->client)
 		return;
 	v.v.i = code;
-	lwm_model_set(lwm_client_model(d->client), &p, &v);
+	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
+		lwm_client_values_changed(d->client, &p); /* observers */
 }
 
 static void mark_down(struct gwd_device *d, bool down)
@@ -222,11 +224,11 @@ static void track_min_max(struct gwd_device *d, const struct gw_point *pt, doubl
 	LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
 	LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 	cur = lwm_model_get(m, &pmin);
-	if (!cur || cur->type != LWM_T_FLOAT || x < cur->v.f)
-		lwm_model_set(m, &pmin, &v);
+	if ((!cur || cur->type != LWM_T_FLOAT || x < cur->v.f) && lwm_model_set(m, &pmin, &v) == 1)
+		lwm_client_values_changed(d->client, &pmin); /* observers */
 	cur = lwm_model_get(m, &pmax);
-	if (!cur || cur->type != LWM_T_FLOAT || x > cur->v.f)
-		lwm_model_set(m, &pmax, &v);
+	if ((!cur || cur->type != LWM_T_FLOAT || x > cur->v.f) && lwm_model_set(m, &pmax, &v) == 1)
+		lwm_client_values_changed(d->client, &pmax); /* observers */
 }
 
 static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
@@ -251,6 +253,8 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 		return;
 	}
 	pt->warned = false;
+	if (r == 1)
+		lwm_client_values_changed(d->client, &pt->path); /* observers */
 	if (pt->has_min_max && v.type == LWM_T_FLOAT)
 		track_min_max(d, pt, v.v.f);
 }
@@ -269,6 +273,23 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err)
 }
 
 /* ---- polling ---------------------------------------------------------------- */
+
+/* Shortest sampling period an observation may ask for. */
+#define POLL_MIN_MS 100
+
+/* The point's poll period, shortened while an observation needs fresher
+ * values than it gives; unobserved points keep their configured period. */
+static uint64_t poll_period(struct gwd_device *d, const struct gw_point *pt)
+{
+	uint64_t ms = pt->cfg->poll_ms;
+	uint32_t need = d->client ? lwm_client_sample_ms(d->client, &pt->path) : 0;
+
+	if (need && need < POLL_MIN_MS)
+		need = POLL_MIN_MS;
+	if (ms && need && need < ms)
+		ms = need;
+	return ms;
+}
 
 static void schedule_poll(struct gwd_device *d)
 {
@@ -297,7 +318,7 @@ static void poll_due(struct gw_timer *t, void *ud)
 		if (!pt->cfg->poll_ms || pt->read_pending || pt->next_poll_ms > now ||
 		    !pt->readable)
 			continue;
-		pt->next_poll_ms = now + pt->cfg->poll_ms;
+		pt->next_poll_ms = now + poll_period(d, pt);
 		op = malloc(sizeof(*op));
 		if (!op)
 			continue;
@@ -343,9 +364,10 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->client)
-				lwm_model_set(lwm_client_model(d->client),
-					      &d->points[op->point].path, &op->written);
+			if (op->written.type != LWM_T_NONE && d->client &&
+			    lwm_model_set(lwm_client_model(d->client), &d->points[op->point].path,
+					  &op->written) == 1)
+				lwm_client_values_changed(d->client, &d->points[op->point].path);
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
@@ -522,10 +544,31 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 	return LWM_OP_PENDING;
 }
 
+/* Observations under p changed: a point they sample faster is read soon. */
+static void client_sampling_changed(struct lwm_client *c, const struct lwm_path *p, void *ud)
+{
+	struct gwd_device *d = ud;
+	uint64_t now = clock_now_ms();
+
+	if (!d->started)
+		return;
+	for (size_t i = 0; i < d->n_points; i++) {
+		struct gw_point *pt = &d->points[i];
+		uint64_t period;
+		if (!lwm_path_starts_with(&pt->path, p) && !lwm_path_starts_with(p, &pt->path))
+			continue;
+		period = poll_period(d, pt);
+		if (period && pt->next_poll_ms > now + period)
+			pt->next_poll_ms = now + period;
+	}
+	schedule_poll(d);
+}
+
 static const struct lwm_client_ops client_ops = {
 	.owns = client_owns,
 	.write = client_write,
 	.execute = client_execute,
+	.sampling_changed = client_sampling_changed,
 };
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -595,6 +638,39 @@ static int build_model(struct gwd_device *d)
 	return 0;
 }
 
+/* The device's credentials for srv (its first server).  The config loader
+ * checked them already; files are read again here, so a file changed since
+ * is reported with its name. */
+static int load_security(const struct cfg_device *dc, const struct cfg_server *srv,
+			 struct lwm_security **out)
+{
+	const struct cfg_credentials *cr = &dc->credentials;
+	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
+	struct lwm_security_params p = {
+		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
+		.psk_identity = cr->psk_identity,
+		.psk_key = cr->psk_key,
+		.psk_file = cr->psk_file,
+		.certificate = cr->certificate,
+		.private_key = cr->private_key,
+		.public_key = cr->public_key,
+		.server_public_key = cr->server_public_key,
+		.ca_file = cr->ca_file,
+		.server_certificate = cr->server_certificate,
+		.sni = cr->sni,
+	};
+	char err[512];
+	int r;
+
+	*out = NULL;
+	if (p.mode == LWM_SEC_NOSEC)
+		return 0;
+	r = lwm_security_load(&p, out, NULL, err, sizeof(err));
+	if (r < 0)
+		log_err(dc->name, "credentials for server %s: %s", srv->name, err);
+	return r;
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -631,6 +707,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	}
 	if (r == 0 && engine) {
 		const struct cfg_server *srv = dc->servers[0];
+		struct lwm_security *sec = NULL;
 		struct lwm_client_config cc = {
 			.name = dc->name,
 			.endpoint = dc->endpoint,
@@ -640,7 +717,11 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
 		};
-		r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
+		r = load_security(dc, srv, &sec);
+		cc.security = sec;
+		if (r == 0)
+			r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
+		lwm_security_free(sec); /* the client keeps its own copy */
 		if (r == 0)
 			r = build_model(d);
 	}

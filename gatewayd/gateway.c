@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "device.h"
 #include "host.h"
 #include "loader.h"
@@ -15,6 +16,10 @@
 #define ADAPTERDIR "/usr/lib/gatewayd/adapters"
 #endif
 
+/* Registration pacing wakes at most this often and starts a batch each time: a timer per
+ * device, or a wake-up per device at high rates, would cost more than the starts. */
+#define PACE_MIN_INTERVAL_MS 10
+
 struct gateway {
 	struct cfg *cfg;
 	struct gw_loop *loop;
@@ -24,9 +29,15 @@ struct gateway {
 	struct gwd_device **devices;
 	size_t n_devices;
 	size_t n_started;
+	/* Registration pacing: devices [pace_next, n_devices) wait for pace_timer. */
+	struct gw_timer pace_timer;
+	size_t pace_next;
+	uint64_t pace_t0;
 	void (*stop_done)(void *ud);
 	void *stop_ud;
 };
+
+static void pace_tick(struct gw_timer *t, void *ud);
 
 const char *gateway_adapter_dir(const struct cfg *cfg, const char *override)
 {
@@ -114,6 +125,7 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 		goto fail;
 	}
 	host_bind_loop(loop);
+	gw_timer_init(&gw->pace_timer, loop_timers(loop), pace_tick, gw);
 	r = lwm_engine_new(loop_timers(loop), &gw->engine);
 	if (r < 0)
 		goto fail;
@@ -145,12 +157,49 @@ fail:
 	return r;
 }
 
+/* Start the devices whose turn has come: `rate` per second since pace_t0, the first at
+ * once.  Re-arms the one pacing timer for the next batch. */
+static void pace_tick(struct gw_timer *t, void *ud)
+{
+	struct gateway *gw = ud;
+	uint64_t rate = gw->cfg->gateway.registration_rate;
+	uint64_t now = clock_now_ms(), allowed, next;
+
+	allowed = (now - gw->pace_t0) * rate / 1000u + 1u;
+	while (gw->pace_next < gw->n_devices && gw->pace_next < allowed) {
+		/* A failure was counted as started when queued; it is logged by the device. */
+		if (device_start(gw->devices[gw->pace_next]) < 0)
+			gw->n_started--;
+		gw->pace_next++;
+	}
+	if (gw->pace_next >= gw->n_devices) {
+		log_info(NULL, "registration pacing: all %zu device(s) started", gw->n_devices);
+		return;
+	}
+	/* When the next device is due, but never sooner than the minimum interval. */
+	next = gw->pace_t0 + (gw->pace_next * 1000u + rate - 1u) / rate;
+	if (next < now + PACE_MIN_INTERVAL_MS)
+		next = now + PACE_MIN_INTERVAL_MS;
+	gw_timer_arm(&gw->pace_timer, next);
+}
+
 size_t gateway_start(struct gateway *gw)
 {
+	uint32_t rate = gw->cfg->gateway.registration_rate;
+
 	gw->n_started = 0;
-	for (size_t i = 0; i < gw->n_devices; i++)
-		if (device_start(gw->devices[i]) == 0)
-			gw->n_started++;
+	if (rate == 0 || gw->n_devices <= 1) {
+		for (size_t i = 0; i < gw->n_devices; i++)
+			if (device_start(gw->devices[i]) == 0)
+				gw->n_started++;
+		return gw->n_started;
+	}
+	log_info(NULL, "registration pacing: starting %zu device(s) at %u per second (%.1f s)",
+		 gw->n_devices, rate, (double)(gw->n_devices - 1) / rate);
+	gw->n_started = gw->n_devices;
+	gw->pace_next = 0;
+	gw->pace_t0 = clock_now_ms();
+	pace_tick(&gw->pace_timer, gw);
 	return gw->n_started;
 }
 
@@ -173,6 +222,8 @@ void gateway_stop(struct gateway *gw, uint32_t timeout_ms, void (*done)(void *ud
 {
 	gw->stop_done = done;
 	gw->stop_ud = ud;
+	/* Devices still waiting for their turn stay unstarted. */
+	gw_timer_disarm(&gw->pace_timer);
 	lwm_engine_shutdown(gw->engine, timeout_ms, deregistered, gw);
 }
 
@@ -180,6 +231,8 @@ void gateway_free(struct gateway *gw)
 {
 	if (!gw)
 		return;
+	if (gw->pace_timer.q)
+		gw_timer_disarm(&gw->pace_timer);
 	for (size_t i = 0; i < gw->n_devices; i++)
 		device_destroy(gw->devices[i]);
 	free(gw->devices);

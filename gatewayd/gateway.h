@@ -29,7 +29,9 @@ void gateway_print_diags(const struct cfg *cfg, FILE *f);
 int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapters,
 		struct gateway **out);
 /* Start every device; a device that fails to start is logged and left out,
- * the others run.  Returns the number started. */
+ * the others run.  Returns the number started.  With gateway.registration_rate
+ * set, devices start (and register) at that rate from a timer; those still
+ * queued count as started, and gateway_stop leaves them unstarted. */
 size_t gateway_start(struct gateway *gw);
 /* De-register every client (at most timeout_ms), stop the devices, then
  * call done(ud). */

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "clock.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +9,55 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <time.h>
 
 static int max_level = LOG_INFO;
 static bool to_journal;
+
+/* Rate limit: the same message (its text and device) at most once per
+ * window; what was held back is counted and said with the next one.  A
+ * small direct-mapped table keyed by a hash of the text: a collision only
+ * means less suppression, never a message lost for good. */
+#define RATELIMIT_WINDOW_S 10
+#define RATELIMIT_SLOTS 256
+
+struct ratelimit_slot {
+	uint64_t hash; /* of device and text */
+	uint64_t last; /* seconds on the monotonic clock */
+	unsigned suppressed;
+};
+
+static struct ratelimit_slot slots[RATELIMIT_SLOTS];
+
+/* True when the message may go out now; *held says how many were held back
+ * since the last one that went out. */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static bool ratelimit_pass(const char *device, const char *msg, unsigned *held)
+{
+	uint64_t h = fnv1a(fnv1a(14695981039346656037u, device ? device : ""), msg);
+	struct ratelimit_slot *s = &slots[h % RATELIMIT_SLOTS];
+	uint64_t now = clock_now_ms() / 1000u;
+
+	*held = 0;
+	if (s->hash == h) {
+		if (now - s->last < RATELIMIT_WINDOW_S) {
+			s->suppressed++;
+			return false;
+		}
+		*held = s->suppressed;
+	}
+	s->hash = h;
+	s->last = now;
+	s->suppressed = 0;
+	return true;
+}
 
 static bool stderr_is_journal(void)
 {
@@ -47,10 +95,18 @@ void log_vmsg(int priority, const char *device, const char *fmt, va_list ap)
 	static const char *const names[] = {"emerg", "alert", "crit", "error",
 					    "warning", "notice", "info", "debug"};
 	char msg[1024];
+	unsigned held;
+	int len;
 
 	if (priority > max_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Debug output is for a person watching: never held back. */
+	if (priority < LOG_DEBUG && !ratelimit_pass(device, msg, &held))
+		return;
+	if (priority < LOG_DEBUG && held && len > 0 && (size_t)len < sizeof(msg))
+		snprintf(msg + len, sizeof(msg) - (size_t)len,
+			 " (%u similar message(s) held back)", held);
 	if (to_journal) {
 		if (device)
 			sd_journal_send("MESSAGE=%s: %s", device, msg, "PRIORITY=%d", priority,

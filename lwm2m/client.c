@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "security.h"
 
 /* Registration retry: exponential from RETRY_MIN_S up to RETRY_MAX_S, with
  * +-25% jitter so that a restarted server is not hit by every device at the
@@ -124,11 +125,11 @@ static int add_core_objects(struct lwm_client *c)
 	struct lwm_model *m = c->model;
 	int r = 0;
 
-	/* Security /0/0: the server account (NoSec for now); never readable. */
+	/* Security /0/0: the server account; never readable. */
 	r |= lwm_model_add_instance(m, 0, 0) < 0;
 	r |= set_str(m, 0, 0, c->server_uri) < 0;
 	r |= set_bool(m, 0, 1, false) < 0;
-	r |= set_int(m, 0, 2, 3) < 0; /* security mode 3: NoSec */
+	r |= set_int(m, 0, 2, lwm_security_mode(c->security)) < 0;
 	r |= set_int(m, 0, 10, c->short_server_id) < 0;
 	/* Server /1/0. */
 	r |= lwm_model_add_instance(m, 1, 0) < 0;
@@ -149,7 +150,7 @@ static int add_core_objects(struct lwm_client *c)
 
 static void timer_cb(struct gw_timer *t, void *ud);
 
-static int resolve(const char *uri, coap_address_t *out)
+static int resolve(const char *uri, coap_address_t *out, bool *secure)
 {
 	coap_uri_t u;
 	char host[256];
@@ -160,13 +161,15 @@ static int resolve(const char *uri, coap_address_t *out)
 
 	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
 		return -EINVAL;
-	if (u.scheme != COAP_URI_SCHEME_COAP)
-		return -EPROTONOSUPPORT; /* coaps:// arrives with DTLS support */
+	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
+		return -EPROTONOSUPPORT;
+	*secure = u.scheme == COAP_URI_SCHEME_COAPS;
 	if (u.host.length == 0 || u.host.length >= sizeof(host))
 		return -EINVAL;
 	memcpy(host, u.host.s, u.host.length);
 	host[u.host.length] = '\0';
-	snprintf(port, sizeof(port), "%u", u.port ? u.port : 5683u);
+	/* coap_split_uri fills in the scheme's default port (5683 / 5684). */
+	snprintf(port, sizeof(port), "%u", u.port ? u.port : *secure ? 5684u : 5683u);
 	/* Numeric addresses resolve without blocking; a host name blocks once
 	 * here, at start-up. */
 	r = getaddrinfo(host, port, &hints, &res);
@@ -179,6 +182,25 @@ static int resolve(const char *uri, coap_address_t *out)
 	return 0;
 }
 
+/* The URI's host: the name a server certificate must carry by default. */
+static const char *uri_host(const char *uri, char *buf, size_t size)
+{
+	coap_uri_t u;
+
+	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0 || u.host.length >= size)
+		return NULL;
+	memcpy(buf, u.host.s, u.host.length);
+	buf[u.host.length] = '\0';
+	return buf;
+}
+
+const struct lwm_security *lwm_security_of_session(coap_session_t *s)
+{
+	const struct lwm_client *c = s ? coap_session_get_app_data(s) : NULL;
+
+	return c ? c->security : NULL;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -188,6 +210,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		   const struct lwm_client_ops *ops, void *ud, struct lwm_client **out)
 {
 	struct lwm_client *c = calloc(1, sizeof(*c));
+	bool secure = false;
 	int r;
 
 	if (!c)
@@ -204,13 +227,24 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->short_server_id = cfg->short_server_id ? cfg->short_server_id : 1;
 	c->model = lwm_model_new();
 	gw_timer_init(&c->timer, e->timers, timer_cb, c);
-	if (!c->name || !c->endpoint || !c->server_uri || !c->binding || !c->model) {
+	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
+		c->security = lwm_security_dup(cfg->security);
+	if (!c->name || !c->endpoint || !c->server_uri || !c->binding || !c->model ||
+	    (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC && !c->security)) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = resolve(c->server_uri, &c->server_addr);
+	r = resolve(c->server_uri, &c->server_addr, &secure);
 	if (r < 0) {
 		log_err(c->name, "cannot use server %s: %s", c->server_uri, strerror(-r));
+		goto fail;
+	}
+	/* NoSec only when the configuration says so: coap://, never coaps://. */
+	if (secure != (c->security != NULL)) {
+		log_err(c->name, "cannot use server %s: %s", c->server_uri,
+			secure ? "coaps:// needs DTLS credentials"
+			       : "DTLS credentials need a coaps:// server");
+		r = -EINVAL;
 		goto fail;
 	}
 	r = add_core_objects(c);
@@ -220,6 +254,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	*out = c;
 	return 0;
 fail:
+	lwm_security_free(c->security);
 	lwm_model_free(c->model);
 	free(c->name);
 	free(c->endpoint);
@@ -243,12 +278,14 @@ void lwm_client_free(struct lwm_client *c)
 	if (!c)
 		return;
 	lwm_ops_abandon_all(c);
+	lwm_observe_free(c);
 	free(c->attrs);
 	gw_timer_disarm(&c->timer);
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 	drop_session(c);
 	lwm_engine_unlink(c->engine, c);
 	lwm_model_free(c->model);
+	lwm_security_free(c->security);
 	free(c->location);
 	free(c->name);
 	free(c->endpoint);
@@ -295,8 +332,9 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 	uint8_t fmt[4];
 
 	if (!c->session) {
-		c->session = coap_new_client_session(c->engine->ctx, NULL, &c->server_addr,
-						     COAP_PROTO_UDP);
+		char host[256];
+		c->session = lwm_security_new_session(c->engine->ctx, &c->server_addr, c->security,
+						      uri_host(c->server_uri, host, sizeof(host)));
 		if (!c->session) {
 			coap_delete_optlist(*opts);
 			return -ENOMEM;
@@ -454,6 +492,9 @@ static void schedule_retry(struct lwm_client *c, const char *why)
 	if (c->failures == 1 || c->failures % 10 == 0)
 		log_warn(c->name, "registration with %s failed (%s); retrying in %.1f s (attempt %u)",
 			 c->server_uri, why, delay / 1000.0, c->failures);
+	else /* rate-limited above; every one when debugging */
+		log_debug(c->name, "registration attempt %u failed (%s); retrying in %.1f s",
+			  c->failures, why, delay / 1000.0);
 	lwm_client_set_state(c, LWM_CLIENT_BACKOFF);
 	gw_timer_arm(&c->timer, clock_now_ms() + delay);
 }
@@ -551,6 +592,8 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		}
 		free(c->location);
 		c->location = loc;
+		/* A new registration: the server has forgotten our observations. */
+		lwm_observe_drop_all(c, "new registration");
 		if (c->failures)
 			log_notice(c->name, "registered with %s as %s after %u failed attempt(s)",
 				   c->server_uri, c->endpoint, c->failures);
@@ -625,6 +668,10 @@ void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd)
 void lwm_client_on_failure(struct lwm_client *c, const char *why)
 {
 	enum lwm_pending what = c->pending;
+
+	/* A refused handshake: say why, as far as the handshake told us. */
+	if (c->security && strncmp(why, "TLS", 3) == 0)
+		why = lwm_security_failure(c->security, c->session);
 
 	c->pending = LWM_PENDING_NONE;
 	switch (what) {

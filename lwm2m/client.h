@@ -8,6 +8,7 @@
 #include "model.h"
 
 struct lwm_client;
+struct lwm_security;
 
 enum lwm_client_state {
 	LWM_CLIENT_IDLE = 0,       /* created, not started */
@@ -24,7 +25,10 @@ const char *lwm_client_state_name(enum lwm_client_state s);
 struct lwm_client_config {
 	const char *name;       /* for log lines (the device's name); copied */
 	const char *endpoint;   /* endpoint client name; copied */
-	const char *server_uri; /* coap://host[:port]; copied */
+	const char *server_uri; /* coap://host[:port] or coaps://; copied */
+	/* DTLS credentials (lwm2m/security.h), required by coaps://; NULL for
+	 * NoSec.  Copied (the copy is wiped when the client is freed). */
+	const struct lwm_security *security;
 	uint32_t lifetime;      /* seconds */
 	const char *version;    /* "1.0", "1.1" or "1.2"; copied */
 	const char *binding;    /* "U"...; copied */
@@ -55,6 +59,9 @@ struct lwm_client_ops {
 	/* Execute the resource at p with the given arguments (may be empty). */
 	int (*execute)(struct lwm_client *c, const struct lwm_path *p, const uint8_t *args,
 		       size_t len, struct lwm_op *op, void *ud);
+	/* Observations at or above p came or went, or their attributes changed:
+	 * lwm_client_sample_ms may answer differently now (optional). */
+	void (*sampling_changed)(struct lwm_client *c, const struct lwm_path *p, void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -121,5 +128,13 @@ bool lwm_client_available(const struct lwm_client *c);
 
 /* Open the session and register.  Failures are retried with backoff. */
 int lwm_client_start(struct lwm_client *c);
+
+/* Information reporting (observe.c).  The value at p (len 3 or 4) changed
+ * in the model: notify its observers as their attributes allow.  Costs a
+ * few hash lookups, nothing when p is not observed. */
+void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p);
+/* How often the resource at p should be sampled for its observations, in
+ * ms; 0 when nothing observing it asks for more than its configuration. */
+uint32_t lwm_client_sample_ms(const struct lwm_client *c, const struct lwm_path *p);
 
 #endif

@@ -43,6 +43,7 @@ struct lwm_client {
 	void *ud;
 
 	coap_address_t server_addr;
+	struct lwm_security *security; /* owned copy; NULL: NoSec */
 	coap_session_t *session;
 	struct lwm_model *model;
 
@@ -63,6 +64,8 @@ struct lwm_client {
 	struct lwm_op *ops_pending;
 	/* Disable (/1/x/4): off the air until this timer fires. */
 	bool disabled;
+	/* Observations (observe.c); NULL until the first Observe. */
+	struct lwm_obs_table *obs;
 };
 
 struct lwm_path_attrs {
@@ -104,6 +107,10 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 			      coap_pdu_t *resp, const struct lwm_path *p);
 void lwm_ops_create(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p);
+void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resource_t *res,
+			    const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp);
+void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+			     coap_pdu_t *resp);
 void lwm_ops_delete(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_path *p);
 /* A triggered deferred response: answer it.  True when req was one. */
 bool lwm_ops_resume(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp);
@@ -130,5 +137,23 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
 int lwm_client_deregister(struct lwm_client *c);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
+
+/* observe.c: Observe / Cancel around a Read (GET) or Read-Composite
+ * (FETCH) carrying the Observe option.  begin runs before the read (Cancel
+ * with 1; with 0 it checks the request's attributes and adds the Observe
+ * option, false when it answered an error itself); end runs after it and
+ * keeps the observation when the read succeeded. */
+bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
+		       coap_pdu_t *resp, const struct lwm_path *p, uint32_t observe);
+void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *resp,
+		     const struct lwm_path *p, uint32_t observe);
+/* A notification failed (RST, CON unacknowledged): true when sent was one. */
+bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_reason_t reason);
+/* Write-Attributes at p: re-arm the observations it affects. */
+void lwm_observe_attrs_changed(struct lwm_client *c, const struct lwm_path *p);
+/* A new registration: the server forgot them (logged with why). */
+void lwm_observe_drop_all(struct lwm_client *c, const char *why);
+/* The client is freed. */
+void lwm_observe_free(struct lwm_client *c);
 
 #endif

@@ -102,6 +102,9 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					  "reset by server", "TLS failure", "ICMP error",
 					  "bad response", "TLS layer failure"};
 
+	/* A failed notification ends its observation (observe.c). */
+	if (c && sent && lwm_observe_nack(c, sent, reason))
+		return;
 	if (!c || !sent || !lwm_client_token_matches(c, coap_pdu_get_token(sent)))
 		return;
 	lwm_client_on_failure(c, (size_t)reason < sizeof(why) / sizeof(why[0])
@@ -277,6 +280,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 {
 	struct lwm_client *c = client_of(s);
 	struct lwm_path p;
+	uint32_t observe;
 
 	/* The second call for a deferred operation: its answer is ready. */
 	if (lwm_ops_resume(s, req, resp))
@@ -287,7 +291,14 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		return lwm_respond_code(resp, 404);
 	switch (coap_pdu_get_code(req)) {
 	case COAP_REQUEST_CODE_GET:
+		/* Observe 0 / 1 (observe.c): a Read with the Observe option added. */
+		if (lwm_request_uint_option(req, COAP_OPTION_OBSERVE, &observe) < 0)
+			observe = UINT32_MAX;
+		else if (!lwm_observe_begin(c, req, query, resp, &p, observe))
+			break;
 		handle_read(c->engine, c, r, s, req, query, resp, &p);
+		if (observe != UINT32_MAX)
+			lwm_observe_end(c, req, resp, &p, observe);
 		break;
 	case COAP_REQUEST_CODE_PUT:
 		/* A PUT with a query and no body is Write-Attributes. */
@@ -309,9 +320,25 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	case COAP_REQUEST_CODE_DELETE:
 		lwm_ops_delete(c, resp, &p);
 		break;
+	case COAP_REQUEST_CODE_FETCH:
+		if (p.len != 0)
+			return lwm_respond_code(resp, 405);
+		/* Observe-Composite (observe.c) around the Read-Composite. */
+		if (lwm_request_uint_option(req, COAP_OPTION_OBSERVE, &observe) < 0)
+			observe = UINT32_MAX;
+		else if (!lwm_observe_begin(c, req, NULL, resp, &p, observe))
+			break;
+		lwm_ops_read_composite(c, s, r, req, query, resp);
+		if (observe != UINT32_MAX)
+			lwm_observe_end(c, req, resp, &p, observe);
+		break;
+	case COAP_REQUEST_CODE_IPATCH:
+		if (p.len != 0)
+			return lwm_respond_code(resp, 405);
+		lwm_ops_write_composite(c, s, req, resp);
+		break;
 	default:
-		/* Read-Composite and Write-Composite are not implemented yet. */
-		lwm_respond_code(resp, 501);
+		lwm_respond_code(resp, 405);
 		break;
 	}
 }

@@ -232,7 +232,8 @@ static void apply_local(struct lwm_client *c, const struct lwm_record *recs, siz
 			    !lwm_path_starts_with(&recs[i - 1].path, &res))
 				lwm_model_clear_instances(c->model, &res);
 		}
-		lwm_model_set(c->model, &r->path, &r->value);
+		if (lwm_model_set(c->model, &r->path, &r->value) == 1)
+			lwm_client_values_changed(c, &r->path); /* observers (observe.c) */
 		after_local_write(c, r);
 	}
 }
@@ -297,51 +298,24 @@ static int keep_local(struct lwm_op *op, const struct lwm_record *recs, size_t n
 	return op->local_bytes.err;
 }
 
-void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
-		   coap_pdu_t *resp, const struct lwm_path *p, bool replace)
+/* Validate and carry out decoded records addressed under base. */
+static void write_records(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+			  coap_pdu_t *resp, const struct lwm_path *base,
+			  const struct lwm_record *recs, size_t n, bool replace)
 {
-	struct lwm_record recs[LWM_WRITE_MAX_RECORDS];
 	struct lwm_record *dev, *loc;
-	struct lwm_buf scratch;
-	const uint8_t *data = NULL;
-	size_t len = 0, n = 0, n_dev = 0, n_loc = 0, offset, total;
-	uint32_t cf;
-	unsigned code;
+	size_t n_dev = 0, n_loc = 0;
+	unsigned code = n ? validate_write(c, base, recs, n) : 400;
 	struct lwm_op *op;
 	int r;
 
-	if (p->len < 2)
-		return lwm_respond_code(resp, 405);
-	if (LWM_PATH_OID(p) == 0)
-		return lwm_respond_code(resp, 401);
-	if (!lwm_model_exists(c->model, p))
-		return lwm_respond_code(resp, 404);
-	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0)
-		return lwm_respond_code(resp, 400);
-	if (cf > UINT16_MAX || !lwm_format_can_decode((uint16_t)cf))
-		return lwm_respond_code(resp, 415);
-	/* Block1 is reassembled by libcoap (COAP_BLOCK_SINGLE_BODY). */
-	coap_get_data_large(req, &len, &data, &offset, &total);
-
-	lwm_buf_init(&scratch, 64 * 1024);
-	r = lwm_decode_ex((uint16_t)cf, p, data, len, type_lookup, NULL, recs,
-			  LWM_WRITE_MAX_RECORDS, &n, &scratch);
-	if (r < 0) {
-		lwm_buf_free(&scratch);
-		return lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
-	}
-	code = n ? validate_write(c, p, recs, n) : 400;
-	if (code) {
-		lwm_buf_free(&scratch);
+	if (code)
 		return lwm_respond_code(resp, code);
-	}
 	/* Split: records for the device, records for the LwM2M layer.  The
 	 * arrays are carved from one allocation in the records' order. */
 	dev = calloc(2 * n, sizeof(*dev));
-	if (!dev) {
-		lwm_buf_free(&scratch);
+	if (!dev)
 		return lwm_respond_code(resp, 500);
-	}
 	loc = dev + n;
 	for (size_t i = 0; i < n; i++) {
 		if (device_owns(c, &recs[i].path))
@@ -352,21 +326,189 @@ void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *re
 	if (n_dev == 0) {
 		apply_local(c, loc, n_loc, replace);
 		lwm_respond_code(resp, 204);
-		goto out;
+		free(dev);
+		return;
 	}
-	op = op_new(c, s, p);
+	op = op_new(c, s, base);
 	if (!op || keep_local(op, loc, n_loc) < 0) {
 		if (op) {
 			op->device_done = op->answered = true;
 			op_free_if_finished(op);
 		}
 		lwm_respond_code(resp, 500);
-		goto out;
+		free(dev);
+		return;
 	}
 	r = c->ops->write(c, dev, n_dev, op, c->ud);
 	finish_or_defer(op, r, req, resp, replace);
-out:
 	free(dev);
+}
+
+/* The request's body (Block1 reassembled by libcoap) and its format. */
+static unsigned request_body(const coap_pdu_t *req, uint16_t *format, const uint8_t **data,
+			     size_t *len)
+{
+	size_t offset, total;
+	uint32_t cf;
+
+	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0)
+		return 400;
+	if (cf > UINT16_MAX || !lwm_format_can_decode((uint16_t)cf))
+		return 415;
+	*format = (uint16_t)cf;
+	*data = NULL;
+	*len = 0;
+	coap_get_data_large(req, len, data, &offset, &total);
+	return 0;
+}
+
+void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+		   coap_pdu_t *resp, const struct lwm_path *p, bool replace)
+{
+	struct lwm_record recs[LWM_WRITE_MAX_RECORDS];
+	struct lwm_buf scratch;
+	const uint8_t *data;
+	size_t len, n = 0;
+	uint16_t fmt;
+	unsigned code;
+	int r;
+
+	if (p->len < 2)
+		return lwm_respond_code(resp, 405);
+	if (LWM_PATH_OID(p) == 0)
+		return lwm_respond_code(resp, 401);
+	if (!lwm_model_exists(c->model, p))
+		return lwm_respond_code(resp, 404);
+	code = request_body(req, &fmt, &data, &len);
+	if (code)
+		return lwm_respond_code(resp, code);
+	lwm_buf_init(&scratch, 64 * 1024);
+	r = lwm_decode_ex(fmt, p, data, len, type_lookup, NULL, recs, LWM_WRITE_MAX_RECORDS, &n,
+			  &scratch);
+	if (r < 0)
+		lwm_respond_code(resp, r == -E2BIG ? 413 : r == -ENOTSUP ? 415 : 400);
+	else
+		write_records(c, s, req, resp, p, recs, n, replace);
+	lwm_buf_free(&scratch);
+}
+
+/* ---- composite operations ----------------------------------------------------- */
+
+static int record_cmp(const void *a, const void *b)
+{
+	return lwm_path_cmp(&((const struct lwm_record *)a)->path,
+			    &((const struct lwm_record *)b)->path);
+}
+
+/* Read-Composite: FETCH with a SenML path list, answered in SenML. */
+void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resource_t *res,
+			    const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct lwm_path paths[64];
+	struct lwm_record *all = NULL;
+	size_t n_paths = 0, n_all = 0, cap = 0, len;
+	const uint8_t *data;
+	struct lwm_buf out;
+	uint16_t fmt;
+	uint32_t accept;
+	unsigned code = request_body(req, &fmt, &data, &len);
+	int r;
+
+	if (code)
+		return lwm_respond_code(resp, code);
+	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) < 0)
+		accept = fmt == LWM_FMT_SENML_ETCH_CBOR || fmt == LWM_FMT_SENML_CBOR
+				 ? LWM_FMT_SENML_CBOR : LWM_FMT_SENML_JSON;
+	if (accept != LWM_FMT_SENML_JSON && accept != LWM_FMT_SENML_CBOR &&
+	    accept != LWM_FMT_LWM2M_CBOR)
+		return lwm_respond_code(resp, 406);
+	r = lwm_senml_paths_decode(fmt, data, len, paths, sizeof(paths) / sizeof(paths[0]),
+				   &n_paths);
+	if (r < 0)
+		return lwm_respond_code(resp, r == -ENOTSUP ? 415 : r == -E2BIG ? 413 : 400);
+	for (size_t i = 0; i < n_paths; i++) {
+		const struct lwm_record *recs;
+		size_t n;
+		if (paths[i].len > 0 && LWM_PATH_OID(&paths[i]) == 0) {
+			free(all);
+			return lwm_respond_code(resp, 401);
+		}
+		/* Paths that do not exist, or hold no value yet, are left out. */
+		if (paths[i].len == 0 || lwm_model_read(c->model, &paths[i], &recs, &n) < 0)
+			continue;
+		if (c->unavailable && LWM_PATH_OID(&paths[i]) >= 8)
+			continue;
+		if (n_all + n > cap) {
+			size_t ncap = (n_all + n) * 2;
+			struct lwm_record *na = realloc(all, ncap * sizeof(*na));
+			if (!na) {
+				free(all);
+				return lwm_respond_code(resp, 500);
+			}
+			all = na;
+			cap = ncap;
+		}
+		memcpy(all + n_all, recs, n * sizeof(*recs));
+		n_all += n;
+	}
+	if (n_all == 0) {
+		free(all);
+		return lwm_respond_code(resp, 404);
+	}
+	/* The answer is in path order, each path once. */
+	qsort(all, n_all, sizeof(*all), record_cmp);
+	{
+		size_t w = 0;
+		for (size_t i = 0; i < n_all; i++)
+			if (w == 0 || lwm_path_cmp(&all[w - 1].path, &all[i].path) != 0)
+				all[w++] = all[i];
+		n_all = w;
+	}
+	lwm_buf_init(&out, 256 * 1024);
+	{
+		struct lwm_path root = {0};
+		r = lwm_encode((uint16_t)accept, &root, all, n_all, &out);
+	}
+	free(all);
+	if (r < 0) {
+		lwm_buf_free(&out);
+		return lwm_respond_code(resp, r == -E2BIG ? 413 : 500);
+	}
+	lwm_respond_body(res, s, req, resp, query, 205, (uint16_t)accept, &out);
+	lwm_buf_free(&out);
+}
+
+/* Write-Composite: iPATCH with SenML records anywhere in the data model. */
+void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *req,
+			     coap_pdu_t *resp)
+{
+	struct lwm_record recs[LWM_WRITE_MAX_RECORDS];
+	struct lwm_path root = {0};
+	struct lwm_buf scratch;
+	const uint8_t *data;
+	size_t len, n = 0;
+	uint16_t fmt;
+	unsigned code = request_body(req, &fmt, &data, &len);
+	int r;
+
+	if (code)
+		return lwm_respond_code(resp, code);
+	if (fmt != LWM_FMT_SENML_JSON && fmt != LWM_FMT_SENML_CBOR &&
+	    fmt != LWM_FMT_SENML_ETCH_JSON && fmt != LWM_FMT_SENML_ETCH_CBOR)
+		return lwm_respond_code(resp, 415);
+	lwm_buf_init(&scratch, 64 * 1024);
+	r = lwm_decode_ex(fmt, &root, data, len, type_lookup, NULL, recs, LWM_WRITE_MAX_RECORDS,
+			  &n, &scratch);
+	if (r < 0) {
+		lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (LWM_PATH_OID(&recs[i].path) == 0) {
+				lwm_buf_free(&scratch);
+				return lwm_respond_code(resp, 401);
+			}
+		write_records(c, s, req, resp, &root, recs, n, false);
+	}
 	lwm_buf_free(&scratch);
 }
 
@@ -468,6 +610,7 @@ void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 		return lwm_respond_code(resp, 400);
 	if (lwm_client_attrs_put(c, p, &a) < 0)
 		return lwm_respond_code(resp, 500);
+	lwm_observe_attrs_changed(c, p); /* new periods for its observers */
 	lwm_respond_code(resp, 204);
 }
 

@@ -20,6 +20,8 @@ include tests/lwm2m-server/local.mk
 include tests/integration/local.mk
 include tests/out-of-tree/local.mk
 include tests/modbus.mk
+include tests/fuzz/local.mk
+include tests/dtls.mk
 
 # The demo (README's first command): make demo
 dist_noinst_SCRIPTS += tests/demo.sh

@@ -7,11 +7,11 @@
 CLANG = clang
 FUZZ_SECONDS = 20
 FUZZ_TARGETS = text tlv senml_json senml_cbor cbor lwm2m_json lwm2m_cbor senml_paths
-FUZZ_LIB_SOURCES = lwm2m/lwm_types.c lwm2m/codec.c lwm2m/codec_text.c lwm2m/codec_tlv.c \
+FUZZ_SRC_LIST = lwm2m/lwm_types.c lwm2m/codec.c lwm2m/codec_text.c lwm2m/codec_tlv.c \
 	lwm2m/codec_senml_json.c lwm2m/codec_senml_cbor.c lwm2m/codec_cbor.c \
 	lwm2m/codec_lwm2m_json.c lwm2m/codec_lwm2m_cbor.c lwm2m/codec_link.c lwm2m/senml.c \
 	lwm2m/cbor_io.c
-FUZZ_HEADERS = lwm2m/lwm_types.h lwm2m/codec.h lwm2m/senml.h lwm2m/cbor_io.h \
+FUZZ_HDR_LIST = lwm2m/lwm_types.h lwm2m/codec.h lwm2m/senml.h lwm2m/cbor_io.h \
 	tests/fuzz/fuzz_common.h tests/fuzz/fuzz_single.h
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE -I$(top_srcdir) $(JANSSON_CFLAGS) \
@@ -20,10 +20,10 @@ FUZZ_LIBS = $(JANSSON_LIBS) $(LIBCBOR_LIBS) -lm
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 
 $(FUZZ_BINS): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c \
-		$(FUZZ_LIB_SOURCES:%=$(srcdir)/%) $(FUZZ_HEADERS:%=$(srcdir)/%)
+		$(FUZZ_SRC_LIST:%=$(srcdir)/%) $(FUZZ_HDR_LIST:%=$(srcdir)/%)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_$*.c \
-		$(FUZZ_LIB_SOURCES:%=$(srcdir)/%) $(FUZZ_LIBS)
+		$(FUZZ_SRC_LIST:%=$(srcdir)/%) $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -141,7 +141,7 @@ int h_stop(struct proc *p, int sig, int timeout_ms)
 
 void h_send(struct proc *p, const char *fmt, ...)
 {
-	char line[4096];
+	char line[8192];
 	va_list ap;
 	int n;
 
@@ -338,7 +338,7 @@ void h_dump_file(const char *path)
 json_t *h_request(struct proc *srv, int timeout_ms, const char *fmt, ...)
 {
 	static unsigned seq;
-	char id[16], cmd[2048];
+	char id[16], cmd[8192];
 	va_list ap;
 	long long deadline = now_ms() + timeout_ms;
 	json_t *ev;

@@ -56,6 +56,11 @@ static const char config_tmpl[] =
 	"      { channel = \"t\"; path = \"/3303/0/5700\"; address = 100; type = \"int16\"; },\n"
 	"      { channel = \"h\"; path = \"/3304/0/5700\"; address = 105; }\n"
 	"    ); },\n"
+	/* A thermostat's set point: deci-degrees in holding register 200. */
+	"  { name = \"thermo\"; adapter = \"modbus\"; bus = \"plc\"; unit = 2; interval = 0.2;\n"
+	"    identify = false;\n"
+	"    points = ( { channel = \"sp\"; path = \"/3308/0/5900\"; address = 200;\n"
+	"                 type = \"int16\"; scale = 0.1; min = 5.0; max = 30.0; } ); },\n"
 	"  { name = \"r1\"; adapter = \"modbus\"; bus = \"rs485\"; unit = 1; interval = 0.2;\n"
 	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; address = 0; scale = 0.1;\n"
 	"                 type = \"int16\"; } ); },\n"
@@ -105,7 +110,7 @@ static int group_setup(void **state)
 {
 	json_t *ev;
 	char *tmpl;
-	const char *eps[] = {"mb-pm", "mb-pm2", "mb-split", "mb-r1", "mb-r2"};
+	const char *eps[] = {"mb-pm", "mb-pm2", "mb-split", "mb-thermo", "mb-r1", "mb-r2"};
 
 	E = calloc(1, sizeof(*E));
 	*state = E;
@@ -134,6 +139,7 @@ static int group_setup(void **state)
 	slave(&E->tcp, "ident 1 Acme PM-1 1.2.3");
 	slave(&E->tcp, "set 2 h 0 2250");
 	slave(&E->tcp, "exc 2 50 4");            /* pm2's power register: device failure */
+	slave(&E->tcp, "set 2 h 200 205");       /* 20.5 degrees */
 	slave(&E->tcp, "set 3 h 100 65526");     /* -10 */
 	slave(&E->tcp, "set 3 h 105 55");
 	slave(&E->tcp, "hole 3 102 2");
@@ -238,6 +244,50 @@ static void log_has(const char *needle)
 		h_dump_file(E->log);
 		fail_msg("gatewayd's log never said \"%s\"", needle);
 	}
+}
+
+/* The slave's current value of one register or coil. */
+static long slave_get(struct proc *p, const char *what)
+{
+	json_t *ev;
+	long v;
+
+	h_send(p, "get %s\n", what);
+	ev = h_wait_event(p, "value", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	v = (long)json_integer_value(json_object_get(ev, "value"));
+	json_decref(ev);
+	return v;
+}
+
+static void lwm2m_writes_reach_the_registers(void **state)
+{
+	json_t *r;
+
+	/* A coil (FC 5) from a boolean. */
+	r = h_request(&E->srv, H_TIMEOUT_MS, "write mb-pm /3201/0/5550 text 0");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "code")), "2.04");
+	json_decref(r);
+	assert_int_equal(slave_get(&E->tcp, "1 c 0"), 0);
+	/* A holding register (FC 6) through the inverse transform:
+	 * 21.5 degrees = 215 deci-degrees. */
+	r = h_request(&E->srv, H_TIMEOUT_MS, "write mb-thermo /3308/0/5900 text 21.5");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "code")), "2.04");
+	json_decref(r);
+	assert_int_equal(slave_get(&E->tcp, "2 h 200"), 215);
+	/* Outside the point's range: refused before the bus sees anything. */
+	r = h_request(&E->srv, H_TIMEOUT_MS, "write mb-thermo /3308/0/5900 text 31");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "code")), "4.00");
+	json_decref(r);
+	assert_int_equal(slave_get(&E->tcp, "2 h 200"), 215);
+	/* The server reads back what the device now holds. */
+	r = h_request(&E->srv, H_TIMEOUT_MS, "read mb-thermo /3308/0/5900 text");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "payload_text")), "21.5");
+	json_decref(r);
 }
 
 static void tcp_reads_every_type(void **state)
@@ -353,6 +403,7 @@ int main(void)
 	char so[1024];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tcp_reads_every_type),
+		cmocka_unit_test(lwm2m_writes_reach_the_registers),
 		cmocka_unit_test(plan_is_batched),
 		cmocka_unit_test(one_connection_per_endpoint),
 		cmocka_unit_test(identification_fills_object_3),

@@ -31,7 +31,11 @@ static const char config_tmpl[] =
 	"      { channel = \"reset\"; path = \"/3200/0/5505\"; waveform = \"execute\";\n"
 	"        target = \"count\"; action = \"reset\"; },\n"
 	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"sine\";\n"
-	"        base = 20.0; amplitude = 5.0; period = 2.0; }\n"
+	"        base = 20.0; amplitude = 5.0; period = 2.0; },\n"
+	"      { channel = \"text\"; path = \"/3341/0/5527\"; poll = 0.2; waveform = \"output\";\n"
+	"        type = \"string\"; initial = \"hello\"; },\n"
+	"      { channel = \"h\"; path = \"/3304/0/5700\"; poll = 0.2; waveform = \"constant\";\n"
+	"        base = 45.5; }\n"
 	"    ); },\n"
 	"  { name = \"slow\"; adapter = \"sim\"; fail = \"timeout\"; fail_delay = 40.0; fail_after = 1;\n"
 	"    points = ( { channel = \"o\"; path = \"/3201/0/5550\"; waveform = \"output\";\n"
@@ -90,7 +94,7 @@ static const char *str(json_t *o, const char *key)
 /* Send a command; check the answer's code; return the answer. */
 static json_t *expect(struct env *e, const char *code, const char *fmt, ...)
 {
-	char cmd[1024];
+	char cmd[8192];
 	va_list ap;
 	json_t *r;
 
@@ -320,7 +324,122 @@ static void slow_device_gets_a_separate_answer(void **state)
 	assert_string_equal(str(r, "code"), "5.04");
 	json_decref(r);
 	/* Meanwhile the other device was served as usual. */
-	read_text_is(e, "/3201/0/5550", "0");
+	json_decref(expect(e, "2.05", "read op-io /3201/0/5550 text"));
+}
+
+static char *hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *h = malloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		sprintf(h + 2 * i, "%02x", (unsigned char)s[i]);
+	h[2 * n] = '\0';
+	return h;
+}
+
+static json_t *record(json_t *resp, const char *path)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(json_object_get(resp, "records"), i, r)
+		if (strcmp(str(r, "path"), path) == 0)
+			return json_object_get(r, "value");
+	return NULL;
+}
+
+static void read_composite(void **state)
+{
+	struct env *e = *state;
+	char *body = hex("[{\"n\":\"/3304/0/5700\"},{\"n\":\"/3201/0\"},{\"n\":\"/3/0/0\"},"
+			 "{\"n\":\"/3303/5\"}]");
+	json_t *r;
+
+	/* SenML-ETCH JSON path list, answered in SenML JSON and in SenML CBOR;
+	 * /3303/5 does not exist and is left out. */
+	r = expect(e, "2.05", "raw op-io FETCH / %s ct=320 accept=110", body);
+	assert_float_equal(json_number_value(record(r, "/3304/0/5700")), 45.5, 0);
+	assert_non_null(record(r, "/3201/0/5550"));
+	assert_string_equal(json_string_value(record(r, "/3/0/0")), "gatewayd");
+	json_decref(r);
+	r = expect(e, "2.05", "raw op-io FETCH / %s ct=320 accept=112", body);
+	assert_int_equal(json_integer_value(json_object_get(r, "ct")), 112);
+	assert_float_equal(json_number_value(record(r, "/3304/0/5700")), 45.5, 0);
+	json_decref(r);
+	free(body);
+	body = hex("[{\"n\":\"/0/0\"}]");
+	check(e, "4.01", "raw op-io FETCH / 5b7b226e223a222f302f30227d5d ct=320 accept=110");
+	free(body);
+	body = hex("[{\"n\":\"/3305\"}]");
+	json_decref(expect(e, "4.04", "raw op-io FETCH / %s ct=320 accept=110", body));
+	free(body);
+	check(e, "4.00", "raw op-io FETCH / 5b7b ct=320 accept=110"); /* truncated */
+	check(e, "4.15", "raw op-io FETCH / 5b5d ct=0 accept=110");
+	check(e, "4.05", "raw op-io FETCH /3303 5b5d ct=320 accept=110");
+}
+
+static void write_composite(void **state)
+{
+	struct env *e = *state;
+	char *body = hex("[{\"n\":\"/3201/0/5550\",\"vb\":true},"
+			 "{\"n\":\"/3308/0/5900\",\"v\":22.5}]");
+
+	json_decref(expect(e, "2.04", "raw op-io IPATCH / %s ct=110", body));
+	free(body);
+	read_text_is(e, "/3201/0/5550", "1");
+	read_text_is(e, "/3308/0/5900", "22.5");
+	/* One bad record (out of the set point's range) refuses them all. */
+	body = hex("[{\"n\":\"/3201/0/5550\",\"vb\":false},"
+		   "{\"n\":\"/3308/0/5900\",\"v\":99}]");
+	json_decref(expect(e, "4.00", "raw op-io IPATCH / %s ct=110", body));
+	free(body);
+	read_text_is(e, "/3201/0/5550", "1");
+	read_text_is(e, "/3308/0/5900", "22.5");
+}
+
+static void large_values_go_block_wise(void **state)
+{
+	struct env *e = *state;
+	char big[3001];
+	json_t *r;
+
+	/* 3000 bytes: more than one CoAP block each way (Block1 for the
+	 * write, Block2 for the read). */
+	for (int i = 0; i < 3000; i++)
+		big[i] = (char)('a' + i % 26);
+	big[3000] = '\0';
+	read_text_is(e, "/3341/0/5527", "hello");
+	json_decref(expect(e, "2.04", "write op-io /3341/0/5527 text %s", big));
+	r = expect(e, "2.05", "read op-io /3341/0/5527 text");
+	assert_int_equal(strlen(str(r, "payload_text")), 3000);
+	assert_string_equal(str(r, "payload_text"), big);
+	json_decref(r);
+}
+
+static void reads_in_every_format(void **state)
+{
+	struct env *e = *state;
+	static const char *const instance_fmts[] = {"tlv", "senml-json", "senml-cbor",
+						    "lwm2m-json", "lwm2m-cbor"};
+	json_t *r;
+
+	for (size_t i = 0; i < sizeof(instance_fmts) / sizeof(instance_fmts[0]); i++) {
+		r = expect(e, "2.05", "read op-io /3304/0 %s", instance_fmts[i]);
+		if (!record(r, "/3304/0/5700"))
+			fail_msg("%s: %s", instance_fmts[i], json_dumps(r, 0));
+		assert_float_equal(json_number_value(record(r, "/3304/0/5700")), 45.5, 0);
+		json_decref(r);
+	}
+	/* Single-value formats. */
+	r = expect(e, "2.05", "read op-io /3304/0/5700 cbor");
+	assert_int_equal(json_integer_value(json_object_get(r, "ct")), 60);
+	assert_float_equal(json_number_value(record(r, "/3304/0/5700")), 45.5, 0);
+	json_decref(r);
+	r = expect(e, "2.05", "read op-io /3304/0/5700 text");
+	assert_int_equal(json_integer_value(json_object_get(r, "ct")), 0);
+	json_decref(r);
+	check(e, "4.06", "read op-io /3304/0 cbor"); /* CBOR carries one value */
 }
 
 int main(void)
@@ -337,6 +456,10 @@ int main(void)
 		cmocka_unit_test(writing_the_lifetime_updates_the_registration),
 		cmocka_unit_test(write_attributes_and_discover),
 		cmocka_unit_test(create_and_delete),
+		cmocka_unit_test(read_composite),
+		cmocka_unit_test(write_composite),
+		cmocka_unit_test(large_values_go_block_wise),
+		cmocka_unit_test(reads_in_every_format),
 		cmocka_unit_test(slow_device_gets_a_separate_answer),
 	};
 	int skip = h_skip_without_sim();

@@ -1,6 +1,7 @@
 /* lwm2m-test-server: a small LwM2M server for gatewayd's tests and demo.
  * Events go to stdout (JSON lines, or human lines with --demo); commands
  * come from stdin.  See README.md. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -32,6 +33,12 @@ static void usage(FILE *f)
 	      "      --ack-timeout S      CoAP ACK timeout towards clients (default 2)\n"
 	      "      --max-retransmit N   CoAP retransmissions towards clients (default 4)\n"
 	      "      --response-timeout S give up on a client's answer after S (default 60)\n"
+	      "      --psk ID:HEX         accept this PSK identity and key (repeatable); DTLS\n"
+	      "      --psk-identity ID --psk-key HEX   the same for one identity\n"
+	      "      --cert FILE --key FILE  X.509 certificate (with --rpk: public key) and\n"
+	      "                           private key, PEM; DTLS\n"
+	      "      --ca FILE            X.509: accept clients with a certificate from FILE\n"
+	      "      --rpk                raw public keys instead of certificates\n"
 	      "  -v, --verbose            libcoap debug logging on stderr\n",
 	      f);
 }
@@ -70,9 +77,56 @@ static int parse_num(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* "HEX" -> bytes (at most 64). */
+static int parse_hex(const char *s, uint8_t *out, size_t *len)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n % 2 || n / 2 > 64)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)s[2 * i]) ||
+		    !isxdigit((unsigned char)s[2 * i + 1]))
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static struct srv_psk *add_psk(struct srv_config *cfg, const char *identity)
+{
+	struct srv_psk *n = realloc(cfg->psks, (cfg->n_psks + 1) * sizeof(*n));
+
+	if (!n)
+		return NULL;
+	cfg->psks = n;
+	n = &cfg->psks[cfg->n_psks++];
+	*n = (struct srv_psk){.identity = identity};
+	return n;
+}
+
+/* --psk ID:HEX (the identity may not hold a colon). */
+static int parse_psk(struct srv_config *cfg, char *arg)
+{
+	char *colon = strrchr(arg, ':');
+	struct srv_psk *p;
+
+	if (!colon || colon == arg)
+		return -EINVAL;
+	*colon = '\0';
+	p = add_psk(cfg, arg);
+	return p ? parse_hex(colon + 1, p->key, &p->key_len) : -ENOMEM;
+}
+
 static int parse_args(int argc, char **argv, struct srv_config *cfg)
 {
-	enum { O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO };
+	enum {
+		O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO, O_PSK,
+		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK,
+	};
+	const char *psk_id = NULL, *psk_key = NULL;
 	static const struct option opts[] = {
 	    {"addr", required_argument, NULL, 'a'},
 	    {"port", required_argument, NULL, 'p'},
@@ -82,6 +136,13 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	    {"ack-timeout", required_argument, NULL, O_ACK},
 	    {"max-retransmit", required_argument, NULL, O_RETRANS},
 	    {"response-timeout", required_argument, NULL, O_RESPTMO},
+	    {"psk", required_argument, NULL, O_PSK},
+	    {"psk-identity", required_argument, NULL, O_PSK_ID},
+	    {"psk-key", required_argument, NULL, O_PSK_KEY},
+	    {"cert", required_argument, NULL, O_CERT},
+	    {"key", required_argument, NULL, O_KEY},
+	    {"ca", required_argument, NULL, O_CA},
+	    {"rpk", no_argument, NULL, O_RPK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -130,6 +191,28 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 				goto bad;
 			cfg->response_timeout = (unsigned)v;
 			break;
+		case O_PSK:
+			if (parse_psk(cfg, optarg))
+				goto bad;
+			break;
+		case O_PSK_ID:
+			psk_id = optarg;
+			break;
+		case O_PSK_KEY:
+			psk_key = optarg;
+			break;
+		case O_CERT:
+			cfg->cert = optarg;
+			break;
+		case O_KEY:
+			cfg->key = optarg;
+			break;
+		case O_CA:
+			cfg->ca = optarg;
+			break;
+		case O_RPK:
+			cfg->rpk = true;
+			break;
 		case 'v':
 			cfg->verbose = true;
 			break;
@@ -141,9 +224,16 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || !psk_id != !psk_key || !cfg->cert != !cfg->key ||
+	    ((cfg->ca || cfg->rpk) && !cfg->cert)) {
 		usage(stderr);
 		return -EINVAL;
+	}
+	if (psk_id) {
+		struct srv_psk *p = add_psk(cfg, psk_id);
+		optarg = (char *)psk_key;
+		if (!p || parse_hex(psk_key, p->key, &p->key_len))
+			goto bad;
 	}
 	return 0;
 bad:
@@ -269,6 +359,7 @@ int main(int argc, char **argv)
 	}
 out:
 	free(lb.data);
+	free(cfg.psks);
 	srv_stop();
 	coap_cleanup();
 	close(sfd);

@@ -321,6 +321,19 @@ static json_t *objects_json(const struct lnk_info *info)
 	return a;
 }
 
+/* "secure" and, for PSK, the identity the client used. */
+static void add_security(json_t *ev, coap_session_t *s)
+{
+	const coap_bin_const_t *id;
+
+	if (coap_session_get_proto(s) != COAP_PROTO_DTLS)
+		return;
+	json_object_set_new(ev, "secure", json_true());
+	id = coap_session_get_psk_identity(s);
+	if (id && id->length)
+		json_object_set_new(ev, "identity", out_string((const char *)id->s, id->length));
+}
+
 static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 			 const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -402,6 +415,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	if (strcmp(g->objs.root, "/"))
 		json_object_set_new(ev, "root", out_string(g->objs.root, strlen(g->objs.root)));
 	json_object_set_new(ev, "peer", json_string(peer));
+	add_security(ev, s);
 	out_emit(ev);
 }
 
@@ -1041,6 +1055,94 @@ static void log_to_stderr(coap_log_t level, const char *msg)
 	fputs(msg, stderr);
 }
 
+/* The key of a PSK identity; an unknown one fails the handshake (and says
+ * so, for tests). */
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *s,
+						void *arg)
+{
+	static coap_bin_const_t key;
+
+	(void)s;
+	(void)arg;
+	for (size_t i = 0; i < S.cfg.n_psks; i++) {
+		const struct srv_psk *p = &S.cfg.psks[i];
+		if (strlen(p->identity) == identity->length &&
+		    memcmp(p->identity, identity->s, identity->length) == 0) {
+			key.s = p->key;
+			key.length = p->key_len;
+			return &key;
+		}
+	}
+	json_t *ev = out_event("rejected");
+	json_object_set_new(ev, "op", json_string("handshake"));
+	json_object_set_new(ev, "identity", out_string((const char *)identity->s, identity->length));
+	json_object_set_new(ev, "msg", json_string("unknown PSK identity"));
+	out_emit(ev);
+	return NULL;
+}
+
+/* Accept any client key or certificate the TLS checks let through (with
+ * --ca: only certificates from that CA). */
+static int accept_client(const char *cn, const uint8_t *der, size_t len, coap_session_t *s,
+			 unsigned depth, int validated, void *arg)
+{
+	(void)cn, (void)der, (void)len, (void)s, (void)depth, (void)arg;
+	return validated;
+}
+
+static int setup_dtls(const struct srv_config *cfg)
+{
+	if (!coap_dtls_is_supported()) {
+		fprintf(stderr, "lwm2m-test-server: libcoap has no DTLS\n");
+		return -ENOTSUP;
+	}
+	if (cfg->n_psks) {
+		coap_dtls_spsk_t sp = {.version = COAP_DTLS_SPSK_SETUP_VERSION};
+		sp.validate_id_call_back = psk_for_identity;
+		/* A default key libcoap insists on; the callback picks the real one. */
+		sp.psk_info.key.s = cfg->psks[0].key;
+		sp.psk_info.key.length = cfg->psks[0].key_len;
+		if (!coap_context_set_psk2(S.ctx, &sp))
+			return -EINVAL;
+	}
+	if (cfg->cert) {
+		coap_dtls_pki_t pki = {.version = COAP_DTLS_PKI_SETUP_VERSION};
+		pki.verify_peer_cert = cfg->ca != NULL;
+		pki.cert_chain_validation = 1;
+		pki.cert_chain_verify_depth = 3;
+		pki.is_rpk_not_cert = cfg->rpk;
+		pki.validate_cn_call_back = accept_client;
+		if (cfg->rpk) {
+			/* RPK keys cannot be files in libcoap: read them. */
+			static char pub[16384], key[16384];
+			size_t pl, kl;
+			FILE *f = fopen(cfg->cert, "r"), *g = fopen(cfg->key, "r");
+			pl = f ? fread(pub, 1, sizeof(pub) - 1, f) : 0;
+			kl = g ? fread(key, 1, sizeof(key) - 1, g) : 0;
+			if (f)
+				fclose(f);
+			if (g)
+				fclose(g);
+			if (!pl || !kl)
+				return -ENOENT;
+			pub[pl++] = key[kl++] = '\0';
+			pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+			pki.pki_key.key.pem_buf.public_cert = (const uint8_t *)pub;
+			pki.pki_key.key.pem_buf.public_cert_len = pl;
+			pki.pki_key.key.pem_buf.private_key = (const uint8_t *)key;
+			pki.pki_key.key.pem_buf.private_key_len = kl;
+		} else {
+			pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+			pki.pki_key.key.pem.public_cert = cfg->cert;
+			pki.pki_key.key.pem.private_key = cfg->key;
+			pki.pki_key.key.pem.ca_file = cfg->ca;
+		}
+		if (!coap_context_set_pki(S.ctx, &pki))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int srv_start(const struct srv_config *cfg)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
@@ -1081,7 +1183,12 @@ int srv_start(const struct srv_config *cfg)
 	coap_context_set_block_mode(S.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	coap_register_response_handler(S.ctx, hnd_response);
 	coap_register_nack_handler(S.ctx, hnd_nack);
-	ep = coap_new_endpoint(S.ctx, &addr, COAP_PROTO_UDP);
+	bool secure = cfg->n_psks || cfg->cert;
+	if (secure && (rc = setup_dtls(cfg)) < 0) {
+		fprintf(stderr, "lwm2m-test-server: cannot set up DTLS: %s\n", strerror(-rc));
+		return rc;
+	}
+	ep = coap_new_endpoint(S.ctx, &addr, secure ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
 	if (!ep) {
 		fprintf(stderr, "lwm2m-test-server: cannot listen on %s port %u\n", cfg->addr,
 			cfg->port);
@@ -1116,6 +1223,8 @@ int srv_start(const struct srv_config *cfg)
 		snprintf(host, sizeof(host), "%s", cfg->addr);
 	json_object_set_new(ev, "addr", json_string(host));
 	json_object_set_new(ev, "port", json_integer((json_int_t)port));
+	if (secure)
+		json_object_set_new(ev, "secure", json_true());
 	out_emit(ev);
 	return 0;
 }

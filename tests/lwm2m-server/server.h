@@ -12,6 +12,13 @@
 #define SRV_V1_1 2u
 #define SRV_V1_2 4u
 
+/* A PSK the server accepts: identity and key bytes (borrowed). */
+struct srv_psk {
+	const char *identity;
+	uint8_t key[64];
+	size_t key_len;
+};
+
 struct srv_config {
 	const char *addr;	   /* listen address (borrowed) */
 	uint16_t port;		   /* 0: ephemeral */
@@ -22,6 +29,12 @@ struct srv_config {
 	int max_retransmit;	   /* < 0: libcoap default */
 	unsigned response_timeout; /* seconds to wait for an answer */
 	bool verbose;
+	/* DTLS: with any of these the endpoint is coaps (COAP_PROTO_DTLS). */
+	struct srv_psk *psks;	   /* accepted identities and keys */
+	size_t n_psks;
+	const char *cert, *key;	   /* X.509 certificate (RPK: public key), private key */
+	const char *ca;		   /* X.509: clients must have a certificate from it */
+	bool rpk;		   /* raw public keys instead of certificates */
 };
 
 /* Creates the CoAP context and endpoint; emits the "listening" event. */

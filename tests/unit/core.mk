@@ -23,3 +23,9 @@ tests_unit_test_device_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_device_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
 TESTS += tests/unit/test_device
 EXTRA_DIST += tests/fixtures/device/mapping.conf
+
+check_PROGRAMS += tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_log_LDADD = gatewayd/libgwbase.la $(TEST_LIBS)
+TESTS += tests/unit/test_log

@@ -148,6 +148,8 @@ static void test_good_values(void **state)
 	assert_string_equal(cfg->servers[1].version, "1.1");
 	assert_string_equal(cfg->servers[1].binding, "U");
 	assert_int_equal(cfg->servers[1].short_id, 2); /* index + 1 */
+	assert_string_equal(cfg->servers[0].security, "nosec"); /* coap:// default */
+	assert_string_equal(cfg->servers[1].security, "psk");
 
 	assert_int_equal(cfg->n_buses, 1);
 	assert_string_equal(cfg->buses[0].name, "rs485-1");

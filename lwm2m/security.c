@@ -1,0 +1,701 @@
+/* DTLS credentials and the libcoap client sessions built from them.
+ *
+ * libcoap 4.3.1 keeps the certificate settings of client sessions per
+ * context (the last coap_new_client_session_pki wins), so every PKI session
+ * gets the same settings and our own callback does the real checks for the
+ * session at hand: it finds the session's credentials through
+ * lwm_security_of_session and verifies the chain, dates, name, pinned
+ * certificate or raw public key itself, which also lets it say why a
+ * handshake was refused. */
+#include "security.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+
+/* libcoap's limits for a PSK identity and key. */
+#define LWM_PSK_ID_MAX COAP_DTLS_MAX_PSK_IDENTITY
+#define LWM_PSK_MAX COAP_DTLS_MAX_PSK
+/* Larger PEM files are not credentials. */
+#define LWM_PEM_MAX (256 * 1024)
+
+/* What a handshake found out; mutable behind a const struct lwm_security. */
+struct lwm_sec_state {
+	char name[256];     /* the name the server's certificate must carry */
+	char failure[200];  /* why our side refused the last handshake */
+};
+
+/* A blob read from a file: PEM text with its NUL (libcoap wants the length
+ * to count it), or DER. */
+struct lwm_blob {
+	uint8_t *p;
+	size_t len;
+};
+
+struct lwm_security {
+	enum lwm_sec_mode mode;
+	char *psk_identity;
+	uint8_t psk[LWM_PSK_MAX];
+	size_t psk_len;
+	struct lwm_blob cert;       /* X.509 own certificate, PEM */
+	struct lwm_blob key;        /* own private key, PEM (secret) */
+	struct lwm_blob pub;        /* RPK own public key, PEM */
+	struct lwm_blob trust;      /* X.509 CA file or pinned certificate, PEM */
+	struct lwm_blob server_der; /* RPK server key / pinned certificate, DER */
+	bool pinned;
+	char *sni;
+	struct lwm_sec_state *st;
+};
+
+static const char *const mode_names[] = {"psk", "rpk", "x509", "nosec"};
+
+int lwm_security_mode_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (s && strcmp(s, mode_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *lwm_security_mode_name(enum lwm_sec_mode m)
+{
+	return (size_t)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "?";
+}
+
+bool lwm_security_mode_supported(enum lwm_sec_mode m)
+{
+	const coap_tls_version_t *v;
+
+	if (m == LWM_SEC_NOSEC)
+		return true;
+	if (!coap_dtls_is_supported())
+		return false;
+	v = coap_get_tls_library_version();
+	/* Raw public keys arrived in GnuTLS 3.6.6 (libcoap 4.3.1 has no
+	 * coap_dtls_rpk_is_supported yet). */
+	if (m == LWM_SEC_RPK)
+		return v && v->type == COAP_TLS_LIBRARY_GNUTLS && v->version >= 0x030606;
+	return true;
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+static void wipe_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
+static void blob_free(struct lwm_blob *b, bool secret)
+{
+	if (secret)
+		wipe_free(b->p, b->len);
+	else
+		free(b->p);
+	b->p = NULL;
+	b->len = 0;
+}
+
+int lwm_security_check_secret_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "key file %s is not a regular file", path);
+		return -EINVAL;
+	}
+	/* A key others can read is as good as published: refuse it rather than
+	 * use it, so the mistake gets fixed. */
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "key file %s can be read or written by group or others (mode %04o); "
+			 "chmod 600 it",
+			 path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Read a whole file, NUL-terminated (the NUL counted in len). */
+static int read_file(const char *path, bool secret, struct lwm_blob *out, char *err,
+		     size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r = 0;
+
+	if (secret) {
+		r = lwm_security_check_secret_file(path, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	for (;;) {
+		ssize_t n;
+		if (cap - len < 4096) {
+			/* Grow by copying so that no stale key bytes stay behind in
+			 * memory that realloc would free. */
+			size_t ncap = cap ? cap * 2 : 8192;
+			uint8_t *nb = ncap <= LWM_PEM_MAX + 4096 ? malloc(ncap) : NULL;
+			if (!nb) {
+				r = ncap > LWM_PEM_MAX + 4096 ? -EFBIG : -ENOMEM;
+				snprintf(err, errlen, "%s: %s", path,
+					 r == -EFBIG ? "file too large" : strerror(-r));
+				break;
+			}
+			if (buf)
+				memcpy(nb, buf, len);
+			wipe_free(buf, cap);
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (r == 0 && len == 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "%s is empty", path);
+	}
+	if (r < 0) {
+		wipe_free(buf, cap);
+		return r;
+	}
+	buf[len++] = '\0';
+	out->p = buf;
+	out->len = len;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Hex (surrounding white space allowed) -> bytes.  The message never quotes
+ * the input: it is a key. */
+static int parse_hex_key(const char *s, size_t n, uint8_t *out, size_t *len, const char *what,
+			 char *err, size_t errlen)
+{
+	size_t digits = 0;
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t' ||
+		     s[n - 1] == '\0'))
+		n--;
+	while (n && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	if (n == 0 || n % 2 || n / 2 > LWM_PSK_MAX) {
+		snprintf(err, errlen, "%s: expected 2 to %u hex digits (an even number), found %zu "
+			 "characters", what, 2 * LWM_PSK_MAX, n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+		if (hi < 0 || lo < 0) {
+			explicit_bzero(out, LWM_PSK_MAX);
+			snprintf(err, errlen, "%s: expected hex digits, found another character at "
+				 "position %zu", what, hi < 0 ? i + 1 : i + 2);
+			return -EINVAL;
+		}
+		out[digits++] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = digits;
+	return 0;
+}
+
+/* Normalise a PEM public key (SubjectPublicKeyInfo) to DER, the form libcoap
+ * hands the certificate callback for a raw public key. */
+static int pubkey_der(const struct lwm_blob *pem, struct lwm_blob *der)
+{
+	gnutls_pubkey_t k;
+	gnutls_datum_t in = {.data = pem->p, .size = (unsigned)pem->len}, out = {0};
+	int r;
+
+	if (gnutls_pubkey_init(&k) < 0)
+		return -ENOMEM;
+	r = gnutls_pubkey_import(k, &in, GNUTLS_X509_FMT_PEM);
+	if (r >= 0)
+		r = gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &out);
+	gnutls_pubkey_deinit(k);
+	if (r < 0)
+		return -EINVAL;
+	der->p = malloc(out.size);
+	if (der->p)
+		memcpy(der->p, out.data, out.size);
+	der->len = out.size;
+	gnutls_free(out.data);
+	return der->p ? 0 : -ENOMEM;
+}
+
+static int cert_der(const struct lwm_blob *pem, struct lwm_blob *der)
+{
+	gnutls_x509_crt_t c;
+	gnutls_datum_t in = {.data = pem->p, .size = (unsigned)pem->len}, out = {0};
+	int r;
+
+	if (gnutls_x509_crt_init(&c) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_crt_import(c, &in, GNUTLS_X509_FMT_PEM);
+	if (r >= 0)
+		r = gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &out);
+	gnutls_x509_crt_deinit(c);
+	if (r < 0)
+		return -EINVAL;
+	der->p = malloc(out.size);
+	if (der->p)
+		memcpy(der->p, out.data, out.size);
+	der->len = out.size;
+	gnutls_free(out.data);
+	return der->p ? 0 : -ENOMEM;
+}
+
+/* Records which key a message belongs to. */
+#define FAIL(k, code, ...)                                                                   \
+	do {                                                                                 \
+		if (key)                                                                     \
+			*key = (k);                                                          \
+		snprintf(err, errlen, __VA_ARGS__);                                          \
+		r = (code);                                                                  \
+		goto fail;                                                                   \
+	} while (0)
+
+/* Keys a mode does not use are an error: a stray key usually means the
+ * wrong security mode was configured. */
+static int check_unused(const struct lwm_security_params *p, const char **key, char *err,
+			size_t errlen)
+{
+	static const char *const names[] = {
+		"psk_identity", "psk_key", "psk_file", "certificate", "private_key",
+		"public_key", "server_public_key", "ca_file", "server_certificate", "sni",
+	};
+	const char *vals[] = {
+		p->psk_identity, p->psk_key, p->psk_file, p->certificate, p->private_key,
+		p->public_key, p->server_public_key, p->ca_file, p->server_certificate, p->sni,
+	};
+	/* Bit i: names[i] is used by the mode. */
+	static const unsigned used[] = {
+		[LWM_SEC_PSK] = 0x007,
+		[LWM_SEC_RPK] = 0x070,
+		[LWM_SEC_X509] = 0x398,
+		[LWM_SEC_NOSEC] = 0,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (vals[i] && !(used[p->mode] & (1u << i))) {
+			if (key)
+				*key = names[i];
+			snprintf(err, errlen, "%s is not used with security \"%s\"", names[i],
+				 lwm_security_mode_name(p->mode));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int load_psk(const struct lwm_security_params *p, struct lwm_security *s,
+		    const char **key, char *err, size_t errlen)
+{
+	struct lwm_blob f = {0};
+	int r;
+
+	if (!p->psk_identity || !*p->psk_identity)
+		FAIL("psk_identity", -EINVAL, "security \"psk\" needs psk_identity");
+	if (strlen(p->psk_identity) > LWM_PSK_ID_MAX)
+		FAIL("psk_identity", -EINVAL, "psk_identity: expected at most %u bytes, found %zu",
+		     LWM_PSK_ID_MAX, strlen(p->psk_identity));
+	if (!p->psk_key == !p->psk_file)
+		FAIL(p->psk_key ? "psk_file" : "psk_key", -EINVAL,
+		     "security \"psk\" needs exactly one of psk_key and psk_file");
+	s->psk_identity = strdup(p->psk_identity);
+	if (!s->psk_identity)
+		FAIL(NULL, -ENOMEM, "out of memory");
+	if (p->psk_key) {
+		r = parse_hex_key(p->psk_key, strlen(p->psk_key), s->psk, &s->psk_len, "psk_key",
+				  err, errlen);
+		if (r < 0 && key)
+			*key = "psk_key";
+		return r;
+	}
+	r = read_file(p->psk_file, true, &f, err, errlen);
+	if (r == 0) {
+		char what[300];
+		snprintf(what, sizeof(what), "psk_file %s", p->psk_file);
+		r = parse_hex_key((const char *)f.p, f.len, s->psk, &s->psk_len, what, err, errlen);
+	}
+	blob_free(&f, true);
+	if (r < 0 && key)
+		*key = "psk_file";
+	return r;
+fail:
+	return r;
+}
+
+static int load_pem(const char *k, const char *path, bool secret, struct lwm_blob *b,
+		    const char **key, char *err, size_t errlen)
+{
+	int r = read_file(path, secret, b, err, errlen);
+
+	if (r < 0 && key)
+		*key = k;
+	return r;
+}
+
+static int load_rpk(const struct lwm_security_params *p, struct lwm_security *s,
+		    const char **key, char *err, size_t errlen)
+{
+	struct lwm_blob der = {0};
+	int r;
+
+	if (!p->private_key || !p->public_key || !p->server_public_key)
+		FAIL(!p->private_key ? "private_key" : !p->public_key ? "public_key"
+							     : "server_public_key",
+		     -EINVAL, "security \"rpk\" needs private_key, public_key and server_public_key");
+	if ((r = load_pem("private_key", p->private_key, true, &s->key, key, err, errlen)) < 0 ||
+	    (r = load_pem("public_key", p->public_key, false, &s->pub, key, err, errlen)) < 0)
+		return r;
+	if ((r = load_pem("server_public_key", p->server_public_key, false, &s->trust, key, err,
+			  errlen)) < 0)
+		return r;
+	if (pubkey_der(&s->pub, &der) < 0)
+		FAIL("public_key", -EINVAL, "%s: expected a PEM public key", p->public_key);
+	blob_free(&der, false);
+	/* libcoap shows the server's key as DER: keep it in that form only. */
+	if (pubkey_der(&s->trust, &s->server_der) < 0)
+		FAIL("server_public_key", -EINVAL, "%s: expected a PEM public key",
+		     p->server_public_key);
+	blob_free(&s->trust, false);
+	return 0;
+fail:
+	return r;
+}
+
+static int load_x509(const struct lwm_security_params *p, struct lwm_security *s,
+		     const char **key, char *err, size_t errlen)
+{
+	struct lwm_blob der = {0};
+	int r;
+
+	if (!p->certificate || !p->private_key)
+		FAIL(!p->certificate ? "certificate" : "private_key", -EINVAL,
+		     "security \"x509\" needs certificate and private_key");
+	if (!p->ca_file == !p->server_certificate)
+		FAIL(p->ca_file ? "server_certificate" : "ca_file", -EINVAL,
+		     "security \"x509\" needs exactly one of ca_file and server_certificate");
+	if ((r = load_pem("certificate", p->certificate, false, &s->cert, key, err, errlen)) < 0 ||
+	    (r = load_pem("private_key", p->private_key, true, &s->key, key, err, errlen)) < 0)
+		return r;
+	if (cert_der(&s->cert, &der) < 0)
+		FAIL("certificate", -EINVAL, "%s: expected a PEM certificate", p->certificate);
+	blob_free(&der, false);
+	if (p->ca_file) {
+		r = load_pem("ca_file", p->ca_file, false, &s->trust, key, err, errlen);
+		if (r < 0)
+			return r;
+		if (cert_der(&s->trust, &der) < 0)
+			FAIL("ca_file", -EINVAL, "%s: expected PEM certificates", p->ca_file);
+		blob_free(&der, false);
+		return 0;
+	}
+	/* A pinned certificate is also the only trust anchor, so that the
+	 * chain check accepts exactly that certificate. */
+	r = load_pem("server_certificate", p->server_certificate, false, &s->trust, key, err,
+		     errlen);
+	if (r < 0)
+		return r;
+	if (cert_der(&s->trust, &s->server_der) < 0)
+		FAIL("server_certificate", -EINVAL, "%s: expected a PEM certificate",
+		     p->server_certificate);
+	s->pinned = true;
+	return 0;
+fail:
+	return r;
+}
+
+int lwm_security_load(const struct lwm_security_params *p, struct lwm_security **out,
+		      const char **key, char *err, size_t errlen)
+{
+	struct lwm_security *s;
+	int r;
+
+	if (key)
+		*key = NULL;
+	if ((unsigned)p->mode > LWM_SEC_NOSEC) {
+		snprintf(err, errlen, "unknown security mode");
+		return -EINVAL;
+	}
+	r = check_unused(p, key, err, errlen);
+	if (r < 0)
+		return r;
+	if (!lwm_security_mode_supported(p->mode)) {
+		snprintf(err, errlen, "security \"%s\" is not supported by libcoap's DTLS library",
+			 lwm_security_mode_name(p->mode));
+		return -ENOTSUP;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->st = calloc(1, sizeof(*s->st)))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->mode = p->mode;
+	if (p->sni && !(s->sni = strdup(p->sni))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+	} else if (p->mode == LWM_SEC_PSK) {
+		r = load_psk(p, s, key, err, errlen);
+	} else if (p->mode == LWM_SEC_RPK) {
+		r = load_rpk(p, s, key, err, errlen);
+	} else if (p->mode == LWM_SEC_X509) {
+		r = load_x509(p, s, key, err, errlen);
+	}
+	if (r < 0) {
+		lwm_security_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static int blob_dup(struct lwm_blob *to, const struct lwm_blob *from)
+{
+	if (!from->p)
+		return 0;
+	to->p = malloc(from->len);
+	if (!to->p)
+		return -ENOMEM;
+	memcpy(to->p, from->p, from->len);
+	to->len = from->len;
+	return 0;
+}
+
+struct lwm_security *lwm_security_dup(const struct lwm_security *s)
+{
+	struct lwm_security *d;
+
+	if (!s)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->mode = s->mode;
+	memcpy(d->psk, s->psk, s->psk_len);
+	d->psk_len = s->psk_len;
+	d->pinned = s->pinned;
+	d->st = calloc(1, sizeof(*d->st));
+	if (!d->st || (s->psk_identity && !(d->psk_identity = strdup(s->psk_identity))) ||
+	    (s->sni && !(d->sni = strdup(s->sni))) || blob_dup(&d->cert, &s->cert) < 0 ||
+	    blob_dup(&d->key, &s->key) < 0 || blob_dup(&d->pub, &s->pub) < 0 ||
+	    blob_dup(&d->trust, &s->trust) < 0 || blob_dup(&d->server_der, &s->server_der) < 0) {
+		lwm_security_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void lwm_security_free(struct lwm_security *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s->psk, sizeof(s->psk));
+	blob_free(&s->key, true);
+	blob_free(&s->cert, false);
+	blob_free(&s->pub, false);
+	blob_free(&s->trust, false);
+	blob_free(&s->server_der, false);
+	free(s->psk_identity);
+	free(s->sni);
+	free(s->st);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+enum lwm_sec_mode lwm_security_mode(const struct lwm_security *s)
+{
+	return s ? s->mode : LWM_SEC_NOSEC;
+}
+
+const char *lwm_security_psk_identity(const struct lwm_security *s)
+{
+	return s ? s->psk_identity : NULL;
+}
+
+/* ---- handshakes ------------------------------------------------------------ */
+
+static int refuse(const struct lwm_security *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int refuse(const struct lwm_security *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->st->failure, sizeof(s->st->failure), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Why the chain check failed, in words. */
+static const char *verify_status_text(unsigned status)
+{
+	if (status & GNUTLS_CERT_EXPIRED)
+		return "has expired";
+	if (status & GNUTLS_CERT_NOT_ACTIVATED)
+		return "is not valid yet";
+	if (status & GNUTLS_CERT_REVOKED)
+		return "is revoked";
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		return "is for another name";
+	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+		return "is not signed by a trusted CA";
+	if (status & GNUTLS_CERT_SIGNATURE_FAILURE)
+		return "has a bad signature";
+	if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+		return "uses an insecure algorithm";
+	return "did not verify";
+}
+
+/* libcoap's certificate callback: 1 accepts the server, 0 refuses it. */
+static int check_server(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+			unsigned depth, int validated, void *arg)
+{
+	const struct lwm_security *s = lwm_security_of_session(session);
+	coap_tls_library_t lib;
+	gnutls_session_t g;
+	unsigned status = 0;
+
+	(void)cn;
+	(void)validated;
+	(void)arg;
+	if (!s || !s->st)
+		return 0;
+	if (depth != 0)
+		return 1; /* the chain is checked as a whole at depth 0 */
+	if (s->mode == LWM_SEC_RPK) {
+		if (len != s->server_der.len || memcmp(der, s->server_der.p, len) != 0)
+			return refuse(s, "the server's public key is not server_public_key");
+		return 1;
+	}
+	if (s->mode != LWM_SEC_X509)
+		return refuse(s, "the server sent a certificate in %s mode",
+			      lwm_security_mode_name(s->mode));
+	if (s->pinned && (len != s->server_der.len || memcmp(der, s->server_der.p, len) != 0))
+		return refuse(s, "the server's certificate is not the pinned server_certificate");
+	g = coap_session_get_tls(session, &lib);
+	if (!g || lib != COAP_TLS_LIBRARY_GNUTLS)
+		return refuse(s, "cannot check the server's certificate");
+	/* A pinned certificate needs no name: it is that very certificate. */
+	if (gnutls_certificate_verify_peers3(g, s->pinned ? NULL : s->st->name, &status) < 0)
+		return refuse(s, "cannot check the server's certificate");
+	if (status)
+		return refuse(s, "the server's certificate %s%s%s", verify_status_text(status),
+			      (status & GNUTLS_CERT_UNEXPECTED_OWNER) ? ": expected " : "",
+			      (status & GNUTLS_CERT_UNEXPECTED_OWNER) ? s->st->name : "");
+	return 1;
+}
+
+static bool is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+coap_session_t *lwm_security_new_session(coap_context_t *ctx, const coap_address_t *server,
+					 const struct lwm_security *sec, const char *sni)
+{
+	const char *name;
+	char *client_sni;
+
+	if (!sec || sec->mode == LWM_SEC_NOSEC)
+		return coap_new_client_session(ctx, NULL, server, COAP_PROTO_UDP);
+	name = sec->sni ? sec->sni : sni;
+	snprintf(sec->st->name, sizeof(sec->st->name), "%s", name ? name : "");
+	sec->st->failure[0] = '\0';
+	/* RFC 6066: no IP literals in SNI. */
+	client_sni = name && *name && !is_ip_literal(name) ? sec->st->name : NULL;
+	if (sec->mode == LWM_SEC_PSK) {
+		coap_dtls_cpsk_t c = {.version = COAP_DTLS_CPSK_SETUP_VERSION};
+
+		c.client_sni = client_sni;
+		c.psk_info.identity.s = (const uint8_t *)sec->psk_identity;
+		c.psk_info.identity.length = strlen(sec->psk_identity);
+		c.psk_info.key.s = sec->psk;
+		c.psk_info.key.length = sec->psk_len;
+		/* libcoap copies identity and key into the session. */
+		return coap_new_client_session_psk2(ctx, NULL, server, COAP_PROTO_DTLS, &c);
+	}
+	coap_dtls_pki_t p = {.version = COAP_DTLS_PKI_SETUP_VERSION};
+	/* The same settings for every PKI session (libcoap keeps them per
+	 * context): libcoap lets everything through to check_server, which
+	 * decides with this session's own credentials. */
+	p.verify_peer_cert = 0;
+	p.validate_cn_call_back = check_server;
+	p.client_sni = client_sni;
+	p.is_rpk_not_cert = sec->mode == LWM_SEC_RPK;
+	p.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	p.pki_key.key.pem_buf.public_cert = sec->mode == LWM_SEC_RPK ? sec->pub.p : sec->cert.p;
+	p.pki_key.key.pem_buf.public_cert_len = sec->mode == LWM_SEC_RPK ? sec->pub.len
+									  : sec->cert.len;
+	p.pki_key.key.pem_buf.private_key = sec->key.p;
+	p.pki_key.key.pem_buf.private_key_len = sec->key.len;
+	if (sec->mode == LWM_SEC_X509) {
+		p.pki_key.key.pem_buf.ca_cert = sec->trust.p;
+		p.pki_key.key.pem_buf.ca_cert_len = sec->trust.len;
+	}
+	return coap_new_client_session_pki(ctx, NULL, server, COAP_PROTO_DTLS, &p);
+}
+
+const char *lwm_security_failure(const struct lwm_security *s, coap_session_t *session)
+{
+	(void)session;
+	if (!s || s->mode == LWM_SEC_NOSEC)
+		return NULL;
+	if (s->st->failure[0])
+		return s->st->failure;
+	switch (s->mode) {
+	case LWM_SEC_PSK:
+		return "DTLS handshake failed: the server refused the PSK identity or key";
+	case LWM_SEC_RPK:
+		return "DTLS handshake failed: the server refused our public key";
+	default:
+		return "DTLS handshake failed: the server refused our certificate";
+	}
+}
