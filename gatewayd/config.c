@@ -39,7 +39,8 @@ static const char cfg_read_mark;
 
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
-	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level", NULL,
+	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
+	"registration_rate", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security", NULL,
@@ -746,6 +747,13 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 		else
 			cfg_err_type(ld, cfg_get(g, "log_level"),
 				     "one of err, warning, notice, info, debug");
+	}
+	/* Registrations per second at start-up; 0 (the default) starts every
+	 * device at once. */
+	{
+		int64_t v;
+		if (cfg_read_int(ld, g, "registration_rate", false, 0, 1000000, &v) == 0)
+			gw->registration_rate = (uint32_t)v;
 	}
 }
 

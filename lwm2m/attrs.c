@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "objdefs.h"
 
 struct attr_spec {
 	const char *name;
@@ -55,7 +56,7 @@ static int parse_float(const char *s, size_t len, double *out)
 	return *end == '\0' && isfinite(*out) ? 0 : -EINVAL;
 }
 
-static int apply_one(struct lwm_attrs *a, const char *s, size_t len, int level, bool numeric)
+static int apply_one(struct lwm_attrs *a, const char *s, size_t len, int level, int type)
 {
 	const char *eq = memchr(s, '=', len);
 	size_t nlen = eq ? (size_t)(eq - s) : len;
@@ -71,7 +72,10 @@ static int apply_one(struct lwm_attrs *a, const char *s, size_t len, int level, 
 			continue;
 		if (level < sp->min_level)
 			return -EINVAL;
-		if ((sp->kind == A_FLOAT || sp->bit == LWM_ATTR_EDGE) && !numeric)
+		/* gt/lt/st need a number; edge (1.2) needs a boolean. */
+		if (sp->kind == A_FLOAT && type != LWM_ATTR_ON_NUMBER)
+			return -EINVAL;
+		if (sp->bit == LWM_ATTR_EDGE && type != LWM_ATTR_ON_BOOLEAN)
 			return -EINVAL;
 		if (!v) { /* "pmin" alone removes the attribute */
 			a->set &= ~(uint32_t)sp->bit;
@@ -125,7 +129,7 @@ static bool has(const struct lwm_attrs *a, uint32_t bits)
 }
 
 int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len, int level,
-			  bool numeric)
+			  int type)
 {
 	struct lwm_attrs a = *attrs;
 	size_t i = 0;
@@ -136,7 +140,7 @@ int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len
 		size_t j = i;
 		while (j < len && query[j] != '&')
 			j++;
-		if (j == i || apply_one(&a, query + i, j - i, level, numeric) < 0)
+		if (j == i || apply_one(&a, query + i, j - i, level, type) < 0)
 			return -EINVAL;
 		i = j + 1;
 	}
@@ -152,4 +156,27 @@ int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len
 	}
 	*attrs = a;
 	return 0;
+}
+
+int lwm_attr_target(const struct lwm_path *p)
+{
+	const struct lwm_obj_def *o;
+	const struct lwm_res_def *d;
+
+	if (p->len < 3)
+		return LWM_ATTR_ON_OTHER;
+	o = lwm_objdef_find(LWM_PATH_OID(p));
+	d = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
+	if (!d)
+		return LWM_ATTR_ON_OTHER;
+	switch (d->type) {
+	case LWM_T_INTEGER:
+	case LWM_T_UNSIGNED:
+	case LWM_T_FLOAT:
+		return LWM_ATTR_ON_NUMBER;
+	case LWM_T_BOOLEAN:
+		return LWM_ATTR_ON_BOOLEAN;
+	default:
+		return LWM_ATTR_ON_OTHER;
+	}
 }

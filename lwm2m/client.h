@@ -96,10 +96,17 @@ struct lwm_attrs {
 /* Parse a Write-Attributes query ("pmin=10&pmax=60&gt", an attribute
  * without a value removes it) onto `attrs`, validating each value and the
  * combination (pmin <= pmax, epmin <= epmax, st >= 0, lt < gt and, with st,
- * lt + 2*st < gt; gt/lt/st only on numeric resources when numeric is
- * false).  Returns 0 or -EINVAL (nothing changed). */
+ * lt + 2*st < gt; gt/lt/st only on numeric resources, edge only on
+ * boolean ones; type says which the target is).  Returns 0 or -EINVAL
+ * (nothing changed). */
+#define LWM_ATTR_ON_OTHER 0
+#define LWM_ATTR_ON_NUMBER 1
+#define LWM_ATTR_ON_BOOLEAN 2
 int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len, int level,
-			  bool numeric);
+			  int type);
+/* LWM_ATTR_ON_NUMBER, _BOOLEAN or _OTHER for the resource at p (len >= 3),
+ * from the object table; _OTHER for objects and instances. */
+int lwm_attr_target(const struct lwm_path *p);
 /* The attributes attached to exactly p, or NULL. */
 const struct lwm_attrs *lwm_client_attrs(const struct lwm_client *c, const struct lwm_path *p);
 

@@ -630,15 +630,6 @@ bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_re
 
 /* ---- Observe and Cancel requests -------------------------------------------------------- */
 
-static bool is_numeric_res(const struct lwm_path *p)
-{
-	const struct lwm_obj_def *od = lwm_objdef_find(LWM_PATH_OID(p));
-	const struct lwm_res_def *d = p->len >= 3 && od ? lwm_resdef_find(od, LWM_PATH_RID(p)) : NULL;
-
-	return d && (d->type == LWM_T_INTEGER || d->type == LWM_T_UNSIGNED ||
-		     d->type == LWM_T_FLOAT);
-}
-
 static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct lwm_path *paths,
 			 size_t *n);
 
@@ -695,7 +686,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	/* 1.2: attributes carried in the Observe request itself. */
 	if (query && query->length &&
 	    lwm_attrs_apply_query(&t->new_attrs, (const char *)query->s, query->length, p->len,
-				  is_numeric_res(p)) < 0) {
+				  lwm_attr_target(p)) < 0) {
 		lwm_respond_code(resp, 400);
 		return false;
 	}

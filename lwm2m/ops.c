@@ -580,17 +580,11 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 
 /* ---- Write-Attributes ------------------------------------------------------------- */
 
-static bool numeric(enum lwm_type t)
-{
-	return t == LWM_T_INTEGER || t == LWM_T_UNSIGNED || t == LWM_T_FLOAT;
-}
-
 void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 			      coap_pdu_t *resp, const struct lwm_path *p)
 {
 	const struct lwm_attrs *cur;
 	struct lwm_attrs a = {0};
-	bool num = false;
 
 	if (p->len == 0)
 		return lwm_respond_code(resp, 405);
@@ -598,15 +592,11 @@ void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 		return lwm_respond_code(resp, 401);
 	if (!lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 404);
-	if (p->len >= 3) {
-		const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
-		const struct lwm_res_def *d = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
-		num = d && numeric((enum lwm_type)d->type);
-	}
 	cur = lwm_client_attrs(c, p);
 	if (cur)
 		a = *cur;
-	if (lwm_attrs_apply_query(&a, (const char *)query->s, query->length, p->len, num) < 0)
+	if (lwm_attrs_apply_query(&a, (const char *)query->s, query->length, p->len,
+				  lwm_attr_target(p)) < 0)
 		return lwm_respond_code(resp, 400);
 	if (lwm_client_attrs_put(c, p, &a) < 0)
 		return lwm_respond_code(resp, 500);

@@ -22,6 +22,8 @@ include tests/out-of-tree/local.mk
 include tests/modbus.mk
 include tests/fuzz/local.mk
 include tests/dtls.mk
+include tests/observe.mk
+include tests/bench/local.mk
 
 # The demo (README's first command): make demo
 dist_noinst_SCRIPTS += tests/demo.sh

@@ -290,6 +290,8 @@ static void write_attributes_and_discover(void **state)
 	check(e, "4.00", "raw op-io PUT /3303/0/5700?gt=10&lt=5&st=3");
 	check(e, "4.00", "raw op-io PUT /3303/0?gt=10");
 	check(e, "4.00", "raw op-io PUT /3201/0/5550?st=1");
+	check(e, "4.00", "raw op-io PUT /3303/0/5700?edge=1"); /* edge: booleans only */
+	check(e, "2.04", "raw op-io PUT /3201/0/5550?edge=1");
 	check(e, "4.00", "raw op-io PUT /3303/0/5700?colour=red");
 	check(e, "4.00", "raw op-io PUT /3303/0/5700?pmin=abc");
 	check(e, "4.04", "raw op-io PUT /3303/7?pmin=1");
