@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <time.h>
 
 #include "clock.h"
 #include "host.h"
@@ -18,6 +21,9 @@
 #define IPSO_MAX_MEASURED 5602
 #define IPSO_SENSOR_UNITS 5701
 #define IPSO_RESET_MIN_MAX 5605
+#define IPSO_MIN_RANGE 5603
+#define IPSO_MAX_RANGE 5604
+#define IPSO_APPLICATION_TYPE 5750
 
 /* Device resources the daemon itself maintains; a point may not map them. */
 static bool daemon_owned(uint16_t oid, uint16_t rid)
@@ -46,6 +52,7 @@ struct gw_point {
 
 struct gwd_device {
 	const struct cfg_device *cfg;
+	const char *state_dir;    /* borrowed from the config */
 	struct gw_adapter *adapter;
 	const struct gwd_adapter_ops *ops;
 	void *actx;               /* the adapter's per-device state */
@@ -564,7 +571,101 @@ static void client_sampling_changed(struct lwm_client *c, const struct lwm_path 
 	schedule_poll(d);
 }
 
+/* ---- what the server sets and a restart must keep ----------------------------- */
+
+/* Application Type (IPSO 5750) values live in STATE_DIR/<device>.apptype,
+ * one "oid/iid hex-of-value" line each, replaced atomically. */
+static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.apptype", d->state_dir, device_name(d));
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+static void save_apptypes(struct gwd_device *d)
+{
+	struct lwm_model *m = lwm_client_model(d->client);
+	char path[4096], tmp[4200];
+	FILE *f;
+	int fd;
+
+	if (apptype_file(d, path, sizeof(path)) < 0)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		log_warn(device_name(d), "cannot keep the application type in %s: %s",
+			 d->state_dir, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < d->n_points; i++) {
+		struct lwm_path p = d->points[i].path;
+		const struct lwm_value *v;
+		bool seen = false;
+		LWM_PATH_RID(&p) = IPSO_APPLICATION_TYPE;
+		/* Several points may share an instance: write it once. */
+		for (size_t j = 0; j < i; j++)
+			seen |= LWM_PATH_OID(&d->points[j].path) == LWM_PATH_OID(&p) &&
+				LWM_PATH_IID(&d->points[j].path) == LWM_PATH_IID(&p);
+		v = seen ? NULL : lwm_model_get(m, &p);
+		if (!v || v->type != LWM_T_STRING)
+			continue;
+		fprintf(f, "%u/%u ", LWM_PATH_OID(&p), LWM_PATH_IID(&p));
+		for (size_t k = 0; k < v->v.bytes.len; k++)
+			fprintf(f, "%02x", v->v.bytes.ptr[k]);
+		fputc('\n', f);
+	}
+	fd = fileno(f);
+	if (fflush(f) != 0 || fsync(fd) != 0) {
+		log_warn(device_name(d), "cannot write %s: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return;
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0) {
+		log_warn(device_name(d), "cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+static void load_apptypes(struct gwd_device *d)
+{
+	struct lwm_model *m = lwm_client_model(d->client);
+	char path[4096], line[1200];
+	FILE *f;
+
+	if (apptype_file(d, path, sizeof(path)) < 0 || !(f = fopen(path, "r")))
+		return; /* nothing kept yet */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned oid, iid, byte;
+		uint8_t val[540];
+		size_t n = 0;
+		const char *hex = strchr(line, ' ');
+		struct lwm_value v = {.type = LWM_T_STRING};
+		if (!hex || sscanf(line, "%u/%u", &oid, &iid) != 2 || oid > 65534 || iid > 65534)
+			continue; /* not ours: skip rather than fail the device */
+		for (hex++; n < sizeof(val) && sscanf(hex + 2 * n, "%2x", &byte) == 1; n++)
+			val[n] = (uint8_t)byte;
+		v.v.bytes.ptr = val;
+		v.v.bytes.len = n;
+		struct lwm_path p = lwm_path_make(3, (uint16_t)oid, (uint16_t)iid,
+						  IPSO_APPLICATION_TYPE, 0);
+		if (lwm_model_exists(m, &p))
+			lwm_model_set(m, &p, &v);
+	}
+	fclose(f);
+}
+
+static void client_stored(struct lwm_client *c, const struct lwm_path *p,
+			  const struct lwm_value *v, void *ud)
+{
+	if (p->len == 3 && LWM_PATH_RID(p) == IPSO_APPLICATION_TYPE)
+		save_apptypes(ud);
+}
+
 static const struct lwm_client_ops client_ops = {
+	.stored = client_stored,
 	.owns = client_owns,
 	.write = client_write,
 	.execute = client_execute,
@@ -601,6 +702,22 @@ static int build_model(struct gwd_device *d)
 	if (dc->firmware_version)
 		set_identity(m, 3, dc->firmware_version);
 	set_error_code(d, 0);
+	/* Current Time (kept current by the LwM2M layer), UTC Offset, Timezone. */
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+		char off[24];
+		long gmtoff;
+		const char *tz = getenv("TZ");
+		localtime_r(&now, &tm);
+		gmtoff = tm.tm_gmtoff;
+		snprintf(off, sizeof(off), "%c%02ld:%02ld", gmtoff < 0 ? '-' : '+',
+			 labs(gmtoff) / 3600, labs(gmtoff) % 3600 / 60);
+		p = lwm_path_make(3, 3, 0, 13, 0);
+		lwm_model_add_resource(m, &p);
+		set_identity(m, 14, off);
+		set_identity(m, 15, tz && *tz ? tz : tm.tm_zone ? tm.tm_zone : "UTC");
+	}
 	p = lwm_path_make(3, 3, 0, 16, 0);
 	v.type = LWM_T_STRING;
 	v.v.bytes.ptr = (const uint8_t *)"U";
@@ -629,12 +746,36 @@ static int build_model(struct gwd_device *d)
 		pt->has_min_max = LWM_PATH_RID(&pt->path) == IPSO_SENSOR_VALUE &&
 				  lwm_resdef_find(o, IPSO_MIN_MEASURED) &&
 				  lwm_resdef_find(o, IPSO_MAX_MEASURED);
+		/* A sensor's configured limits are its measuring range. */
+		if (!(lwm_resdef_find(o, LWM_PATH_RID(&pt->path))->ops & LWM_OP_W)) {
+			struct lwm_path rp = pt->path;
+			struct lwm_value rv = {.type = LWM_T_FLOAT};
+			LWM_PATH_RID(&rp) = IPSO_MIN_RANGE;
+			rv.v.f = pt->cfg->min;
+			if (pt->cfg->has_min && lwm_resdef_find(o, IPSO_MIN_RANGE))
+				lwm_model_set(m, &rp, &rv);
+			LWM_PATH_RID(&rp) = IPSO_MAX_RANGE;
+			rv.v.f = pt->cfg->max;
+			if (pt->cfg->has_max && lwm_resdef_find(o, IPSO_MAX_RANGE))
+				lwm_model_set(m, &rp, &rv);
+		}
+		/* Application Type: the server names the sensor; kept across restarts. */
+		if (lwm_resdef_find(o, IPSO_APPLICATION_TYPE)) {
+			struct lwm_path ap = pt->path;
+			LWM_PATH_RID(&ap) = IPSO_APPLICATION_TYPE;
+			if (!lwm_model_get(m, &ap)) {
+				struct lwm_value empty = {.type = LWM_T_STRING};
+				empty.v.bytes.ptr = (const uint8_t *)"";
+				lwm_model_set(m, &ap, &empty);
+			}
+		}
 		if (pt->has_min_max && lwm_resdef_find(o, IPSO_RESET_MIN_MAX)) {
 			struct lwm_path rp = pt->path;
 			LWM_PATH_RID(&rp) = IPSO_RESET_MIN_MAX;
 			lwm_model_add_resource(m, &rp);
 		}
 	}
+	load_apptypes(d);
 	return 0;
 }
 
@@ -680,6 +821,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	if (!d)
 		return -ENOMEM;
 	d->cfg = dc;
+	d->state_dir = cfg->gateway.state_dir;
 	d->adapter = adapter;
 	d->ops = loader_ops(adapter);
 	d->n_points = dc->n_points;

@@ -74,6 +74,17 @@ void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s)
 		c->ops->state_changed(c, s, c->ud);
 }
 
+void lwm_client_refresh_time(struct lwm_client *c)
+{
+	struct lwm_path p = lwm_path_make(3, 3, 0, 13, 0);
+	struct lwm_value v = {.type = LWM_T_TIME};
+
+	if (!lwm_model_exists(c->model, &p))
+		return;
+	v.v.i = clock_wall_s() + c->time_offset;
+	lwm_model_set(c->model, &p, &v);
+}
+
 void lwm_client_set_available(struct lwm_client *c, bool available)
 {
 	c->unavailable = !available;

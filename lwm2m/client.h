@@ -62,6 +62,10 @@ struct lwm_client_ops {
 	/* Observations at or above p came or went, or their attributes changed:
 	 * lwm_client_sample_ms may answer differently now (optional). */
 	void (*sampling_changed)(struct lwm_client *c, const struct lwm_path *p, void *ud);
+	/* The server wrote a value the LwM2M layer keeps itself (optional):
+	 * the device layer persists what must survive a restart. */
+	void (*stored)(struct lwm_client *c, const struct lwm_path *p, const struct lwm_value *v,
+		       void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -132,6 +136,11 @@ const char *lwm_client_version(const struct lwm_client *c);
  * can see the Device object's error code. */
 void lwm_client_set_available(struct lwm_client *c, bool available);
 bool lwm_client_available(const struct lwm_client *c);
+
+/* Bring time-dependent resources up to date before a read (the Device
+ * object's Current Time: the wall clock plus what a server's write of it
+ * set; the system clock itself is never changed). */
+void lwm_client_refresh_time(struct lwm_client *c);
 
 /* Open the session and register.  Failures are retried with backoff. */
 int lwm_client_start(struct lwm_client *c);

@@ -57,6 +57,7 @@ struct lwm_client {
 	bool links_changed;
 	bool lifetime_changed; /* the next Update carries lt= */
 	bool unavailable;      /* the device behind it is down */
+	int64_t time_offset;   /* a server's Current Time minus the wall clock */
 	/* Write-Attributes, by path. */
 	struct lwm_path_attrs *attrs;
 	size_t n_attrs;

@@ -296,6 +296,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 			observe = UINT32_MAX;
 		else if (!lwm_observe_begin(c, req, query, resp, &p, observe))
 			break;
+		lwm_client_refresh_time(c);
 		handle_read(c->engine, c, r, s, req, query, resp, &p);
 		if (observe != UINT32_MAX)
 			lwm_observe_end(c, req, resp, &p, observe);
@@ -328,6 +329,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 			observe = UINT32_MAX;
 		else if (!lwm_observe_begin(c, req, NULL, resp, &p, observe))
 			break;
+		lwm_client_refresh_time(c);
 		lwm_ops_read_composite(c, s, r, req, query, resp);
 		if (observe != UINT32_MAX)
 			lwm_observe_end(c, req, resp, &p, observe);

@@ -208,6 +208,13 @@ static bool device_owns(struct lwm_client *c, const struct lwm_path *p)
 /* The LwM2M layer's own writable resources, and what a write to them means. */
 static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
 {
+	if (c->ops && c->ops->stored)
+		c->ops->stored(c, &r->path, &r->value, c->ud);
+	if (LWM_PATH_OID(&r->path) == 3 && LWM_PATH_RID(&r->path) == 13) {
+		/* Current Time: keep the server's idea of now as an offset. */
+		c->time_offset = r->value.v.i - clock_wall_s();
+		return;
+	}
 	if (LWM_PATH_OID(&r->path) != 1)
 		return;
 	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {

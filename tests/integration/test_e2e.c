@@ -226,7 +226,7 @@ static void error_codes(void **state)
 	expect_code(e, "read e2e-th /0 tlv", "4.01");
 	expect_code(e, "read e2e-th /3303/9 tlv", "4.04");   /* no such instance */
 	expect_code(e, "read e2e-th /3305 tlv", "4.04");     /* no such object */
-	expect_code(e, "read e2e-th /3303/0/5750 text", "4.04"); /* not mapped */
+	expect_code(e, "read e2e-th /3303/0/5603 text", "4.04"); /* no range configured */
 	expect_code(e, "read e2e-th /3303/0 text", "4.06");  /* text is one value */
 	expect_code(e, "read e2e-th /3303/0 9999", "4.06");  /* unknown format */
 }

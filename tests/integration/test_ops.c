@@ -11,12 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "harness.h"
 
 static const char config_tmpl[] =
-	"gateway = { name = \"op\"; };\n"
+	"gateway = { name = \"op\"; state_dir = \"@STATE@\"; };\n"
 	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
 	"devices = (\n"
 	"  { name = \"io\"; adapter = \"sim\";\n"
@@ -31,7 +32,7 @@ static const char config_tmpl[] =
 	"      { channel = \"reset\"; path = \"/3200/0/5505\"; waveform = \"execute\";\n"
 	"        target = \"count\"; action = \"reset\"; },\n"
 	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"sine\";\n"
-	"        base = 20.0; amplitude = 5.0; period = 2.0; },\n"
+	"        base = 20.0; amplitude = 5.0; period = 2.0; min = -40.0; max = 85.0; },\n"
 	"      { channel = \"text\"; path = \"/3341/0/5527\"; poll = 0.2; waveform = \"output\";\n"
 	"        type = \"string\"; initial = \"hello\"; },\n"
 	"      { channel = \"h\"; path = \"/3304/0/5700\"; poll = 0.2; waveform = \"constant\";\n"
@@ -43,7 +44,7 @@ static const char config_tmpl[] =
 	");\n";
 
 struct env {
-	char *dir;
+	char *dir, *conf;
 	struct proc srv, gw;
 };
 
@@ -59,10 +60,19 @@ static int setup(void **state)
 	port = h_start_server(&e->srv, e->dir);
 	if (port <= 0)
 		return -1;
-	conf = h_write_config(e->dir, "gatewayd.conf", config_tmpl, port);
+	{
+		/* The daemon keeps its state in the test's directory. */
+		char *tmpl = strdup(config_tmpl), *at = strstr(tmpl, "@STATE@"), *text;
+		*at = '\0';
+		if (asprintf(&text, "%s%s%s", tmpl, e->dir, at + strlen("@STATE@")) < 0)
+			return -1;
+		conf = h_write_config(e->dir, "gatewayd.conf", text, port);
+		free(text);
+		free(tmpl);
+	}
+	e->conf = conf;
 	if (h_start_gatewayd(&e->gw, e->dir, conf) < 0)
 		return -1;
-	free(conf);
 	ev = h_wait_event(&e->srv, "register", "ep", "op-io", H_TIMEOUT_MS);
 	json_decref(ev);
 	if (!ev)
@@ -79,6 +89,7 @@ static int teardown(void **state)
 
 	h_stop(&e->srv, SIGTERM, 5000);
 	h_tmpdir_remove(e->dir);
+	free(e->conf);
 	free(e);
 	/* A clean exit also means no leak when run under valgrind. */
 	return status == 0 ? 0 : -1;
@@ -169,7 +180,7 @@ static void write_errors(void **state)
 	struct env *e = *state;
 
 	check(e, "4.05", "write op-io /3303/0/5700 text 5");    /* Sensor Value is R */
-	check(e, "4.04", "write op-io /3303/0/5750 text x");    /* not in this device */
+	check(e, "4.04", "write op-io /3303/0/5821 text 1");    /* not in this device */
 	check(e, "4.04", "write op-io /3308/1/5900 text 20");   /* no such instance */
 	check(e, "4.01", "write op-io /0/0/0 text coap://x");   /* Security */
 	check(e, "4.15", "raw op-io PUT /3201/0/5550 31 ct=1234");
@@ -444,6 +455,48 @@ static void reads_in_every_format(void **state)
 	check(e, "4.06", "read op-io /3304/0 cbor"); /* CBOR carries one value */
 }
 
+static void device_time_and_sensor_range(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+	long long t;
+
+	/* Current Time follows the clock... */
+	r = expect(e, "2.05", "read op-io /3/0/13 text");
+	t = atoll(str(r, "payload_text"));
+	json_decref(r);
+	assert_true(llabs(t - (long long)time(NULL)) < 60);
+	/* ...and a server may set it (an offset: the system clock stays). */
+	check(e, "2.04", "write op-io /3/0/13 text 1000000000");
+	r = expect(e, "2.05", "read op-io /3/0/13 text");
+	t = atoll(str(r, "payload_text"));
+	json_decref(r);
+	assert_true(t >= 1000000000 && t < 1000000060);
+	json_decref(expect(e, "2.05", "read op-io /3/0/14 text")); /* UTC Offset */
+	/* A read-only point's limits are the sensor's range. */
+	read_text_is(e, "/3303/0/5603", "-40");
+	read_text_is(e, "/3303/0/5604", "85");
+}
+
+static void application_type_survives_a_restart(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	read_text_is(e, "/3303/0/5750", "");
+	check(e, "2.04", "write op-io /3303/0/5750 text Outdoor north");
+	read_text_is(e, "/3303/0/5750", "Outdoor north");
+	/* Restart the daemon: the server names the sensor once. */
+	assert_int_equal(WEXITSTATUS(h_stop(&e->gw, SIGTERM, 5000)), 0);
+	ev = h_wait_event(&e->srv, "deregister", "ep", "op-io", H_TIMEOUT_MS);
+	json_decref(ev);
+	assert_int_equal(h_start_gatewayd(&e->gw, e->dir, e->conf), 0);
+	ev = h_wait_event(&e->srv, "register", "ep", "op-io", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	read_text_is(e, "/3303/0/5750", "Outdoor north");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,7 +515,9 @@ int main(void)
 		cmocka_unit_test(write_composite),
 		cmocka_unit_test(large_values_go_block_wise),
 		cmocka_unit_test(reads_in_every_format),
+		cmocka_unit_test(device_time_and_sensor_range),
 		cmocka_unit_test(slow_device_gets_a_separate_answer),
+		cmocka_unit_test(application_type_survives_a_restart),
 	};
 	int skip = h_skip_without_sim();
 
