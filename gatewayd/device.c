@@ -302,8 +302,9 @@ static void schedule_poll(struct gwd_device *d)
 {
 	uint64_t next = UINT64_MAX;
 
+	/* next_poll_ms is UINT64_MAX for a point read for the last time. */
 	for (size_t i = 0; i < d->n_points; i++)
-		if (d->points[i].cfg->poll_ms && d->points[i].readable && !d->points[i].read_pending &&
+		if (d->points[i].readable && !d->points[i].read_pending &&
 		    d->points[i].next_poll_ms < next)
 			next = d->points[i].next_poll_ms;
 	if (next == UINT64_MAX)
@@ -322,10 +323,14 @@ static void poll_due(struct gw_timer *t, void *ud)
 		struct gwd_op *op;
 		int r;
 
-		if (!pt->cfg->poll_ms || pt->read_pending || pt->next_poll_ms > now ||
-		    !pt->readable)
+		uint64_t period;
+
+		if (pt->read_pending || pt->next_poll_ms > now || !pt->readable)
 			continue;
-		pt->next_poll_ms = now + poll_period(d, pt);
+		/* Without a poll period the point is read once, at start, and
+		 * afterwards the adapter reports its changes. */
+		period = poll_period(d, pt);
+		pt->next_poll_ms = period ? now + period : UINT64_MAX;
 		op = malloc(sizeof(*op));
 		if (!op)
 			continue;
@@ -888,7 +893,7 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
-	/* Poll everything once right away, then on each point's period. */
+	/* Read everything once right away, then on each point's period. */
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].next_poll_ms = now;
 	schedule_poll(d);
