@@ -13,6 +13,7 @@ struct lwm_engine {
 	coap_context_t *ctx;
 	struct timerq *timers;
 	struct gw_timer io_timer;    /* libcoap's next retransmission */
+	bool kick_pending;           /* io_timer is armed for this loop turn */
 	struct lwm_client *clients;  /* doubly linked list */
 	size_t n_clients;
 	size_t n_registered;

@@ -16,39 +16,7 @@
 
 static int put_value(struct lwm_buf *out, const struct lwm_value *v)
 {
-	char num[32];
-	int r;
-
-	switch (v->type) {
-	case LWM_T_INTEGER:
-	case LWM_T_TIME:
-		return lwm_buf_printf(out, "\"v\":%" PRId64, v->v.i);
-	case LWM_T_UNSIGNED:
-		return lwm_buf_printf(out, "\"v\":%" PRIu64, v->v.u);
-	case LWM_T_FLOAT:
-		r = lwm_fmt_double(v->v.f, num);
-		if (r < 0)
-			return r;
-		return lwm_buf_printf(out, "\"v\":%s", num);
-	case LWM_T_BOOLEAN:
-		return lwm_buf_printf(out, "\"bv\":%s", v->v.b ? "true" : "false");
-	case LWM_T_OBJLNK:
-		return lwm_buf_printf(out, "\"ov\":\"%u:%u\"", (unsigned)v->v.lnk.oid,
-				      (unsigned)v->v.lnk.iid);
-	case LWM_T_STRING:
-	case LWM_T_CORELNK:
-		if (!lwm_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
-			return -EINVAL;
-		lwm_buf_append(out, "\"sv\":", 5);
-		lwm_json_put_string(out, v->v.bytes.ptr, v->v.bytes.len);
-		return out->err;
-	case LWM_T_OPAQUE:
-		lwm_buf_append(out, "\"sv\":\"", 6);
-		lwm_base64_encode(v->v.bytes.ptr, v->v.bytes.len, false, true, out);
-		return lwm_buf_putc(out, '"');
-	default:
-		return -EINVAL;
-	}
+	return lwm_json_put_value(out, v, &lwm_lwm2m_json_keys);
 }
 
 int lwm_lwm2m_json_encode(const struct lwm_path *base, const struct lwm_record *recs, size_t n,

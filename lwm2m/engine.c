@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "client_internal.h"
 #include "codec.h"
@@ -19,11 +20,14 @@ static void io_timer_cb(struct gw_timer *t, void *ud)
 	lwm_engine_io(ud);
 }
 
-void lwm_engine_kick(struct lwm_engine *e)
+/* Let libcoap send what is due and tell when it next needs us.  This walks
+ * every session in libcoap 4.3.1, so it runs once per loop turn at most. */
+static void prepare(struct lwm_engine *e)
 {
 	coap_tick_t now;
 	unsigned ms;
 
+	e->kick_pending = false; /* whatever asked for it is covered now */
 	coap_ticks(&now);
 	ms = coap_io_prepare_epoll(e->ctx, now);
 	/* 0 means libcoap has nothing scheduled. */
@@ -33,10 +37,30 @@ void lwm_engine_kick(struct lwm_engine *e)
 		gw_timer_arm(&e->io_timer, clock_now_ms() + ms);
 }
 
+void lwm_engine_kick(struct lwm_engine *e)
+{
+	/* Something was queued: prepare on the next loop turn, once, however
+	 * many requests and notifications this turn sends. */
+	if (e->kick_pending)
+		return;
+	e->kick_pending = true;
+	gw_timer_arm(&e->io_timer, clock_now_ms());
+}
+
 void lwm_engine_io(struct lwm_engine *e)
 {
-	coap_io_process(e->ctx, COAP_IO_NO_WAIT);
-	lwm_engine_kick(e);
+	struct epoll_event ev[64];
+	int fd = coap_context_get_coap_fd(e->ctx);
+	int n;
+
+	/* Drain libcoap's epoll set ourselves: coap_io_process would prepare
+	 * (walk every session) before and after each batch. */
+	do {
+		n = epoll_wait(fd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
+		if (n > 0)
+			coap_io_do_epoll(e->ctx, ev, (size_t)n);
+	} while (n == (int)(sizeof(ev) / sizeof(ev[0])));
+	prepare(e);
 }
 
 int lwm_engine_fd(const struct lwm_engine *e)

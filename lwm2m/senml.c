@@ -3,6 +3,7 @@
 #include "senml.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -288,5 +289,54 @@ int lwm_senml_paths_decode(uint16_t format, const uint8_t *p, size_t len, struct
 		return lwm_senml_cbor_paths(p, len, paths, max, n);
 	default:
 		return -ENOTSUP;
+	}
+}
+
+const struct lwm_json_keys lwm_senml_json_keys = {
+	.number = "v", .boolean = "vb", .objlnk = "vlo", .string = "vs", .opaque = "vd",
+	.opaque_url = true, .opaque_pad = false,
+};
+
+const struct lwm_json_keys lwm_lwm2m_json_keys = {
+	.number = "v", .boolean = "bv", .objlnk = "ov", .string = "sv", .opaque = "sv",
+	.opaque_url = false, .opaque_pad = true,
+};
+
+int lwm_json_put_value(struct lwm_buf *out, const struct lwm_value *v,
+		       const struct lwm_json_keys *k)
+{
+	char num[32];
+	int r;
+
+	switch (v->type) {
+	case LWM_T_INTEGER:
+	case LWM_T_TIME:
+		return lwm_buf_printf(out, "\"%s\":%" PRId64, k->number, v->v.i);
+	case LWM_T_UNSIGNED:
+		return lwm_buf_printf(out, "\"%s\":%" PRIu64, k->number, v->v.u);
+	case LWM_T_FLOAT:
+		r = lwm_fmt_double(v->v.f, num);
+		if (r < 0)
+			return r;
+		return lwm_buf_printf(out, "\"%s\":%s", k->number, num);
+	case LWM_T_BOOLEAN:
+		return lwm_buf_printf(out, "\"%s\":%s", k->boolean, v->v.b ? "true" : "false");
+	case LWM_T_OBJLNK:
+		return lwm_buf_printf(out, "\"%s\":\"%u:%u\"", k->objlnk, (unsigned)v->v.lnk.oid,
+				      (unsigned)v->v.lnk.iid);
+	case LWM_T_STRING:
+	case LWM_T_CORELNK:
+		/* JSON text must be UTF-8; refuse rather than emit garbage. */
+		if (!lwm_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
+			return -EINVAL;
+		lwm_buf_printf(out, "\"%s\":", k->string);
+		lwm_json_put_string(out, v->v.bytes.ptr, v->v.bytes.len);
+		return out->err;
+	case LWM_T_OPAQUE:
+		lwm_buf_printf(out, "\"%s\":\"", k->opaque);
+		lwm_base64_encode(v->v.bytes.ptr, v->v.bytes.len, k->opaque_url, k->opaque_pad, out);
+		return lwm_buf_putc(out, '"');
+	default:
+		return -EINVAL;
 	}
 }

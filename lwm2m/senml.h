@@ -80,6 +80,19 @@ int lwm_senml_cbor_paths(const uint8_t *p, size_t len, struct lwm_path *paths, s
 /* JSON helpers. */
 /* Appends p as a JSON string (quotes, escapes). */
 void lwm_json_put_string(struct lwm_buf *out, const uint8_t *p, size_t len);
+
+/* The value keys of a JSON record format: SenML JSON and the 1.0 LwM2M
+ * JSON write the same values under different names. */
+struct lwm_json_keys {
+	const char *number, *boolean, *objlnk, *string, *opaque;
+	bool opaque_url, opaque_pad; /* base64 alphabet and padding */
+};
+
+extern const struct lwm_json_keys lwm_senml_json_keys, lwm_lwm2m_json_keys;
+
+/* Append `"key":value` for v.  0, -EINVAL (not UTF-8, not finite) or out->err. */
+int lwm_json_put_value(struct lwm_buf *out, const struct lwm_value *v,
+		       const struct lwm_json_keys *k);
 /* -E2BIG when brackets nest deeper than LWM_SENML_MAX_DEPTH (outside
  * strings), checked before jansson recurses into the text. */
 int lwm_json_check_depth(const uint8_t *p, size_t len);
