@@ -46,6 +46,7 @@ struct gw_point {
 	bool has_min_max;         /* the object has Min/Max Measured Value */
 	bool read_pending;
 	bool readable;            /* the resource has R: poll it */
+	bool first_read_done;     /* its first read completed or failed */
 	bool warned;              /* a conversion problem was logged once */
 	uint64_t next_poll_ms;
 };
@@ -60,6 +61,10 @@ struct gwd_device {
 	size_t n_points;
 	struct lwm_client *client;
 	struct gw_timer poll_timer;
+	/* Registration waits for the first readings (or READY_WAIT_MS), so
+	 * that a server reading right after it finds values. */
+	size_t first_reads_left;
+	struct gw_timer ready_timer;
 	bool started;
 	unsigned failures;        /* consecutive failed operations */
 	bool down;
@@ -97,6 +102,17 @@ struct lwm_client *device_client(struct gwd_device *d)
 bool device_is_down(const struct gwd_device *d)
 {
 	return d->down;
+}
+
+static void ready_timeout(struct gw_timer *t, void *ud);
+
+/* Start the LwM2M registration, once. */
+static void register_client(struct gwd_device *d)
+{
+	if (!d->client || lwm_client_state(d->client) != LWM_CLIENT_IDLE)
+		return;
+	gw_timer_disarm(&d->ready_timer);
+	lwm_client_start(d->client);
 }
 
 size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
@@ -400,6 +416,11 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			apply_value(d, pt, v);
 		} else if (status != -ECANCELED) {
 			note_failure(d, status < 0 ? status : -EIO);
+		}
+		if (!pt->first_read_done) {
+			pt->first_read_done = true;
+			if (d->first_reads_left && --d->first_reads_left == 0)
+				register_client(d);
 		}
 		if (d->started)
 			schedule_poll(d);
@@ -876,10 +897,23 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		device_destroy(d);
 		return r;
 	}
-	if (timers)
+	if (timers) {
 		gw_timer_init(&d->poll_timer, timers, poll_due, d);
+		gw_timer_init(&d->ready_timer, timers, ready_timeout, d);
+	}
 	*out = d;
 	return 0;
+}
+
+static void ready_timeout(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (d->first_reads_left)
+		log_notice(device_name(d), "%zu point(s) not read yet; registering anyway",
+			   d->first_reads_left);
+	d->first_reads_left = 0;
+	register_client(d);
 }
 
 int device_start(struct gwd_device *d)
@@ -894,11 +928,18 @@ int device_start(struct gwd_device *d)
 	}
 	d->started = true;
 	/* Read everything once right away, then on each point's period. */
-	for (size_t i = 0; i < d->n_points; i++)
+	d->first_reads_left = 0;
+	for (size_t i = 0; i < d->n_points; i++) {
 		d->points[i].next_poll_ms = now;
+		d->points[i].first_read_done = !d->points[i].readable;
+		d->first_reads_left += d->points[i].readable;
+	}
 	schedule_poll(d);
-	if (d->client)
-		return lwm_client_start(d->client);
+	/* Register once the first readings are in (done, failed, or late). */
+	if (d->first_reads_left == 0)
+		register_client(d);
+	else if (d->client)
+		gw_timer_arm(&d->ready_timer, now + READY_WAIT_MS);
 	return 0;
 }
 
@@ -908,6 +949,7 @@ void device_stop(struct gwd_device *d)
 		return;
 	d->started = false;
 	gw_timer_disarm(&d->poll_timer);
+	gw_timer_disarm(&d->ready_timer);
 	d->ops->device_stop(d->actx);
 }
 

@@ -15,6 +15,9 @@
  * (Object 3 Error Code 8, peripheral malfunction). */
 #define DEVICE_DOWN_AFTER 3
 
+/* Longest a device's registration waits for its first readings. */
+#define READY_WAIT_MS 5000
+
 /* Check what the daemon alone can check of a device's points against the
  * object table (object and resource exist, resource is single-instance and
  * readable or writable); errors are added to cfg's diags.  Returns the
