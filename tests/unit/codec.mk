@@ -58,3 +58,5 @@ tests_unit_test_codec_lwm2m_cbor_SOURCES = tests/unit/test_codec_lwm2m_cbor.c
 tests_unit_test_codec_lwm2m_cbor_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_codec_lwm2m_cbor_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_codec_lwm2m_cbor
+
+EXTRA_DIST += tests/unit/codec_test.h

@@ -15,10 +15,8 @@
 
 #include "lwm2m/codec.h"
 
-#define P3(o, i, r) lwm_path_make(3, o, i, r, 0)
-#define P4(o, i, r, ri) lwm_path_make(4, o, i, r, ri)
+#include "codec_test.h"
 
-static const struct lwm_path root = {{0, 0, 0, 0}, 0};
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
 {
@@ -37,16 +35,6 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap)
 		s += 2;
 	}
 	return n;
-}
-
-static struct lwm_record rec(struct lwm_path p, enum lwm_type t)
-{
-	struct lwm_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.path = p;
-	r.value.type = t;
-	return r;
 }
 
 static void expect_cbor(const struct lwm_path *base, const struct lwm_record *recs, size_t n,

@@ -14,29 +14,8 @@
 
 #include "lwm2m/codec.h"
 
-#define P3(o, i, r) lwm_path_make(3, o, i, r, 0)
-#define P4(o, i, r, ri) lwm_path_make(4, o, i, r, ri)
+#include "codec_test.h"
 
-static const struct lwm_path root = {{0, 0, 0, 0}, 0};
-
-static struct lwm_record rec(struct lwm_path p, enum lwm_type t)
-{
-	struct lwm_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.path = p;
-	r.value.type = t;
-	return r;
-}
-
-static struct lwm_record str(struct lwm_path p, enum lwm_type t, const char *s, size_t len)
-{
-	struct lwm_record r = rec(p, t);
-
-	r.value.v.bytes.ptr = (const uint8_t *)s;
-	r.value.v.bytes.len = len;
-	return r;
-}
 
 static void expect_json(const struct lwm_path *base, const struct lwm_record *recs, size_t n,
 			const char *expect)
