@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +58,36 @@ void h_tmpdir_remove(char *dir)
 	free(dir);
 }
 
+/* Every child still running, so that none outlives the test program even
+ * when a test fails before stopping its processes. */
+#define MAX_CHILDREN 64
+static pid_t children[MAX_CHILDREN];
+
+static void stop_leftover_children(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
+
+static void remember_child(pid_t pid, bool add)
+{
+	static bool hooked;
+
+	if (!hooked) {
+		atexit(stop_leftover_children);
+		hooked = true;
+	}
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (add ? children[i] == 0 : children[i] == pid) {
+			children[i] = add ? pid : 0;
+			return;
+		}
+}
+
 int h_spawn(struct proc *p, char *const argv[], bool pipe_stdio, const char *stderr_path)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
@@ -76,6 +107,8 @@ int h_spawn(struct proc *p, char *const argv[], bool pipe_stdio, const char *std
 	if (p->pid < 0)
 		return -errno;
 	if (p->pid == 0) {
+		/* Die with the test program, whatever happens to it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (pipe_stdio) {
 			dup2(in[0], STDIN_FILENO);
 			dup2(out[1], STDOUT_FILENO);
@@ -89,6 +122,7 @@ int h_spawn(struct proc *p, char *const argv[], bool pipe_stdio, const char *std
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	remember_child(p->pid, true);
 	if (pipe_stdio) {
 		close(in[0]);
 		close(out[1]);
@@ -110,6 +144,7 @@ int h_wait_exit(struct proc *p, int timeout_ms)
 		return -1;
 	if (waitpid(p->pid, &status, 0) != p->pid)
 		return -1;
+	remember_child(p->pid, false);
 	p->pid = 0;
 	close(p->pidfd);
 	p->pidfd = -1;
