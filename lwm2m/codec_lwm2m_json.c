@@ -105,25 +105,10 @@ static int entry_value(struct dec *d, const char *key, json_t *val, enum lwm_typ
 	uint8_t *at;
 	int r;
 
-	if (!strcmp(key, "v")) {
-		if (json_is_integer(val)) {
-			raw.kind = LWM_SK_INT;
-			raw.v.i = json_integer_value(val);
-		} else if (json_is_real(val)) {
-			raw.kind = LWM_SK_FLOAT;
-			raw.v.f = json_real_value(val);
-		} else {
-			return -EBADMSG;
-		}
-		return lwm_senml_value(&raw, type, v);
-	}
-	if (!strcmp(key, "bv")) {
-		if (!json_is_boolean(val))
-			return -EBADMSG;
-		raw.kind = LWM_SK_BOOL;
-		raw.v.b = json_is_true(val);
-		return lwm_senml_value(&raw, type, v);
-	}
+	if (!strcmp(key, "v"))
+		return lwm_json_number_value(val, type, v);
+	if (!strcmp(key, "bv"))
+		return lwm_json_bool_value(val, type, v);
 	if (!json_is_string(val))
 		return -EBADMSG;
 	s = json_string_value(val);

@@ -340,3 +340,30 @@ int lwm_json_put_value(struct lwm_buf *out, const struct lwm_value *v,
 		return -EINVAL;
 	}
 }
+
+int lwm_json_number_value(json_t *val, enum lwm_type type, struct lwm_value *v)
+{
+	struct lwm_senml_raw raw;
+
+	if (json_is_integer(val)) {
+		raw.kind = LWM_SK_INT;
+		raw.v.i = json_integer_value(val);
+	} else if (json_is_real(val)) {
+		raw.kind = LWM_SK_FLOAT;
+		raw.v.f = json_real_value(val);
+	} else {
+		return -EBADMSG;
+	}
+	return lwm_senml_value(&raw, type, v);
+}
+
+int lwm_json_bool_value(json_t *val, enum lwm_type type, struct lwm_value *v)
+{
+	struct lwm_senml_raw raw;
+
+	if (!json_is_boolean(val))
+		return -EBADMSG;
+	raw.kind = LWM_SK_BOOL;
+	raw.v.b = json_is_true(val);
+	return lwm_senml_value(&raw, type, v);
+}

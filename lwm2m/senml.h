@@ -4,6 +4,8 @@
 #ifndef LWM_SENML_H
 #define LWM_SENML_H
 
+#include <jansson.h>
+
 #include "codec.h"
 
 #define LWM_SENML_MAX_PAYLOAD 65536 /* a Write larger than this is not ours */
@@ -35,6 +37,12 @@ struct lwm_senml_raw {
 		} s;
 	} v;
 };
+
+/* A JSON number ("v") or boolean ("vb" / "bv") as the resource's value:
+ * both JSON record formats read them alike.  -EBADMSG when val is not of
+ * that JSON type, else lwm_senml_value's result. */
+int lwm_json_number_value(json_t *val, enum lwm_type type, struct lwm_value *v);
+int lwm_json_bool_value(json_t *val, enum lwm_type type, struct lwm_value *v);
 
 /* Converts raw to the resource's type (LWM_T_NONE: the kind decides).
  * Numbers convert between integer, unsigned, time and float when the value
