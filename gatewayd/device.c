@@ -1,6 +1,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,6 +653,13 @@ static void save_apptypes(struct gwd_device *d)
 	if (rename(tmp, path) != 0) {
 		log_warn(device_name(d), "cannot replace %s: %s", path, strerror(errno));
 		unlink(tmp);
+		return;
+	}
+	/* The rename itself must reach the disk too. */
+	fd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
 	}
 }
 
