@@ -67,8 +67,8 @@ struct cfg_profile {
 	config_setting_t *setting;
 };
 
-/* A device's DTLS credentials for its first server (lwm2m/security.h says
- * what each is); from the device, else its profile; NULL when not set. */
+/* A device's DTLS credentials for one server (lwm2m/security.h says what
+ * each is); NULL when not set. */
 struct cfg_credentials {
 	const char *psk_identity, *psk_key, *psk_file;
 	const char *certificate, *private_key, *public_key;
@@ -85,7 +85,12 @@ struct cfg_device {
 	const char *manufacturer, *model, *serial, *firmware_version;
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
-	struct cfg_credentials credentials; /* for servers[0] */
+	/* The device-level keys (the device's, else its profile's): the
+	 * default for every secure server without its own `credentials` entry. */
+	struct cfg_credentials credentials;
+	/* What each of servers[i] uses (n_servers entries, owned): its entry,
+	 * the device-level keys for a secure server, nothing for NoSec. */
+	struct cfg_credentials *server_credentials;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */

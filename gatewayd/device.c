@@ -60,7 +60,11 @@ struct gwd_device {
 	void *actx;               /* the adapter's per-device state */
 	struct gw_point *points;
 	size_t n_points;
-	struct lwm_client *client;
+	/* The data model all the device's registrations serve, and one LwM2M
+	 * client (registration) per server, clients[i] for dc->servers[i]. */
+	struct lwm_model *model;
+	struct lwm_client **clients;
+	size_t n_clients;
 	struct gw_timer poll_timer;
 	/* Registration waits for the first readings (or READY_WAIT_MS), so
 	 * that a server reading right after it finds values. */
@@ -97,7 +101,29 @@ const char *device_name(const struct gwd_device *d)
 
 struct lwm_client *device_client(struct gwd_device *d)
 {
-	return d->client;
+	return d->n_clients ? d->clients[0] : NULL;
+}
+
+size_t device_client_count(const struct gwd_device *d)
+{
+	return d->n_clients;
+}
+
+struct lwm_client *device_client_at(struct gwd_device *d, size_t i)
+{
+	return i < d->n_clients ? d->clients[i] : NULL;
+}
+
+struct lwm_model *device_model(struct gwd_device *d)
+{
+	return d->model;
+}
+
+/* A value in the model changed: observations are per server. */
+static void values_changed(struct gwd_device *d, const struct lwm_path *p)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_values_changed(d->clients[i], p);
 }
 
 bool device_is_down(const struct gwd_device *d)
@@ -107,13 +133,13 @@ bool device_is_down(const struct gwd_device *d)
 
 static void ready_timeout(struct gw_timer *t, void *ud);
 
-/* Start the LwM2M registration, once. */
+/* Start the LwM2M registrations, once. */
 static void register_client(struct gwd_device *d)
 {
-	if (!d->client || lwm_client_state(d->client) != LWM_CLIENT_IDLE)
-		return;
 	gw_timer_disarm(&d->ready_timer);
-	lwm_client_start(d->client);
+	for (size_t i = 0; i < d->n_clients; i++)
+		if (lwm_client_state(d->clients[i]) == LWM_CLIENT_IDLE)
+			lwm_client_start(d->clients[i]);
 }
 
 size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
@@ -169,19 +195,19 @@ static void set_error_code(struct gwd_device *d, int64_t code)
 	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
 	struct lwm_value v = {.type = LWM_T_INTEGER};
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	v.v.i = code;
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
-		lwm_client_values_changed(d->client, &p); /* observers */
+	if (lwm_model_set(d->model, &p, &v) == 1)
+		values_changed(d, &p); /* observers */
 }
 
 static void mark_down(struct gwd_device *d, bool down)
 {
 	d->down = down;
 	set_error_code(d, down ? 8 : 0); /* 8: peripheral malfunction */
-	if (d->client)
-		lwm_client_set_available(d->client, !down);
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_set_available(d->clients[i], !down);
 }
 
 static void note_success(struct gwd_device *d)
@@ -224,14 +250,14 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_STRING};
 
-	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->client)
+	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->model)
 		return;
 	if (configured[field])
 		return; /* the operator's word wins */
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
 	v.v.bytes.ptr = (const uint8_t *)value;
 	v.v.bytes.len = strlen(value);
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
+	if (lwm_model_set(d->model, &p, &v) == 1)
 		log_info(device_name(d), "device reports %s \"%s\"",
 			 (const char *[]){"manufacturer", "model", "serial number",
 					  "firmware version"}[field], value);
@@ -239,7 +265,7 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 
 static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	struct lwm_path pmin = pt->path, pmax = pt->path;
 	const struct lwm_value *cur;
 	struct lwm_value v = {.type = LWM_T_FLOAT};
@@ -249,10 +275,10 @@ static void track_min_max(struct gwd_device *d, const struct gw_point *pt, doubl
 	LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 	cur = lwm_model_get(m, &pmin);
 	if ((!cur || cur->type != LWM_T_FLOAT || x < cur->v.f) && lwm_model_set(m, &pmin, &v) == 1)
-		lwm_client_values_changed(d->client, &pmin); /* observers */
+		values_changed(d, &pmin); /* observers */
 	cur = lwm_model_get(m, &pmax);
 	if ((!cur || cur->type != LWM_T_FLOAT || x > cur->v.f) && lwm_model_set(m, &pmax, &v) == 1)
-		lwm_client_values_changed(d->client, &pmax); /* observers */
+		values_changed(d, &pmax); /* observers */
 }
 
 static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
@@ -261,11 +287,11 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	char strbuf[32];
 	int r;
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf);
 	if (r == 0)
-		r = lwm_model_set(lwm_client_model(d->client), &pt->path, &v);
+		r = lwm_model_set(d->model, &pt->path, &v);
 	if (r < 0) {
 		if (!pt->warned) {
 			char path[32];
@@ -278,7 +304,7 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	}
 	pt->warned = false;
 	if (r == 1)
-		lwm_client_values_changed(d->client, &pt->path); /* observers */
+		values_changed(d, &pt->path); /* observers */
 	if (pt->has_min_max && v.type == LWM_T_FLOAT)
 		track_min_max(d, pt, v.v.f);
 }
@@ -306,7 +332,14 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err)
 static uint64_t poll_period(struct gwd_device *d, const struct gw_point *pt)
 {
 	uint64_t ms = pt->cfg->poll_ms;
-	uint32_t need = d->client ? lwm_client_sample_ms(d->client, &pt->path) : 0;
+	uint32_t need = 0;
+
+	/* The most demanding observation of any server. */
+	for (size_t i = 0; i < d->n_clients; i++) {
+		uint32_t n = lwm_client_sample_ms(d->clients[i], &pt->path);
+		if (n && (!need || n < need))
+			need = n;
+	}
 
 	if (need && need < POLL_MIN_MS)
 		need = POLL_MIN_MS;
@@ -393,10 +426,9 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->client &&
-			    lwm_model_set(lwm_client_model(d->client), &d->points[op->point].path,
-					  &op->written) == 1)
-				lwm_client_values_changed(d->client, &d->points[op->point].path);
+			if (op->written.type != LWM_T_NONE && d->model &&
+			    lwm_model_set(d->model, &d->points[op->point].path, &op->written) == 1)
+				values_changed(d, &d->points[op->point].path);
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
@@ -542,13 +574,15 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 
 	if (LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && (pt = min_max_point(d, p))) {
 		/* Generic IPSO behaviour: min and max start again from now. */
-		const struct lwm_value *v = lwm_model_get(lwm_client_model(c), &pt->path);
+		const struct lwm_value *v = lwm_model_get(d->model, &pt->path);
 		struct lwm_path pmin = pt->path, pmax = pt->path;
 		LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
 		LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 		if (v) {
-			lwm_model_set(lwm_client_model(c), &pmin, v);
-			lwm_model_set(lwm_client_model(c), &pmax, v);
+			if (lwm_model_set(d->model, &pmin, v) == 1)
+				values_changed(d, &pmin);
+			if (lwm_model_set(d->model, &pmax, v) == 1)
+				values_changed(d, &pmax);
 		}
 		return LWM_OP_DONE;
 	}
@@ -611,7 +645,7 @@ static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
 
 static void save_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], tmp[4200];
 	FILE *f;
 	int fd;
@@ -665,7 +699,7 @@ static void save_apptypes(struct gwd_device *d)
 
 static void load_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], line[1200];
 	FILE *f;
 
@@ -720,7 +754,7 @@ static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
 
 static int build_model(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	const struct cfg_device *dc = d->cfg;
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_INTEGER};
@@ -813,13 +847,13 @@ static int build_model(struct gwd_device *d)
 	return 0;
 }
 
-/* The device's credentials for srv (its first server).  The config loader
- * checked them already; files are read again here, so a file changed since
- * is reported with its name. */
-static int load_security(const struct cfg_device *dc, const struct cfg_server *srv,
-			 struct lwm_security **out)
+/* The device's credentials for its server i.  The config loader checked
+ * them already; files are read again here, so a file changed since is
+ * reported with its name. */
+static int load_security(const struct cfg_device *dc, size_t i, struct lwm_security **out)
 {
-	const struct cfg_credentials *cr = &dc->credentials;
+	const struct cfg_server *srv = dc->servers[i];
+	const struct cfg_credentials *cr = &dc->server_credentials[i];
 	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
 	struct lwm_security_params p = {
 		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
@@ -882,7 +916,15 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			r = rc; /* keep going: every bad point gets its own error */
 	}
 	if (r == 0 && engine) {
-		const struct cfg_server *srv = dc->servers[0];
+		d->model = lwm_model_new();
+		d->clients = calloc(dc->n_servers ? dc->n_servers : 1, sizeof(*d->clients));
+		if (!d->model || !d->clients)
+			r = -ENOMEM;
+	}
+	/* One registration per server; all of them serve the one model.  The
+	 * account of servers[i] is Security /0/i and Server /1/i. */
+	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
+		const struct cfg_server *srv = dc->servers[i];
 		struct lwm_security *sec = NULL;
 		struct lwm_client_config cc = {
 			.name = dc->name,
@@ -892,15 +934,20 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.version = srv->version,
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
+			.model = d->model,
+			.security_iid = (uint16_t)i,
+			.server_iid = (uint16_t)i,
 		};
-		r = load_security(dc, srv, &sec);
+		r = load_security(dc, i, &sec);
 		cc.security = sec;
 		if (r == 0)
-			r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
-		lwm_security_free(sec); /* the client keeps its own copy */
+			r = lwm_client_new(engine, &cc, &client_ops, d, &d->clients[d->n_clients]);
 		if (r == 0)
-			r = build_model(d);
+			d->n_clients++;
+		lwm_security_free(sec); /* the client keeps its own copy */
 	}
+	if (r == 0 && d->model)
+		r = build_model(d);
 	if (r < 0) {
 		device_destroy(d);
 		return r;
@@ -946,7 +993,7 @@ int device_start(struct gwd_device *d)
 	/* Register once the first readings are in (done, failed, or late). */
 	if (d->first_reads_left == 0)
 		register_client(d);
-	else if (d->client)
+	else if (d->n_clients)
 		gw_timer_arm(&d->ready_timer, now + READY_WAIT_MS);
 	return 0;
 }
@@ -971,7 +1018,11 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
-	lwm_client_free(d->client);
+	/* The clients take their accounts out of the model; then it goes. */
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_free(d->clients[i]);
+	free(d->clients);
+	lwm_model_free(d->model);
 	free(d->points);
 	free(d);
 }

@@ -29,3 +29,9 @@ tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = gatewayd/libgwbase.la $(TEST_LIBS)
 TESTS += tests/unit/test_log
+
+check_PROGRAMS += tests/unit/test_client
+tests_unit_test_client_SOURCES = tests/unit/test_client.c
+tests_unit_test_client_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_client_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+TESTS += tests/unit/test_client
