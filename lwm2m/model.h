@@ -55,11 +55,27 @@ int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
  * lwm2m_version is not "1.0"). */
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out);
+/* The same, leaving out the instances (path len 2) visible() refuses. */
+int lwm_model_reg_links_visible(const struct lwm_model *m, const char *lwm2m_version,
+				bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+				struct lwm_buf *out);
 /* Append Discover links for p (object, instance or resource); attrs (may
  * be NULL) appends the attributes attached to each listed path. */
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
 		       void *ud, struct lwm_buf *out);
+/* The same; for an object (p len 1), the instances visible() refuses (and
+ * all under them) are left out. */
+int lwm_model_discover_visible(const struct lwm_model *m, const struct lwm_path *p,
+			       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out,
+					     void *ud),
+			       bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+			       struct lwm_buf *out);
+/* The first instance id of object oid above `after` (-1: the first of
+ * all), or -ENOENT.  Walks the model without touching the read buffer. */
+int lwm_model_next_instance(const struct lwm_model *m, uint16_t oid, int after);
+/* The first object id above `after` with an instance, or -ENOENT. */
+int lwm_model_next_object(const struct lwm_model *m, int after);
 /* Check that lwm_model_set(m, p, v) would succeed, without changing m. */
 int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
 		    const struct lwm_value *v);
