@@ -733,7 +733,20 @@ static void client_stored(struct lwm_client *c, const struct lwm_path *p,
 		save_apptypes(ud);
 }
 
+/* Every registration sequence with a server failed and its Bootstrap on
+ * Registration Failure is set.  Bootstrapping is not implemented yet: the
+ * account stays failed, which this says loudly. */
+static void client_registration_failed(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	log_err(device_name(d), "registration with %s failed for good; it asks for bootstrap, "
+		"which this gatewayd cannot do: the account stays failed until restart",
+		lwm_client_server_uri(c));
+}
+
 static const struct lwm_client_ops client_ops = {
+	.registration_failed = client_registration_failed,
 	.stored = client_stored,
 	.owns = client_owns,
 	.write = client_write,
@@ -988,6 +1001,17 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
 		const struct cfg_server *srv = dc->servers[i];
 		struct lwm_security *sec = NULL;
+		struct lwm_reg_policy reg = {
+			.has_priority = srv->has_priority,
+			.priority = srv->priority_order,
+			.initial_delay_s = srv->initial_delay,
+			.failure_block = srv->failure_block,
+			.bootstrap_on_failure = srv->bootstrap_on_failure,
+			.retry_count = srv->retry_count,
+			.retry_timer_s = srv->retry_timer,
+			.sequence_delay_s = srv->sequence_delay,
+			.sequence_retries = srv->sequence_retry_count,
+		};
 		struct lwm_client_config cc = {
 			.name = dc->name,
 			.endpoint = dc->endpoint,
@@ -999,6 +1023,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.model = d->model,
 			.security_iid = (uint16_t)i,
 			.server_iid = (uint16_t)i,
+			.reg = &reg,
 		};
 		r = load_security(dc, i, &sec);
 		cc.security = sec;
