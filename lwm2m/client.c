@@ -640,6 +640,8 @@ int lwm_client_deregister(struct lwm_client *c)
 	int r;
 
 	gw_timer_disarm(&c->timer);
+	c->initial_wait = false;
+	c->order_wait = false;
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
@@ -844,6 +846,7 @@ int lwm_client_start(struct lwm_client *c)
 	c->attempt = 0;
 	c->sequence = 0;
 	c->order_released = false;
+	c->initial_wait = false;
 	lwm_client_set_state(c, LWM_CLIENT_IDLE);
 	/* After the servers earlier in the Registration Priority Order. */
 	if (order_blocked(c)) {
