@@ -107,7 +107,9 @@ struct lwm_client_ops {
 	 * of /1/x/17..20 exhausted, or the server refused it) and its
 	 * Bootstrap on Registration Failure (/1/x/16) is true: the device
 	 * layer should bootstrap (optional).  The client stays
-	 * LWM_CLIENT_FAILED until lwm_client_start or lwm_client_free. */
+	 * LWM_CLIENT_FAILED until lwm_client_start or lwm_client_free.  It
+	 * may run inside libcoap's handler for the client's session: free
+	 * or restart the client later (a timer), not from here. */
 	void (*registration_failed)(struct lwm_client *c, void *ud);
 	/* The server wrote a value the LwM2M layer keeps itself (optional):
 	 * the device layer persists what must survive a restart. */
