@@ -42,6 +42,11 @@ struct cfg_server {
 	/* "nosec", "psk", "rpk" or "x509": the credentials its devices need.
 	 * Default "nosec" for coap://; coaps:// must say. */
 	const char *security;
+	/* Notification storing: /1/x/6's initial value (default true, the
+	 * spec's) and the store's bounds per device (0: the gateway's). */
+	bool notification_storing;
+	uint32_t store_count, store_bytes;
+	bool mute_send;      /* /1/x/23's initial value, default false */
 	config_setting_t *setting;
 };
 
@@ -59,6 +64,10 @@ struct cfg_point {
 	double min, max;
 	uint32_t poll_ms;          /* 0: no polling (adapter reports) */
 	const char *units;         /* IPSO Sensor Units (5701) when set, else NULL */
+	/* Send: overrides of the device's send_period / send_on_change. */
+	bool has_send_period, has_send_on_change;
+	uint32_t send_period_ms;
+	bool send_on_change;
 	struct gwd_cfg node;       /* adapter keys */
 };
 
@@ -86,6 +95,12 @@ struct cfg_device {
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
 	struct cfg_credentials credentials; /* for servers[0] */
+	/* Send (LwM2M 1.1+): every point each send_period_ms (0: no schedule)
+	 * and/or on change, unless the point says otherwise; SenML CBOR (112,
+	 * default) or JSON (110). */
+	uint32_t send_period_ms;
+	bool send_on_change;
+	uint16_t send_format;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
@@ -105,6 +120,8 @@ struct cfg_gateway {
 	/* Devices started (so registrations sent) per second at start-up, so
 	 * that thousands of devices do not flood the server; 0: all at once. */
 	uint32_t registration_rate;
+	/* Default bounds of each device's notification store. */
+	uint32_t store_count, store_bytes;
 };
 
 struct cfg {

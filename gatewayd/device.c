@@ -718,6 +718,36 @@ static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
 	return lwm_model_set(m, &p, &v);
 }
 
+/* Send (LwM2M 1.1+): the points the configuration has sent, each on its
+ * own period and/or on change (a point's keys override the device's). */
+static int configure_send(struct gwd_device *d)
+{
+	const struct cfg_device *dc = d->cfg;
+	struct lwm_send_item *items;
+	size_t n = 0;
+	int r;
+
+	items = calloc(dc->n_points ? dc->n_points : 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < dc->n_points; i++) {
+		const struct cfg_point *cp = &dc->points[i];
+		struct lwm_send_item it = {
+			.path = d->points[i].path,
+			.period_ms = cp->has_send_period ? cp->send_period_ms : dc->send_period_ms,
+			.on_change = cp->has_send_on_change ? cp->send_on_change : dc->send_on_change,
+		};
+		if (it.period_ms || it.on_change)
+			items[n++] = it;
+	}
+	r = n ? lwm_client_send_config(d->client, dc->send_format, items, n) : 0;
+	if (n && strcmp(dc->servers[0]->version, "1.0") == 0)
+		log_warn(device_name(d), "Send configured but the server speaks LwM2M 1.0, "
+			 "which has no Send: nothing will be sent");
+	free(items);
+	return r;
+}
+
 static int build_model(struct gwd_device *d)
 {
 	struct lwm_model *m = lwm_client_model(d->client);
@@ -892,6 +922,10 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.version = srv->version,
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
+			.no_storing = !srv->notification_storing,
+			.store_count = srv->store_count ? srv->store_count : cfg->gateway.store_count,
+			.store_bytes = srv->store_bytes ? srv->store_bytes : cfg->gateway.store_bytes,
+			.mute_send = srv->mute_send,
 		};
 		r = load_security(dc, srv, &sec);
 		cc.security = sec;
@@ -900,6 +934,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		lwm_security_free(sec); /* the client keeps its own copy */
 		if (r == 0)
 			r = build_model(d);
+		if (r == 0)
+			r = configure_send(d);
 	}
 	if (r < 0) {
 		device_destroy(d);

@@ -10,6 +10,7 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 #include "security.h"
+#include "send.h"
 
 /* Registration retry: exponential from RETRY_MIN_S up to RETRY_MAX_S, with
  * +-25% jitter so that a restarted server is not hit by every device at the
@@ -131,7 +132,7 @@ static int set_bool(struct lwm_model *m, uint16_t oid, uint16_t rid, bool b)
 	return lwm_model_set(m, &p, &v);
 }
 
-static int add_core_objects(struct lwm_client *c)
+static int add_core_objects(struct lwm_client *c, const struct lwm_client_config *cfg)
 {
 	struct lwm_model *m = c->model;
 	int r = 0;
@@ -147,8 +148,10 @@ static int add_core_objects(struct lwm_client *c)
 	r |= set_int(m, 1, 0, c->short_server_id) < 0;
 	r |= set_int(m, 1, 1, c->lifetime) < 0;
 	r |= set_int(m, 1, 5, 86400) < 0; /* Disable Timeout */
-	r |= set_bool(m, 1, 6, false) < 0;
+	r |= set_bool(m, 1, 6, !cfg->no_storing) < 0; /* Notification Storing */
 	r |= set_str(m, 1, 7, c->binding) < 0;
+	if (strcmp(c->version, "1.0") != 0)
+		r |= set_bool(m, 1, 23, cfg->mute_send) < 0; /* Mute Send (1.1) */
 	/* Disable and Registration Update Trigger: executable, no value. */
 	for (uint16_t rid = 4; rid <= 8; rid += 4) {
 		struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
@@ -258,7 +261,9 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -EINVAL;
 		goto fail;
 	}
-	r = add_core_objects(c);
+	r = add_core_objects(c, cfg);
+	if (r == 0)
+		r = lwm_report_new(c, cfg);
 	if (r < 0)
 		goto fail;
 	lwm_engine_link(e, c);
@@ -290,6 +295,7 @@ void lwm_client_free(struct lwm_client *c)
 		return;
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
+	lwm_report_free(c);
 	free(c->attrs);
 	gw_timer_disarm(&c->timer);
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
@@ -615,6 +621,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_registered(c); /* stored notifications go by Send */
 		return;
 	}
 	/* 4.12: the server does not speak our version; step down and retry now. */
@@ -636,6 +643,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_online(c); /* stored notifications on their observations */
 		return;
 	}
 	/* Any failure means the registration may be gone: register anew. */

@@ -33,6 +33,13 @@ struct lwm_client_config {
 	const char *version;    /* "1.0", "1.1" or "1.2"; copied */
 	const char *binding;    /* "U"...; copied */
 	uint16_t short_server_id;
+	/* Notification storing (send.c): the initial /1/x/6 (the spec's
+	 * default, true, unless no_storing) and the store's bounds per client
+	 * (0: 256 entries, 64 KiB). */
+	bool no_storing;
+	uint32_t store_count, store_bytes;
+	/* The initial Mute Send (/1/x/23, 1.1+). */
+	bool mute_send;
 };
 
 /* A server operation the device must carry out (write, execute).  The
@@ -149,6 +156,19 @@ int lwm_client_start(struct lwm_client *c);
  * in the model: notify its observers as their attributes allow.  Costs a
  * few hash lookups, nothing when p is not observed. */
 void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p);
+/* Send (POST /dp, LwM2M 1.1+; send.c): what the client sends by itself.
+ * Each item is a path (resource or instance) sent every period_ms (0:
+ * never) and/or when its value changes; items with the same period go in
+ * one Send.  format LWM_FMT_SENML_CBOR or _SENML_JSON.  Replaces any
+ * earlier configuration.  0, -ENOTSUP (format), -ENOMEM. */
+struct lwm_send_item {
+	struct lwm_path path;
+	uint32_t period_ms;
+	bool on_change;
+};
+int lwm_client_send_config(struct lwm_client *c, uint16_t format,
+			   const struct lwm_send_item *items, size_t n);
+
 /* How often the resource at p should be sampled for its observations, in
  * ms; 0 when nothing observing it asks for more than its configuration. */
 uint32_t lwm_client_sample_ms(const struct lwm_client *c, const struct lwm_path *p);
