@@ -44,7 +44,8 @@ static const char *const cfg_gateway_keys[] = {
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
-	"notification_storing", "store_count", "store_bytes", "mute_send", NULL,
+	"notification_storing", "store_count", "store_bytes", "mute_send", "ack_timeout",
+	"max_retransmit", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
@@ -870,6 +871,7 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			.binding = "U",
 			.short_id = (uint16_t)(i + 1 <= CFG_MAX_ID ? i + 1 : CFG_MAX_ID),
 			.notification_storing = true,
+			.max_retransmit = -1,
 		};
 		config_setting_t *s;
 		const char *str;
@@ -924,6 +926,17 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		cfg_read_bool(ld, g, "notification_storing", &sv.notification_storing);
 		cfg_read_bool(ld, g, "mute_send", &sv.mute_send);
 		cfg_read_store(ld, g, &sv.store_count, &sv.store_bytes);
+		s = cfg_get(g, "ack_timeout");
+		if (s) {
+			double d;
+			/* libcoap ignores ACK timeouts below one second. */
+			if (!cfg_number(s, &d) || !isfinite(d) || d < 1.0 || d > 60.0)
+				cfg_err_type(ld, s, "a number of seconds 1..60");
+			else
+				sv.ack_timeout_ms = (uint32_t)llround(d * 1000.0);
+		}
+		if (cfg_read_int(ld, g, "max_retransmit", false, 0, 20, &v) == 0)
+			sv.max_retransmit = (int)v;
 		for (j = 0; keep && j < cfg->n_servers; j++) {
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);

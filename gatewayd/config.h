@@ -47,6 +47,9 @@ struct cfg_server {
 	bool notification_storing;
 	uint32_t store_count, store_bytes;
 	bool mute_send;      /* /1/x/23's initial value, default false */
+	/* CoAP ACK_TIMEOUT (ms, 0: 2 s) and MAX_RETRANSMIT (-1: 4). */
+	uint32_t ack_timeout_ms;
+	int max_retransmit;
 	config_setting_t *setting;
 };
 

@@ -926,6 +926,9 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.store_count = srv->store_count ? srv->store_count : cfg->gateway.store_count,
 			.store_bytes = srv->store_bytes ? srv->store_bytes : cfg->gateway.store_bytes,
 			.mute_send = srv->mute_send,
+			.ack_timeout_ms = srv->ack_timeout_ms,
+			.max_retransmit_set = srv->max_retransmit >= 0,
+			.max_retransmit = (uint16_t)(srv->max_retransmit >= 0 ? srv->max_retransmit : 0),
 		};
 		r = load_security(dc, srv, &sec);
 		cc.security = sec;

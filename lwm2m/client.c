@@ -239,6 +239,8 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
 	c->lifetime = cfg->lifetime ? cfg->lifetime : 300;
 	c->short_server_id = cfg->short_server_id ? cfg->short_server_id : 1;
+	c->ack_timeout_ms = cfg->ack_timeout_ms;
+	c->max_retransmit = cfg->max_retransmit_set ? cfg->max_retransmit : -1;
 	c->model = lwm_model_new();
 	gw_timer_init(&c->timer, e->timers, timer_cb, c);
 	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
@@ -357,6 +359,11 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 			return -ENOMEM;
 		}
 		coap_session_set_app_data(c->session, c);
+		if (c->ack_timeout_ms)
+			coap_session_set_ack_timeout(c->session, (coap_fixed_point_t){
+				c->ack_timeout_ms / 1000, c->ack_timeout_ms % 1000});
+		if (c->max_retransmit >= 0)
+			coap_session_set_max_retransmit(c->session, (uint16_t)c->max_retransmit);
 	}
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
 	if (!pdu) {

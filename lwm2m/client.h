@@ -40,6 +40,12 @@ struct lwm_client_config {
 	uint32_t store_count, store_bytes;
 	/* The initial Mute Send (/1/x/23, 1.1+). */
 	bool mute_send;
+	/* CoAP transmission parameters (RFC 7252 4.8): ACK_TIMEOUT in ms and
+	 * MAX_RETRANSMIT (when max_retransmit_set); unset: libcoap's defaults
+	 * (2 s, 4).  They decide how soon an unreachable server is noticed. */
+	uint32_t ack_timeout_ms;
+	bool max_retransmit_set;
+	uint16_t max_retransmit;
 };
 
 /* A server operation the device must carry out (write, execute).  The

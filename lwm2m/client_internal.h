@@ -40,6 +40,8 @@ struct lwm_client {
 	char version[4];
 	uint32_t lifetime;
 	uint16_t short_server_id;
+	uint32_t ack_timeout_ms; /* 0: libcoap's default */
+	int max_retransmit;      /* < 0: libcoap's default */
 	const struct lwm_client_ops *ops;
 	void *ud;
 

@@ -150,6 +150,8 @@ bool lwm_report_store(struct lwm_client *c, uint64_t key, uint32_t hqmax, int64_
 	lwm_store_push(r->store, key, hqmax, time_s, recs, n);
 	if (before == 0 && lwm_store_count(r->store) == 1)
 		log_info(c->name, "server unreachable or disabled: storing notifications");
+	log_debug(c->name, "notification stored (%zu kept, %zu bytes)", lwm_store_count(r->store),
+		  lwm_store_bytes(r->store));
 	log_drops(r, "store full");
 	return true;
 }
@@ -475,6 +477,9 @@ void lwm_report_registered(struct lwm_client *c)
 	if (!r)
 		return;
 	r->offline = false;
+	/* Sends on an earlier session will not be answered: forget their
+	 * tokens, which the new session may hand out again. */
+	memset(r->inflight, 0, sizeof(r->inflight));
 	r->unsupported = false; /* perhaps a different server now: ask again */
 	r->said_no_send = false;
 	if (lwm_store_count(r->store))

@@ -36,35 +36,63 @@ static const char config_tmpl[] =
 	"    ); }\n"
 	");\n";
 
+/* Case (1): the registration outlives a server that stops answering.
+ * Short CoAP timeouts so the silence is noticed in seconds. */
+static const char offline_tmpl[] =
+	"gateway = { name = \"of\"; log_level = \"debug\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 300;\n"
+	"              version = \"1.1\"; ack_timeout = 1; max_retransmit = 2; } );\n"
+	"devices = (\n"
+	"  { name = \"d\"; adapter = \"sim\";\n"
+	"    points = (\n"
+	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"sine\";\n"
+	"        base = 20.0; amplitude = 5.0; period = 2.0; }\n"
+	"    ); }\n"
+	");\n";
+
 #define EP "sd-d"
+#define EPO "of-d"
 #define EPJ "sd-j"
 
 struct env {
+	const char *tmpl, *ep;
 	char *dir, *log;
 	int port;
 	struct proc srv, gw;
 };
 
-static int setup(void **state)
+static int setup_with(void **state, const char *tmpl, const char *ep)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char *conf;
 	json_t *ev;
 
 	*state = e;
+	e->tmpl = tmpl;
+	e->ep = ep;
 	e->dir = h_tmpdir();
 	if (asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0)
 		return -1;
 	e->port = h_start_server(&e->srv, e->dir);
 	if (e->port <= 0)
 		return -1;
-	conf = h_write_config(e->dir, "gatewayd.conf", config_tmpl, e->port);
+	conf = h_write_config(e->dir, "gatewayd.conf", e->tmpl, e->port);
 	if (h_start_gatewayd(&e->gw, e->dir, conf) < 0)
 		return -1;
 	free(conf);
-	ev = h_wait_event(&e->srv, "register", "ep", EP, H_TIMEOUT_MS);
+	ev = h_wait_event(&e->srv, "register", "ep", e->ep, H_TIMEOUT_MS);
 	json_decref(ev);
 	return ev ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, config_tmpl, EP);
+}
+
+static int setup_offline(void **state)
+{
+	return setup_with(state, offline_tmpl, EPO);
 }
 
 static int teardown(void **state)
@@ -72,8 +100,9 @@ static int teardown(void **state)
 	struct env *e = *state;
 	int status = h_stop(&e->gw, SIGTERM, 5000);
 
+	kill(e->srv.pid, SIGCONT); /* a test may have left it stopped */
 	h_stop(&e->srv, SIGTERM, 5000);
-	if (status != 0)
+	if (status != 0 || getenv("GW_TEST_DUMP"))
 		h_dump_file(e->log);
 	h_tmpdir_remove(e->dir);
 	free(e->log);
@@ -249,8 +278,75 @@ static void stored_while_disabled_arrive_by_send(void **state)
 	assert_true(h_wait_file_contains(e->log, "dropped so far", 1000));
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void stored_while_unreachable_arrive_on_the_observation(void **state)
+{
+	struct env *e = *state;
+	double t_pause, t_resume, last_t = 0;
+	json_t *r0, *ev, *recs, *rec;
+	size_t i, stored = 0, live_after = 0;
+	char *id;
+
+	/* Every notification CON (so silence is noticed), at most 1 a second. */
+	expect(e, "2.04", "raw " EPO " PUT /3303/0/5700?pmin=1&con=1 -");
+	r0 = h_request(&e->srv, H_TIMEOUT_MS, "observe " EPO " /3303/0/5700 senml-json");
+	assert_non_null(r0);
+	assert_string_equal(str(r0, "code"), "2.05");
+	id = strdup(str(r0, "id"));
+	json_decref(r0);
+	ev = h_wait_event(&e->srv, "notify", "id", id, 5000);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* The server stops answering (its datagrams wait unread). */
+	t_pause = now_s();
+	assert_int_equal(kill(e->srv.pid, SIGSTOP), 0);
+	assert_true(h_wait_file_contains(e->log, "server unreachable", 20000));
+	/* Three kept: the unacknowledged one and two taken since (pmin 1 s),
+	 * well before the probing Update gives up (7 s and more). */
+	assert_true(h_wait_file_contains(e->log, "notification stored (3 kept", 10000));
+	t_resume = now_s();
+	assert_int_equal(kill(e->srv.pid, SIGCONT), 0);
+	/* The probing Update succeeds: registration and observation live on,
+	 * and the stored notifications go out on it. */
+	assert_true(h_wait_file_contains(e->log, "server reachable again", 30000));
+	assert_true(h_wait_file_contains(e->log, "stored notification(s) delivered", 5000));
+	while ((ev = h_wait_event(&e->srv, "notify", "id", id, 3000))) {
+		bool timed = false;
+		recs = json_object_get(ev, "senml");
+		json_array_foreach(recs, i, rec) {
+			double t = json_number_value(json_object_get(rec, "time"));
+			if (t <= 0)
+				continue; /* a live notification carries no time */
+			timed = true;
+			/* Taken while the server was away, delivered oldest first. */
+			assert_true(t >= t_pause - 2 && t <= t_resume + 1);
+			assert_true(t >= last_t);
+			last_t = t;
+			stored++;
+		}
+		if (!timed && stored)
+			live_after++;
+		json_decref(ev);
+		if (live_after)
+			break;
+	}
+	assert_true(stored >= 3);
+	assert_true(live_after >= 1); /* the observation goes on */
+	free(id);
+}
+
 int main(void)
 {
+	const struct CMUnitTest offline[] = {
+		cmocka_unit_test(stored_while_unreachable_arrive_on_the_observation),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sends_on_a_schedule_with_times),
 		cmocka_unit_test(sends_on_change),
@@ -259,7 +355,10 @@ int main(void)
 		cmocka_unit_test(stored_while_disabled_arrive_by_send),
 	};
 
+	int r;
+
 	if (h_skip_without_sim())
 		return 77;
-	return cmocka_run_group_tests(tests, setup, teardown);
+	r = cmocka_run_group_tests(tests, setup, teardown);
+	return r + cmocka_run_group_tests(offline, setup_offline, teardown);
 }

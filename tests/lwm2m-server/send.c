@@ -152,7 +152,7 @@ static json_t *decode_cbor(const uint8_t *p, size_t len, const char **err)
 	return arr;
 }
 
-void send_add_records(json_t *ev, int ct, const uint8_t *p, size_t len)
+void send_add_records(json_t *ev, const char *key, int ct, const uint8_t *p, size_t len)
 {
 	const char *err = "unsupported content format";
 	json_t *arr = NULL;
@@ -162,7 +162,7 @@ void send_add_records(json_t *ev, int ct, const uint8_t *p, size_t len)
 	else if (ct == 112)
 		arr = decode_cbor(p, len, &err);
 	if (arr)
-		json_object_set_new(ev, "records", arr);
+		json_object_set_new(ev, key, arr);
 	else
 		json_object_set_new(ev, "decode_error", json_string(err));
 }

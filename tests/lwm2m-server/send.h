@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Adds "records" [{path, value, time}] (times resolved: bt + t), or
+/* Adds key: [{path, value, time}] (names bn + n, times bt + t), or
  * "decode_error".  ct: 110 SenML JSON, 112 SenML CBOR. */
-void send_add_records(json_t *ev, int ct, const uint8_t *p, size_t len);
+void send_add_records(json_t *ev, const char *key, int ct, const uint8_t *p, size_t len);
 
 #endif

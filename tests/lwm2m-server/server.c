@@ -513,7 +513,7 @@ static void do_send(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
 	} else {
 		json_object_set_new(ev, "code", json_string("2.04"));
-		send_add_records(ev, ct, data, len);
+		send_add_records(ev, "records", ct, data, len);
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
 	}
 	out_emit(ev);
@@ -858,6 +858,15 @@ static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 	json_t *ev = response_event("notify", id, "observe", r, pdu);
 
 	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	/* SenML notifications may carry times (stored notifications). */
+	{
+		int ct = content_format(pdu);
+		const uint8_t *data = NULL;
+		size_t len = 0, off, total;
+		if ((ct == LWM_FMT_SENML_JSON || ct == LWM_FMT_SENML_CBOR) &&
+		    coap_get_data_large(pdu, &len, &data, &off, &total))
+			send_add_records(ev, "senml", ct, data, len);
+	}
 	out_emit(ev);
 	/* an error or a response without Observe ends it (RFC 7641) */
 	return ok && has_obs;
