@@ -50,18 +50,29 @@ static const char offline_tmpl[] =
 	"    ); }\n"
 	");\n";
 
+/* A server without Send. */
+static const char nosend_tmpl[] =
+	"gateway = { name = \"ns\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; version = \"1.1\"; } );\n"
+	"devices = (\n"
+	"  { name = \"d\"; adapter = \"sim\"; send_period = 0.5;\n"
+	"    points = ( { channel = \"k\"; path = \"/3316/0/5700\"; poll = 0.5;\n"
+	"                 waveform = \"constant\"; base = 1.0; } ); }\n"
+	");\n";
+
 #define EP "sd-d"
+#define EPN "ns-d"
 #define EPO "of-d"
 #define EPJ "sd-j"
 
 struct env {
-	const char *tmpl, *ep;
+	const char *tmpl, *ep, *server_opt;
 	char *dir, *log;
 	int port;
 	struct proc srv, gw;
 };
 
-static int setup_with(void **state, const char *tmpl, const char *ep)
+static int setup_with(void **state, const char *tmpl, const char *ep, const char *server_opt)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char *conf;
@@ -70,10 +81,11 @@ static int setup_with(void **state, const char *tmpl, const char *ep)
 	*state = e;
 	e->tmpl = tmpl;
 	e->ep = ep;
+	e->server_opt = server_opt;
 	e->dir = h_tmpdir();
 	if (asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0)
 		return -1;
-	e->port = h_start_server(&e->srv, e->dir);
+	e->port = h_start_server_args(&e->srv, e->dir, 0, e->server_opt);
 	if (e->port <= 0)
 		return -1;
 	conf = h_write_config(e->dir, "gatewayd.conf", e->tmpl, e->port);
@@ -87,12 +99,17 @@ static int setup_with(void **state, const char *tmpl, const char *ep)
 
 static int setup(void **state)
 {
-	return setup_with(state, config_tmpl, EP);
+	return setup_with(state, config_tmpl, EP, NULL);
 }
 
 static int setup_offline(void **state)
 {
-	return setup_with(state, offline_tmpl, EPO);
+	return setup_with(state, offline_tmpl, EPO, NULL);
+}
+
+static int setup_nosend(void **state)
+{
+	return setup_with(state, nosend_tmpl, EPN, "--no-send");
 }
 
 static int teardown(void **state)
@@ -278,6 +295,21 @@ static void stored_while_disabled_arrive_by_send(void **state)
 	assert_true(h_wait_file_contains(e->log, "dropped so far", 1000));
 }
 
+static void server_without_send_is_not_hammered(void **state)
+{
+	struct env *e = *state;
+	json_t *ev = h_wait_event(&e->srv, "send", "ep", EPN, 5000);
+
+	assert_non_null(ev);
+	assert_string_equal(str(ev, "code"), "4.04");
+	json_decref(ev);
+	/* Logged once; no further Send for this registration (period 0.5 s). */
+	assert_true(h_wait_file_contains(e->log, "it has no Send", 2000));
+	ev = h_wait_event(&e->srv, "send", "ep", EPN, 2500);
+	if (ev)
+		fail_msg("Send after 4.04: %s", json_dumps(ev, 0));
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -347,6 +379,9 @@ int main(void)
 	const struct CMUnitTest offline[] = {
 		cmocka_unit_test(stored_while_unreachable_arrive_on_the_observation),
 	};
+	const struct CMUnitTest nosend[] = {
+		cmocka_unit_test(server_without_send_is_not_hammered),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sends_on_a_schedule_with_times),
 		cmocka_unit_test(sends_on_change),
@@ -360,5 +395,6 @@ int main(void)
 	if (h_skip_without_sim())
 		return 77;
 	r = cmocka_run_group_tests(tests, setup, teardown);
+	r += cmocka_run_group_tests(nosend, setup_nosend, teardown);
 	return r + cmocka_run_group_tests(offline, setup_offline, teardown);
 }
