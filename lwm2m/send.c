@@ -249,6 +249,10 @@ static void send_items(struct lwm_client *c, const bool *which)
 	int64_t now = clock_wall_s();
 	size_t n = 0;
 
+	/* The device is down: its values are not current, so they are not
+	 * reported as taken now. */
+	if (c->unavailable)
+		return;
 	for (size_t i = 0; i < r->n_items; i++) {
 		const struct lwm_record *rr;
 		size_t k;

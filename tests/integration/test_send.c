@@ -250,6 +250,30 @@ static void mute_send_stops_and_unmute_resumes(void **state)
 	json_decref(ev);
 }
 
+/* /1/0/6 and /1/0/23 are in the Server instance, readable and writable. */
+static void server_resources_present(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+
+	r = h_request(&e->srv, H_TIMEOUT_MS, "read " EP " /1/0/6 text");
+	assert_non_null(r);
+	assert_string_equal(str(r, "code"), "2.05");
+	assert_string_equal(str(r, "payload_text"), "1"); /* the spec's default */
+	json_decref(r);
+	expect(e, "2.04", "write " EP " /1/0/6 text 0");
+	r = h_request(&e->srv, H_TIMEOUT_MS, "read " EP " /1/0/6 text");
+	assert_non_null(r);
+	assert_string_equal(str(r, "payload_text"), "0");
+	json_decref(r);
+	expect(e, "2.04", "write " EP " /1/0/6 text 1");
+	r = h_request(&e->srv, H_TIMEOUT_MS, "read " EP " /1/0/23 text");
+	assert_non_null(r);
+	assert_string_equal(str(r, "code"), "2.05");
+	assert_string_equal(str(r, "payload_text"), "0");
+	json_decref(r);
+}
+
 static void stored_while_disabled_arrive_by_send(void **state)
 {
 	struct env *e = *state;
@@ -387,6 +411,7 @@ int main(void)
 		cmocka_unit_test(sends_on_change),
 		cmocka_unit_test(json_format_per_device),
 		cmocka_unit_test(mute_send_stops_and_unmute_resumes),
+		cmocka_unit_test(server_resources_present),
 		cmocka_unit_test(stored_while_disabled_arrive_by_send),
 	};
 
