@@ -503,7 +503,7 @@ void lwm_report_online(struct lwm_client *c)
 	r->offline = false;
 	/* In order: each on its observation when that still exists, else (a
 	 * Send, or an observation cancelled meanwhile) by Send. */
-	while (lwm_store_peek(r->store, &e)) {
+	while (!r->offline && lwm_store_peek(r->store, &e)) {
 		if (e.key && lwm_observe_deliver(c, e.key, e.time_s, e.recs, e.n) == 0) {
 			on_obs++;
 			lwm_store_pop(r->store);
