@@ -152,7 +152,7 @@ bool lwm_report_store(struct lwm_client *c, uint64_t key, uint32_t hqmax, int64_
 		log_info(c->name, "server unreachable or disabled: storing notifications");
 	log_debug(c->name, "notification stored (%zu kept, %zu bytes)", lwm_store_count(r->store),
 		  lwm_store_bytes(r->store));
-	log_drops(r, "store full");
+	log_drops(r, "store or hqmax bound");
 	return true;
 }
 

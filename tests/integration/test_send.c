@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -315,7 +316,7 @@ static void stored_while_disabled_arrive_by_send(void **state)
 	assert_true(stored >= 2 && stored <= 4);
 	/* The store holds 4 entries; 3 s of readings overflowed it: the
 	 * drops are logged with their count, not lost silently. */
-	assert_true(h_wait_file_contains(e->log, "stored notification dropped (store full)", 1000));
+	assert_true(h_wait_file_contains(e->log, "stored notification dropped (store or hqmax bound)", 1000));
 	assert_true(h_wait_file_contains(e->log, "dropped so far", 1000));
 }
 
@@ -398,10 +399,54 @@ static void stored_while_unreachable_arrive_on_the_observation(void **state)
 	free(id);
 }
 
+/* 1.2's hqmax bounds what one observation keeps: its oldest go first,
+ * and the drop is logged. */
+static void hqmax_bounds_an_observation(void **state)
+{
+	struct env *e = *state;
+	json_t *r0, *ev, *recs, *rec;
+	size_t i, timed = 0, live_after = 0;
+	char *id;
+
+	expect(e, "2.04", "raw " EPO " PUT /3303/0/5700?pmin=1&con=1&hqmax=2 -");
+	r0 = h_request(&e->srv, H_TIMEOUT_MS, "observe " EPO " /3303/0/5700 senml-cbor");
+	assert_non_null(r0);
+	assert_string_equal(str(r0, "code"), "2.05");
+	id = strdup(str(r0, "id"));
+	json_decref(r0);
+	ev = h_wait_event(&e->srv, "notify", "id", id, 5000);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* A fresh log: the lines below must come from this episode. */
+	assert_int_equal(truncate(e->log, 0), 0);
+	assert_int_equal(kill(e->srv.pid, SIGSTOP), 0);
+	assert_true(h_wait_file_contains(e->log, "stored notification dropped", 30000));
+	assert_int_equal(kill(e->srv.pid, SIGCONT), 0);
+	assert_true(h_wait_file_contains(e->log, "stored notification(s) delivered", 30000));
+	while ((ev = h_wait_event(&e->srv, "notify", "id", id, 3000))) {
+		bool has_time = false;
+		recs = json_object_get(ev, "senml");
+		json_array_foreach(recs, i, rec)
+			if (json_number_value(json_object_get(rec, "time")) > 0)
+				has_time = true;
+		timed += has_time;
+		if (!has_time && timed)
+			live_after++;
+		json_decref(ev);
+		if (live_after)
+			break;
+	}
+	/* At most hqmax stored notifications of this observation came back. */
+	assert_true(timed >= 1 && timed <= 2);
+	assert_true(live_after >= 1);
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest offline[] = {
 		cmocka_unit_test(stored_while_unreachable_arrive_on_the_observation),
+		cmocka_unit_test(hqmax_bounds_an_observation),
 	};
 	const struct CMUnitTest nosend[] = {
 		cmocka_unit_test(server_without_send_is_not_hammered),
