@@ -42,12 +42,14 @@ static const char cfg_read_mark;
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
-	"registration_rate", NULL,
+	"registration_rate", "store_count", "store_bytes", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
 	"priority_order", "initial_delay", "failure_block", "bootstrap_on_failure",
-	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count", NULL,
+	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count",
+	"notification_storing", "store_count", "store_bytes", "mute_send", "ack_timeout",
+	"max_retransmit", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
@@ -67,7 +69,7 @@ static const char *const cfg_profile_reserved[] = {
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
 	"model", "serial", "firmware_version", "points", "credentials", "access",
-	CFG_CREDENTIAL_KEYS, NULL,
+	CFG_CREDENTIAL_KEYS, "send_period", "send_on_change", "send_format", NULL,
 };
 static const char *const cfg_access_keys[] = {"server", "objects", "rights", NULL};
 /* One entry of a device's (or profile's) per-server credentials list. */
@@ -75,7 +77,8 @@ static const char *const cfg_server_credential_keys[] = {
 	"server", CFG_CREDENTIAL_KEYS, NULL,
 };
 static const char *const cfg_point_reserved[] = {
-	"channel", "path", "scale", "offset", "min", "max", "poll", "units", NULL,
+	"channel", "path", "scale", "offset", "min", "max", "poll", "units",
+	"send_period", "send_on_change", NULL,
 };
 
 static const char *const cfg_identity_keys[] = {
@@ -459,21 +462,6 @@ static bool cfg_number(const config_setting_t *s, double *out)
 }
 
 /* A finite number; expected names the accepted range for messages. */
-static int cfg_read_bool(struct cfg_loader *ld, config_setting_t *group, const char *key,
-			 bool *out)
-{
-	config_setting_t *s = cfg_get(group, key);
-
-	if (!s)
-		return -ENOENT;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		cfg_err_type(ld, s, "true or false");
-		return -EINVAL;
-	}
-	*out = config_setting_get_bool(s);
-	return 0;
-}
-
 static int cfg_read_double(struct cfg_loader *ld, config_setting_t *group, const char *key,
 			   bool required, const char *expected, double *out, config_setting_t **where)
 {
@@ -490,6 +478,51 @@ static int cfg_read_double(struct cfg_loader *ld, config_setting_t *group, const
 	if (where)
 		*where = s;
 	return 0;
+}
+
+static int cfg_read_bool(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			 bool *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_err_type(ld, s, "true or false");
+		return -EINVAL;
+	}
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/* A period in seconds (fractions allowed) as ms; 0 allowed. */
+static int cfg_read_period(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			   uint32_t *out_ms)
+{
+	config_setting_t *s = cfg_get(group, key);
+	double v;
+
+	if (!s)
+		return -ENOENT;
+	if (!cfg_number(s, &v) || !isfinite(v) || v < 0.0 || v > CFG_MAX_POLL_S ||
+	    (v > 0 && v < 0.1)) {
+		cfg_err_type(ld, s, "0 or a number of seconds 0.1..4294967");
+		return -EINVAL;
+	}
+	*out_ms = (uint32_t)llround(v * 1000.0);
+	return 0;
+}
+
+/* Bounds of a notification store: 1..1000000 entries, 1 KiB..64 MiB. */
+static void cfg_read_store(struct cfg_loader *ld, config_setting_t *g, uint32_t *count,
+			   uint32_t *bytes)
+{
+	int64_t v;
+
+	if (cfg_read_int(ld, g, "store_count", false, 1, 1000000, &v) == 0)
+		*count = (uint32_t)v;
+	if (cfg_read_int(ld, g, "store_bytes", false, 1024, 64 * 1024 * 1024, &v) == 0)
+		*bytes = (uint32_t)v;
 }
 
 /* Groups whose every key belongs to the daemon. */
@@ -781,6 +814,7 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 		if (cfg_read_int(ld, g, "registration_rate", false, 0, 1000000, &v) == 0)
 			gw->registration_rate = (uint32_t)v;
 	}
+	cfg_read_store(ld, g, &gw->store_count, &gw->store_bytes);
 }
 
 /* NoSec only when said so: coaps:// needs a mode, coap:// can have none. */
@@ -881,6 +915,8 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			.version = "1.1",
 			.binding = "U",
 			.short_id = (uint16_t)(i + 1 <= CFG_MAX_ID ? i + 1 : CFG_MAX_ID),
+			.notification_storing = true,
+			.max_retransmit = -1,
 		};
 		config_setting_t *s;
 		const char *str;
@@ -933,6 +969,20 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			sv.short_id = (uint16_t)v;
 		cfg_load_server_security(ld, g, &sv);
 		cfg_load_server_sequence(ld, g, &sv);
+		cfg_read_bool(ld, g, "notification_storing", &sv.notification_storing);
+		cfg_read_bool(ld, g, "mute_send", &sv.mute_send);
+		cfg_read_store(ld, g, &sv.store_count, &sv.store_bytes);
+		s = cfg_get(g, "ack_timeout");
+		if (s) {
+			double d;
+			/* libcoap ignores ACK timeouts below one second. */
+			if (!cfg_number(s, &d) || !isfinite(d) || d < 1.0 || d > 60.0)
+				cfg_err_type(ld, s, "a number of seconds 1..60");
+			else
+				sv.ack_timeout_ms = (uint32_t)llround(d * 1000.0);
+		}
+		if (cfg_read_int(ld, g, "max_retransmit", false, 0, 20, &v) == 0)
+			sv.max_retransmit = (int)v;
 		for (j = 0; keep && j < cfg->n_servers; j++) {
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);
@@ -1096,6 +1146,14 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 			}
 		}
 		if (cfg_read_string(ld, g, "units", false, &p.units) < 0 && cfg_get(g, "units"))
+			keep = false;
+		if (cfg_read_period(ld, g, "send_period", &p.send_period_ms) == 0)
+			p.has_send_period = true;
+		else if (cfg_get(g, "send_period"))
+			keep = false;
+		if (cfg_read_bool(ld, g, "send_on_change", &p.send_on_change) == 0)
+			p.has_send_on_change = true;
+		else if (cfg_get(g, "send_on_change"))
 			keep = false;
 		p.node = (struct gwd_cfg){
 			.cfg = ld->cfg, .own = g, .fallback = NULL, .reserved = cfg_point_reserved,
@@ -1680,6 +1738,17 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 		s = cfg_get(d.profile->setting, "points");
 	if (s)
 		cfg_load_points(ld, s, &d.points, &d.n_points);
+
+	/* Send: the device's own keys (not a profile's). */
+	cfg_read_period(ld, g, "send_period", &d.send_period_ms);
+	cfg_read_bool(ld, g, "send_on_change", &d.send_on_change);
+	d.send_format = 112;
+	if (cfg_read_string(ld, g, "send_format", false, &str) == 0) {
+		if (strcmp(str, "senml-json") == 0)
+			d.send_format = 110;
+		else if (strcmp(str, "senml-cbor") != 0)
+			cfg_err_type(ld, cfg_get(g, "send_format"), "\"senml-cbor\" or \"senml-json\"");
+	}
 
 	d.node = (struct gwd_cfg){
 		.cfg = cfg,

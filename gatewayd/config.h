@@ -53,6 +53,14 @@ struct cfg_server {
 	uint32_t retry_timer;         /* 18, seconds */
 	uint32_t sequence_delay;      /* 19, seconds */
 	uint32_t sequence_retry_count; /* 20; UINT32_MAX: forever */
+	/* Notification storing: /1/x/6's initial value (default true, the
+	 * spec's) and the store's bounds per device (0: the gateway's). */
+	bool notification_storing;
+	uint32_t store_count, store_bytes;
+	bool mute_send;      /* /1/x/23's initial value, default false */
+	/* CoAP ACK_TIMEOUT (ms, 0: 2 s) and MAX_RETRANSMIT (-1: 4). */
+	uint32_t ack_timeout_ms;
+	int max_retransmit;
 	config_setting_t *setting;
 };
 
@@ -70,6 +78,10 @@ struct cfg_point {
 	double min, max;
 	uint32_t poll_ms;          /* 0: no polling (adapter reports) */
 	const char *units;         /* IPSO Sensor Units (5701) when set, else NULL */
+	/* Send: overrides of the device's send_period / send_on_change. */
+	bool has_send_period, has_send_on_change;
+	uint32_t send_period_ms;
+	bool send_on_change;
 	struct gwd_cfg node;       /* adapter keys */
 };
 
@@ -116,6 +128,12 @@ struct cfg_device {
 	/* Access Control with several servers (device, else profile). */
 	struct cfg_access *access;         /* owned array */
 	size_t n_access;
+	/* Send (LwM2M 1.1+): every point each send_period_ms (0: no schedule)
+	 * and/or on change, unless the point says otherwise; SenML CBOR (112,
+	 * default) or JSON (110). */
+	uint32_t send_period_ms;
+	bool send_on_change;
+	uint16_t send_format;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
@@ -135,6 +153,8 @@ struct cfg_gateway {
 	/* Devices started (so registrations sent) per second at start-up, so
 	 * that thousands of devices do not flood the server; 0: all at once. */
 	uint32_t registration_rate;
+	/* Default bounds of each device's notification store. */
+	uint32_t store_count, store_bytes;
 };
 
 struct cfg {

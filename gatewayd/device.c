@@ -766,6 +766,40 @@ static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
 	return lwm_model_set(m, &p, &v);
 }
 
+/* Send (LwM2M 1.1+): the points the configuration has sent, each on its
+ * own period and/or on change (a point's keys override the device's), to
+ * every server of the device. */
+static int configure_send(struct gwd_device *d)
+{
+	const struct cfg_device *dc = d->cfg;
+	struct lwm_send_item *items;
+	size_t n = 0;
+	int r = 0;
+
+	items = calloc(dc->n_points ? dc->n_points : 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < dc->n_points; i++) {
+		const struct cfg_point *cp = &dc->points[i];
+		struct lwm_send_item it = {
+			.path = d->points[i].path,
+			.period_ms = cp->has_send_period ? cp->send_period_ms : dc->send_period_ms,
+			.on_change = cp->has_send_on_change ? cp->send_on_change : dc->send_on_change,
+		};
+		if (it.period_ms || it.on_change)
+			items[n++] = it;
+	}
+	for (size_t i = 0; n && r == 0 && i < d->n_clients; i++) {
+		r = lwm_client_send_config(d->clients[i], dc->send_format, items, n);
+		if (strcmp(lwm_client_version(d->clients[i]), "1.0") == 0)
+			log_warn(device_name(d), "Send configured but server %s speaks LwM2M 1.0, "
+				 "which has no Send: nothing will be sent to it",
+				 lwm_client_server_uri(d->clients[i]));
+	}
+	free(items);
+	return r;
+}
+
 static int build_model(struct gwd_device *d)
 {
 	struct lwm_model *m = d->model;
@@ -1024,6 +1058,13 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.security_iid = (uint16_t)i,
 			.server_iid = (uint16_t)i,
 			.reg = &reg,
+			.no_storing = !srv->notification_storing,
+			.store_count = srv->store_count ? srv->store_count : cfg->gateway.store_count,
+			.store_bytes = srv->store_bytes ? srv->store_bytes : cfg->gateway.store_bytes,
+			.mute_send = srv->mute_send,
+			.ack_timeout_ms = srv->ack_timeout_ms,
+			.max_retransmit_set = srv->max_retransmit >= 0,
+			.max_retransmit = (uint16_t)(srv->max_retransmit >= 0 ? srv->max_retransmit : 0),
 		};
 		r = load_security(dc, i, &sec);
 		cc.security = sec;
@@ -1037,6 +1078,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		r = build_model(d);
 	if (r == 0 && d->model)
 		r = build_acl(d);
+	if (r == 0 && d->model)
+		r = configure_send(d);
 	if (r < 0) {
 		device_destroy(d);
 		return r;

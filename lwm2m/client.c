@@ -10,6 +10,7 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 #include "security.h"
+#include "send.h"
 
 /* The registration sequence's defaults for a gateway.  The spec's (5
  * attempts 60 s apart doubling, one sequence, then bootstrap) suit a
@@ -202,7 +203,7 @@ static int declare_executables(struct lwm_client *c)
 	return r ? -EINVAL : 0;
 }
 
-static int add_core_objects(struct lwm_client *c)
+static int add_core_objects(struct lwm_client *c, const struct lwm_client_config *cfg)
 {
 	struct lwm_model *m = c->model;
 	uint16_t si = c->security_iid, vi = c->server_iid;
@@ -223,11 +224,12 @@ static int add_core_objects(struct lwm_client *c)
 	r |= set_int(m, 1, vi, 0, c->short_server_id) < 0;
 	r |= set_int(m, 1, vi, 1, c->lifetime) < 0;
 	r |= set_int(m, 1, vi, 5, 86400) < 0; /* Disable Timeout */
-	r |= set_bool(m, 1, vi, 6, false) < 0;
+	r |= set_bool(m, 1, vi, 6, !cfg->no_storing) < 0; /* Notification Storing */
 	r |= set_str(m, 1, vi, 7, c->binding) < 0;
 	/* The 1.1 registration sequence; a 1.0 server does not know it. */
 	if (strcmp(c->version, "1.0") != 0) {
 		const struct lwm_reg_policy *g = &c->reg;
+		r |= set_bool(m, 1, vi, 23, cfg->mute_send) < 0; /* Mute Send */
 		if (g->has_priority)
 			r |= set_int(m, 1, vi, 13, g->priority) < 0;
 		r |= set_int(m, 1, vi, 14, g->initial_delay_s) < 0;
@@ -356,6 +358,8 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->binding = dup_or_null(cfg->binding);
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
 	c->lifetime = cfg->lifetime;
+	c->ack_timeout_ms = cfg->ack_timeout_ms;
+	c->max_retransmit = cfg->max_retransmit_set ? cfg->max_retransmit : -1;
 	c->short_server_id = cfg->short_server_id;
 	c->security_iid = cfg->security_iid;
 	c->server_iid = cfg->server_iid;
@@ -409,7 +413,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		goto fail;
 	}
 	if (!c->account_in_model) {
-		r = add_core_objects(c);
+		r = add_core_objects(c, cfg);
 		if (r == -EEXIST)
 			log_err(c->name, "server account /0/%u or /1/%u exists already",
 				c->security_iid, c->server_iid);
@@ -421,6 +425,14 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 			}
 			goto fail;
 		}
+	}
+	r = lwm_report_new(c, cfg);
+	if (r < 0) {
+		if (!c->account_in_model) {
+			lwm_model_remove_instance(c->model, 0, c->security_iid);
+			lwm_model_remove_instance(c->model, 1, c->server_iid);
+		}
+		goto fail;
 	}
 	lwm_engine_link(e, c);
 	*out = c;
@@ -474,6 +486,7 @@ void lwm_client_free(struct lwm_client *c)
 		return;
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
+	lwm_report_free(c);
 	free(c->attrs);
 	gw_timer_disarm(&c->timer);
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
@@ -541,6 +554,11 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 			return -ENOMEM;
 		}
 		coap_session_set_app_data(c->session, c);
+		if (c->ack_timeout_ms)
+			coap_session_set_ack_timeout(c->session, (coap_fixed_point_t){
+				c->ack_timeout_ms / 1000, c->ack_timeout_ms % 1000});
+		if (c->max_retransmit >= 0)
+			coap_session_set_max_retransmit(c->session, (uint16_t)c->max_retransmit);
 	}
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
 	if (!pdu) {
@@ -964,6 +982,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		order_release(c); /* the next servers in the order may go */
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_registered(c); /* stored notifications go by Send */
 		return;
 	}
 	/* 4.12: the server does not speak our version; step down and retry now. */
@@ -986,6 +1005,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_online(c); /* stored notifications on their observations */
 		return;
 	}
 	/* Any failure means the registration may be gone: register anew. */

@@ -74,6 +74,19 @@ struct lwm_client_config {
 	bool account_in_model;
 	/* NULL: lwm_reg_policy_defaults. */
 	const struct lwm_reg_policy *reg;
+	/* Notification storing (send.c): the initial /1/x/6 (the spec's
+	 * default, true, unless no_storing) and the store's bounds per client
+	 * (0: 256 entries, 64 KiB). */
+	bool no_storing;
+	uint32_t store_count, store_bytes;
+	/* The initial Mute Send (/1/x/23, 1.1+). */
+	bool mute_send;
+	/* CoAP transmission parameters (RFC 7252 4.8): ACK_TIMEOUT in ms and
+	 * MAX_RETRANSMIT (when max_retransmit_set); unset: libcoap's defaults
+	 * (2 s, 4).  They decide how soon an unreachable server is noticed. */
+	uint32_t ack_timeout_ms;
+	bool max_retransmit_set;
+	uint16_t max_retransmit;
 };
 
 /* A server operation the device must carry out (write, execute).  The
@@ -216,6 +229,19 @@ int lwm_client_start(struct lwm_client *c);
  * in the model: notify its observers as their attributes allow.  Costs a
  * few hash lookups, nothing when p is not observed. */
 void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p);
+/* Send (POST /dp, LwM2M 1.1+; send.c): what the client sends by itself.
+ * Each item is a path (resource or instance) sent every period_ms (0:
+ * never) and/or when its value changes; items with the same period go in
+ * one Send.  format LWM_FMT_SENML_CBOR or _SENML_JSON.  Replaces any
+ * earlier configuration.  0, -ENOTSUP (format), -ENOMEM. */
+struct lwm_send_item {
+	struct lwm_path path;
+	uint32_t period_ms;
+	bool on_change;
+};
+int lwm_client_send_config(struct lwm_client *c, uint16_t format,
+			   const struct lwm_send_item *items, size_t n);
+
 /* How often the resource at p should be sampled for its observations, in
  * ms; 0 when nothing observing it asks for more than its configuration. */
 uint32_t lwm_client_sample_ms(const struct lwm_client *c, const struct lwm_path *p);

@@ -42,6 +42,8 @@ struct lwm_client {
 	char version[4];
 	uint32_t lifetime;
 	uint16_t short_server_id;
+	uint32_t ack_timeout_ms; /* 0: libcoap's default */
+	int max_retransmit;      /* < 0: libcoap's default */
 	const struct lwm_client_ops *ops;
 	void *ud;
 
@@ -80,6 +82,8 @@ struct lwm_client {
 	bool disabled;
 	/* Observations (observe.c); NULL until the first Observe. */
 	struct lwm_obs_table *obs;
+	/* Send and notification storing (send.c). */
+	struct lwm_report *report;
 };
 
 struct lwm_path_attrs {
@@ -189,5 +193,9 @@ void lwm_observe_attrs_changed(struct lwm_client *c, const struct lwm_path *p);
 void lwm_observe_drop_all(struct lwm_client *c, const char *why);
 /* The client is freed. */
 void lwm_observe_free(struct lwm_client *c);
+/* Deliver a stored notification (taken at time_s) on the observation
+ * whose lwm_report_obs_key is key: 0, or -ENOENT when it is gone. */
+int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
+			const struct lwm_record *recs, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "send.h"
 
 /* Objects 0..7 are the LwM2M core's own (Security, Server, Access Control,
  * Device, Connectivity, Firmware, Location, Statistics). */
@@ -113,6 +114,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 {
 	struct lwm_client *c = client_of(session);
 
+	if (c && lwm_send_response(c, rcvd))
+		return COAP_RESPONSE_OK;
 	if (!c || !lwm_client_token_matches(c, coap_pdu_get_token(rcvd)))
 		return COAP_RESPONSE_OK; /* stale or foreign: nothing waits for it */
 	lwm_client_on_response(c, rcvd);
@@ -128,7 +131,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					  "bad response", "TLS layer failure"};
 
 	/* A failed notification ends its observation (observe.c). */
-	if (c && sent && lwm_observe_nack(c, sent, reason))
+	if (c && sent && (lwm_observe_nack(c, sent, reason) || lwm_send_nack(c, sent, reason)))
 		return;
 	if (!c || !sent || !lwm_client_token_matches(c, coap_pdu_get_token(sent)))
 		return;

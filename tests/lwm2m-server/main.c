@@ -39,6 +39,7 @@ static void usage(FILE *f)
 	      "                           private key, PEM; DTLS\n"
 	      "      --ca FILE            X.509: accept clients with a certificate from FILE\n"
 	      "      --rpk                raw public keys instead of certificates\n"
+	      "      --no-send            answer 4.04 to Send (POST /dp)\n"
 	      "  -v, --verbose            libcoap debug logging on stderr\n",
 	      f);
 }
@@ -124,7 +125,7 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 {
 	enum {
 		O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO, O_PSK,
-		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK,
+		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK, O_NOSEND,
 	};
 	const char *psk_id = NULL, *psk_key = NULL;
 	static const struct option opts[] = {
@@ -143,6 +144,7 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	    {"key", required_argument, NULL, O_KEY},
 	    {"ca", required_argument, NULL, O_CA},
 	    {"rpk", no_argument, NULL, O_RPK},
+	    {"no-send", no_argument, NULL, O_NOSEND},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -164,6 +166,9 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 			break;
 		case O_DEMO:
 			cfg->demo = true;
+			break;
+		case O_NOSEND:
+			cfg->no_send = true;
 			break;
 		case O_INTERVAL:
 			if (parse_num(optarg, 86400, &v) || v == 0)

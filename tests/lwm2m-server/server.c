@@ -16,6 +16,7 @@
 #include "links.h"
 #include "lwm2m/codec.h"
 #include "output.h"
+#include "send.h"
 #include "server.h"
 
 struct reg {
@@ -489,6 +490,35 @@ static void emit_gone(const char *event, struct reg *g)
 	out_emit(ev);
 }
 
+/* POST /dp: a client's Send.  Answered 2.04 unless --no-send (4.04). */
+static void do_send(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+	json_t *ev = out_event("send");
+	const uint8_t *data = NULL;
+	size_t len = 0, off, total;
+	int ct = content_format(req);
+	char peer[64];
+
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (g->sess == s) {
+			json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+			break;
+		}
+	coap_get_data_large(req, &len, &data, &off, &total);
+	peer_str(s, peer, sizeof(peer));
+	json_object_set_new(ev, "ct", json_integer(ct));
+	json_object_set_new(ev, "peer", json_string(peer));
+	if (S.cfg.no_send) {
+		json_object_set_new(ev, "code", json_string("4.04"));
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
+	} else {
+		json_object_set_new(ev, "code", json_string("2.04"));
+		send_add_records(ev, "records", ct, data, len);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+	}
+	out_emit(ev);
+}
+
 /* Everything not matched by a resource: /rd/<id> Update and De-register. */
 static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 			const coap_string_t *query, coap_pdu_t *resp)
@@ -501,6 +531,11 @@ static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_
 
 	snprintf(loc, sizeof(loc), "/%.*s", path ? (int)path->length : 0,
 		 path ? (const char *)path->s : "");
+	if (method == COAP_REQUEST_CODE_POST && strcmp(loc, "/dp") == 0) {
+		coap_delete_string(path);
+		do_send(s, req, resp);
+		return;
+	}
 	if (path && path->length > 3 && !memcmp(path->s, "rd/", 3))
 		g = reg_by_id((const char *)path->s + 3, path->length - 3);
 	coap_delete_string(path);
@@ -823,6 +858,15 @@ static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 	json_t *ev = response_event("notify", id, "observe", r, pdu);
 
 	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	/* SenML notifications may carry times (stored notifications). */
+	{
+		int ct = content_format(pdu);
+		const uint8_t *data = NULL;
+		size_t len = 0, off, total;
+		if ((ct == LWM_FMT_SENML_JSON || ct == LWM_FMT_SENML_CBOR) &&
+		    coap_get_data_large(pdu, &len, &data, &off, &total))
+			send_add_records(ev, "senml", ct, data, len);
+	}
 	out_emit(ev);
 	/* an error or a response without Observe ends it (RFC 7641) */
 	return ok && has_obs;

@@ -29,6 +29,7 @@ struct srv_config {
 	int max_retransmit;	   /* < 0: libcoap default */
 	unsigned response_timeout; /* seconds to wait for an answer */
 	bool verbose;
+	bool no_send;		   /* answer 4.04 to POST /dp (a server without Send) */
 	/* DTLS: with any of these the endpoint is coaps (COAP_PROTO_DTLS). */
 	struct srv_psk *psks;	   /* accepted identities and keys */
 	size_t n_psks;

@@ -280,6 +280,56 @@ static void test_minimal_defaults(void **state)
 	cfg_free(cfg);
 }
 
+/* Send and notification storing keys, and their defaults. */
+static void test_send_and_storing(void **state)
+{
+	struct cfg *cfg = load("good-send.conf", 0);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_int_equal(cfg->n_diags, 0);
+	assert_int_equal(cfg->gateway.store_count, 100);
+	assert_int_equal(cfg->gateway.store_bytes, 16384);
+	assert_false(cfg->servers[0].notification_storing);
+	assert_true(cfg->servers[0].mute_send);
+	assert_int_equal(cfg->servers[0].store_count, 10);
+	assert_int_equal(cfg->servers[0].store_bytes, 0); /* the gateway's */
+	assert_int_equal(cfg->servers[0].ack_timeout_ms, 1500);
+	assert_int_equal(cfg->servers[0].max_retransmit, 2);
+	/* Defaults: storing on (the spec's), Send not muted, libcoap timing. */
+	assert_true(cfg->servers[1].notification_storing);
+	assert_false(cfg->servers[1].mute_send);
+	assert_int_equal(cfg->servers[1].ack_timeout_ms, 0);
+	assert_int_equal(cfg->servers[1].max_retransmit, -1);
+	assert_int_equal(d->send_period_ms, 30000);
+	assert_false(d->send_on_change);
+	assert_int_equal(d->send_format, 110);
+	assert_false(d->points[0].has_send_period);
+	assert_true(d->points[1].has_send_period);
+	assert_int_equal(d->points[1].send_period_ms, 0);
+	assert_true(d->points[1].has_send_on_change);
+	assert_true(d->points[1].send_on_change);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	cfg_free(cfg);
+}
+
+static void test_bad_send(void **state)
+{
+	static const char *const diags[] = {
+		"bad-send.conf:1: gateway.store_count: expected an integer 1..1000000, found 0",
+		"bad-send.conf:1: gateway.store_bytes: expected an integer 1024..67108864, found 10",
+		"bad-send.conf:3: servers.[0].notification_storing: expected true or false, found 1",
+		"bad-send.conf:4: servers.[0].mute_send: expected true or false, found \"no\"",
+		"bad-send.conf:3: servers.[0].ack_timeout: expected a number of seconds 1..60, found 0.5",
+		"bad-send.conf:4: servers.[0].max_retransmit: expected an integer 0..20, found 30",
+		"bad-send.conf:12: devices.[0].points.[0].send_period: expected 0 or a number of seconds 0.1..4294967, found 0.01",
+		"bad-send.conf:10: devices.[0].send_period: expected 0 or a number of seconds 0.1..4294967, found -5",
+		"bad-send.conf:10: devices.[0].send_on_change: expected true or false, found \"yes\"",
+		"bad-send.conf:10: devices.[0].send_format: expected \"senml-cbor\" or \"senml-json\", found \"cbor\"",
+		NULL,
+	};
+	check_bad("bad-send.conf", diags);
+}
+
 /* The shipped example must stay a valid configuration. */
 static void test_example_loads(void **state)
 {
@@ -804,6 +854,8 @@ int main(void)
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_send_and_storing),
+		cmocka_unit_test(test_bad_send),
 		cmocka_unit_test(test_node_getters),
 		cmocka_unit_test(test_node_errors),
 		cmocka_unit_test(test_unknown_keys_unread),
