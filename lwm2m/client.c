@@ -205,13 +205,6 @@ static const char *uri_host(const char *uri, char *buf, size_t size)
 	return buf;
 }
 
-const struct lwm_security *lwm_security_of_session(coap_session_t *s)
-{
-	const struct lwm_client *c = s ? coap_session_get_app_data(s) : NULL;
-
-	return c ? c->security : NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -226,6 +219,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 
 	if (!c)
 		return -ENOMEM;
+	c->owner.kind = LWM_OWNER_CLIENT;
 	c->engine = e;
 	c->ops = ops;
 	c->ud = ud;
@@ -350,7 +344,7 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 			coap_delete_optlist(*opts);
 			return -ENOMEM;
 		}
-		coap_session_set_app_data(c->session, c);
+		coap_session_set_app_data(c->session, &c->owner);
 	}
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
 	if (!pdu) {

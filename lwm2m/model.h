@@ -66,4 +66,19 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p);
 
 size_t lwm_model_entry_count(const struct lwm_model *m);
 
+/* Remove an object's instances (len 1) or one instance (len 2) with all
+ * their resources.  0, -ENOENT (nothing there) or -EINVAL. */
+int lwm_model_remove(struct lwm_model *m, const struct lwm_path *p);
+/* Every record holding a value at or under p, whatever the resource's
+ * operations and including the Security object: for the client's own use
+ * (bootstrap, persistence), never for a server's Read.  Same buffer rules
+ * as lwm_model_read; 0 or -ENOMEM. */
+int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
+		      const struct lwm_record **recs, size_t *n);
+/* The instance ids of object oid in ascending order: up to max written to
+ * iids; returns how many there are. */
+int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max);
+/* The smallest object id >= from that has an instance, or -ENOENT. */
+int lwm_model_next_object(const struct lwm_model *m, uint32_t from);
+
 #endif
