@@ -43,7 +43,8 @@ static const char *const cfg_gateway_keys[] = {
 	"registration_rate", NULL,
 };
 static const char *const cfg_server_keys[] = {
-	"name", "uri", "lifetime", "version", "binding", "short_id", "security", NULL,
+	"name", "uri", "lifetime", "version", "binding", "short_id", "security", "bootstrap",
+	NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
@@ -871,7 +872,15 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		if (cfg_read_int(ld, g, "short_id", false, 1, CFG_MAX_ID, &v) == 0)
 			sv.short_id = (uint16_t)v;
 		cfg_load_server_security(ld, g, &sv);
-		for (j = 0; keep && j < cfg->n_servers; j++) {
+		s = cfg_get(g, "bootstrap");
+		if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cfg_err_type(ld, s, "true or false");
+		else if (s)
+			sv.bootstrap = config_setting_get_bool(s);
+		/* A bootstrap server has no Short Server ID of its own. */
+		for (j = 0; keep && !sv.bootstrap && j < cfg->n_servers; j++) {
+			if (cfg->servers[j].bootstrap)
+				continue;
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);
 
@@ -1124,6 +1133,7 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 	int i, n;
 
 	if (!s) {
+		size_t n_bs = 0;
 		if (!cfg->n_servers)
 			return;
 		d->servers = calloc(cfg->n_servers, sizeof(*d->servers));
@@ -1131,8 +1141,21 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 			ld->err = -ENOMEM;
 			return;
 		}
-		for (size_t j = 0; j < cfg->n_servers; j++)
-			d->servers[d->n_servers++] = &cfg->servers[j];
+		/* Default: every management server; the bootstrap server only
+		 * when there is nothing else. */
+		for (size_t j = 0; j < cfg->n_servers; j++) {
+			if (!cfg->servers[j].bootstrap)
+				d->servers[d->n_servers++] = &cfg->servers[j];
+			else
+				n_bs++;
+		}
+		if (d->n_servers == 0 && n_bs > 1)
+			cfg_err(ld, g, "%zu bootstrap servers and no servers list: "
+				"name the device's one bootstrap server in servers", n_bs);
+		else if (d->n_servers == 0)
+			for (size_t j = 0; j < cfg->n_servers; j++)
+				if (cfg->servers[j].bootstrap)
+					d->bootstrap = &cfg->servers[j];
 		return;
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
@@ -1165,12 +1188,25 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 		}
 		for (size_t j = 0; j < d->n_servers; j++)
 			dup = dup || d->servers[j] == sv;
-		if (dup) {
+		if (dup || (d->bootstrap && d->bootstrap == sv)) {
 			cfg_err(ld, e, "duplicate server \"%s\"", sv->name);
 			continue;
 		}
-		d->servers[d->n_servers++] = sv;
+		if (sv->bootstrap && d->bootstrap) {
+			cfg_err(ld, e, "a second bootstrap server \"%s\"; a device has at most one "
+				"(\"%s\")", sv->name, d->bootstrap->name);
+			continue;
+		}
+		if (sv->bootstrap)
+			d->bootstrap = sv;
+		else
+			d->servers[d->n_servers++] = sv;
 	}
+	/* The bootstrap server provides the management servers. */
+	if (d->bootstrap && d->n_servers)
+		cfg_err(ld, s, "a device with a bootstrap server (\"%s\") gets its servers from it; "
+			"expected no other server, found \"%s\"", d->bootstrap->name,
+			d->servers[0]->name);
 }
 
 static void cfg_device_clear(struct cfg_device *d)
@@ -1218,15 +1254,17 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 	};
 	struct lwm_security_params p;
 	struct lwm_security *sec = NULL;
+	const struct cfg_server *srv;
 	const char *key = NULL;
 	char err[512];
 	int mode;
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		*fields[i] = cfg_identity(ld, g, d->profile, cfg_credential_keys[i]);
-	if (d->n_servers == 0 || !d->servers[0]->security)
+	srv = d->bootstrap ? d->bootstrap : d->n_servers ? d->servers[0] : NULL;
+	if (!srv || !srv->security)
 		return; /* the server's error is reported already */
-	mode = lwm_security_mode_parse(d->servers[0]->security);
+	mode = lwm_security_mode_parse(srv->security);
 	if (mode < 0)
 		return;
 	p = (struct lwm_security_params){
@@ -1244,7 +1282,7 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 	};
 	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
 		cfg_err(ld, key ? cfg_credential_setting(g, d->profile, key) : g,
-			"%s (server \"%s\")", err, d->servers[0]->name);
+			"%s (server \"%s\")", err, srv->name);
 	lwm_security_free(sec);
 }
 

@@ -42,6 +42,9 @@ struct cfg_server {
 	/* "nosec", "psk", "rpk" or "x509": the credentials its devices need.
 	 * Default "nosec" for coap://; coaps:// must say. */
 	const char *security;
+	/* A bootstrap server (bootstrap = true): its devices get their
+	 * management servers from it (LwM2M Bootstrap Interface). */
+	bool bootstrap;
 	config_setting_t *setting;
 };
 
@@ -85,7 +88,10 @@ struct cfg_device {
 	const char *manufacturer, *model, *serial, *firmware_version;
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
-	struct cfg_credentials credentials; /* for servers[0] */
+	/* The device's bootstrap server, NULL when none.  A device with one
+	 * has no servers of its own (n_servers 0): bootstrap provides them. */
+	const struct cfg_server *bootstrap;
+	struct cfg_credentials credentials; /* for the bootstrap server, else servers[0] */
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
