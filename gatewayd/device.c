@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "host.h"
 #include "log.h"
+#include "lwm2m/bootstrap.h"
 #include "lwm2m/objdefs.h"
 #include "lwm2m/security.h"
 #include "transform.h"
@@ -60,7 +61,13 @@ struct gwd_device {
 	void *actx;               /* the adapter's per-device state */
 	struct gw_point *points;
 	size_t n_points;
-	struct lwm_client *client;
+	struct lwm_client *client; /* NULL until bootstrapped (with a bootstrap server) */
+	struct lwm_engine *engine;
+	/* Bootstrap (a bootstrap server configured): the accounts it gave live
+	 * in bs_model; the client is built from the first one.  NULL: none. */
+	struct lwm_bootstrap *bs;
+	struct lwm_model *bs_model;
+	struct gw_timer bs_timer;  /* Bootstrap-Request Trigger, outside the handler */
 	struct gw_timer poll_timer;
 	/* Registration waits for the first readings (or READY_WAIT_MS), so
 	 * that a server reading right after it finds values. */
@@ -706,6 +713,24 @@ static const struct lwm_client_ops client_ops = {
 	.sampling_changed = client_sampling_changed,
 };
 
+static void client_bootstrap_requested(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	log_notice(device_name(d), "bootstrap requested by the server (/1/x/9)");
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
+/* A bootstrapped device: the same, plus the Bootstrap-Request Trigger. */
+static const struct lwm_client_ops client_ops_bs = {
+	.stored = client_stored,
+	.owns = client_owns,
+	.write = client_write,
+	.execute = client_execute,
+	.sampling_changed = client_sampling_changed,
+	.bootstrap_requested = client_bootstrap_requested,
+};
+
 /* ---- life cycle ---------------------------------------------------------------- */
 
 static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
@@ -846,6 +871,130 @@ static int load_security(const struct cfg_device *dc, const struct cfg_server *s
 	return r;
 }
 
+/* ---- bootstrap ------------------------------------------------------------------- */
+
+static void await_first_reads(struct gwd_device *d);
+
+static int bootstrap_file(const struct gwd_device *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.bootstrap", d->state_dir, device_name(d));
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* The client for the first bootstrapped account (single-client for now:
+ * further accounts are reported and left unused). */
+static int client_from_accounts(struct gwd_device *d)
+{
+	struct lwm_account acc[8];
+	struct lwm_security *sec = NULL;
+	char err[512];
+	int n = lwm_bootstrap_accounts(d->bs_model, acc, 8), r;
+
+	if (n <= 0)
+		return -EINVAL;
+	if (n > 1)
+		log_warn(device_name(d), "%d server accounts bootstrapped; only the first (%s) is used "
+			 "until multi-server support lands", n, acc[0].uri);
+	r = lwm_account_security(d->bs_model, &acc[0], &sec, err, sizeof(err));
+	if (r < 0) {
+		log_err(device_name(d), "bootstrapped account for %s: %s", acc[0].uri, err);
+		return r;
+	}
+	struct lwm_client_config cc = {
+		.name = d->cfg->name,
+		.endpoint = d->cfg->endpoint,
+		.server_uri = acc[0].uri,
+		.security = sec,
+		.lifetime = acc[0].lifetime,
+		.version = d->cfg->bootstrap->version,
+		.binding = acc[0].binding,
+		.short_server_id = acc[0].ssid,
+	};
+	r = lwm_client_new(d->engine, &cc, &client_ops_bs, d, &d->client);
+	lwm_security_free(sec); /* the client keeps its own copy */
+	if (r == 0)
+		r = build_model(d);
+	if (r < 0) {
+		lwm_client_free(d->client);
+		d->client = NULL;
+	}
+	return r;
+}
+
+static void bootstrap_finished(struct lwm_bootstrap *b, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	/* The old registration (if any) was ended when the bootstrap began. */
+	lwm_client_free(d->client);
+	d->client = NULL;
+	if (client_from_accounts(d) < 0) {
+		log_err(device_name(d), "bootstrapped accounts unusable; bootstrapping again");
+		lwm_bootstrap_start(d->bs);
+		return;
+	}
+	if (d->started)
+		await_first_reads(d);
+}
+
+static const struct lwm_bootstrap_ops bootstrap_ops = {
+	.finished = bootstrap_finished,
+};
+
+/* Bootstrap-Request Trigger: end the registration, then bootstrap. */
+static void bs_trigger(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->bs || lwm_bootstrap_active(d->bs))
+		return;
+	if (d->client)
+		lwm_client_stop(d->client);
+	lwm_bootstrap_start(d->bs);
+}
+
+/* The bootstrap context; the saved accounts when there are, so that a
+ * restart registers directly. */
+static int bootstrap_create(struct gwd_device *d)
+{
+	const struct cfg_server *srv = d->cfg->bootstrap;
+	struct lwm_security *sec = NULL;
+	char file[4096], err[4400];
+	int r;
+
+	r = bootstrap_file(d, file, sizeof(file));
+	if (r == 0)
+		r = load_security(d->cfg, srv, &sec);
+	if (r < 0)
+		return r;
+	struct lwm_bootstrap_config bc = {
+		.name = d->cfg->name,
+		.endpoint = d->cfg->endpoint,
+		.server_uri = srv->uri,
+		.security = sec,
+		.version = srv->version,
+		.state_file = file,
+	};
+	d->bs_model = lwm_model_new();
+	r = d->bs_model ? lwm_bootstrap_new(d->engine, d->bs_model, &bc, &bootstrap_ops, d, &d->bs)
+			: -ENOMEM;
+	lwm_security_free(sec);
+	if (r < 0)
+		return r;
+	r = lwm_bootstrap_load(d->bs_model, file, err, sizeof(err));
+	if (r == 0) {
+		log_info(device_name(d), "bootstrapped before (%s): registering directly", file);
+		if (client_from_accounts(d) == 0)
+			return 0;
+	} else if (r == -ENOENT) {
+		log_info(device_name(d), "not bootstrapped yet: bootstrap server %s", srv->uri);
+	} else {
+		log_err(device_name(d), "%s", err);
+	}
+	return 0; /* bootstraps at start */
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -881,7 +1030,12 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		if (rc < 0 && r == 0)
 			r = rc; /* keep going: every bad point gets its own error */
 	}
-	if (r == 0 && engine) {
+	d->engine = engine;
+	if (timers)
+		gw_timer_init(&d->bs_timer, timers, bs_trigger, d);
+	if (r == 0 && engine && dc->bootstrap) {
+		r = bootstrap_create(d);
+	} else if (r == 0 && engine) {
 		const struct cfg_server *srv = dc->servers[0];
 		struct lwm_security *sec = NULL;
 		struct lwm_client_config cc = {
@@ -906,6 +1060,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		return r;
 	}
 	if (timers) {
+		/* bs_timer is initialised above: bootstrap_create may use it. */
 		gw_timer_init(&d->poll_timer, timers, poll_due, d);
 		gw_timer_init(&d->ready_timer, timers, ready_timeout, d);
 	}
@@ -935,7 +1090,21 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
-	/* Read everything once right away, then on each point's period. */
+	(void)now;
+	/* Not bootstrapped: that comes first; registration follows it. */
+	if (d->bs && !d->client)
+		lwm_bootstrap_start(d->bs);
+	await_first_reads(d);
+	return 0;
+}
+
+/* Read everything once right away, then on each point's period; register
+ * once the first readings are in (done, failed, or late), so that a server
+ * reading right after finds values. */
+static void await_first_reads(struct gwd_device *d)
+{
+	uint64_t now = clock_now_ms();
+
 	d->first_reads_left = 0;
 	for (size_t i = 0; i < d->n_points; i++) {
 		d->points[i].next_poll_ms = now;
@@ -943,12 +1112,10 @@ int device_start(struct gwd_device *d)
 		d->first_reads_left += d->points[i].readable;
 	}
 	schedule_poll(d);
-	/* Register once the first readings are in (done, failed, or late). */
 	if (d->first_reads_left == 0)
 		register_client(d);
 	else if (d->client)
 		gw_timer_arm(&d->ready_timer, now + READY_WAIT_MS);
-	return 0;
 }
 
 void device_stop(struct gwd_device *d)
@@ -956,6 +1123,9 @@ void device_stop(struct gwd_device *d)
 	if (!d->started)
 		return;
 	d->started = false;
+	if (d->bs)
+		lwm_bootstrap_stop(d->bs);
+	gw_timer_disarm(&d->bs_timer);
 	gw_timer_disarm(&d->poll_timer);
 	gw_timer_disarm(&d->ready_timer);
 	d->ops->device_stop(d->actx);
@@ -971,7 +1141,11 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
+	if (d->bs_timer.q)
+		gw_timer_disarm(&d->bs_timer);
+	lwm_bootstrap_free(d->bs);
 	lwm_client_free(d->client);
+	lwm_model_free(d->bs_model);
 	free(d->points);
 	free(d);
 }

@@ -154,6 +154,11 @@ static int add_core_objects(struct lwm_client *c)
 		struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
 		r |= lwm_model_add_resource(m, &p) < 0;
 	}
+	/* Bootstrap-Request Trigger, when there is a bootstrap server. */
+	if (c->ops && c->ops->bootstrap_requested) {
+		struct lwm_path p = lwm_path_make(3, 1, 0, 9, 0);
+		r |= lwm_model_add_resource(m, &p) < 0;
+	}
 	return r ? -EINVAL : 0;
 }
 
@@ -515,6 +520,12 @@ int lwm_client_start(struct lwm_client *c)
 	if (r < 0)
 		schedule_retry(c, strerror(-r));
 	return 0;
+}
+
+void lwm_client_stop(struct lwm_client *c)
+{
+	c->disabled = false;
+	lwm_client_deregister(c);
 }
 
 static void timer_cb(struct gw_timer *t, void *ud)

@@ -26,3 +26,10 @@ tests_integration_test_ops_SOURCES = tests/integration/test_ops.c \
 tests_integration_test_ops_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_ops_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_ops
+
+check_PROGRAMS += tests/integration/test_bootstrap
+tests_integration_test_bootstrap_SOURCES = tests/integration/test_bootstrap.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_bootstrap_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_bootstrap_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_bootstrap

@@ -801,7 +801,7 @@ static int put_instance(struct reg *g, const char *id, const char *path,
 int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a)
 {
 	struct reg *g = reg_by_ep(ep);
-	struct lwm_record sec[7], srv[4];
+	struct lwm_record sec[7] = {0}, srv[4] = {0};
 	struct lwm_path base;
 	char path[24];
 	size_t n = 0;

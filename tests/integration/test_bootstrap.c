@@ -1,0 +1,330 @@
+/* Bootstrap: a device configured with only a bootstrap server (the test
+ * server in bootstrap mode) is given a management server account (a second
+ * test server), registers there and serves reads; a restart with the same
+ * state directory registers directly; the Bootstrap-Request Trigger
+ * (/1/0/9) bootstraps again; a bootstrap without a server account is
+ * refused at Finish (4.06) and retried, other devices unaffected. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* Device "bt" bootstraps; device "plain" registers with the management
+ * server directly (the default server list leaves bootstrap servers out). */
+static const char config_tmpl[] =
+	"gateway = { name = \"bs\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
+	"servers = (\n"
+	"  { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true; },\n"
+	"  { name = \"mgmt\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 60; }\n"
+	");\n"
+	"devices = (\n"
+	"  { name = \"bt\"; adapter = \"sim\"; servers = [\"boot\"];\n"
+	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+	"                 waveform = \"constant\"; base = 21.5; } ); },\n"
+	"  { name = \"plain\"; adapter = \"sim\";\n"
+	"    points = ( { channel = \"v\"; path = \"/3316/0/5700\"; poll = 1.0;\n"
+	"                 waveform = \"constant\"; base = 230.0; } ); }\n"
+	");\n";
+
+struct env {
+	char *dir, *config, *log;
+	struct proc bs, mgmt, gw;
+	int bs_port, mgmt_port;
+};
+
+static const char *str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void dump_log(struct env *e)
+{
+	h_dump_file(e->log);
+}
+
+/* Wait for an event, dumping the daemon's log when it does not come. */
+static json_t *expect(struct env *e, struct proc *p, const char *event, const char *key,
+		      const char *value)
+{
+	json_t *ev = h_wait_event(p, event, key, value, H_TIMEOUT_MS);
+
+	if (!ev) {
+		dump_log(e);
+		fail_msg("no %s event with %s=%s", event, key ? key : "-", value ? value : "-");
+	}
+	return ev;
+}
+
+/* The response to the automatic bootstrap's op (bs-delete, bs-write,
+ * bs-finish) with code. */
+static json_t *expect_auto(struct env *e, const char *op, const char *code)
+{
+	json_t *ev;
+
+	for (;;) {
+		ev = expect(e, &e->bs, "response", "id", "auto");
+		if (strcmp(str(ev, "op"), op) == 0)
+			break;
+		json_decref(ev);
+	}
+	if (strcmp(str(ev, "code"), code) != 0) {
+		dump_log(e);
+		fail_msg("%s answered %s, expected %s: %s", op, str(ev, "code"), code,
+			 json_dumps(ev, 0));
+	}
+	return ev;
+}
+
+static int start(struct env *e, bool automatic)
+{
+	char opt[128];
+	const char *extra[] = {opt, NULL};
+	FILE *f;
+
+	e->dir = h_tmpdir();
+	if (!e->dir || asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0)
+		return -1;
+	e->mgmt_port = h_start_server(&e->mgmt, e->dir);
+	if (e->mgmt_port <= 0)
+		return -1;
+	snprintf(opt, sizeof(opt), "--bootstrap-to=coap://127.0.0.1:%d", e->mgmt_port);
+	e->bs_port = h_start_server_argv(&e->bs, e->dir, 0, automatic ? extra : NULL);
+	if (e->bs_port <= 0)
+		return -1;
+	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
+		return -1;
+	fprintf(f, config_tmpl, e->dir, e->bs_port, e->mgmt_port);
+	fclose(f);
+	return h_start_gatewayd(&e->gw, e->dir, e->config);
+}
+
+static int setup_auto(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? start(e, true) : -1;
+}
+
+static int setup_manual(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? start(e, false) : -1;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	h_stop(&e->gw, SIGKILL, 5000);
+	h_stop(&e->bs, SIGTERM, 5000);
+	h_stop(&e->mgmt, SIGTERM, 5000);
+	free(e->config);
+	free(e->log);
+	h_tmpdir_remove(e->dir);
+	free(e);
+	return 0;
+}
+
+static void read_temperature(struct env *e)
+{
+	json_t *r = h_request(&e->mgmt, H_TIMEOUT_MS, "read bs-bt /3303/0/5700 text");
+
+	assert_non_null(r);
+	if (strcmp(str(r, "code"), "2.05") != 0)
+		fail_msg("read: %s", json_dumps(r, 0));
+	assert_string_equal(str(r, "payload_text"), "21.5");
+	json_decref(r);
+}
+
+/* Nothing from the bootstrap server so far: a "list" round trip makes
+ * sure every event it printed before is read. */
+static bool bootstrap_requested_since(struct env *e)
+{
+	json_t *ev;
+	bool found;
+
+	h_send(&e->bs, "list");
+	json_decref(expect(e, &e->bs, "list", NULL, NULL));
+	ev = h_wait_event(&e->bs, "bootstrap-request", NULL, NULL, 0);
+	found = ev != NULL;
+	json_decref(ev);
+	return found;
+}
+
+/* From scratch: Bootstrap-Request with pct, the server's Delete, Writes and
+ * Finish, then registration with the bootstrapped server and a read. */
+static void bootstrap_from_scratch(void **state)
+{
+	struct env *e = *state;
+	char *file;
+	struct stat st;
+	json_t *ev;
+
+	ev = expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt");
+	/* 1.1: the preferred format, SenML CBOR. */
+	assert_int_equal(json_integer_value(json_object_get(ev, "pct")), 112);
+	json_decref(ev);
+	json_decref(expect_auto(e, "bs-delete", "2.02"));
+	json_decref(expect_auto(e, "bs-write", "2.04"));
+	json_decref(expect_auto(e, "bs-write", "2.04"));
+	json_decref(expect_auto(e, "bs-finish", "2.04"));
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 300);
+	assert_non_null(strstr(str(ev, "links"), "</3303/0>"));
+	json_decref(ev);
+	read_temperature(e);
+	/* The other device registered directly, without bootstrap. */
+	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-plain"));
+
+	/* Saved with the keys' care: owner-only. */
+	assert_true(asprintf(&file, "%s/bt.bootstrap", e->dir) > 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(file);
+}
+
+/* A restart with the same state directory registers directly. */
+static void restart_registers_directly(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(h_stop(&e->gw, SIGTERM, 10000) >= 0, 1);
+	json_decref(expect(e, &e->mgmt, "deregister", "ep", "bs-bt"));
+	assert_int_equal(h_start_gatewayd(&e->gw, e->dir, e->config), 0);
+	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-bt"));
+	/* Bootstrapping comes before registering: had there been one, the
+	 * bootstrap server would have seen it by now. */
+	assert_false(bootstrap_requested_since(e));
+	assert_true(h_wait_file_contains(e->log, "registering directly", H_TIMEOUT_MS));
+	read_temperature(e);
+}
+
+/* Bootstrap-Request Trigger: de-register, bootstrap, register again. */
+static void trigger_bootstraps_again(void **state)
+{
+	struct env *e = *state;
+	json_t *r, *ev;
+
+	r = h_request(&e->mgmt, H_TIMEOUT_MS, "execute bs-bt /1/0/9");
+	assert_non_null(r);
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	json_decref(expect(e, &e->mgmt, "deregister", "ep", "bs-bt"));
+	ev = expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt");
+	json_decref(ev);
+	json_decref(expect_auto(e, "bs-finish", "2.04"));
+	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-bt"));
+	read_temperature(e);
+}
+
+static json_t *bs_request(struct env *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static json_t *bs_request(struct env *e, const char *code, const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = h_request(&e->bs, H_TIMEOUT_MS, "%s", cmd);
+	if (!r) {
+		dump_log(e);
+		fail_msg("%s: no answer", cmd);
+	}
+	if (strcmp(str(r, "code"), code) != 0) {
+		dump_log(e);
+		fail_msg("%s: %s, expected %s", cmd, json_dumps(r, 0), code);
+	}
+	return r;
+}
+
+/* Step by step: Discover and Read, a Finish without a Server instance
+ * (4.06 with the reason, then a retried Bootstrap-Request), and the device
+ * that needs no bootstrap is not held up. */
+static void bad_bootstrap_is_refused_and_retried(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.02", "bs-delete bs-bt /"));
+	/* Only the bootstrap account is left. */
+	r = bs_request(e, "2.05", "bs-discover bs-bt /");
+	assert_non_null(strstr(str(r, "payload_text"), "</>;lwm2m=1.1"));
+	assert_non_null(strstr(str(r, "payload_text"), "</0/0>"));
+	assert_null(strstr(str(r, "payload_text"), "</1/"));
+	json_decref(r);
+	/* A Security instance and no Server instance. */
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/0 text coap://127.0.0.1:%d",
+			       e->mgmt_port));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/1 text 0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/2 text 3"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/10 text 7"));
+	/* The bootstrap account cannot be deleted. */
+	json_decref(bs_request(e, "4.00", "bs-delete bs-bt /0/0"));
+	r = bs_request(e, "4.06", "bs-finish bs-bt");
+	assert_non_null(strstr(str(r, "payload_text"), "Short Server ID 7"));
+	json_decref(r);
+	/* The other device is registered and serves reads meanwhile. */
+	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-plain"));
+	r = h_request(&e->mgmt, H_TIMEOUT_MS, "read bs-plain /3316/0/5700 text");
+	assert_non_null(r);
+	assert_string_equal(str(r, "code"), "2.05");
+	json_decref(r);
+
+	/* Retried with backoff; this time complete. */
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-account bs-bt 1 7 coap://127.0.0.1:%d 120",
+			       e->mgmt_port));
+	json_decref(h_wait_event(&e->bs, "response", "op", "bs-write", H_TIMEOUT_MS));
+	r = bs_request(e, "2.05", "bs-discover bs-bt /");
+	assert_non_null(strstr(str(r, "payload_text"), "</0/1>;ssid=7;uri=\"coap://127.0.0.1:"));
+	assert_non_null(strstr(str(r, "payload_text"), "</1/1>;ssid=7"));
+	json_decref(r);
+	r = bs_request(e, "2.05", "bs-read bs-bt /1/1/1 text");
+	assert_string_equal(str(r, "payload_text"), "120");
+	json_decref(r);
+	/* Bootstrap-Read is for /1 and /2 only. */
+	json_decref(bs_request(e, "4.01", "bs-read bs-bt /0/1"));
+	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
+	r = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_int_equal(json_integer_value(json_object_get(r, "lt")), 120);
+	json_decref(r);
+	read_temperature(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest automatic[] = {
+		cmocka_unit_test(bootstrap_from_scratch),
+		cmocka_unit_test(restart_registers_directly),
+		cmocka_unit_test(trigger_bootstraps_again),
+	};
+	const struct CMUnitTest manual[] = {
+		cmocka_unit_test_setup_teardown(bad_bootstrap_is_refused_and_retried, setup_manual,
+						teardown),
+	};
+	int skip = h_skip_without_sim(), r;
+
+	if (skip)
+		return skip;
+	r = cmocka_run_group_tests_name("bootstrap, automatic", automatic, setup_auto, teardown);
+	return r | cmocka_run_group_tests_name("bootstrap, step by step", manual, NULL, NULL);
+}
