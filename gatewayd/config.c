@@ -50,19 +50,24 @@ static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
 };
 static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
-/* DTLS credentials of a device (or its profile), for its first server. */
+/* DTLS credentials of a device (or its profile), for its secure servers
+ * without an entry of their own in "credentials". */
 #define CFG_CREDENTIAL_KEYS                                                                  \
 	"psk_identity", "psk_key", "psk_file", "certificate", "private_key", "public_key",   \
 	    "server_public_key", "ca_file", "server_certificate", "sni"
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
-	"points", CFG_CREDENTIAL_KEYS, NULL,
+	"points", "credentials", CFG_CREDENTIAL_KEYS, NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
-	"model", "serial", "firmware_version", "points", CFG_CREDENTIAL_KEYS, NULL,
+	"model", "serial", "firmware_version", "points", "credentials", CFG_CREDENTIAL_KEYS, NULL,
+};
+/* One entry of a device's (or profile's) per-server credentials list. */
+static const char *const cfg_server_credential_keys[] = {
+	"server", CFG_CREDENTIAL_KEYS, NULL,
 };
 static const char *const cfg_point_reserved[] = {
 	"channel", "path", "scale", "offset", "min", "max", "poll", "units", NULL,
@@ -1211,6 +1216,7 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 
 static void cfg_device_clear(struct cfg_device *d)
 {
+	free(d->server_credentials);
 	free((char *)d->endpoint);
 	free((void *)d->servers);
 	free(d->points);
@@ -1241,28 +1247,35 @@ static config_setting_t *cfg_credential_setting(config_setting_t *g, const struc
 	return s ? s : g;
 }
 
-/* Read the device's credentials and check them against its first server's
- * security mode now, files included, so that gatewayd -t finds a missing or
- * world-readable key file. */
-static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+/* Read one set of credential keys from g (and, when pr is set, its
+ * profile's as the fallback). */
+static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
+				 const struct cfg_profile *pr, struct cfg_credentials *cr)
 {
-	struct cfg_credentials *cr = &d->credentials;
 	const char **fields[] = {
 		&cr->psk_identity, &cr->psk_key, &cr->psk_file, &cr->certificate,
 		&cr->private_key, &cr->public_key, &cr->server_public_key, &cr->ca_file,
 		&cr->server_certificate, &cr->sni,
 	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = cfg_identity(ld, g, pr, cfg_credential_keys[i]);
+}
+
+/* Check credentials against a server's security mode now, files included,
+ * so that gatewayd -t finds a missing or world-readable key file.  The
+ * error names the key's own line: in g (or profile pr), else g itself. */
+static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
+				  const struct cfg_profile *pr, const struct cfg_credentials *cr,
+				  const struct cfg_server *srv)
+{
 	struct lwm_security_params p;
 	struct lwm_security *sec = NULL;
-	const struct cfg_server *srv;
 	const char *key = NULL;
 	char err[512];
 	int mode;
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		*fields[i] = cfg_identity(ld, g, d->profile, cfg_credential_keys[i]);
-	srv = d->bootstrap ? d->bootstrap : d->n_servers ? d->servers[0] : NULL;
-	if (!srv || !srv->security)
+	if (!srv->security)
 		return; /* the server's error is reported already */
 	mode = lwm_security_mode_parse(srv->security);
 	if (mode < 0)
@@ -1281,9 +1294,103 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 		.sni = cr->sni,
 	};
 	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
-		cfg_err(ld, key ? cfg_credential_setting(g, d->profile, key) : g,
-			"%s (server \"%s\")", err, srv->name);
+		cfg_err(ld, key ? cfg_credential_setting(g, pr, key) : g, "%s (server \"%s\")", err,
+			srv->name);
 	lwm_security_free(sec);
+}
+
+static bool cfg_server_is_secure(const struct cfg_server *srv)
+{
+	int mode = srv->security ? lwm_security_mode_parse(srv->security) : LWM_SEC_NOSEC;
+
+	return mode >= 0 && mode != LWM_SEC_NOSEC;
+}
+
+/* The device's credentials for each of its servers.  An entry of the
+ * `credentials` list (device, else profile) names a server and gives all
+ * the keys for it; a secure server without an entry uses the device-level
+ * keys (the device's, else its profile's): the one-server form of older
+ * configs, and the natural one for a device certificate every server
+ * accepts. */
+static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+{
+	struct cfg_credentials *cr = &d->credentials;
+	config_setting_t *list = cfg_get(g, "credentials");
+	config_setting_t **entry;
+	bool any_secure = false;
+	int n;
+
+	cfg_read_credentials(ld, g, d->profile, cr);
+	if (!list && d->profile) {
+		list = cfg_get(d->profile->setting, "credentials");
+	}
+	/* Bootstrapping: the device-level keys are for the bootstrap server;
+	 * the management servers' come from it. */
+	if (d->bootstrap) {
+		if (list)
+			cfg_err(ld, list, "a device with a bootstrap server gets its servers' "
+				"credentials from it; expected none, found a credentials list");
+		cfg_check_credentials(ld, g, d->profile, cr, d->bootstrap);
+		return;
+	}
+	if (d->n_servers == 0)
+		return;
+	d->server_credentials = calloc(d->n_servers, sizeof(*d->server_credentials));
+	entry = calloc(d->n_servers, sizeof(*entry));
+	if (!d->server_credentials || !entry) {
+		free(entry);
+		ld->err = -ENOMEM;
+		return;
+	}
+	if (list && !config_setting_is_list(list)) {
+		cfg_err_type(ld, list, "a list of groups ( { server = \"name\"; ... } )");
+		list = NULL;
+	}
+	n = list ? config_setting_length(list) : 0;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *name = NULL;
+		size_t j;
+
+		if (!config_setting_is_group(e)) {
+			cfg_err_type(ld, e, "a group { server = \"name\"; ... }");
+			continue;
+		}
+		cfg_check_strict(ld, e, cfg_server_credential_keys);
+		if (cfg_read_name(ld, e, "server", true, &name) < 0)
+			continue;
+		for (j = 0; j < d->n_servers; j++)
+			if (strcmp(d->servers[j]->name, name) == 0)
+				break;
+		if (j == d->n_servers) {
+			cfg_err_type(ld, cfg_get(e, "server"),
+				     "the name of one of the device's servers");
+			continue;
+		}
+		if (entry[j]) {
+			cfg_err(ld, cfg_get(e, "server"), "duplicate credentials for server \"%s\"",
+				name);
+			continue;
+		}
+		entry[j] = e;
+	}
+	for (size_t j = 0; j < d->n_servers; j++) {
+		const struct cfg_server *srv = d->servers[j];
+
+		any_secure |= cfg_server_is_secure(srv);
+		if (entry[j]) {
+			cfg_read_credentials(ld, entry[j], NULL, &d->server_credentials[j]);
+			cfg_check_credentials(ld, entry[j], NULL, &d->server_credentials[j], srv);
+		} else if (cfg_server_is_secure(srv)) {
+			d->server_credentials[j] = *cr;
+			cfg_check_credentials(ld, g, d->profile, cr, srv);
+		}
+	}
+	/* Device-level keys with no secure server to use them: say so as the
+	 * one-server form always did (the mode does not use them). */
+	if (!any_secure)
+		cfg_check_credentials(ld, g, d->profile, cr, d->servers[0]);
+	free(entry);
 }
 
 static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)

@@ -70,8 +70,8 @@ struct cfg_profile {
 	config_setting_t *setting;
 };
 
-/* A device's DTLS credentials for its first server (lwm2m/security.h says
- * what each is); from the device, else its profile; NULL when not set. */
+/* A device's DTLS credentials for one server (lwm2m/security.h says what
+ * each is); NULL when not set. */
 struct cfg_credentials {
 	const char *psk_identity, *psk_key, *psk_file;
 	const char *certificate, *private_key, *public_key;
@@ -89,9 +89,15 @@ struct cfg_device {
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
 	/* The device's bootstrap server, NULL when none.  A device with one
-	 * has no servers of its own (n_servers 0): bootstrap provides them. */
+	 * has no servers of its own (n_servers 0): bootstrap provides them,
+	 * and the device-level keys are for the bootstrap server. */
 	const struct cfg_server *bootstrap;
-	struct cfg_credentials credentials; /* for the bootstrap server, else servers[0] */
+	/* The device-level keys (the device's, else its profile's): the
+	 * default for every secure server without its own `credentials` entry. */
+	struct cfg_credentials credentials;
+	/* What each of servers[i] uses (n_servers entries, owned): its entry,
+	 * the device-level keys for a secure server, nothing for NoSec. */
+	struct cfg_credentials *server_credentials;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */

@@ -61,12 +61,16 @@ struct gwd_device {
 	void *actx;               /* the adapter's per-device state */
 	struct gw_point *points;
 	size_t n_points;
-	struct lwm_client *client; /* NULL until bootstrapped (with a bootstrap server) */
+	/* The data model all the device's registrations serve, and one LwM2M
+	 * client (registration) per server, clients[i] for dc->servers[i]. */
+	struct lwm_model *model;
+	struct lwm_client **clients;
+	size_t n_clients;
 	struct lwm_engine *engine;
-	/* Bootstrap (a bootstrap server configured): the accounts it gave live
-	 * in bs_model; the client is built from the first one.  NULL: none. */
+	/* Bootstrap, when a bootstrap server is configured (NULL otherwise):
+	 * it writes the accounts into the model and the clients are made
+	 * from them. */
 	struct lwm_bootstrap *bs;
-	struct lwm_model *bs_model;
 	struct gw_timer bs_timer;  /* Bootstrap-Request Trigger, outside the handler */
 	struct gw_timer poll_timer;
 	/* Registration waits for the first readings (or READY_WAIT_MS), so
@@ -104,7 +108,29 @@ const char *device_name(const struct gwd_device *d)
 
 struct lwm_client *device_client(struct gwd_device *d)
 {
-	return d->client;
+	return d->n_clients ? d->clients[0] : NULL;
+}
+
+size_t device_client_count(const struct gwd_device *d)
+{
+	return d->n_clients;
+}
+
+struct lwm_client *device_client_at(struct gwd_device *d, size_t i)
+{
+	return i < d->n_clients ? d->clients[i] : NULL;
+}
+
+struct lwm_model *device_model(struct gwd_device *d)
+{
+	return d->model;
+}
+
+/* A value in the model changed: observations are per server. */
+static void values_changed(struct gwd_device *d, const struct lwm_path *p)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_values_changed(d->clients[i], p);
 }
 
 bool device_is_down(const struct gwd_device *d)
@@ -114,13 +140,13 @@ bool device_is_down(const struct gwd_device *d)
 
 static void ready_timeout(struct gw_timer *t, void *ud);
 
-/* Start the LwM2M registration, once. */
+/* Start the LwM2M registrations, once. */
 static void register_client(struct gwd_device *d)
 {
-	if (!d->client || lwm_client_state(d->client) != LWM_CLIENT_IDLE)
-		return;
 	gw_timer_disarm(&d->ready_timer);
-	lwm_client_start(d->client);
+	for (size_t i = 0; i < d->n_clients; i++)
+		if (lwm_client_state(d->clients[i]) == LWM_CLIENT_IDLE)
+			lwm_client_start(d->clients[i]);
 }
 
 size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
@@ -176,19 +202,19 @@ static void set_error_code(struct gwd_device *d, int64_t code)
 	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
 	struct lwm_value v = {.type = LWM_T_INTEGER};
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	v.v.i = code;
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
-		lwm_client_values_changed(d->client, &p); /* observers */
+	if (lwm_model_set(d->model, &p, &v) == 1)
+		values_changed(d, &p); /* observers */
 }
 
 static void mark_down(struct gwd_device *d, bool down)
 {
 	d->down = down;
 	set_error_code(d, down ? 8 : 0); /* 8: peripheral malfunction */
-	if (d->client)
-		lwm_client_set_available(d->client, !down);
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_set_available(d->clients[i], !down);
 }
 
 static void note_success(struct gwd_device *d)
@@ -231,14 +257,14 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_STRING};
 
-	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->client)
+	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->model)
 		return;
 	if (configured[field])
 		return; /* the operator's word wins */
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
 	v.v.bytes.ptr = (const uint8_t *)value;
 	v.v.bytes.len = strlen(value);
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
+	if (lwm_model_set(d->model, &p, &v) == 1)
 		log_info(device_name(d), "device reports %s \"%s\"",
 			 (const char *[]){"manufacturer", "model", "serial number",
 					  "firmware version"}[field], value);
@@ -246,7 +272,7 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 
 static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	struct lwm_path pmin = pt->path, pmax = pt->path;
 	const struct lwm_value *cur;
 	struct lwm_value v = {.type = LWM_T_FLOAT};
@@ -256,10 +282,10 @@ static void track_min_max(struct gwd_device *d, const struct gw_point *pt, doubl
 	LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 	cur = lwm_model_get(m, &pmin);
 	if ((!cur || cur->type != LWM_T_FLOAT || x < cur->v.f) && lwm_model_set(m, &pmin, &v) == 1)
-		lwm_client_values_changed(d->client, &pmin); /* observers */
+		values_changed(d, &pmin); /* observers */
 	cur = lwm_model_get(m, &pmax);
 	if ((!cur || cur->type != LWM_T_FLOAT || x > cur->v.f) && lwm_model_set(m, &pmax, &v) == 1)
-		lwm_client_values_changed(d->client, &pmax); /* observers */
+		values_changed(d, &pmax); /* observers */
 }
 
 static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
@@ -268,11 +294,11 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	char strbuf[32];
 	int r;
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf);
 	if (r == 0)
-		r = lwm_model_set(lwm_client_model(d->client), &pt->path, &v);
+		r = lwm_model_set(d->model, &pt->path, &v);
 	if (r < 0) {
 		if (!pt->warned) {
 			char path[32];
@@ -285,7 +311,7 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	}
 	pt->warned = false;
 	if (r == 1)
-		lwm_client_values_changed(d->client, &pt->path); /* observers */
+		values_changed(d, &pt->path); /* observers */
 	if (pt->has_min_max && v.type == LWM_T_FLOAT)
 		track_min_max(d, pt, v.v.f);
 }
@@ -313,7 +339,14 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err)
 static uint64_t poll_period(struct gwd_device *d, const struct gw_point *pt)
 {
 	uint64_t ms = pt->cfg->poll_ms;
-	uint32_t need = d->client ? lwm_client_sample_ms(d->client, &pt->path) : 0;
+	uint32_t need = 0;
+
+	/* The most demanding observation of any server. */
+	for (size_t i = 0; i < d->n_clients; i++) {
+		uint32_t n = lwm_client_sample_ms(d->clients[i], &pt->path);
+		if (n && (!need || n < need))
+			need = n;
+	}
 
 	if (need && need < POLL_MIN_MS)
 		need = POLL_MIN_MS;
@@ -400,10 +433,9 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->client &&
-			    lwm_model_set(lwm_client_model(d->client), &d->points[op->point].path,
-					  &op->written) == 1)
-				lwm_client_values_changed(d->client, &d->points[op->point].path);
+			if (op->written.type != LWM_T_NONE && d->model &&
+			    lwm_model_set(d->model, &d->points[op->point].path, &op->written) == 1)
+				values_changed(d, &d->points[op->point].path);
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
@@ -549,13 +581,15 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 
 	if (LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && (pt = min_max_point(d, p))) {
 		/* Generic IPSO behaviour: min and max start again from now. */
-		const struct lwm_value *v = lwm_model_get(lwm_client_model(c), &pt->path);
+		const struct lwm_value *v = lwm_model_get(d->model, &pt->path);
 		struct lwm_path pmin = pt->path, pmax = pt->path;
 		LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
 		LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 		if (v) {
-			lwm_model_set(lwm_client_model(c), &pmin, v);
-			lwm_model_set(lwm_client_model(c), &pmax, v);
+			if (lwm_model_set(d->model, &pmin, v) == 1)
+				values_changed(d, &pmin);
+			if (lwm_model_set(d->model, &pmax, v) == 1)
+				values_changed(d, &pmax);
 		}
 		return LWM_OP_DONE;
 	}
@@ -618,7 +652,7 @@ static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
 
 static void save_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], tmp[4200];
 	FILE *f;
 	int fd;
@@ -672,7 +706,7 @@ static void save_apptypes(struct gwd_device *d)
 
 static void load_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], line[1200];
 	FILE *f;
 
@@ -717,11 +751,12 @@ static void client_bootstrap_requested(struct lwm_client *c, void *ud)
 {
 	struct gwd_device *d = ud;
 
-	log_notice(device_name(d), "bootstrap requested by the server (/1/x/9)");
+	log_notice(device_name(d), "bootstrap requested by %s (/1/%u/9)", lwm_client_server_uri(c),
+		   lwm_client_server_iid(c));
 	gw_timer_arm(&d->bs_timer, clock_now_ms());
 }
 
-/* A bootstrapped device: the same, plus the Bootstrap-Request Trigger. */
+/* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger. */
 static const struct lwm_client_ops client_ops_bs = {
 	.stored = client_stored,
 	.owns = client_owns,
@@ -745,7 +780,7 @@ static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
 
 static int build_model(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	const struct cfg_device *dc = d->cfg;
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_INTEGER};
@@ -838,13 +873,12 @@ static int build_model(struct gwd_device *d)
 	return 0;
 }
 
-/* The device's credentials for srv (its first server).  The config loader
- * checked them already; files are read again here, so a file changed since
- * is reported with its name. */
-static int load_security(const struct cfg_device *dc, const struct cfg_server *srv,
-			 struct lwm_security **out)
+/* The device's credentials for its server i.  The config loader checked
+ * them already; files are read again here, so a file changed since is
+ * reported with its name. */
+static int load_security_for(const struct cfg_device *dc, const struct cfg_server *srv,
+			     const struct cfg_credentials *cr, struct lwm_security **out)
 {
-	const struct cfg_credentials *cr = &dc->credentials;
 	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
 	struct lwm_security_params p = {
 		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
@@ -871,9 +905,12 @@ static int load_security(const struct cfg_device *dc, const struct cfg_server *s
 	return r;
 }
 
-/* ---- bootstrap ------------------------------------------------------------------- */
+static int load_security(const struct cfg_device *dc, size_t i, struct lwm_security **out)
+{
+	return load_security_for(dc, dc->servers[i], &dc->server_credentials[i], out);
+}
 
-static void await_first_reads(struct gwd_device *d);
+/* ---- bootstrap ------------------------------------------------------------------- */
 
 static int bootstrap_file(const struct gwd_device *d, char *buf, size_t len)
 {
@@ -882,80 +919,83 @@ static int bootstrap_file(const struct gwd_device *d, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
-/* The client for the first bootstrapped account (single-client for now:
- * further accounts are reported and left unused). */
-static int client_from_accounts(struct gwd_device *d)
+static void free_clients(struct gwd_device *d)
 {
-	struct lwm_account acc[8];
-	struct lwm_security *sec = NULL;
-	char err[512];
-	int n = lwm_bootstrap_accounts(d->bs_model, acc, 8), r;
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_free(d->clients[i]);
+	d->n_clients = 0;
+}
+
+/* One client per bootstrapped account; the accounts stay in the model. */
+static int clients_from_model(struct gwd_device *d)
+{
+	struct lwm_account acc[16];
+	struct lwm_client **cl;
+	int n = lwm_bootstrap_accounts(d->model, acc, 16);
 
 	if (n <= 0)
 		return -EINVAL;
-	if (n > 1)
-		log_warn(device_name(d), "%d server accounts bootstrapped; only the first (%s) is used "
-			 "until multi-server support lands", n, acc[0].uri);
-	r = lwm_account_security(d->bs_model, &acc[0], &sec, err, sizeof(err));
-	if (r < 0) {
-		log_err(device_name(d), "bootstrapped account for %s: %s", acc[0].uri, err);
-		return r;
+	if (n > 16) {
+		log_warn(device_name(d), "%d server accounts bootstrapped; using the first 16", n);
+		n = 16;
 	}
-	struct lwm_client_config cc = {
-		.name = d->cfg->name,
-		.endpoint = d->cfg->endpoint,
-		.server_uri = acc[0].uri,
-		.security = sec,
-		.lifetime = acc[0].lifetime,
-		.version = d->cfg->bootstrap->version,
-		.binding = acc[0].binding,
-		.short_server_id = acc[0].ssid,
-	};
-	r = lwm_client_new(d->engine, &cc, &client_ops_bs, d, &d->client);
-	lwm_security_free(sec); /* the client keeps its own copy */
-	if (r == 0)
-		r = build_model(d);
-	if (r < 0) {
-		lwm_client_free(d->client);
-		d->client = NULL;
+	cl = realloc(d->clients, (size_t)n * sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	d->clients = cl;
+	for (int i = 0; i < n; i++) {
+		struct lwm_security *sec = NULL;
+		char err[512];
+		int r = lwm_account_security(d->model, &acc[i], &sec, err, sizeof(err));
+		if (r < 0) {
+			log_err(device_name(d), "bootstrapped account for %s: %s", acc[i].uri, err);
+			continue;
+		}
+		r = lwm_client_new_from_model(d->engine, d->model, acc[i].sec_iid, acc[i].srv_iid,
+					      d->cfg->name, d->cfg->endpoint,
+					      d->cfg->bootstrap->version, sec, &client_ops_bs, d,
+					      &d->clients[d->n_clients]);
+		lwm_security_free(sec); /* the client keeps its own copy */
+		if (r == 0)
+			d->n_clients++;
 	}
-	return r;
+	return d->n_clients ? 0 : -EINVAL;
 }
 
 static void bootstrap_finished(struct lwm_bootstrap *b, void *ud)
 {
 	struct gwd_device *d = ud;
 
-	/* The old registration (if any) was ended when the bootstrap began. */
-	lwm_client_free(d->client);
-	d->client = NULL;
-	if (client_from_accounts(d) < 0) {
-		log_err(device_name(d), "bootstrapped accounts unusable; bootstrapping again");
+	/* Registrations before this bootstrap ended when it began. */
+	free_clients(d);
+	if (clients_from_model(d) < 0) {
+		log_err(device_name(d), "no bootstrapped account is usable; bootstrapping again");
 		lwm_bootstrap_start(d->bs);
 		return;
 	}
-	if (d->started)
-		await_first_reads(d);
+	/* Register now, or once the first readings are in. */
+	if (d->started && d->first_reads_left == 0)
+		register_client(d);
 }
 
 static const struct lwm_bootstrap_ops bootstrap_ops = {
 	.finished = bootstrap_finished,
 };
 
-/* Bootstrap-Request Trigger: end the registration, then bootstrap. */
+/* Bootstrap-Request Trigger: end the registrations, then bootstrap. */
 static void bs_trigger(struct gw_timer *t, void *ud)
 {
 	struct gwd_device *d = ud;
 
 	if (!d->bs || lwm_bootstrap_active(d->bs))
 		return;
-	if (d->client)
-		lwm_client_stop(d->client);
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_stop(d->clients[i]);
 	lwm_bootstrap_start(d->bs);
 }
 
-/* The bootstrap context; the saved accounts when there are, so that a
- * restart registers directly. */
+/* The bootstrap context on the device's model, and the saved accounts when
+ * there are: a restart registers directly. */
 static int bootstrap_create(struct gwd_device *d)
 {
 	const struct cfg_server *srv = d->cfg->bootstrap;
@@ -965,7 +1005,7 @@ static int bootstrap_create(struct gwd_device *d)
 
 	r = bootstrap_file(d, file, sizeof(file));
 	if (r == 0)
-		r = load_security(d->cfg, srv, &sec);
+		r = load_security_for(d->cfg, srv, &d->cfg->credentials, &sec);
 	if (r < 0)
 		return r;
 	struct lwm_bootstrap_config bc = {
@@ -976,17 +1016,17 @@ static int bootstrap_create(struct gwd_device *d)
 		.version = srv->version,
 		.state_file = file,
 	};
-	d->bs_model = lwm_model_new();
-	r = d->bs_model ? lwm_bootstrap_new(d->engine, d->bs_model, &bc, &bootstrap_ops, d, &d->bs)
-			: -ENOMEM;
+	r = lwm_bootstrap_new(d->engine, d->model, &bc, &bootstrap_ops, d, &d->bs);
 	lwm_security_free(sec);
 	if (r < 0)
 		return r;
-	r = lwm_bootstrap_load(d->bs_model, file, err, sizeof(err));
+	r = lwm_bootstrap_load(d->model, file, err, sizeof(err));
 	if (r == 0) {
 		log_info(device_name(d), "bootstrapped before (%s): registering directly", file);
-		if (client_from_accounts(d) == 0)
+		if (clients_from_model(d) == 0)
 			return 0;
+		free_clients(d);
+		lwm_bootstrap_clear(d->model);
 	} else if (r == -ENOENT) {
 		log_info(device_name(d), "not bootstrapped yet: bootstrap server %s", srv->uri);
 	} else {
@@ -1033,10 +1073,16 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	d->engine = engine;
 	if (timers)
 		gw_timer_init(&d->bs_timer, timers, bs_trigger, d);
-	if (r == 0 && engine && dc->bootstrap) {
-		r = bootstrap_create(d);
-	} else if (r == 0 && engine) {
-		const struct cfg_server *srv = dc->servers[0];
+	if (r == 0 && engine) {
+		d->model = lwm_model_new();
+		d->clients = calloc(dc->n_servers ? dc->n_servers : 1, sizeof(*d->clients));
+		if (!d->model || !d->clients)
+			r = -ENOMEM;
+	}
+	/* One registration per server; all of them serve the one model.  The
+	 * account of servers[i] is Security /0/i and Server /1/i. */
+	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
+		const struct cfg_server *srv = dc->servers[i];
 		struct lwm_security *sec = NULL;
 		struct lwm_client_config cc = {
 			.name = dc->name,
@@ -1046,21 +1092,28 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.version = srv->version,
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
+			.model = d->model,
+			.security_iid = (uint16_t)i,
+			.server_iid = (uint16_t)i,
 		};
-		r = load_security(dc, srv, &sec);
+		r = load_security(dc, i, &sec);
 		cc.security = sec;
 		if (r == 0)
-			r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
-		lwm_security_free(sec); /* the client keeps its own copy */
+			r = lwm_client_new(engine, &cc, &client_ops, d, &d->clients[d->n_clients]);
 		if (r == 0)
-			r = build_model(d);
+			d->n_clients++;
+		lwm_security_free(sec); /* the client keeps its own copy */
 	}
+	if (r == 0 && d->model)
+		r = build_model(d);
+	/* Only a bootstrap server: the accounts come from it. */
+	if (r == 0 && engine && dc->bootstrap)
+		r = bootstrap_create(d);
 	if (r < 0) {
 		device_destroy(d);
 		return r;
 	}
 	if (timers) {
-		/* bs_timer is initialised above: bootstrap_create may use it. */
 		gw_timer_init(&d->poll_timer, timers, poll_due, d);
 		gw_timer_init(&d->ready_timer, timers, ready_timeout, d);
 	}
@@ -1090,21 +1143,10 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
-	(void)now;
-	/* Not bootstrapped: that comes first; registration follows it. */
-	if (d->bs && !d->client)
+	/* Not bootstrapped: that comes first, registration follows it. */
+	if (d->bs && d->n_clients == 0)
 		lwm_bootstrap_start(d->bs);
-	await_first_reads(d);
-	return 0;
-}
-
-/* Read everything once right away, then on each point's period; register
- * once the first readings are in (done, failed, or late), so that a server
- * reading right after finds values. */
-static void await_first_reads(struct gwd_device *d)
-{
-	uint64_t now = clock_now_ms();
-
+	/* Read everything once right away, then on each point's period. */
 	d->first_reads_left = 0;
 	for (size_t i = 0; i < d->n_points; i++) {
 		d->points[i].next_poll_ms = now;
@@ -1112,10 +1154,12 @@ static void await_first_reads(struct gwd_device *d)
 		d->first_reads_left += d->points[i].readable;
 	}
 	schedule_poll(d);
+	/* Register once the first readings are in (done, failed, or late). */
 	if (d->first_reads_left == 0)
 		register_client(d);
-	else if (d->client)
+	else if (d->n_clients)
 		gw_timer_arm(&d->ready_timer, now + READY_WAIT_MS);
+	return 0;
 }
 
 void device_stop(struct gwd_device *d)
@@ -1144,8 +1188,10 @@ void device_destroy(struct gwd_device *d)
 	if (d->bs_timer.q)
 		gw_timer_disarm(&d->bs_timer);
 	lwm_bootstrap_free(d->bs);
-	lwm_client_free(d->client);
-	lwm_model_free(d->bs_model);
+	/* The clients take their accounts out of the model; then it goes. */
+	free_clients(d);
+	free(d->clients);
+	lwm_model_free(d->model);
 	free(d->points);
 	free(d);
 }

@@ -29,6 +29,44 @@ struct lwm_model *lwm_client_model(struct lwm_client *c)
 	return c->model;
 }
 
+uint16_t lwm_client_short_server_id(const struct lwm_client *c)
+{
+	return c->short_server_id;
+}
+
+uint16_t lwm_client_server_iid(const struct lwm_client *c)
+{
+	return c->server_iid;
+}
+
+const char *lwm_client_server_uri(const struct lwm_client *c)
+{
+	return c->server_uri;
+}
+
+struct lwm_client *lwm_client_sibling_by_server_iid(struct lwm_client *c, uint16_t server_iid)
+{
+	if (c->server_iid == server_iid)
+		return c;
+	/* Clients of one device sit next to each other in no particular
+	 * order; the whole list is walked, only for rare server writes. */
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model && o->server_iid == server_iid)
+			return o;
+	return NULL;
+}
+
+void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p)
+{
+	if (c->own_model) {
+		lwm_client_values_changed(c, p);
+		return;
+	}
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model)
+			lwm_client_values_changed(o, p);
+}
+
 const char *lwm_client_name(const struct lwm_client *c)
 {
 	return c->name;
@@ -103,9 +141,10 @@ bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok)
 
 /* ---- core objects ---------------------------------------------------------- */
 
-static int set_str(struct lwm_model *m, uint16_t oid, uint16_t rid, const char *s)
+static int set_str(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
+		   const char *s)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_STRING};
 
 	v.v.bytes.ptr = (const uint8_t *)s;
@@ -113,53 +152,103 @@ static int set_str(struct lwm_model *m, uint16_t oid, uint16_t rid, const char *
 	return lwm_model_set(m, &p, &v);
 }
 
-static int set_int(struct lwm_model *m, uint16_t oid, uint16_t rid, int64_t i)
+static int set_int(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid, int64_t i)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_INTEGER};
 
 	v.v.i = i;
 	return lwm_model_set(m, &p, &v);
 }
 
-static int set_bool(struct lwm_model *m, uint16_t oid, uint16_t rid, bool b)
+static int set_bool(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid, bool b)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_BOOLEAN};
 
 	v.v.b = b;
 	return lwm_model_set(m, &p, &v);
 }
 
-static int add_core_objects(struct lwm_client *c)
+/* The Server instance's executables (Disable, Registration Update
+ * Trigger) have no value; declared so that they can be executed. */
+static int declare_executables(struct lwm_client *c)
 {
-	struct lwm_model *m = c->model;
 	int r = 0;
 
-	/* Security /0/0: the server account; never readable. */
-	r |= lwm_model_add_instance(m, 0, 0) < 0;
-	r |= set_str(m, 0, 0, c->server_uri) < 0;
-	r |= set_bool(m, 0, 1, false) < 0;
-	r |= set_int(m, 0, 2, lwm_security_mode(c->security)) < 0;
-	r |= set_int(m, 0, 10, c->short_server_id) < 0;
-	/* Server /1/0. */
-	r |= lwm_model_add_instance(m, 1, 0) < 0;
-	r |= set_int(m, 1, 0, c->short_server_id) < 0;
-	r |= set_int(m, 1, 1, c->lifetime) < 0;
-	r |= set_int(m, 1, 5, 86400) < 0; /* Disable Timeout */
-	r |= set_bool(m, 1, 6, false) < 0;
-	r |= set_str(m, 1, 7, c->binding) < 0;
-	/* Disable and Registration Update Trigger: executable, no value. */
 	for (uint16_t rid = 4; rid <= 8; rid += 4) {
-		struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
-		r |= lwm_model_add_resource(m, &p) < 0;
+		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
+		r |= lwm_model_add_resource(c->model, &p) < 0;
 	}
 	/* Bootstrap-Request Trigger, when there is a bootstrap server. */
 	if (c->ops && c->ops->bootstrap_requested) {
-		struct lwm_path p = lwm_path_make(3, 1, 0, 9, 0);
-		r |= lwm_model_add_resource(m, &p) < 0;
+		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 9, 0);
+		r |= lwm_model_add_resource(c->model, &p) < 0;
 	}
 	return r ? -EINVAL : 0;
+}
+
+static int add_core_objects(struct lwm_client *c)
+{
+	struct lwm_model *m = c->model;
+	uint16_t si = c->security_iid, vi = c->server_iid;
+	int r = 0;
+
+	struct lwm_path sp = lwm_path_make(2, 0, si, 0, 0), vp = lwm_path_make(2, 1, vi, 0, 0);
+
+	if (lwm_model_exists(m, &sp) || lwm_model_exists(m, &vp))
+		return -EEXIST; /* another account has these ids */
+	/* Security /0/si: the server account; never readable. */
+	r |= lwm_model_add_instance(m, 0, si) < 0;
+	r |= lwm_model_add_instance(m, 1, vi) < 0;
+	r |= set_str(m, 0, si, 0, c->server_uri) < 0;
+	r |= set_bool(m, 0, si, 1, false) < 0;
+	r |= set_int(m, 0, si, 2, lwm_security_mode(c->security)) < 0;
+	r |= set_int(m, 0, si, 10, c->short_server_id) < 0;
+	/* Server /1/vi. */
+	r |= set_int(m, 1, vi, 0, c->short_server_id) < 0;
+	r |= set_int(m, 1, vi, 1, c->lifetime) < 0;
+	r |= set_int(m, 1, vi, 5, 86400) < 0; /* Disable Timeout */
+	r |= set_bool(m, 1, vi, 6, false) < 0;
+	r |= set_str(m, 1, vi, 7, c->binding) < 0;
+	r |= declare_executables(c) < 0;
+	return r ? -EINVAL : 0;
+}
+
+/* account_in_model: fill what the config left open from /0/si and /1/vi. */
+static int account_from_model(struct lwm_client *c)
+{
+	struct lwm_path p;
+	const struct lwm_value *v;
+
+	p = lwm_path_make(2, 0, c->security_iid, 0, 0);
+	if (!lwm_model_exists(c->model, &p))
+		return -ENOENT;
+	p = lwm_path_make(2, 1, c->server_iid, 0, 0);
+	if (!lwm_model_exists(c->model, &p))
+		return -ENOENT;
+	if (!c->server_uri) {
+		p = lwm_path_make(3, 0, c->security_iid, 0, 0);
+		v = lwm_model_get(c->model, &p);
+		if (!v || v->type != LWM_T_STRING || !v->v.bytes.len)
+			return -EINVAL;
+		c->server_uri = strndup((const char *)v->v.bytes.ptr, v->v.bytes.len);
+		if (!c->server_uri)
+			return -ENOMEM;
+	}
+	p = lwm_path_make(3, 1, c->server_iid, 0, 0);
+	if (!c->short_server_id && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
+	    v->v.i < 65535)
+		c->short_server_id = (uint16_t)v->v.i;
+	p = lwm_path_make(3, 1, c->server_iid, 1, 0);
+	if (!c->lifetime && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
+	    v->v.i <= UINT32_MAX)
+		c->lifetime = (uint32_t)v->v.i;
+	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
+	if (!c->binding && (v = lwm_model_get(c->model, &p)) && v->type == LWM_T_STRING &&
+	    v->v.bytes.len)
+		c->binding = strndup((const char *)v->v.bytes.ptr, v->v.bytes.len);
+	return declare_executables(c);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -231,19 +320,44 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->name = dup_or_null(cfg->name ? cfg->name : cfg->endpoint);
 	c->endpoint = dup_or_null(cfg->endpoint);
 	c->server_uri = dup_or_null(cfg->server_uri);
-	c->binding = dup_or_null(cfg->binding ? cfg->binding : "U");
+	c->binding = dup_or_null(cfg->binding);
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
-	c->lifetime = cfg->lifetime ? cfg->lifetime : 300;
-	c->short_server_id = cfg->short_server_id ? cfg->short_server_id : 1;
-	c->model = lwm_model_new();
+	c->lifetime = cfg->lifetime;
+	c->short_server_id = cfg->short_server_id;
+	c->security_iid = cfg->security_iid;
+	c->server_iid = cfg->server_iid;
+	c->account_in_model = cfg->account_in_model;
+	c->own_model = !cfg->model;
+	c->model = cfg->model ? cfg->model : lwm_model_new();
 	gw_timer_init(&c->timer, e->timers, timer_cb, c);
 	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
 		c->security = lwm_security_dup(cfg->security);
-	if (!c->name || !c->endpoint || !c->server_uri || !c->binding || !c->model ||
+	if (!c->name || !c->endpoint || (cfg->server_uri && !c->server_uri) ||
+	    (cfg->binding && !c->binding) || !c->model ||
 	    (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC && !c->security)) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (c->account_in_model) {
+		r = account_from_model(c);
+		if (r < 0) {
+			log_err(c->name, "no usable server account /0/%u, /1/%u in the model: %s",
+				c->security_iid, c->server_iid, strerror(-r));
+			goto fail;
+		}
+	}
+	if (!c->server_uri) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!c->binding && !(c->binding = strdup("U"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (!c->lifetime)
+		c->lifetime = 300;
+	if (!c->short_server_id)
+		c->short_server_id = 1;
 	r = resolve(c->server_uri, &c->server_addr, &secure);
 	if (r < 0) {
 		log_err(c->name, "cannot use server %s: %s", c->server_uri, strerror(-r));
@@ -257,21 +371,55 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -EINVAL;
 		goto fail;
 	}
-	r = add_core_objects(c);
-	if (r < 0)
-		goto fail;
+	if (!c->account_in_model) {
+		r = add_core_objects(c);
+		if (r == -EEXIST)
+			log_err(c->name, "server account /0/%u or /1/%u exists already",
+				c->security_iid, c->server_iid);
+		if (r < 0) {
+			/* Take out only what this client added. */
+			if (r != -EEXIST) {
+				lwm_model_remove_instance(c->model, 0, c->security_iid);
+				lwm_model_remove_instance(c->model, 1, c->server_iid);
+			}
+			goto fail;
+		}
+	}
 	lwm_engine_link(e, c);
 	*out = c;
 	return 0;
 fail:
 	lwm_security_free(c->security);
-	lwm_model_free(c->model);
+	if (c->own_model)
+		lwm_model_free(c->model);
 	free(c->name);
 	free(c->endpoint);
 	free(c->server_uri);
 	free(c->binding);
 	free(c);
 	return r;
+}
+
+int lwm_client_new_from_model(struct lwm_engine *e, struct lwm_model *model,
+			      uint16_t security_iid, uint16_t server_iid, const char *name,
+			      const char *endpoint, const char *version,
+			      const struct lwm_security *security,
+			      const struct lwm_client_ops *ops, void *ud, struct lwm_client **out)
+{
+	struct lwm_client_config cc = {
+		.name = name,
+		.endpoint = endpoint,
+		.version = version,
+		.security = security,
+		.model = model,
+		.security_iid = security_iid,
+		.server_iid = server_iid,
+		.account_in_model = true,
+	};
+
+	if (!model)
+		return -EINVAL;
+	return lwm_client_new(e, &cc, ops, ud, out);
 }
 
 static void drop_session(struct lwm_client *c)
@@ -294,7 +442,13 @@ void lwm_client_free(struct lwm_client *c)
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 	drop_session(c);
 	lwm_engine_unlink(c->engine, c);
-	lwm_model_free(c->model);
+	if (c->own_model) {
+		lwm_model_free(c->model);
+	} else if (!c->account_in_model) {
+		/* The account goes with the client; the model stays. */
+		lwm_model_remove_instance(c->model, 0, c->security_iid);
+		lwm_model_remove_instance(c->model, 1, c->server_iid);
+	}
 	lwm_security_free(c->security);
 	free(c->location);
 	free(c->name);

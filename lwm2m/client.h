@@ -33,6 +33,23 @@ struct lwm_client_config {
 	const char *version;    /* "1.0", "1.1" or "1.2"; copied */
 	const char *binding;    /* "U"...; copied */
 	uint16_t short_server_id;
+	/* The device's data model, shared by all the clients of one device (one
+	 * per server) and owned by the caller: borrowed, it must outlive the
+	 * client.  NULL: the client makes a private model (tests, one server). */
+	struct lwm_model *model;
+	/* The instance ids of this account's Security (/0/security_iid) and
+	 * Server (/1/server_iid) instances in the model. */
+	uint16_t security_iid, server_iid;
+	/* false: the client adds /0/security_iid and /1/server_iid to the model,
+	 * filled from this config, and removes them when freed.
+	 * true: the account is already in the model (e.g. written there by a
+	 * bootstrap server) and stays there when the client is freed; the
+	 * client takes the server URI (/0/x/0, unless server_uri is set), the
+	 * Short Server ID (/1/x/0), the lifetime (/1/x/1) and the binding
+	 * (/1/x/7) from the model when this config leaves them 0 / NULL.
+	 * DTLS credentials still come from `security` (the caller builds them
+	 * from /0/x).  lwm_client_new_from_model is the short form. */
+	bool account_in_model;
 };
 
 /* A server operation the device must carry out (write, execute).  The
@@ -119,14 +136,28 @@ int lwm_attr_target(const struct lwm_path *p);
 /* The attributes attached to exactly p, or NULL. */
 const struct lwm_attrs *lwm_client_attrs(const struct lwm_client *c, const struct lwm_path *p);
 
-/* Create a client with its Security (/0/0) and Server (/1/0) instances
- * filled from cfg.  ops and ud are borrowed for the client's lifetime. */
+/* Create a client, one registration with one server.  Unless
+ * cfg->account_in_model, its Security (/0/security_iid) and Server
+ * (/1/server_iid) instances are added to the model, filled from cfg.  ops and ud are borrowed for the client's lifetime. */
 int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		   const struct lwm_client_ops *ops, void *ud, struct lwm_client **out);
+/* A client for an account that is already in `model` (Security
+ * /0/security_iid and Server /1/server_iid, e.g. bootstrapped): the same as
+ * lwm_client_new with account_in_model set and every other field taken from
+ * the model.  security: DTLS credentials for a coaps:// URI, else NULL. */
+int lwm_client_new_from_model(struct lwm_engine *e, struct lwm_model *model,
+			      uint16_t security_iid, uint16_t server_iid, const char *name,
+			      const char *endpoint, const char *version,
+			      const struct lwm_security *security,
+			      const struct lwm_client_ops *ops, void *ud, struct lwm_client **out);
 /* Free without any network traffic (see lwm_engine_shutdown to de-register). */
 void lwm_client_free(struct lwm_client *c);
 
+/* The (possibly shared) model the client serves. */
 struct lwm_model *lwm_client_model(struct lwm_client *c);
+uint16_t lwm_client_short_server_id(const struct lwm_client *c);
+uint16_t lwm_client_server_iid(const struct lwm_client *c);
+const char *lwm_client_server_uri(const struct lwm_client *c);
 const char *lwm_client_name(const struct lwm_client *c);
 const char *lwm_client_endpoint(const struct lwm_client *c);
 enum lwm_client_state lwm_client_state(const struct lwm_client *c);

@@ -59,7 +59,10 @@ struct lwm_client {
 	coap_address_t server_addr;
 	struct lwm_security *security; /* owned copy; NULL: NoSec */
 	coap_session_t *session;
-	struct lwm_model *model;
+	struct lwm_model *model;       /* borrowed unless own_model */
+	bool own_model;
+	bool account_in_model;         /* /0 and /1 instances are not ours */
+	uint16_t security_iid, server_iid;
 
 	enum lwm_client_state state;
 	enum lwm_pending pending;
@@ -161,6 +164,12 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
 int lwm_client_deregister(struct lwm_client *c);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
+/* The client of the same model whose Server instance is /1/server_iid
+ * (c itself when it is), or NULL. */
+struct lwm_client *lwm_client_sibling_by_server_iid(struct lwm_client *c, uint16_t server_iid);
+/* A value in c's model changed: notify the observers of every client that
+ * shares the model (observations are per server). */
+void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p);
 
 /* observe.c: Observe / Cancel around a Read (GET) or Read-Composite
  * (FETCH) carrying the Observe option.  begin runs before the read (Cancel

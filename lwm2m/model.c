@@ -106,6 +106,21 @@ int lwm_model_add_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
 	return insert(m, at, &p) ? 0 : -ENOMEM;
 }
 
+int lwm_model_remove_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
+{
+	struct lwm_path p = lwm_path_make(2, oid, iid, 0, 0);
+	bool found;
+	size_t i = find(m, &p, &found), j;
+
+	if (!found)
+		return -ENOENT;
+	for (j = i; j < m->n && lwm_path_starts_with(&m->e[j].path, &p); j++)
+		value_clear(&m->e[j].value);
+	memmove(&m->e[i], &m->e[j], (m->n - j) * sizeof(*m->e));
+	m->n -= j - i;
+	return 0;
+}
+
 static const struct lwm_res_def *res_def(const struct lwm_path *p)
 {
 	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));

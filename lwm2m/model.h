@@ -27,6 +27,8 @@ void lwm_model_free(struct lwm_model *m);
 /* Add an object instance; -EEXIST if present, -ENOENT if the object is not
  * in the object table. */
 int lwm_model_add_instance(struct lwm_model *m, uint16_t oid, uint16_t iid);
+/* Remove an object instance and everything under it; -ENOENT if absent. */
+int lwm_model_remove_instance(struct lwm_model *m, uint16_t oid, uint16_t iid);
 /* Declare a resource (len 3) of an existing instance, with no value yet.
  * -ENOENT: instance or resource definition missing.  Idempotent. */
 int lwm_model_add_resource(struct lwm_model *m, const struct lwm_path *p);

@@ -211,11 +211,20 @@ static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
 	if (c->ops && c->ops->stored)
 		c->ops->stored(c, &r->path, &r->value, c->ud);
 	if (LWM_PATH_OID(&r->path) == 3 && LWM_PATH_RID(&r->path) == 13) {
-		/* Current Time: keep the server's idea of now as an offset. */
-		c->time_offset = r->value.v.i - clock_wall_s();
+		/* Current Time: keep the server's idea of now as an offset, for
+		 * every server of the device (they share the Device object). */
+		int64_t off = r->value.v.i - clock_wall_s();
+		for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+			if (o->model == c->model)
+				o->time_offset = off;
 		return;
 	}
 	if (LWM_PATH_OID(&r->path) != 1)
+		return;
+	/* /1/x belongs to the registration with server instance x, which need
+	 * not be the writer's own (a server with the rights may write it). */
+	c = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(&r->path));
+	if (!c)
 		return;
 	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {
 		c->lifetime = (uint32_t)r->value.v.i;
@@ -240,7 +249,7 @@ static void apply_local(struct lwm_client *c, const struct lwm_record *recs, siz
 				lwm_model_clear_instances(c->model, &res);
 		}
 		if (lwm_model_set(c->model, &r->path, &r->value) == 1)
-			lwm_client_values_changed(c, &r->path); /* observers (observe.c) */
+			lwm_model_changed(c, &r->path); /* every server's observers */
 		after_local_write(c, r);
 	}
 }
@@ -560,8 +569,13 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 		return lwm_respond_code(resp, 405);
 	coap_get_data_large(req, &len, &args, &offset, &total);
 
-	/* The Server object's executables belong to the LwM2M layer. */
+	/* The Server object's executables belong to the LwM2M layer, to the
+	 * registration of that Server instance. */
 	if (LWM_PATH_OID(p) == 1) {
+		struct lwm_client *target = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(p));
+		if (!target)
+			return lwm_respond_code(resp, 404);
+		c = target;
 		if (LWM_PATH_RID(p) == 8) { /* Registration Update Trigger */
 			lwm_respond_code(resp, 204);
 			lwm_client_update_now(c);

@@ -33,3 +33,10 @@ tests_integration_test_bootstrap_SOURCES = tests/integration/test_bootstrap.c \
 tests_integration_test_bootstrap_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_bootstrap_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_bootstrap
+
+check_PROGRAMS += tests/integration/test_multi
+tests_integration_test_multi_SOURCES = tests/integration/test_multi.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_multi_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_multi_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_multi

@@ -2,7 +2,7 @@
  * server in bootstrap mode) is given a management server account (a second
  * test server), registers there and serves reads; a restart with the same
  * state directory registers directly; the Bootstrap-Request Trigger
- * (/1/0/9) bootstraps again; a bootstrap without a server account is
+ * (/1/x/9) bootstraps again; a bootstrap without a server account is
  * refused at Finish (4.06) and retried, other devices unaffected. */
 #include <setjmp.h>
 #include <signal.h>
@@ -185,6 +185,9 @@ static void bootstrap_from_scratch(void **state)
 	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
 	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 300);
 	assert_non_null(strstr(str(ev, "links"), "</3303/0>"));
+	/* The bootstrapped Server instance; Security is never announced. */
+	assert_non_null(strstr(str(ev, "links"), "</1/1>"));
+	assert_null(strstr(str(ev, "links"), "</0"));
 	json_decref(ev);
 	read_temperature(e);
 	/* The other device registered directly, without bootstrap. */
@@ -219,7 +222,7 @@ static void trigger_bootstraps_again(void **state)
 	struct env *e = *state;
 	json_t *r, *ev;
 
-	r = h_request(&e->mgmt, H_TIMEOUT_MS, "execute bs-bt /1/0/9");
+	r = h_request(&e->mgmt, H_TIMEOUT_MS, "execute bs-bt /1/1/9");
 	assert_non_null(r);
 	assert_string_equal(str(r, "code"), "2.04");
 	json_decref(r);

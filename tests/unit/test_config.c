@@ -214,6 +214,10 @@ static void test_good_values(void **state)
 	assert_int_equal(d->n_servers, 2); /* default: all servers */
 	assert_ptr_equal(d->servers[0], &cfg->servers[0]);
 	assert_ptr_equal(d->servers[1], &cfg->servers[1]);
+	/* Its own credentials entry for "cloud"; nothing for NoSec "local". */
+	assert_null(d->server_credentials[0].psk_identity);
+	assert_string_equal(d->server_credentials[1].psk_identity, "th-2");
+	assert_string_equal(d->server_credentials[1].psk_key, "00112233");
 	assert_int_equal(d->n_points, 1);
 	assert_string_equal(d->points[0].channel, "humidity");
 	assert_int_equal(d->points[0].oid, 3304);
@@ -231,6 +235,10 @@ static void test_good_values(void **state)
 	assert_null(d->model);
 	assert_null(d->serial);
 	assert_null(d->firmware_version);
+	/* Device-level keys serve its secure server ("cloud"). */
+	assert_null(d->server_credentials[0].psk_identity);
+	assert_string_equal(d->server_credentials[1].psk_identity, "meter");
+	assert_string_equal(d->credentials.psk_identity, "meter");
 	assert_int_equal(d->n_points, 1);
 	p = &d->points[0];
 	assert_string_equal(p->channel, "volts");
@@ -590,6 +598,34 @@ static void test_bad_bootstrap(void **state)
 	check_bad("bad-bootstrap.conf", diags);
 }
 
+/* Per-server credentials: each entry names one of the device's servers
+ * once, carries only credential keys, and is checked against that
+ * server's mode; a secure server without an entry needs device keys. */
+static void test_bad_credentials(void **state)
+{
+	static const char *const diags[] = {
+		"bad-credentials.conf:8: devices.[1].credentials.[0].server: expected the name of one of the device's servers, found \"nope\"",
+		"bad-credentials.conf:10: devices.[1].credentials.[2].server: duplicate credentials for server \"a\"",
+		"bad-credentials.conf:11: devices.[1].credentials.[3].colour: unknown key 'colour'",
+		"bad-credentials.conf:12: devices.[1].credentials.[4]: expected a group { server = \"name\"; ... }, found \"n\"",
+		"bad-credentials.conf:9: devices.[1].credentials.[1].psk_key: psk_key: expected hex digits, found another character at position 1 (server \"a\")",
+		"bad-credentials.conf:13: devices.[2]: security \"psk\" needs psk_identity (server \"a\")",
+		"bad-credentials.conf:15: devices.[3].credentials: expected a list of groups ( { server = \"name\"; ... } ), found 5",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-credentials.conf", -EINVAL);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_diags(cfg, diags);
+	/* "ok": device keys for "a", its entry for "b", nothing for "n". */
+	assert_string_equal(d->name, "ok");
+	assert_string_equal(d->server_credentials[0].psk_identity, "dev");
+	assert_string_equal(d->server_credentials[1].psk_identity, "devb");
+	assert_string_equal(d->server_credentials[1].psk_key, "2233");
+	assert_null(d->server_credentials[2].psk_identity);
+	cfg_free(cfg);
+}
+
 static void test_bad_many(void **state)
 {
 	struct cfg *cfg = load("bad-many.conf", -EINVAL);
@@ -739,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_bad_references),
 		cmocka_unit_test(test_bootstrap),
 		cmocka_unit_test(test_bad_bootstrap),
+		cmocka_unit_test(test_bad_credentials),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_include),
 		cmocka_unit_test(test_bad_include_missing),
