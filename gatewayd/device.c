@@ -756,7 +756,26 @@ static void client_bootstrap_requested(struct lwm_client *c, void *ud)
 	gw_timer_arm(&d->bs_timer, clock_now_ms());
 }
 
-/* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger. */
+/* Registration keeps failing: bootstrap again unless the Server instance's
+ * Bootstrap on Registration Failure (/1/x/16; true when absent) says no. */
+static void client_registration_failed(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+	struct lwm_path p = lwm_path_make(3, 1, lwm_client_server_iid(c), 16, 0);
+	const struct lwm_value *v = lwm_model_get(d->model, &p);
+
+	if (v && v->type == LWM_T_BOOLEAN && !v->v.b) {
+		log_warn(device_name(d), "registration with %s keeps failing; /1/%u/16 says not to "
+			 "bootstrap: retrying", lwm_client_server_uri(c), lwm_client_server_iid(c));
+		return;
+	}
+	log_warn(device_name(d), "registration with %s keeps failing: bootstrapping again",
+		 lwm_client_server_uri(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
+/* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger
+ * and bootstrap on registration failure. */
 static const struct lwm_client_ops client_ops_bs = {
 	.stored = client_stored,
 	.owns = client_owns,
@@ -764,6 +783,7 @@ static const struct lwm_client_ops client_ops_bs = {
 	.execute = client_execute,
 	.sampling_changed = client_sampling_changed,
 	.bootstrap_requested = client_bootstrap_requested,
+	.registration_failed = client_registration_failed,
 };
 
 /* ---- life cycle ---------------------------------------------------------------- */

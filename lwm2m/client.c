@@ -642,6 +642,28 @@ static uint64_t retry_delay_ms(struct lwm_client *c)
 	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
 }
 
+/* An unsigned resource of this registration's Server instance, or def. */
+static uint64_t server_uint(const struct lwm_client *c, uint16_t rid, uint64_t def)
+{
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
+	const struct lwm_value *v = lwm_model_get(c->model, &p);
+
+	if (v && v->type == LWM_T_UNSIGNED)
+		return v->v.u;
+	if (v && v->type == LWM_T_INTEGER && v->v.i >= 0)
+		return (uint64_t)v->v.i;
+	return def;
+}
+
+/* Attempts after which registration counts as failed (LwM2M 1.1 defaults:
+ * Communication Retry Count 5 times Sequence Retry Count 1). */
+static uint64_t attempts_until_failed(const struct lwm_client *c)
+{
+	uint64_t n = server_uint(c, 17, 5) * server_uint(c, 20, 1);
+
+	return n ? n : 1;
+}
+
 static void schedule_retry(struct lwm_client *c, const char *why)
 {
 	uint64_t delay;
@@ -661,6 +683,10 @@ static void schedule_retry(struct lwm_client *c, const char *why)
 			  c->failures, why, delay / 1000.0);
 	lwm_client_set_state(c, LWM_CLIENT_BACKOFF);
 	gw_timer_arm(&c->timer, clock_now_ms() + delay);
+	/* Once per failed series; retrying goes on unless the device layer
+	 * decides otherwise (e.g. bootstraps again). */
+	if (c->failures == attempts_until_failed(c) && c->ops && c->ops->registration_failed)
+		c->ops->registration_failed(c, c->ud);
 }
 
 int lwm_client_start(struct lwm_client *c)

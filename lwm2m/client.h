@@ -88,6 +88,14 @@ struct lwm_client_ops {
 	 * bootstrap from a timer, never free the client here.  NULL: the
 	 * client has no /1/x/9 (no bootstrap server). */
 	void (*bootstrap_requested)(struct lwm_client *c, void *ud);
+	/* Registration failed as many times in a row as the Server instance's
+	 * Communication Retry Count (/1/x/17, default 5) times Sequence Retry
+	 * Count (/1/x/20, default 1); the client keeps retrying.  Called once
+	 * per such series, possibly inside a libcoap handler: defer any
+	 * teardown (optional).  The device layer bootstraps again when the
+	 * Server instance's Bootstrap on Registration Failure (/1/x/16) is
+	 * true or absent. */
+	void (*registration_failed)(struct lwm_client *c, void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code

@@ -313,6 +313,33 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	read_temperature(e);
 }
 
+/* An account whose server never answers: after the Communication Retry
+ * Count (/1/x/17, written 2 here) failed registrations, bootstrap again
+ * (/1/x/16 absent means true). */
+static void registration_failure_bootstraps_again(void **state)
+{
+	struct env *e = *state;
+	int dead = h_free_udp_port();
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.02", "bs-delete bs-bt /"));
+	json_decref(bs_request(e, "2.04", "bs-account bs-bt 1 7 coap://127.0.0.1:%d 120", dead));
+	json_decref(h_wait_event(&e->bs, "response", "op", "bs-write", H_TIMEOUT_MS));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/17 text 2"));
+	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	assert_true(h_wait_file_contains(e->log, "keeps failing: bootstrapping again",
+					  H_TIMEOUT_MS));
+	/* This time a server that answers. */
+	json_decref(bs_request(e, "2.02", "bs-delete bs-bt /"));
+	json_decref(bs_request(e, "2.04", "bs-account bs-bt 3 9 coap://127.0.0.1:%d 90",
+			       e->mgmt_port));
+	json_decref(h_wait_event(&e->bs, "response", "op", "bs-write", H_TIMEOUT_MS));
+	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
+	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-bt"));
+	read_temperature(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest automatic[] = {
@@ -322,6 +349,8 @@ int main(void)
 	};
 	const struct CMUnitTest manual[] = {
 		cmocka_unit_test_setup_teardown(bad_bootstrap_is_refused_and_retried, setup_manual,
+						teardown),
+		cmocka_unit_test_setup_teardown(registration_failure_bootstraps_again, setup_manual,
 						teardown),
 	};
 	int skip = h_skip_without_sim(), r;
