@@ -35,6 +35,19 @@ static const char config_tmpl[] =
 	"                 waveform = \"constant\"; base = 230.0; } ); }\n"
 	");\n";
 
+/* DTLS with PSK both ways: to the bootstrap server with the configured key,
+ * to the management server with the key the bootstrap server gave. */
+static const char dtls_config_tmpl[] =
+	"gateway = { name = \"bs\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
+	"servers = ( { name = \"boot\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\";\n"
+	"              bootstrap = true; } );\n"
+	"devices = (\n"
+	"  { name = \"bt\"; adapter = \"sim\"; psk_identity = \"bt-boot\";\n"
+	"    psk_key = \"000102030405060708090a0b0c0d0e0f\";\n"
+	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+	"                 waveform = \"constant\"; base = 21.5; } ); }\n"
+	");\n";
+
 struct env {
 	char *dir, *config, *log;
 	struct proc bs, mgmt, gw;
@@ -105,6 +118,35 @@ static int start(struct env *e, bool automatic)
 	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
 		return -1;
 	fprintf(f, config_tmpl, e->dir, e->bs_port, e->mgmt_port);
+	fclose(f);
+	return h_start_gatewayd(&e->gw, e->dir, e->config);
+}
+
+static int setup_dtls(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char to[128];
+	const char *mgmt_opts[] = {"--psk=bt-dm:a0a1a2a3a4a5a6a7", NULL};
+	const char *bs_opts[] = {"--psk=bt-boot:000102030405060708090a0b0c0d0e0f", to,
+				 "--bootstrap-psk=bt-dm:a0a1a2a3a4a5a6a7", NULL};
+	FILE *f;
+
+	*state = e;
+	if (!e)
+		return -1;
+	e->dir = h_tmpdir();
+	if (!e->dir || asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0)
+		return -1;
+	e->mgmt_port = h_start_server_argv(&e->mgmt, e->dir, 0, mgmt_opts);
+	if (e->mgmt_port <= 0)
+		return -1;
+	snprintf(to, sizeof(to), "--bootstrap-to=coaps://127.0.0.1:%d", e->mgmt_port);
+	e->bs_port = h_start_server_argv(&e->bs, e->dir, 0, bs_opts);
+	if (e->bs_port <= 0)
+		return -1;
+	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
+		return -1;
+	fprintf(f, dtls_config_tmpl, e->dir, e->bs_port);
 	fclose(f);
 	return h_start_gatewayd(&e->gw, e->dir, e->config);
 }
@@ -340,6 +382,25 @@ static void registration_failure_bootstraps_again(void **state)
 	read_temperature(e);
 }
 
+static void psk_bootstrap_and_psk_account(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	ev = expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt");
+	assert_true(json_is_true(json_object_get(ev, "secure")));
+	assert_string_equal(str(ev, "identity"), "bt-boot");
+	json_decref(ev);
+	json_decref(expect_auto(e, "bs-finish", "2.04"));
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_true(json_is_true(json_object_get(ev, "secure")));
+	assert_string_equal(str(ev, "identity"), "bt-dm");
+	json_decref(ev);
+	read_temperature(e);
+	/* The key went to the state file, never to the log. */
+	assert_false(h_wait_file_contains(e->log, "a0a1a2a3", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest automatic[] = {
@@ -353,10 +414,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(registration_failure_bootstraps_again, setup_manual,
 						teardown),
 	};
+	const struct CMUnitTest dtls[] = {
+		cmocka_unit_test_setup_teardown(psk_bootstrap_and_psk_account, setup_dtls, teardown),
+	};
 	int skip = h_skip_without_sim(), r;
 
 	if (skip)
 		return skip;
 	r = cmocka_run_group_tests_name("bootstrap, automatic", automatic, setup_auto, teardown);
-	return r | cmocka_run_group_tests_name("bootstrap, step by step", manual, NULL, NULL);
+	r |= cmocka_run_group_tests_name("bootstrap, step by step", manual, NULL, NULL);
+	return r | cmocka_run_group_tests_name("bootstrap over DTLS", dtls, NULL, NULL);
 }
