@@ -970,14 +970,9 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	lwm_buf_init(&scratch, 64 * 1024);
 	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, WRITE_MAX_RECORDS,
 			  &n, &scratch);
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
 			r = -EINVAL;
-		/* The bootstrap server account is the configuration's. */
-		else if (LWM_PATH_OID(&recs[i].path) == 0 &&
-			 is_bootstrap_account(b->model, LWM_PATH_IID(&recs[i].path)))
-			r = -EPERM;
-	}
 	/* A multiple resource written whole replaces its instances. */
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.len == 4) {
@@ -987,6 +982,12 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		}
 	if (r == 0)
 		r = apply_records(b->model, recs, n, LWM_PATH_OID(p) <= 2);
+	/* Servers commonly write their own account too (Bootstrap-Server
+	 * true): it is kept, but this session goes on with the configured
+	 * credentials.  Had the write turned our account into another, the
+	 * configured one comes back at a free instance. */
+	if (r == 0 && LWM_PATH_OID(p) == 0)
+		r = add_account(b);
 	free(recs);
 	if (scratch.data)
 		explicit_bzero(scratch.data, scratch.cap);

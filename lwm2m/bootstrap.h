@@ -10,7 +10,9 @@
  * The bootstrap server account itself is /0/x with Bootstrap-Server (/0/x/1)
  * true; it comes from the configuration, survives every Bootstrap-Delete and
  * is never saved.  Its credentials stay in the struct lwm_security given
- * here, never in the model. */
+ * here, never in the model: a server may write its own account (servers
+ * commonly do), which the model keeps, but the session uses the configured
+ * credentials. */
 #ifndef LWM_BOOTSTRAP_H
 #define LWM_BOOTSTRAP_H
 

@@ -322,8 +322,9 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/1 text 0"));
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/2 text 3"));
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/10 text 7"));
-	/* The bootstrap account cannot be deleted. */
+	/* The bootstrap account cannot be deleted; it can be written. */
 	json_decref(bs_request(e, "4.00", "bs-delete bs-bt /0/0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/0/12 text 60"));
 	r = bs_request(e, "4.06", "bs-finish bs-bt");
 	assert_non_null(strstr(str(r, "payload_text"), "Short Server ID 7"));
 	json_decref(r);
