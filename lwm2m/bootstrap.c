@@ -29,6 +29,7 @@
 enum bs_state {
 	BS_IDLE = 0,
 	BS_REQUESTING, /* POST /bs sent, no answer yet */
+	BS_PACKING,    /* GET /bspack sent (1.2), no answer yet */
 	BS_SERVING,    /* 2.04 received: the server is provisioning us */
 	BS_BACKOFF,
 	BS_DONE,
@@ -52,15 +53,16 @@ struct lwm_bootstrap {
 	uint8_t token[LWM_TOKEN_MAX];
 	size_t token_len;
 	bool request_pending;
+	bool no_pack;          /* the server answered Bootstrap-Pack with an error */
 	unsigned failures;
 	struct gw_timer timer;  /* retry, Finish timeout */
 	struct gw_timer notify; /* delivers `finished` / a retry outside libcoap */
 	bool notify_done;       /* notify fires `finished`; else a failure */
-	char failure[160];      /* why the attempt failed (for the retry log) */
+	char failure[256];      /* why the attempt failed (for the retry log) */
 };
 
-static const char *const state_names[] = {"idle", "requesting", "serving", "backoff",
-					  "done", "stopped"};
+static const char *const state_names[] = {"idle", "requesting", "packing", "serving",
+					  "backoff", "done", "stopped"};
 
 /* ---- model helpers ------------------------------------------------------- */
 
@@ -551,7 +553,8 @@ const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b)
 
 bool lwm_bootstrap_active(const struct lwm_bootstrap *b)
 {
-	return b->state == BS_REQUESTING || b->state == BS_SERVING || b->state == BS_BACKOFF;
+	return b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING ||
+	       b->state == BS_BACKOFF;
 }
 
 unsigned lwm_bootstrap_failures(const struct lwm_bootstrap *b)
@@ -738,10 +741,13 @@ static void add_query(coap_optlist_t **opts, const char *key, const char *value)
 							   (const uint8_t *)q));
 }
 
-static int send_request(struct lwm_bootstrap *b)
+/* Bootstrap-Request (POST /bs) or, with pack, Bootstrap-Pack-Request
+ * (GET /bspack, LwM2M 1.2). */
+static int send_request(struct lwm_bootstrap *b, bool pack)
 {
 	coap_optlist_t *opts = NULL;
 	coap_pdu_t *pdu;
+	uint8_t fmt[4];
 
 	if (!b->session) {
 		b->session = lwm_security_new_session(b->engine->ctx, &b->server_addr, b->security,
@@ -750,15 +756,25 @@ static int send_request(struct lwm_bootstrap *b)
 			return -ENOMEM;
 		coap_session_set_app_data(b->session, &b->owner);
 	}
-	pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, b->session);
+	pdu = coap_new_pdu(COAP_MESSAGE_CON, pack ? COAP_REQUEST_CODE_GET : COAP_REQUEST_CODE_POST,
+			   b->session);
 	if (!pdu)
 		return -ENOMEM;
 	coap_session_new_token(b->session, &b->token_len, b->token);
 	coap_add_token(pdu, b->token_len, b->token);
-	coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_URI_PATH, 2, (const uint8_t *)"bs"));
+	if (pack)
+		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_URI_PATH, 6,
+							   (const uint8_t *)"bspack"));
+	else
+		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_URI_PATH, 2,
+							   (const uint8_t *)"bs"));
 	add_query(&opts, "ep", b->endpoint);
-	/* 1.1+: the format we prefer for Bootstrap-Write (we decode them all). */
-	if (strcmp(b->version, "1.0") != 0) {
+	if (pack) {
+		/* The pack's format: SenML CBOR (we decode the others too). */
+		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_ACCEPT,
+			coap_encode_var_safe(fmt, sizeof(fmt), LWM_FMT_SENML_CBOR), fmt));
+	} else if (strcmp(b->version, "1.0") != 0) {
+		/* 1.1+: the format we prefer for Bootstrap-Write (we decode them all). */
 		char pct[8];
 		snprintf(pct, sizeof(pct), "%u", LWM_FMT_SENML_CBOR);
 		add_query(&opts, "pct", pct);
@@ -770,18 +786,27 @@ static int send_request(struct lwm_bootstrap *b)
 		b->request_pending = false;
 		return -EIO;
 	}
-	set_state(b, BS_REQUESTING);
+	set_state(b, pack ? BS_PACKING : BS_REQUESTING);
 	lwm_engine_kick(b->engine);
 	return 0;
 }
 
+/* 1.2 asks for the Bootstrap-Pack first, unless the server said it has
+ * none for us. */
+static bool use_pack(const struct lwm_bootstrap *b)
+{
+	return strcmp(b->version, "1.2") == 0 && !b->no_pack;
+}
+
 static void attempt(struct lwm_bootstrap *b)
 {
+	bool pack = use_pack(b);
 	int r;
 
 	drop_session(b);
-	log_info(b->name, "requesting bootstrap from %s", b->server_uri);
-	r = send_request(b);
+	log_info(b->name, "requesting %s from %s", pack ? "a bootstrap pack" : "bootstrap",
+		 b->server_uri);
+	r = send_request(b, pack);
 	if (r < 0)
 		fail(b, strerror(-r));
 }
@@ -834,6 +859,7 @@ static void timer_cb(struct gw_timer *t, void *ud)
 		attempt(b);
 		break;
 	case BS_REQUESTING:
+	case BS_PACKING:
 	case BS_SERVING:
 		fail(b, "no Bootstrap-Finish in time");
 		break;
@@ -852,6 +878,93 @@ static void notify_cb(struct gw_timer *t, void *ud)
 		b->ops->finished(b, b->ud); /* may free b */
 }
 
+/* Accepted (validated by the caller): keep it and tell the device. */
+static void finished(struct lwm_bootstrap *b, int accounts)
+{
+	char err[256];
+
+	if (b->state_file && lwm_bootstrap_save(b->model, b->state_file, err, sizeof(err)) < 0) {
+		/* Not kept: a restart would bootstrap again, but the accounts work. */
+		log_err(b->name, "bootstrap state not saved: %s", err);
+	}
+	declare_server_executables(b->model);
+	log_notice(b->name, "bootstrapped by %s: %d server account(s)%s", b->server_uri, accounts,
+		   b->failures ? " after failed attempt(s)" : "");
+	gw_timer_disarm(&b->timer);
+	b->failures = 0;
+	set_state(b, BS_DONE);
+	/* `finished` may drop this session: not inside its handler. */
+	gw_timer_arm(&b->notify, clock_now_ms());
+}
+
+/* The answer to a Bootstrap-Pack-Request: the whole configuration at once,
+ * applied as Bootstrap-Delete of / and Bootstrap-Writes would be, then
+ * checked as at Bootstrap-Finish. */
+static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rcvd)
+{
+	struct lwm_record *recs = NULL;
+	struct lwm_buf scratch;
+	struct lwm_path root = {0};
+	const uint8_t *data = NULL;
+	size_t len = 0, n = 0, offset, total;
+	uint32_t fmt = LWM_FMT_SENML_CBOR;
+	char why[200];
+	int r, accounts;
+
+	if (code != 205) {
+		/* No pack for us here: the classic Bootstrap-Request, now. */
+		log_notice(b->name, "bootstrap server %s answered the Bootstrap-Pack-Request "
+			   "%u.%02u; requesting bootstrap instead", b->server_uri, code / 100,
+			   code % 100);
+		b->no_pack = true;
+		r = send_request(b, false);
+		if (r < 0)
+			fail(b, strerror(-r));
+		return;
+	}
+	coap_get_data_large(rcvd, &len, &data, &offset, &total);
+	lwm_request_uint_option(rcvd, COAP_OPTION_CONTENT_FORMAT, &fmt);
+	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	lwm_buf_init(&scratch, 64 * 1024);
+	r = recs ? 0 : -ENOMEM;
+	if (r == 0 && (fmt > UINT16_MAX || !lwm_format_can_decode((uint16_t)fmt)))
+		r = -ENOTSUP;
+	if (r == 0)
+		r = lwm_decode_ex((uint16_t)fmt, &root, data, len, lookup_type, NULL, recs,
+				  WRITE_MAX_RECORDS, &n, &scratch);
+	if (r == 0) {
+		size_t kept = 0;
+		lwm_bootstrap_clear(b->model);
+		/* The bootstrap objects; other objects only where they exist. */
+		for (size_t i = 0; i < n; i++) {
+			struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
+							   LWM_PATH_IID(&recs[i].path), 0, 0);
+			if (LWM_PATH_OID(&ip) <= 2 || lwm_model_exists(b->model, &ip))
+				recs[kept++] = recs[i];
+		}
+		r = apply_records(b->model, recs, kept, true);
+	}
+	if (r == 0)
+		r = add_account(b);
+	free(recs);
+	if (scratch.data)
+		explicit_bzero(scratch.data, scratch.cap);
+	lwm_buf_free(&scratch);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "unusable bootstrap pack: %s", strerror(-r));
+		fail(b, why);
+		return;
+	}
+	accounts = lwm_bootstrap_validate(b->model, why, sizeof(why));
+	if (accounts < 0) {
+		log_warn(b->name, "bootstrap pack refused: %s", why);
+		snprintf(b->failure, sizeof(b->failure), "pack refused: %s", why);
+		fail(b, b->failure);
+		return;
+	}
+	finished(b, accounts);
+}
+
 void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd)
 {
 	coap_bin_const_t tok = coap_pdu_get_token(rcvd);
@@ -863,6 +976,8 @@ void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd)
 	    memcmp(tok.s, b->token, tok.length) != 0)
 		return;
 	b->request_pending = false;
+	if (b->state == BS_PACKING)
+		return on_pack(b, code, rcvd);
 	if (code == 204) {
 		log_info(b->name, "bootstrap server %s accepted the request", b->server_uri);
 		if (b->state == BS_REQUESTING)
@@ -1080,7 +1195,7 @@ static void bs_read(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t 
 
 static void bs_finish(struct lwm_bootstrap *b, coap_pdu_t *resp)
 {
-	char why[200], err[256];
+	char why[200];
 	int n = lwm_bootstrap_validate(b->model, why, sizeof(why));
 
 	if (n < 0) {
@@ -1090,19 +1205,8 @@ static void bs_finish(struct lwm_bootstrap *b, coap_pdu_t *resp)
 		fail(b, b->failure);
 		return;
 	}
-	if (b->state_file && lwm_bootstrap_save(b->model, b->state_file, err, sizeof(err)) < 0) {
-		/* Not kept: a restart would bootstrap again, but the accounts work. */
-		log_err(b->name, "bootstrap state not saved: %s", err);
-	}
-	declare_server_executables(b->model);
-	log_notice(b->name, "bootstrapped by %s: %d server account(s)%s", b->server_uri, n,
-		   b->failures ? " after failed attempt(s)" : "");
 	lwm_respond_code(resp, 204);
-	gw_timer_disarm(&b->timer);
-	b->failures = 0;
-	set_state(b, BS_DONE);
-	/* `finished` may drop this session: not inside its handler. */
-	gw_timer_arm(&b->notify, clock_now_ms());
+	finished(b, n);
 }
 
 void lwm_bootstrap_on_request(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t *s,

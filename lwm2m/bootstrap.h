@@ -4,7 +4,10 @@
  * (NoSec or DTLS) and provisions the Security (/0), Server (/1) and Access
  * Control (/2) instances of a data model it is given: Bootstrap-Request
  * (POST /bs?ep=..&pct=..), then the server's Bootstrap-Write, -Read,
- * -Discover, -Delete and -Finish.  The result is validated at Finish and
+ * -Discover, -Delete and -Finish.  With LwM2M 1.2 it first asks for a
+ * Bootstrap-Pack (GET /bspack?ep=..), the whole configuration in one
+ * answer, and falls back to the Bootstrap-Request when the server answers
+ * that with an error.  The result is validated at Finish and
  * saved atomically to a state file, so that a restart registers directly.
  *
  * The bootstrap server account itself is /0/x with Bootstrap-Server (/0/x/1)

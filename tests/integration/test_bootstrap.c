@@ -23,7 +23,8 @@
 static const char config_tmpl[] =
 	"gateway = { name = \"bs\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
 	"servers = (\n"
-	"  { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true; },\n"
+	"  { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true;\n"
+	"    version = \"%s\"; },\n"
 	"  { name = \"mgmt\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 60; }\n"
 	");\n"
 	"devices = (\n"
@@ -99,7 +100,7 @@ static json_t *expect_auto(struct env *e, const char *op, const char *code)
 	return ev;
 }
 
-static int start(struct env *e, bool automatic)
+static int start(struct env *e, bool automatic, const char *version)
 {
 	char opt[128];
 	const char *extra[] = {opt, NULL};
@@ -117,7 +118,7 @@ static int start(struct env *e, bool automatic)
 		return -1;
 	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
 		return -1;
-	fprintf(f, config_tmpl, e->dir, e->bs_port, e->mgmt_port);
+	fprintf(f, config_tmpl, e->dir, e->bs_port, version, e->mgmt_port);
 	fclose(f);
 	return h_start_gatewayd(&e->gw, e->dir, e->config);
 }
@@ -156,7 +157,7 @@ static int setup_auto(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 
 	*state = e;
-	return e ? start(e, true) : -1;
+	return e ? start(e, true, "1.1") : -1;
 }
 
 static int setup_manual(void **state)
@@ -164,7 +165,23 @@ static int setup_manual(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 
 	*state = e;
-	return e ? start(e, false) : -1;
+	return e ? start(e, false, "1.1") : -1;
+}
+
+static int setup_pack(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? start(e, true, "1.2") : -1;
+}
+
+static int setup_pack_manual(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? start(e, false, "1.2") : -1;
 }
 
 static int teardown(void **state)
@@ -402,6 +419,45 @@ static void psk_bootstrap_and_psk_account(void **state)
 	assert_false(h_wait_file_contains(e->log, "a0a1a2a3", 0));
 }
 
+/* LwM2M 1.2: the whole configuration in one Bootstrap-Pack. */
+static void bootstrap_pack(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	ev = expect(e, &e->bs, "bootstrap-pack-request", "ep", "bs-bt");
+	assert_string_equal(str(ev, "code"), "2.05");
+	assert_int_equal(json_integer_value(json_object_get(ev, "accept")), 112);
+	json_decref(ev);
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_string_equal(str(ev, "lwm2m"), "1.2");
+	assert_non_null(strstr(str(ev, "links"), "</1/1>"));
+	json_decref(ev);
+	read_temperature(e);
+	/* No Bootstrap-Request was needed. */
+	assert_false(bootstrap_requested_since(e));
+}
+
+/* A server without a pack for us: the Bootstrap-Request follows at once. */
+static void bootstrap_pack_falls_back(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	ev = expect(e, &e->bs, "bootstrap-pack-request", "ep", "bs-bt");
+	assert_string_equal(str(ev, "code"), "4.04");
+	json_decref(ev);
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-account bs-bt 2 5 coap://127.0.0.1:%d 100",
+			       e->mgmt_port));
+	json_decref(h_wait_event(&e->bs, "response", "op", "bs-write", H_TIMEOUT_MS));
+	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 100);
+	json_decref(ev);
+	read_temperature(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest automatic[] = {
@@ -415,6 +471,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(registration_failure_bootstraps_again, setup_manual,
 						teardown),
 	};
+	const struct CMUnitTest pack[] = {
+		cmocka_unit_test_setup_teardown(bootstrap_pack, setup_pack, teardown),
+		cmocka_unit_test_setup_teardown(bootstrap_pack_falls_back, setup_pack_manual,
+						teardown),
+	};
 	const struct CMUnitTest dtls[] = {
 		cmocka_unit_test_setup_teardown(psk_bootstrap_and_psk_account, setup_dtls, teardown),
 	};
@@ -424,5 +485,6 @@ int main(void)
 		return skip;
 	r = cmocka_run_group_tests_name("bootstrap, automatic", automatic, setup_auto, teardown);
 	r |= cmocka_run_group_tests_name("bootstrap, step by step", manual, NULL, NULL);
-	return r | cmocka_run_group_tests_name("bootstrap over DTLS", dtls, NULL, NULL);
+	r |= cmocka_run_group_tests_name("bootstrap over DTLS", dtls, NULL, NULL);
+	return r | cmocka_run_group_tests_name("bootstrap pack (1.2)", pack, NULL, NULL);
 }

@@ -798,21 +798,17 @@ static int put_instance(struct reg *g, const char *id, const char *path,
 	return rc;
 }
 
-int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a)
+/* The records of an account: Security /0/iid (7) and Server /1/iid (4). */
+static void account_records(const struct srv_account *a, struct lwm_record sec[7],
+			    struct lwm_record srv[4])
 {
-	struct reg *g = reg_by_ep(ep);
-	struct lwm_record sec[7] = {0}, srv[4] = {0};
-	struct lwm_path base;
-	char path[24];
+	struct lwm_value *v;
 	size_t n = 0;
-	int rc;
 
-	if (!g) {
-		out_error(id, ep, "unknown endpoint");
-		return -ENOENT;
-	}
+	memset(sec, 0, 7 * sizeof(*sec));
+	memset(srv, 0, 4 * sizeof(*srv));
 #define REC(arr, oid, rid, t) (arr[n].path = lwm_path_make(3, oid, a->iid, rid, 0), arr[n].value.type = t, &arr[n++].value)
-	struct lwm_value *v = REC(sec, 0, 0, LWM_T_STRING);
+	v = REC(sec, 0, 0, LWM_T_STRING);
 	v->v.bytes.ptr = (const uint8_t *)a->uri;
 	v->v.bytes.len = strlen(a->uri);
 	REC(sec, 0, 1, LWM_T_BOOLEAN)->v.b = false;
@@ -826,11 +822,6 @@ int srv_bootstrap_account(const char *id, const char *ep, const struct srv_accou
 	v->v.bytes.ptr = a->psk ? a->psk : (const uint8_t *)"";
 	v->v.bytes.len = a->psk ? a->psk_len : 0;
 	REC(sec, 0, 10, LWM_T_INTEGER)->v.i = a->ssid;
-	base = lwm_path_make(2, 0, a->iid, 0, 0);
-	snprintf(path, sizeof(path), "/0/%u", a->iid);
-	rc = put_instance(g, id, path, &base, sec, n);
-	if (rc < 0)
-		return rc;
 	n = 0;
 	REC(srv, 1, 0, LWM_T_INTEGER)->v.i = a->ssid;
 	REC(srv, 1, 1, LWM_T_INTEGER)->v.i = a->lifetime;
@@ -839,9 +830,98 @@ int srv_bootstrap_account(const char *id, const char *ep, const struct srv_accou
 	v->v.bytes.ptr = (const uint8_t *)"U";
 	v->v.bytes.len = 1;
 #undef REC
+}
+
+int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a)
+{
+	struct reg *g = reg_by_ep(ep);
+	struct lwm_record sec[7], srv[4];
+	struct lwm_path base;
+	char path[24];
+	int rc;
+
+	if (!g) {
+		out_error(id, ep, "unknown endpoint");
+		return -ENOENT;
+	}
+	account_records(a, sec, srv);
+	base = lwm_path_make(2, 0, a->iid, 0, 0);
+	snprintf(path, sizeof(path), "/0/%u", a->iid);
+	rc = put_instance(g, id, path, &base, sec, 7);
+	if (rc < 0)
+		return rc;
 	base = lwm_path_make(2, 1, a->iid, 0, 0);
 	snprintf(path, sizeof(path), "/1/%u", a->iid);
-	return put_instance(g, id, path, &base, srv, n);
+	return put_instance(g, id, path, &base, srv, 4);
+}
+
+/* The account of the automatic mode (--bootstrap-to). */
+static struct srv_account auto_account(void)
+{
+	struct srv_account a = {
+	    .iid = 1,
+	    .ssid = S.cfg.bs_ssid ? S.cfg.bs_ssid : 1,
+	    .uri = S.cfg.bs_uri,
+	    .lifetime = S.cfg.bs_lifetime ? S.cfg.bs_lifetime : 300,
+	    .psk_identity = S.cfg.bs_psk_identity,
+	    .psk = S.cfg.bs_psk_identity ? S.cfg.bs_psk : NULL,
+	    .psk_len = S.cfg.bs_psk_len,
+	};
+	return a;
+}
+
+/* GET /bspack?ep=.. (LwM2M 1.2): the automatic mode's account as one
+ * Bootstrap-Pack; 4.04 without --bootstrap-to. */
+static void hnd_bootstrap_pack(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			       const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct reg_params p;
+	struct lwm_record recs[11];
+	struct lwm_path root = {0};
+	struct lwm_buf buf;
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt = coap_check_option(req, COAP_OPTION_ACCEPT, &oi);
+	unsigned accept = opt ? coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt))
+			      : LWM_FMT_SENML_CBOR;
+	unsigned code = 205;
+	char peer[64], cs[8];
+
+	collect_params(req, &p);
+	if (!p.ep || !p.ep_len || p.ep_len > 255)
+		code = 400;
+	else if (!S.cfg.bs_uri)
+		code = 404;
+	else if (accept != LWM_FMT_SENML_CBOR && accept != LWM_FMT_SENML_JSON &&
+		 accept != LWM_FMT_LWM2M_CBOR)
+		code = 406;
+	lwm_buf_init(&buf, 0);
+	if (code == 205) {
+		struct srv_account a = auto_account();
+		account_records(&a, recs, recs + 7);
+		if (lwm_encode((uint16_t)accept, &root, recs, 11, &buf) < 0)
+			code = 500;
+	}
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
+	if (code == 205) {
+		/* libcoap frees the body once sent (Block2 may keep it). */
+		uint8_t *body = buf.data;
+		buf.data = NULL;
+		if (!coap_add_data_large_response(res, s, req, resp, query, (uint16_t)accept, -1, 0,
+						  buf.len, body, release_payload, body))
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+	}
+
+	json_t *ev = out_event("bootstrap-pack-request");
+	peer_str(s, peer, sizeof(peer));
+	snprintf(cs, sizeof(cs), "%u.%02u", code / 100, code % 100);
+	if (p.ep)
+		json_object_set_new(ev, "ep", out_string(p.ep, p.ep_len));
+	json_object_set_new(ev, "accept", json_integer((json_int_t)accept));
+	json_object_set_new(ev, "code", json_string(cs));
+	json_object_set_new(ev, "peer", json_string(peer));
+	add_security(ev, s);
+	out_emit(ev);
+	lwm_buf_free(&buf);
 }
 
 /* The automatic bootstrap: Delete /, one account, Finish. */
@@ -855,15 +935,7 @@ static void bootstrap_auto(struct reg *g)
 	    .id = "auto", .ep = g->ep, .op = "bs-finish", .method = COAP_REQUEST_CODE_POST,
 	    .path = "/bs", .accept = -1, .ct = -1, .observe = -1,
 	};
-	struct srv_account a = {
-	    .iid = 1,
-	    .ssid = S.cfg.bs_ssid ? S.cfg.bs_ssid : 1,
-	    .uri = S.cfg.bs_uri,
-	    .lifetime = S.cfg.bs_lifetime ? S.cfg.bs_lifetime : 300,
-	    .psk_identity = S.cfg.bs_psk_identity,
-	    .psk = S.cfg.bs_psk_identity ? S.cfg.bs_psk : NULL,
-	    .psk_len = S.cfg.bs_psk_len,
-	};
+	struct srv_account a = auto_account();
 
 	/* libcoap sends them one at a time (NSTART 1), in this order. */
 	if (request_on(g, &del, false) == 0 && srv_bootstrap_account("auto", g->ep, &a) == 0)
@@ -1375,6 +1447,11 @@ int srv_start(const struct srv_config *cfg)
 	if (!r)
 		return -ENOMEM;
 	coap_register_request_handler(r, COAP_REQUEST_POST, hnd_bootstrap);
+	coap_add_resource(S.ctx, r);
+	r = coap_resource_init(coap_make_str_const("bspack"), 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, COAP_REQUEST_GET, hnd_bootstrap_pack);
 	coap_add_resource(S.ctx, r);
 	r = coap_resource_unknown_init2(hnd_unknown, 0);
 	if (!r)
