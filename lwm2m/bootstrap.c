@@ -56,8 +56,7 @@ struct lwm_bootstrap {
 	bool no_pack;          /* the server answered Bootstrap-Pack with an error */
 	unsigned failures;
 	struct gw_timer timer;  /* retry, Finish timeout */
-	struct gw_timer notify; /* delivers `finished` / a retry outside libcoap */
-	bool notify_done;       /* notify fires `finished`; else a failure */
+	struct gw_timer notify; /* delivers `finished` outside libcoap's handlers */
 	char failure[256];      /* why the attempt failed (for the retry log) */
 };
 
@@ -130,11 +129,12 @@ static void declare_server_executables(struct lwm_model *m)
 	uint16_t iids[256];
 	int n = lwm_model_instances(m, 1, iids, 256);
 
+	static const uint16_t rids[] = {4, 8, 9}; /* Disable, Update and Bootstrap Triggers */
+
 	for (int i = 0; i < n && i < 256; i++)
-		for (uint16_t rid = 4; rid <= 9; rid++) {
-			struct lwm_path p = lwm_path_make(3, 1, iids[i], rid, 0);
-			if (rid == 4 || rid == 8 || rid == 9)
-				lwm_model_add_resource(m, &p);
+		for (size_t j = 0; j < sizeof(rids) / sizeof(rids[0]); j++) {
+			struct lwm_path p = lwm_path_make(3, 1, iids[i], rids[j], 0);
+			lwm_model_add_resource(m, &p);
 		}
 }
 
@@ -232,39 +232,60 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 	return 0;
 }
 
-static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, char *why,
-		    size_t whylen)
+/* The usable accounts (up to max into out) and how many Security
+ * instances are not (*bad, the first one's reason in why). */
+static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, unsigned *bad,
+		    char *why, size_t whylen)
 {
 	uint16_t iids[256];
 	int n = lwm_model_instances(m, 0, iids, 256), count = 0;
+	char reason[200];
 
+	*bad = 0;
 	for (int i = 0; i < n && i < 256; i++) {
 		struct lwm_account a;
 		if (is_bootstrap_account(m, iids[i]))
 			continue;
-		if (check_account(m, iids[i], &a, why, whylen) < 0)
-			return -EINVAL;
+		if (check_account(m, iids[i], &a, reason, sizeof(reason)) < 0) {
+			if ((*bad)++ == 0)
+				snprintf(why, whylen, "%s", reason);
+			continue;
+		}
 		if ((size_t)count < max)
 			out[count] = a;
 		count++;
 	}
-	if (count == 0) {
+	if (count == 0 && *bad)
+		snprintf(why, whylen, "no usable server account: %s", reason);
+	else if (count == 0)
 		snprintf(why, whylen, "no LwM2M server account (Security and Server instances)");
-		return -EINVAL;
-	}
-	return count;
+	return count ? count : -EINVAL;
 }
 
 int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen)
 {
-	return accounts(m, NULL, 0, why, whylen);
+	unsigned bad;
+
+	return accounts(m, NULL, 0, &bad, why, whylen);
+}
+
+/* Validate, and say which Security instances will not be used. */
+static int validate_and_report(struct lwm_bootstrap *b, char *why, size_t whylen)
+{
+	unsigned bad;
+	int n = accounts(b->model, NULL, 0, &bad, why, whylen);
+
+	if (n > 0 && bad)
+		log_warn(b->name, "%u bootstrapped account(s) left unused (%s)", bad, why);
+	return n;
 }
 
 int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t max)
 {
-	char why[160];
+	char why[200];
+	unsigned bad;
 
-	return accounts(m, out, max, why, sizeof(why));
+	return accounts(m, out, max, &bad, why, sizeof(why));
 }
 
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
@@ -955,7 +976,7 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 		fail(b, why);
 		return;
 	}
-	accounts = lwm_bootstrap_validate(b->model, why, sizeof(why));
+	accounts = validate_and_report(b, why, sizeof(why));
 	if (accounts < 0) {
 		log_warn(b->name, "bootstrap pack refused: %s", why);
 		snprintf(b->failure, sizeof(b->failure), "pack refused: %s", why);
@@ -1196,7 +1217,7 @@ static void bs_read(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t 
 static void bs_finish(struct lwm_bootstrap *b, coap_pdu_t *resp)
 {
 	char why[200];
-	int n = lwm_bootstrap_validate(b->model, why, sizeof(why));
+	int n = validate_and_report(b, why, sizeof(why));
 
 	if (n < 0) {
 		log_warn(b->name, "bootstrap finish refused: %s", why);

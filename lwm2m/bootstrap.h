@@ -85,12 +85,14 @@ struct lwm_account {
 	char binding[8];
 };
 
-/* Check the model as Bootstrap-Finish must: every non-bootstrap Security
- * instance has a Short Server ID, a parseable coap:// or coaps:// URI that
- * fits its mode, a mode this client supports for bootstrapped accounts
- * (NoSec, PSK) with its keys, and a Server instance with that Short Server
- * ID and a lifetime; and there is at least one.  Returns the number of
- * accounts, or -EINVAL with the first reason in why. */
+/* Check the model as Bootstrap-Finish must: at least one usable account, a
+ * non-bootstrap Security instance with a Short Server ID, a parseable
+ * coap:// or coaps:// URI that fits its mode, a mode this client supports
+ * for bootstrapped accounts (NoSec, PSK) with its keys, and a Server
+ * instance with that Short Server ID, a lifetime and a UDP binding.
+ * Other Security instances are left unused.  Returns the number of usable
+ * accounts, or -EINVAL with the reason in why (the first unusable
+ * instance's, when there is one). */
 int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen);
 /* The accounts of a validated model, in Security instance order: up to max
  * written; returns how many there are (or -EINVAL as above). */

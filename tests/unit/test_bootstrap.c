@@ -94,6 +94,26 @@ static void valid_account(void **state)
 	lwm_model_free(m);
 }
 
+/* An account this client cannot use beside one it can: the usable one is
+ * enough, the other is left unused. */
+static void unusable_account_beside_usable(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a[2];
+	char why[200];
+
+	set(m, 0, 2, 0, str("coaps://x509.example.com"));
+	set(m, 0, 2, 1, boolean(false));
+	set(m, 0, 2, 2, num(2));
+	set(m, 0, 2, 10, num(102));
+	set(m, 1, 2, 0, num(102));
+	set(m, 1, 2, 1, num(60));
+	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(a[0].ssid, 101);
+	lwm_model_free(m);
+}
+
 static void expect_refused(struct lwm_model *m, const char *reason)
 {
 	char why[200];
@@ -330,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(valid_account),
 		cmocka_unit_test(refused_at_finish),
+		cmocka_unit_test(unusable_account_beside_usable),
 		cmocka_unit_test(psk_account_security),
 		cmocka_unit_test(discover_payload),
 		cmocka_unit_test(persistence_round_trip),
