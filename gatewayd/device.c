@@ -1040,7 +1040,7 @@ static int bootstrap_create(struct gwd_device *d)
 	lwm_security_free(sec);
 	if (r < 0)
 		return r;
-	r = lwm_bootstrap_load(d->model, file, err, sizeof(err));
+	r = lwm_bootstrap_restore(d->bs, err, sizeof(err));
 	if (r == 0) {
 		log_info(device_name(d), "bootstrapped before (%s): registering directly", file);
 		if (clients_from_model(d) == 0)

@@ -479,11 +479,16 @@ done:
 static int apply_records(struct lwm_model *m, const struct lwm_record *recs, size_t n,
 			 bool create)
 {
+	/* Without create, every instance must exist: check before changing. */
+	for (size_t i = 0; !create && i < n; i++) {
+		struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
+						   LWM_PATH_IID(&recs[i].path), 0, 0);
+		if (!lwm_model_exists(m, &ip))
+			return -ENOENT;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct lwm_path *p = &recs[i].path;
 		int r = lwm_model_add_instance(m, LWM_PATH_OID(p), LWM_PATH_IID(p));
-		if (r == 0 && !create)
-			return -ENOENT;
 		if (r < 0 && r != -EEXIST)
 			return r;
 		r = lwm_model_set(m, p, &recs[i].value);
@@ -539,6 +544,14 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (LWM_PATH_OID(&recs[i].path) > 2)
 			r = -EBADMSG;
+	/* A saved account where the configured bootstrap account sits now:
+	 * the saved one wins (lwm_bootstrap_restore puts the other back). */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct lwm_path ip = lwm_path_make(2, 0, LWM_PATH_IID(&recs[i].path), 0, 0);
+		if (LWM_PATH_OID(&recs[i].path) == 0 &&
+		    is_bootstrap_account(m, LWM_PATH_IID(&recs[i].path)))
+			lwm_model_remove(m, &ip);
+	}
 	if (r == 0)
 		r = apply_records(m, recs, n, true);
 	if (r < 0) {
@@ -1025,6 +1038,19 @@ void lwm_bootstrap_on_failure(struct lwm_bootstrap *b, const coap_pdu_t *sent, c
 			why = cause;
 	}
 	fail(b, why);
+}
+
+int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen)
+{
+	int r, a;
+
+	if (!b->state_file) {
+		snprintf(err, errlen, "no state file");
+		return -ENOENT;
+	}
+	r = lwm_bootstrap_load(b->model, b->state_file, err, errlen);
+	a = add_account(b);
+	return r < 0 ? r : a;
 }
 
 /* ---- the server's operations ------------------------------------------- */

@@ -113,6 +113,10 @@ int lwm_bootstrap_save(struct lwm_model *m, const char *file, char *err, size_t 
  * -EBADMSG: unreadable or invalid (the model is left without
  * management accounts; bootstrap again); the reason in err. */
 int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen);
+/* lwm_bootstrap_load of b's state file into b's model, keeping the
+ * configured bootstrap account there (put back at a free instance when a
+ * saved account took its place).  Same results. */
+int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen);
 /* Remove the model's non-bootstrap /0, /1 and /2 instances. */
 void lwm_bootstrap_clear(struct lwm_model *m);
 

@@ -299,6 +299,37 @@ static void persistence_round_trip(void **state)
 	remove_state(file);
 }
 
+/* A saved account at the instance the configured bootstrap account has
+ * now: the saved account is restored there (the bootstrap context puts its
+ * account back elsewhere). */
+static void saved_account_takes_bootstrap_instance(void **state)
+{
+	struct lwm_model *m = lwm_model_new(), *back = lwm_model_new();
+	char *file = state_file(), err[300];
+	struct lwm_path p = lwm_path_make(3, 0, 0, 0, 0);
+	const struct lwm_value *v;
+
+	set(m, 0, 0, 0, str("coap://dm.example.com"));
+	set(m, 0, 0, 1, boolean(false));
+	set(m, 0, 0, 2, num(3));
+	set(m, 0, 0, 10, num(5));
+	set(m, 1, 0, 0, num(5));
+	set(m, 1, 0, 1, num(60));
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	set(back, 0, 0, 0, str("coap://bs.example.com"));
+	set(back, 0, 0, 1, boolean(true));
+	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	v = lwm_model_get(back, &p);
+	assert_non_null(v);
+	assert_int_equal(v->v.bytes.len, strlen("coap://dm.example.com"));
+	assert_memory_equal(v->v.bytes.ptr, "coap://dm.example.com", v->v.bytes.len);
+	p = lwm_path_make(3, 0, 0, 1, 0);
+	assert_false(lwm_model_get(back, &p)->v.b);
+	lwm_model_free(back);
+	lwm_model_free(m);
+	remove_state(file);
+}
+
 static void write_file(const char *file, const void *data, size_t len)
 {
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -354,6 +385,7 @@ int main(void)
 		cmocka_unit_test(psk_account_security),
 		cmocka_unit_test(discover_payload),
 		cmocka_unit_test(persistence_round_trip),
+		cmocka_unit_test(saved_account_takes_bootstrap_instance),
 		cmocka_unit_test(corrupt_or_missing_state),
 	};
 
