@@ -1107,7 +1107,7 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	struct lwm_record *recs = NULL;
 	struct lwm_buf scratch;
 	const uint8_t *data = NULL;
-	size_t len = 0, n = 0;
+	size_t len = 0, n = 0, offset, total;
 	uint32_t fmt;
 	char ps[32];
 	int r;
@@ -1125,7 +1125,8 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		return lwm_respond_code(resp, 404);
 	if (!lwm_objdef_find(LWM_PATH_OID(p)))
 		return lwm_respond_code(resp, 404);
-	coap_get_data(req, &len, &data);
+	/* The whole body, also when it came block-wise. */
+	coap_get_data_large(req, &len, &data, &offset, &total);
 	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
 	if (!recs)
 		return lwm_respond_code(resp, 500);
@@ -1135,6 +1136,18 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
 			r = -EINVAL;
+	/* An instance written whole (the object or the instance addressed) is
+	 * replaced, in the bootstrap objects: no stale keys of an old account
+	 * survive in it. */
+	for (size_t i = 0; r == 0 && p->len <= 2 && LWM_PATH_OID(p) <= 2 && i < n; i++) {
+		struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
+						   LWM_PATH_IID(&recs[i].path), 0, 0);
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = LWM_PATH_IID(&recs[j].path) == LWM_PATH_IID(&ip);
+		if (!seen)
+			lwm_model_remove(b->model, &ip);
+	}
 	/* A multiple resource written whole replaces its instances. */
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.len == 4) {
