@@ -442,7 +442,15 @@ int lwm_bootstrap_save(struct lwm_model *m, const char *file, char *err, size_t 
 		goto done;
 	}
 	/* 0600: the file holds the accounts' keys. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Also when a stale temporary file had another mode. */
+	if (fd >= 0 && fchmod(fd, 0600) < 0) {
+		r = -errno;
+		close(fd);
+		snprintf(err, errlen, "cannot protect %s: %s", tmp, strerror(-r));
+		unlink(tmp);
+		goto done;
+	}
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(-r));

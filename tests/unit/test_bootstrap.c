@@ -263,6 +263,16 @@ static void persistence_round_trip(void **state)
 	set(m, 0, 1, 2, num(0));
 	set(m, 0, 1, 3, opaque("dev1"));
 	set(m, 0, 1, 5, opaque("\x01\x02\x03\x04"));
+	/* A stale temporary file others may read does not leak the keys. */
+	{
+		char tmp[4200];
+		int fd;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+		fd = open(tmp, O_WRONLY | O_CREAT, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(fchmod(fd, 0644), 0);
+		close(fd);
+	}
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
