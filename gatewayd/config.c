@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "lwm2m/acl.h"
 #include "lwm2m/security.h"
 
 #ifndef LOCALSTATEDIR
@@ -57,14 +58,16 @@ static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
 	    "server_public_key", "ca_file", "server_certificate", "sni"
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
-	"points", "credentials", CFG_CREDENTIAL_KEYS, NULL,
+	"points", "credentials", "access", CFG_CREDENTIAL_KEYS, NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
-	"model", "serial", "firmware_version", "points", "credentials", CFG_CREDENTIAL_KEYS, NULL,
+	"model", "serial", "firmware_version", "points", "credentials", "access",
+	CFG_CREDENTIAL_KEYS, NULL,
 };
+static const char *const cfg_access_keys[] = {"server", "objects", "rights", NULL};
 /* One entry of a device's (or profile's) per-server credentials list. */
 static const char *const cfg_server_credential_keys[] = {
 	"server", CFG_CREDENTIAL_KEYS, NULL,
@@ -1216,6 +1219,9 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 
 static void cfg_device_clear(struct cfg_device *d)
 {
+	for (size_t i = 0; i < d->n_access; i++)
+		free(d->access[i].objects);
+	free(d->access);
 	free(d->server_credentials);
 	free((char *)d->endpoint);
 	free((void *)d->servers);
@@ -1393,6 +1399,147 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 	free(entry);
 }
 
+/* One access entry's object list; false after an error. */
+static bool cfg_load_access_objects(struct cfg_loader *ld, config_setting_t *s,
+				    struct cfg_access *a)
+{
+	int n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err_type(ld, s, "a list of object ids");
+		return false;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cfg_err(ld, s, "expected at least one object id, found none");
+		return false;
+	}
+	a->objects = calloc((size_t)n, sizeof(*a->objects));
+	if (!a->objects) {
+		ld->err = -ENOMEM;
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		long long v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64) {
+			cfg_err_type(ld, e, "an object id 3..65534");
+			return false;
+		}
+		v = config_setting_get_int64(e);
+		if (config_setting_type(e) == CONFIG_TYPE_INT)
+			v = config_setting_get_int(e);
+		if (v <= 2 || v > 65534) {
+			/* 0 is never a server's; 1 and 2 follow their own rules. */
+			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", v,
+				v == 0 ? " (the Security object is never accessible)"
+				: v == 1 ? " (each server has its own Server instance)"
+				: v == 2 ? " (Access Control instances belong to their owner)" : "");
+			return false;
+		}
+		for (size_t j = 0; j < a->n_objects; j++)
+			if (a->objects[j] == v) {
+				cfg_err(ld, e, "duplicate object %lld", v);
+				return false;
+			}
+		a->objects[a->n_objects++] = (uint16_t)v;
+	}
+	return true;
+}
+
+static bool cfg_access_overlap(const struct cfg_access *a, const struct cfg_access *b,
+			       uint16_t *oid)
+{
+	if (!a->n_objects || !b->n_objects) {
+		*oid = a->n_objects ? a->objects[0] : b->n_objects ? b->objects[0] : 0;
+		return true;
+	}
+	for (size_t i = 0; i < a->n_objects; i++)
+		for (size_t j = 0; j < b->n_objects; j++)
+			if (a->objects[i] == b->objects[j]) {
+				*oid = a->objects[i];
+				return true;
+			}
+	return false;
+}
+
+/* The device's access list (device, else profile): rights per server. */
+static void cfg_load_access(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+{
+	config_setting_t *list = cfg_get(g, "access");
+	int n;
+
+	if (!list && d->profile)
+		list = cfg_get(d->profile->setting, "access");
+	if (!list)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_err_type(ld, list, "a list of groups ( { server = \"name\"; rights = \"R\"; } )");
+		return;
+	}
+	n = config_setting_length(list);
+	d->access = calloc(n ? (size_t)n : 1, sizeof(*d->access));
+	if (!d->access) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)i), *s;
+		struct cfg_access a = {.setting = e};
+		const char *str = NULL;
+		bool ok = true;
+		size_t j;
+
+		if (!config_setting_is_group(e)) {
+			cfg_err_type(ld, e, "a group { server = \"name\"; rights = \"R\"; }");
+			continue;
+		}
+		cfg_check_strict(ld, e, cfg_access_keys);
+		if (cfg_read_string(ld, e, "server", true, &str) < 0) {
+			ok = false;
+		} else if (strcmp(str, "*") != 0) {
+			for (j = 0; j < d->n_servers; j++)
+				if (strcmp(d->servers[j]->name, str) == 0)
+					a.server = d->servers[j];
+			if (!a.server) {
+				cfg_err_type(ld, cfg_get(e, "server"),
+					     "\"*\" or the name of one of the device's servers");
+				ok = false;
+			}
+		}
+		if (cfg_read_string(ld, e, "rights", true, &str) < 0) {
+			ok = false;
+		} else if (lwm_acl_parse(str, &a.rights) < 0) {
+			cfg_err_type(ld, cfg_get(e, "rights"),
+				     "letters of R, W, E, D and C, each at most once");
+			ok = false;
+		}
+		s = cfg_get(e, "objects");
+		if (s && !cfg_load_access_objects(ld, s, &a))
+			ok = false;
+		for (j = 0; ok && j < d->n_access; j++) {
+			uint16_t oid;
+			if (d->access[j].server == a.server &&
+			    cfg_access_overlap(&d->access[j], &a, &oid)) {
+				char *first = cfg_setting_path(d->access[j].setting);
+				char what[32] = "all objects";
+				if (oid)
+					snprintf(what, sizeof(what), "object %u", oid);
+				cfg_err(ld, e, "rights of server \"%s\" for %s given twice, first at %s",
+					a.server ? a.server->name : "*", what, first ? first : "?");
+				free(first);
+				ok = false;
+			}
+		}
+		if (ok)
+			d->access[d->n_access++] = a;
+		else
+			free(a.objects);
+	}
+}
+
 static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 {
 	struct cfg *cfg = ld->cfg;
@@ -1511,6 +1658,7 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 
 	cfg_load_device_servers(ld, g, &d);
 	cfg_load_credentials(ld, g, &d);
+	cfg_load_access(ld, g, &d);
 
 	d.manufacturer = cfg_identity(ld, g, d.profile, "manufacturer");
 	d.model = cfg_identity(ld, g, d.profile, "model");

@@ -78,6 +78,17 @@ struct cfg_credentials {
 	const char *server_public_key, *ca_file, *server_certificate, *sni;
 };
 
+/* One entry of a device's access list: the Access Control rights of one
+ * server (NULL: "*", the default for servers without their own entry) on
+ * some objects' instances (none listed: all of them). */
+struct cfg_access {
+	const struct cfg_server *server;
+	uint16_t *objects;        /* owned */
+	size_t n_objects;
+	unsigned rights;          /* LWM_ACL_* bits (lwm2m/acl.h) */
+	config_setting_t *setting;
+};
+
 struct cfg_device {
 	const char *name;
 	const char *endpoint;  /* expanded endpoint name, owned by the cfg */
@@ -98,6 +109,9 @@ struct cfg_device {
 	/* What each of servers[i] uses (n_servers entries, owned): its entry,
 	 * the device-level keys for a secure server, nothing for NoSec. */
 	struct cfg_credentials *server_credentials;
+	/* Access Control with several servers (device, else profile). */
+	struct cfg_access *access;         /* owned array */
+	size_t n_access;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */

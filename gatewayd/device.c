@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "host.h"
 #include "log.h"
+#include "lwm2m/acl.h"
 #include "lwm2m/bootstrap.h"
 #include "lwm2m/objdefs.h"
 #include "lwm2m/security.h"
@@ -893,6 +894,70 @@ static int build_model(struct gwd_device *d)
 	return 0;
 }
 
+/* Access Control (Object 2) for a device with several servers: one
+ * instance per object instance of the device, filled from the config's
+ * access list.  The default, when the list says nothing else, follows the
+ * spec's owner rule: the device's first server is the Access Control
+ * Owner of every instance and so has full rights there; every other
+ * server may read (the ACL's default entry, key 0, is "R").  A second
+ * server is usually a monitoring or analytics platform: it sees the data
+ * but cannot drive outputs, execute or change settings until the operator
+ * says so.  "R" rather than nothing, because a registration whose server
+ * may see nothing is useless; "" in the config hides an object.  The
+ * Server instances (/1) get none: each server has full rights on its own
+ * account and none on the others' (acl.c).  With one server, access
+ * control does not apply and no instance is made. */
+static int access_rights(const struct cfg_device *dc, const struct cfg_server *srv,
+			 uint16_t oid, unsigned *out)
+{
+	for (size_t i = 0; i < dc->n_access; i++) {
+		const struct cfg_access *a = &dc->access[i];
+		bool covers = a->n_objects == 0;
+		if (a->server != srv)
+			continue;
+		for (size_t j = 0; j < a->n_objects; j++)
+			covers |= a->objects[j] == oid;
+		if (covers) {
+			*out = a->rights;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int build_acl(struct gwd_device *d)
+{
+	const struct cfg_device *dc = d->cfg;
+	uint16_t owner, next = 0;
+	int r;
+
+	/* A bootstrapped device's Access Control comes from its bootstrap
+	 * server (it has no configured servers). */
+	if (d->n_clients < 2 || dc->n_servers == 0)
+		return 0;
+	owner = dc->servers[0]->short_id;
+	/* Every instance of an object the device layer made (not 0, 1, 2). */
+	for (int o = lwm_model_next_object(d->model, 2); o >= 0;
+	     o = lwm_model_next_object(d->model, o)) {
+		uint16_t oid = (uint16_t)o;
+		int iid = -1;
+		while ((iid = lwm_model_next_instance(d->model, oid, iid)) >= 0) {
+			unsigned rights = LWM_ACL_READ;
+			uint16_t ac = next++;
+			r = lwm_acl_add(d->model, ac, oid, (uint16_t)iid, owner);
+			access_rights(dc, NULL, oid, &rights); /* "*" */
+			if (r == 0)
+				r = lwm_acl_set(d->model, ac, 0, rights);
+			for (size_t i = 0; r == 0 && i < dc->n_servers; i++)
+				if (access_rights(dc, dc->servers[i], oid, &rights))
+					r = lwm_acl_set(d->model, ac, dc->servers[i]->short_id, rights);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* The device's credentials for its server i.  The config loader checked
  * them already; files are read again here, so a file changed since is
  * reported with its name. */
@@ -1126,6 +1191,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	}
 	if (r == 0 && d->model)
 		r = build_model(d);
+	if (r == 0 && d->model)
+		r = build_acl(d);
 	/* Only a bootstrap server: the accounts come from it. */
 	if (r == 0 && engine && dc->bootstrap)
 		r = bootstrap_create(d);

@@ -113,12 +113,9 @@ void lwm_bootstrap_clear(struct lwm_model *m)
 
 	for (uint16_t oid = 0; oid <= 2; oid++) {
 		n = lwm_model_instances(m, oid, iids, 256);
-		for (int i = 0; i < n && i < 256; i++) {
-			struct lwm_path p = lwm_path_make(2, oid, iids[i], 0, 0);
-			if (oid == 0 && is_bootstrap_account(m, iids[i]))
-				continue;
-			lwm_model_remove(m, &p);
-		}
+		for (int i = 0; i < n && i < 256; i++)
+			if (oid != 0 || !is_bootstrap_account(m, iids[i]))
+				lwm_model_remove_instance(m, oid, iids[i]);
 	}
 }
 
@@ -361,7 +358,7 @@ int lwm_bootstrap_discover(struct lwm_model *m, const struct lwm_path *p, const 
 	}
 	/* Every object with instances, and the bootstrap objects even without. */
 	for (uint32_t oid = 0; oid < LWM_ID_NONE; oid++) {
-		int next = lwm_model_next_object(m, oid);
+		int next = lwm_model_next_object(m, (int)oid - 1);
 		for (; oid <= 2 && (next < 0 || oid < (uint32_t)next); oid++) {
 			struct lwm_path op = lwm_path_make(1, (uint16_t)oid, 0, 0, 0);
 			lwm_link_append(out, &op, NULL);
@@ -554,12 +551,10 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 			r = -EBADMSG;
 	/* A saved account where the configured bootstrap account sits now:
 	 * the saved one wins (lwm_bootstrap_restore puts the other back). */
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct lwm_path ip = lwm_path_make(2, 0, LWM_PATH_IID(&recs[i].path), 0, 0);
+	for (size_t i = 0; r == 0 && i < n; i++)
 		if (LWM_PATH_OID(&recs[i].path) == 0 &&
 		    is_bootstrap_account(m, LWM_PATH_IID(&recs[i].path)))
-			lwm_model_remove(m, &ip);
-	}
+			lwm_model_remove_instance(m, 0, LWM_PATH_IID(&recs[i].path));
 	if (r == 0)
 		r = apply_records(m, recs, n, true);
 	if (r < 0) {
@@ -1148,13 +1143,12 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	 * replaced, in the bootstrap objects: no stale keys of an old account
 	 * survive in it. */
 	for (size_t i = 0; r == 0 && p->len <= 2 && LWM_PATH_OID(p) <= 2 && i < n; i++) {
-		struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
-						   LWM_PATH_IID(&recs[i].path), 0, 0);
+		uint16_t iid = LWM_PATH_IID(&recs[i].path);
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = LWM_PATH_IID(&recs[j].path) == LWM_PATH_IID(&ip);
+			seen = LWM_PATH_IID(&recs[j].path) == iid;
 		if (!seen)
-			lwm_model_remove(b->model, &ip);
+			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), iid);
 	}
 	/* A multiple resource written whole replaces its instances. */
 	for (size_t i = 0; r == 0 && i < n; i++)
@@ -1203,12 +1197,11 @@ static void bs_delete(struct lwm_bootstrap *b, coap_pdu_t *resp, const struct lw
 		uint16_t iids[256];
 		int n = lwm_model_instances(b->model, LWM_PATH_OID(p), iids, 256);
 		for (int i = 0; i < n && i < 256; i++) {
-			struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(p), iids[i], 0, 0);
 			if (p->len == 2 && iids[i] != LWM_PATH_IID(p))
 				continue;
 			if (LWM_PATH_OID(p) == 0 && is_bootstrap_account(b->model, iids[i]))
 				continue;
-			lwm_model_remove(b->model, &ip);
+			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), iids[i]);
 		}
 	}
 	log_info(b->name, "bootstrap delete %s", ps);

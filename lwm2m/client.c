@@ -543,7 +543,8 @@ static int build_links(struct lwm_client *c, struct lwm_buf *b)
 	/* 1.1+ announces the formats it reads and writes beyond the mandatory. */
 	if (strcmp(c->version, "1.0") != 0)
 		lwm_buf_printf(b, "</>;rt=\"oma.lwm2m\";ct=\"%u %u\"", LWM_FMT_SENML_JSON, LWM_FMT_TLV);
-	return lwm_model_reg_links(c->model, c->version, b);
+	/* Only what this server may read (Access Control, acl.c). */
+	return lwm_model_reg_links_visible(c->model, c->version, lwm_client_visible, c, b);
 }
 
 static int send_register(struct lwm_client *c)

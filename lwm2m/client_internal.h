@@ -24,6 +24,8 @@ struct lwm_engine {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	struct lwm_buf scratch;      /* response encoding, reused */
+	struct lwm_record *acl_recs; /* a read with Access Control applied */
+	size_t acl_cap;
 };
 
 enum lwm_pending {
@@ -108,6 +110,20 @@ struct lwm_op {
 	struct lwm_buf local_bytes;
 	struct lwm_path path;       /* the request's path, for post-apply hooks */
 };
+
+/* acl.c: what this registration's server may do (lwm2m/acl.h). */
+unsigned lwm_client_rights(const struct lwm_client *c, uint16_t oid, uint16_t iid);
+/* May the server do `right` (LWM_ACL_*) at p?  For an object (len 1):
+ * Create on its object-level instance, anything else on at least one
+ * instance. */
+bool lwm_client_may(const struct lwm_client *c, const struct lwm_path *p, unsigned right);
+/* lwm_model_read as this server may see it: -EACCES for an instance it
+ * may not read; an object's unreadable instances left out (-EACCES when
+ * that is all of them).  The records live until the next read. */
+int lwm_client_read(struct lwm_client *c, const struct lwm_path *p,
+		    const struct lwm_record **recs, size_t *n);
+/* An instance (len 2) the server may read (a visible() filter; ud: c). */
+bool lwm_client_visible(const struct lwm_path *inst, void *ud);
 
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "acl.h"
 #include "client_internal.h"
 #include "codec.h"
 #include "gatewayd/clock.h"
@@ -279,7 +280,13 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	    lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 503);
 	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
-		err = lwm_model_discover(c->model, p, discover_attrs, c, &e->scratch);
+		/* Discover needs the Read right; an object lists what this
+		 * server may read of it (Access Control, acl.c). */
+		if (p->len >= 1 && LWM_PATH_OID(p) != 0 && lwm_model_exists(c->model, p) &&
+		    !lwm_client_may(c, p, LWM_ACL_READ))
+			return lwm_respond_code(resp, 401);
+		err = lwm_model_discover_visible(c->model, p, discover_attrs, lwm_client_visible, c,
+						 &e->scratch);
 		if (err == -ENOENT)
 			return lwm_respond_code(resp, 404);
 		if (err == -EACCES)
@@ -289,13 +296,13 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 		return lwm_respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
 	}
 
-	err = lwm_model_read(c->model, p, &recs, &n);
+	err = lwm_client_read(c, p, &recs, &n);
 	switch (err) {
 	case 0:
 		break;
 	case -ENOENT:
 		return lwm_respond_code(resp, 404);
-	case -EACCES: /* the Security object is never readable by a server */
+	case -EACCES: /* Security, or what Access Control denies this server */
 		return lwm_respond_code(resp, 401);
 	case -EPERM:
 		return lwm_respond_code(resp, 405);
@@ -466,6 +473,7 @@ void lwm_engine_free(struct lwm_engine *e)
 		gw_timer_disarm(&e->shutdown_timer);
 	coap_free_context(e->ctx);
 	lwm_buf_free(&e->scratch);
+	free(e->acl_recs);
 	coap_cleanup();
 	free(e);
 }

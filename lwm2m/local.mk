@@ -7,7 +7,7 @@ lwm2m_libgwlwm2m_la_SOURCES = \
 	lwm2m/codec_cbor.c lwm2m/codec_senml_cbor.c lwm2m/codec_lwm2m_json.c \
 	lwm2m/codec_lwm2m_cbor.c lwm2m/senml.c lwm2m/senml.h lwm2m/cbor_io.c lwm2m/cbor_io.h \
 	lwm2m/objdefs.c lwm2m/objdefs.h lwm2m/objdefs_table.c lwm2m/objdefs_ddf.c \
-	lwm2m/model.c lwm2m/model.h \
+	lwm2m/model.c lwm2m/model.h lwm2m/acl.c lwm2m/acl.h \
 	lwm2m/client.c lwm2m/client.h lwm2m/client_internal.h \
 	lwm2m/engine.c lwm2m/engine.h \
 	lwm2m/ops.c lwm2m/attrs.c lwm2m/observe.c lwm2m/observe.h \

@@ -121,6 +121,32 @@ int lwm_model_remove_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
 	return 0;
 }
 
+int lwm_model_next_instance(const struct lwm_model *m, uint16_t oid, int after)
+{
+	struct lwm_path p = lwm_path_make(2, oid, (uint16_t)(after + 1), 0, 0);
+	bool found;
+	size_t i;
+
+	if (after >= LWM_ID_NONE - 1)
+		return -ENOENT;
+	for (i = find(m, &p, &found); i < m->n && LWM_PATH_OID(&m->e[i].path) == oid; i++)
+		if (m->e[i].path.len == 2)
+			return LWM_PATH_IID(&m->e[i].path);
+	return -ENOENT;
+}
+
+int lwm_model_next_object(const struct lwm_model *m, int after)
+{
+	struct lwm_path p = lwm_path_make(1, (uint16_t)(after + 1), 0, 0, 0);
+	bool found;
+	size_t i;
+
+	if (after >= LWM_ID_NONE - 1)
+		return -ENOENT;
+	i = find(m, &p, &found);
+	return i < m->n ? LWM_PATH_OID(&m->e[i].path) : -ENOENT;
+}
+
 static const struct lwm_res_def *res_def(const struct lwm_path *p)
 {
 	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
@@ -381,13 +407,20 @@ static const char *announced_version(const struct lwm_obj_def *d, const char *lw
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out)
 {
+	return lwm_model_reg_links_visible(m, lwm2m_version, NULL, NULL, out);
+}
+
+int lwm_model_reg_links_visible(const struct lwm_model *m, const char *lwm2m_version,
+				bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+				struct lwm_buf *out)
+{
 	bool v10 = strcmp(lwm2m_version, "1.0") == 0;
 	uint16_t last_oid = LWM_ID_NONE;
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct lwm_entry *e = &m->e[i];
 		uint16_t oid = LWM_PATH_OID(&e->path);
-		if (e->path.len != 2 || oid == 0)
+		if (e->path.len != 2 || oid == 0 || (visible && !visible(&e->path, ud)))
 			continue;
 		if (oid != last_oid && !v10) {
 			const struct lwm_obj_def *d = lwm_objdef_find(oid);
@@ -408,6 +441,15 @@ int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
 		       void *ud, struct lwm_buf *out)
+{
+	return lwm_model_discover_visible(m, p, attrs, NULL, ud, out);
+}
+
+int lwm_model_discover_visible(const struct lwm_model *m, const struct lwm_path *p,
+			       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out,
+					     void *ud),
+			       bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+			       struct lwm_buf *out)
 {
 	bool found;
 	size_t i;
@@ -432,6 +474,12 @@ int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		size_t dim = 0;
 		if (e->path.len == 4)
 			continue;
+		if (visible && p->len == 1) {
+			struct lwm_path inst = lwm_path_make(2, LWM_PATH_OID(&e->path),
+							     LWM_PATH_IID(&e->path), 0, 0);
+			if (!visible(&inst, ud))
+				continue;
+		}
 		if (e->path.len == 3 && e->def->multiple) {
 			for (size_t j = i + 1; j < m->n && m->e[j].path.len == 4 &&
 					       lwm_path_starts_with(&m->e[j].path, &e->path);
@@ -477,22 +525,6 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p)
 	m->n -= j - i - 1;
 }
 
-int lwm_model_remove(struct lwm_model *m, const struct lwm_path *p)
-{
-	bool found;
-	size_t i = find(m, p, &found), j;
-
-	if (p->len == 0 || p->len > 2)
-		return -EINVAL;
-	for (j = i; j < m->n && lwm_path_starts_with(&m->e[j].path, p); j++)
-		value_clear(&m->e[j].value);
-	if (j == i)
-		return -ENOENT;
-	memmove(&m->e[i], &m->e[j], (m->n - j) * sizeof(*m->e));
-	m->n -= j - i;
-	return 0;
-}
-
 int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
 		      const struct lwm_record **recs, size_t *n)
 {
@@ -536,17 +568,4 @@ int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids,
 			count++;
 		}
 	return count;
-}
-
-int lwm_model_next_object(const struct lwm_model *m, uint32_t from)
-{
-	struct lwm_path o;
-	bool found;
-	size_t i;
-
-	if (from >= LWM_ID_NONE)
-		return -ENOENT;
-	o = lwm_path_make(1, (uint16_t)from, 0, 0, 0);
-	i = find(m, &o, &found);
-	return i < m->n ? LWM_PATH_OID(&m->e[i].path) : -ENOENT;
 }

@@ -55,11 +55,27 @@ int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
  * lwm2m_version is not "1.0"). */
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out);
+/* The same, leaving out the instances (path len 2) visible() refuses. */
+int lwm_model_reg_links_visible(const struct lwm_model *m, const char *lwm2m_version,
+				bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+				struct lwm_buf *out);
 /* Append Discover links for p (object, instance or resource); attrs (may
  * be NULL) appends the attributes attached to each listed path. */
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
 		       void *ud, struct lwm_buf *out);
+/* The same; for an object (p len 1), the instances visible() refuses (and
+ * all under them) are left out. */
+int lwm_model_discover_visible(const struct lwm_model *m, const struct lwm_path *p,
+			       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out,
+					     void *ud),
+			       bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+			       struct lwm_buf *out);
+/* The first instance id of object oid above `after` (-1: the first of
+ * all), or -ENOENT.  Walks the model without touching the read buffer. */
+int lwm_model_next_instance(const struct lwm_model *m, uint16_t oid, int after);
+/* The first object id above `after` with an instance, or -ENOENT. */
+int lwm_model_next_object(const struct lwm_model *m, int after);
 /* Check that lwm_model_set(m, p, v) would succeed, without changing m. */
 int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
 		    const struct lwm_value *v);
@@ -68,9 +84,6 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p);
 
 size_t lwm_model_entry_count(const struct lwm_model *m);
 
-/* Remove an object's instances (len 1) or one instance (len 2) with all
- * their resources.  0, -ENOENT (nothing there) or -EINVAL. */
-int lwm_model_remove(struct lwm_model *m, const struct lwm_path *p);
 /* Every record holding a value at or under p, whatever the resource's
  * operations and including the Security object: for the client's own use
  * (bootstrap, persistence), never for a server's Read.  Same buffer rules
@@ -80,7 +93,5 @@ int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
 /* The instance ids of object oid in ascending order: up to max written to
  * iids; returns how many there are. */
 int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max);
-/* The smallest object id >= from that has an instance, or -ENOENT. */
-int lwm_model_next_object(const struct lwm_model *m, uint32_t from);
 
 #endif

@@ -290,9 +290,10 @@ void lwm_observe_free(struct lwm_client *c)
 
 /* ---- attributes in force ------------------------------------------------------------ */
 
+/* A resource of this registration's own Server instance. */
 static const struct lwm_value *server_res(struct lwm_client *c, uint16_t rid)
 {
-	struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
 	const struct lwm_value *v = lwm_model_get(c->model, &p);
 
 	return v && v->type == LWM_T_INTEGER ? v : NULL;
@@ -388,14 +389,14 @@ static int gather(struct lwm_obs *o, const struct lwm_record **recs, size_t *n,
 
 	if (!o->composite) {
 		*base = o->watch[0].path;
-		return lwm_model_read(t->c->model, base, recs, n);
+		return lwm_client_read(t->c, base, recs, n);
 	}
 	*base = (struct lwm_path){0};
 	for (size_t i = 0; i < o->n_paths; i++) {
 		const struct lwm_record *r;
 		size_t k;
 		/* Paths without a value yet are left out, as in Read-Composite. */
-		if (lwm_model_read(t->c->model, &o->watch[i].path, &r, &k) < 0)
+		if (lwm_client_read(t->c, &o->watch[i].path, &r, &k) < 0)
 			continue;
 		if (total + k > t->recs_cap) {
 			size_t cap = (total + k) * 2;
@@ -699,7 +700,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		uint32_t accept;
 		if ((lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
 		     accept == LWM_FMT_LINK) ||
-		    lwm_model_read(c->model, p, &recs, &n) < 0 ||
+		    lwm_client_read(c, p, &recs, &n) < 0 ||
 		    (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= 8))
 			return true;
 	}

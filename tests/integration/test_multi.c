@@ -45,8 +45,20 @@ static int setup(void **state)
 		     "            { name = \"b\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 90;\n"
 		     "              short_id = 7; } );\n"
 		     "devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		     /* a owns everything; b reads, except 3304 which it may not see. */
+		     "  access = ( { server = \"b\"; objects = [ 3304 ]; rights = \"\"; } );\n"
 		     "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.1;\n"
-		     "               waveform = \"constant\"; base = 21.5; } ); } );\n",
+		     "               waveform = \"constant\"; base = 21.5; },\n"
+		     "             { channel = \"h\"; path = \"/3304/0/5700\"; poll = 0.1;\n"
+		     "               waveform = \"constant\"; base = 45.5; },\n"
+		     "             { channel = \"relay\"; path = \"/3201/0/5550\"; poll = 0.1;\n"
+		     "               waveform = \"output\"; type = \"bool\"; initial = false; },\n"
+		     "             { channel = \"count\"; path = \"/3200/0/5501\"; poll = 0.1;\n"
+		     "               waveform = \"counter\"; base = 100.0; step = 1.0; period = 0.1;\n"
+		     "               type = \"int\"; },\n"
+		     "             { channel = \"reset\"; path = \"/3200/0/5505\";\n"
+		     "               waveform = \"execute\"; target = \"count\"; action = \"reset\"; }\n"
+		     "  ); } );\n",
 		     e->dir, pa, pb) < 0)
 		return -1;
 	e->conf = h_write_config(e->dir, "gatewayd.conf", text, 0);
@@ -103,19 +115,26 @@ static json_t *request(struct proc *srv, const char *code, const char *fmt, ...)
 	return r;
 }
 
-/* Each server got the same objects, its lifetime, and both Server
- * instances; never the Security object. */
+/* Each server got the objects it may read and its own Server instance;
+ * never the Security object. */
 static void registers_with_both(void **state)
 {
 	struct env *e = *state;
-	json_t *regs[] = {e->reg_a, e->reg_b};
+	const char *la = str(e->reg_a, "links"), *lb = str(e->reg_b, "links");
 
+	assert_non_null(strstr(la, "</1/0>"));
+	assert_null(strstr(la, "</1/1>"));
+	assert_non_null(strstr(lb, "</1/1>"));
+	assert_null(strstr(lb, "</1/0>"));
+	assert_non_null(strstr(la, "</3304/0>"));
+	assert_null(strstr(lb, "</3304/0>"));
+	assert_non_null(strstr(la, "</2/0>")); /* anyone may read Object 2 */
+	assert_non_null(strstr(lb, "</2/0>"));
 	for (size_t i = 0; i < 2; i++) {
-		const char *links = str(regs[i], "links");
-		assert_non_null(strstr(links, "</1/0>"));
-		assert_non_null(strstr(links, "</1/1>"));
+		const char *links = i ? lb : la;
 		assert_non_null(strstr(links, "</3/0>"));
 		assert_non_null(strstr(links, "</3303/0>"));
+		assert_non_null(strstr(links, "</3201/0>"));
 		assert_null(strstr(links, "</0"));
 	}
 	assert_int_equal(json_integer_value(json_object_get(e->reg_a, "lt")), 60);
@@ -148,13 +167,15 @@ static void each_server_reads(void **state)
 
 	assert_float_equal(read_temperature(&e->a), 21.5, 1e-9);
 	assert_float_equal(read_temperature(&e->b), 21.5, 1e-9);
-	/* Both Server instances, with their Short Server IDs. */
-	r = request(&e->b, "2.05", "read mu-d /1/0/0 text");
+	/* Each server's own Server instance, not the other's. */
+	r = request(&e->a, "2.05", "read mu-d /1/0/0 text");
 	assert_string_equal(str(r, "payload_text"), "1");
 	json_decref(r);
 	r = request(&e->b, "2.05", "read mu-d /1/1/0 text");
 	assert_string_equal(str(r, "payload_text"), "7");
 	json_decref(r);
+	json_decref(request(&e->b, "4.01", "read mu-d /1/0/0 text"));
+	json_decref(request(&e->a, "4.01", "read mu-d /1/1"));
 	json_decref(request(&e->a, "4.01", "read mu-d /0/0"));
 }
 
@@ -203,6 +224,74 @@ static void lifetime_write_updates_that_server(void **state)
 	json_decref(r);
 }
 
+/* The owner (a) reads, writes and executes; b reads but gets 4.01 on
+ * write, execute, delete, and on the object hidden from it. */
+static void rights_differ(void **state)
+{
+	struct env *e = *state;
+
+	json_decref(request(&e->a, "2.04", "write mu-d /3201/0/5550 text 1"));
+	json_decref(request(&e->b, "4.01", "write mu-d /3201/0/5550 text 0"));
+	json_decref(request(&e->a, "2.05", "read mu-d /3201/0/5550 text"));
+	json_decref(request(&e->b, "2.05", "read mu-d /3201/0/5550 text"));
+	json_decref(request(&e->a, "2.04", "execute mu-d /3200/0/5505"));
+	json_decref(request(&e->b, "4.01", "execute mu-d /3200/0/5505"));
+	json_decref(request(&e->b, "4.01", "raw mu-d DELETE /3303/0"));
+	json_decref(request(&e->a, "4.05", "raw mu-d DELETE /3303/0"));
+	/* Another server's account: no rights at all. */
+	json_decref(request(&e->b, "4.01", "write mu-d /1/0/1 text 30"));
+	json_decref(request(&e->b, "4.01", "execute mu-d /1/0/8"));
+	/* Hidden: read, discover, observe, attributes. */
+	json_decref(request(&e->b, "4.01", "read mu-d /3304/0/5700 text"));
+	json_decref(request(&e->b, "4.01", "read mu-d /3304"));
+	json_decref(request(&e->b, "4.01", "discover mu-d /3304"));
+	json_decref(request(&e->b, "4.01", "observe mu-d /3304/0/5700 text"));
+	json_decref(request(&e->b, "4.01", "raw mu-d PUT /3304/0/5700?pmax=5 -"));
+	json_decref(request(&e->a, "2.05", "read mu-d /3304/0/5700 text"));
+}
+
+/* The Access Control instance of /oid/0, from a's read of Object 2. */
+static int ac_instance_of(struct env *e, int oid)
+{
+	json_t *r = request(&e->b, "2.05", "read mu-d /2 senml-json"), *rec;
+	size_t i;
+	int found = -1;
+
+	json_array_foreach(json_object_get(r, "records"), i, rec) {
+		int x;
+		char tail[16];
+		if (sscanf(str(rec, "path"), "/2/%d/%15s", &x, tail) == 2 &&
+		    strcmp(tail, "0") == 0 &&
+		    json_integer_value(json_object_get(rec, "value")) == oid)
+			found = x;
+	}
+	json_decref(r);
+	return found;
+}
+
+/* The ACL is read from the model's Object 2: when the owner grants b the
+ * Write right there, b may write; b may not change Object 2 itself. */
+static void owner_grants_through_object_2(void **state)
+{
+	struct env *e = *state;
+	int ac = ac_instance_of(e, 3201);
+	json_t *r;
+
+	assert_true(ac >= 0);
+	r = request(&e->b, "2.05", "read mu-d /2/%d/3 text", ac);
+	assert_string_equal(str(r, "payload_text"), "1"); /* a owns it */
+	json_decref(r);
+	json_decref(request(&e->b, "4.01", "write mu-d /2/%d/2/7 text 3", ac));
+	json_decref(request(&e->b, "4.01", "write mu-d /3201/0/5550 text 0"));
+	json_decref(request(&e->a, "2.04", "write mu-d /2/%d/2/7 text 3", ac));
+	json_decref(request(&e->b, "2.04", "write mu-d /3201/0/5550 text 0"));
+	/* The default entry (key 0, "R") is still there for others. */
+	r = request(&e->a, "2.05", "read mu-d /2/%d/2/0 text", ac);
+	assert_string_equal(str(r, "payload_text"), "1");
+	json_decref(r);
+	json_decref(request(&e->b, "4.01", "raw mu-d POST /2 -"));
+}
+
 static void shutdown_deregisters_from_both(void **state)
 {
 	struct env *e = *state;
@@ -225,6 +314,8 @@ int main(void)
 		cmocka_unit_test(each_server_reads),
 		cmocka_unit_test(observations_are_per_server),
 		cmocka_unit_test(lifetime_write_updates_that_server),
+		cmocka_unit_test(rights_differ),
+		cmocka_unit_test(owner_grants_through_object_2),
 		cmocka_unit_test(shutdown_deregisters_from_both),
 	};
 	int skip = h_skip_without_sim();

@@ -41,3 +41,9 @@ tests_unit_test_client_SOURCES = tests/unit/test_client.c
 tests_unit_test_client_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_client_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
 TESTS += tests/unit/test_client
+
+check_PROGRAMS += tests/unit/test_acl
+tests_unit_test_acl_SOURCES = tests/unit/test_acl.c
+tests_unit_test_acl_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_acl_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_acl

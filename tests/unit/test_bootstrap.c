@@ -127,16 +127,14 @@ static void expect_refused(struct lwm_model *m, const char *reason)
 static void refused_at_finish(void **state)
 {
 	struct lwm_model *m = sample();
-	struct lwm_path p = lwm_path_make(2, 1, 0, 0, 0);
 
 	/* No Server instance for the account. */
-	lwm_model_remove(m, &p);
+	lwm_model_remove_instance(m, 1, 0);
 	expect_refused(m, "no Server instance with Short Server ID 101");
 
 	/* Only the bootstrap account. */
 	m = sample();
-	p = lwm_path_make(2, 0, 1, 0, 0);
-	lwm_model_remove(m, &p);
+	lwm_model_remove_instance(m, 0, 1);
 	expect_refused(m, "no LwM2M server account");
 
 	/* A URI that is not CoAP. */
@@ -164,8 +162,7 @@ static void refused_at_finish(void **state)
 
 	/* No Short Server ID. */
 	m = sample();
-	p = lwm_path_make(2, 0, 1, 0, 0);
-	lwm_model_remove(m, &p);
+	lwm_model_remove_instance(m, 0, 1);
 	set(m, 0, 1, 0, str("coap://server.example.com"));
 	set(m, 0, 1, 1, boolean(false));
 	set(m, 0, 1, 2, num(3));
@@ -377,8 +374,7 @@ static void corrupt_or_missing_state(void **state)
 	/* Well-formed but unusable: a Security instance alone. */
 	lwm_model_free(m);
 	m = sample();
-	p = lwm_path_make(2, 1, 0, 0, 0);
-	lwm_model_remove(m, &p);
+	lwm_model_remove_instance(m, 1, 0);
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "no usable account"));

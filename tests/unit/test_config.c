@@ -626,6 +626,40 @@ static void test_bad_credentials(void **state)
 	cfg_free(cfg);
 }
 
+/* Access lists: servers of the device or "*", RWEDC rights, object ids
+ * other than 0..2, no server given rights twice for one object. */
+static void test_bad_access(void **state)
+{
+	static const char *const diags[] = {
+		"bad-access.conf:8: devices.[1].access.[0].server: expected \"*\" or the name of one of the device's servers, found \"c\"",
+		"bad-access.conf:9: devices.[1].access.[1].rights: expected letters of R, W, E, D and C, each at most once, found \"RX\"",
+		"bad-access.conf:10: devices.[1].access.[2].objects.[0]: expected an object id 3..65534, found 1 (each server has its own Server instance)",
+		"bad-access.conf:11: devices.[1].access.[3].objects.[1]: duplicate object 3303",
+		"bad-access.conf:13: devices.[1].access.[5]: rights of server \"a\" for object 3303 given twice, first at devices.[1].access.[4]",
+		"bad-access.conf:14: devices.[1].access.[6].colour: unknown key 'colour'",
+		"bad-access.conf:14: devices.[1].access.[6].objects: expected at least one object id, found none",
+		"bad-access.conf:15: devices.[1].access.[7]: missing required key 'server'",
+		"bad-access.conf:16: devices.[1].access.[8]: expected a group { server = \"name\"; rights = \"R\"; }, found \"b\"",
+		"bad-access.conf:17: devices.[2].access: expected a list of groups ( { server = \"name\"; rights = \"R\"; } ), found 3",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-access.conf", -EINVAL);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_diags(cfg, diags);
+	assert_string_equal(d->name, "ok");
+	assert_int_equal(d->n_access, 2);
+	assert_ptr_equal(d->access[0].server, &cfg->servers[1]);
+	assert_int_equal(d->access[0].n_objects, 2);
+	assert_int_equal(d->access[0].objects[0], 3303);
+	assert_int_equal(d->access[0].objects[1], 3);
+	assert_int_equal(d->access[0].rights, 3); /* R | W */
+	assert_null(d->access[1].server); /* "*" */
+	assert_int_equal(d->access[1].n_objects, 0);
+	assert_int_equal(d->access[1].rights, 0);
+	cfg_free(cfg);
+}
+
 static void test_bad_many(void **state)
 {
 	struct cfg *cfg = load("bad-many.conf", -EINVAL);
@@ -776,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap),
 		cmocka_unit_test(test_bad_bootstrap),
 		cmocka_unit_test(test_bad_credentials),
+		cmocka_unit_test(test_bad_access),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_include),
 		cmocka_unit_test(test_bad_include_missing),
