@@ -1054,8 +1054,8 @@ static void bootstrap_finished(struct lwm_bootstrap *b, void *ud)
 	/* Registrations before this bootstrap ended when it began. */
 	free_clients(d);
 	if (clients_from_model(d) < 0) {
-		log_err(device_name(d), "no bootstrapped account is usable; bootstrapping again");
-		lwm_bootstrap_start(d->bs);
+		free_clients(d);
+		lwm_bootstrap_retry(d->bs, "no bootstrapped account is usable");
 		return;
 	}
 	/* Register now, or once the first readings are in. */

@@ -858,6 +858,12 @@ int lwm_bootstrap_start(struct lwm_bootstrap *b)
 	return 0;
 }
 
+void lwm_bootstrap_retry(struct lwm_bootstrap *b, const char *why)
+{
+	gw_timer_disarm(&b->notify);
+	fail(b, why);
+}
+
 void lwm_bootstrap_stop(struct lwm_bootstrap *b)
 {
 	gw_timer_disarm(&b->timer);

@@ -67,6 +67,10 @@ void lwm_bootstrap_free(struct lwm_bootstrap *b);
  * and jitter until Finish is accepted or lwm_bootstrap_stop. */
 int lwm_bootstrap_start(struct lwm_bootstrap *b);
 void lwm_bootstrap_stop(struct lwm_bootstrap *b);
+/* The result of a finished bootstrap cannot be used after all (e.g. a
+ * server name does not resolve): count it as a failed attempt and bootstrap
+ * again after the backoff. */
+void lwm_bootstrap_retry(struct lwm_bootstrap *b, const char *why);
 /* A bootstrap is under way (requested, serving the server, or backing off). */
 bool lwm_bootstrap_active(const struct lwm_bootstrap *b);
 /* Bootstrap attempts that failed since the last start. */
