@@ -149,6 +149,56 @@ static int find_server_instance(struct lwm_model *m, uint16_t ssid)
 	return -ENOENT;
 }
 
+static const uint8_t *get_bytes(struct lwm_model *m, uint16_t iid, uint16_t rid, size_t *len)
+{
+	const struct lwm_value *v = get(m, 0, iid, rid);
+
+	*len = v && v->type == LWM_T_OPAQUE ? v->v.bytes.len : 0;
+	return *len ? v->v.bytes.ptr : NULL;
+}
+
+/* The credentials of Security instance /0/iid in mode. */
+static int account_security(struct lwm_model *m, uint16_t iid, enum lwm_sec_mode mode,
+			    struct lwm_security **out, char *err, size_t errlen)
+{
+	struct lwm_security_account sa = {.mode = mode, .pinned = true};
+	const struct lwm_value *sni = get(m, 0, iid, 14);
+	char name[256];
+	int64_t usage = 3;
+
+	*out = NULL;
+	if (mode == LWM_SEC_NOSEC)
+		return 0;
+	sa.own = get_bytes(m, iid, 3, &sa.own_len);
+	sa.server = get_bytes(m, iid, 4, &sa.server_len);
+	sa.secret = get_bytes(m, iid, 5, &sa.secret_len);
+	if (!sa.own || !sa.secret || (mode != LWM_SEC_PSK && !sa.server)) {
+		snprintf(err, errlen, "%s credentials incomplete (%s missing)",
+			 lwm_security_mode_name(mode),
+			 !sa.own ? mode == LWM_SEC_PSK ? "PSK identity /0/x/3" : "/0/x/3"
+			 : !sa.secret ? "key /0/x/5" : "server key /0/x/4");
+		return -EINVAL;
+	}
+	if (mode == LWM_SEC_X509) {
+		/* Certificate Usage (/0/x/15): 3 (the default) pins the server's
+		 * certificate, 2 makes it the trust anchor; 0 and 1 need a
+		 * system trust store, which a gateway does not assume. */
+		get_int(m, 0, iid, 15, &usage);
+		if (usage != 2 && usage != 3) {
+			snprintf(err, errlen, "certificate usage %lld not supported", (long long)usage);
+			return -EINVAL;
+		}
+		sa.pinned = usage == 3;
+		if (sni && sni->type == LWM_T_STRING && sni->v.bytes.len &&
+		    sni->v.bytes.len < sizeof(name)) {
+			memcpy(name, sni->v.bytes.ptr, sni->v.bytes.len);
+			name[sni->v.bytes.len] = '\0';
+			sa.sni = name;
+		}
+	}
+	return lwm_security_from_account(&sa, out, err, errlen);
+}
+
 static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *a, char *why,
 			 size_t whylen)
 {
@@ -179,9 +229,9 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 		snprintf(why, whylen, "/0/%u: no Security Mode", iid);
 		return -EINVAL;
 	}
-	if (mode != LWM_SEC_NOSEC && mode != LWM_SEC_PSK) {
-		snprintf(why, whylen, "/0/%u: security mode %lld not supported for bootstrapped accounts",
-			 iid, (long long)mode);
+	if (mode < LWM_SEC_PSK || mode > LWM_SEC_NOSEC ||
+	    !lwm_security_mode_supported((enum lwm_sec_mode)mode)) {
+		snprintf(why, whylen, "/0/%u: security mode %lld not supported", iid, (long long)mode);
 		return -EINVAL;
 	}
 	a->mode = (enum lwm_sec_mode)mode;
@@ -191,17 +241,16 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 			 lwm_security_mode_name(a->mode));
 		return -EINVAL;
 	}
-	if (mode == LWM_SEC_PSK) {
-		v = get(m, 0, iid, 3);
-		if (!v || v->type != LWM_T_OPAQUE || v->v.bytes.len == 0 || v->v.bytes.len > 128) {
-			snprintf(why, whylen, "/0/%u: PSK mode without a PSK identity", iid);
+	if (mode != LWM_SEC_NOSEC) {
+		/* The keys must make credentials: parse them now, not at the
+		 * first handshake. */
+		struct lwm_security *sec = NULL;
+		char err[160];
+		if (account_security(m, iid, a->mode, &sec, err, sizeof(err)) < 0) {
+			snprintf(why, whylen, "/0/%u: %s", iid, err);
 			return -EINVAL;
 		}
-		v = get(m, 0, iid, 5);
-		if (!v || v->type != LWM_T_OPAQUE || v->v.bytes.len == 0 || v->v.bytes.len > 64) {
-			snprintf(why, whylen, "/0/%u: PSK mode without a usable key", iid);
-			return -EINVAL;
-		}
+		lwm_security_free(sec);
 	}
 	srv = find_server_instance(m, a->ssid);
 	if (srv < 0) {
@@ -288,27 +337,7 @@ int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t 
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
 			 struct lwm_security **out, char *err, size_t errlen)
 {
-	const struct lwm_value *id = get(m, 0, a->sec_iid, 3), *key = get(m, 0, a->sec_iid, 5);
-	char ident[129], hex[2 * 64 + 1];
-	struct lwm_security_params p = {.mode = LWM_SEC_PSK, .psk_identity = ident,
-					 .psk_key = hex};
-	int r;
-
-	*out = NULL;
-	if (a->mode == LWM_SEC_NOSEC)
-		return 0;
-	if (a->mode != LWM_SEC_PSK || !id || !key || id->v.bytes.len >= sizeof(ident) ||
-	    key->v.bytes.len > 64) {
-		snprintf(err, errlen, "/0/%u: unusable credentials", a->sec_iid);
-		return -EINVAL;
-	}
-	memcpy(ident, id->v.bytes.ptr, id->v.bytes.len);
-	ident[id->v.bytes.len] = '\0';
-	for (size_t i = 0; i < key->v.bytes.len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", key->v.bytes.ptr[i]);
-	r = lwm_security_load(&p, out, NULL, err, errlen);
-	explicit_bzero(hex, sizeof(hex));
-	return r;
+	return account_security(m, a->sec_iid, a->mode, out, err, errlen);
 }
 
 /* ---- Bootstrap-Discover ------------------------------------------------- */

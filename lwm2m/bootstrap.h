@@ -91,8 +91,9 @@ struct lwm_account {
 
 /* Check the model as Bootstrap-Finish must: at least one usable account, a
  * non-bootstrap Security instance with a Short Server ID, a parseable
- * coap:// or coaps:// URI that fits its mode, a mode this client supports
- * for bootstrapped accounts (NoSec, PSK) with its keys, and a Server
+ * coap:// or coaps:// URI that fits its mode, a mode libcoap's DTLS
+ * library supports with keys that parse (lwm_security_from_account;
+ * X.509 Certificate Usage 2 or 3), and a Server
  * instance with that Short Server ID, a lifetime and a UDP binding.
  * Other Security instances are left unused.  Returns the number of usable
  * accounts, or -EINVAL with the reason in why (the first unusable

@@ -17,6 +17,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "creds.h"
 #include "harness.h"
 
 /* Device "bt" bootstraps; device "plain" registers with the management
@@ -46,6 +51,16 @@ static const char dtls_config_tmpl[] =
 	"devices = (\n"
 	"  { name = \"bt\"; adapter = \"sim\"; psk_identity = \"bt-boot\";\n"
 	"    psk_key = \"000102030405060708090a0b0c0d0e0f\";\n"
+	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+	"                 waveform = \"constant\"; base = 21.5; } ); }\n"
+	");\n";
+
+/* One bootstrapping device only: its management server may be any kind. */
+static const char single_config_tmpl[] =
+	"gateway = { name = \"bs\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
+	"servers = ( { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true; } );\n"
+	"devices = (\n"
+	"  { name = \"bt\"; adapter = \"sim\";\n"
 	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
 	"                 waveform = \"constant\"; base = 21.5; } ); }\n"
 	");\n";
@@ -151,6 +166,67 @@ static int setup_dtls(void **state)
 	fprintf(f, dtls_config_tmpl, e->dir, e->bs_port);
 	fclose(f);
 	return h_start_gatewayd(&e->gw, e->dir, e->config);
+}
+
+/* The management server with certificates (X.509 when rpk is false, else
+ * raw public keys); the bootstrap server driven step by step. */
+static int setup_certs(struct env *e, bool rpk)
+{
+	char c[4][512];
+	const char *x509_opts[] = {"--cert", c[0], "--key", c[1], "--ca", c[2], NULL};
+	const char *rpk_opts[] = {"--rpk", "--cert", c[0], "--key", c[1], NULL};
+	FILE *f;
+
+	e->dir = h_tmpdir();
+	if (!e->dir || asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0 || creds_make(e->dir) < 0)
+		return -1;
+	snprintf(c[0], sizeof(c[0]), "%s/%s", e->dir, rpk ? "rpk-server.pub" : "server.pem");
+	snprintf(c[1], sizeof(c[1]), "%s/%s", e->dir, rpk ? "rpk-server.key" : "server.key");
+	snprintf(c[2], sizeof(c[2]), "%s/ca.pem", e->dir);
+	/* h_start_server_argv splits --name=value; these are separate words. */
+	{
+		const char *const *o = rpk ? rpk_opts : x509_opts;
+		char joined[8][600];
+		const char *argv[8] = {0};
+		size_t n = 0;
+		for (size_t i = 0; o[i]; i++) {
+			if (o[i][0] == '-' && o[i + 1] && o[i + 1][0] != '-') {
+				snprintf(joined[n], sizeof(joined[n]), "%s=%s", o[i], o[i + 1]);
+				i++;
+			} else {
+				snprintf(joined[n], sizeof(joined[n]), "%s", o[i]);
+			}
+			argv[n] = joined[n];
+			n++;
+		}
+		e->mgmt_port = h_start_server_argv(&e->mgmt, e->dir, 0, argv);
+	}
+	if (e->mgmt_port <= 0)
+		return -1;
+	e->bs_port = h_start_server_argv(&e->bs, e->dir, 0, NULL);
+	if (e->bs_port <= 0)
+		return -1;
+	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
+		return -1;
+	fprintf(f, single_config_tmpl, e->dir, e->bs_port);
+	fclose(f);
+	return h_start_gatewayd(&e->gw, e->dir, e->config);
+}
+
+static int setup_x509(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? setup_certs(e, false) : -1;
+}
+
+static int setup_rpk(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	*state = e;
+	return e ? setup_certs(e, true) : -1;
 }
 
 static int setup_auto(void **state)
@@ -463,6 +539,99 @@ static void bootstrap_pack_falls_back(void **state)
 	read_temperature(e);
 }
 
+/* A PEM file of the credentials as the DER hex a bootstrap server writes:
+ * a certificate, a public key, or a private key (PKCS#8). */
+static char *der_hex(const char *dir, const char *name)
+{
+	char path[4096], *hex;
+	gnutls_datum_t pem = {0}, der = {0};
+	int r = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(gnutls_load_file(path, &pem), 0);
+	if (strstr((const char *)pem.data, "CERTIFICATE")) {
+		gnutls_x509_crt_t c;
+		gnutls_x509_crt_init(&c);
+		if (gnutls_x509_crt_import(c, &pem, GNUTLS_X509_FMT_PEM) >= 0)
+			r = gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der);
+		gnutls_x509_crt_deinit(c);
+	} else if (strstr((const char *)pem.data, "PUBLIC KEY")) {
+		gnutls_pubkey_t k;
+		gnutls_pubkey_init(&k);
+		if (gnutls_pubkey_import(k, &pem, GNUTLS_X509_FMT_PEM) >= 0)
+			r = gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &der);
+		gnutls_pubkey_deinit(k);
+	} else {
+		gnutls_x509_privkey_t k;
+		gnutls_x509_privkey_init(&k);
+		if (gnutls_x509_privkey_import(k, &pem, GNUTLS_X509_FMT_PEM) >= 0)
+			r = gnutls_x509_privkey_export2_pkcs8(k, GNUTLS_X509_FMT_DER, NULL,
+							     GNUTLS_PKCS_PLAIN, &der);
+		gnutls_x509_privkey_deinit(k);
+	}
+	gnutls_free(pem.data);
+	assert_true(r >= 0);
+	hex = malloc(2 * der.size + 1);
+	assert_non_null(hex);
+	for (unsigned i = 0; i < der.size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", der.data[i]);
+	hex[2 * der.size] = '\0';
+	gnutls_free(der.data);
+	return hex;
+}
+
+/* Bootstrap-Write a certificate account, one resource at a time. */
+static void provision_cert_account(struct env *e, int mode, const char *own, const char *server,
+				   const char *key)
+{
+	char *own_hex = der_hex(e->dir, own), *srv_hex = der_hex(e->dir, server);
+	char *key_hex = der_hex(e->dir, key);
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.02", "bs-delete bs-bt /"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/0 text coaps://127.0.0.1:%d",
+			       e->mgmt_port));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/1 text 0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/2 text %d", mode));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/3 opaque %s", own_hex));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/4 opaque %s", srv_hex));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/5 opaque %s", key_hex));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/10 text 4"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/0 text 4"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/1 text 60"));
+	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
+	free(own_hex);
+	free(srv_hex);
+	free(key_hex);
+}
+
+/* X.509: our certificate and key, the server's certificate pinned
+ * (Certificate Usage absent: 3, domain-issued). */
+static void x509_account(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	provision_cert_account(e, 2, "client.pem", "server.pem", "client.key");
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_true(json_is_true(json_object_get(ev, "secure")));
+	json_decref(ev);
+	read_temperature(e);
+}
+
+/* Raw public keys: ours and the server's. */
+static void rpk_account(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	provision_cert_account(e, 1, "rpk-client.pub", "rpk-server.pub", "rpk-client.key");
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_true(json_is_true(json_object_get(ev, "secure")));
+	json_decref(ev);
+	read_temperature(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest automatic[] = {
@@ -483,6 +652,8 @@ int main(void)
 	};
 	const struct CMUnitTest dtls[] = {
 		cmocka_unit_test_setup_teardown(psk_bootstrap_and_psk_account, setup_dtls, teardown),
+		cmocka_unit_test_setup_teardown(x509_account, setup_x509, teardown),
+		cmocka_unit_test_setup_teardown(rpk_account, setup_rpk, teardown),
 	};
 	int skip = h_skip_without_sim(), r;
 

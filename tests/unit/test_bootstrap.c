@@ -152,13 +152,31 @@ static void refused_at_finish(void **state)
 	set(m, 0, 1, 0, str("coaps://server.example.com"));
 	set(m, 0, 1, 2, num(0));
 	set(m, 0, 1, 3, opaque("dev1"));
-	expect_refused(m, "without a usable key");
+	expect_refused(m, "psk credentials incomplete (key /0/x/5 missing)");
 
-	/* A mode bootstrapped accounts cannot use. */
+	/* Certificates that are not certificates. */
 	m = sample();
 	set(m, 0, 1, 0, str("coaps://server.example.com"));
 	set(m, 0, 1, 2, num(2));
-	expect_refused(m, "security mode 2 not supported");
+	set(m, 0, 1, 3, opaque("not DER"));
+	set(m, 0, 1, 4, opaque("not DER either"));
+	set(m, 0, 1, 5, opaque("no key"));
+	expect_refused(m, "our certificate (/0/x/3) is not a DER certificate");
+
+	/* Certificate usage that needs a system trust store. */
+	m = sample();
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(2));
+	set(m, 0, 1, 3, opaque("x"));
+	set(m, 0, 1, 4, opaque("x"));
+	set(m, 0, 1, 5, opaque("x"));
+	set(m, 0, 1, 15, num(1));
+	expect_refused(m, "certificate usage 1 not supported");
+
+	/* No such mode. */
+	m = sample();
+	set(m, 0, 1, 2, num(4));
+	expect_refused(m, "security mode 4 not supported");
 
 	/* No Short Server ID. */
 	m = sample();
