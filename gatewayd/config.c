@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lwm2m/acl.h"
+#include "lwm2m/client.h"
 #include "lwm2m/security.h"
 
 #ifndef LOCALSTATEDIR
@@ -44,8 +45,9 @@ static const char *const cfg_gateway_keys[] = {
 	"registration_rate", NULL,
 };
 static const char *const cfg_server_keys[] = {
-	"name", "uri", "lifetime", "version", "binding", "short_id", "security", "bootstrap",
-	NULL,
+	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
+	"priority_order", "initial_delay", "failure_block", "bootstrap_on_failure",
+	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count", "bootstrap", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
@@ -457,6 +459,21 @@ static bool cfg_number(const config_setting_t *s, double *out)
 }
 
 /* A finite number; expected names the accepted range for messages. */
+static int cfg_read_bool(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			 bool *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_err_type(ld, s, "true or false");
+		return -EINVAL;
+	}
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
 static int cfg_read_double(struct cfg_loader *ld, config_setting_t *group, const char *key,
 			   bool required, const char *expected, double *out, config_setting_t **where)
 {
@@ -804,6 +821,41 @@ static void cfg_load_server_security(struct cfg_loader *ld, config_setting_t *g,
 	sv->security = str;
 }
 
+/* The registration sequence keys (TS Core 1.1 6.2.1.1), each checked for
+ * its range; the defaults are the gateway's (lwm2m/client.c says why). */
+static void cfg_load_server_sequence(struct cfg_loader *ld, config_setting_t *g,
+				     struct cfg_server *sv)
+{
+	struct lwm_reg_policy d;
+	int64_t v;
+
+	lwm_reg_policy_defaults(&d);
+	sv->initial_delay = d.initial_delay_s;
+	sv->failure_block = d.failure_block;
+	sv->bootstrap_on_failure = d.bootstrap_on_failure;
+	sv->retry_count = d.retry_count;
+	sv->retry_timer = d.retry_timer_s;
+	sv->sequence_delay = d.sequence_delay_s;
+	sv->sequence_retry_count = d.sequence_retries;
+	if (cfg_read_int(ld, g, "priority_order", false, 0, UINT32_MAX, &v) == 0) {
+		sv->has_priority = true;
+		sv->priority_order = (uint32_t)v;
+	}
+	if (cfg_read_int(ld, g, "initial_delay", false, 0, 86400, &v) == 0)
+		sv->initial_delay = (uint32_t)v;
+	cfg_read_bool(ld, g, "failure_block", &sv->failure_block);
+	cfg_read_bool(ld, g, "bootstrap_on_failure", &sv->bootstrap_on_failure);
+	if (cfg_read_int(ld, g, "retry_count", false, 1, 1000, &v) == 0)
+		sv->retry_count = (uint32_t)v;
+	if (cfg_read_int(ld, g, "retry_timer", false, 1, 86400, &v) == 0)
+		sv->retry_timer = (uint32_t)v;
+	if (cfg_read_int(ld, g, "sequence_delay", false, 1, 86400, &v) == 0)
+		sv->sequence_delay = (uint32_t)v;
+	/* 0: forever, the gateway's default. */
+	if (cfg_read_int(ld, g, "sequence_retry_count", false, 0, 1000000, &v) == 0)
+		sv->sequence_retry_count = v ? (uint32_t)v : LWM_REG_FOREVER;
+}
+
 static void cfg_load_servers(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
@@ -880,6 +932,7 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		if (cfg_read_int(ld, g, "short_id", false, 1, CFG_MAX_ID, &v) == 0)
 			sv.short_id = (uint16_t)v;
 		cfg_load_server_security(ld, g, &sv);
+		cfg_load_server_sequence(ld, g, &sv);
 		s = cfg_get(g, "bootstrap");
 		if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
 			cfg_err_type(ld, s, "true or false");

@@ -45,6 +45,17 @@ struct cfg_server {
 	/* A bootstrap server (bootstrap = true): its devices get their
 	 * management servers from it (LwM2M Bootstrap Interface). */
 	bool bootstrap;
+	/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20);
+	 * defaults are lwm_reg_policy_defaults' (lwm2m/client.h). */
+	bool has_priority;            /* priority_order given */
+	uint32_t priority_order;      /* 13 */
+	uint32_t initial_delay;       /* 14, seconds */
+	bool failure_block;           /* 15 */
+	bool bootstrap_on_failure;    /* 16 */
+	uint32_t retry_count;         /* 17 */
+	uint32_t retry_timer;         /* 18, seconds */
+	uint32_t sequence_delay;      /* 19, seconds */
+	uint32_t sequence_retry_count; /* 20; UINT32_MAX: forever */
 	config_setting_t *setting;
 };
 

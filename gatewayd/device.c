@@ -740,7 +740,26 @@ static void client_stored(struct lwm_client *c, const struct lwm_path *p,
 		save_apptypes(ud);
 }
 
+/* Every registration sequence with a server failed and its Bootstrap on
+ * Registration Failure (/1/x/16) is set: bootstrap again, when there is a
+ * bootstrap server.  May run inside libcoap's handler: a timer does it. */
+static void client_registration_failed(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->bs) {
+		log_err(device_name(d), "registration with %s failed for good; it asks for "
+			"bootstrap, but the device has no bootstrap server: the account stays "
+			"failed until restart", lwm_client_server_uri(c));
+		return;
+	}
+	log_warn(device_name(d), "registration with %s failed for good: bootstrapping again",
+		 lwm_client_server_uri(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
 static const struct lwm_client_ops client_ops = {
+	.registration_failed = client_registration_failed,
 	.stored = client_stored,
 	.owns = client_owns,
 	.write = client_write,
@@ -754,24 +773,6 @@ static void client_bootstrap_requested(struct lwm_client *c, void *ud)
 
 	log_notice(device_name(d), "bootstrap requested by %s (/1/%u/9)", lwm_client_server_uri(c),
 		   lwm_client_server_iid(c));
-	gw_timer_arm(&d->bs_timer, clock_now_ms());
-}
-
-/* Registration keeps failing: bootstrap again unless the Server instance's
- * Bootstrap on Registration Failure (/1/x/16; true when absent) says no. */
-static void client_registration_failed(struct lwm_client *c, void *ud)
-{
-	struct gwd_device *d = ud;
-	struct lwm_path p = lwm_path_make(3, 1, lwm_client_server_iid(c), 16, 0);
-	const struct lwm_value *v = lwm_model_get(d->model, &p);
-
-	if (v && v->type == LWM_T_BOOLEAN && !v->v.b) {
-		log_warn(device_name(d), "registration with %s keeps failing; /1/%u/16 says not to "
-			 "bootstrap: retrying", lwm_client_server_uri(c), lwm_client_server_iid(c));
-		return;
-	}
-	log_warn(device_name(d), "registration with %s keeps failing: bootstrapping again",
-		 lwm_client_server_uri(c));
 	gw_timer_arm(&d->bs_timer, clock_now_ms());
 }
 
@@ -1016,7 +1017,15 @@ static int clients_from_model(struct gwd_device *d)
 {
 	struct lwm_account acc[16];
 	struct lwm_client **cl;
+	struct lwm_reg_policy reg;
 	int n = lwm_bootstrap_accounts(d->model, acc, 16);
+
+	/* What the Server instance leaves out: gatewayd's retries, but one
+	 * sequence and then bootstrap, as LwM2M has it: the bootstrap server
+	 * is the way back for a device whose servers are gone. */
+	lwm_reg_policy_defaults(&reg);
+	reg.sequence_retries = 1;
+	reg.bootstrap_on_failure = true;
 
 	if (n <= 0)
 		return -EINVAL;
@@ -1036,10 +1045,18 @@ static int clients_from_model(struct gwd_device *d)
 			log_err(device_name(d), "bootstrapped account for %s: %s", acc[i].uri, err);
 			continue;
 		}
-		r = lwm_client_new_from_model(d->engine, d->model, acc[i].sec_iid, acc[i].srv_iid,
-					      d->cfg->name, d->cfg->endpoint,
-					      d->cfg->bootstrap->version, sec, &client_ops_bs, d,
-					      &d->clients[d->n_clients]);
+		struct lwm_client_config cc = {
+			.name = d->cfg->name,
+			.endpoint = d->cfg->endpoint,
+			.version = d->cfg->bootstrap->version,
+			.security = sec,
+			.model = d->model,
+			.security_iid = acc[i].sec_iid,
+			.server_iid = acc[i].srv_iid,
+			.account_in_model = true,
+			.reg = &reg,
+		};
+		r = lwm_client_new(d->engine, &cc, &client_ops_bs, d, &d->clients[d->n_clients]);
 		lwm_security_free(sec); /* the client keeps its own copy */
 		if (r == 0)
 			d->n_clients++;
@@ -1169,6 +1186,17 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
 		const struct cfg_server *srv = dc->servers[i];
 		struct lwm_security *sec = NULL;
+		struct lwm_reg_policy reg = {
+			.has_priority = srv->has_priority,
+			.priority = srv->priority_order,
+			.initial_delay_s = srv->initial_delay,
+			.failure_block = srv->failure_block,
+			.bootstrap_on_failure = srv->bootstrap_on_failure,
+			.retry_count = srv->retry_count,
+			.retry_timer_s = srv->retry_timer,
+			.sequence_delay_s = srv->sequence_delay,
+			.sequence_retries = srv->sequence_retry_count,
+		};
 		struct lwm_client_config cc = {
 			.name = dc->name,
 			.endpoint = dc->endpoint,
@@ -1180,6 +1208,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.model = d->model,
 			.security_iid = (uint16_t)i,
 			.server_iid = (uint16_t)i,
+			.reg = &reg,
 		};
 		r = load_security(dc, i, &sec);
 		cc.security = sec;

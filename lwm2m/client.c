@@ -11,16 +11,35 @@
 #include "gatewayd/log.h"
 #include "security.h"
 
-/* Registration retry: exponential from RETRY_MIN_S up to RETRY_MAX_S, with
- * +-25% jitter so that a restarted server is not hit by every device at the
- * same instant. (The Server object's 1.1 retry resources refine this later.) */
-#define RETRY_MIN_S 2u
-#define RETRY_MAX_S 120u
+/* The registration sequence's defaults for a gateway.  The spec's (5
+ * attempts 60 s apart doubling, one sequence, then bootstrap) suit a
+ * device with a bootstrap server; a gateway usually has none, and must
+ * never give up on its own: a server down for a day must find every device
+ * back soon after it returns, without a restart.  So: attempts 2, 4, 8, 16
+ * and 32 s apart (6 per sequence, about a minute, close to the retries of
+ * earlier gatewayd versions), then 120 s between sequences, forever, and no
+ * bootstrap on failure.  Every delay gets +-25% jitter so that a restarted
+ * server is not hit by every device at the same instant. */
+#define REG_RETRY_COUNT 6u
+#define REG_RETRY_TIMER_S 2u
+#define REG_SEQUENCE_DELAY_S 120u
+/* A single delay is capped at a day (a server may write large values). */
+#define REG_MAX_DELAY_S 86400u
+
+void lwm_reg_policy_defaults(struct lwm_reg_policy *p)
+{
+	*p = (struct lwm_reg_policy){
+		.retry_count = REG_RETRY_COUNT,
+		.retry_timer_s = REG_RETRY_TIMER_S,
+		.sequence_delay_s = REG_SEQUENCE_DELAY_S,
+		.sequence_retries = LWM_REG_FOREVER,
+	};
+}
 
 const char *lwm_client_state_name(enum lwm_client_state s)
 {
 	static const char *const names[] = {"idle", "registering", "registered", "updating",
-					    "backoff", "deregistering", "stopped"};
+					    "backoff", "deregistering", "stopped", "failed"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
@@ -211,6 +230,19 @@ static int add_core_objects(struct lwm_client *c)
 	r |= set_int(m, 1, vi, 5, 86400) < 0; /* Disable Timeout */
 	r |= set_bool(m, 1, vi, 6, false) < 0;
 	r |= set_str(m, 1, vi, 7, c->binding) < 0;
+	/* The 1.1 registration sequence; a 1.0 server does not know it. */
+	if (strcmp(c->version, "1.0") != 0) {
+		const struct lwm_reg_policy *g = &c->reg;
+		if (g->has_priority)
+			r |= set_int(m, 1, vi, 13, g->priority) < 0;
+		r |= set_int(m, 1, vi, 14, g->initial_delay_s) < 0;
+		r |= set_bool(m, 1, vi, 15, g->failure_block) < 0;
+		r |= set_bool(m, 1, vi, 16, g->bootstrap_on_failure) < 0;
+		r |= set_int(m, 1, vi, 17, g->retry_count) < 0;
+		r |= set_int(m, 1, vi, 18, g->retry_timer_s) < 0;
+		r |= set_int(m, 1, vi, 19, g->sequence_delay_s) < 0;
+		r |= set_int(m, 1, vi, 20, g->sequence_retries) < 0;
+	}
 	r |= declare_executables(c) < 0;
 	return r ? -EINVAL : 0;
 }
@@ -327,6 +359,10 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->security_iid = cfg->security_iid;
 	c->server_iid = cfg->server_iid;
 	c->account_in_model = cfg->account_in_model;
+	if (cfg->reg)
+		c->reg = *cfg->reg;
+	else
+		lwm_reg_policy_defaults(&c->reg);
 	c->own_model = !cfg->model;
 	c->model = cfg->model ? cfg->model : lwm_model_new();
 	gw_timer_init(&c->timer, e->timers, timer_cb, c);
@@ -603,6 +639,8 @@ int lwm_client_deregister(struct lwm_client *c)
 	int r;
 
 	gw_timer_disarm(&c->timer);
+	c->initial_wait = false;
+	c->order_wait = false;
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
@@ -630,76 +668,193 @@ static uint64_t update_delay_ms(uint32_t lifetime)
 	return (lt - margin) * 1000u;
 }
 
-static uint64_t retry_delay_ms(struct lwm_client *c)
-{
-	unsigned shift = c->failures > 7 ? 7 : c->failures;
-	uint64_t base = (uint64_t)RETRY_MIN_S << shift;
-	uint64_t ms;
-
-	if (base > RETRY_MAX_S)
-		base = RETRY_MAX_S;
-	ms = base * 1000u;
-	/* +-25% jitter. */
-	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
-}
-
-/* An unsigned resource of this registration's Server instance, or def. */
-static uint64_t server_uint(const struct lwm_client *c, uint16_t rid, uint64_t def)
+/* A /1/x/rid value of this account: the model's (a server or bootstrap
+ * server may have written it), else the configured one. */
+static uint64_t reg_value(const struct lwm_client *c, uint16_t rid, uint64_t configured)
 {
 	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
 	const struct lwm_value *v = lwm_model_get(c->model, &p);
 
-	if (v && v->type == LWM_T_UNSIGNED)
+	if (!v)
+		return configured;
+	switch (v->type) {
+	case LWM_T_UNSIGNED:
 		return v->v.u;
-	if (v && v->type == LWM_T_INTEGER && v->v.i >= 0)
-		return (uint64_t)v->v.i;
-	return def;
+	case LWM_T_INTEGER:
+		return v->v.i < 0 ? 0 : (uint64_t)v->v.i;
+	case LWM_T_BOOLEAN:
+		return v->v.b;
+	default:
+		return configured;
+	}
 }
 
-/* Attempts after which registration counts as failed (LwM2M 1.1 defaults:
- * Communication Retry Count 5 times Sequence Retry Count 1). */
-static uint64_t attempts_until_failed(const struct lwm_client *c)
+static bool reg_priority(const struct lwm_client *c, uint64_t *prio)
 {
-	uint64_t n = server_uint(c, 17, 5) * server_uint(c, 20, 1);
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 13, 0);
 
-	return n ? n : 1;
+	if (!lwm_model_exists(c->model, &p) && !c->reg.has_priority)
+		return false;
+	*prio = reg_value(c, 13, c->reg.priority);
+	return true;
 }
 
-static void schedule_retry(struct lwm_client *c, const char *why)
+/* +-25% jitter. */
+static uint64_t jitter_ms(uint64_t ms)
 {
-	uint64_t delay;
+	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
+}
+
+static int send_register(struct lwm_client *c);
+static void schedule_retry(struct lwm_client *c, const char *why);
+
+/* ---- the registration order (/1/x/13, 14, 15) ---------------------------------- */
+
+/* Does an earlier server in the Registration Priority Order still hold c
+ * back (not registered yet, nor failed without blocking)? */
+static bool order_blocked(const struct lwm_client *c)
+{
+	uint64_t mine, theirs;
+
+	if (!reg_priority(c, &mine))
+		return false;
+	for (const struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o != c && o->model == c->model && !o->order_released &&
+		    reg_priority(o, &theirs) && theirs < mine)
+			return true;
+	return false;
+}
+
+/* Register now, or after the Initial Registration Delay when this is the
+ * first registration since the account was set up. */
+static void start_now(struct lwm_client *c)
+{
+	uint64_t delay = c->initial_done ? 0 : reg_value(c, 14, c->reg.initial_delay_s);
+	int r;
+
+	if (delay) {
+		if (delay > REG_MAX_DELAY_S)
+			delay = REG_MAX_DELAY_S;
+		c->initial_wait = true;
+		log_debug(c->name, "registering with %s in %u s (initial delay)", c->server_uri,
+			  (unsigned)delay);
+		gw_timer_arm(&c->timer, clock_now_ms() + delay * 1000u);
+		return;
+	}
+	r = send_register(c);
+	if (r < 0)
+		schedule_retry(c, strerror(-r));
+}
+
+/* c no longer holds later servers back: start those now free to go. */
+static void order_release(struct lwm_client *c)
+{
+	if (c->order_released)
+		return;
+	c->order_released = true;
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model && o->order_wait && !order_blocked(o)) {
+			o->order_wait = false;
+			start_now(o);
+		}
+}
+
+/* ---- retries (/1/x/16..20) ------------------------------------------------------------ */
+
+static void registration_failed(struct lwm_client *c, const char *why)
+{
+	bool bootstrap = reg_value(c, 16, c->reg.bootstrap_on_failure);
+
+	free(c->location);
+	c->location = NULL;
+	lwm_client_set_state(c, LWM_CLIENT_FAILED);
+	if (bootstrap)
+		log_err(c->name, "registration with %s failed (%s) after %u attempt(s); "
+			"bootstrap on registration failure is set", c->server_uri, why, c->failures);
+	else
+		log_err(c->name, "registration with %s failed (%s) after %u attempt(s); "
+			"no more attempts (Communication Sequence Retry Count reached)",
+			c->server_uri, why, c->failures);
+	if (!reg_value(c, 15, c->reg.failure_block))
+		order_release(c);
+	if (bootstrap && c->ops && c->ops->registration_failed)
+		c->ops->registration_failed(c, c->ud);
+}
+
+/* A registration attempt failed: the next one, a new sequence, or the end.
+ * rejected: the server refused it (rather than not answering). */
+static void schedule_retry_ex(struct lwm_client *c, const char *why, bool rejected)
+{
+	uint64_t count = reg_value(c, 17, c->reg.retry_count);
+	uint64_t timer = reg_value(c, 18, c->reg.retry_timer_s);
+	uint64_t seq_delay = reg_value(c, 19, c->reg.sequence_delay_s);
+	uint64_t seqs = reg_value(c, 20, c->reg.sequence_retries);
+	uint64_t delay_s, delay;
+	bool new_sequence = false;
 
 	c->failures++;
-	delay = retry_delay_ms(c);
+	c->attempt++;
 	/* The session is replaced when the retry fires (the server may have
 	 * lost ours); not here, because this may run inside libcoap's own
 	 * callback for that session. */
 	free(c->location);
 	c->location = NULL;
-	if (c->failures == 1 || c->failures % 10 == 0)
-		log_warn(c->name, "registration with %s failed (%s); retrying in %.1f s (attempt %u)",
-			 c->server_uri, why, delay / 1000.0, c->failures);
+	if (rejected && reg_value(c, 16, c->reg.bootstrap_on_failure))
+		return registration_failed(c, why);
+	if (c->attempt < (count ? count : 1)) {
+		unsigned shift = c->attempt - 1 > 20 ? 20 : c->attempt - 1;
+		delay_s = (timer ? timer : 1) << shift;
+	} else {
+		/* A communication sequence is over. */
+		c->attempt = 0;
+		c->sequence++;
+		new_sequence = true;
+		if (!reg_value(c, 15, c->reg.failure_block))
+			order_release(c); /* later servers need not wait for us */
+		if (seq_delay >= LWM_REG_NO_MORE_SEQUENCES ||
+		    (seqs != LWM_REG_FOREVER && c->sequence >= seqs))
+			return registration_failed(c, why);
+		delay_s = seq_delay;
+	}
+	if (delay_s > REG_MAX_DELAY_S)
+		delay_s = REG_MAX_DELAY_S;
+	delay = jitter_ms(delay_s ? delay_s * 1000u : 1000u);
+	if (c->failures == 1 || new_sequence)
+		log_warn(c->name, "registration with %s failed (%s); %s in %.1f s (attempt %u)",
+			 c->server_uri, why, new_sequence ? "next sequence" : "retrying",
+			 delay / 1000.0, c->failures);
 	else /* rate-limited above; every one when debugging */
 		log_debug(c->name, "registration attempt %u failed (%s); retrying in %.1f s",
 			  c->failures, why, delay / 1000.0);
 	lwm_client_set_state(c, LWM_CLIENT_BACKOFF);
 	gw_timer_arm(&c->timer, clock_now_ms() + delay);
-	/* Once per failed series; retrying goes on unless the device layer
-	 * decides otherwise (e.g. bootstraps again). */
-	if (c->failures == attempts_until_failed(c) && c->ops && c->ops->registration_failed)
-		c->ops->registration_failed(c, c->ud);
+}
+
+static void schedule_retry(struct lwm_client *c, const char *why)
+{
+	schedule_retry_ex(c, why, false);
 }
 
 int lwm_client_start(struct lwm_client *c)
 {
-	int r;
-
-	if (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED)
+	if (c->order_wait || (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED &&
+			      c->state != LWM_CLIENT_FAILED) ||
+	    gw_timer_armed(&c->timer))
 		return -EALREADY;
 	c->failures = 0;
-	r = send_register(c);
-	if (r < 0)
-		schedule_retry(c, strerror(-r));
+	c->attempt = 0;
+	c->sequence = 0;
+	c->order_released = false;
+	c->initial_wait = false;
+	lwm_client_set_state(c, LWM_CLIENT_IDLE);
+	/* After the servers earlier in the Registration Priority Order. */
+	if (order_blocked(c)) {
+		c->order_wait = true;
+		log_debug(c->name, "registration with %s waits for servers earlier in the order",
+			  c->server_uri);
+		return 0;
+	}
+	start_now(c);
 	return 0;
 }
 
@@ -719,6 +874,15 @@ static void timer_cb(struct gw_timer *t, void *ud)
 		c->disabled = false;
 		drop_session(c);
 		c->failures = 0;
+		c->attempt = 0;
+		c->sequence = 0;
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+		return;
+	}
+	if (c->initial_wait) {
+		c->initial_wait = false;
 		r = send_register(c);
 		if (r < 0)
 			schedule_retry(c, strerror(-r));
@@ -798,8 +962,12 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 			log_info(c->name, "registered with %s as %s (%s, LwM2M %s)", c->server_uri,
 				 c->endpoint, c->location, c->version);
 		c->failures = 0;
+		c->attempt = 0;
+		c->sequence = 0;
+		c->initial_done = true;
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
+		order_release(c); /* the next servers in the order may go */
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
 		return;
 	}
@@ -810,7 +978,8 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 			return;
 	}
 	snprintf(why, sizeof(why), "server answered %u.%02u", code / 100, code % 100);
-	schedule_retry(c, why);
+	/* A 4.xx is the server refusing us (a 5.xx may pass). */
+	schedule_retry_ex(c, why, code >= 400 && code < 500);
 }
 
 static void on_update_response(struct lwm_client *c, unsigned code)

@@ -18,9 +18,31 @@ enum lwm_client_state {
 	LWM_CLIENT_BACKOFF,        /* waiting to retry registration */
 	LWM_CLIENT_DEREGISTERING,
 	LWM_CLIENT_STOPPED,
+	LWM_CLIENT_FAILED,         /* every registration sequence failed */
 };
 
 const char *lwm_client_state_name(enum lwm_client_state s);
+
+/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20).  The
+ * client reads the values from its Server instance when it needs them, so
+ * a server's or bootstrap server's writes take effect; these are what it
+ * starts with (and uses when the instance lacks a resource). */
+struct lwm_reg_policy {
+	bool has_priority;          /* /1/x/13 Registration Priority Order */
+	uint32_t priority;
+	uint32_t initial_delay_s;   /* 14 Initial Registration Delay Timer */
+	bool failure_block;         /* 15 Registration Failure Block */
+	bool bootstrap_on_failure;  /* 16 Bootstrap on Registration Failure */
+	uint32_t retry_count;       /* 17 Communication Retry Count */
+	uint32_t retry_timer_s;     /* 18 Communication Retry Timer */
+	uint32_t sequence_delay_s;  /* 19 Communication Sequence Delay Timer */
+	uint32_t sequence_retries;  /* 20 Communication Sequence Retry Count */
+};
+/* /1/x/19: no further sequence.  /1/x/20: sequences without end. */
+#define LWM_REG_NO_MORE_SEQUENCES UINT32_MAX
+#define LWM_REG_FOREVER UINT32_MAX
+/* The gateway's defaults (client.c says why they differ from the spec's). */
+void lwm_reg_policy_defaults(struct lwm_reg_policy *p);
 
 struct lwm_client_config {
 	const char *name;       /* for log lines (the device's name); copied */
@@ -50,6 +72,8 @@ struct lwm_client_config {
 	 * DTLS credentials still come from `security` (the caller builds them
 	 * from /0/x).  lwm_client_new_from_model is the short form. */
 	bool account_in_model;
+	/* NULL: lwm_reg_policy_defaults. */
+	const struct lwm_reg_policy *reg;
 };
 
 /* A server operation the device must carry out (write, execute).  The
@@ -79,6 +103,14 @@ struct lwm_client_ops {
 	/* Observations at or above p came or went, or their attributes changed:
 	 * lwm_client_sample_ms may answer differently now (optional). */
 	void (*sampling_changed)(struct lwm_client *c, const struct lwm_path *p, void *ud);
+	/* Registration with this server failed for good (every sequence
+	 * of /1/x/17..20 exhausted, or the server refused it) and its
+	 * Bootstrap on Registration Failure (/1/x/16) is true: the device
+	 * layer should bootstrap (optional).  The client stays
+	 * LWM_CLIENT_FAILED until lwm_client_start or lwm_client_free.  It
+	 * may run inside libcoap's handler for the client's session: free
+	 * or restart the client later (a timer), not from here. */
+	void (*registration_failed)(struct lwm_client *c, void *ud);
 	/* The server wrote a value the LwM2M layer keeps itself (optional):
 	 * the device layer persists what must survive a restart. */
 	void (*stored)(struct lwm_client *c, const struct lwm_path *p, const struct lwm_value *v,
@@ -88,14 +120,6 @@ struct lwm_client_ops {
 	 * bootstrap from a timer, never free the client here.  NULL: the
 	 * client has no /1/x/9 (no bootstrap server). */
 	void (*bootstrap_requested)(struct lwm_client *c, void *ud);
-	/* Registration failed as many times in a row as the Server instance's
-	 * Communication Retry Count (/1/x/17, default 5) times Sequence Retry
-	 * Count (/1/x/20, default 1); the client keeps retrying.  Called once
-	 * per such series, possibly inside a libcoap handler: defer any
-	 * teardown (optional).  The device layer bootstraps again when the
-	 * Server instance's Bootstrap on Registration Failure (/1/x/16) is
-	 * true or absent. */
-	void (*registration_failed)(struct lwm_client *c, void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -186,7 +210,11 @@ bool lwm_client_available(const struct lwm_client *c);
  * set; the system clock itself is never changed). */
 void lwm_client_refresh_time(struct lwm_client *c);
 
-/* Open the session and register.  Failures are retried with backoff. */
+/* Open the session and register, as the registration sequence of the
+ * Server instance says: after the servers earlier in the Registration
+ * Priority Order, after the Initial Registration Delay, failures retried in
+ * communication sequences (with +-25% jitter on every delay).  Also
+ * restarts a FAILED or STOPPED client. */
 int lwm_client_start(struct lwm_client *c);
 /* De-register when registered (the answer is not waited for) and stop
  * retrying; lwm_client_start may follow. */

@@ -73,6 +73,13 @@ struct lwm_client {
 	char *location;       /* "/rd/xyz" */
 	struct gw_timer timer; /* update, retry */
 	unsigned failures;     /* consecutive registration failures */
+	struct lwm_reg_policy reg; /* configured; /1/x/13..20 override */
+	uint32_t attempt;      /* failed attempts in this sequence */
+	uint32_t sequence;     /* failed sequences */
+	bool order_wait;       /* waiting for servers earlier in the order */
+	bool order_released;   /* no longer holds later servers back */
+	bool initial_wait;     /* the timer is the Initial Registration Delay */
+	bool initial_done;     /* registered once: no more initial delay */
 	bool links_changed;
 	bool lifetime_changed; /* the next Update carries lt= */
 	bool unavailable;      /* the device behind it is down */

@@ -455,8 +455,9 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 }
 
 /* An account whose server never answers: after the Communication Retry
- * Count (/1/x/17, written 2 here) failed registrations, bootstrap again
- * (/1/x/16 absent means true). */
+ * Count (/1/x/17, written 2 here) failed registrations of the one sequence
+ * a bootstrapped account has, bootstrap again (/1/x/16 absent means true
+ * for it). */
 static void registration_failure_bootstraps_again(void **state)
 {
 	struct env *e = *state;
@@ -469,7 +470,7 @@ static void registration_failure_bootstraps_again(void **state)
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/17 text 2"));
 	json_decref(bs_request(e, "2.04", "bs-finish bs-bt"));
 	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
-	assert_true(h_wait_file_contains(e->log, "keeps failing: bootstrapping again",
+	assert_true(h_wait_file_contains(e->log, "failed for good: bootstrapping again",
 					  H_TIMEOUT_MS));
 	/* This time a server that answers. */
 	json_decref(bs_request(e, "2.02", "bs-delete bs-bt /"));

@@ -1,7 +1,8 @@
 /* One device, several LwM2M servers: the device registers with two test
  * servers (two processes), each with its own Server instance in the one
  * shared data model; each server reads the device, observations stay with
- * the server that made them, and shutdown de-registers from both. */
+ * the server that made them, Access Control gives the two servers different
+ * rights, and shutdown de-registers from both. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -222,6 +223,15 @@ static void lifetime_write_updates_that_server(void **state)
 	r = request(&e->a, "2.05", "read mu-d /1/0/1 text");
 	assert_string_equal(str(r, "payload_text"), "60");
 	json_decref(r);
+	/* The 1.1 registration sequence is published, and writable. */
+	r = request(&e->b, "2.05", "read mu-d /1/1/17 text");
+	assert_string_equal(str(r, "payload_text"), "6");
+	json_decref(r);
+	json_decref(request(&e->b, "2.04", "write mu-d /1/1/17 text 3"));
+	r = request(&e->b, "2.05", "read mu-d /1/1/17 text");
+	assert_string_equal(str(r, "payload_text"), "3");
+	json_decref(r);
+	json_decref(request(&e->b, "4.05", "write mu-d /1/1/15 text 1")); /* R only */
 }
 
 /* The owner (a) reads, writes and executes; b reads but gets 4.01 on

@@ -14,6 +14,7 @@ EXTRA_DIST += \
 	tests/fixtures/config/bad-range.conf \
 	tests/fixtures/config/bad-credentials.conf \
 	tests/fixtures/config/bad-access.conf \
+	tests/fixtures/config/bad-sequence.conf \
 	tests/fixtures/config/bad-path.conf \
 	tests/fixtures/config/bad-dup-device.conf \
 	tests/fixtures/config/bad-dup-endpoint.conf \

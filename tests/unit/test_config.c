@@ -660,6 +660,44 @@ static void test_bad_access(void **state)
 	cfg_free(cfg);
 }
 
+/* The registration sequence keys: defaults, values, ranges and types. */
+static void test_bad_sequence(void **state)
+{
+	static const char *const diags[] = {
+		"bad-sequence.conf:7: servers.[3].priority_order: expected an integer 0..4294967295, found -1",
+		"bad-sequence.conf:8: servers.[3].initial_delay: expected an integer 0..86400, found \"5\"",
+		"bad-sequence.conf:7: servers.[3].failure_block: expected true or false, found 1",
+		"bad-sequence.conf:6: servers.[3].retry_count: expected an integer 1..1000, found 0",
+		"bad-sequence.conf:6: servers.[3].retry_timer: expected an integer 1..86400, found 0",
+		"bad-sequence.conf:7: servers.[3].sequence_delay: expected an integer 1..86400, found 90000",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-sequence.conf", -EINVAL);
+	const struct cfg_server *a = &cfg->servers[0], *b = &cfg->servers[1];
+
+	assert_diags(cfg, diags);
+	/* Defaults: never give up. */
+	assert_false(a->has_priority);
+	assert_int_equal(a->initial_delay, 0);
+	assert_false(a->failure_block);
+	assert_false(a->bootstrap_on_failure);
+	assert_int_equal(a->retry_count, 6);
+	assert_int_equal(a->retry_timer, 2);
+	assert_int_equal(a->sequence_delay, 120);
+	assert_int_equal(a->sequence_retry_count, UINT32_MAX);
+	assert_true(b->has_priority);
+	assert_int_equal(b->priority_order, 3);
+	assert_int_equal(b->initial_delay, 10);
+	assert_true(b->failure_block);
+	assert_true(b->bootstrap_on_failure);
+	assert_int_equal(b->retry_count, 2);
+	assert_int_equal(b->retry_timer, 30);
+	assert_int_equal(b->sequence_delay, 600);
+	assert_int_equal(b->sequence_retry_count, 4);
+	assert_int_equal(cfg->servers[2].sequence_retry_count, UINT32_MAX); /* 0: forever */
+	cfg_free(cfg);
+}
+
 static void test_bad_many(void **state)
 {
 	struct cfg *cfg = load("bad-many.conf", -EINVAL);
@@ -811,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bootstrap),
 		cmocka_unit_test(test_bad_credentials),
 		cmocka_unit_test(test_bad_access),
+		cmocka_unit_test(test_bad_sequence),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_include),
 		cmocka_unit_test(test_bad_include_missing),
