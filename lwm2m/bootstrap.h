@@ -114,7 +114,8 @@ int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
  * fsync'ed.  0 or a negative errno with a message in err. */
 int lwm_bootstrap_save(struct lwm_model *m, const char *file, char *err, size_t errlen);
 /* Replace the model's non-bootstrap /0, /1 and /2 instances with what file
- * holds, and validate it.  -ENOENT: no file (never bootstrapped);
+ * holds (a saved account at the instance of a bootstrap account replaces
+ * that too), and validate it.  -ENOENT: no file (never bootstrapped);
  * -EBADMSG: unreadable or invalid (the model is left without
  * management accounts; bootstrap again); the reason in err. */
 int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen);
