@@ -47,7 +47,7 @@ static const char *const cfg_gateway_keys[] = {
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
 	"priority_order", "initial_delay", "failure_block", "bootstrap_on_failure",
-	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count",
+	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count", "bootstrap",
 	"notification_storing", "store_count", "store_bytes", "mute_send", "ack_timeout",
 	"max_retransmit", NULL,
 };
@@ -983,7 +983,15 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		}
 		if (cfg_read_int(ld, g, "max_retransmit", false, 0, 20, &v) == 0)
 			sv.max_retransmit = (int)v;
-		for (j = 0; keep && j < cfg->n_servers; j++) {
+		s = cfg_get(g, "bootstrap");
+		if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cfg_err_type(ld, s, "true or false");
+		else if (s)
+			sv.bootstrap = config_setting_get_bool(s);
+		/* A bootstrap server has no Short Server ID of its own. */
+		for (j = 0; keep && !sv.bootstrap && j < cfg->n_servers; j++) {
+			if (cfg->servers[j].bootstrap)
+				continue;
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);
 
@@ -1244,6 +1252,7 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 	int i, n;
 
 	if (!s) {
+		size_t n_bs = 0;
 		if (!cfg->n_servers)
 			return;
 		d->servers = calloc(cfg->n_servers, sizeof(*d->servers));
@@ -1251,8 +1260,21 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 			ld->err = -ENOMEM;
 			return;
 		}
-		for (size_t j = 0; j < cfg->n_servers; j++)
-			d->servers[d->n_servers++] = &cfg->servers[j];
+		/* Default: every management server; the bootstrap server only
+		 * when there is nothing else. */
+		for (size_t j = 0; j < cfg->n_servers; j++) {
+			if (!cfg->servers[j].bootstrap)
+				d->servers[d->n_servers++] = &cfg->servers[j];
+			else
+				n_bs++;
+		}
+		if (d->n_servers == 0 && n_bs > 1)
+			cfg_err(ld, g, "%zu bootstrap servers and no servers list: "
+				"name the device's one bootstrap server in servers", n_bs);
+		else if (d->n_servers == 0)
+			for (size_t j = 0; j < cfg->n_servers; j++)
+				if (cfg->servers[j].bootstrap)
+					d->bootstrap = &cfg->servers[j];
 		return;
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
@@ -1285,12 +1307,25 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 		}
 		for (size_t j = 0; j < d->n_servers; j++)
 			dup = dup || d->servers[j] == sv;
-		if (dup) {
+		if (dup || (d->bootstrap && d->bootstrap == sv)) {
 			cfg_err(ld, e, "duplicate server \"%s\"", sv->name);
 			continue;
 		}
-		d->servers[d->n_servers++] = sv;
+		if (sv->bootstrap && d->bootstrap) {
+			cfg_err(ld, e, "a second bootstrap server \"%s\"; a device has at most one "
+				"(\"%s\")", sv->name, d->bootstrap->name);
+			continue;
+		}
+		if (sv->bootstrap)
+			d->bootstrap = sv;
+		else
+			d->servers[d->n_servers++] = sv;
 	}
+	/* The bootstrap server provides the management servers. */
+	if (d->bootstrap && d->n_servers)
+		cfg_err(ld, s, "a device with a bootstrap server (\"%s\") gets its servers from it; "
+			"expected no other server, found \"%s\"", d->bootstrap->name,
+			d->servers[0]->name);
 }
 
 static void cfg_device_clear(struct cfg_device *d)
@@ -1405,6 +1440,15 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 	cfg_read_credentials(ld, g, d->profile, cr);
 	if (!list && d->profile) {
 		list = cfg_get(d->profile->setting, "credentials");
+	}
+	/* Bootstrapping: the device-level keys are for the bootstrap server;
+	 * the management servers' come from it. */
+	if (d->bootstrap) {
+		if (list)
+			cfg_err(ld, list, "a device with a bootstrap server gets its servers' "
+				"credentials from it; expected none, found a credentials list");
+		cfg_check_credentials(ld, g, d->profile, cr, d->bootstrap);
+		return;
 	}
 	if (d->n_servers == 0)
 		return;

@@ -42,6 +42,9 @@ struct cfg_server {
 	/* "nosec", "psk", "rpk" or "x509": the credentials its devices need.
 	 * Default "nosec" for coap://; coaps:// must say. */
 	const char *security;
+	/* A bootstrap server (bootstrap = true): its devices get their
+	 * management servers from it (LwM2M Bootstrap Interface). */
+	bool bootstrap;
 	/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20);
 	 * defaults are lwm_reg_policy_defaults' (lwm2m/client.h). */
 	bool has_priority;            /* priority_order given */
@@ -119,6 +122,10 @@ struct cfg_device {
 	const char *manufacturer, *model, *serial, *firmware_version;
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
+	/* The device's bootstrap server, NULL when none.  A device with one
+	 * has no servers of its own (n_servers 0): bootstrap provides them,
+	 * and the device-level keys are for the bootstrap server. */
+	const struct cfg_server *bootstrap;
 	/* The device-level keys (the device's, else its profile's): the
 	 * default for every secure server without its own `credentials` entry. */
 	struct cfg_credentials credentials;

@@ -13,6 +13,7 @@
 #include "host.h"
 #include "log.h"
 #include "lwm2m/acl.h"
+#include "lwm2m/bootstrap.h"
 #include "lwm2m/objdefs.h"
 #include "lwm2m/security.h"
 #include "transform.h"
@@ -56,6 +57,7 @@ struct gw_point {
 struct gwd_device {
 	const struct cfg_device *cfg;
 	const char *state_dir;    /* borrowed from the config */
+	uint32_t store_count, store_bytes; /* the gateway's store bounds */
 	struct gw_adapter *adapter;
 	const struct gwd_adapter_ops *ops;
 	void *actx;               /* the adapter's per-device state */
@@ -66,6 +68,12 @@ struct gwd_device {
 	struct lwm_model *model;
 	struct lwm_client **clients;
 	size_t n_clients;
+	struct lwm_engine *engine;
+	/* Bootstrap, when a bootstrap server is configured (NULL otherwise):
+	 * it writes the accounts into the model and the clients are made
+	 * from them. */
+	struct lwm_bootstrap *bs;
+	struct gw_timer bs_timer;  /* Bootstrap-Request Trigger, outside the handler */
 	struct gw_timer poll_timer;
 	/* Registration waits for the first readings (or READY_WAIT_MS), so
 	 * that a server reading right after it finds values. */
@@ -734,15 +742,21 @@ static void client_stored(struct lwm_client *c, const struct lwm_path *p,
 }
 
 /* Every registration sequence with a server failed and its Bootstrap on
- * Registration Failure is set.  Bootstrapping is not implemented yet: the
- * account stays failed, which this says loudly. */
+ * Registration Failure (/1/x/16) is set: bootstrap again, when there is a
+ * bootstrap server.  May run inside libcoap's handler: a timer does it. */
 static void client_registration_failed(struct lwm_client *c, void *ud)
 {
 	struct gwd_device *d = ud;
 
-	log_err(device_name(d), "registration with %s failed for good; it asks for bootstrap, "
-		"which this gatewayd cannot do: the account stays failed until restart",
-		lwm_client_server_uri(c));
+	if (!d->bs) {
+		log_err(device_name(d), "registration with %s failed for good; it asks for "
+			"bootstrap, but the device has no bootstrap server: the account stays "
+			"failed until restart", lwm_client_server_uri(c));
+		return;
+	}
+	log_warn(device_name(d), "registration with %s failed for good: bootstrapping again",
+		 lwm_client_server_uri(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
 }
 
 static const struct lwm_client_ops client_ops = {
@@ -752,6 +766,27 @@ static const struct lwm_client_ops client_ops = {
 	.write = client_write,
 	.execute = client_execute,
 	.sampling_changed = client_sampling_changed,
+};
+
+static void client_bootstrap_requested(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	log_notice(device_name(d), "bootstrap requested by %s (/1/%u/9)", lwm_client_server_uri(c),
+		   lwm_client_server_iid(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
+/* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger
+ * and bootstrap on registration failure. */
+static const struct lwm_client_ops client_ops_bs = {
+	.stored = client_stored,
+	.owns = client_owns,
+	.write = client_write,
+	.execute = client_execute,
+	.sampling_changed = client_sampling_changed,
+	.bootstrap_requested = client_bootstrap_requested,
+	.registration_failed = client_registration_failed,
 };
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -929,11 +964,14 @@ static int access_rights(const struct cfg_device *dc, const struct cfg_server *s
 static int build_acl(struct gwd_device *d)
 {
 	const struct cfg_device *dc = d->cfg;
-	uint16_t owner = dc->servers[0]->short_id, next = 0;
+	uint16_t owner, next = 0;
 	int r;
 
-	if (d->n_clients < 2)
+	/* A bootstrapped device's Access Control comes from its bootstrap
+	 * server (it has no configured servers). */
+	if (d->n_clients < 2 || dc->n_servers == 0)
 		return 0;
+	owner = dc->servers[0]->short_id;
 	/* Every instance of an object the device layer made (not 0, 1, 2). */
 	for (int o = lwm_model_next_object(d->model, 2); o >= 0;
 	     o = lwm_model_next_object(d->model, o)) {
@@ -959,10 +997,9 @@ static int build_acl(struct gwd_device *d)
 /* The device's credentials for its server i.  The config loader checked
  * them already; files are read again here, so a file changed since is
  * reported with its name. */
-static int load_security(const struct cfg_device *dc, size_t i, struct lwm_security **out)
+static int load_security_for(const struct cfg_device *dc, const struct cfg_server *srv,
+			     const struct cfg_credentials *cr, struct lwm_security **out)
 {
-	const struct cfg_server *srv = dc->servers[i];
-	const struct cfg_credentials *cr = &dc->server_credentials[i];
 	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
 	struct lwm_security_params p = {
 		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
@@ -989,6 +1026,161 @@ static int load_security(const struct cfg_device *dc, size_t i, struct lwm_secur
 	return r;
 }
 
+static int load_security(const struct cfg_device *dc, size_t i, struct lwm_security **out)
+{
+	return load_security_for(dc, dc->servers[i], &dc->server_credentials[i], out);
+}
+
+/* ---- bootstrap ------------------------------------------------------------------- */
+
+static int bootstrap_file(const struct gwd_device *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.bootstrap", d->state_dir, device_name(d));
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+static void free_clients(struct gwd_device *d)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_free(d->clients[i]);
+	d->n_clients = 0;
+}
+
+/* One client per bootstrapped account; the accounts stay in the model. */
+static int clients_from_model(struct gwd_device *d)
+{
+	struct lwm_account acc[16];
+	struct lwm_client **cl;
+	struct lwm_reg_policy reg;
+	/* Transmission and store settings: the bootstrap server's entry. */
+	const struct cfg_server *srv = d->cfg->bootstrap;
+	int n = lwm_bootstrap_accounts(d->model, acc, 16);
+
+	/* What the Server instance leaves out: gatewayd's retries, but one
+	 * sequence and then bootstrap, as LwM2M has it: the bootstrap server
+	 * is the way back for a device whose servers are gone. */
+	lwm_reg_policy_defaults(&reg);
+	reg.sequence_retries = 1;
+	reg.bootstrap_on_failure = true;
+
+	if (n <= 0)
+		return -EINVAL;
+	if (n > 16) {
+		log_warn(device_name(d), "%d server accounts bootstrapped; using the first 16", n);
+		n = 16;
+	}
+	cl = realloc(d->clients, (size_t)n * sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	d->clients = cl;
+	for (int i = 0; i < n; i++) {
+		struct lwm_security *sec = NULL;
+		char err[512];
+		int r = lwm_account_security(d->model, &acc[i], &sec, err, sizeof(err));
+		if (r < 0) {
+			log_err(device_name(d), "bootstrapped account for %s: %s", acc[i].uri, err);
+			continue;
+		}
+		struct lwm_client_config cc = {
+			.name = d->cfg->name,
+			.endpoint = d->cfg->endpoint,
+			.version = d->cfg->bootstrap->version,
+			.security = sec,
+			.model = d->model,
+			.security_iid = acc[i].sec_iid,
+			.server_iid = acc[i].srv_iid,
+			.account_in_model = true,
+			.reg = &reg,
+			.store_count = srv->store_count ? srv->store_count : d->store_count,
+			.store_bytes = srv->store_bytes ? srv->store_bytes : d->store_bytes,
+			.ack_timeout_ms = srv->ack_timeout_ms,
+			.max_retransmit_set = srv->max_retransmit >= 0,
+			.max_retransmit = (uint16_t)(srv->max_retransmit >= 0 ? srv->max_retransmit : 0),
+		};
+		r = lwm_client_new(d->engine, &cc, &client_ops_bs, d, &d->clients[d->n_clients]);
+		lwm_security_free(sec); /* the client keeps its own copy */
+		if (r == 0)
+			d->n_clients++;
+	}
+	if (!d->n_clients)
+		return -EINVAL;
+	return configure_send(d);
+}
+
+static void bootstrap_finished(struct lwm_bootstrap *b, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	/* Registrations before this bootstrap ended when it began. */
+	free_clients(d);
+	if (clients_from_model(d) < 0) {
+		free_clients(d);
+		lwm_bootstrap_retry(d->bs, "no bootstrapped account is usable");
+		return;
+	}
+	/* Register now, or once the first readings are in. */
+	if (d->started && d->first_reads_left == 0)
+		register_client(d);
+}
+
+static const struct lwm_bootstrap_ops bootstrap_ops = {
+	.finished = bootstrap_finished,
+};
+
+/* Bootstrap-Request Trigger: end the registrations, then bootstrap. */
+static void bs_trigger(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->bs || lwm_bootstrap_active(d->bs))
+		return;
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_stop(d->clients[i]);
+	lwm_bootstrap_start(d->bs);
+}
+
+/* The bootstrap context on the device's model, and the saved accounts when
+ * there are: a restart registers directly. */
+static int bootstrap_create(struct gwd_device *d)
+{
+	const struct cfg_server *srv = d->cfg->bootstrap;
+	struct lwm_security *sec = NULL;
+	char file[4096], err[4400];
+	int r;
+
+	r = bootstrap_file(d, file, sizeof(file));
+	if (r == 0)
+		r = load_security_for(d->cfg, srv, &d->cfg->credentials, &sec);
+	if (r < 0)
+		return r;
+	struct lwm_bootstrap_config bc = {
+		.name = d->cfg->name,
+		.endpoint = d->cfg->endpoint,
+		.server_uri = srv->uri,
+		.security = sec,
+		.version = srv->version,
+		.state_file = file,
+	};
+	r = lwm_bootstrap_new(d->engine, d->model, &bc, &bootstrap_ops, d, &d->bs);
+	lwm_security_free(sec);
+	if (r < 0)
+		return r;
+	r = lwm_bootstrap_restore(d->bs, err, sizeof(err));
+	if (r == 0) {
+		log_info(device_name(d), "bootstrapped before (%s): registering directly", file);
+		if (clients_from_model(d) == 0)
+			return 0;
+		free_clients(d);
+		lwm_bootstrap_clear(d->model);
+	} else if (r == -ENOENT) {
+		log_info(device_name(d), "not bootstrapped yet: bootstrap server %s", srv->uri);
+	} else {
+		log_err(device_name(d), "%s", err);
+	}
+	return 0; /* bootstraps at start */
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -999,6 +1191,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		return -ENOMEM;
 	d->cfg = dc;
 	d->state_dir = cfg->gateway.state_dir;
+	d->store_count = cfg->gateway.store_count;
+	d->store_bytes = cfg->gateway.store_bytes;
 	d->adapter = adapter;
 	d->ops = loader_ops(adapter);
 	d->n_points = dc->n_points;
@@ -1024,6 +1218,9 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		if (rc < 0 && r == 0)
 			r = rc; /* keep going: every bad point gets its own error */
 	}
+	d->engine = engine;
+	if (timers)
+		gw_timer_init(&d->bs_timer, timers, bs_trigger, d);
 	if (r == 0 && engine) {
 		d->model = lwm_model_new();
 		d->clients = calloc(dc->n_servers ? dc->n_servers : 1, sizeof(*d->clients));
@@ -1080,6 +1277,9 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		r = build_acl(d);
 	if (r == 0 && d->model)
 		r = configure_send(d);
+	/* Only a bootstrap server: the accounts come from it. */
+	if (r == 0 && engine && dc->bootstrap)
+		r = bootstrap_create(d);
 	if (r < 0) {
 		device_destroy(d);
 		return r;
@@ -1114,6 +1314,9 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
+	/* Not bootstrapped: that comes first, registration follows it. */
+	if (d->bs && d->n_clients == 0)
+		lwm_bootstrap_start(d->bs);
 	/* Read everything once right away, then on each point's period. */
 	d->first_reads_left = 0;
 	for (size_t i = 0; i < d->n_points; i++) {
@@ -1135,6 +1338,9 @@ void device_stop(struct gwd_device *d)
 	if (!d->started)
 		return;
 	d->started = false;
+	if (d->bs)
+		lwm_bootstrap_stop(d->bs);
+	gw_timer_disarm(&d->bs_timer);
 	gw_timer_disarm(&d->poll_timer);
 	gw_timer_disarm(&d->ready_timer);
 	d->ops->device_stop(d->actx);
@@ -1150,9 +1356,11 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
+	if (d->bs_timer.q)
+		gw_timer_disarm(&d->bs_timer);
+	lwm_bootstrap_free(d->bs);
 	/* The clients take their accounts out of the model; then it goes. */
-	for (size_t i = 0; i < d->n_clients; i++)
-		lwm_client_free(d->clients[i]);
+	free_clients(d);
 	free(d->clients);
 	lwm_model_free(d->model);
 	free(d->points);

@@ -200,6 +200,11 @@ static int declare_executables(struct lwm_client *c)
 		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
 		r |= lwm_model_add_resource(c->model, &p) < 0;
 	}
+	/* Bootstrap-Request Trigger, when there is a bootstrap server. */
+	if (c->ops && c->ops->bootstrap_requested) {
+		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 9, 0);
+		r |= lwm_model_add_resource(c->model, &p) < 0;
+	}
 	return r ? -EINVAL : 0;
 }
 
@@ -328,13 +333,6 @@ static const char *uri_host(const char *uri, char *buf, size_t size)
 	return buf;
 }
 
-const struct lwm_security *lwm_security_of_session(coap_session_t *s)
-{
-	const struct lwm_client *c = s ? coap_session_get_app_data(s) : NULL;
-
-	return c ? c->security : NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -349,6 +347,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 
 	if (!c)
 		return -ENOMEM;
+	c->owner.kind = LWM_OWNER_CLIENT;
 	c->engine = e;
 	c->ops = ops;
 	c->ud = ud;
@@ -553,7 +552,7 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 			coap_delete_optlist(*opts);
 			return -ENOMEM;
 		}
-		coap_session_set_app_data(c->session, c);
+		coap_session_set_app_data(c->session, &c->owner);
 		if (c->ack_timeout_ms)
 			coap_session_set_ack_timeout(c->session, (coap_fixed_point_t){
 				c->ack_timeout_ms / 1000, c->ack_timeout_ms % 1000});
@@ -875,6 +874,12 @@ int lwm_client_start(struct lwm_client *c)
 	}
 	start_now(c);
 	return 0;
+}
+
+void lwm_client_stop(struct lwm_client *c)
+{
+	c->disabled = false;
+	lwm_client_deregister(c);
 }
 
 static void timer_cb(struct gw_timer *t, void *ud)

@@ -128,6 +128,11 @@ struct lwm_client_ops {
 	 * the device layer persists what must survive a restart. */
 	void (*stored)(struct lwm_client *c, const struct lwm_path *p, const struct lwm_value *v,
 		       void *ud);
+	/* The server executed the Bootstrap-Request Trigger (/1/x/9); it was
+	 * answered 2.04.  Runs inside the request's handler: start the
+	 * bootstrap from a timer, never free the client here.  NULL: the
+	 * client has no /1/x/9 (no bootstrap server). */
+	void (*bootstrap_requested)(struct lwm_client *c, void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -224,6 +229,9 @@ void lwm_client_refresh_time(struct lwm_client *c);
  * communication sequences (with +-25% jitter on every delay).  Also
  * restarts a FAILED or STOPPED client. */
 int lwm_client_start(struct lwm_client *c);
+/* De-register when registered (the answer is not waited for) and stop
+ * retrying; lwm_client_start may follow. */
+void lwm_client_stop(struct lwm_client *c);
 
 /* Information reporting (observe.c).  The value at p (len 3 or 4) changed
  * in the model: notify its observers as their attributes allow.  Costs a

@@ -35,7 +35,20 @@ enum lwm_pending {
 	LWM_PENDING_DEREGISTER,
 };
 
+/* What a session's app data points at: every owner of a session starts
+ * with this, so the engine can route a session's traffic to a client or to
+ * a bootstrap (bootstrap.c). */
+enum lwm_owner_kind {
+	LWM_OWNER_CLIENT = 1,
+	LWM_OWNER_BOOTSTRAP,
+};
+
+struct lwm_owner {
+	enum lwm_owner_kind kind;
+};
+
 struct lwm_client {
+	struct lwm_owner owner; /* first: the session's app data */
 	struct lwm_engine *engine;
 	struct lwm_client *prev, *next;
 	char *name, *endpoint, *server_uri, *binding;
@@ -162,6 +175,15 @@ void lwm_engine_link(struct lwm_engine *e, struct lwm_client *c);
 void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c);
 /* A De-register ended, whatever its outcome (counts down a shutdown). */
 void lwm_engine_deregistered(struct lwm_engine *e);
+
+/* bootstrap.c: the traffic of a bootstrap session. */
+struct lwm_bootstrap;
+void lwm_bootstrap_on_request(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t *s,
+			      const coap_pdu_t *req, const coap_string_t *query,
+			      coap_pdu_t *resp);
+void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd);
+void lwm_bootstrap_on_failure(struct lwm_bootstrap *b, const coap_pdu_t *sent, const char *why);
+const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b);
 
 /* client.c */
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);

@@ -9,6 +9,7 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 #include "send.h"
+#include "security.h"
 
 /* Objects 0..7 are the LwM2M core's own (Security, Server, Access Control,
  * Device, Connectivity, Firmware, Location, Statistics). */
@@ -104,16 +105,45 @@ void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c)
 
 /* ---- responses to our requests (registration interface) ----------------- */
 
-static struct lwm_client *client_of(const coap_session_t *s)
+static struct lwm_owner *owner_of(const coap_session_t *s)
 {
 	return s ? coap_session_get_app_data(s) : NULL;
+}
+
+static struct lwm_client *client_of(const coap_session_t *s)
+{
+	struct lwm_owner *o = owner_of(s);
+
+	return o && o->kind == LWM_OWNER_CLIENT ? (struct lwm_client *)o : NULL;
+}
+
+static struct lwm_bootstrap *bootstrap_of(const coap_session_t *s)
+{
+	struct lwm_owner *o = owner_of(s);
+
+	return o && o->kind == LWM_OWNER_BOOTSTRAP ? (struct lwm_bootstrap *)o : NULL;
+}
+
+const struct lwm_security *lwm_security_of_session(coap_session_t *s)
+{
+	struct lwm_client *c = client_of(s);
+	struct lwm_bootstrap *b = bootstrap_of(s);
+
+	if (c)
+		return c->security;
+	return b ? lwm_bootstrap_security(b) : NULL;
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
 				   const coap_pdu_t *rcvd, const coap_mid_t mid)
 {
 	struct lwm_client *c = client_of(session);
+	struct lwm_bootstrap *b = bootstrap_of(session);
 
+	if (b) {
+		lwm_bootstrap_on_response(b, rcvd);
+		return COAP_RESPONSE_OK;
+	}
 	if (c && lwm_send_response(c, rcvd))
 		return COAP_RESPONSE_OK;
 	if (!c || !lwm_client_token_matches(c, coap_pdu_get_token(rcvd)))
@@ -313,9 +343,13 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
 	struct lwm_client *c = client_of(s);
+	struct lwm_bootstrap *b = bootstrap_of(s);
 	struct lwm_path p;
 	uint32_t observe;
 
+	/* A bootstrap server provisioning us (bootstrap.c). */
+	if (b)
+		return lwm_bootstrap_on_request(b, r, s, req, query, resp);
 	/* The second call for a deferred operation: its answer is ready. */
 	if (lwm_ops_resume(s, req, resp))
 		return;

@@ -524,3 +524,48 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p)
 	memmove(&m->e[i + 1], &m->e[j], (m->n - j) * sizeof(*m->e));
 	m->n -= j - i - 1;
 }
+
+int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
+		      const struct lwm_record **recs, size_t *n)
+{
+	bool found;
+	size_t i = find(m, p, &found), count = 0;
+
+	*recs = NULL;
+	*n = 0;
+	for (; i < m->n && lwm_path_starts_with(&m->e[i].path, p); i++) {
+		const struct lwm_entry *e = &m->e[i];
+		if (e->path.len < 3 || e->value.type == LWM_T_NONE)
+			continue;
+		if (count == m->out_cap) {
+			size_t cap = m->out_cap ? m->out_cap * 2 : 32;
+			struct lwm_record *r = realloc(m->out, cap * sizeof(*r));
+			if (!r)
+				return -ENOMEM;
+			m->out = r;
+			m->out_cap = cap;
+		}
+		m->out[count].path = e->path;
+		m->out[count].value = e->value;
+		count++;
+	}
+	*recs = m->out;
+	*n = count;
+	return 0;
+}
+
+int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max)
+{
+	struct lwm_path o = lwm_path_make(1, oid, 0, 0, 0);
+	bool found;
+	size_t i = find(m, &o, &found);
+	int count = 0;
+
+	for (; i < m->n && lwm_path_starts_with(&m->e[i].path, &o); i++)
+		if (m->e[i].path.len == 2) {
+			if ((size_t)count < max)
+				iids[count] = LWM_PATH_IID(&m->e[i].path);
+			count++;
+		}
+	return count;
+}

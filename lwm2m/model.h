@@ -84,4 +84,14 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p);
 
 size_t lwm_model_entry_count(const struct lwm_model *m);
 
+/* Every record holding a value at or under p, whatever the resource's
+ * operations and including the Security object: for the client's own use
+ * (bootstrap, persistence), never for a server's Read.  Same buffer rules
+ * as lwm_model_read; 0 or -ENOMEM. */
+int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
+		      const struct lwm_record **recs, size_t *n);
+/* The instance ids of object oid in ascending order: up to max written to
+ * iids; returns how many there are. */
+int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max);
+
 #endif

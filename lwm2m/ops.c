@@ -616,6 +616,12 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 			lwm_client_disable(c, v && v->v.i > 0 ? (uint32_t)v->v.i : 86400);
 			return;
 		}
+		if (LWM_PATH_RID(p) == 9 && c->ops && c->ops->bootstrap_requested) {
+			/* Bootstrap-Request Trigger: the device layer bootstraps again. */
+			lwm_respond_code(resp, 204);
+			c->ops->bootstrap_requested(c, c->ud);
+			return;
+		}
 		return lwm_respond_code(resp, 405);
 	}
 	if (!device_owns(c, p))

@@ -25,4 +25,6 @@ EXTRA_DIST += \
 	tests/fixtures/config/bad-include.conf \
 	tests/fixtures/config/bad-include.inc \
 	tests/fixtures/config/bad-include-missing.conf \
-	tests/fixtures/config/bad-empty.conf
+	tests/fixtures/config/bad-empty.conf \
+	tests/fixtures/config/good-bootstrap.conf \
+	tests/fixtures/config/bad-bootstrap.conf

@@ -30,6 +30,12 @@ tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = gatewayd/libgwbase.la $(TEST_LIBS)
 TESTS += tests/unit/test_log
 
+check_PROGRAMS += tests/unit/test_bootstrap
+tests_unit_test_bootstrap_SOURCES = tests/unit/test_bootstrap.c
+tests_unit_test_bootstrap_CFLAGS = $(TEST_CFLAGS) $(COAP_CFLAGS)
+tests_unit_test_bootstrap_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_bootstrap
+
 check_PROGRAMS += tests/unit/test_client
 tests_unit_test_client_SOURCES = tests/unit/test_client.c
 tests_unit_test_client_CFLAGS = $(TEST_CFLAGS)

@@ -620,6 +620,34 @@ static void test_bad_references(void **state)
 	check_bad("bad-references.conf", diags);
 }
 
+static void test_bootstrap(void **state)
+{
+	struct cfg *cfg = load("good-bootstrap.conf", 0);
+
+	assert_true(cfg->servers[0].bootstrap);
+	assert_false(cfg->servers[1].bootstrap);
+	/* A bootstrapping device has its bootstrap server and no other. */
+	assert_ptr_equal(cfg->devices[0].bootstrap, &cfg->servers[0]);
+	assert_int_equal(cfg->devices[0].n_servers, 0);
+	assert_string_equal(cfg->devices[0].credentials.psk_identity, "a");
+	/* The default server list leaves bootstrap servers out. */
+	assert_null(cfg->devices[1].bootstrap);
+	assert_int_equal(cfg->devices[1].n_servers, 1);
+	assert_ptr_equal(cfg->devices[1].servers[0], &cfg->servers[1]);
+	cfg_free(cfg);
+}
+
+static void test_bad_bootstrap(void **state)
+{
+	static const char *const diags[] = {
+		"bad-bootstrap.conf:4: servers.[1].bootstrap: expected true or false, found \"yes\"",
+		"bad-bootstrap.conf:9: devices.[0].servers.[1]: a second bootstrap server \"bs3\"; a device has at most one (\"bs1\")",
+		"bad-bootstrap.conf:10: devices.[1].servers: a device with a bootstrap server (\"bs1\") gets its servers from it; expected no other server, found \"dm\"",
+		NULL,
+	};
+	check_bad("bad-bootstrap.conf", diags);
+}
+
 /* Per-server credentials: each entry names one of the device's servers
  * once, carries only credential keys, and is checked against that
  * server's mode; a secure server without an entry needs device keys. */
@@ -869,6 +897,8 @@ int main(void)
 		cmocka_unit_test(test_bad_dup_device),
 		cmocka_unit_test(test_bad_dup_endpoint),
 		cmocka_unit_test(test_bad_references),
+		cmocka_unit_test(test_bootstrap),
+		cmocka_unit_test(test_bad_bootstrap),
 		cmocka_unit_test(test_bad_credentials),
 		cmocka_unit_test(test_bad_access),
 		cmocka_unit_test(test_bad_sequence),
