@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwm2m/codec.h"
 #include "lwm2m/objdefs.h"
@@ -344,6 +345,30 @@ static void render_response(FILE *f, json_t *ev, bool notify)
 	}
 }
 
+/* A Send: each record with the wall-clock time it was taken. */
+static void render_send(FILE *f, json_t *ev)
+{
+	json_t *recs = json_object_get(ev, "records");
+	json_int_t ct = json_integer_value(json_object_get(ev, "ct"));
+
+	fprintf(f, "[server] SEND %s  (%zu record(s), %s)  ->  %s\n", sget(ev, "ep", "?"),
+		json_array_size(recs), ct == 112 ? "SenML CBOR" : ct == 110 ? "SenML JSON" : "?",
+		sget(ev, "code", "?"));
+	for (size_t i = 0; i < json_array_size(recs); i++) {
+		json_t *rec = json_array_get(recs, i);
+		time_t t = (time_t)json_number_value(json_object_get(rec, "time"));
+		struct tm tm;
+		char when[16] = "";
+		if (t > 0 && localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		fprintf(f, "             %s  %-14s ", when, sget(rec, "path", "?"));
+		print_record(f, rec);
+		fputc('\n', f);
+	}
+	if (json_object_get(ev, "decode_error"))
+		fprintf(f, "             (cannot decode: %s)\n", sget(ev, "decode_error", "?"));
+}
+
 static bool has_instance(json_t *objs, const char *obj)
 {
 	size_t n = strlen(obj);
@@ -404,6 +429,8 @@ static void render_human(FILE *f, json_t *ev)
 		render_response(f, ev, false);
 	} else if (!strcmp(e, "notify")) {
 		render_response(f, ev, true);
+	} else if (!strcmp(e, "send")) {
+		render_send(f, ev);
 	} else if (!strcmp(e, "error")) {
 		fprintf(f, "[server] ERROR %s%s%s: %s\n", sget(ev, "id", ""),
 			json_object_get(ev, "ep") ? " " : "", sget(ev, "ep", ""),
