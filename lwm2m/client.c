@@ -160,6 +160,7 @@ static int add_core_objects(struct lwm_client *c)
 /* ---- life cycle ---------------------------------------------------------------- */
 
 static void timer_cb(struct gw_timer *t, void *ud);
+static void startq_remove(struct lwm_client *c);
 
 static int resolve(const char *uri, coap_address_t *out, bool *secure)
 {
@@ -288,6 +289,7 @@ void lwm_client_free(struct lwm_client *c)
 {
 	if (!c)
 		return;
+	startq_remove(c);
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
 	free(c->attrs);
@@ -449,6 +451,7 @@ int lwm_client_deregister(struct lwm_client *c)
 	int r;
 
 	gw_timer_disarm(&c->timer);
+	startq_remove(c);
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
@@ -510,16 +513,70 @@ static void schedule_retry(struct lwm_client *c, const char *why)
 	gw_timer_arm(&c->timer, clock_now_ms() + delay);
 }
 
+/* Registers sent in one loop turn at most.  Thousands of devices whose first
+ * readings come in together would otherwise all register in one turn, and
+ * libcoap 4.3.1 makes that go wrong: each CON it sends walks every request
+ * still awaiting its ACK (seconds for 10,000), and when the turn is over
+ * coap_io_do_epoll runs the retransmissions that fell due before it reads
+ * the next datagram, so the answers already waiting are read only after the
+ * same requests went out again: the server got 18,000 Registers for 10,000
+ * devices.  Between batches the loop reads the answers. */
+#define LWM_STARTS_PER_TURN 64
+
+static void startq_remove(struct lwm_client *c)
+{
+	struct lwm_engine *e = c->engine;
+
+	if (!c->start_queued)
+		return;
+	if (c->startq_prev)
+		c->startq_prev->startq_next = c->startq_next;
+	else
+		e->startq_head = c->startq_next;
+	if (c->startq_next)
+		c->startq_next->startq_prev = c->startq_prev;
+	else
+		e->startq_tail = c->startq_prev;
+	c->startq_prev = c->startq_next = NULL;
+	c->start_queued = false;
+}
+
+void lwm_engine_run_starts(struct gw_timer *t, void *ud)
+{
+	struct lwm_engine *e = ud;
+
+	for (unsigned i = 0; i < LWM_STARTS_PER_TURN && e->startq_head; i++) {
+		struct lwm_client *c = e->startq_head;
+		int r;
+
+		startq_remove(c);
+		c->failures = 0;
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+	}
+	/* The rest a millisecond on: due now, timerq_run would run us again
+	 * before the loop reads anything. */
+	if (e->startq_head)
+		gw_timer_arm(&e->start_timer, clock_now_ms() + 1);
+}
+
 int lwm_client_start(struct lwm_client *c)
 {
-	int r;
+	struct lwm_engine *e = c->engine;
 
-	if (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED)
+	if ((c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED) || c->start_queued)
 		return -EALREADY;
-	c->failures = 0;
-	r = send_register(c);
-	if (r < 0)
-		schedule_retry(c, strerror(-r));
+	c->startq_prev = e->startq_tail;
+	c->startq_next = NULL;
+	if (e->startq_tail)
+		e->startq_tail->startq_next = c;
+	else
+		e->startq_head = c;
+	e->startq_tail = c;
+	c->start_queued = true;
+	if (!gw_timer_armed(&e->start_timer))
+		gw_timer_arm(&e->start_timer, clock_now_ms());
 	return 0;
 }
 

@@ -142,7 +142,8 @@ bool lwm_client_available(const struct lwm_client *c);
  * set; the system clock itself is never changed). */
 void lwm_client_refresh_time(struct lwm_client *c);
 
-/* Open the session and register.  Failures are retried with backoff. */
+/* Open the session and register, on this loop turn or a later one (a few
+ * dozen Registers leave per turn).  Failures are retried with backoff. */
 int lwm_client_start(struct lwm_client *c);
 
 /* Information reporting (observe.c).  The value at p (len 3 or 4) changed

@@ -24,6 +24,11 @@ struct lwm_engine {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	struct lwm_buf scratch;      /* response encoding, reused */
+	/* Clients whose Register waits for its turn (lwm_client_start): at
+	 * most LWM_STARTS_PER_TURN leave per loop turn, so that answers are
+	 * read between batches (client.c). */
+	struct lwm_client *startq_head, *startq_tail;
+	struct gw_timer start_timer;
 };
 
 enum lwm_pending {
@@ -54,6 +59,8 @@ struct lwm_client {
 	size_t token_len;
 	char *location;       /* "/rd/xyz" */
 	struct gw_timer timer; /* update, retry */
+	struct lwm_client *startq_prev, *startq_next;
+	bool start_queued;     /* in the engine's start queue */
 	unsigned failures;     /* consecutive registration failures */
 	bool links_changed;
 	bool lifetime_changed; /* the next Update carries lt= */
@@ -138,6 +145,8 @@ void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
 int lwm_client_deregister(struct lwm_client *c);
+/* The engine's start_timer: sends the next batch of queued Registers. */
+void lwm_engine_run_starts(struct gw_timer *t, void *ud);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
 
 /* observe.c: Observe / Cancel around a Read (GET) or Read-Composite

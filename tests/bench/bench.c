@@ -409,11 +409,15 @@ static uint64_t wait_registered(struct proc *srv, long n, int timeout_ms)
 	return t;
 }
 
-static long udp_drops(struct proc *srv)
+/* The load server's datagram drops, and (when not NULL) the Register requests it
+ * answered: more than the endpoints means clients registered twice. */
+static long udp_drops(struct proc *srv, long *registers)
 {
 	json_t *ev = cmd(srv, "stats", H_TIMEOUT_MS, "stats");
 	long d = ev ? (long)jnum(ev, "udp_drops") : -1;
 
+	if (registers)
+		*registers = ev ? (long)jnum(ev, "register") : -1;
 	json_decref(ev);
 	return d;
 }
@@ -435,7 +439,7 @@ static bool fd_limit_ok(long n, char *why, size_t len)
 
 /* ---- 1 and 2: registration storm, memory per device -------------------------------- */
 
-static bool register_run(long n, bool dtls, double *secs, long *rss_kib)
+static bool register_run(long n, bool dtls, double *secs, long *rss_kib, long *registers)
 {
 	char *dir = h_tmpdir();
 	struct proc srv, gw;
@@ -448,7 +452,7 @@ static bool register_run(long n, bool dtls, double *secs, long *rss_kib)
 	t = wait_registered(&srv, n, CMD_TIMEOUT_MS);
 	*rss_kib = t ? proc_status(gw.pid, "VmRSS") : -1;
 	*secs = t ? (double)(t - t0) / 1e6 : NAN;
-	drops = udp_drops(&srv);
+	drops = udp_drops(&srv, registers);
 	if (drops > 0)
 		fprintf(stderr, "bench: the load server dropped %ld datagrams\n", drops);
 	stop_daemon(&gw);
@@ -475,6 +479,7 @@ static void bench_register_rss(void)
 		struct figure *f = fig("register", sizes[s], "s");
 		struct figure *rate = info("register_rate", sizes[s], "reg/s");
 		struct figure *r = info("rss_total_nosec", sizes[s], "KiB");
+		struct figure *dup = info("register_duplicates", sizes[s], "req");
 
 		ok[s] = fd_limit_ok(sizes[s], why, sizeof(why));
 		if (!ok[s]) {
@@ -486,8 +491,11 @@ static void bench_register_rss(void)
 			long kib;
 
 			fprintf(stderr, "bench: register n=%ld run %d/%d\n", sizes[s], i + 1, runs[s]);
-			if (!register_run(sizes[s], false, &secs, &kib))
+			long regs;
+
+			if (!register_run(sizes[s], false, &secs, &kib, &regs))
 				continue;
+			add(dup, (double)(regs - sizes[s]));
 			add(f, secs);
 			add(rate, sizes[s] / secs);
 			add(r, (double)kib);
@@ -526,7 +534,8 @@ static void bench_rss_dtls(void)
 		double secs;
 		long k0, k1;
 
-		if (register_run(sizes[0], true, &secs, &k0) && register_run(sizes[1], true, &secs, &k1))
+		if (register_run(sizes[0], true, &secs, &k0, NULL) &&
+		    register_run(sizes[1], true, &secs, &k1, NULL))
 			add(f, (double)(k1 - k0) / (double)(sizes[1] - sizes[0]));
 	}
 }

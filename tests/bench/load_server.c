@@ -60,6 +60,8 @@ struct reg {
 	coap_session_t *session; /* referenced while registered */
 	bool active;
 	enum obs_state obs;
+	int reg_mid;     /* Message ID of the last Register: its retransmission */
+	uint64_t reg_us; /* (same session, same ID) is a duplicate, not counted */
 };
 
 static struct {
@@ -78,6 +80,7 @@ static struct {
 	uint64_t *reach_us; /* reach_us[k]: when k endpoints were first registered */
 	size_t reach_cap;
 	uint64_t n_register, n_update, n_deregister, n_bad;
+	uint64_t n_register_dup, dup_delay_max_us; /* retransmitted Registers */
 	/* The one synchronous request in flight (reads, observe set-up). */
 	uint32_t cur_seq;
 	bool cur_done;
@@ -162,7 +165,7 @@ static long reg_add(const char *ep, size_t len)
 		for (size_t i = 0; i < S.n_regs; i++)
 			hash_insert(i);
 	}
-	S.regs[S.n_regs] = (struct reg){.ep = strndup(ep, len)};
+	S.regs[S.n_regs] = (struct reg){.ep = strndup(ep, len), .reg_mid = -1};
 	if (!S.regs[S.n_regs].ep)
 		exit(1);
 	hash_insert(S.n_regs);
@@ -282,8 +285,20 @@ static void on_rd(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req
 		idx = reg_find((const char *)ep, eplen);
 		if (idx < 0)
 			idx = reg_add((const char *)ep, eplen);
-		set_active(&S.regs[idx], s, true);
-		S.n_register++;
+		if (S.regs[idx].active && S.regs[idx].session == s &&
+		    S.regs[idx].reg_mid == coap_pdu_get_mid(req)) {
+			/* A retransmission whose first copy we answered (RFC 7252 4.5):
+			 * the same answer again, counted apart. */
+			uint64_t d = now_us() - S.regs[idx].reg_us;
+			S.n_register_dup++;
+			if (d > S.dup_delay_max_us)
+				S.dup_delay_max_us = d;
+		} else {
+			set_active(&S.regs[idx], s, true);
+			S.regs[idx].reg_mid = coap_pdu_get_mid(req);
+			S.regs[idx].reg_us = now_us();
+			S.n_register++;
+		}
 		coap_add_option(resp, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
 		coap_add_option(resp, COAP_OPTION_LOCATION_PATH,
 				(size_t)snprintf(loc, sizeof(loc), "%ld", idx), (const uint8_t *)loc);
@@ -637,9 +652,11 @@ static void print_stats(const char *id)
 	printf("{\"event\":\"stats\",\"id\":\"%s\",\"active\":%zu,\"endpoints\":%zu,"
 	       "\"register\":%" PRIu64 ",\"update\":%" PRIu64 ",\"deregister\":%" PRIu64
 	       ",\"bad\":%" PRIu64 ",\"notify\":%" PRIu64 ",\"observed\":%" PRIu64
-	       ",\"not_observed\":%" PRIu64 ",\"observe_failed\":%" PRIu64 ",\"udp_drops\":%lu}\n",
+	       ",\"not_observed\":%" PRIu64 ",\"observe_failed\":%" PRIu64 ",\"udp_drops\":%lu"
+	       ",\"register_dup\":%" PRIu64 ",\"dup_delay_max_us\":%" PRIu64 "}\n",
 	       id, S.n_active, S.n_regs, S.n_register, S.n_update, S.n_deregister, S.n_bad,
-	       S.n_notify, S.n_observed, S.n_not_observed, S.n_obs_failed, drops);
+	       S.n_notify, S.n_observed, S.n_not_observed, S.n_obs_failed, drops, S.n_register_dup,
+	       S.dup_delay_max_us);
 }
 
 /* A pending "wait" command; checked after every turn of the loop. */
