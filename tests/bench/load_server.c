@@ -8,8 +8,10 @@
  * server with one observable resource, optionally changed as fast as the loop turns
  * (--notify-fast, implies --bare), so that gatewayd's figures sit beside libcoap's own in the same run.
  *
- *   bench-load-server [-a ADDR] [-p PORT] [--rcvbuf BYTES] [--psk-key KEY]
- *                     [--bare] [--notify-fast]
+ *   bench-load-server [-a ADDR] [-p PORT] [--rcvbuf BYTES] [--psk-key HEX]
+ *                     [--bare] [--notify-fast [--notify-burst N]]
+ *
+ * --psk-key: DTLS with this pre-shared key (hex) for every identity.
  *
  * Commands (ID is echoed back):
  *   wait ID N TIMEOUT_MS      until N distinct endpoints are registered: "waited" with
@@ -792,6 +794,15 @@ static bool parse_addr(const char *host, uint16_t port, coap_address_t *a)
 	return inet_pton(AF_INET, host, &a->addr.sin.sin_addr) == 1;
 }
 
+static coap_bin_const_t psk_key_bin;
+
+/* Every identity has the one key (libcoap with GnuTLS asks per identity). */
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *s,
+						void *arg)
+{
+	return &psk_key_bin;
+}
+
 static void on_term(int sig)
 {
 	S.quit = true;
@@ -857,10 +868,28 @@ int main(int argc, char **argv)
 		return 1;
 	coap_context_set_block_mode(S.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	if (psk_key) {
-		/* One key for every identity: enough for a benchmark. */
+		/* One key for every identity: enough for a benchmark.  In hex, as
+		 * gatewayd's psk_key. */
 		static coap_dtls_spsk_t spsk = {.version = COAP_DTLS_SPSK_SETUP_VERSION};
-		spsk.psk_info.key.s = (const uint8_t *)psk_key;
-		spsk.psk_info.key.length = strlen(psk_key);
+		static uint8_t key[64];
+		size_t kl = strlen(psk_key) / 2;
+		unsigned byte;
+
+		if (strlen(psk_key) % 2 || kl == 0 || kl > sizeof(key)) {
+			fprintf(stderr, "bench-load-server: --psk-key wants 1 to 64 bytes in hex\n");
+			return 2;
+		}
+		for (size_t i = 0; i < kl; i++) {
+			if (sscanf(psk_key + 2 * i, "%2x", &byte) != 1) {
+				fprintf(stderr, "bench-load-server: --psk-key is not hex\n");
+				return 2;
+			}
+			key[i] = (uint8_t)byte;
+		}
+		spsk.psk_info.key.s = key;
+		spsk.psk_info.key.length = kl;
+		psk_key_bin = spsk.psk_info.key;
+		spsk.validate_id_call_back = psk_for_identity;
 		if (!coap_dtls_is_supported() || !coap_context_set_psk2(S.ctx, &spsk)) {
 			fprintf(stderr, "bench-load-server: DTLS PSK not available\n");
 			return 1;
