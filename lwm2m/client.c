@@ -161,6 +161,8 @@ static int add_core_objects(struct lwm_client *c)
 
 static void timer_cb(struct gw_timer *t, void *ud);
 static void startq_remove(struct lwm_client *c);
+static void startq_push(struct lwm_client *c, bool deregister);
+static void send_deregister(struct lwm_client *c);
 
 static int resolve(const char *uri, coap_address_t *out, bool *secure)
 {
@@ -448,23 +450,29 @@ static int send_update(struct lwm_client *c)
 
 int lwm_client_deregister(struct lwm_client *c)
 {
-	coap_optlist_t *opts = NULL;
-	int r;
-
 	gw_timer_disarm(&c->timer);
 	startq_remove(c);
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
 	}
-	add_location_path(c, &opts);
-	r = send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL);
-	if (r < 0) {
-		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
-		return r;
-	}
+	/* The DELETE leaves from the start queue: a shutdown de-registers every
+	 * client at once.  An answer to an earlier request no longer counts. */
+	c->pending = LWM_PENDING_NONE;
 	lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
+	startq_push(c, true);
 	return 0;
+}
+
+static void send_deregister(struct lwm_client *c)
+{
+	coap_optlist_t *opts = NULL;
+
+	add_location_path(c, &opts);
+	if (send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL) < 0) {
+		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
+		lwm_engine_deregistered(c->engine);
+	}
 }
 
 /* When to send the Update: early enough that even a retransmitted request
@@ -522,7 +530,7 @@ static void schedule_retry(struct lwm_client *c, const char *why)
  * the next datagram, so the answers already waiting are read only after the
  * same requests went out again: the server got 18,000 Registers for 10,000
  * devices.  Between batches the loop reads the answers. */
-#define LWM_STARTS_PER_TURN 64
+#define LWM_STARTS_PER_TURN 64 /* Registers and de-registering DELETEs */
 
 static void startq_remove(struct lwm_client *c)
 {
@@ -542,6 +550,23 @@ static void startq_remove(struct lwm_client *c)
 	c->start_queued = false;
 }
 
+static void startq_push(struct lwm_client *c, bool deregister)
+{
+	struct lwm_engine *e = c->engine;
+
+	c->startq_prev = e->startq_tail;
+	c->startq_next = NULL;
+	if (e->startq_tail)
+		e->startq_tail->startq_next = c;
+	else
+		e->startq_head = c;
+	e->startq_tail = c;
+	c->start_queued = true;
+	c->queued_deregister = deregister;
+	if (!gw_timer_armed(&e->start_timer))
+		gw_timer_arm(&e->start_timer, clock_now_ms());
+}
+
 void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 {
 	struct lwm_engine *e = ud;
@@ -551,6 +576,10 @@ void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 		int r;
 
 		startq_remove(c);
+		if (c->queued_deregister) {
+			send_deregister(c);
+			continue;
+		}
 		c->failures = 0;
 		r = send_register(c);
 		if (r < 0)
@@ -564,20 +593,9 @@ void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 
 int lwm_client_start(struct lwm_client *c)
 {
-	struct lwm_engine *e = c->engine;
-
 	if ((c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED) || c->start_queued)
 		return -EALREADY;
-	c->startq_prev = e->startq_tail;
-	c->startq_next = NULL;
-	if (e->startq_tail)
-		e->startq_tail->startq_next = c;
-	else
-		e->startq_head = c;
-	e->startq_tail = c;
-	c->start_queued = true;
-	if (!gw_timer_armed(&e->start_timer))
-		gw_timer_arm(&e->start_timer, clock_now_ms());
+	startq_push(c, false);
 	return 0;
 }
 

@@ -61,6 +61,7 @@ struct lwm_client {
 	struct gw_timer timer; /* update, retry */
 	struct lwm_client *startq_prev, *startq_next;
 	bool start_queued;     /* in the engine's start queue */
+	bool queued_deregister; /* ... for its DELETE, not its Register */
 	unsigned failures;     /* consecutive registration failures */
 	bool links_changed;
 	bool lifetime_changed; /* the next Update carries lt= */
@@ -144,8 +145,11 @@ void lwm_engine_deregistered(struct lwm_engine *e);
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
+/* De-register: 0 when a DELETE will go out (from the start queue; its answer
+ * or failure ends in lwm_engine_deregistered), -ENOTCONN when not registered. */
 int lwm_client_deregister(struct lwm_client *c);
-/* The engine's start_timer: sends the next batch of queued Registers. */
+/* The engine's start_timer: sends the next batch of queued Registers and
+ * DELETEs. */
 void lwm_engine_run_starts(struct gw_timer *t, void *ud);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
 
