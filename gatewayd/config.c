@@ -17,6 +17,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "lwm2m/acl.h"
+#include "lwm2m/client.h"
 #include "lwm2m/security.h"
 
 #ifndef LOCALSTATEDIR
@@ -40,31 +42,43 @@ static const char cfg_read_mark;
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
-	"registration_rate", NULL,
+	"registration_rate", "store_count", "store_bytes", NULL,
 };
 static const char *const cfg_server_keys[] = {
-	"name", "uri", "lifetime", "version", "binding", "short_id", "security", NULL,
+	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
+	"priority_order", "initial_delay", "failure_block", "bootstrap_on_failure",
+	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count", "bootstrap",
+	"notification_storing", "store_count", "store_bytes", "mute_send", "ack_timeout",
+	"max_retransmit", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
 };
 static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
-/* DTLS credentials of a device (or its profile), for its first server. */
+/* DTLS credentials of a device (or its profile), for its secure servers
+ * without an entry of their own in "credentials". */
 #define CFG_CREDENTIAL_KEYS                                                                  \
 	"psk_identity", "psk_key", "psk_file", "certificate", "private_key", "public_key",   \
 	    "server_public_key", "ca_file", "server_certificate", "sni"
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
-	"points", CFG_CREDENTIAL_KEYS, NULL,
+	"points", "credentials", "access", CFG_CREDENTIAL_KEYS, NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
-	"model", "serial", "firmware_version", "points", CFG_CREDENTIAL_KEYS, NULL,
+	"model", "serial", "firmware_version", "points", "credentials", "access",
+	CFG_CREDENTIAL_KEYS, "send_period", "send_on_change", "send_format", NULL,
+};
+static const char *const cfg_access_keys[] = {"server", "objects", "rights", NULL};
+/* One entry of a device's (or profile's) per-server credentials list. */
+static const char *const cfg_server_credential_keys[] = {
+	"server", CFG_CREDENTIAL_KEYS, NULL,
 };
 static const char *const cfg_point_reserved[] = {
-	"channel", "path", "scale", "offset", "min", "max", "poll", "units", NULL,
+	"channel", "path", "scale", "offset", "min", "max", "poll", "units",
+	"send_period", "send_on_change", NULL,
 };
 
 static const char *const cfg_identity_keys[] = {
@@ -508,6 +522,51 @@ static int cfg_read_double(struct cfg_loader *ld, config_setting_t *group, const
 	return 0;
 }
 
+static int cfg_read_bool(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			 bool *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_err_type(ld, s, "true or false");
+		return -EINVAL;
+	}
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/* A period in seconds (fractions allowed) as ms; 0 allowed. */
+static int cfg_read_period(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			   uint32_t *out_ms)
+{
+	config_setting_t *s = cfg_get(group, key);
+	double v;
+
+	if (!s)
+		return -ENOENT;
+	if (!cfg_number(s, &v) || !isfinite(v) || v < 0.0 || v > CFG_MAX_POLL_S ||
+	    (v > 0 && v < 0.1)) {
+		cfg_err_type(ld, s, "0 or a number of seconds 0.1..4294967");
+		return -EINVAL;
+	}
+	*out_ms = (uint32_t)llround(v * 1000.0);
+	return 0;
+}
+
+/* Bounds of a notification store: 1..1000000 entries, 1 KiB..64 MiB. */
+static void cfg_read_store(struct cfg_loader *ld, config_setting_t *g, uint32_t *count,
+			   uint32_t *bytes)
+{
+	int64_t v;
+
+	if (cfg_read_int(ld, g, "store_count", false, 1, 1000000, &v) == 0)
+		*count = (uint32_t)v;
+	if (cfg_read_int(ld, g, "store_bytes", false, 1024, 64 * 1024 * 1024, &v) == 0)
+		*bytes = (uint32_t)v;
+}
+
 /* Groups whose every key belongs to the daemon. */
 static void cfg_check_strict(struct cfg_loader *ld, config_setting_t *group,
 			     const char *const *allowed)
@@ -797,6 +856,7 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 		if (cfg_read_int(ld, g, "registration_rate", false, 0, 1000000, &v) == 0)
 			gw->registration_rate = (uint32_t)v;
 	}
+	cfg_read_store(ld, g, &gw->store_count, &gw->store_bytes);
 }
 
 /* NoSec only when said so: coaps:// needs a mode, coap:// can have none. */
@@ -837,6 +897,41 @@ static void cfg_load_server_security(struct cfg_loader *ld, config_setting_t *g,
 	sv->security = str;
 }
 
+/* The registration sequence keys (TS Core 1.1 6.2.1.1), each checked for
+ * its range; the defaults are the gateway's (lwm2m/client.c says why). */
+static void cfg_load_server_sequence(struct cfg_loader *ld, config_setting_t *g,
+				     struct cfg_server *sv)
+{
+	struct lwm_reg_policy d;
+	int64_t v;
+
+	lwm_reg_policy_defaults(&d);
+	sv->initial_delay = d.initial_delay_s;
+	sv->failure_block = d.failure_block;
+	sv->bootstrap_on_failure = d.bootstrap_on_failure;
+	sv->retry_count = d.retry_count;
+	sv->retry_timer = d.retry_timer_s;
+	sv->sequence_delay = d.sequence_delay_s;
+	sv->sequence_retry_count = d.sequence_retries;
+	if (cfg_read_int(ld, g, "priority_order", false, 0, UINT32_MAX, &v) == 0) {
+		sv->has_priority = true;
+		sv->priority_order = (uint32_t)v;
+	}
+	if (cfg_read_int(ld, g, "initial_delay", false, 0, 86400, &v) == 0)
+		sv->initial_delay = (uint32_t)v;
+	cfg_read_bool(ld, g, "failure_block", &sv->failure_block);
+	cfg_read_bool(ld, g, "bootstrap_on_failure", &sv->bootstrap_on_failure);
+	if (cfg_read_int(ld, g, "retry_count", false, 1, 1000, &v) == 0)
+		sv->retry_count = (uint32_t)v;
+	if (cfg_read_int(ld, g, "retry_timer", false, 1, 86400, &v) == 0)
+		sv->retry_timer = (uint32_t)v;
+	if (cfg_read_int(ld, g, "sequence_delay", false, 1, 86400, &v) == 0)
+		sv->sequence_delay = (uint32_t)v;
+	/* 0: forever, the gateway's default. */
+	if (cfg_read_int(ld, g, "sequence_retry_count", false, 0, 1000000, &v) == 0)
+		sv->sequence_retry_count = v ? (uint32_t)v : LWM_REG_FOREVER;
+}
+
 static void cfg_load_servers(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
@@ -862,6 +957,8 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			.version = "1.1",
 			.binding = "U",
 			.short_id = (uint16_t)(i + 1 <= CFG_MAX_ID ? i + 1 : CFG_MAX_ID),
+			.notification_storing = true,
+			.max_retransmit = -1,
 		};
 		config_setting_t *s;
 		const char *str;
@@ -913,7 +1010,30 @@ static void cfg_load_servers(struct cfg_loader *ld)
 		if (cfg_read_int(ld, g, "short_id", false, 1, CFG_MAX_ID, &v) == 0)
 			sv.short_id = (uint16_t)v;
 		cfg_load_server_security(ld, g, &sv);
-		for (j = 0; keep && j < cfg->n_servers; j++) {
+		cfg_load_server_sequence(ld, g, &sv);
+		cfg_read_bool(ld, g, "notification_storing", &sv.notification_storing);
+		cfg_read_bool(ld, g, "mute_send", &sv.mute_send);
+		cfg_read_store(ld, g, &sv.store_count, &sv.store_bytes);
+		s = cfg_get(g, "ack_timeout");
+		if (s) {
+			double d;
+			/* libcoap ignores ACK timeouts below one second. */
+			if (!cfg_number(s, &d) || !isfinite(d) || d < 1.0 || d > 60.0)
+				cfg_err_type(ld, s, "a number of seconds 1..60");
+			else
+				sv.ack_timeout_ms = (uint32_t)llround(d * 1000.0);
+		}
+		if (cfg_read_int(ld, g, "max_retransmit", false, 0, 20, &v) == 0)
+			sv.max_retransmit = (int)v;
+		s = cfg_get(g, "bootstrap");
+		if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cfg_err_type(ld, s, "true or false");
+		else if (s)
+			sv.bootstrap = config_setting_get_bool(s);
+		/* A bootstrap server has no Short Server ID of its own. */
+		for (j = 0; keep && !sv.bootstrap && j < cfg->n_servers; j++) {
+			if (cfg->servers[j].bootstrap)
+				continue;
 			if (cfg->servers[j].short_id == sv.short_id) {
 				char *first = cfg_setting_path(cfg->servers[j].setting);
 
@@ -1077,6 +1197,14 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 		}
 		if (cfg_read_string(ld, g, "units", false, &p.units) < 0 && cfg_get(g, "units"))
 			keep = false;
+		if (cfg_read_period(ld, g, "send_period", &p.send_period_ms) == 0)
+			p.has_send_period = true;
+		else if (cfg_get(g, "send_period"))
+			keep = false;
+		if (cfg_read_bool(ld, g, "send_on_change", &p.send_on_change) == 0)
+			p.has_send_on_change = true;
+		else if (cfg_get(g, "send_on_change"))
+			keep = false;
 		p.node = (struct gwd_cfg){
 			.cfg = ld->cfg, .own = g, .fallback = NULL, .reserved = cfg_point_reserved,
 		};
@@ -1166,6 +1294,7 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 	int i, n;
 
 	if (!s) {
+		size_t n_bs = 0;
 		if (!cfg->n_servers)
 			return;
 		d->servers = calloc(cfg->n_servers, sizeof(*d->servers));
@@ -1173,8 +1302,21 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 			ld->err = -ENOMEM;
 			return;
 		}
-		for (size_t j = 0; j < cfg->n_servers; j++)
-			d->servers[d->n_servers++] = &cfg->servers[j];
+		/* Default: every management server; the bootstrap server only
+		 * when there is nothing else. */
+		for (size_t j = 0; j < cfg->n_servers; j++) {
+			if (!cfg->servers[j].bootstrap)
+				d->servers[d->n_servers++] = &cfg->servers[j];
+			else
+				n_bs++;
+		}
+		if (d->n_servers == 0 && n_bs > 1)
+			cfg_err(ld, g, "%zu bootstrap servers and no servers list: "
+				"name the device's one bootstrap server in servers", n_bs);
+		else if (d->n_servers == 0)
+			for (size_t j = 0; j < cfg->n_servers; j++)
+				if (cfg->servers[j].bootstrap)
+					d->bootstrap = &cfg->servers[j];
 		return;
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
@@ -1207,16 +1349,33 @@ static void cfg_load_device_servers(struct cfg_loader *ld, config_setting_t *g,
 		}
 		for (size_t j = 0; j < d->n_servers; j++)
 			dup = dup || d->servers[j] == sv;
-		if (dup) {
+		if (dup || (d->bootstrap && d->bootstrap == sv)) {
 			cfg_err(ld, e, "duplicate server \"%s\"", sv->name);
 			continue;
 		}
-		d->servers[d->n_servers++] = sv;
+		if (sv->bootstrap && d->bootstrap) {
+			cfg_err(ld, e, "a second bootstrap server \"%s\"; a device has at most one "
+				"(\"%s\")", sv->name, d->bootstrap->name);
+			continue;
+		}
+		if (sv->bootstrap)
+			d->bootstrap = sv;
+		else
+			d->servers[d->n_servers++] = sv;
 	}
+	/* The bootstrap server provides the management servers. */
+	if (d->bootstrap && d->n_servers)
+		cfg_err(ld, s, "a device with a bootstrap server (\"%s\") gets its servers from it; "
+			"expected no other server, found \"%s\"", d->bootstrap->name,
+			d->servers[0]->name);
 }
 
 static void cfg_device_clear(struct cfg_device *d)
 {
+	for (size_t i = 0; i < d->n_access; i++)
+		free(d->access[i].objects);
+	free(d->access);
+	free(d->server_credentials);
 	free((char *)d->endpoint);
 	free((void *)d->servers);
 	free(d->points);
@@ -1247,28 +1406,37 @@ static config_setting_t *cfg_credential_setting(config_setting_t *g, const struc
 	return s ? s : g;
 }
 
-/* Read the device's credentials and check them against its first server's
- * security mode now, files included, so that gatewayd -t finds a missing or
- * world-readable key file. */
-static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+/* Read one set of credential keys from g (and, when pr is set, its
+ * profile's as the fallback). */
+static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
+				 const struct cfg_profile *pr, struct cfg_credentials *cr)
 {
-	struct cfg_credentials *cr = &d->credentials;
 	const char **fields[] = {
 		&cr->psk_identity, &cr->psk_key, &cr->psk_file, &cr->certificate,
 		&cr->private_key, &cr->public_key, &cr->server_public_key, &cr->ca_file,
 		&cr->server_certificate, &cr->sni,
 	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = cfg_identity(ld, g, pr, cfg_credential_keys[i]);
+}
+
+/* Check credentials against a server's security mode now, files included,
+ * so that gatewayd -t finds a missing or world-readable key file.  The
+ * error names the key's own line: in g (or profile pr), else g itself. */
+static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
+				  const struct cfg_profile *pr, const struct cfg_credentials *cr,
+				  const struct cfg_server *srv)
+{
 	struct lwm_security_params p;
 	struct lwm_security *sec = NULL;
 	const char *key = NULL;
 	char err[512];
 	int mode;
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		*fields[i] = cfg_identity(ld, g, d->profile, cfg_credential_keys[i]);
-	if (d->n_servers == 0 || !d->servers[0]->security)
+	if (!srv->security)
 		return; /* the server's error is reported already */
-	mode = lwm_security_mode_parse(d->servers[0]->security);
+	mode = lwm_security_mode_parse(srv->security);
 	if (mode < 0)
 		return;
 	p = (struct lwm_security_params){
@@ -1285,9 +1453,244 @@ static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, str
 		.sni = cr->sni,
 	};
 	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
-		cfg_err(ld, key ? cfg_credential_setting(g, d->profile, key) : g,
-			"%s (server \"%s\")", err, d->servers[0]->name);
+		cfg_err(ld, key ? cfg_credential_setting(g, pr, key) : g, "%s (server \"%s\")", err,
+			srv->name);
 	lwm_security_free(sec);
+}
+
+static bool cfg_server_is_secure(const struct cfg_server *srv)
+{
+	int mode = srv->security ? lwm_security_mode_parse(srv->security) : LWM_SEC_NOSEC;
+
+	return mode >= 0 && mode != LWM_SEC_NOSEC;
+}
+
+/* The device's credentials for each of its servers.  An entry of the
+ * `credentials` list (device, else profile) names a server and gives all
+ * the keys for it; a secure server without an entry uses the device-level
+ * keys (the device's, else its profile's): the one-server form of older
+ * configs, and the natural one for a device certificate every server
+ * accepts. */
+static void cfg_load_credentials(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+{
+	struct cfg_credentials *cr = &d->credentials;
+	config_setting_t *list = cfg_get(g, "credentials");
+	config_setting_t **entry;
+	bool any_secure = false;
+	int n;
+
+	cfg_read_credentials(ld, g, d->profile, cr);
+	if (!list && d->profile) {
+		list = cfg_get(d->profile->setting, "credentials");
+	}
+	/* Bootstrapping: the device-level keys are for the bootstrap server;
+	 * the management servers' come from it. */
+	if (d->bootstrap) {
+		if (list)
+			cfg_err(ld, list, "a device with a bootstrap server gets its servers' "
+				"credentials from it; expected none, found a credentials list");
+		cfg_check_credentials(ld, g, d->profile, cr, d->bootstrap);
+		return;
+	}
+	if (d->n_servers == 0)
+		return;
+	d->server_credentials = calloc(d->n_servers, sizeof(*d->server_credentials));
+	entry = calloc(d->n_servers, sizeof(*entry));
+	if (!d->server_credentials || !entry) {
+		free(entry);
+		ld->err = -ENOMEM;
+		return;
+	}
+	if (list && !config_setting_is_list(list)) {
+		cfg_err_type(ld, list, "a list of groups ( { server = \"name\"; ... } )");
+		list = NULL;
+	}
+	n = list ? config_setting_length(list) : 0;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *name = NULL;
+		size_t j;
+
+		if (!config_setting_is_group(e)) {
+			cfg_err_type(ld, e, "a group { server = \"name\"; ... }");
+			continue;
+		}
+		cfg_check_strict(ld, e, cfg_server_credential_keys);
+		if (cfg_read_name(ld, e, "server", true, &name) < 0)
+			continue;
+		for (j = 0; j < d->n_servers; j++)
+			if (strcmp(d->servers[j]->name, name) == 0)
+				break;
+		if (j == d->n_servers) {
+			cfg_err_type(ld, cfg_get(e, "server"),
+				     "the name of one of the device's servers");
+			continue;
+		}
+		if (entry[j]) {
+			cfg_err(ld, cfg_get(e, "server"), "duplicate credentials for server \"%s\"",
+				name);
+			continue;
+		}
+		entry[j] = e;
+	}
+	for (size_t j = 0; j < d->n_servers; j++) {
+		const struct cfg_server *srv = d->servers[j];
+
+		any_secure |= cfg_server_is_secure(srv);
+		if (entry[j]) {
+			cfg_read_credentials(ld, entry[j], NULL, &d->server_credentials[j]);
+			cfg_check_credentials(ld, entry[j], NULL, &d->server_credentials[j], srv);
+		} else if (cfg_server_is_secure(srv)) {
+			d->server_credentials[j] = *cr;
+			cfg_check_credentials(ld, g, d->profile, cr, srv);
+		}
+	}
+	/* Device-level keys with no secure server to use them: say so as the
+	 * one-server form always did (the mode does not use them). */
+	if (!any_secure)
+		cfg_check_credentials(ld, g, d->profile, cr, d->servers[0]);
+	free(entry);
+}
+
+/* One access entry's object list; false after an error. */
+static bool cfg_load_access_objects(struct cfg_loader *ld, config_setting_t *s,
+				    struct cfg_access *a)
+{
+	int n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err_type(ld, s, "a list of object ids");
+		return false;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cfg_err(ld, s, "expected at least one object id, found none");
+		return false;
+	}
+	a->objects = calloc((size_t)n, sizeof(*a->objects));
+	if (!a->objects) {
+		ld->err = -ENOMEM;
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		long long v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64) {
+			cfg_err_type(ld, e, "an object id 3..65534");
+			return false;
+		}
+		v = config_setting_get_int64(e);
+		if (config_setting_type(e) == CONFIG_TYPE_INT)
+			v = config_setting_get_int(e);
+		if (v <= 2 || v > 65534) {
+			/* 0 is never a server's; 1 and 2 follow their own rules. */
+			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", v,
+				v == 0 ? " (the Security object is never accessible)"
+				: v == 1 ? " (each server has its own Server instance)"
+				: v == 2 ? " (Access Control instances belong to their owner)" : "");
+			return false;
+		}
+		for (size_t j = 0; j < a->n_objects; j++)
+			if (a->objects[j] == v) {
+				cfg_err(ld, e, "duplicate object %lld", v);
+				return false;
+			}
+		a->objects[a->n_objects++] = (uint16_t)v;
+	}
+	return true;
+}
+
+static bool cfg_access_overlap(const struct cfg_access *a, const struct cfg_access *b,
+			       uint16_t *oid)
+{
+	if (!a->n_objects || !b->n_objects) {
+		*oid = a->n_objects ? a->objects[0] : b->n_objects ? b->objects[0] : 0;
+		return true;
+	}
+	for (size_t i = 0; i < a->n_objects; i++)
+		for (size_t j = 0; j < b->n_objects; j++)
+			if (a->objects[i] == b->objects[j]) {
+				*oid = a->objects[i];
+				return true;
+			}
+	return false;
+}
+
+/* The device's access list (device, else profile): rights per server. */
+static void cfg_load_access(struct cfg_loader *ld, config_setting_t *g, struct cfg_device *d)
+{
+	config_setting_t *list = cfg_get(g, "access");
+	int n;
+
+	if (!list && d->profile)
+		list = cfg_get(d->profile->setting, "access");
+	if (!list)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_err_type(ld, list, "a list of groups ( { server = \"name\"; rights = \"R\"; } )");
+		return;
+	}
+	n = config_setting_length(list);
+	d->access = calloc(n ? (size_t)n : 1, sizeof(*d->access));
+	if (!d->access) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)i), *s;
+		struct cfg_access a = {.setting = e};
+		const char *str = NULL;
+		bool ok = true;
+		size_t j;
+
+		if (!config_setting_is_group(e)) {
+			cfg_err_type(ld, e, "a group { server = \"name\"; rights = \"R\"; }");
+			continue;
+		}
+		cfg_check_strict(ld, e, cfg_access_keys);
+		if (cfg_read_string(ld, e, "server", true, &str) < 0) {
+			ok = false;
+		} else if (strcmp(str, "*") != 0) {
+			for (j = 0; j < d->n_servers; j++)
+				if (strcmp(d->servers[j]->name, str) == 0)
+					a.server = d->servers[j];
+			if (!a.server) {
+				cfg_err_type(ld, cfg_get(e, "server"),
+					     "\"*\" or the name of one of the device's servers");
+				ok = false;
+			}
+		}
+		if (cfg_read_string(ld, e, "rights", true, &str) < 0) {
+			ok = false;
+		} else if (lwm_acl_parse(str, &a.rights) < 0) {
+			cfg_err_type(ld, cfg_get(e, "rights"),
+				     "letters of R, W, E, D and C, each at most once");
+			ok = false;
+		}
+		s = cfg_get(e, "objects");
+		if (s && !cfg_load_access_objects(ld, s, &a))
+			ok = false;
+		for (j = 0; ok && j < d->n_access; j++) {
+			uint16_t oid;
+			if (d->access[j].server == a.server &&
+			    cfg_access_overlap(&d->access[j], &a, &oid)) {
+				char *first = cfg_setting_path(d->access[j].setting);
+				char what[32] = "all objects";
+				if (oid)
+					snprintf(what, sizeof(what), "object %u", oid);
+				cfg_err(ld, e, "rights of server \"%s\" for %s given twice, first at %s",
+					a.server ? a.server->name : "*", what, first ? first : "?");
+				free(first);
+				ok = false;
+			}
+		}
+		if (ok)
+			d->access[d->n_access++] = a;
+		else
+			free(a.objects);
+	}
 }
 
 static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
@@ -1403,6 +1806,7 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 
 	cfg_load_device_servers(ld, g, &d);
 	cfg_load_credentials(ld, g, &d);
+	cfg_load_access(ld, g, &d);
 
 	d.manufacturer = cfg_identity(ld, g, d.profile, "manufacturer");
 	d.model = cfg_identity(ld, g, d.profile, "model");
@@ -1415,6 +1819,17 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 		s = cfg_get(d.profile->setting, "points");
 	if (s)
 		cfg_load_points(ld, s, &d.points, &d.n_points);
+
+	/* Send: the device's own keys (not a profile's). */
+	cfg_read_period(ld, g, "send_period", &d.send_period_ms);
+	cfg_read_bool(ld, g, "send_on_change", &d.send_on_change);
+	d.send_format = 112;
+	if (cfg_read_string(ld, g, "send_format", false, &str) == 0) {
+		if (strcmp(str, "senml-json") == 0)
+			d.send_format = 110;
+		else if (strcmp(str, "senml-cbor") != 0)
+			cfg_err_type(ld, cfg_get(g, "send_format"), "\"senml-cbor\" or \"senml-json\"");
+	}
 
 	d.node = (struct gwd_cfg){
 		.cfg = cfg,

@@ -42,6 +42,28 @@ struct cfg_server {
 	/* "nosec", "psk", "rpk" or "x509": the credentials its devices need.
 	 * Default "nosec" for coap://; coaps:// must say. */
 	const char *security;
+	/* A bootstrap server (bootstrap = true): its devices get their
+	 * management servers from it (LwM2M Bootstrap Interface). */
+	bool bootstrap;
+	/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20);
+	 * defaults are lwm_reg_policy_defaults' (lwm2m/client.h). */
+	bool has_priority;            /* priority_order given */
+	uint32_t priority_order;      /* 13 */
+	uint32_t initial_delay;       /* 14, seconds */
+	bool failure_block;           /* 15 */
+	bool bootstrap_on_failure;    /* 16 */
+	uint32_t retry_count;         /* 17 */
+	uint32_t retry_timer;         /* 18, seconds */
+	uint32_t sequence_delay;      /* 19, seconds */
+	uint32_t sequence_retry_count; /* 20; UINT32_MAX: forever */
+	/* Notification storing: /1/x/6's initial value (default true, the
+	 * spec's) and the store's bounds per device (0: the gateway's). */
+	bool notification_storing;
+	uint32_t store_count, store_bytes;
+	bool mute_send;      /* /1/x/23's initial value, default false */
+	/* CoAP ACK_TIMEOUT (ms, 0: 2 s) and MAX_RETRANSMIT (-1: 4). */
+	uint32_t ack_timeout_ms;
+	int max_retransmit;
 	config_setting_t *setting;
 };
 
@@ -59,6 +81,10 @@ struct cfg_point {
 	double min, max;
 	uint32_t poll_ms;          /* 0: no polling (adapter reports) */
 	const char *units;         /* IPSO Sensor Units (5701) when set, else NULL */
+	/* Send: overrides of the device's send_period / send_on_change. */
+	bool has_send_period, has_send_on_change;
+	uint32_t send_period_ms;
+	bool send_on_change;
 	struct gwd_cfg node;       /* adapter keys */
 };
 
@@ -67,12 +93,23 @@ struct cfg_profile {
 	config_setting_t *setting;
 };
 
-/* A device's DTLS credentials for its first server (lwm2m/security.h says
- * what each is); from the device, else its profile; NULL when not set. */
+/* A device's DTLS credentials for one server (lwm2m/security.h says what
+ * each is); NULL when not set. */
 struct cfg_credentials {
 	const char *psk_identity, *psk_key, *psk_file;
 	const char *certificate, *private_key, *public_key;
 	const char *server_public_key, *ca_file, *server_certificate, *sni;
+};
+
+/* One entry of a device's access list: the Access Control rights of one
+ * server (NULL: "*", the default for servers without their own entry) on
+ * some objects' instances (none listed: all of them). */
+struct cfg_access {
+	const struct cfg_server *server;
+	uint16_t *objects;        /* owned */
+	size_t n_objects;
+	unsigned rights;          /* LWM_ACL_* bits (lwm2m/acl.h) */
+	config_setting_t *setting;
 };
 
 struct cfg_device {
@@ -85,7 +122,25 @@ struct cfg_device {
 	const char *manufacturer, *model, *serial, *firmware_version;
 	const struct cfg_server **servers; /* owned array of borrowed pointers */
 	size_t n_servers;
-	struct cfg_credentials credentials; /* for servers[0] */
+	/* The device's bootstrap server, NULL when none.  A device with one
+	 * has no servers of its own (n_servers 0): bootstrap provides them,
+	 * and the device-level keys are for the bootstrap server. */
+	const struct cfg_server *bootstrap;
+	/* The device-level keys (the device's, else its profile's): the
+	 * default for every secure server without its own `credentials` entry. */
+	struct cfg_credentials credentials;
+	/* What each of servers[i] uses (n_servers entries, owned): its entry,
+	 * the device-level keys for a secure server, nothing for NoSec. */
+	struct cfg_credentials *server_credentials;
+	/* Access Control with several servers (device, else profile). */
+	struct cfg_access *access;         /* owned array */
+	size_t n_access;
+	/* Send (LwM2M 1.1+): every point each send_period_ms (0: no schedule)
+	 * and/or on change, unless the point says otherwise; SenML CBOR (112,
+	 * default) or JSON (110). */
+	uint32_t send_period_ms;
+	bool send_on_change;
+	uint16_t send_format;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
@@ -105,6 +160,8 @@ struct cfg_gateway {
 	/* Devices started (so registrations sent) per second at start-up, so
 	 * that thousands of devices do not flood the server; 0: all at once. */
 	uint32_t registration_rate;
+	/* Default bounds of each device's notification store. */
+	uint32_t store_count, store_bytes;
 };
 
 struct cfg {

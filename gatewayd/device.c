@@ -12,6 +12,8 @@
 #include "clock.h"
 #include "host.h"
 #include "log.h"
+#include "lwm2m/acl.h"
+#include "lwm2m/bootstrap.h"
 #include "lwm2m/objdefs.h"
 #include "lwm2m/security.h"
 #include "transform.h"
@@ -55,12 +57,23 @@ struct gw_point {
 struct gwd_device {
 	const struct cfg_device *cfg;
 	const char *state_dir;    /* borrowed from the config */
+	uint32_t store_count, store_bytes; /* the gateway's store bounds */
 	struct gw_adapter *adapter;
 	const struct gwd_adapter_ops *ops;
 	void *actx;               /* the adapter's per-device state */
 	struct gw_point *points;
 	size_t n_points;
-	struct lwm_client *client;
+	/* The data model all the device's registrations serve, and one LwM2M
+	 * client (registration) per server, clients[i] for dc->servers[i]. */
+	struct lwm_model *model;
+	struct lwm_client **clients;
+	size_t n_clients;
+	struct lwm_engine *engine;
+	/* Bootstrap, when a bootstrap server is configured (NULL otherwise):
+	 * it writes the accounts into the model and the clients are made
+	 * from them. */
+	struct lwm_bootstrap *bs;
+	struct gw_timer bs_timer;  /* Bootstrap-Request Trigger, outside the handler */
 	struct gw_timer poll_timer;
 	/* Registration waits for the first readings (or READY_WAIT_MS), so
 	 * that a server reading right after it finds values. */
@@ -97,7 +110,29 @@ const char *device_name(const struct gwd_device *d)
 
 struct lwm_client *device_client(struct gwd_device *d)
 {
-	return d->client;
+	return d->n_clients ? d->clients[0] : NULL;
+}
+
+size_t device_client_count(const struct gwd_device *d)
+{
+	return d->n_clients;
+}
+
+struct lwm_client *device_client_at(struct gwd_device *d, size_t i)
+{
+	return i < d->n_clients ? d->clients[i] : NULL;
+}
+
+struct lwm_model *device_model(struct gwd_device *d)
+{
+	return d->model;
+}
+
+/* A value in the model changed: observations are per server. */
+static void values_changed(struct gwd_device *d, const struct lwm_path *p)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_values_changed(d->clients[i], p);
 }
 
 bool device_is_down(const struct gwd_device *d)
@@ -107,13 +142,13 @@ bool device_is_down(const struct gwd_device *d)
 
 static void ready_timeout(struct gw_timer *t, void *ud);
 
-/* Start the LwM2M registration, once. */
+/* Start the LwM2M registrations, once. */
 static void register_client(struct gwd_device *d)
 {
-	if (!d->client || lwm_client_state(d->client) != LWM_CLIENT_IDLE)
-		return;
 	gw_timer_disarm(&d->ready_timer);
-	lwm_client_start(d->client);
+	for (size_t i = 0; i < d->n_clients; i++)
+		if (lwm_client_state(d->clients[i]) == LWM_CLIENT_IDLE)
+			lwm_client_start(d->clients[i]);
 }
 
 size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
@@ -169,19 +204,19 @@ static void set_error_code(struct gwd_device *d, int64_t code)
 	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
 	struct lwm_value v = {.type = LWM_T_INTEGER};
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	v.v.i = code;
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
-		lwm_client_values_changed(d->client, &p); /* observers */
+	if (lwm_model_set(d->model, &p, &v) == 1)
+		values_changed(d, &p); /* observers */
 }
 
 static void mark_down(struct gwd_device *d, bool down)
 {
 	d->down = down;
 	set_error_code(d, down ? 8 : 0); /* 8: peripheral malfunction */
-	if (d->client)
-		lwm_client_set_available(d->client, !down);
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_set_available(d->clients[i], !down);
 }
 
 static void note_success(struct gwd_device *d)
@@ -224,14 +259,14 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_STRING};
 
-	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->client)
+	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->model)
 		return;
 	if (configured[field])
 		return; /* the operator's word wins */
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
 	v.v.bytes.ptr = (const uint8_t *)value;
 	v.v.bytes.len = strlen(value);
-	if (lwm_model_set(lwm_client_model(d->client), &p, &v) == 1)
+	if (lwm_model_set(d->model, &p, &v) == 1)
 		log_info(device_name(d), "device reports %s \"%s\"",
 			 (const char *[]){"manufacturer", "model", "serial number",
 					  "firmware version"}[field], value);
@@ -239,7 +274,7 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 
 static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	struct lwm_path pmin = pt->path, pmax = pt->path;
 	const struct lwm_value *cur;
 	struct lwm_value v = {.type = LWM_T_FLOAT};
@@ -249,10 +284,10 @@ static void track_min_max(struct gwd_device *d, const struct gw_point *pt, doubl
 	LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 	cur = lwm_model_get(m, &pmin);
 	if ((!cur || cur->type != LWM_T_FLOAT || x < cur->v.f) && lwm_model_set(m, &pmin, &v) == 1)
-		lwm_client_values_changed(d->client, &pmin); /* observers */
+		values_changed(d, &pmin); /* observers */
 	cur = lwm_model_get(m, &pmax);
 	if ((!cur || cur->type != LWM_T_FLOAT || x > cur->v.f) && lwm_model_set(m, &pmax, &v) == 1)
-		lwm_client_values_changed(d->client, &pmax); /* observers */
+		values_changed(d, &pmax); /* observers */
 }
 
 static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
@@ -261,11 +296,11 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	char strbuf[32];
 	int r;
 
-	if (!d->client)
+	if (!d->model)
 		return;
 	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf);
 	if (r == 0)
-		r = lwm_model_set(lwm_client_model(d->client), &pt->path, &v);
+		r = lwm_model_set(d->model, &pt->path, &v);
 	if (r < 0) {
 		if (!pt->warned) {
 			char path[32];
@@ -278,7 +313,7 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 	}
 	pt->warned = false;
 	if (r == 1)
-		lwm_client_values_changed(d->client, &pt->path); /* observers */
+		values_changed(d, &pt->path); /* observers */
 	if (pt->has_min_max && v.type == LWM_T_FLOAT)
 		track_min_max(d, pt, v.v.f);
 }
@@ -306,7 +341,14 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err)
 static uint64_t poll_period(struct gwd_device *d, const struct gw_point *pt)
 {
 	uint64_t ms = pt->cfg->poll_ms;
-	uint32_t need = d->client ? lwm_client_sample_ms(d->client, &pt->path) : 0;
+	uint32_t need = 0;
+
+	/* The most demanding observation of any server. */
+	for (size_t i = 0; i < d->n_clients; i++) {
+		uint32_t n = lwm_client_sample_ms(d->clients[i], &pt->path);
+		if (n && (!need || n < need))
+			need = n;
+	}
 
 	if (need && need < POLL_MIN_MS)
 		need = POLL_MIN_MS;
@@ -393,10 +435,9 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->client &&
-			    lwm_model_set(lwm_client_model(d->client), &d->points[op->point].path,
-					  &op->written) == 1)
-				lwm_client_values_changed(d->client, &d->points[op->point].path);
+			if (op->written.type != LWM_T_NONE && d->model &&
+			    lwm_model_set(d->model, &d->points[op->point].path, &op->written) == 1)
+				values_changed(d, &d->points[op->point].path);
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
@@ -542,13 +583,15 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 
 	if (LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && (pt = min_max_point(d, p))) {
 		/* Generic IPSO behaviour: min and max start again from now. */
-		const struct lwm_value *v = lwm_model_get(lwm_client_model(c), &pt->path);
+		const struct lwm_value *v = lwm_model_get(d->model, &pt->path);
 		struct lwm_path pmin = pt->path, pmax = pt->path;
 		LWM_PATH_RID(&pmin) = IPSO_MIN_MEASURED;
 		LWM_PATH_RID(&pmax) = IPSO_MAX_MEASURED;
 		if (v) {
-			lwm_model_set(lwm_client_model(c), &pmin, v);
-			lwm_model_set(lwm_client_model(c), &pmax, v);
+			if (lwm_model_set(d->model, &pmin, v) == 1)
+				values_changed(d, &pmin);
+			if (lwm_model_set(d->model, &pmax, v) == 1)
+				values_changed(d, &pmax);
 		}
 		return LWM_OP_DONE;
 	}
@@ -611,7 +654,7 @@ static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
 
 static void save_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], tmp[4200];
 	FILE *f;
 	int fd;
@@ -665,7 +708,7 @@ static void save_apptypes(struct gwd_device *d)
 
 static void load_apptypes(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	char path[4096], line[1200];
 	FILE *f;
 
@@ -698,12 +741,52 @@ static void client_stored(struct lwm_client *c, const struct lwm_path *p,
 		save_apptypes(ud);
 }
 
+/* Every registration sequence with a server failed and its Bootstrap on
+ * Registration Failure (/1/x/16) is set: bootstrap again, when there is a
+ * bootstrap server.  May run inside libcoap's handler: a timer does it. */
+static void client_registration_failed(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->bs) {
+		log_err(device_name(d), "registration with %s failed for good; it asks for "
+			"bootstrap, but the device has no bootstrap server: the account stays "
+			"failed until restart", lwm_client_server_uri(c));
+		return;
+	}
+	log_warn(device_name(d), "registration with %s failed for good: bootstrapping again",
+		 lwm_client_server_uri(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
 static const struct lwm_client_ops client_ops = {
+	.registration_failed = client_registration_failed,
 	.stored = client_stored,
 	.owns = client_owns,
 	.write = client_write,
 	.execute = client_execute,
 	.sampling_changed = client_sampling_changed,
+};
+
+static void client_bootstrap_requested(struct lwm_client *c, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	log_notice(device_name(d), "bootstrap requested by %s (/1/%u/9)", lwm_client_server_uri(c),
+		   lwm_client_server_iid(c));
+	gw_timer_arm(&d->bs_timer, clock_now_ms());
+}
+
+/* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger
+ * and bootstrap on registration failure. */
+static const struct lwm_client_ops client_ops_bs = {
+	.stored = client_stored,
+	.owns = client_owns,
+	.write = client_write,
+	.execute = client_execute,
+	.sampling_changed = client_sampling_changed,
+	.bootstrap_requested = client_bootstrap_requested,
+	.registration_failed = client_registration_failed,
 };
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -718,9 +801,43 @@ static int set_identity(struct lwm_model *m, uint16_t rid, const char *s)
 	return lwm_model_set(m, &p, &v);
 }
 
+/* Send (LwM2M 1.1+): the points the configuration has sent, each on its
+ * own period and/or on change (a point's keys override the device's), to
+ * every server of the device. */
+static int configure_send(struct gwd_device *d)
+{
+	const struct cfg_device *dc = d->cfg;
+	struct lwm_send_item *items;
+	size_t n = 0;
+	int r = 0;
+
+	items = calloc(dc->n_points ? dc->n_points : 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < dc->n_points; i++) {
+		const struct cfg_point *cp = &dc->points[i];
+		struct lwm_send_item it = {
+			.path = d->points[i].path,
+			.period_ms = cp->has_send_period ? cp->send_period_ms : dc->send_period_ms,
+			.on_change = cp->has_send_on_change ? cp->send_on_change : dc->send_on_change,
+		};
+		if (it.period_ms || it.on_change)
+			items[n++] = it;
+	}
+	for (size_t i = 0; n && r == 0 && i < d->n_clients; i++) {
+		r = lwm_client_send_config(d->clients[i], dc->send_format, items, n);
+		if (strcmp(lwm_client_version(d->clients[i]), "1.0") == 0)
+			log_warn(device_name(d), "Send configured but server %s speaks LwM2M 1.0, "
+				 "which has no Send: nothing will be sent to it",
+				 lwm_client_server_uri(d->clients[i]));
+	}
+	free(items);
+	return r;
+}
+
 static int build_model(struct gwd_device *d)
 {
-	struct lwm_model *m = lwm_client_model(d->client);
+	struct lwm_model *m = d->model;
 	const struct cfg_device *dc = d->cfg;
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_INTEGER};
@@ -813,13 +930,76 @@ static int build_model(struct gwd_device *d)
 	return 0;
 }
 
-/* The device's credentials for srv (its first server).  The config loader
- * checked them already; files are read again here, so a file changed since
- * is reported with its name. */
-static int load_security(const struct cfg_device *dc, const struct cfg_server *srv,
-			 struct lwm_security **out)
+/* Access Control (Object 2) for a device with several servers: one
+ * instance per object instance of the device, filled from the config's
+ * access list.  The default, when the list says nothing else, follows the
+ * spec's owner rule: the device's first server is the Access Control
+ * Owner of every instance and so has full rights there; every other
+ * server may read (the ACL's default entry, key 0, is "R").  A second
+ * server is usually a monitoring or analytics platform: it sees the data
+ * but cannot drive outputs, execute or change settings until the operator
+ * says so.  "R" rather than nothing, because a registration whose server
+ * may see nothing is useless; "" in the config hides an object.  The
+ * Server instances (/1) get none: each server has full rights on its own
+ * account and none on the others' (acl.c).  With one server, access
+ * control does not apply and no instance is made. */
+static int access_rights(const struct cfg_device *dc, const struct cfg_server *srv,
+			 uint16_t oid, unsigned *out)
 {
-	const struct cfg_credentials *cr = &dc->credentials;
+	for (size_t i = 0; i < dc->n_access; i++) {
+		const struct cfg_access *a = &dc->access[i];
+		bool covers = a->n_objects == 0;
+		if (a->server != srv)
+			continue;
+		for (size_t j = 0; j < a->n_objects; j++)
+			covers |= a->objects[j] == oid;
+		if (covers) {
+			*out = a->rights;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int build_acl(struct gwd_device *d)
+{
+	const struct cfg_device *dc = d->cfg;
+	uint16_t owner, next = 0;
+	int r;
+
+	/* A bootstrapped device's Access Control comes from its bootstrap
+	 * server (it has no configured servers). */
+	if (d->n_clients < 2 || dc->n_servers == 0)
+		return 0;
+	owner = dc->servers[0]->short_id;
+	/* Every instance of an object the device layer made (not 0, 1, 2). */
+	for (int o = lwm_model_next_object(d->model, 2); o >= 0;
+	     o = lwm_model_next_object(d->model, o)) {
+		uint16_t oid = (uint16_t)o;
+		int iid = -1;
+		while ((iid = lwm_model_next_instance(d->model, oid, iid)) >= 0) {
+			unsigned rights = LWM_ACL_READ;
+			uint16_t ac = next++;
+			r = lwm_acl_add(d->model, ac, oid, (uint16_t)iid, owner);
+			access_rights(dc, NULL, oid, &rights); /* "*" */
+			if (r == 0)
+				r = lwm_acl_set(d->model, ac, 0, rights);
+			for (size_t i = 0; r == 0 && i < dc->n_servers; i++)
+				if (access_rights(dc, dc->servers[i], oid, &rights))
+					r = lwm_acl_set(d->model, ac, dc->servers[i]->short_id, rights);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* The device's credentials for its server i.  The config loader checked
+ * them already; files are read again here, so a file changed since is
+ * reported with its name. */
+static int load_security_for(const struct cfg_device *dc, const struct cfg_server *srv,
+			     const struct cfg_credentials *cr, struct lwm_security **out)
+{
 	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
 	struct lwm_security_params p = {
 		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
@@ -846,6 +1026,161 @@ static int load_security(const struct cfg_device *dc, const struct cfg_server *s
 	return r;
 }
 
+static int load_security(const struct cfg_device *dc, size_t i, struct lwm_security **out)
+{
+	return load_security_for(dc, dc->servers[i], &dc->server_credentials[i], out);
+}
+
+/* ---- bootstrap ------------------------------------------------------------------- */
+
+static int bootstrap_file(const struct gwd_device *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.bootstrap", d->state_dir, device_name(d));
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+static void free_clients(struct gwd_device *d)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_free(d->clients[i]);
+	d->n_clients = 0;
+}
+
+/* One client per bootstrapped account; the accounts stay in the model. */
+static int clients_from_model(struct gwd_device *d)
+{
+	struct lwm_account acc[16];
+	struct lwm_client **cl;
+	struct lwm_reg_policy reg;
+	/* Transmission and store settings: the bootstrap server's entry. */
+	const struct cfg_server *srv = d->cfg->bootstrap;
+	int n = lwm_bootstrap_accounts(d->model, acc, 16);
+
+	/* What the Server instance leaves out: gatewayd's retries, but one
+	 * sequence and then bootstrap, as LwM2M has it: the bootstrap server
+	 * is the way back for a device whose servers are gone. */
+	lwm_reg_policy_defaults(&reg);
+	reg.sequence_retries = 1;
+	reg.bootstrap_on_failure = true;
+
+	if (n <= 0)
+		return -EINVAL;
+	if (n > 16) {
+		log_warn(device_name(d), "%d server accounts bootstrapped; using the first 16", n);
+		n = 16;
+	}
+	cl = realloc(d->clients, (size_t)n * sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	d->clients = cl;
+	for (int i = 0; i < n; i++) {
+		struct lwm_security *sec = NULL;
+		char err[512];
+		int r = lwm_account_security(d->model, &acc[i], &sec, err, sizeof(err));
+		if (r < 0) {
+			log_err(device_name(d), "bootstrapped account for %s: %s", acc[i].uri, err);
+			continue;
+		}
+		struct lwm_client_config cc = {
+			.name = d->cfg->name,
+			.endpoint = d->cfg->endpoint,
+			.version = d->cfg->bootstrap->version,
+			.security = sec,
+			.model = d->model,
+			.security_iid = acc[i].sec_iid,
+			.server_iid = acc[i].srv_iid,
+			.account_in_model = true,
+			.reg = &reg,
+			.store_count = srv->store_count ? srv->store_count : d->store_count,
+			.store_bytes = srv->store_bytes ? srv->store_bytes : d->store_bytes,
+			.ack_timeout_ms = srv->ack_timeout_ms,
+			.max_retransmit_set = srv->max_retransmit >= 0,
+			.max_retransmit = (uint16_t)(srv->max_retransmit >= 0 ? srv->max_retransmit : 0),
+		};
+		r = lwm_client_new(d->engine, &cc, &client_ops_bs, d, &d->clients[d->n_clients]);
+		lwm_security_free(sec); /* the client keeps its own copy */
+		if (r == 0)
+			d->n_clients++;
+	}
+	if (!d->n_clients)
+		return -EINVAL;
+	return configure_send(d);
+}
+
+static void bootstrap_finished(struct lwm_bootstrap *b, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	/* Registrations before this bootstrap ended when it began. */
+	free_clients(d);
+	if (clients_from_model(d) < 0) {
+		free_clients(d);
+		lwm_bootstrap_retry(d->bs, "no bootstrapped account is usable");
+		return;
+	}
+	/* Register now, or once the first readings are in. */
+	if (d->started && d->first_reads_left == 0)
+		register_client(d);
+}
+
+static const struct lwm_bootstrap_ops bootstrap_ops = {
+	.finished = bootstrap_finished,
+};
+
+/* Bootstrap-Request Trigger: end the registrations, then bootstrap. */
+static void bs_trigger(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->bs || lwm_bootstrap_active(d->bs))
+		return;
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_stop(d->clients[i]);
+	lwm_bootstrap_start(d->bs);
+}
+
+/* The bootstrap context on the device's model, and the saved accounts when
+ * there are: a restart registers directly. */
+static int bootstrap_create(struct gwd_device *d)
+{
+	const struct cfg_server *srv = d->cfg->bootstrap;
+	struct lwm_security *sec = NULL;
+	char file[4096], err[4400];
+	int r;
+
+	r = bootstrap_file(d, file, sizeof(file));
+	if (r == 0)
+		r = load_security_for(d->cfg, srv, &d->cfg->credentials, &sec);
+	if (r < 0)
+		return r;
+	struct lwm_bootstrap_config bc = {
+		.name = d->cfg->name,
+		.endpoint = d->cfg->endpoint,
+		.server_uri = srv->uri,
+		.security = sec,
+		.version = srv->version,
+		.state_file = file,
+	};
+	r = lwm_bootstrap_new(d->engine, d->model, &bc, &bootstrap_ops, d, &d->bs);
+	lwm_security_free(sec);
+	if (r < 0)
+		return r;
+	r = lwm_bootstrap_restore(d->bs, err, sizeof(err));
+	if (r == 0) {
+		log_info(device_name(d), "bootstrapped before (%s): registering directly", file);
+		if (clients_from_model(d) == 0)
+			return 0;
+		free_clients(d);
+		lwm_bootstrap_clear(d->model);
+	} else if (r == -ENOENT) {
+		log_info(device_name(d), "not bootstrapped yet: bootstrap server %s", srv->uri);
+	} else {
+		log_err(device_name(d), "%s", err);
+	}
+	return 0; /* bootstraps at start */
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -856,6 +1191,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		return -ENOMEM;
 	d->cfg = dc;
 	d->state_dir = cfg->gateway.state_dir;
+	d->store_count = cfg->gateway.store_count;
+	d->store_bytes = cfg->gateway.store_bytes;
 	d->adapter = adapter;
 	d->ops = loader_ops(adapter);
 	d->n_points = dc->n_points;
@@ -881,9 +1218,31 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		if (rc < 0 && r == 0)
 			r = rc; /* keep going: every bad point gets its own error */
 	}
+	d->engine = engine;
+	if (timers)
+		gw_timer_init(&d->bs_timer, timers, bs_trigger, d);
 	if (r == 0 && engine) {
-		const struct cfg_server *srv = dc->servers[0];
+		d->model = lwm_model_new();
+		d->clients = calloc(dc->n_servers ? dc->n_servers : 1, sizeof(*d->clients));
+		if (!d->model || !d->clients)
+			r = -ENOMEM;
+	}
+	/* One registration per server; all of them serve the one model.  The
+	 * account of servers[i] is Security /0/i and Server /1/i. */
+	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
+		const struct cfg_server *srv = dc->servers[i];
 		struct lwm_security *sec = NULL;
+		struct lwm_reg_policy reg = {
+			.has_priority = srv->has_priority,
+			.priority = srv->priority_order,
+			.initial_delay_s = srv->initial_delay,
+			.failure_block = srv->failure_block,
+			.bootstrap_on_failure = srv->bootstrap_on_failure,
+			.retry_count = srv->retry_count,
+			.retry_timer_s = srv->retry_timer,
+			.sequence_delay_s = srv->sequence_delay,
+			.sequence_retries = srv->sequence_retry_count,
+		};
 		struct lwm_client_config cc = {
 			.name = dc->name,
 			.endpoint = dc->endpoint,
@@ -892,15 +1251,35 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 			.version = srv->version,
 			.binding = srv->binding,
 			.short_server_id = srv->short_id,
+			.model = d->model,
+			.security_iid = (uint16_t)i,
+			.server_iid = (uint16_t)i,
+			.reg = &reg,
+			.no_storing = !srv->notification_storing,
+			.store_count = srv->store_count ? srv->store_count : cfg->gateway.store_count,
+			.store_bytes = srv->store_bytes ? srv->store_bytes : cfg->gateway.store_bytes,
+			.mute_send = srv->mute_send,
+			.ack_timeout_ms = srv->ack_timeout_ms,
+			.max_retransmit_set = srv->max_retransmit >= 0,
+			.max_retransmit = (uint16_t)(srv->max_retransmit >= 0 ? srv->max_retransmit : 0),
 		};
-		r = load_security(dc, srv, &sec);
+		r = load_security(dc, i, &sec);
 		cc.security = sec;
 		if (r == 0)
-			r = lwm_client_new(engine, &cc, &client_ops, d, &d->client);
-		lwm_security_free(sec); /* the client keeps its own copy */
+			r = lwm_client_new(engine, &cc, &client_ops, d, &d->clients[d->n_clients]);
 		if (r == 0)
-			r = build_model(d);
+			d->n_clients++;
+		lwm_security_free(sec); /* the client keeps its own copy */
 	}
+	if (r == 0 && d->model)
+		r = build_model(d);
+	if (r == 0 && d->model)
+		r = build_acl(d);
+	if (r == 0 && d->model)
+		r = configure_send(d);
+	/* Only a bootstrap server: the accounts come from it. */
+	if (r == 0 && engine && dc->bootstrap)
+		r = bootstrap_create(d);
 	if (r < 0) {
 		device_destroy(d);
 		return r;
@@ -935,6 +1314,9 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
+	/* Not bootstrapped: that comes first, registration follows it. */
+	if (d->bs && d->n_clients == 0)
+		lwm_bootstrap_start(d->bs);
 	/* Read everything once right away, then on each point's period. */
 	d->first_reads_left = 0;
 	for (size_t i = 0; i < d->n_points; i++) {
@@ -946,7 +1328,7 @@ int device_start(struct gwd_device *d)
 	/* Register once the first readings are in (done, failed, or late). */
 	if (d->first_reads_left == 0)
 		register_client(d);
-	else if (d->client)
+	else if (d->n_clients)
 		gw_timer_arm(&d->ready_timer, now + READY_WAIT_MS);
 	return 0;
 }
@@ -956,6 +1338,9 @@ void device_stop(struct gwd_device *d)
 	if (!d->started)
 		return;
 	d->started = false;
+	if (d->bs)
+		lwm_bootstrap_stop(d->bs);
+	gw_timer_disarm(&d->bs_timer);
 	gw_timer_disarm(&d->poll_timer);
 	gw_timer_disarm(&d->ready_timer);
 	d->ops->device_stop(d->actx);
@@ -971,7 +1356,13 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
-	lwm_client_free(d->client);
+	if (d->bs_timer.q)
+		gw_timer_disarm(&d->bs_timer);
+	lwm_bootstrap_free(d->bs);
+	/* The clients take their accounts out of the model; then it goes. */
+	free_clients(d);
+	free(d->clients);
+	lwm_model_free(d->model);
 	free(d->points);
 	free(d);
 }

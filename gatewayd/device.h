@@ -1,5 +1,6 @@
 /* The device layer: one downstream device, its adapter instance, its points
- * (channel <-> /oid/iid/rid with the transform) and its LwM2M client.
+ * (channel <-> /oid/iid/rid with the transform), its data model and one
+ * LwM2M client (registration) per server, all serving that model.
  * Readings flow adapter -> point -> transform -> the client's data model. */
 #ifndef GW_DEVICE_H
 #define GW_DEVICE_H
@@ -37,7 +38,13 @@ void device_stop(struct gwd_device *d);
 void device_destroy(struct gwd_device *d);
 
 const char *device_name(const struct gwd_device *d);
+/* The registration with the device's first server (NULL without engine). */
 struct lwm_client *device_client(struct gwd_device *d);
+/* One registration per server of the device, in its config order. */
+size_t device_client_count(const struct gwd_device *d);
+struct lwm_client *device_client_at(struct gwd_device *d, size_t i);
+/* The data model all the device's registrations share. */
+struct lwm_model *device_model(struct gwd_device *d);
 bool device_is_down(const struct gwd_device *d);
 
 /* Host services (see struct gwd_host). */

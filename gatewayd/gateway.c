@@ -145,9 +145,6 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 			log_err(dc->name, "device not created: %s", strerror(-r));
 			continue;
 		}
-		if (dc->n_servers > 1)
-			log_warn(dc->name, "%zu servers configured; only the first (%s) is used "
-				 "until multi-server support lands", dc->n_servers, dc->servers[0]->name);
 		gw->n_devices++;
 	}
 	*out = gw;

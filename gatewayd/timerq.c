@@ -144,6 +144,7 @@ size_t timerq_run(struct timerq *q, uint64_t now_ms)
 	uint64_t old = timerq_earliest(q);
 	void (*saved)(struct timerq *, uint64_t, void *) = q->on_change;
 
+	q->runs++;
 	/* Callbacks re-arm freely; report the new earliest deadline once. */
 	q->on_change = NULL;
 	while (q->n && q->heap[0].due_ms <= now_ms) {

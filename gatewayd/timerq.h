@@ -28,6 +28,7 @@ struct timerq_slot {
 struct timerq {
 	struct timerq_slot *heap;
 	size_t n, cap;
+	uint64_t runs; /* timerq_run calls so far: tells loop turns apart */
 	/* Called when the earliest deadline changes (UINT64_MAX: none). */
 	void (*on_change)(struct timerq *q, uint64_t earliest_ms, void *ud);
 	void *on_change_ud;

@@ -10,23 +10,81 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 #include "security.h"
+#include "send.h"
 
-/* Registration retry: exponential from RETRY_MIN_S up to RETRY_MAX_S, with
- * +-25% jitter so that a restarted server is not hit by every device at the
- * same instant. (The Server object's 1.1 retry resources refine this later.) */
-#define RETRY_MIN_S 2u
-#define RETRY_MAX_S 120u
+/* The registration sequence's defaults for a gateway.  The spec's (5
+ * attempts 60 s apart doubling, one sequence, then bootstrap) suit a
+ * device with a bootstrap server; a gateway usually has none, and must
+ * never give up on its own: a server down for a day must find every device
+ * back soon after it returns, without a restart.  So: attempts 2, 4, 8, 16
+ * and 32 s apart (6 per sequence, about a minute, close to the retries of
+ * earlier gatewayd versions), then 120 s between sequences, forever, and no
+ * bootstrap on failure.  Every delay gets +-25% jitter so that a restarted
+ * server is not hit by every device at the same instant. */
+#define REG_RETRY_COUNT 6u
+#define REG_RETRY_TIMER_S 2u
+#define REG_SEQUENCE_DELAY_S 120u
+/* A single delay is capped at a day (a server may write large values). */
+#define REG_MAX_DELAY_S 86400u
+
+void lwm_reg_policy_defaults(struct lwm_reg_policy *p)
+{
+	*p = (struct lwm_reg_policy){
+		.retry_count = REG_RETRY_COUNT,
+		.retry_timer_s = REG_RETRY_TIMER_S,
+		.sequence_delay_s = REG_SEQUENCE_DELAY_S,
+		.sequence_retries = LWM_REG_FOREVER,
+	};
+}
 
 const char *lwm_client_state_name(enum lwm_client_state s)
 {
 	static const char *const names[] = {"idle", "registering", "registered", "updating",
-					    "backoff", "deregistering", "stopped"};
+					    "backoff", "deregistering", "stopped", "failed"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
 struct lwm_model *lwm_client_model(struct lwm_client *c)
 {
 	return c->model;
+}
+
+uint16_t lwm_client_short_server_id(const struct lwm_client *c)
+{
+	return c->short_server_id;
+}
+
+uint16_t lwm_client_server_iid(const struct lwm_client *c)
+{
+	return c->server_iid;
+}
+
+const char *lwm_client_server_uri(const struct lwm_client *c)
+{
+	return c->server_uri;
+}
+
+struct lwm_client *lwm_client_sibling_by_server_iid(struct lwm_client *c, uint16_t server_iid)
+{
+	if (c->server_iid == server_iid)
+		return c;
+	/* Clients of one device sit next to each other in no particular
+	 * order; the whole list is walked, only for rare server writes. */
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model && o->server_iid == server_iid)
+			return o;
+	return NULL;
+}
+
+void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p)
+{
+	if (c->own_model) {
+		lwm_client_values_changed(c, p);
+		return;
+	}
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model)
+			lwm_client_values_changed(o, p);
 }
 
 const char *lwm_client_name(const struct lwm_client *c)
@@ -103,9 +161,10 @@ bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok)
 
 /* ---- core objects ---------------------------------------------------------- */
 
-static int set_str(struct lwm_model *m, uint16_t oid, uint16_t rid, const char *s)
+static int set_str(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
+		   const char *s)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_STRING};
 
 	v.v.bytes.ptr = (const uint8_t *)s;
@@ -113,48 +172,117 @@ static int set_str(struct lwm_model *m, uint16_t oid, uint16_t rid, const char *
 	return lwm_model_set(m, &p, &v);
 }
 
-static int set_int(struct lwm_model *m, uint16_t oid, uint16_t rid, int64_t i)
+static int set_int(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid, int64_t i)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_INTEGER};
 
 	v.v.i = i;
 	return lwm_model_set(m, &p, &v);
 }
 
-static int set_bool(struct lwm_model *m, uint16_t oid, uint16_t rid, bool b)
+static int set_bool(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid, bool b)
 {
-	struct lwm_path p = lwm_path_make(3, oid, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
 	struct lwm_value v = {.type = LWM_T_BOOLEAN};
 
 	v.v.b = b;
 	return lwm_model_set(m, &p, &v);
 }
 
-static int add_core_objects(struct lwm_client *c)
+/* The Server instance's executables (Disable, Registration Update
+ * Trigger) have no value; declared so that they can be executed. */
+static int declare_executables(struct lwm_client *c)
 {
-	struct lwm_model *m = c->model;
 	int r = 0;
 
-	/* Security /0/0: the server account; never readable. */
-	r |= lwm_model_add_instance(m, 0, 0) < 0;
-	r |= set_str(m, 0, 0, c->server_uri) < 0;
-	r |= set_bool(m, 0, 1, false) < 0;
-	r |= set_int(m, 0, 2, lwm_security_mode(c->security)) < 0;
-	r |= set_int(m, 0, 10, c->short_server_id) < 0;
-	/* Server /1/0. */
-	r |= lwm_model_add_instance(m, 1, 0) < 0;
-	r |= set_int(m, 1, 0, c->short_server_id) < 0;
-	r |= set_int(m, 1, 1, c->lifetime) < 0;
-	r |= set_int(m, 1, 5, 86400) < 0; /* Disable Timeout */
-	r |= set_bool(m, 1, 6, false) < 0;
-	r |= set_str(m, 1, 7, c->binding) < 0;
-	/* Disable and Registration Update Trigger: executable, no value. */
 	for (uint16_t rid = 4; rid <= 8; rid += 4) {
-		struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
-		r |= lwm_model_add_resource(m, &p) < 0;
+		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
+		r |= lwm_model_add_resource(c->model, &p) < 0;
+	}
+	/* Bootstrap-Request Trigger, when there is a bootstrap server. */
+	if (c->ops && c->ops->bootstrap_requested) {
+		struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 9, 0);
+		r |= lwm_model_add_resource(c->model, &p) < 0;
 	}
 	return r ? -EINVAL : 0;
+}
+
+static int add_core_objects(struct lwm_client *c, const struct lwm_client_config *cfg)
+{
+	struct lwm_model *m = c->model;
+	uint16_t si = c->security_iid, vi = c->server_iid;
+	int r = 0;
+
+	struct lwm_path sp = lwm_path_make(2, 0, si, 0, 0), vp = lwm_path_make(2, 1, vi, 0, 0);
+
+	if (lwm_model_exists(m, &sp) || lwm_model_exists(m, &vp))
+		return -EEXIST; /* another account has these ids */
+	/* Security /0/si: the server account; never readable. */
+	r |= lwm_model_add_instance(m, 0, si) < 0;
+	r |= lwm_model_add_instance(m, 1, vi) < 0;
+	r |= set_str(m, 0, si, 0, c->server_uri) < 0;
+	r |= set_bool(m, 0, si, 1, false) < 0;
+	r |= set_int(m, 0, si, 2, lwm_security_mode(c->security)) < 0;
+	r |= set_int(m, 0, si, 10, c->short_server_id) < 0;
+	/* Server /1/vi. */
+	r |= set_int(m, 1, vi, 0, c->short_server_id) < 0;
+	r |= set_int(m, 1, vi, 1, c->lifetime) < 0;
+	r |= set_int(m, 1, vi, 5, 86400) < 0; /* Disable Timeout */
+	r |= set_bool(m, 1, vi, 6, !cfg->no_storing) < 0; /* Notification Storing */
+	r |= set_str(m, 1, vi, 7, c->binding) < 0;
+	/* The 1.1 registration sequence; a 1.0 server does not know it. */
+	if (strcmp(c->version, "1.0") != 0) {
+		const struct lwm_reg_policy *g = &c->reg;
+		r |= set_bool(m, 1, vi, 23, cfg->mute_send) < 0; /* Mute Send */
+		if (g->has_priority)
+			r |= set_int(m, 1, vi, 13, g->priority) < 0;
+		r |= set_int(m, 1, vi, 14, g->initial_delay_s) < 0;
+		r |= set_bool(m, 1, vi, 15, g->failure_block) < 0;
+		r |= set_bool(m, 1, vi, 16, g->bootstrap_on_failure) < 0;
+		r |= set_int(m, 1, vi, 17, g->retry_count) < 0;
+		r |= set_int(m, 1, vi, 18, g->retry_timer_s) < 0;
+		r |= set_int(m, 1, vi, 19, g->sequence_delay_s) < 0;
+		r |= set_int(m, 1, vi, 20, g->sequence_retries) < 0;
+	}
+	r |= declare_executables(c) < 0;
+	return r ? -EINVAL : 0;
+}
+
+/* account_in_model: fill what the config left open from /0/si and /1/vi. */
+static int account_from_model(struct lwm_client *c)
+{
+	struct lwm_path p;
+	const struct lwm_value *v;
+
+	p = lwm_path_make(2, 0, c->security_iid, 0, 0);
+	if (!lwm_model_exists(c->model, &p))
+		return -ENOENT;
+	p = lwm_path_make(2, 1, c->server_iid, 0, 0);
+	if (!lwm_model_exists(c->model, &p))
+		return -ENOENT;
+	if (!c->server_uri) {
+		p = lwm_path_make(3, 0, c->security_iid, 0, 0);
+		v = lwm_model_get(c->model, &p);
+		if (!v || v->type != LWM_T_STRING || !v->v.bytes.len)
+			return -EINVAL;
+		c->server_uri = strndup((const char *)v->v.bytes.ptr, v->v.bytes.len);
+		if (!c->server_uri)
+			return -ENOMEM;
+	}
+	p = lwm_path_make(3, 1, c->server_iid, 0, 0);
+	if (!c->short_server_id && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
+	    v->v.i < 65535)
+		c->short_server_id = (uint16_t)v->v.i;
+	p = lwm_path_make(3, 1, c->server_iid, 1, 0);
+	if (!c->lifetime && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
+	    v->v.i <= UINT32_MAX)
+		c->lifetime = (uint32_t)v->v.i;
+	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
+	if (!c->binding && (v = lwm_model_get(c->model, &p)) && v->type == LWM_T_STRING &&
+	    v->v.bytes.len)
+		c->binding = strndup((const char *)v->v.bytes.ptr, v->v.bytes.len);
+	return declare_executables(c);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -162,6 +290,20 @@ static int add_core_objects(struct lwm_client *c)
 static void timer_cb(struct gw_timer *t, void *ud);
 static void startq_remove(struct lwm_client *c);
 static void startq_push(struct lwm_client *c, bool deregister);
+static bool start_budget(struct lwm_engine *e);
+
+/* The engine counts the waiting clients: order_release walks every client,
+ * which with none waiting is 10,000 walks of 10,000 at start-up. */
+static void set_order_wait(struct lwm_client *c, bool on)
+{
+	if (c->order_wait == on)
+		return;
+	c->order_wait = on;
+	if (on)
+		c->engine->n_order_wait++;
+	else
+		c->engine->n_order_wait--;
+}
 static void send_deregister(struct lwm_client *c);
 
 static int resolve(const char *uri, coap_address_t *out, bool *secure)
@@ -208,13 +350,6 @@ static const char *uri_host(const char *uri, char *buf, size_t size)
 	return buf;
 }
 
-const struct lwm_security *lwm_security_of_session(coap_session_t *s)
-{
-	const struct lwm_client *c = s ? coap_session_get_app_data(s) : NULL;
-
-	return c ? c->security : NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -229,25 +364,57 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 
 	if (!c)
 		return -ENOMEM;
+	c->owner.kind = LWM_OWNER_CLIENT;
 	c->engine = e;
 	c->ops = ops;
 	c->ud = ud;
 	c->name = dup_or_null(cfg->name ? cfg->name : cfg->endpoint);
 	c->endpoint = dup_or_null(cfg->endpoint);
 	c->server_uri = dup_or_null(cfg->server_uri);
-	c->binding = dup_or_null(cfg->binding ? cfg->binding : "U");
+	c->binding = dup_or_null(cfg->binding);
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
-	c->lifetime = cfg->lifetime ? cfg->lifetime : 300;
-	c->short_server_id = cfg->short_server_id ? cfg->short_server_id : 1;
-	c->model = lwm_model_new();
+	c->lifetime = cfg->lifetime;
+	c->ack_timeout_ms = cfg->ack_timeout_ms;
+	c->max_retransmit = cfg->max_retransmit_set ? cfg->max_retransmit : -1;
+	c->short_server_id = cfg->short_server_id;
+	c->security_iid = cfg->security_iid;
+	c->server_iid = cfg->server_iid;
+	c->account_in_model = cfg->account_in_model;
+	if (cfg->reg)
+		c->reg = *cfg->reg;
+	else
+		lwm_reg_policy_defaults(&c->reg);
+	c->own_model = !cfg->model;
+	c->model = cfg->model ? cfg->model : lwm_model_new();
 	gw_timer_init(&c->timer, e->timers, timer_cb, c);
 	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
 		c->security = lwm_security_dup(cfg->security);
-	if (!c->name || !c->endpoint || !c->server_uri || !c->binding || !c->model ||
+	if (!c->name || !c->endpoint || (cfg->server_uri && !c->server_uri) ||
+	    (cfg->binding && !c->binding) || !c->model ||
 	    (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC && !c->security)) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (c->account_in_model) {
+		r = account_from_model(c);
+		if (r < 0) {
+			log_err(c->name, "no usable server account /0/%u, /1/%u in the model: %s",
+				c->security_iid, c->server_iid, strerror(-r));
+			goto fail;
+		}
+	}
+	if (!c->server_uri) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!c->binding && !(c->binding = strdup("U"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (!c->lifetime)
+		c->lifetime = 300;
+	if (!c->short_server_id)
+		c->short_server_id = 1;
 	r = resolve(c->server_uri, &c->server_addr, &secure);
 	if (r < 0) {
 		log_err(c->name, "cannot use server %s: %s", c->server_uri, strerror(-r));
@@ -261,21 +428,63 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -EINVAL;
 		goto fail;
 	}
-	r = add_core_objects(c);
-	if (r < 0)
+	if (!c->account_in_model) {
+		r = add_core_objects(c, cfg);
+		if (r == -EEXIST)
+			log_err(c->name, "server account /0/%u or /1/%u exists already",
+				c->security_iid, c->server_iid);
+		if (r < 0) {
+			/* Take out only what this client added. */
+			if (r != -EEXIST) {
+				lwm_model_remove_instance(c->model, 0, c->security_iid);
+				lwm_model_remove_instance(c->model, 1, c->server_iid);
+			}
+			goto fail;
+		}
+	}
+	r = lwm_report_new(c, cfg);
+	if (r < 0) {
+		if (!c->account_in_model) {
+			lwm_model_remove_instance(c->model, 0, c->security_iid);
+			lwm_model_remove_instance(c->model, 1, c->server_iid);
+		}
 		goto fail;
+	}
 	lwm_engine_link(e, c);
 	*out = c;
 	return 0;
 fail:
 	lwm_security_free(c->security);
-	lwm_model_free(c->model);
+	if (c->own_model)
+		lwm_model_free(c->model);
 	free(c->name);
 	free(c->endpoint);
 	free(c->server_uri);
 	free(c->binding);
 	free(c);
 	return r;
+}
+
+int lwm_client_new_from_model(struct lwm_engine *e, struct lwm_model *model,
+			      uint16_t security_iid, uint16_t server_iid, const char *name,
+			      const char *endpoint, const char *version,
+			      const struct lwm_security *security,
+			      const struct lwm_client_ops *ops, void *ud, struct lwm_client **out)
+{
+	struct lwm_client_config cc = {
+		.name = name,
+		.endpoint = endpoint,
+		.version = version,
+		.security = security,
+		.model = model,
+		.security_iid = security_iid,
+		.server_iid = server_iid,
+		.account_in_model = true,
+	};
+
+	if (!model)
+		return -EINVAL;
+	return lwm_client_new(e, &cc, ops, ud, out);
 }
 
 static void drop_session(struct lwm_client *c)
@@ -292,14 +501,22 @@ void lwm_client_free(struct lwm_client *c)
 	if (!c)
 		return;
 	startq_remove(c);
+	set_order_wait(c, false);
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
+	lwm_report_free(c);
 	free(c->attrs);
 	gw_timer_disarm(&c->timer);
 	lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 	drop_session(c);
 	lwm_engine_unlink(c->engine, c);
-	lwm_model_free(c->model);
+	if (c->own_model) {
+		lwm_model_free(c->model);
+	} else if (!c->account_in_model) {
+		/* The account goes with the client; the model stays. */
+		lwm_model_remove_instance(c->model, 0, c->security_iid);
+		lwm_model_remove_instance(c->model, 1, c->server_iid);
+	}
 	lwm_security_free(c->security);
 	free(c->location);
 	free(c->name);
@@ -355,7 +572,12 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 			coap_delete_optlist(*opts);
 			return errno == EMFILE ? -EMFILE : -ENOMEM;
 		}
-		coap_session_set_app_data(c->session, c);
+		coap_session_set_app_data(c->session, &c->owner);
+		if (c->ack_timeout_ms)
+			coap_session_set_ack_timeout(c->session, (coap_fixed_point_t){
+				c->ack_timeout_ms / 1000, c->ack_timeout_ms % 1000});
+		if (c->max_retransmit >= 0)
+			coap_session_set_max_retransmit(c->session, (uint16_t)c->max_retransmit);
 	}
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
 	if (!pdu) {
@@ -395,7 +617,8 @@ static int build_links(struct lwm_client *c, struct lwm_buf *b)
 	/* 1.1+ announces the formats it reads and writes beyond the mandatory. */
 	if (strcmp(c->version, "1.0") != 0)
 		lwm_buf_printf(b, "</>;rt=\"oma.lwm2m\";ct=\"%u %u\"", LWM_FMT_SENML_JSON, LWM_FMT_TLV);
-	return lwm_model_reg_links(c->model, c->version, b);
+	/* Only what this server may read (Access Control, acl.c). */
+	return lwm_model_reg_links_visible(c->model, c->version, lwm_client_visible, c, b);
 }
 
 static int send_register(struct lwm_client *c)
@@ -450,17 +673,35 @@ static int send_update(struct lwm_client *c)
 
 int lwm_client_deregister(struct lwm_client *c)
 {
+	coap_optlist_t *opts = NULL;
+	int r;
+
 	gw_timer_disarm(&c->timer);
 	startq_remove(c);
+	c->initial_wait = false;
+	set_order_wait(c, false);
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
 	}
-	/* The DELETE leaves from the start queue: a shutdown de-registers every
-	 * client at once.  An answer to an earlier request no longer counts. */
-	c->pending = LWM_PENDING_NONE;
+	if (c->engine->shutting_down) {
+		/* The DELETE leaves from the start queue: a shutdown de-registers
+		 * every client at once.  An answer to an earlier request no
+		 * longer counts. */
+		if (!start_budget(c->engine)) {
+			c->pending = LWM_PENDING_NONE;
+			lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
+			startq_push(c, true);
+			return 0;
+		}
+	}
+	add_location_path(c, &opts);
+	r = send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL);
+	if (r < 0) {
+		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
+		return r;
+	}
 	lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
-	startq_push(c, true);
 	return 0;
 }
 
@@ -488,38 +729,176 @@ static uint64_t update_delay_ms(uint32_t lifetime)
 	return (lt - margin) * 1000u;
 }
 
-static uint64_t retry_delay_ms(struct lwm_client *c)
+/* A /1/x/rid value of this account: the model's (a server or bootstrap
+ * server may have written it), else the configured one. */
+static uint64_t reg_value(const struct lwm_client *c, uint16_t rid, uint64_t configured)
 {
-	unsigned shift = c->failures > 7 ? 7 : c->failures;
-	uint64_t base = (uint64_t)RETRY_MIN_S << shift;
-	uint64_t ms;
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
+	const struct lwm_value *v = lwm_model_get(c->model, &p);
 
-	if (base > RETRY_MAX_S)
-		base = RETRY_MAX_S;
-	ms = base * 1000u;
-	/* +-25% jitter. */
+	if (!v)
+		return configured;
+	switch (v->type) {
+	case LWM_T_UNSIGNED:
+		return v->v.u;
+	case LWM_T_INTEGER:
+		return v->v.i < 0 ? 0 : (uint64_t)v->v.i;
+	case LWM_T_BOOLEAN:
+		return v->v.b;
+	default:
+		return configured;
+	}
+}
+
+static bool reg_priority(const struct lwm_client *c, uint64_t *prio)
+{
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 13, 0);
+
+	if (!lwm_model_exists(c->model, &p) && !c->reg.has_priority)
+		return false;
+	*prio = reg_value(c, 13, c->reg.priority);
+	return true;
+}
+
+/* +-25% jitter. */
+static uint64_t jitter_ms(uint64_t ms)
+{
 	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
 }
 
-static void schedule_retry(struct lwm_client *c, const char *why)
+static int send_register(struct lwm_client *c);
+static void schedule_retry(struct lwm_client *c, const char *why);
+
+/* ---- the registration order (/1/x/13, 14, 15) ---------------------------------- */
+
+/* Does an earlier server in the Registration Priority Order still hold c
+ * back (not registered yet, nor failed without blocking)? */
+static bool order_blocked(const struct lwm_client *c)
 {
-	uint64_t delay;
+	uint64_t mine, theirs;
+
+	if (!reg_priority(c, &mine))
+		return false;
+	for (const struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o != c && o->model == c->model && !o->order_released &&
+		    reg_priority(o, &theirs) && theirs < mine)
+			return true;
+	return false;
+}
+
+/* Register now, or after the Initial Registration Delay when this is the
+ * first registration since the account was set up. */
+static void start_now(struct lwm_client *c)
+{
+	uint64_t delay = c->initial_done ? 0 : reg_value(c, 14, c->reg.initial_delay_s);
+
+	if (delay) {
+		if (delay > REG_MAX_DELAY_S)
+			delay = REG_MAX_DELAY_S;
+		c->initial_wait = true;
+		log_debug(c->name, "registering with %s in %u s (initial delay)", c->server_uri,
+			  (unsigned)delay);
+		gw_timer_arm(&c->timer, clock_now_ms() + delay * 1000u);
+		return;
+	}
+	if (start_budget(c->engine)) {
+		int r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+	} else {
+		startq_push(c, false); /* the Register leaves in a later batch */
+	}
+}
+
+/* c no longer holds later servers back: start those now free to go. */
+static void order_release(struct lwm_client *c)
+{
+	if (c->order_released)
+		return;
+	c->order_released = true;
+	if (c->engine->n_order_wait == 0)
+		return;
+	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+		if (o->model == c->model && o->order_wait && !order_blocked(o)) {
+			set_order_wait(o, false);
+			start_now(o);
+		}
+}
+
+/* ---- retries (/1/x/16..20) ------------------------------------------------------------ */
+
+static void registration_failed(struct lwm_client *c, const char *why)
+{
+	bool bootstrap = reg_value(c, 16, c->reg.bootstrap_on_failure);
+
+	free(c->location);
+	c->location = NULL;
+	lwm_client_set_state(c, LWM_CLIENT_FAILED);
+	if (bootstrap)
+		log_err(c->name, "registration with %s failed (%s) after %u attempt(s); "
+			"bootstrap on registration failure is set", c->server_uri, why, c->failures);
+	else
+		log_err(c->name, "registration with %s failed (%s) after %u attempt(s); "
+			"no more attempts (Communication Sequence Retry Count reached)",
+			c->server_uri, why, c->failures);
+	if (!reg_value(c, 15, c->reg.failure_block))
+		order_release(c);
+	if (bootstrap && c->ops && c->ops->registration_failed)
+		c->ops->registration_failed(c, c->ud);
+}
+
+/* A registration attempt failed: the next one, a new sequence, or the end.
+ * rejected: the server refused it (rather than not answering). */
+static void schedule_retry_ex(struct lwm_client *c, const char *why, bool rejected)
+{
+	uint64_t count = reg_value(c, 17, c->reg.retry_count);
+	uint64_t timer = reg_value(c, 18, c->reg.retry_timer_s);
+	uint64_t seq_delay = reg_value(c, 19, c->reg.sequence_delay_s);
+	uint64_t seqs = reg_value(c, 20, c->reg.sequence_retries);
+	uint64_t delay_s, delay;
+	bool new_sequence = false;
 
 	c->failures++;
-	delay = retry_delay_ms(c);
+	c->attempt++;
 	/* The session is replaced when the retry fires (the server may have
 	 * lost ours); not here, because this may run inside libcoap's own
 	 * callback for that session. */
 	free(c->location);
 	c->location = NULL;
-	if (c->failures == 1 || c->failures % 10 == 0)
-		log_warn(c->name, "registration with %s failed (%s); retrying in %.1f s (attempt %u)",
-			 c->server_uri, why, delay / 1000.0, c->failures);
+	if (rejected && reg_value(c, 16, c->reg.bootstrap_on_failure))
+		return registration_failed(c, why);
+	if (c->attempt < (count ? count : 1)) {
+		unsigned shift = c->attempt - 1 > 20 ? 20 : c->attempt - 1;
+		delay_s = (timer ? timer : 1) << shift;
+	} else {
+		/* A communication sequence is over. */
+		c->attempt = 0;
+		c->sequence++;
+		new_sequence = true;
+		if (!reg_value(c, 15, c->reg.failure_block))
+			order_release(c); /* later servers need not wait for us */
+		if (seq_delay >= LWM_REG_NO_MORE_SEQUENCES ||
+		    (seqs != LWM_REG_FOREVER && c->sequence >= seqs))
+			return registration_failed(c, why);
+		delay_s = seq_delay;
+	}
+	if (delay_s > REG_MAX_DELAY_S)
+		delay_s = REG_MAX_DELAY_S;
+	delay = jitter_ms(delay_s ? delay_s * 1000u : 1000u);
+	if (c->failures == 1 || new_sequence)
+		log_warn(c->name, "registration with %s failed (%s); %s in %.1f s (attempt %u)",
+			 c->server_uri, why, new_sequence ? "next sequence" : "retrying",
+			 delay / 1000.0, c->failures);
 	else /* rate-limited above; every one when debugging */
 		log_debug(c->name, "registration attempt %u failed (%s); retrying in %.1f s",
 			  c->failures, why, delay / 1000.0);
 	lwm_client_set_state(c, LWM_CLIENT_BACKOFF);
 	gw_timer_arm(&c->timer, clock_now_ms() + delay);
+}
+
+static void schedule_retry(struct lwm_client *c, const char *why)
+{
+	schedule_retry_ex(c, why, false);
 }
 
 /* Registers sent in one loop turn at most.  Thousands of devices whose first
@@ -550,6 +929,20 @@ static void startq_remove(struct lwm_client *c)
 	c->start_queued = false;
 }
 
+/* May one more Register or DELETE leave now?  LWM_STARTS_PER_TURN per
+ * timerq_run pass (a loop turn), and none ahead of those queued. */
+static bool start_budget(struct lwm_engine *e)
+{
+	if (e->start_run != e->timers->runs) {
+		e->start_run = e->timers->runs;
+		e->starts_in_run = 0;
+	}
+	if (e->startq_head || e->starts_in_run >= LWM_STARTS_PER_TURN)
+		return false;
+	e->starts_in_run++;
+	return true;
+}
+
 static void startq_push(struct lwm_client *c, bool deregister)
 {
 	struct lwm_engine *e = c->engine;
@@ -571,16 +964,20 @@ void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 {
 	struct lwm_engine *e = ud;
 
-	for (unsigned i = 0; i < LWM_STARTS_PER_TURN && e->startq_head; i++) {
+	if (e->start_run != e->timers->runs) {
+		e->start_run = e->timers->runs;
+		e->starts_in_run = 0;
+	}
+	while (e->startq_head && e->starts_in_run < LWM_STARTS_PER_TURN) {
 		struct lwm_client *c = e->startq_head;
 		int r;
 
+		e->starts_in_run++;
 		startq_remove(c);
 		if (c->queued_deregister) {
 			send_deregister(c);
 			continue;
 		}
-		c->failures = 0;
 		r = send_register(c);
 		if (r < 0)
 			schedule_retry(c, strerror(-r));
@@ -593,10 +990,32 @@ void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 
 int lwm_client_start(struct lwm_client *c)
 {
-	if ((c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED) || c->start_queued)
+	if (c->order_wait || c->start_queued ||
+	    (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED &&
+	     c->state != LWM_CLIENT_FAILED) ||
+	    gw_timer_armed(&c->timer))
 		return -EALREADY;
-	startq_push(c, false);
+	c->failures = 0;
+	c->attempt = 0;
+	c->sequence = 0;
+	c->order_released = false;
+	c->initial_wait = false;
+	lwm_client_set_state(c, LWM_CLIENT_IDLE);
+	/* After the servers earlier in the Registration Priority Order. */
+	if (order_blocked(c)) {
+		set_order_wait(c, true);
+		log_debug(c->name, "registration with %s waits for servers earlier in the order",
+			  c->server_uri);
+		return 0;
+	}
+	start_now(c);
 	return 0;
+}
+
+void lwm_client_stop(struct lwm_client *c)
+{
+	c->disabled = false;
+	lwm_client_deregister(c);
 }
 
 static void timer_cb(struct gw_timer *t, void *ud)
@@ -609,6 +1028,15 @@ static void timer_cb(struct gw_timer *t, void *ud)
 		c->disabled = false;
 		drop_session(c);
 		c->failures = 0;
+		c->attempt = 0;
+		c->sequence = 0;
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+		return;
+	}
+	if (c->initial_wait) {
+		c->initial_wait = false;
 		r = send_register(c);
 		if (r < 0)
 			schedule_retry(c, strerror(-r));
@@ -688,9 +1116,14 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 			log_info(c->name, "registered with %s as %s (%s, LwM2M %s)", c->server_uri,
 				 c->endpoint, c->location, c->version);
 		c->failures = 0;
+		c->attempt = 0;
+		c->sequence = 0;
+		c->initial_done = true;
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
+		order_release(c); /* the next servers in the order may go */
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_registered(c); /* stored notifications go by Send */
 		return;
 	}
 	/* 4.12: the server does not speak our version; step down and retry now. */
@@ -700,7 +1133,8 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 			return;
 	}
 	snprintf(why, sizeof(why), "server answered %u.%02u", code / 100, code % 100);
-	schedule_retry(c, why);
+	/* A 4.xx is the server refusing us (a 5.xx may pass). */
+	schedule_retry_ex(c, why, code >= 400 && code < 500);
 }
 
 static void on_update_response(struct lwm_client *c, unsigned code)
@@ -712,6 +1146,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		lwm_report_online(c); /* stored notifications on their observations */
 		return;
 	}
 	/* Any failure means the registration may be gone: register anew. */

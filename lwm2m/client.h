@@ -18,9 +18,31 @@ enum lwm_client_state {
 	LWM_CLIENT_BACKOFF,        /* waiting to retry registration */
 	LWM_CLIENT_DEREGISTERING,
 	LWM_CLIENT_STOPPED,
+	LWM_CLIENT_FAILED,         /* every registration sequence failed */
 };
 
 const char *lwm_client_state_name(enum lwm_client_state s);
+
+/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20).  The
+ * client reads the values from its Server instance when it needs them, so
+ * a server's or bootstrap server's writes take effect; these are what it
+ * starts with (and uses when the instance lacks a resource). */
+struct lwm_reg_policy {
+	bool has_priority;          /* /1/x/13 Registration Priority Order */
+	uint32_t priority;
+	uint32_t initial_delay_s;   /* 14 Initial Registration Delay Timer */
+	bool failure_block;         /* 15 Registration Failure Block */
+	bool bootstrap_on_failure;  /* 16 Bootstrap on Registration Failure */
+	uint32_t retry_count;       /* 17 Communication Retry Count */
+	uint32_t retry_timer_s;     /* 18 Communication Retry Timer */
+	uint32_t sequence_delay_s;  /* 19 Communication Sequence Delay Timer */
+	uint32_t sequence_retries;  /* 20 Communication Sequence Retry Count */
+};
+/* /1/x/19: no further sequence.  /1/x/20: sequences without end. */
+#define LWM_REG_NO_MORE_SEQUENCES UINT32_MAX
+#define LWM_REG_FOREVER UINT32_MAX
+/* The gateway's defaults (client.c says why they differ from the spec's). */
+void lwm_reg_policy_defaults(struct lwm_reg_policy *p);
 
 struct lwm_client_config {
 	const char *name;       /* for log lines (the device's name); copied */
@@ -33,6 +55,38 @@ struct lwm_client_config {
 	const char *version;    /* "1.0", "1.1" or "1.2"; copied */
 	const char *binding;    /* "U"...; copied */
 	uint16_t short_server_id;
+	/* The device's data model, shared by all the clients of one device (one
+	 * per server) and owned by the caller: borrowed, it must outlive the
+	 * client.  NULL: the client makes a private model (tests, one server). */
+	struct lwm_model *model;
+	/* The instance ids of this account's Security (/0/security_iid) and
+	 * Server (/1/server_iid) instances in the model. */
+	uint16_t security_iid, server_iid;
+	/* false: the client adds /0/security_iid and /1/server_iid to the model,
+	 * filled from this config, and removes them when freed.
+	 * true: the account is already in the model (e.g. written there by a
+	 * bootstrap server) and stays there when the client is freed; the
+	 * client takes the server URI (/0/x/0, unless server_uri is set), the
+	 * Short Server ID (/1/x/0), the lifetime (/1/x/1) and the binding
+	 * (/1/x/7) from the model when this config leaves them 0 / NULL.
+	 * DTLS credentials still come from `security` (the caller builds them
+	 * from /0/x).  lwm_client_new_from_model is the short form. */
+	bool account_in_model;
+	/* NULL: lwm_reg_policy_defaults. */
+	const struct lwm_reg_policy *reg;
+	/* Notification storing (send.c): the initial /1/x/6 (the spec's
+	 * default, true, unless no_storing) and the store's bounds per client
+	 * (0: 256 entries, 64 KiB). */
+	bool no_storing;
+	uint32_t store_count, store_bytes;
+	/* The initial Mute Send (/1/x/23, 1.1+). */
+	bool mute_send;
+	/* CoAP transmission parameters (RFC 7252 4.8): ACK_TIMEOUT in ms and
+	 * MAX_RETRANSMIT (when max_retransmit_set); unset: libcoap's defaults
+	 * (2 s, 4).  They decide how soon an unreachable server is noticed. */
+	uint32_t ack_timeout_ms;
+	bool max_retransmit_set;
+	uint16_t max_retransmit;
 };
 
 /* A server operation the device must carry out (write, execute).  The
@@ -62,10 +116,23 @@ struct lwm_client_ops {
 	/* Observations at or above p came or went, or their attributes changed:
 	 * lwm_client_sample_ms may answer differently now (optional). */
 	void (*sampling_changed)(struct lwm_client *c, const struct lwm_path *p, void *ud);
+	/* Registration with this server failed for good (every sequence
+	 * of /1/x/17..20 exhausted, or the server refused it) and its
+	 * Bootstrap on Registration Failure (/1/x/16) is true: the device
+	 * layer should bootstrap (optional).  The client stays
+	 * LWM_CLIENT_FAILED until lwm_client_start or lwm_client_free.  It
+	 * may run inside libcoap's handler for the client's session: free
+	 * or restart the client later (a timer), not from here. */
+	void (*registration_failed)(struct lwm_client *c, void *ud);
 	/* The server wrote a value the LwM2M layer keeps itself (optional):
 	 * the device layer persists what must survive a restart. */
 	void (*stored)(struct lwm_client *c, const struct lwm_path *p, const struct lwm_value *v,
 		       void *ud);
+	/* The server executed the Bootstrap-Request Trigger (/1/x/9); it was
+	 * answered 2.04.  Runs inside the request's handler: start the
+	 * bootstrap from a timer, never free the client here.  NULL: the
+	 * client has no /1/x/9 (no bootstrap server). */
+	void (*bootstrap_requested)(struct lwm_client *c, void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -114,14 +181,28 @@ int lwm_attr_target(const struct lwm_path *p);
 /* The attributes attached to exactly p, or NULL. */
 const struct lwm_attrs *lwm_client_attrs(const struct lwm_client *c, const struct lwm_path *p);
 
-/* Create a client with its Security (/0/0) and Server (/1/0) instances
- * filled from cfg.  ops and ud are borrowed for the client's lifetime. */
+/* Create a client, one registration with one server.  Unless
+ * cfg->account_in_model, its Security (/0/security_iid) and Server
+ * (/1/server_iid) instances are added to the model, filled from cfg.  ops and ud are borrowed for the client's lifetime. */
 int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		   const struct lwm_client_ops *ops, void *ud, struct lwm_client **out);
+/* A client for an account that is already in `model` (Security
+ * /0/security_iid and Server /1/server_iid, e.g. bootstrapped): the same as
+ * lwm_client_new with account_in_model set and every other field taken from
+ * the model.  security: DTLS credentials for a coaps:// URI, else NULL. */
+int lwm_client_new_from_model(struct lwm_engine *e, struct lwm_model *model,
+			      uint16_t security_iid, uint16_t server_iid, const char *name,
+			      const char *endpoint, const char *version,
+			      const struct lwm_security *security,
+			      const struct lwm_client_ops *ops, void *ud, struct lwm_client **out);
 /* Free without any network traffic (see lwm_engine_shutdown to de-register). */
 void lwm_client_free(struct lwm_client *c);
 
+/* The (possibly shared) model the client serves. */
 struct lwm_model *lwm_client_model(struct lwm_client *c);
+uint16_t lwm_client_short_server_id(const struct lwm_client *c);
+uint16_t lwm_client_server_iid(const struct lwm_client *c);
+const char *lwm_client_server_uri(const struct lwm_client *c);
 const char *lwm_client_name(const struct lwm_client *c);
 const char *lwm_client_endpoint(const struct lwm_client *c);
 enum lwm_client_state lwm_client_state(const struct lwm_client *c);
@@ -142,14 +223,34 @@ bool lwm_client_available(const struct lwm_client *c);
  * set; the system clock itself is never changed). */
 void lwm_client_refresh_time(struct lwm_client *c);
 
-/* Open the session and register, on this loop turn or a later one (a few
- * dozen Registers leave per turn).  Failures are retried with backoff. */
+/* Open the session and register, as the registration sequence of the
+ * Server instance says: after the servers earlier in the Registration
+ * Priority Order, after the Initial Registration Delay, failures retried in
+ * communication sequences (with +-25% jitter on every delay).  Also
+ * restarts a FAILED or STOPPED client.  The first Register leaves on this
+ * loop turn or a later one (a few dozen leave per turn). */
 int lwm_client_start(struct lwm_client *c);
+/* De-register when registered (the answer is not waited for) and stop
+ * retrying; lwm_client_start may follow. */
+void lwm_client_stop(struct lwm_client *c);
 
 /* Information reporting (observe.c).  The value at p (len 3 or 4) changed
  * in the model: notify its observers as their attributes allow.  Costs a
  * few hash lookups, nothing when p is not observed. */
 void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p);
+/* Send (POST /dp, LwM2M 1.1+; send.c): what the client sends by itself.
+ * Each item is a path (resource or instance) sent every period_ms (0:
+ * never) and/or when its value changes; items with the same period go in
+ * one Send.  format LWM_FMT_SENML_CBOR or _SENML_JSON.  Replaces any
+ * earlier configuration.  0, -ENOTSUP (format), -ENOMEM. */
+struct lwm_send_item {
+	struct lwm_path path;
+	uint32_t period_ms;
+	bool on_change;
+};
+int lwm_client_send_config(struct lwm_client *c, uint16_t format,
+			   const struct lwm_send_item *items, size_t n);
+
 /* How often the resource at p should be sampled for its observations, in
  * ms; 0 when nothing observing it asks for more than its configuration. */
 uint32_t lwm_client_sample_ms(const struct lwm_client *c, const struct lwm_path *p);

@@ -24,11 +24,16 @@ struct lwm_engine {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	struct lwm_buf scratch;      /* response encoding, reused */
-	/* Clients whose Register waits for its turn (lwm_client_start): at
-	 * most LWM_STARTS_PER_TURN leave per loop turn, so that answers are
-	 * read between batches (client.c). */
+	struct lwm_record *acl_recs; /* a read with Access Control applied */
+	size_t acl_cap;
+	/* Clients whose Register (or, in a shutdown, DELETE) waits for its
+	 * turn: at most LWM_STARTS_PER_TURN leave per loop turn, so that
+	 * answers are read between batches (client.c). */
 	struct lwm_client *startq_head, *startq_tail;
 	struct gw_timer start_timer;
+	size_t n_order_wait;         /* clients with order_wait set */
+	uint64_t start_run;          /* the timerq_run the count below is of */
+	unsigned starts_in_run;
 };
 
 enum lwm_pending {
@@ -38,20 +43,38 @@ enum lwm_pending {
 	LWM_PENDING_DEREGISTER,
 };
 
+/* What a session's app data points at: every owner of a session starts
+ * with this, so the engine can route a session's traffic to a client or to
+ * a bootstrap (bootstrap.c). */
+enum lwm_owner_kind {
+	LWM_OWNER_CLIENT = 1,
+	LWM_OWNER_BOOTSTRAP,
+};
+
+struct lwm_owner {
+	enum lwm_owner_kind kind;
+};
+
 struct lwm_client {
+	struct lwm_owner owner; /* first: the session's app data */
 	struct lwm_engine *engine;
 	struct lwm_client *prev, *next;
 	char *name, *endpoint, *server_uri, *binding;
 	char version[4];
 	uint32_t lifetime;
 	uint16_t short_server_id;
+	uint32_t ack_timeout_ms; /* 0: libcoap's default */
+	int max_retransmit;      /* < 0: libcoap's default */
 	const struct lwm_client_ops *ops;
 	void *ud;
 
 	coap_address_t server_addr;
 	struct lwm_security *security; /* owned copy; NULL: NoSec */
 	coap_session_t *session;
-	struct lwm_model *model;
+	struct lwm_model *model;       /* borrowed unless own_model */
+	bool own_model;
+	bool account_in_model;         /* /0 and /1 instances are not ours */
+	uint16_t security_iid, server_iid;
 
 	enum lwm_client_state state;
 	enum lwm_pending pending;
@@ -63,6 +86,13 @@ struct lwm_client {
 	bool start_queued;     /* in the engine's start queue */
 	bool queued_deregister; /* ... for its DELETE, not its Register */
 	unsigned failures;     /* consecutive registration failures */
+	struct lwm_reg_policy reg; /* configured; /1/x/13..20 override */
+	uint32_t attempt;      /* failed attempts in this sequence */
+	uint32_t sequence;     /* failed sequences */
+	bool order_wait;       /* waiting for servers earlier in the order */
+	bool order_released;   /* no longer holds later servers back */
+	bool initial_wait;     /* the timer is the Initial Registration Delay */
+	bool initial_done;     /* registered once: no more initial delay */
 	bool links_changed;
 	bool lifetime_changed; /* the next Update carries lt= */
 	bool unavailable;      /* the device behind it is down */
@@ -76,6 +106,8 @@ struct lwm_client {
 	bool disabled;
 	/* Observations (observe.c); NULL until the first Observe. */
 	struct lwm_obs_table *obs;
+	/* Send and notification storing (send.c). */
+	struct lwm_report *report;
 };
 
 struct lwm_path_attrs {
@@ -100,6 +132,20 @@ struct lwm_op {
 	struct lwm_buf local_bytes;
 	struct lwm_path path;       /* the request's path, for post-apply hooks */
 };
+
+/* acl.c: what this registration's server may do (lwm2m/acl.h). */
+unsigned lwm_client_rights(const struct lwm_client *c, uint16_t oid, uint16_t iid);
+/* May the server do `right` (LWM_ACL_*) at p?  For an object (len 1):
+ * Create on its object-level instance, anything else on at least one
+ * instance. */
+bool lwm_client_may(const struct lwm_client *c, const struct lwm_path *p, unsigned right);
+/* lwm_model_read as this server may see it: -EACCES for an instance it
+ * may not read; an object's unreadable instances left out (-EACCES when
+ * that is all of them).  The records live until the next read. */
+int lwm_client_read(struct lwm_client *c, const struct lwm_path *p,
+		    const struct lwm_record **recs, size_t *n);
+/* An instance (len 2) the server may read (a visible() filter; ud: c). */
+bool lwm_client_visible(const struct lwm_path *inst, void *ud);
 
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);
@@ -141,6 +187,15 @@ void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c);
 /* A De-register ended, whatever its outcome (counts down a shutdown). */
 void lwm_engine_deregistered(struct lwm_engine *e);
 
+/* bootstrap.c: the traffic of a bootstrap session. */
+struct lwm_bootstrap;
+void lwm_bootstrap_on_request(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t *s,
+			      const coap_pdu_t *req, const coap_string_t *query,
+			      coap_pdu_t *resp);
+void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd);
+void lwm_bootstrap_on_failure(struct lwm_bootstrap *b, const coap_pdu_t *sent, const char *why);
+const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b);
+
 /* client.c */
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
@@ -152,6 +207,12 @@ int lwm_client_deregister(struct lwm_client *c);
  * DELETEs. */
 void lwm_engine_run_starts(struct gw_timer *t, void *ud);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
+/* The client of the same model whose Server instance is /1/server_iid
+ * (c itself when it is), or NULL. */
+struct lwm_client *lwm_client_sibling_by_server_iid(struct lwm_client *c, uint16_t server_iid);
+/* A value in c's model changed: notify the observers of every client that
+ * shares the model (observations are per server). */
+void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p);
 
 /* observe.c: Observe / Cancel around a Read (GET) or Read-Composite
  * (FETCH) carrying the Observe option.  begin runs before the read (Cancel
@@ -170,5 +231,9 @@ void lwm_observe_attrs_changed(struct lwm_client *c, const struct lwm_path *p);
 void lwm_observe_drop_all(struct lwm_client *c, const char *why);
 /* The client is freed. */
 void lwm_observe_free(struct lwm_client *c);
+/* Deliver a stored notification (taken at time_s) on the observation
+ * whose lwm_report_obs_key is key: 0, or -ENOENT when it is gone. */
+int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
+			const struct lwm_record *recs, size_t n);
 
 #endif

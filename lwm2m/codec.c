@@ -72,6 +72,16 @@ static int encode(uint16_t format, const struct lwm_path *base, const struct lwm
 	}
 }
 
+int lwm_senml_encode_timed(uint16_t format, const struct lwm_record *recs, const int64_t *t,
+			   size_t n, struct lwm_buf *out)
+{
+	if (format == LWM_FMT_SENML_JSON)
+		return lwm_senml_json_encode_timed(recs, t, n, out);
+	if (format == LWM_FMT_SENML_CBOR)
+		return lwm_senml_cbor_encode_timed(recs, t, n, out);
+	return -ENOTSUP;
+}
+
 int lwm_encode(uint16_t format, const struct lwm_path *base, const struct lwm_record *recs,
 	       size_t n, struct lwm_buf *out)
 {

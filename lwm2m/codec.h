@@ -42,6 +42,18 @@ bool lwm_format_can_decode(uint16_t format);
 int lwm_encode(uint16_t format, const struct lwm_path *base, const struct lwm_record *recs,
 	       size_t n, struct lwm_buf *out);
 
+/* SenML with times, for Send and stored notifications: the records in the
+ * order given, a path possibly repeated (one resource's values over time),
+ * t[i] the wall-clock second record i's value was taken.  Names are full
+ * paths; the first record carries bt = t[0], later ones t relative to it
+ * when they differ.  format SENML_JSON or SENML_CBOR (-ENOTSUP otherwise). */
+int lwm_senml_encode_timed(uint16_t format, const struct lwm_record *recs, const int64_t *t,
+			   size_t n, struct lwm_buf *out);
+int lwm_senml_json_encode_timed(const struct lwm_record *recs, const int64_t *t, size_t n,
+				struct lwm_buf *out);
+int lwm_senml_cbor_encode_timed(const struct lwm_record *recs, const int64_t *t, size_t n,
+				struct lwm_buf *out);
+
 /* Decode a payload addressed to `base` into at most max records (*n set).
  * Record values borrow bytes from payload.  lookup may be NULL for
  * self-describing formats (SenML).  Returns 0, -ENOTSUP (format), -EBADMSG

@@ -55,6 +55,44 @@ static int value_label(const struct lwm_value *v)
 	}
 }
 
+/* Timed records (codec.h): bt on the first, t relative to it after. */
+int lwm_senml_cbor_encode_timed(const struct lwm_record *recs, const int64_t *t, size_t n,
+				struct lwm_buf *out)
+{
+	char name[32];
+	int label, len, r;
+
+	lwm_cbor_put_head(out, 4, n);
+	for (size_t i = 0; i < n; i++) {
+		bool rel = i > 0 && t[i] != t[0];
+		label = value_label(&recs[i].value);
+		if (label < 0)
+			return label;
+		len = lwm_path_format(&recs[i].path, name, sizeof(name));
+		if (len < 0 || recs[i].path.len < 3)
+			return -EINVAL;
+		lwm_cbor_put_head(out, 5, 2 + (i == 0) + rel);
+		if (i == 0) {
+			lwm_cbor_put_int(out, L_BT);
+			lwm_cbor_put_int(out, t[0]);
+		}
+		lwm_cbor_put_int(out, L_N);
+		lwm_cbor_put_text(out, name, (size_t)len);
+		if (rel) {
+			lwm_cbor_put_int(out, L_T);
+			lwm_cbor_put_int(out, t[i] - t[0]);
+		}
+		if (label == L_VLO)
+			lwm_cbor_put_text(out, "vlo", 3);
+		else
+			lwm_cbor_put_int(out, label);
+		r = lwm_cbor_put_value(out, &recs[i].value);
+		if (r)
+			return r;
+	}
+	return out->err;
+}
+
 int lwm_senml_cbor_encode(const struct lwm_path *base, const struct lwm_record *recs,
 			  size_t n, struct lwm_buf *out)
 {

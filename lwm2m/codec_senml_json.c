@@ -17,6 +17,35 @@ static int put_value(struct lwm_buf *out, const struct lwm_value *v)
 	return lwm_json_put_value(out, v, &lwm_senml_json_keys);
 }
 
+/* Timed records (codec.h): bt on the first, t relative to it after. */
+int lwm_senml_json_encode_timed(const struct lwm_record *recs, const int64_t *t, size_t n,
+				struct lwm_buf *out)
+{
+	char name[32];
+	int r;
+
+	lwm_buf_putc(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (lwm_path_format(&recs[i].path, name, sizeof(name)) < 0 || recs[i].path.len < 3)
+			return -EINVAL;
+		if (i > 0)
+			lwm_buf_putc(out, ',');
+		if (i == 0)
+			lwm_buf_printf(out, "{\"bt\":%lld,\"n\":\"%s\",", (long long)t[0], name);
+		else if (t[i] != t[0])
+			lwm_buf_printf(out, "{\"n\":\"%s\",\"t\":%lld,", name,
+				       (long long)(t[i] - t[0]));
+		else
+			lwm_buf_printf(out, "{\"n\":\"%s\",", name);
+		r = put_value(out, &recs[i].value);
+		if (r)
+			return r;
+		lwm_buf_putc(out, '}');
+	}
+	lwm_buf_putc(out, ']');
+	return out->err;
+}
+
 int lwm_senml_json_encode(const struct lwm_path *base, const struct lwm_record *recs,
 			  size_t n, struct lwm_buf *out)
 {

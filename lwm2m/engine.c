@@ -3,10 +3,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "acl.h"
 #include "client_internal.h"
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "send.h"
+#include "security.h"
 
 /* Objects 0..7 are the LwM2M core's own (Security, Server, Access Control,
  * Device, Connectivity, Firmware, Location, Statistics). */
@@ -102,16 +105,47 @@ void lwm_engine_unlink(struct lwm_engine *e, struct lwm_client *c)
 
 /* ---- responses to our requests (registration interface) ----------------- */
 
-static struct lwm_client *client_of(const coap_session_t *s)
+static struct lwm_owner *owner_of(const coap_session_t *s)
 {
 	return s ? coap_session_get_app_data(s) : NULL;
+}
+
+static struct lwm_client *client_of(const coap_session_t *s)
+{
+	struct lwm_owner *o = owner_of(s);
+
+	return o && o->kind == LWM_OWNER_CLIENT ? (struct lwm_client *)o : NULL;
+}
+
+static struct lwm_bootstrap *bootstrap_of(const coap_session_t *s)
+{
+	struct lwm_owner *o = owner_of(s);
+
+	return o && o->kind == LWM_OWNER_BOOTSTRAP ? (struct lwm_bootstrap *)o : NULL;
+}
+
+const struct lwm_security *lwm_security_of_session(coap_session_t *s)
+{
+	struct lwm_client *c = client_of(s);
+	struct lwm_bootstrap *b = bootstrap_of(s);
+
+	if (c)
+		return c->security;
+	return b ? lwm_bootstrap_security(b) : NULL;
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
 				   const coap_pdu_t *rcvd, const coap_mid_t mid)
 {
 	struct lwm_client *c = client_of(session);
+	struct lwm_bootstrap *b = bootstrap_of(session);
 
+	if (b) {
+		lwm_bootstrap_on_response(b, rcvd);
+		return COAP_RESPONSE_OK;
+	}
+	if (c && lwm_send_response(c, rcvd))
+		return COAP_RESPONSE_OK;
 	if (!c || !lwm_client_token_matches(c, coap_pdu_get_token(rcvd)))
 		return COAP_RESPONSE_OK; /* stale or foreign: nothing waits for it */
 	lwm_client_on_response(c, rcvd);
@@ -127,7 +161,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					  "bad response", "TLS layer failure"};
 
 	/* A failed notification ends its observation (observe.c). */
-	if (c && sent && lwm_observe_nack(c, sent, reason))
+	if (c && sent && (lwm_observe_nack(c, sent, reason) || lwm_send_nack(c, sent, reason)))
 		return;
 	if (!c || !sent || !lwm_client_token_matches(c, coap_pdu_get_token(sent)))
 		return;
@@ -249,7 +283,13 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	    lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 503);
 	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
-		err = lwm_model_discover(c->model, p, discover_attrs, c, &e->scratch);
+		/* Discover needs the Read right; an object lists what this
+		 * server may read of it (Access Control, acl.c). */
+		if (p->len >= 1 && LWM_PATH_OID(p) != 0 && lwm_model_exists(c->model, p) &&
+		    !lwm_client_may(c, p, LWM_ACL_READ))
+			return lwm_respond_code(resp, 401);
+		err = lwm_model_discover_visible(c->model, p, discover_attrs, lwm_client_visible, c,
+						 &e->scratch);
 		if (err == -ENOENT)
 			return lwm_respond_code(resp, 404);
 		if (err == -EACCES)
@@ -259,13 +299,13 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 		return lwm_respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
 	}
 
-	err = lwm_model_read(c->model, p, &recs, &n);
+	err = lwm_client_read(c, p, &recs, &n);
 	switch (err) {
 	case 0:
 		break;
 	case -ENOENT:
 		return lwm_respond_code(resp, 404);
-	case -EACCES: /* the Security object is never readable by a server */
+	case -EACCES: /* Security, or what Access Control denies this server */
 		return lwm_respond_code(resp, 401);
 	case -EPERM:
 		return lwm_respond_code(resp, 405);
@@ -303,9 +343,13 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
 	struct lwm_client *c = client_of(s);
+	struct lwm_bootstrap *b = bootstrap_of(s);
 	struct lwm_path p;
 	uint32_t observe;
 
+	/* A bootstrap server provisioning us (bootstrap.c). */
+	if (b)
+		return lwm_bootstrap_on_request(b, r, s, req, query, resp);
 	/* The second call for a deferred operation: its answer is ready. */
 	if (lwm_ops_resume(s, req, resp))
 		return;
@@ -434,6 +478,7 @@ void lwm_engine_free(struct lwm_engine *e)
 		gw_timer_disarm(&e->shutdown_timer);
 	coap_free_context(e->ctx);
 	lwm_buf_free(&e->scratch);
+	free(e->acl_recs);
 	coap_cleanup();
 	free(e);
 }

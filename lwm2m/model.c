@@ -118,6 +118,47 @@ int lwm_model_add_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
 	return insert(m, at, &p) ? 0 : -ENOMEM;
 }
 
+int lwm_model_remove_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
+{
+	struct lwm_path p = lwm_path_make(2, oid, iid, 0, 0);
+	bool found;
+	size_t i = find(m, &p, &found), j;
+
+	if (!found)
+		return -ENOENT;
+	for (j = i; j < m->n && lwm_path_starts_with(&m->e[j].path, &p); j++)
+		value_clear(&m->e[j].value);
+	memmove(&m->e[i], &m->e[j], (m->n - j) * sizeof(*m->e));
+	m->n -= j - i;
+	return 0;
+}
+
+int lwm_model_next_instance(const struct lwm_model *m, uint16_t oid, int after)
+{
+	struct lwm_path p = lwm_path_make(2, oid, (uint16_t)(after + 1), 0, 0);
+	bool found;
+	size_t i;
+
+	if (after >= LWM_ID_NONE - 1)
+		return -ENOENT;
+	for (i = find(m, &p, &found); i < m->n && LWM_PATH_OID(&m->e[i].path) == oid; i++)
+		if (m->e[i].path.len == 2)
+			return LWM_PATH_IID(&m->e[i].path);
+	return -ENOENT;
+}
+
+int lwm_model_next_object(const struct lwm_model *m, int after)
+{
+	struct lwm_path p = lwm_path_make(1, (uint16_t)(after + 1), 0, 0, 0);
+	bool found;
+	size_t i;
+
+	if (after >= LWM_ID_NONE - 1)
+		return -ENOENT;
+	i = find(m, &p, &found);
+	return i < m->n ? LWM_PATH_OID(&m->e[i].path) : -ENOENT;
+}
+
 static const struct lwm_res_def *res_def(const struct lwm_path *p)
 {
 	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
@@ -382,13 +423,20 @@ static const char *announced_version(const struct lwm_obj_def *d, const char *lw
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out)
 {
+	return lwm_model_reg_links_visible(m, lwm2m_version, NULL, NULL, out);
+}
+
+int lwm_model_reg_links_visible(const struct lwm_model *m, const char *lwm2m_version,
+				bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+				struct lwm_buf *out)
+{
 	bool v10 = strcmp(lwm2m_version, "1.0") == 0;
 	uint16_t last_oid = LWM_ID_NONE;
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct lwm_entry *e = &m->e[i];
 		uint16_t oid = LWM_PATH_OID(&e->path);
-		if (e->path.len != 2 || oid == 0)
+		if (e->path.len != 2 || oid == 0 || (visible && !visible(&e->path, ud)))
 			continue;
 		if (oid != last_oid && !v10) {
 			const struct lwm_obj_def *d = lwm_objdef_find(oid);
@@ -409,6 +457,15 @@ int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
 		       void *ud, struct lwm_buf *out)
+{
+	return lwm_model_discover_visible(m, p, attrs, NULL, ud, out);
+}
+
+int lwm_model_discover_visible(const struct lwm_model *m, const struct lwm_path *p,
+			       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out,
+					     void *ud),
+			       bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+			       struct lwm_buf *out)
 {
 	bool found;
 	size_t i;
@@ -433,6 +490,12 @@ int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		size_t dim = 0;
 		if (e->path.len == 4)
 			continue;
+		if (visible && p->len == 1) {
+			struct lwm_path inst = lwm_path_make(2, LWM_PATH_OID(&e->path),
+							     LWM_PATH_IID(&e->path), 0, 0);
+			if (!visible(&inst, ud))
+				continue;
+		}
 		if (e->path.len == 3 && e->def->multiple) {
 			for (size_t j = i + 1; j < m->n && m->e[j].path.len == 4 &&
 					       lwm_path_starts_with(&m->e[j].path, &e->path);
@@ -476,4 +539,49 @@ void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p)
 		value_clear(&m->e[j].value);
 	memmove(&m->e[i + 1], &m->e[j], (m->n - j) * sizeof(*m->e));
 	m->n -= j - i - 1;
+}
+
+int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
+		      const struct lwm_record **recs, size_t *n)
+{
+	bool found;
+	size_t i = find(m, p, &found), count = 0;
+
+	*recs = NULL;
+	*n = 0;
+	for (; i < m->n && lwm_path_starts_with(&m->e[i].path, p); i++) {
+		const struct lwm_entry *e = &m->e[i];
+		if (e->path.len < 3 || e->value.type == LWM_T_NONE)
+			continue;
+		if (count == m->out_cap) {
+			size_t cap = m->out_cap ? m->out_cap * 2 : 32;
+			struct lwm_record *r = realloc(m->out, cap * sizeof(*r));
+			if (!r)
+				return -ENOMEM;
+			m->out = r;
+			m->out_cap = cap;
+		}
+		m->out[count].path = e->path;
+		m->out[count].value = e->value;
+		count++;
+	}
+	*recs = m->out;
+	*n = count;
+	return 0;
+}
+
+int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max)
+{
+	struct lwm_path o = lwm_path_make(1, oid, 0, 0, 0);
+	bool found;
+	size_t i = find(m, &o, &found);
+	int count = 0;
+
+	for (; i < m->n && lwm_path_starts_with(&m->e[i].path, &o); i++)
+		if (m->e[i].path.len == 2) {
+			if ((size_t)count < max)
+				iids[count] = LWM_PATH_IID(&m->e[i].path);
+			count++;
+		}
+	return count;
 }

@@ -27,6 +27,8 @@ void lwm_model_free(struct lwm_model *m);
 /* Add an object instance; -EEXIST if present, -ENOENT if the object is not
  * in the object table. */
 int lwm_model_add_instance(struct lwm_model *m, uint16_t oid, uint16_t iid);
+/* Remove an object instance and everything under it; -ENOENT if absent. */
+int lwm_model_remove_instance(struct lwm_model *m, uint16_t oid, uint16_t iid);
 /* Declare a resource (len 3) of an existing instance, with no value yet.
  * -ENOENT: instance or resource definition missing.  Idempotent. */
 int lwm_model_add_resource(struct lwm_model *m, const struct lwm_path *p);
@@ -53,11 +55,27 @@ int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
  * lwm2m_version is not "1.0"). */
 int lwm_model_reg_links(const struct lwm_model *m, const char *lwm2m_version,
 			struct lwm_buf *out);
+/* The same, leaving out the instances (path len 2) visible() refuses. */
+int lwm_model_reg_links_visible(const struct lwm_model *m, const char *lwm2m_version,
+				bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+				struct lwm_buf *out);
 /* Append Discover links for p (object, instance or resource); attrs (may
  * be NULL) appends the attributes attached to each listed path. */
 int lwm_model_discover(const struct lwm_model *m, const struct lwm_path *p,
 		       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out, void *ud),
 		       void *ud, struct lwm_buf *out);
+/* The same; for an object (p len 1), the instances visible() refuses (and
+ * all under them) are left out. */
+int lwm_model_discover_visible(const struct lwm_model *m, const struct lwm_path *p,
+			       void (*attrs)(const struct lwm_path *p, struct lwm_buf *out,
+					     void *ud),
+			       bool (*visible)(const struct lwm_path *inst, void *ud), void *ud,
+			       struct lwm_buf *out);
+/* The first instance id of object oid above `after` (-1: the first of
+ * all), or -ENOENT.  Walks the model without touching the read buffer. */
+int lwm_model_next_instance(const struct lwm_model *m, uint16_t oid, int after);
+/* The first object id above `after` with an instance, or -ENOENT. */
+int lwm_model_next_object(const struct lwm_model *m, int after);
 /* Check that lwm_model_set(m, p, v) would succeed, without changing m. */
 int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
 		    const struct lwm_value *v);
@@ -65,5 +83,15 @@ int lwm_model_check(const struct lwm_model *m, const struct lwm_path *p,
 void lwm_model_clear_instances(struct lwm_model *m, const struct lwm_path *p);
 
 size_t lwm_model_entry_count(const struct lwm_model *m);
+
+/* Every record holding a value at or under p, whatever the resource's
+ * operations and including the Security object: for the client's own use
+ * (bootstrap, persistence), never for a server's Read.  Same buffer rules
+ * as lwm_model_read; 0 or -ENOMEM. */
+int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
+		      const struct lwm_record **recs, size_t *n);
+/* The instance ids of object oid in ascending order: up to max written to
+ * iids; returns how many there are. */
+int lwm_model_instances(const struct lwm_model *m, uint16_t oid, uint16_t *iids, size_t max);
 
 #endif

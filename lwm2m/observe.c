@@ -16,7 +16,9 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "objdefs.h"
 #include "observe.h"
+#include "send.h"
 
 /* ---- pure decision logic -------------------------------------------------------- */
 
@@ -295,9 +297,10 @@ void lwm_observe_free(struct lwm_client *c)
 
 /* ---- attributes in force ------------------------------------------------------------ */
 
+/* A resource of this registration's own Server instance. */
 static const struct lwm_value *server_res(struct lwm_client *c, uint16_t rid)
 {
-	struct lwm_path p = lwm_path_make(3, 1, 0, rid, 0);
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, rid, 0);
 	const struct lwm_value *v = lwm_model_get(c->model, &p);
 
 	return v && v->type == LWM_T_INTEGER ? v : NULL;
@@ -393,14 +396,14 @@ static int gather(struct lwm_obs *o, const struct lwm_record **recs, size_t *n,
 
 	if (!o->composite) {
 		*base = o->watch[0].path;
-		return lwm_model_read(t->c->model, base, recs, n);
+		return lwm_client_read(t->c, base, recs, n);
 	}
 	*base = (struct lwm_path){0};
 	for (size_t i = 0; i < o->n_paths; i++) {
 		const struct lwm_record *r;
 		size_t k;
 		/* Paths without a value yet are left out, as in Read-Composite. */
-		if (lwm_model_read(t->c->model, &o->watch[i].path, &r, &k) < 0)
+		if (lwm_client_read(t->c, &o->watch[i].path, &r, &k) < 0)
 			continue;
 		if (total + k > t->recs_cap) {
 			size_t cap = (total + k) * 2;
@@ -443,26 +446,33 @@ static void note_lost(struct lwm_obs *o, const char *why)
 		log_warn(t->c->name, "notification not sent (%s); %lu so far", why, t->lost);
 }
 
+static int emit(struct lwm_obs *o, bool con, uint64_t now, struct lwm_buf *out);
+
+static uint64_t obs_key(const struct lwm_obs *o)
+{
+	return lwm_report_obs_key(o->token, o->token_len);
+}
+
 static int send_notification(struct lwm_obs *o, const struct lwm_attrs *a, uint64_t now)
 {
 	struct lwm_client *c = o->t->c;
 	struct lwm_buf *out = &c->engine->scratch;
 	const struct lwm_record *recs;
 	struct lwm_path base;
-	coap_session_t *s = c->session;
-	coap_pdu_t *pdu;
-	uint8_t buf[4];
 	size_t n;
-	bool con;
 	int r;
 
-	if (!s || c->disabled ||
-	    (c->state != LWM_CLIENT_REGISTERED && c->state != LWM_CLIENT_UPDATING)) {
-		note_lost(o, "not registered");
-		return -ENOTCONN;
-	}
 	if (c->unavailable && (o->composite || LWM_PATH_OID(&o->watch[0].path) >= 8))
 		return -EHOSTDOWN; /* no current value: wait for the device */
+	if (!c->session || c->disabled || lwm_report_holding(c) ||
+	    (c->state != LWM_CLIENT_REGISTERED && c->state != LWM_CLIENT_UPDATING)) {
+		/* Off the air: stored (/1/x/6) or counted lost. */
+		if (gather(o, &recs, &n, &base) < 0 ||
+		    !lwm_report_store(c, obs_key(o), (a->set & LWM_ATTR_HQMAX) ? a->hqmax : 0,
+				      clock_wall_s(), recs, n))
+			note_lost(o, "not registered");
+		return -ENOTCONN;
+	}
 	r = gather(o, &recs, &n, &base);
 	if (r < 0)
 		return r;
@@ -472,7 +482,56 @@ static int send_notification(struct lwm_obs *o, const struct lwm_attrs *a, uint6
 		note_lost(o, "cannot encode");
 		return r;
 	}
-	con = want_con(o, a, now);
+	return emit(o, want_con(o, a, now), now, out);
+}
+
+int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
+			const struct lwm_record *recs, size_t n)
+{
+	struct lwm_buf *out = &c->engine->scratch;
+	struct lwm_attrs a;
+	struct lwm_obs *o;
+	struct lwm_path base = {0};
+	uint64_t now = clock_now_ms();
+	int r;
+
+	for (o = c->obs ? c->obs->list : NULL; o; o = o->next)
+		if (obs_key(o) == key)
+			break;
+	if (!o)
+		return -ENOENT;
+	lwm_buf_reset(out);
+	/* SenML carries the time the value was taken; other formats cannot. */
+	if (o->format == LWM_FMT_SENML_JSON || o->format == LWM_FMT_SENML_CBOR) {
+		int64_t t[OBS_MAX_PATHS * 4];
+		if (n > sizeof(t) / sizeof(t[0]))
+			return -E2BIG;
+		for (size_t i = 0; i < n; i++)
+			t[i] = time_s;
+		r = lwm_senml_encode_timed(o->format, recs, t, n, out);
+	} else {
+		if (!o->composite)
+			base = o->watch[0].path;
+		r = lwm_encode(o->format, &base, recs, n, out);
+	}
+	if (r < 0) {
+		note_lost(o, "cannot encode");
+		return 0; /* counted: do not try it again by Send */
+	}
+	effective(o, &a);
+	r = emit(o, want_con(o, &a, now), now, out);
+	return r == -ENOTCONN ? -ENOENT : 0;
+}
+
+static int emit(struct lwm_obs *o, bool con, uint64_t now, struct lwm_buf *out)
+{
+	struct lwm_client *c = o->t->c;
+	coap_session_t *s = c->session;
+	coap_pdu_t *pdu;
+	uint8_t buf[4];
+
+	if (!s)
+		return -ENOTCONN;
 	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, COAP_RESPONSE_CODE(205),
 			    coap_new_message_id(s), coap_session_max_pdu_size(s));
 	if (!pdu) {
@@ -562,6 +621,7 @@ void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p)
 	struct lwm_obs_table *t = c->obs;
 	uint64_t now;
 
+	lwm_send_changed(c, p);
 	if (!t || !t->n)
 		return;
 	now = clock_now_ms();
@@ -619,6 +679,43 @@ void lwm_observe_attrs_changed(struct lwm_client *c, const struct lwm_path *p)
 	}
 }
 
+static enum lwm_type type_of(const struct lwm_path *p, void *ud)
+{
+	const struct lwm_obj_def *od = lwm_objdef_find(LWM_PATH_OID(p));
+	const struct lwm_res_def *rd = od ? lwm_resdef_find(od, LWM_PATH_RID(p)) : NULL;
+
+	return rd ? (enum lwm_type)rd->type : LWM_T_NONE;
+}
+
+/* Keep the values an unacknowledged CON notification carried, with the
+ * time it went out. */
+static void store_failed(struct lwm_obs *o, const coap_pdu_t *sent)
+{
+	struct lwm_client *c = o->t->c;
+	struct lwm_record recs[OBS_MAX_PATHS * 4];
+	struct lwm_buf scratch;
+	struct lwm_attrs a;
+	struct lwm_path base = {0};
+	const uint8_t *data = NULL;
+	size_t len = 0, n = 0;
+	uint32_t cf = o->format;
+	uint64_t age_ms = clock_now_ms() - o->last_con_ms;
+
+	if (!coap_get_data(sent, &len, &data) || !len)
+		return;
+	if (!o->composite)
+		base = o->watch[0].path;
+	lwm_request_uint_option(sent, COAP_OPTION_CONTENT_FORMAT, &cf);
+	lwm_buf_init(&scratch, 64 * 1024);
+	effective(o, &a);
+	if (lwm_decode_ex((uint16_t)cf, &base, data, len, type_of, c->model, recs,
+			  sizeof(recs) / sizeof(recs[0]), &n, &scratch) < 0 ||
+	    !lwm_report_store(c, obs_key(o), (a.set & LWM_ATTR_HQMAX) ? a.hqmax : 0,
+			      clock_wall_s() - (int64_t)(age_ms / 1000), recs, n))
+		note_lost(o, "not acknowledged");
+	lwm_buf_free(&scratch);
+}
+
 bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_reason_t reason)
 {
 	struct lwm_obs *o;
@@ -628,6 +725,17 @@ bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_re
 	o = find_token(c->obs, coap_pdu_get_token(sent));
 	if (!o)
 		return false;
+	/* With Notification Storing on, an unanswered CON means the server
+	 * is unreachable, not that it forgot us: keep the observation, keep
+	 * what the notification carried, and find out with an Update (send.c
+	 * explains).  A RST still ends it. */
+	if ((reason == COAP_NACK_TOO_MANY_RETRIES || reason == COAP_NACK_ICMP_ISSUE) &&
+	    lwm_report_storing(c)) {
+		store_failed(o, sent);
+		lwm_report_offline(c, reason == COAP_NACK_ICMP_ISSUE ? "ICMP error"
+								     : "notification not acknowledged");
+		return true;
+	}
 	/* A RST says the server forgot it; a CON never acknowledged (or
 	 * refused by the network: ICMP) says the server is gone.  Either way
 	 * the observation ends (RFC 7641 3.6, LwM2M: a failed CON cancels). */
@@ -718,7 +826,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		uint32_t accept;
 		if ((lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
 		     accept == LWM_FMT_LINK) ||
-		    lwm_model_read(c->model, p, &recs, &n) < 0 ||
+		    lwm_client_read(c, p, &recs, &n) < 0 ||
 		    (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= 8))
 			return true;
 	}

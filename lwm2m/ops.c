@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "client_internal.h"
 #include "codec.h"
 #include "gatewayd/clock.h"
@@ -211,11 +212,30 @@ static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
 	if (c->ops && c->ops->stored)
 		c->ops->stored(c, &r->path, &r->value, c->ud);
 	if (LWM_PATH_OID(&r->path) == 3 && LWM_PATH_RID(&r->path) == 13) {
-		/* Current Time: keep the server's idea of now as an offset. */
-		c->time_offset = r->value.v.i - clock_wall_s();
+		/* Current Time: keep the server's idea of now as an offset, for
+		 * every server of the device (they share the Device object). */
+		int64_t off = r->value.v.i - clock_wall_s();
+		for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+			if (o->model == c->model)
+				o->time_offset = off;
+		return;
+	}
+	if (LWM_PATH_OID(&r->path) == 2) {
+		/* Access Control changed: what each server may see, so its
+		 * registration's object list, may have changed too. */
+		for (struct lwm_client *o = c->engine->clients; o; o = o->next)
+			if (o->model == c->model) {
+				o->links_changed = true;
+				lwm_client_update_now(o);
+			}
 		return;
 	}
 	if (LWM_PATH_OID(&r->path) != 1)
+		return;
+	/* /1/x belongs to the registration with server instance x, which need
+	 * not be the writer's own (a server with the rights may write it). */
+	c = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(&r->path));
+	if (!c)
 		return;
 	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {
 		c->lifetime = (uint32_t)r->value.v.i;
@@ -240,7 +260,7 @@ static void apply_local(struct lwm_client *c, const struct lwm_record *recs, siz
 				lwm_model_clear_instances(c->model, &res);
 		}
 		if (lwm_model_set(c->model, &r->path, &r->value) == 1)
-			lwm_client_values_changed(c, &r->path); /* observers (observe.c) */
+			lwm_model_changed(c, &r->path); /* every server's observers */
 		after_local_write(c, r);
 	}
 }
@@ -384,8 +404,15 @@ void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *re
 		return lwm_respond_code(resp, 405);
 	if (LWM_PATH_OID(p) == 0)
 		return lwm_respond_code(resp, 401);
-	if (!lwm_model_exists(c->model, p))
+	/* A new instance of an existing multiple resource may be written. */
+	if (!lwm_model_exists(c->model, &(struct lwm_path){
+		    .len = p->len < 3 ? p->len : 3, .id = {p->id[0], p->id[1], p->id[2]}}))
 		return lwm_respond_code(resp, 404);
+	if (!lwm_client_may(c, p, LWM_ACL_WRITE))
+		return lwm_respond_code(resp, 401);
+	/* A Write to one resource instance replaces that instance only. */
+	if (p->len == 4)
+		replace = false;
 	code = request_body(req, &fmt, &data, &len);
 	if (code)
 		return lwm_respond_code(resp, code);
@@ -419,6 +446,7 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 	uint16_t fmt;
 	uint32_t accept;
 	unsigned code = request_body(req, &fmt, &data, &len);
+	bool denied = false;
 	int r;
 
 	if (code)
@@ -440,8 +468,11 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 			free(all);
 			return lwm_respond_code(resp, 401);
 		}
-		/* Paths that do not exist, or hold no value yet, are left out. */
-		if (paths[i].len == 0 || lwm_model_read(c->model, &paths[i], &recs, &n) < 0)
+		/* Paths that do not exist, hold no value yet, or that this
+		 * server may not read (Access Control) are left out. */
+		r = paths[i].len ? lwm_client_read(c, &paths[i], &recs, &n) : -ENOENT;
+		denied |= r == -EACCES;
+		if (r < 0)
 			continue;
 		if (c->unavailable && LWM_PATH_OID(&paths[i]) >= 8)
 			continue;
@@ -460,7 +491,7 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 	}
 	if (n_all == 0) {
 		free(all);
-		return lwm_respond_code(resp, 404);
+		return lwm_respond_code(resp, denied ? 401 : 404);
 	}
 	/* The answer is in path order, each path once. */
 	qsort(all, n_all, sizeof(*all), record_cmp);
@@ -509,8 +540,12 @@ void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap
 	if (r < 0) {
 		lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
 	} else {
+		/* Every record's instance must be writable by this server:
+		 * nothing is written otherwise. */
 		for (size_t i = 0; i < n; i++)
-			if (LWM_PATH_OID(&recs[i].path) == 0) {
+			if (LWM_PATH_OID(&recs[i].path) == 0 ||
+			    (recs[i].path.len >= 2 && lwm_model_exists(c->model, &recs[i].path) &&
+			     !lwm_client_may(c, &recs[i].path, LWM_ACL_WRITE))) {
 				lwm_buf_free(&scratch);
 				return lwm_respond_code(resp, 401);
 			}
@@ -556,12 +591,19 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 		return lwm_respond_code(resp, 401);
 	if (!d || !lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 404);
+	if (!lwm_client_may(c, p, LWM_ACL_EXECUTE))
+		return lwm_respond_code(resp, 401);
 	if (!(d->ops & LWM_OP_E))
 		return lwm_respond_code(resp, 405);
 	coap_get_data_large(req, &len, &args, &offset, &total);
 
-	/* The Server object's executables belong to the LwM2M layer. */
+	/* The Server object's executables belong to the LwM2M layer, to the
+	 * registration of that Server instance. */
 	if (LWM_PATH_OID(p) == 1) {
+		struct lwm_client *target = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(p));
+		if (!target)
+			return lwm_respond_code(resp, 404);
+		c = target;
 		if (LWM_PATH_RID(p) == 8) { /* Registration Update Trigger */
 			lwm_respond_code(resp, 204);
 			lwm_client_update_now(c);
@@ -572,6 +614,12 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 			const struct lwm_value *v = lwm_model_get(c->model, &dt);
 			lwm_respond_code(resp, 204);
 			lwm_client_disable(c, v && v->v.i > 0 ? (uint32_t)v->v.i : 86400);
+			return;
+		}
+		if (LWM_PATH_RID(p) == 9 && c->ops && c->ops->bootstrap_requested) {
+			/* Bootstrap-Request Trigger: the device layer bootstraps again. */
+			lwm_respond_code(resp, 204);
+			c->ops->bootstrap_requested(c, c->ud);
 			return;
 		}
 		return lwm_respond_code(resp, 405);
@@ -599,6 +647,9 @@ void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 		return lwm_respond_code(resp, 401);
 	if (!lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 404);
+	/* Write-Attributes goes with the Read right (Object 2's ACL bits). */
+	if (!lwm_client_may(c, p, LWM_ACL_READ))
+		return lwm_respond_code(resp, 401);
 	cur = lwm_client_attrs(c, p);
 	if (cur)
 		a = *cur;
@@ -621,6 +672,8 @@ void lwm_ops_create(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_pat
 		return lwm_respond_code(resp, 401);
 	if (!lwm_objdef_find(LWM_PATH_OID(p)))
 		return lwm_respond_code(resp, 404);
+	if (!lwm_client_may(c, p, LWM_ACL_CREATE))
+		return lwm_respond_code(resp, 401);
 	lwm_respond_code(resp, 405);
 }
 
@@ -632,5 +685,7 @@ void lwm_ops_delete(struct lwm_client *c, coap_pdu_t *resp, const struct lwm_pat
 		return lwm_respond_code(resp, 401);
 	if (!lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 404);
+	if (!lwm_client_may(c, p, LWM_ACL_DELETE))
+		return lwm_respond_code(resp, 401);
 	lwm_respond_code(resp, 405);
 }

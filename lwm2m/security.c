@@ -497,6 +497,137 @@ int lwm_security_load(const struct lwm_security_params *p, struct lwm_security *
 	return 0;
 }
 
+/* ---- credentials as bytes (bootstrapped accounts) ----------------------- */
+
+/* A GnuTLS datum into a blob: PEM with its NUL counted (what libcoap's PEM
+ * buffers want), or DER as is.  The datum is wiped and freed. */
+static int blob_from_datum(gnutls_datum_t *d, bool pem, struct lwm_blob *b)
+{
+	b->len = d->size + (pem ? 1 : 0);
+	b->p = malloc(b->len);
+	if (b->p) {
+		memcpy(b->p, d->data, d->size);
+		if (pem)
+			b->p[d->size] = '\0';
+	}
+	explicit_bzero(d->data, d->size);
+	gnutls_free(d->data);
+	d->data = NULL;
+	return b->p ? 0 : -ENOMEM;
+}
+
+/* A DER public key (SubjectPublicKeyInfo) as PEM or normalised DER. */
+static int pubkey_from_der(const uint8_t *der, size_t len, bool pem, struct lwm_blob *b)
+{
+	gnutls_pubkey_t k;
+	gnutls_datum_t in = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
+	int r;
+
+	if (gnutls_pubkey_init(&k) < 0)
+		return -ENOMEM;
+	r = gnutls_pubkey_import(k, &in, GNUTLS_X509_FMT_DER);
+	if (r >= 0)
+		r = gnutls_pubkey_export2(k, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, &out);
+	gnutls_pubkey_deinit(k);
+	return r < 0 ? -EINVAL : blob_from_datum(&out, pem, b);
+}
+
+/* A DER certificate as PEM or normalised DER. */
+static int cert_from_der(const uint8_t *der, size_t len, bool pem, struct lwm_blob *b)
+{
+	gnutls_x509_crt_t c;
+	gnutls_datum_t in = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
+	int r;
+
+	if (gnutls_x509_crt_init(&c) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_crt_import(c, &in, GNUTLS_X509_FMT_DER);
+	if (r >= 0)
+		r = gnutls_x509_crt_export2(c, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, &out);
+	gnutls_x509_crt_deinit(c);
+	return r < 0 ? -EINVAL : blob_from_datum(&out, pem, b);
+}
+
+/* A DER private key (PKCS#8 unencrypted, PKCS#1 or SEC1) as PEM. */
+static int privkey_from_der(const uint8_t *der, size_t len, struct lwm_blob *b)
+{
+	gnutls_x509_privkey_t k;
+	gnutls_datum_t in = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
+	int r;
+
+	if (gnutls_x509_privkey_init(&k) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_privkey_import2(k, &in, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
+	if (r >= 0)
+		r = gnutls_x509_privkey_export2(k, GNUTLS_X509_FMT_PEM, &out);
+	gnutls_x509_privkey_deinit(k);
+	return r < 0 ? -EINVAL : blob_from_datum(&out, true, b);
+}
+
+int lwm_security_from_account(const struct lwm_security_account *a, struct lwm_security **out,
+			      char *err, size_t errlen)
+{
+	struct lwm_security *s;
+	int r = 0;
+
+	*out = NULL;
+	if (a->mode == LWM_SEC_NOSEC)
+		return 0;
+	if ((unsigned)a->mode > LWM_SEC_NOSEC || !lwm_security_mode_supported(a->mode)) {
+		snprintf(err, errlen, "security mode %d is not supported", (int)a->mode);
+		return -ENOTSUP;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->st = calloc(1, sizeof(*s->st)))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->mode = a->mode;
+	if (a->sni && !(s->sni = strdup(a->sni))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+	} else if (a->mode == LWM_SEC_PSK) {
+		if (!a->own_len || a->own_len > LWM_PSK_ID_MAX || !a->secret_len ||
+		    a->secret_len > LWM_PSK_MAX || !(s->psk_identity = strndup((const char *)a->own,
+									  a->own_len))) {
+			r = -EINVAL;
+			snprintf(err, errlen, "PSK identity of 1..%u bytes and key of 1..%u bytes "
+				 "expected", LWM_PSK_ID_MAX, LWM_PSK_MAX);
+		} else {
+			memcpy(s->psk, a->secret, a->secret_len);
+			s->psk_len = a->secret_len;
+		}
+	} else if (a->mode == LWM_SEC_RPK) {
+		if (pubkey_from_der(a->own, a->own_len, true, &s->pub) < 0) {
+			r = -EINVAL;
+			snprintf(err, errlen, "our public key (/0/x/3) is not a DER public key");
+		} else if (pubkey_from_der(a->server, a->server_len, false, &s->server_der) < 0) {
+			r = -EINVAL;
+			snprintf(err, errlen, "the server's public key (/0/x/4) is not a DER public key");
+		}
+	} else if (cert_from_der(a->own, a->own_len, true, &s->cert) < 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "our certificate (/0/x/3) is not a DER certificate");
+	} else if (cert_from_der(a->server, a->server_len, true, &s->trust) < 0 ||
+		   (a->pinned && cert_from_der(a->server, a->server_len, false, &s->server_der) < 0)) {
+		r = -EINVAL;
+		snprintf(err, errlen, "the server's certificate (/0/x/4) is not a DER certificate");
+	} else {
+		s->pinned = a->pinned;
+	}
+	if (r == 0 && a->mode != LWM_SEC_PSK && privkey_from_der(a->secret, a->secret_len, &s->key) < 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "our private key (/0/x/5) is not a DER private key");
+	}
+	if (r < 0) {
+		lwm_security_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
 static int blob_dup(struct lwm_blob *to, const struct lwm_blob *from)
 {
 	if (!from->p)

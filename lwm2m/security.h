@@ -56,6 +56,30 @@ int lwm_security_check_secret_file(const char *path, char *err, size_t errlen);
  * ("psk_key", "private_key" ...).  Free with lwm_security_free. */
 int lwm_security_load(const struct lwm_security_params *p, struct lwm_security **out,
 		      const char **key, char *err, size_t errlen);
+/* Credentials given as bytes, as a bootstrap server writes them into a
+ * Security instance (every pointer borrowed; lengths in bytes):
+ *   PSK   own: the PSK identity (/0/x/3), secret: the key (/0/x/5);
+ *   RPK   own: our public key (/0/x/3, DER SubjectPublicKeyInfo), server:
+ *         the server's (/0/x/4, same form), secret: our private key (/0/x/5,
+ *         DER: PKCS#8, or the algorithm's own form);
+ *   X.509 own: our certificate (/0/x/3, DER), secret: our private key,
+ *         server (/0/x/4, DER certificate): the only certificate the server
+ *         may show when pinned, else the trust anchor its chain must reach;
+ *         sni: the name sent and, unless pinned, checked (NULL: the
+ *         server URI's host). */
+struct lwm_security_account {
+	enum lwm_sec_mode mode;
+	const uint8_t *own, *server, *secret;
+	size_t own_len, server_len, secret_len;
+	bool pinned;
+	const char *sni;
+};
+
+/* The same as lwm_security_load, from bytes.  The message never quotes a
+ * key. */
+int lwm_security_from_account(const struct lwm_security_account *a, struct lwm_security **out,
+			      char *err, size_t errlen);
+
 /* A deep copy (NULL on allocation failure). */
 struct lwm_security *lwm_security_dup(const struct lwm_security *s);
 /* Wipes the key material; NULL is fine. */

@@ -259,23 +259,31 @@ int h_start_server_on(struct proc *srv, const char *dir, int port)
 
 int h_start_server_args(struct proc *srv, const char *dir, int port, const char *extra)
 {
+	const char *extras[] = {extra, NULL};
+
+	return h_start_server_argv(srv, dir, port, extra ? extras : NULL);
+}
+
+int h_start_server_argv(struct proc *srv, const char *dir, int port, const char *const extra[])
+{
 	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
 	char *log, portarg[16];
-	char *argv[] = {bin, "-a", "127.0.0.1", "-p", portarg, NULL, NULL, NULL};
+	char *argv[5 + 2 * 8 + 1] = {bin, "-a", "127.0.0.1", "-p", portarg};
+	static char opts[8][256];
+	size_t n = 5;
 	json_t *ev;
 	int bound = -1;
 
 	snprintf(portarg, sizeof(portarg), "%d", port);
-	if (extra) {
-		/* One extra option and its value, "--name=value" split in two. */
-		static char opt[128];
+	/* Extra options, "--name=value" split in two. */
+	for (size_t i = 0; extra && extra[i] && i < 8; i++) {
 		char *eq;
-		snprintf(opt, sizeof(opt), "%s", extra);
-		eq = strchr(opt, '=');
-		argv[5] = opt;
+		snprintf(opts[i], sizeof(opts[i]), "%s", extra[i]);
+		eq = strchr(opts[i], '=');
+		argv[n++] = opts[i];
 		if (eq) {
 			*eq = '\0';
-			argv[6] = eq + 1;
+			argv[n++] = eq + 1;
 		}
 	}
 	if (asprintf(&log, "%s/server.log", dir) < 0)

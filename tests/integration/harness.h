@@ -45,6 +45,8 @@ int h_start_server(struct proc *srv, const char *dir);
 int h_start_server_on(struct proc *srv, const char *dir, int port);
 /* With one extra option, "--name=value" or "--flag". */
 int h_start_server_args(struct proc *srv, const char *dir, int port, const char *extra);
+/* With up to 8 such options (NULL-terminated array). */
+int h_start_server_argv(struct proc *srv, const char *dir, int port, const char *const extra[]);
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 int h_free_udp_port(void);
 /* Write a gatewayd config file from a template where @PORT@ is replaced. */

@@ -26,3 +26,18 @@ tests_integration_test_ops_SOURCES = tests/integration/test_ops.c \
 tests_integration_test_ops_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_ops_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_ops
+
+check_PROGRAMS += tests/integration/test_bootstrap
+tests_integration_test_bootstrap_SOURCES = tests/integration/test_bootstrap.c \
+	tests/integration/creds.c tests/integration/creds.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_bootstrap_CFLAGS = $(TEST_CFLAGS) $(GNUTLS_CFLAGS)
+tests_integration_test_bootstrap_LDADD = $(JANSSON_LIBS) $(GNUTLS_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_bootstrap
+
+check_PROGRAMS += tests/integration/test_multi
+tests_integration_test_multi_SOURCES = tests/integration/test_multi.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_multi_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_multi_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_multi

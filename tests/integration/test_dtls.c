@@ -291,6 +291,31 @@ static void psk(void **state)
 	free(servers);
 }
 
+/* Two PSK servers, each knowing the device by a different identity and
+ * key: the device-level keys serve the first, its credentials entry the
+ * second, and it registers with both. */
+static void psk_per_server(void **state)
+{
+	struct env *e = *state;
+	const char *oa[] = {"--psk", "dev-a:" KEY_GOOD, NULL};
+	const char *ob[] = {"--psk", "dev-b:" KEY_BAD, NULL};
+	int pa = start_server(e, oa), pb = start_server(e, ob);
+	char *servers = fmt("{ name = \"a\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; },\n"
+			    "{ name = \"b\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
+			    pa, pb);
+	char *d = device("two", "a\", \"b",
+			 "psk_identity = \"dev-a\"; psk_key = \"" KEY_GOOD "\";\n"
+			 "    credentials = ( { server = \"b\"; psk_identity = \"dev-b\";\n"
+			 "                      psk_key = \"" KEY_BAD "\"; } );");
+
+	start_gatewayd(e, servers, d);
+	registers_and_reads(e, &e->srv[0], "two", "dev-a");
+	registers_and_reads(e, &e->srv[1], "two", "dev-b");
+	stop_clean(e);
+	free(d);
+	free(servers);
+}
+
 static void x509(void **state)
 {
 	struct env *e = *state;
@@ -434,6 +459,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(psk, setup, teardown),
+		cmocka_unit_test_setup_teardown(psk_per_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(x509, setup, teardown),
 		cmocka_unit_test_setup_teardown(rpk, setup, teardown),
 		cmocka_unit_test_setup_teardown(readable_key_refused, setup, teardown),

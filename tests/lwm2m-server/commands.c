@@ -184,11 +184,11 @@ static void cmd_read(char *p, const char *verb, bool observe)
 	srv_request(&sp);
 }
 
-static void cmd_discover(char *p)
+static void cmd_discover(char *p, const char *verb)
 {
 	struct args a;
 
-	if (common_args("discover", &p, &a, true))
+	if (common_args(verb, &p, &a, true))
 		return;
 	if (next_tok(&p)) {
 		out_error(a.id, a.ep, "too many arguments");
@@ -197,7 +197,7 @@ static void cmd_discover(char *p)
 	struct srv_req_spec sp = {
 	    .id = a.id,
 	    .ep = a.ep,
-	    .op = "discover",
+	    .op = verb,
 	    .method = COAP_REQUEST_CODE_GET,
 	    .path = a.path,
 	    .accept = LWM_FMT_LINK,
@@ -253,7 +253,7 @@ static int encode_value(const struct args *a, int fmt, const char *value, struct
 	return rc;
 }
 
-static void cmd_write(char *p)
+static void cmd_write(char *p, const char *verb)
 {
 	struct args a;
 	const char *fs;
@@ -263,10 +263,10 @@ static void cmd_write(char *p)
 	const uint8_t *payload;
 	size_t len;
 
-	if (common_args("write", &p, &a, true))
+	if (common_args(verb, &p, &a, true))
 		return;
 	if (!(fs = next_tok(&p))) {
-		out_error(a.id, a.ep, "usage: write ID EP PATH FORMAT VALUE");
+		out_error(a.id, a.ep, "usage: %s ID EP PATH FORMAT VALUE", verb);
 		return;
 	}
 	if ((fmt = cmd_parse_format(fs)) < 0) {
@@ -279,7 +279,8 @@ static void cmd_write(char *p)
 	if (fmt == LWM_FMT_TEXT || fmt == LWM_FMT_LINK) {
 		payload = (const uint8_t *)value;
 		len = strlen(value);
-	} else if (fmt == LWM_FMT_OPAQUE) {
+	} else if (fmt == LWM_FMT_OPAQUE || a.lp.len < 3) {
+		/* opaque, or a whole object or instance: the payload in hex */
 		long n = unhex(value);
 		if (n < 0) {
 			out_error(a.id, a.ep, "opaque values are given in hex");
@@ -301,7 +302,7 @@ static void cmd_write(char *p)
 	struct srv_req_spec sp = {
 	    .id = a.id,
 	    .ep = a.ep,
-	    .op = "write",
+	    .op = verb,
 	    .method = COAP_REQUEST_CODE_PUT,
 	    .path = a.path,
 	    .accept = -1,
@@ -405,6 +406,57 @@ static void cmd_raw(char *p)
 	srv_request(&sp);
 }
 
+/* Bootstrap Delete and Finish: ID EP [PATH]. */
+static void cmd_bs_simple(char *p, const char *verb)
+{
+	const char *id = next_tok(&p), *ep = next_tok(&p), *path = next_tok(&p);
+	bool finish = !strcmp(verb, "bs-finish");
+	struct lwm_path lp;
+
+	if (!id || !ep || (finish ? path != NULL : !lwm_path_ok(path, &lp)) || next_tok(&p)) {
+		out_error(id, ep, finish ? "usage: bs-finish ID EP" : "usage: %s ID EP PATH", verb);
+		return;
+	}
+	struct srv_req_spec sp = {
+	    .id = id,
+	    .ep = ep,
+	    .op = verb,
+	    .method = finish ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_DELETE,
+	    .path = finish ? "/bs" : path,
+	    .accept = -1,
+	    .ct = -1,
+	    .observe = -1,
+	};
+	srv_request(&sp);
+}
+
+/* bs-account ID EP IID SSID URI LIFETIME [PSK-IDENTITY HEXKEY] */
+static void cmd_bs_account(char *p)
+{
+	const char *id = next_tok(&p), *ep = next_tok(&p), *iid = next_tok(&p),
+		   *ssid = next_tok(&p), *uri = next_tok(&p), *lt = next_tok(&p);
+	char *pid = next_tok(&p), *key = next_tok(&p);
+	unsigned long viid, vssid, vlt;
+	long klen = 0;
+
+	if (!lt || parse_uint(iid, 65534, &viid) || parse_uint(ssid, 65534, &vssid) ||
+	    parse_uint(lt, 0xffffffffu, &vlt) || !pid != !key || next_tok(&p) ||
+	    (key && (klen = unhex(key)) <= 0)) {
+		out_error(id, ep, "usage: bs-account ID EP IID SSID URI LIFETIME [PSK-ID HEXKEY]");
+		return;
+	}
+	struct srv_account a = {
+	    .iid = (uint16_t)viid,
+	    .ssid = (uint16_t)vssid,
+	    .uri = uri,
+	    .lifetime = (uint32_t)vlt,
+	    .psk_identity = pid,
+	    .psk = (const uint8_t *)key,
+	    .psk_len = (size_t)klen,
+	};
+	srv_bootstrap_account(id, ep, &a);
+}
+
 int cmd_exec(char *line)
 {
 	char *p = line;
@@ -417,9 +469,19 @@ int cmd_exec(char *line)
 	else if (!strcmp(verb, "observe"))
 		cmd_read(p, "observe", true);
 	else if (!strcmp(verb, "discover"))
-		cmd_discover(p);
+		cmd_discover(p, "discover");
 	else if (!strcmp(verb, "write"))
-		cmd_write(p);
+		cmd_write(p, "write");
+	else if (!strcmp(verb, "bs-write"))
+		cmd_write(p, "bs-write");
+	else if (!strcmp(verb, "bs-read"))
+		cmd_read(p, "bs-read", false);
+	else if (!strcmp(verb, "bs-discover"))
+		cmd_discover(p, "bs-discover");
+	else if (!strcmp(verb, "bs-delete") || !strcmp(verb, "bs-finish"))
+		cmd_bs_simple(p, verb);
+	else if (!strcmp(verb, "bs-account"))
+		cmd_bs_account(p);
 	else if (!strcmp(verb, "execute"))
 		cmd_execute(p);
 	else if (!strcmp(verb, "cancel"))

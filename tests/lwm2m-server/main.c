@@ -39,6 +39,12 @@ static void usage(FILE *f)
 	      "                           private key, PEM; DTLS\n"
 	      "      --ca FILE            X.509: accept clients with a certificate from FILE\n"
 	      "      --rpk                raw public keys instead of certificates\n"
+	      "      --no-send            answer 4.04 to Send (POST /dp)\n"
+	      "      --bootstrap-to URI   answer Bootstrap-Requests with Delete /, an account\n"
+	      "                           for URI (/0/1, /1/1) and Finish\n"
+	      "      --bootstrap-ssid N   its Short Server ID (default 1)\n"
+	      "      --bootstrap-lifetime S  its lifetime (default 300)\n"
+	      "      --bootstrap-psk ID:HEX  a PSK account instead of NoSec\n"
 	      "  -v, --verbose            libcoap debug logging on stderr\n",
 	      f);
 }
@@ -124,7 +130,8 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 {
 	enum {
 		O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO, O_PSK,
-		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK,
+		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK, O_NOSEND, O_BS_TO, O_BS_SSID,
+		O_BS_LT, O_BS_PSK,
 	};
 	const char *psk_id = NULL, *psk_key = NULL;
 	static const struct option opts[] = {
@@ -143,6 +150,11 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	    {"key", required_argument, NULL, O_KEY},
 	    {"ca", required_argument, NULL, O_CA},
 	    {"rpk", no_argument, NULL, O_RPK},
+	    {"no-send", no_argument, NULL, O_NOSEND},
+	    {"bootstrap-to", required_argument, NULL, O_BS_TO},
+	    {"bootstrap-ssid", required_argument, NULL, O_BS_SSID},
+	    {"bootstrap-lifetime", required_argument, NULL, O_BS_LT},
+	    {"bootstrap-psk", required_argument, NULL, O_BS_PSK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -164,6 +176,9 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 			break;
 		case O_DEMO:
 			cfg->demo = true;
+			break;
+		case O_NOSEND:
+			cfg->no_send = true;
 			break;
 		case O_INTERVAL:
 			if (parse_num(optarg, 86400, &v) || v == 0)
@@ -213,6 +228,29 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 		case O_RPK:
 			cfg->rpk = true;
 			break;
+		case O_BS_TO:
+			cfg->bs_uri = optarg;
+			break;
+		case O_BS_SSID:
+			if (parse_num(optarg, 65534, &v) || v == 0)
+				goto bad;
+			cfg->bs_ssid = (uint16_t)v;
+			break;
+		case O_BS_LT:
+			if (parse_num(optarg, 0xffffffffu, &v) || v == 0)
+				goto bad;
+			cfg->bs_lifetime = (uint32_t)v;
+			break;
+		case O_BS_PSK: {
+			char *colon = strrchr(optarg, ':');
+			if (!colon || colon == optarg)
+				goto bad;
+			*colon = '\0';
+			cfg->bs_psk_identity = optarg;
+			if (parse_hex(colon + 1, cfg->bs_psk, &cfg->bs_psk_len))
+				goto bad;
+			break;
+		}
 		case 'v':
 			cfg->verbose = true;
 			break;

@@ -16,6 +16,7 @@
 #include "links.h"
 #include "lwm2m/codec.h"
 #include "output.h"
+#include "send.h"
 #include "server.h"
 
 struct reg {
@@ -33,6 +34,9 @@ struct reg {
 	uint64_t expires_ms;
 	bool demo_dev_due; /* demo: read /3/0 on the next pass */
 	bool demo_tlv;	   /* demo: client refused SenML JSON */
+	bool bootstrap;	   /* a Bootstrap-Request, not a registration */
+	int pct;	   /* bootstrap: the client's preferred format, or -1 */
+	bool bs_auto_due;  /* bootstrap: run the automatic sequence */
 };
 
 enum req_state { RQ_WAIT, RQ_OBSERVING, RQ_CANCEL };
@@ -152,8 +156,8 @@ static void reg_set_session(struct reg *g, coap_session_t *s)
 
 /* Registration query parameters; strings point into the PDU's options. */
 struct reg_params {
-	const char *ep, *lt, *lwm2m, *b, *sms;
-	size_t ep_len, lt_len, lwm2m_len, b_len, sms_len;
+	const char *ep, *lt, *lwm2m, *b, *sms, *pct;
+	size_t ep_len, lt_len, lwm2m_len, b_len, sms_len, pct_len;
 	bool queue;
 };
 
@@ -186,6 +190,7 @@ static void collect_params(const coap_pdu_t *req, struct reg_params *p)
 		PARAM("lwm2m", lwm2m)
 		PARAM("b", b)
 		PARAM("sms", sms)
+		PARAM("pct", pct)
 #undef PARAM
 		if (klen == 1 && v[0] == 'Q')
 			p->queue = true;
@@ -419,6 +424,60 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	out_emit(ev);
 }
 
+/* POST /bs?ep=..[&pct=..]: a client asks to be bootstrapped.  It is kept
+ * like a registration (same endpoint table), so that the request commands
+ * reach it; the automatic mode provisions it right after the answer. */
+static void hnd_bootstrap(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			  const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct reg_params p;
+	unsigned long pct = 0;
+	char peer[64];
+
+	collect_params(req, &p);
+	if (!p.ep || !p.ep_len || p.ep_len > 255) {
+		reject(s, resp, "bootstrap", NULL, 400, "missing or bad ep");
+		return;
+	}
+	if (p.pct && (parse_lt(p.pct, p.pct_len, &pct) < 0 || pct > 65535)) {
+		reject(s, resp, "bootstrap", NULL, 400, "bad pct");
+		return;
+	}
+	struct reg *g = calloc(1, sizeof(*g));
+	if (!g || !(g->ep = strndup(p.ep, p.ep_len)) || !(g->links = strdup(""))) {
+		if (g)
+			free(g->ep);
+		free(g);
+		reject(s, resp, "bootstrap", NULL, 500, "out of memory");
+		return;
+	}
+	struct reg *old = reg_by_ep(g->ep);
+	if (old) {
+		reg_unlink(old);
+		reg_free(old);
+	}
+	g->bootstrap = true;
+	g->pct = p.pct ? (int)pct : -1;
+	snprintf(g->location, sizeof(g->location), "/bs");
+	snprintf(g->lwm2m, sizeof(g->lwm2m), "%s", p.pct ? "1.1" : "1.0");
+	snprintf(g->binding, sizeof(g->binding), "U");
+	g->expires_ms = UINT64_MAX;
+	g->bs_auto_due = S.cfg.bs_uri != NULL;
+	reg_set_session(g, s);
+	g->next = S.regs;
+	S.regs = g;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+
+	json_t *ev = out_event("bootstrap-request");
+	peer_str(s, peer, sizeof(peer));
+	json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+	if (g->pct >= 0)
+		json_object_set_new(ev, "pct", json_integer(g->pct));
+	json_object_set_new(ev, "peer", json_string(peer));
+	add_security(ev, s);
+	out_emit(ev);
+}
+
 static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 {
 	struct reg_params p;
@@ -489,6 +548,35 @@ static void emit_gone(const char *event, struct reg *g)
 	out_emit(ev);
 }
 
+/* POST /dp: a client's Send.  Answered 2.04 unless --no-send (4.04). */
+static void do_send(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+	json_t *ev = out_event("send");
+	const uint8_t *data = NULL;
+	size_t len = 0, off, total;
+	int ct = content_format(req);
+	char peer[64];
+
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (g->sess == s) {
+			json_object_set_new(ev, "ep", out_string(g->ep, strlen(g->ep)));
+			break;
+		}
+	coap_get_data_large(req, &len, &data, &off, &total);
+	peer_str(s, peer, sizeof(peer));
+	json_object_set_new(ev, "ct", json_integer(ct));
+	json_object_set_new(ev, "peer", json_string(peer));
+	if (S.cfg.no_send) {
+		json_object_set_new(ev, "code", json_string("4.04"));
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
+	} else {
+		json_object_set_new(ev, "code", json_string("2.04"));
+		send_add_records(ev, "records", ct, data, len);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+	}
+	out_emit(ev);
+}
+
 /* Everything not matched by a resource: /rd/<id> Update and De-register. */
 static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 			const coap_string_t *query, coap_pdu_t *resp)
@@ -501,6 +589,11 @@ static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_
 
 	snprintf(loc, sizeof(loc), "/%.*s", path ? (int)path->length : 0,
 		 path ? (const char *)path->s : "");
+	if (method == COAP_REQUEST_CODE_POST && strcmp(loc, "/dp") == 0) {
+		coap_delete_string(path);
+		do_send(s, req, resp);
+		return;
+	}
 	if (path && path->length > 3 && !memcmp(path->s, "rd/", 3))
 		g = reg_by_id((const char *)path->s + 3, path->length - 3);
 	coap_delete_string(path);
@@ -706,6 +799,184 @@ int srv_request(const struct srv_req_spec *sp)
 	return request_on(g, sp, false);
 }
 
+static int put_instance(struct reg *g, const char *id, const char *path,
+			const struct lwm_path *base, const struct lwm_record *recs, size_t n)
+{
+	int fmt = g->pct >= 0 && lwm_format_can_encode((uint16_t)g->pct) && g->pct != LWM_FMT_TEXT &&
+			  g->pct != LWM_FMT_OPAQUE && g->pct != LWM_FMT_CBOR && g->pct != LWM_FMT_LINK
+		      ? g->pct
+		      : LWM_FMT_TLV;
+	struct lwm_buf buf;
+	int rc;
+
+	lwm_buf_init(&buf, 0);
+	rc = lwm_encode((uint16_t)fmt, base, recs, n, &buf);
+	if (rc < 0) {
+		lwm_buf_free(&buf);
+		out_error(id, g->ep, "cannot encode %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	struct srv_req_spec sp = {
+	    .id = id,
+	    .ep = g->ep,
+	    .op = "bs-write",
+	    .method = COAP_REQUEST_CODE_PUT,
+	    .path = path,
+	    .accept = -1,
+	    .ct = fmt,
+	    .observe = -1,
+	    .payload = buf.data,
+	    .len = buf.len,
+	};
+	rc = request_on(g, &sp, false);
+	lwm_buf_free(&buf);
+	return rc;
+}
+
+/* The records of an account: Security /0/iid (7) and Server /1/iid (4). */
+static void account_records(const struct srv_account *a, struct lwm_record sec[7],
+			    struct lwm_record srv[4])
+{
+	struct lwm_value *v;
+	size_t n = 0;
+
+	memset(sec, 0, 7 * sizeof(*sec));
+	memset(srv, 0, 4 * sizeof(*srv));
+#define REC(arr, oid, rid, t) (arr[n].path = lwm_path_make(3, oid, a->iid, rid, 0), arr[n].value.type = t, &arr[n++].value)
+	v = REC(sec, 0, 0, LWM_T_STRING);
+	v->v.bytes.ptr = (const uint8_t *)a->uri;
+	v->v.bytes.len = strlen(a->uri);
+	REC(sec, 0, 1, LWM_T_BOOLEAN)->v.b = false;
+	REC(sec, 0, 2, LWM_T_INTEGER)->v.i = a->psk_identity ? 0 : 3;
+	v = REC(sec, 0, 3, LWM_T_OPAQUE);
+	v->v.bytes.ptr = (const uint8_t *)(a->psk_identity ? a->psk_identity : "");
+	v->v.bytes.len = a->psk_identity ? strlen(a->psk_identity) : 0;
+	v = REC(sec, 0, 4, LWM_T_OPAQUE);
+	v->v.bytes.ptr = (const uint8_t *)"";
+	v = REC(sec, 0, 5, LWM_T_OPAQUE);
+	v->v.bytes.ptr = a->psk ? a->psk : (const uint8_t *)"";
+	v->v.bytes.len = a->psk ? a->psk_len : 0;
+	REC(sec, 0, 10, LWM_T_INTEGER)->v.i = a->ssid;
+	n = 0;
+	REC(srv, 1, 0, LWM_T_INTEGER)->v.i = a->ssid;
+	REC(srv, 1, 1, LWM_T_INTEGER)->v.i = a->lifetime;
+	REC(srv, 1, 6, LWM_T_BOOLEAN)->v.b = false;
+	v = REC(srv, 1, 7, LWM_T_STRING);
+	v->v.bytes.ptr = (const uint8_t *)"U";
+	v->v.bytes.len = 1;
+#undef REC
+}
+
+int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a)
+{
+	struct reg *g = reg_by_ep(ep);
+	struct lwm_record sec[7], srv[4];
+	struct lwm_path base;
+	char path[24];
+	int rc;
+
+	if (!g) {
+		out_error(id, ep, "unknown endpoint");
+		return -ENOENT;
+	}
+	account_records(a, sec, srv);
+	base = lwm_path_make(2, 0, a->iid, 0, 0);
+	snprintf(path, sizeof(path), "/0/%u", a->iid);
+	rc = put_instance(g, id, path, &base, sec, 7);
+	if (rc < 0)
+		return rc;
+	base = lwm_path_make(2, 1, a->iid, 0, 0);
+	snprintf(path, sizeof(path), "/1/%u", a->iid);
+	return put_instance(g, id, path, &base, srv, 4);
+}
+
+/* The account of the automatic mode (--bootstrap-to). */
+static struct srv_account auto_account(void)
+{
+	struct srv_account a = {
+	    .iid = 1,
+	    .ssid = S.cfg.bs_ssid ? S.cfg.bs_ssid : 1,
+	    .uri = S.cfg.bs_uri,
+	    .lifetime = S.cfg.bs_lifetime ? S.cfg.bs_lifetime : 300,
+	    .psk_identity = S.cfg.bs_psk_identity,
+	    .psk = S.cfg.bs_psk_identity ? S.cfg.bs_psk : NULL,
+	    .psk_len = S.cfg.bs_psk_len,
+	};
+	return a;
+}
+
+/* GET /bspack?ep=.. (LwM2M 1.2): the automatic mode's account as one
+ * Bootstrap-Pack; 4.04 without --bootstrap-to. */
+static void hnd_bootstrap_pack(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			       const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct reg_params p;
+	struct lwm_record recs[11];
+	struct lwm_path root = {0};
+	struct lwm_buf buf;
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt = coap_check_option(req, COAP_OPTION_ACCEPT, &oi);
+	unsigned accept = opt ? coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt))
+			      : LWM_FMT_SENML_CBOR;
+	unsigned code = 205;
+	char peer[64], cs[8];
+
+	collect_params(req, &p);
+	if (!p.ep || !p.ep_len || p.ep_len > 255)
+		code = 400;
+	else if (!S.cfg.bs_uri)
+		code = 404;
+	else if (accept != LWM_FMT_SENML_CBOR && accept != LWM_FMT_SENML_JSON &&
+		 accept != LWM_FMT_LWM2M_CBOR)
+		code = 406;
+	lwm_buf_init(&buf, 0);
+	if (code == 205) {
+		struct srv_account a = auto_account();
+		account_records(&a, recs, recs + 7);
+		if (lwm_encode((uint16_t)accept, &root, recs, 11, &buf) < 0)
+			code = 500;
+	}
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
+	if (code == 205) {
+		/* libcoap frees the body once sent (Block2 may keep it). */
+		uint8_t *body = buf.data;
+		buf.data = NULL;
+		if (!coap_add_data_large_response(res, s, req, resp, query, (uint16_t)accept, -1, 0,
+						  buf.len, body, release_payload, body))
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+	}
+
+	json_t *ev = out_event("bootstrap-pack-request");
+	peer_str(s, peer, sizeof(peer));
+	snprintf(cs, sizeof(cs), "%u.%02u", code / 100, code % 100);
+	if (p.ep)
+		json_object_set_new(ev, "ep", out_string(p.ep, p.ep_len));
+	json_object_set_new(ev, "accept", json_integer((json_int_t)accept));
+	json_object_set_new(ev, "code", json_string(cs));
+	json_object_set_new(ev, "peer", json_string(peer));
+	add_security(ev, s);
+	out_emit(ev);
+	lwm_buf_free(&buf);
+}
+
+/* The automatic bootstrap: Delete /, one account, Finish. */
+static void bootstrap_auto(struct reg *g)
+{
+	struct srv_req_spec del = {
+	    .id = "auto", .ep = g->ep, .op = "bs-delete", .method = COAP_REQUEST_CODE_DELETE,
+	    .path = "/", .accept = -1, .ct = -1, .observe = -1,
+	};
+	struct srv_req_spec fin = {
+	    .id = "auto", .ep = g->ep, .op = "bs-finish", .method = COAP_REQUEST_CODE_POST,
+	    .path = "/bs", .accept = -1, .ct = -1, .observe = -1,
+	};
+	struct srv_account a = auto_account();
+
+	/* libcoap sends them one at a time (NSTART 1), in this order. */
+	if (request_on(g, &del, false) == 0 && srv_bootstrap_account("auto", g->ep, &a) == 0)
+		request_on(g, &fin, false);
+}
+
 int srv_cancel(const char *id, const char *ep, const char *path)
 {
 	struct req *r;
@@ -823,6 +1094,15 @@ static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 	json_t *ev = response_event("notify", id, "observe", r, pdu);
 
 	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	/* SenML notifications may carry times (stored notifications). */
+	{
+		int ct = content_format(pdu);
+		const uint8_t *data = NULL;
+		size_t len = 0, off, total;
+		if ((ct == LWM_FMT_SENML_JSON || ct == LWM_FMT_SENML_CBOR) &&
+		    coap_get_data_large(pdu, &len, &data, &off, &total))
+			send_add_records(ev, "senml", ct, data, len);
+	}
 	out_emit(ev);
 	/* an error or a response without Observe ends it (RFC 7641) */
 	return ok && has_obs;
@@ -997,6 +1277,11 @@ int srv_process(void)
 		return -EIO;
 	uint64_t now = now_ms();
 	expire_pass(now);
+	for (struct reg *g = S.regs; g; g = g->next)
+		if (g->bs_auto_due) {
+			g->bs_auto_due = false;
+			bootstrap_auto(g);
+		}
 	if (S.cfg.demo)
 		demo_pass(now);
 	return 0;
@@ -1012,9 +1297,12 @@ int srv_next_timeout(void)
 	unsigned coap_ms = coap_io_prepare_epoll(S.ctx, ticks);
 	if (coap_ms)
 		next = now + coap_ms;
-	for (struct reg *g = S.regs; g; g = g->next)
+	for (struct reg *g = S.regs; g; g = g->next) {
 		if (g->expires_ms < next)
 			next = g->expires_ms;
+		if (g->bs_auto_due)
+			next = now;
+	}
 	for (struct req *r = S.reqs; r; r = r->next)
 		if (r->state != RQ_OBSERVING && r->deadline_ms < next)
 			next = r->deadline_ms;
@@ -1198,6 +1486,16 @@ int srv_start(const struct srv_config *cfg)
 	if (!r)
 		return -ENOMEM;
 	coap_register_request_handler(r, COAP_REQUEST_POST, hnd_register);
+	coap_add_resource(S.ctx, r);
+	r = coap_resource_init(coap_make_str_const("bs"), 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, COAP_REQUEST_POST, hnd_bootstrap);
+	coap_add_resource(S.ctx, r);
+	r = coap_resource_init(coap_make_str_const("bspack"), 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, COAP_REQUEST_GET, hnd_bootstrap_pack);
 	coap_add_resource(S.ctx, r);
 	r = coap_resource_unknown_init2(hnd_unknown, 0);
 	if (!r)

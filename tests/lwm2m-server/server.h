@@ -29,12 +29,33 @@ struct srv_config {
 	int max_retransmit;	   /* < 0: libcoap default */
 	unsigned response_timeout; /* seconds to wait for an answer */
 	bool verbose;
+	bool no_send;		   /* answer 4.04 to POST /dp (a server without Send) */
 	/* DTLS: with any of these the endpoint is coaps (COAP_PROTO_DTLS). */
 	struct srv_psk *psks;	   /* accepted identities and keys */
 	size_t n_psks;
 	const char *cert, *key;	   /* X.509 certificate (RPK: public key), private key */
 	const char *ca;		   /* X.509: clients must have a certificate from it */
 	bool rpk;		   /* raw public keys instead of certificates */
+	/* Bootstrap mode, automatic: every Bootstrap-Request is answered with
+	 * Delete /, one account (Security and Server instance bs_iid) for
+	 * bs_uri and Finish.  NULL: bootstrap requests wait for commands. */
+	const char *bs_uri;
+	uint16_t bs_ssid;	   /* default 1 */
+	uint32_t bs_lifetime;	   /* default 300 */
+	const char *bs_psk_identity; /* with bs_psk: a PSK account */
+	uint8_t bs_psk[64];
+	size_t bs_psk_len;
+};
+
+/* A management server account to provision (bootstrap mode). */
+struct srv_account {
+	uint16_t iid;		/* Security and Server instance ids */
+	uint16_t ssid;
+	const char *uri;
+	uint32_t lifetime;
+	const char *psk_identity; /* NULL: NoSec */
+	const uint8_t *psk;
+	size_t psk_len;
 };
 
 /* Creates the CoAP context and endpoint; emits the "listening" event. */
@@ -66,6 +87,11 @@ struct srv_req_spec {
 int srv_request(const struct srv_req_spec *spec);
 /* Cancel the observation of path on ep (GET with Observe 1, same token). */
 int srv_cancel(const char *id, const char *ep, const char *path);
+/* Bootstrap-Write the account's Security (/0/iid) and Server (/1/iid)
+ * instances to ep, as two requests with op "bs-write", in the format the
+ * client asked for (pct) when we can encode it, else TLV. */
+int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a);
+
 /* Emit the "list" event. */
 void srv_list(void);
 

@@ -8,10 +8,15 @@ EXTRA_DIST += \
 	tests/fixtures/config/good.conf \
 	tests/fixtures/config/good-profiles.inc \
 	tests/fixtures/config/minimal.conf \
+	tests/fixtures/config/good-send.conf \
+	tests/fixtures/config/bad-send.conf \
 	tests/fixtures/config/bad-syntax.conf \
 	tests/fixtures/config/bad-unknown-key.conf \
 	tests/fixtures/config/bad-type.conf \
 	tests/fixtures/config/bad-range.conf \
+	tests/fixtures/config/bad-credentials.conf \
+	tests/fixtures/config/bad-access.conf \
+	tests/fixtures/config/bad-sequence.conf \
 	tests/fixtures/config/bad-path.conf \
 	tests/fixtures/config/bad-dup-device.conf \
 	tests/fixtures/config/bad-dup-endpoint.conf \
@@ -20,4 +25,6 @@ EXTRA_DIST += \
 	tests/fixtures/config/bad-include.conf \
 	tests/fixtures/config/bad-include.inc \
 	tests/fixtures/config/bad-include-missing.conf \
-	tests/fixtures/config/bad-empty.conf
+	tests/fixtures/config/bad-empty.conf \
+	tests/fixtures/config/good-bootstrap.conf \
+	tests/fixtures/config/bad-bootstrap.conf

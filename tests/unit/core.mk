@@ -29,3 +29,21 @@ tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = gatewayd/libgwbase.la $(TEST_LIBS)
 TESTS += tests/unit/test_log
+
+check_PROGRAMS += tests/unit/test_bootstrap
+tests_unit_test_bootstrap_SOURCES = tests/unit/test_bootstrap.c
+tests_unit_test_bootstrap_CFLAGS = $(TEST_CFLAGS) $(COAP_CFLAGS)
+tests_unit_test_bootstrap_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_bootstrap
+
+check_PROGRAMS += tests/unit/test_client
+tests_unit_test_client_SOURCES = tests/unit/test_client.c
+tests_unit_test_client_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_client_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+TESTS += tests/unit/test_client
+
+check_PROGRAMS += tests/unit/test_acl
+tests_unit_test_acl_SOURCES = tests/unit/test_acl.c
+tests_unit_test_acl_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_acl_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
+TESTS += tests/unit/test_acl

@@ -214,6 +214,10 @@ static void test_good_values(void **state)
 	assert_int_equal(d->n_servers, 2); /* default: all servers */
 	assert_ptr_equal(d->servers[0], &cfg->servers[0]);
 	assert_ptr_equal(d->servers[1], &cfg->servers[1]);
+	/* Its own credentials entry for "cloud"; nothing for NoSec "local". */
+	assert_null(d->server_credentials[0].psk_identity);
+	assert_string_equal(d->server_credentials[1].psk_identity, "th-2");
+	assert_string_equal(d->server_credentials[1].psk_key, "00112233");
 	assert_int_equal(d->n_points, 1);
 	assert_string_equal(d->points[0].channel, "humidity");
 	assert_int_equal(d->points[0].oid, 3304);
@@ -231,6 +235,10 @@ static void test_good_values(void **state)
 	assert_null(d->model);
 	assert_null(d->serial);
 	assert_null(d->firmware_version);
+	/* Device-level keys serve its secure server ("cloud"). */
+	assert_null(d->server_credentials[0].psk_identity);
+	assert_string_equal(d->server_credentials[1].psk_identity, "meter");
+	assert_string_equal(d->credentials.psk_identity, "meter");
 	assert_int_equal(d->n_points, 1);
 	p = &d->points[0];
 	assert_string_equal(p->channel, "volts");
@@ -270,6 +278,56 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
 	assert_int_equal(cfg->n_diags, 0);
 	cfg_free(cfg);
+}
+
+/* Send and notification storing keys, and their defaults. */
+static void test_send_and_storing(void **state)
+{
+	struct cfg *cfg = load("good-send.conf", 0);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_int_equal(cfg->n_diags, 0);
+	assert_int_equal(cfg->gateway.store_count, 100);
+	assert_int_equal(cfg->gateway.store_bytes, 16384);
+	assert_false(cfg->servers[0].notification_storing);
+	assert_true(cfg->servers[0].mute_send);
+	assert_int_equal(cfg->servers[0].store_count, 10);
+	assert_int_equal(cfg->servers[0].store_bytes, 0); /* the gateway's */
+	assert_int_equal(cfg->servers[0].ack_timeout_ms, 1500);
+	assert_int_equal(cfg->servers[0].max_retransmit, 2);
+	/* Defaults: storing on (the spec's), Send not muted, libcoap timing. */
+	assert_true(cfg->servers[1].notification_storing);
+	assert_false(cfg->servers[1].mute_send);
+	assert_int_equal(cfg->servers[1].ack_timeout_ms, 0);
+	assert_int_equal(cfg->servers[1].max_retransmit, -1);
+	assert_int_equal(d->send_period_ms, 30000);
+	assert_false(d->send_on_change);
+	assert_int_equal(d->send_format, 110);
+	assert_false(d->points[0].has_send_period);
+	assert_true(d->points[1].has_send_period);
+	assert_int_equal(d->points[1].send_period_ms, 0);
+	assert_true(d->points[1].has_send_on_change);
+	assert_true(d->points[1].send_on_change);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	cfg_free(cfg);
+}
+
+static void test_bad_send(void **state)
+{
+	static const char *const diags[] = {
+		"bad-send.conf:1: gateway.store_count: expected an integer 1..1000000, found 0",
+		"bad-send.conf:1: gateway.store_bytes: expected an integer 1024..67108864, found 10",
+		"bad-send.conf:3: servers.[0].notification_storing: expected true or false, found 1",
+		"bad-send.conf:4: servers.[0].mute_send: expected true or false, found \"no\"",
+		"bad-send.conf:3: servers.[0].ack_timeout: expected a number of seconds 1..60, found 0.5",
+		"bad-send.conf:4: servers.[0].max_retransmit: expected an integer 0..20, found 30",
+		"bad-send.conf:12: devices.[0].points.[0].send_period: expected 0 or a number of seconds 0.1..4294967, found 0.01",
+		"bad-send.conf:10: devices.[0].send_period: expected 0 or a number of seconds 0.1..4294967, found -5",
+		"bad-send.conf:10: devices.[0].send_on_change: expected true or false, found \"yes\"",
+		"bad-send.conf:10: devices.[0].send_format: expected \"senml-cbor\" or \"senml-json\", found \"cbor\"",
+		NULL,
+	};
+	check_bad("bad-send.conf", diags);
 }
 
 /* The shipped example must stay a valid configuration. */
@@ -562,6 +620,134 @@ static void test_bad_references(void **state)
 	check_bad("bad-references.conf", diags);
 }
 
+static void test_bootstrap(void **state)
+{
+	struct cfg *cfg = load("good-bootstrap.conf", 0);
+
+	assert_true(cfg->servers[0].bootstrap);
+	assert_false(cfg->servers[1].bootstrap);
+	/* A bootstrapping device has its bootstrap server and no other. */
+	assert_ptr_equal(cfg->devices[0].bootstrap, &cfg->servers[0]);
+	assert_int_equal(cfg->devices[0].n_servers, 0);
+	assert_string_equal(cfg->devices[0].credentials.psk_identity, "a");
+	/* The default server list leaves bootstrap servers out. */
+	assert_null(cfg->devices[1].bootstrap);
+	assert_int_equal(cfg->devices[1].n_servers, 1);
+	assert_ptr_equal(cfg->devices[1].servers[0], &cfg->servers[1]);
+	cfg_free(cfg);
+}
+
+static void test_bad_bootstrap(void **state)
+{
+	static const char *const diags[] = {
+		"bad-bootstrap.conf:4: servers.[1].bootstrap: expected true or false, found \"yes\"",
+		"bad-bootstrap.conf:9: devices.[0].servers.[1]: a second bootstrap server \"bs3\"; a device has at most one (\"bs1\")",
+		"bad-bootstrap.conf:10: devices.[1].servers: a device with a bootstrap server (\"bs1\") gets its servers from it; expected no other server, found \"dm\"",
+		NULL,
+	};
+	check_bad("bad-bootstrap.conf", diags);
+}
+
+/* Per-server credentials: each entry names one of the device's servers
+ * once, carries only credential keys, and is checked against that
+ * server's mode; a secure server without an entry needs device keys. */
+static void test_bad_credentials(void **state)
+{
+	static const char *const diags[] = {
+		"bad-credentials.conf:8: devices.[1].credentials.[0].server: expected the name of one of the device's servers, found \"nope\"",
+		"bad-credentials.conf:10: devices.[1].credentials.[2].server: duplicate credentials for server \"a\"",
+		"bad-credentials.conf:11: devices.[1].credentials.[3].colour: unknown key 'colour'",
+		"bad-credentials.conf:12: devices.[1].credentials.[4]: expected a group { server = \"name\"; ... }, found \"n\"",
+		"bad-credentials.conf:9: devices.[1].credentials.[1].psk_key: psk_key: expected hex digits, found another character at position 1 (server \"a\")",
+		"bad-credentials.conf:13: devices.[2]: security \"psk\" needs psk_identity (server \"a\")",
+		"bad-credentials.conf:15: devices.[3].credentials: expected a list of groups ( { server = \"name\"; ... } ), found 5",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-credentials.conf", -EINVAL);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_diags(cfg, diags);
+	/* "ok": device keys for "a", its entry for "b", nothing for "n". */
+	assert_string_equal(d->name, "ok");
+	assert_string_equal(d->server_credentials[0].psk_identity, "dev");
+	assert_string_equal(d->server_credentials[1].psk_identity, "devb");
+	assert_string_equal(d->server_credentials[1].psk_key, "2233");
+	assert_null(d->server_credentials[2].psk_identity);
+	cfg_free(cfg);
+}
+
+/* Access lists: servers of the device or "*", RWEDC rights, object ids
+ * other than 0..2, no server given rights twice for one object. */
+static void test_bad_access(void **state)
+{
+	static const char *const diags[] = {
+		"bad-access.conf:8: devices.[1].access.[0].server: expected \"*\" or the name of one of the device's servers, found \"c\"",
+		"bad-access.conf:9: devices.[1].access.[1].rights: expected letters of R, W, E, D and C, each at most once, found \"RX\"",
+		"bad-access.conf:10: devices.[1].access.[2].objects.[0]: expected an object id 3..65534, found 1 (each server has its own Server instance)",
+		"bad-access.conf:11: devices.[1].access.[3].objects.[1]: duplicate object 3303",
+		"bad-access.conf:13: devices.[1].access.[5]: rights of server \"a\" for object 3303 given twice, first at devices.[1].access.[4]",
+		"bad-access.conf:14: devices.[1].access.[6].colour: unknown key 'colour'",
+		"bad-access.conf:14: devices.[1].access.[6].objects: expected at least one object id, found none",
+		"bad-access.conf:15: devices.[1].access.[7]: missing required key 'server'",
+		"bad-access.conf:16: devices.[1].access.[8]: expected a group { server = \"name\"; rights = \"R\"; }, found \"b\"",
+		"bad-access.conf:17: devices.[2].access: expected a list of groups ( { server = \"name\"; rights = \"R\"; } ), found 3",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-access.conf", -EINVAL);
+	const struct cfg_device *d = &cfg->devices[0];
+
+	assert_diags(cfg, diags);
+	assert_string_equal(d->name, "ok");
+	assert_int_equal(d->n_access, 2);
+	assert_ptr_equal(d->access[0].server, &cfg->servers[1]);
+	assert_int_equal(d->access[0].n_objects, 2);
+	assert_int_equal(d->access[0].objects[0], 3303);
+	assert_int_equal(d->access[0].objects[1], 3);
+	assert_int_equal(d->access[0].rights, 3); /* R | W */
+	assert_null(d->access[1].server); /* "*" */
+	assert_int_equal(d->access[1].n_objects, 0);
+	assert_int_equal(d->access[1].rights, 0);
+	cfg_free(cfg);
+}
+
+/* The registration sequence keys: defaults, values, ranges and types. */
+static void test_bad_sequence(void **state)
+{
+	static const char *const diags[] = {
+		"bad-sequence.conf:7: servers.[3].priority_order: expected an integer 0..4294967295, found -1",
+		"bad-sequence.conf:8: servers.[3].initial_delay: expected an integer 0..86400, found \"5\"",
+		"bad-sequence.conf:7: servers.[3].failure_block: expected true or false, found 1",
+		"bad-sequence.conf:6: servers.[3].retry_count: expected an integer 1..1000, found 0",
+		"bad-sequence.conf:6: servers.[3].retry_timer: expected an integer 1..86400, found 0",
+		"bad-sequence.conf:7: servers.[3].sequence_delay: expected an integer 1..86400, found 90000",
+		NULL,
+	};
+	struct cfg *cfg = load("bad-sequence.conf", -EINVAL);
+	const struct cfg_server *a = &cfg->servers[0], *b = &cfg->servers[1];
+
+	assert_diags(cfg, diags);
+	/* Defaults: never give up. */
+	assert_false(a->has_priority);
+	assert_int_equal(a->initial_delay, 0);
+	assert_false(a->failure_block);
+	assert_false(a->bootstrap_on_failure);
+	assert_int_equal(a->retry_count, 6);
+	assert_int_equal(a->retry_timer, 2);
+	assert_int_equal(a->sequence_delay, 120);
+	assert_int_equal(a->sequence_retry_count, UINT32_MAX);
+	assert_true(b->has_priority);
+	assert_int_equal(b->priority_order, 3);
+	assert_int_equal(b->initial_delay, 10);
+	assert_true(b->failure_block);
+	assert_true(b->bootstrap_on_failure);
+	assert_int_equal(b->retry_count, 2);
+	assert_int_equal(b->retry_timer, 30);
+	assert_int_equal(b->sequence_delay, 600);
+	assert_int_equal(b->sequence_retry_count, 4);
+	assert_int_equal(cfg->servers[2].sequence_retry_count, UINT32_MAX); /* 0: forever */
+	cfg_free(cfg);
+}
+
 static void test_bad_many(void **state)
 {
 	struct cfg *cfg = load("bad-many.conf", -EINVAL);
@@ -696,6 +882,8 @@ int main(void)
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_send_and_storing),
+		cmocka_unit_test(test_bad_send),
 		cmocka_unit_test(test_node_getters),
 		cmocka_unit_test(test_node_errors),
 		cmocka_unit_test(test_unknown_keys_unread),
@@ -709,6 +897,11 @@ int main(void)
 		cmocka_unit_test(test_bad_dup_device),
 		cmocka_unit_test(test_bad_dup_endpoint),
 		cmocka_unit_test(test_bad_references),
+		cmocka_unit_test(test_bootstrap),
+		cmocka_unit_test(test_bad_bootstrap),
+		cmocka_unit_test(test_bad_credentials),
+		cmocka_unit_test(test_bad_access),
+		cmocka_unit_test(test_bad_sequence),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_include),
 		cmocka_unit_test(test_bad_include_missing),

@@ -1,0 +1,417 @@
+/* Bootstrap without the network: the checks at Bootstrap-Finish, the
+ * Bootstrap-Discover payload, and the saved state (round trip, a corrupt
+ * or unusable file, the file's mode). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lwm2m/bootstrap.h"
+
+static void set(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
+		struct lwm_value v)
+{
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
+	int r = lwm_model_add_instance(m, oid, iid);
+
+	assert_true(r == 0 || r == -EEXIST);
+	assert_true(lwm_model_set(m, &p, &v) >= 0);
+}
+
+static struct lwm_value str(const char *s)
+{
+	struct lwm_value v = {.type = LWM_T_STRING};
+	v.v.bytes.ptr = (const uint8_t *)s;
+	v.v.bytes.len = strlen(s);
+	return v;
+}
+
+static struct lwm_value opaque(const char *s)
+{
+	struct lwm_value v = str(s);
+	v.type = LWM_T_OPAQUE;
+	return v;
+}
+
+static struct lwm_value num(int64_t i)
+{
+	struct lwm_value v = {.type = LWM_T_INTEGER};
+	v.v.i = i;
+	return v;
+}
+
+static struct lwm_value boolean(bool b)
+{
+	struct lwm_value v = {.type = LWM_T_BOOLEAN};
+	v.v.b = b;
+	return v;
+}
+
+/* /0/0 the bootstrap account; /0/1 + /1/0 a NoSec account for ssid 101. */
+static struct lwm_model *sample(void)
+{
+	struct lwm_model *m = lwm_model_new();
+
+	assert_non_null(m);
+	set(m, 0, 0, 0, str("coap://bs.example.com"));
+	set(m, 0, 0, 1, boolean(true));
+	set(m, 0, 0, 2, num(3));
+	set(m, 0, 1, 0, str("coap://server.example.com:5683"));
+	set(m, 0, 1, 1, boolean(false));
+	set(m, 0, 1, 2, num(3));
+	set(m, 0, 1, 10, num(101));
+	set(m, 1, 0, 0, num(101));
+	set(m, 1, 0, 1, num(600));
+	set(m, 1, 0, 6, boolean(false));
+	set(m, 1, 0, 7, str("U"));
+	set(m, 3, 0, 0, str("Acme"));
+	return m;
+}
+
+static void valid_account(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a[2];
+	char why[200];
+
+	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(a[0].sec_iid, 1);
+	assert_int_equal(a[0].srv_iid, 0);
+	assert_int_equal(a[0].ssid, 101);
+	assert_string_equal(a[0].uri, "coap://server.example.com:5683");
+	assert_int_equal(a[0].mode, LWM_SEC_NOSEC);
+	assert_int_equal(a[0].lifetime, 600);
+	assert_string_equal(a[0].binding, "U");
+	lwm_model_free(m);
+}
+
+/* An account this client cannot use beside one it can: the usable one is
+ * enough, the other is left unused. */
+static void unusable_account_beside_usable(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a[2];
+	char why[200];
+
+	set(m, 0, 2, 0, str("coaps://x509.example.com"));
+	set(m, 0, 2, 1, boolean(false));
+	set(m, 0, 2, 2, num(2));
+	set(m, 0, 2, 10, num(102));
+	set(m, 1, 2, 0, num(102));
+	set(m, 1, 2, 1, num(60));
+	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(a[0].ssid, 101);
+	lwm_model_free(m);
+}
+
+static void expect_refused(struct lwm_model *m, const char *reason)
+{
+	char why[200];
+
+	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, reason))
+		fail_msg("reason \"%s\" does not say \"%s\"", why, reason);
+	lwm_model_free(m);
+}
+
+static void refused_at_finish(void **state)
+{
+	struct lwm_model *m = sample();
+
+	/* No Server instance for the account. */
+	lwm_model_remove_instance(m, 1, 0);
+	expect_refused(m, "no Server instance with Short Server ID 101");
+
+	/* Only the bootstrap account. */
+	m = sample();
+	lwm_model_remove_instance(m, 0, 1);
+	expect_refused(m, "no LwM2M server account");
+
+	/* A URI that is not CoAP. */
+	m = sample();
+	set(m, 0, 1, 0, str("http://server.example.com"));
+	expect_refused(m, "not coap:// or coaps://");
+
+	/* coaps:// with NoSec. */
+	m = sample();
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	expect_refused(m, "does not fit security mode nosec");
+
+	/* PSK without a key. */
+	m = sample();
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(0));
+	set(m, 0, 1, 3, opaque("dev1"));
+	expect_refused(m, "psk credentials incomplete (key /0/x/5 missing)");
+
+	/* Certificates that are not certificates. */
+	m = sample();
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(2));
+	set(m, 0, 1, 3, opaque("not DER"));
+	set(m, 0, 1, 4, opaque("not DER either"));
+	set(m, 0, 1, 5, opaque("no key"));
+	expect_refused(m, "our certificate (/0/x/3) is not a DER certificate");
+
+	/* Certificate usage that needs a system trust store. */
+	m = sample();
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(2));
+	set(m, 0, 1, 3, opaque("x"));
+	set(m, 0, 1, 4, opaque("x"));
+	set(m, 0, 1, 5, opaque("x"));
+	set(m, 0, 1, 15, num(1));
+	expect_refused(m, "certificate usage 1 not supported");
+
+	/* No such mode. */
+	m = sample();
+	set(m, 0, 1, 2, num(4));
+	expect_refused(m, "security mode 4 not supported");
+
+	/* No Short Server ID. */
+	m = sample();
+	lwm_model_remove_instance(m, 0, 1);
+	set(m, 0, 1, 0, str("coap://server.example.com"));
+	set(m, 0, 1, 1, boolean(false));
+	set(m, 0, 1, 2, num(3));
+	expect_refused(m, "no Short Server ID");
+}
+
+static void psk_account_security(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a;
+	struct lwm_security *sec = NULL;
+	char err[200];
+
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(0));
+	set(m, 0, 1, 3, opaque("dev1"));
+	set(m, 0, 1, 5, opaque("\x01\x02\x03\x04"));
+	assert_int_equal(lwm_bootstrap_accounts(m, &a, 1), 1);
+	assert_int_equal(a.mode, LWM_SEC_PSK);
+	assert_int_equal(lwm_account_security(m, &a, &sec, err, sizeof(err)), 0);
+	assert_non_null(sec);
+	assert_int_equal(lwm_security_mode(sec), LWM_SEC_PSK);
+	assert_string_equal(lwm_security_psk_identity(sec), "dev1");
+	lwm_security_free(sec);
+	lwm_model_free(m);
+}
+
+static char *discover(struct lwm_model *m, const struct lwm_path *p, const char *version)
+{
+	struct lwm_buf b;
+	char *s;
+
+	lwm_buf_init(&b, 0);
+	assert_int_equal(lwm_bootstrap_discover(m, p, version, &b), 0);
+	s = strndup((const char *)b.data, b.len);
+	lwm_buf_free(&b);
+	return s;
+}
+
+static void discover_payload(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_path root = {0}, obj = lwm_path_make(1, 1, 0, 0, 0);
+	struct lwm_path acl = lwm_path_make(1, 2, 0, 0, 0);
+	char *s;
+
+	/* The bootstrap account has no ssid or uri; objects 0..2 are listed
+	 * even without instances (here /2). */
+	s = discover(m, &root, "1.1");
+	assert_string_equal(s, "</>;lwm2m=1.1,</0/0>,</0/1>;ssid=101;"
+			       "uri=\"coap://server.example.com:5683\",</1/0>;ssid=101,</2>,</3/0>");
+	free(s);
+	s = discover(m, &obj, "1.1");
+	assert_string_equal(s, "</>;lwm2m=1.1,</1/0>;ssid=101");
+	free(s);
+	s = discover(m, &acl, "1.2");
+	assert_string_equal(s, "</>;lwm2m=1.2,</2>");
+	free(s);
+	/* 1.0 has no lwm2m= link. */
+	s = discover(m, &obj, "1.0");
+	assert_string_equal(s, "</1/0>;ssid=101");
+	free(s);
+	lwm_model_free(m);
+}
+
+static char *state_file(void)
+{
+	char tmpl[] = "/tmp/gw-bootstrap-XXXXXX";
+	char *dir = mkdtemp(tmpl), *file;
+
+	assert_non_null(dir);
+	assert_true(asprintf(&file, "%s/dev.bootstrap", dir) > 0);
+	return file;
+}
+
+static void remove_state(char *file)
+{
+	char *slash = strrchr(file, '/');
+
+	unlink(file);
+	*slash = '\0';
+	rmdir(file);
+	free(file);
+}
+
+static void persistence_round_trip(void **state)
+{
+	struct lwm_model *m = sample(), *back = lwm_model_new();
+	char *file = state_file(), err[300];
+	const struct lwm_value *v;
+	struct lwm_path p;
+	struct stat st;
+
+	set(m, 0, 1, 0, str("coaps://server.example.com"));
+	set(m, 0, 1, 2, num(0));
+	set(m, 0, 1, 3, opaque("dev1"));
+	set(m, 0, 1, 5, opaque("\x01\x02\x03\x04"));
+	/* A stale temporary file others may read does not leak the keys. */
+	{
+		char tmp[4200];
+		int fd;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+		fd = open(tmp, O_WRONLY | O_CREAT, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(fchmod(fd, 0644), 0);
+		close(fd);
+	}
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* The bootstrap account comes from the configuration: kept as is. */
+	set(back, 0, 0, 0, str("coap://other-bs.example.com"));
+	set(back, 0, 0, 1, boolean(true));
+	/* Stale accounts are replaced. */
+	set(back, 1, 5, 0, num(9));
+	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	p = lwm_path_make(3, 0, 0, 0, 0);
+	v = lwm_model_get(back, &p);
+	assert_non_null(v);
+	assert_memory_equal(v->v.bytes.ptr, "coap://other-bs.example.com", v->v.bytes.len);
+	p = lwm_path_make(2, 1, 5, 0, 0);
+	assert_false(lwm_model_exists(back, &p));
+	p = lwm_path_make(3, 0, 1, 5, 0);
+	v = lwm_model_get(back, &p);
+	assert_non_null(v);
+	assert_int_equal(v->type, LWM_T_OPAQUE);
+	assert_int_equal(v->v.bytes.len, 4);
+	assert_memory_equal(v->v.bytes.ptr, "\x01\x02\x03\x04", 4);
+	p = lwm_path_make(3, 1, 0, 1, 0);
+	assert_int_equal(lwm_model_get(back, &p)->v.i, 600);
+	/* Only /0../2 are saved: the device's objects are its own. */
+	p = lwm_path_make(2, 3, 0, 0, 0);
+	assert_false(lwm_model_exists(back, &p));
+	/* The Server instance can be triggered again. */
+	p = lwm_path_make(3, 1, 0, 9, 0);
+	assert_true(lwm_model_exists(back, &p));
+	assert_int_equal(lwm_bootstrap_validate(back, err, sizeof(err)), 1);
+	lwm_model_free(back);
+	lwm_model_free(m);
+	remove_state(file);
+}
+
+/* A saved account at the instance the configured bootstrap account has
+ * now: the saved account is restored there (the bootstrap context puts its
+ * account back elsewhere). */
+static void saved_account_takes_bootstrap_instance(void **state)
+{
+	struct lwm_model *m = lwm_model_new(), *back = lwm_model_new();
+	char *file = state_file(), err[300];
+	struct lwm_path p = lwm_path_make(3, 0, 0, 0, 0);
+	const struct lwm_value *v;
+
+	set(m, 0, 0, 0, str("coap://dm.example.com"));
+	set(m, 0, 0, 1, boolean(false));
+	set(m, 0, 0, 2, num(3));
+	set(m, 0, 0, 10, num(5));
+	set(m, 1, 0, 0, num(5));
+	set(m, 1, 0, 1, num(60));
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	set(back, 0, 0, 0, str("coap://bs.example.com"));
+	set(back, 0, 0, 1, boolean(true));
+	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	v = lwm_model_get(back, &p);
+	assert_non_null(v);
+	assert_int_equal(v->v.bytes.len, strlen("coap://dm.example.com"));
+	assert_memory_equal(v->v.bytes.ptr, "coap://dm.example.com", v->v.bytes.len);
+	p = lwm_path_make(3, 0, 0, 1, 0);
+	assert_false(lwm_model_get(back, &p)->v.b);
+	lwm_model_free(back);
+	lwm_model_free(m);
+	remove_state(file);
+}
+
+static void write_file(const char *file, const void *data, size_t len)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void corrupt_or_missing_state(void **state)
+{
+	struct lwm_model *m = sample();
+	char *file = state_file(), err[300];
+	struct lwm_path p = lwm_path_make(2, 0, 1, 0, 0);
+
+	/* Never bootstrapped. */
+	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -ENOENT);
+
+	/* Garbage: reported with the file's name; no account is left. */
+	write_file(file, "\xff\x00garbage", 9);
+	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, file));
+	assert_false(lwm_model_exists(m, &p));
+	p = lwm_path_make(2, 0, 0, 0, 0); /* the bootstrap account stays */
+	assert_true(lwm_model_exists(m, &p));
+
+	/* Truncated. */
+	lwm_model_free(m);
+	m = sample();
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	assert_int_equal(truncate(file, 10), 0);
+	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "corrupt"));
+
+	/* Well-formed but unusable: a Security instance alone. */
+	lwm_model_free(m);
+	m = sample();
+	lwm_model_remove_instance(m, 1, 0);
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "no usable account"));
+	lwm_model_free(m);
+	remove_state(file);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(valid_account),
+		cmocka_unit_test(refused_at_finish),
+		cmocka_unit_test(unusable_account_beside_usable),
+		cmocka_unit_test(psk_account_security),
+		cmocka_unit_test(discover_payload),
+		cmocka_unit_test(persistence_round_trip),
+		cmocka_unit_test(saved_account_takes_bootstrap_instance),
+		cmocka_unit_test(corrupt_or_missing_state),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,473 @@
+/* The LwM2M client's accounts in a shared data model: several clients (one
+ * per server) serving one model, each adding and removing its own Security
+ * and Server instances, and a client made for an account that is already
+ * in the model (the bootstrap path).  Then the 1.1 registration sequence
+ * (/1/x/13..20) on the fake clock: retries, sequences, the end of them,
+ * the bootstrap hook, the priority order and its failure block.  Failures
+ * and answers are handed to the client directly: nothing waits. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gatewayd/clock.h"
+#include "gatewayd/log.h"
+#include "gatewayd/timerq.h"
+#include "lwm2m/client.h"
+#include "lwm2m/client_internal.h"
+#include "lwm2m/engine.h"
+#include "lwm2m/model.h"
+
+struct env {
+	int sink;           /* a UDP socket nobody reads: a silent server */
+	char sink_uri[64];
+	struct timerq timers;
+	struct lwm_engine *engine;
+	struct lwm_model *model;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+
+	*state = e;
+	log_setup(LOG_TARGET_STDERR, LOG_CRIT);
+	e->sink = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (e->sink < 0 || bind(e->sink, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(e->sink, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	snprintf(e->sink_uri, sizeof(e->sink_uri), "coap://127.0.0.1:%u", ntohs(sa.sin_port));
+	clock_fake_set(1000000);
+	timerq_init(&e->timers);
+	e->model = lwm_model_new();
+	if (!e->model || lwm_engine_new(&e->timers, &e->engine) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	lwm_engine_free(e->engine);
+	lwm_model_free(e->model);
+	timerq_fini(&e->timers);
+	close(e->sink);
+	clock_fake_off();
+	free(e);
+	return 0;
+}
+
+static struct lwm_client *client(struct env *e, uint16_t iid, uint16_t ssid, int expect)
+{
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "ep",
+		.server_uri = "coap://127.0.0.1:5683",
+		.lifetime = 100u + iid,
+		.short_server_id = ssid,
+		.model = e->model,
+		.security_iid = iid,
+		.server_iid = iid,
+	};
+
+	assert_int_equal(lwm_client_new(e->engine, &cc, NULL, NULL, &c), expect);
+	return c;
+}
+
+static int64_t int_at(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid)
+{
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
+	const struct lwm_value *v = lwm_model_get(m, &p);
+
+	assert_non_null(v);
+	return v->v.i;
+}
+
+static bool has_instance(struct lwm_model *m, uint16_t oid, uint16_t iid)
+{
+	struct lwm_path p = lwm_path_make(2, oid, iid, 0, 0);
+
+	return lwm_model_exists(m, &p);
+}
+
+static void accounts_share_one_model(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *a = client(e, 0, 1, 0), *b = client(e, 1, 7, 0);
+	struct lwm_buf links;
+
+	assert_ptr_equal(lwm_client_model(a), e->model);
+	assert_ptr_equal(lwm_client_model(b), e->model);
+	assert_int_equal(int_at(e->model, 1, 0, 0), 1);
+	assert_int_equal(int_at(e->model, 1, 1, 0), 7);
+	assert_int_equal(int_at(e->model, 1, 1, 1), 101);
+	assert_int_equal(int_at(e->model, 0, 1, 10), 7);
+	/* The registration payload lists both Server instances, no /0. */
+	lwm_buf_init(&links, 4096);
+	assert_int_equal(lwm_model_reg_links(e->model, "1.1", &links), 0);
+	lwm_buf_append(&links, "", 1);
+	assert_non_null(strstr((const char *)links.data, "</1/0>,</1/1>"));
+	assert_null(strstr((const char *)links.data, "</0"));
+	lwm_buf_free(&links);
+	/* Instance ids taken: refused, and nothing of the others touched. */
+	assert_null(client(e, 1, 9, -EEXIST));
+	assert_int_equal(int_at(e->model, 1, 1, 0), 7);
+	/* A freed client takes its account with it, only its own. */
+	lwm_client_free(a);
+	assert_false(has_instance(e->model, 0, 0));
+	assert_false(has_instance(e->model, 1, 0));
+	assert_true(has_instance(e->model, 1, 1));
+	lwm_client_free(b);
+	assert_int_equal(lwm_model_entry_count(e->model), 0);
+}
+
+static void set_res(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
+		    const struct lwm_value *v)
+{
+	struct lwm_path p = lwm_path_make(3, oid, iid, rid, 0);
+
+	assert_true(lwm_model_set(m, &p, v) >= 0);
+}
+
+static void client_from_an_account_in_the_model(void **state)
+{
+	struct env *e = *state;
+	struct lwm_value uri = {.type = LWM_T_STRING}, i = {.type = LWM_T_INTEGER};
+	struct lwm_value bind = {.type = LWM_T_STRING};
+	struct lwm_client *c = NULL;
+
+	/* What a bootstrap server would have written. */
+	assert_int_equal(lwm_model_add_instance(e->model, 0, 5), 0);
+	assert_int_equal(lwm_model_add_instance(e->model, 1, 3), 0);
+	uri.v.bytes.ptr = (const uint8_t *)"coap://127.0.0.1:5690";
+	uri.v.bytes.len = strlen("coap://127.0.0.1:5690");
+	set_res(e->model, 0, 5, 0, &uri);
+	i.v.i = 42;
+	set_res(e->model, 0, 5, 10, &i);
+	set_res(e->model, 1, 3, 0, &i);
+	i.v.i = 77;
+	set_res(e->model, 1, 3, 1, &i);
+	bind.v.bytes.ptr = (const uint8_t *)"UQ";
+	bind.v.bytes.len = 2;
+	set_res(e->model, 1, 3, 7, &bind);
+
+	/* Not there: refused. */
+	assert_int_equal(lwm_client_new_from_model(e->engine, e->model, 5, 4, "d", "ep", NULL, NULL,
+						   NULL, NULL, &c),
+			 -ENOENT);
+	assert_int_equal(lwm_client_new_from_model(e->engine, e->model, 5, 3, "d", "ep", NULL, NULL,
+						   NULL, NULL, &c),
+			 0);
+	assert_int_equal(lwm_client_short_server_id(c), 42);
+	assert_int_equal(lwm_client_server_iid(c), 3);
+	assert_string_equal(lwm_client_server_uri(c), "coap://127.0.0.1:5690");
+	/* The executables are declared for the server to use. */
+	{
+		struct lwm_path p = lwm_path_make(3, 1, 3, 8, 0);
+		assert_true(lwm_model_exists(e->model, &p));
+	}
+	/* The account is not the client's: it stays in the model. */
+	lwm_client_free(c);
+	assert_true(has_instance(e->model, 0, 5));
+	assert_true(has_instance(e->model, 1, 3));
+	assert_int_equal(int_at(e->model, 1, 3, 1), 77);
+}
+
+/* ---- the registration sequence ------------------------------------------------ */
+
+static int failed_calls;
+
+static void on_failed(struct lwm_client *c, void *ud)
+{
+	failed_calls++;
+}
+
+static const struct lwm_client_ops seq_ops = {.registration_failed = on_failed};
+
+static struct lwm_client *seq_client(struct env *e, uint16_t iid, const struct lwm_reg_policy *reg)
+{
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "ep",
+		.server_uri = e->sink_uri, /* nothing answers: the tests decide */
+		.short_server_id = (uint16_t)(iid + 1),
+		.model = e->model,
+		.security_iid = iid,
+		.server_iid = iid,
+		.reg = reg,
+	};
+
+	assert_int_equal(lwm_client_new(e->engine, &cc, &seq_ops, NULL, &c), 0);
+	return c;
+}
+
+/* The attempt in flight failed (no answer); the retry's delay in ms. */
+static uint64_t fail_attempt(struct lwm_client *c)
+{
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	lwm_client_on_failure(c, "no answer from server");
+	if (lwm_client_state(c) != LWM_CLIENT_BACKOFF)
+		return 0;
+	assert_true(gw_timer_armed(&c->timer));
+	return c->timer.due_ms - clock_now_ms();
+}
+
+/* delay is `s` seconds give or take the 25% jitter. */
+static void assert_about(uint64_t delay_ms, uint64_t s)
+{
+	if (delay_ms < s * 750 || delay_ms > s * 1250)
+		fail_msg("delay %llu ms, expected %llu s +-25%%", (unsigned long long)delay_ms,
+			 (unsigned long long)s);
+}
+
+/* Let the clock reach the retry; the next attempt goes out. */
+static void wait_retry(struct env *e, struct lwm_client *c)
+{
+	clock_fake_advance(c->timer.due_ms - clock_now_ms());
+	timerq_run(&e->timers, clock_now_ms());
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+}
+
+static void answer(struct lwm_client *c, unsigned code)
+{
+	coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_ACK, COAP_RESPONSE_CODE(code), 1, 256);
+
+	assert_non_null(pdu);
+	if (code == 201) {
+		coap_add_option(pdu, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
+		coap_add_option(pdu, COAP_OPTION_LOCATION_PATH, 1, (const uint8_t *)"1");
+	}
+	lwm_client_on_response(c, pdu);
+	coap_delete_pdu(pdu);
+}
+
+static void sequences_then_the_end(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+
+	lwm_reg_policy_defaults(&reg);
+	reg.retry_count = 3;
+	reg.retry_timer_s = 10;
+	reg.sequence_delay_s = 100;
+	reg.sequence_retries = 2;
+	reg.bootstrap_on_failure = true;
+	c = seq_client(e, 0, &reg);
+	failed_calls = 0;
+	assert_int_equal(lwm_client_start(c), 0);
+	for (int seq = 0; seq < 2; seq++) {
+		assert_about(fail_attempt(c), 10); /* retry timer * 2^0 */
+		wait_retry(e, c);
+		assert_about(fail_attempt(c), 20); /* * 2^1 */
+		wait_retry(e, c);
+		if (seq == 1)
+			break;
+		assert_about(fail_attempt(c), 100); /* third attempt: sequence over */
+		wait_retry(e, c);
+	}
+	/* The second sequence's last attempt: all sequences are spent. */
+	assert_int_equal(failed_calls, 0);
+	assert_int_equal(fail_attempt(c), 0);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_FAILED);
+	assert_false(gw_timer_armed(&c->timer));
+	assert_int_equal(failed_calls, 1);
+	/* Started again (after a bootstrap), it begins afresh. */
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_about(fail_attempt(c), 10);
+	lwm_client_free(c);
+}
+
+static void without_bootstrap_no_hook(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+
+	lwm_reg_policy_defaults(&reg);
+	reg.retry_count = 1;
+	reg.sequence_retries = 1;
+	c = seq_client(e, 0, &reg);
+	failed_calls = 0;
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_int_equal(fail_attempt(c), 0);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_FAILED);
+	assert_int_equal(failed_calls, 0);
+	lwm_client_free(c);
+}
+
+/* The defaults never give up: 2, 4, 8, 16, 32 s, then 120 s, again. */
+static void defaults_keep_trying(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = seq_client(e, 0, NULL);
+	static const uint64_t expect[] = {2, 4, 8, 16, 32, 120};
+
+	assert_int_equal(lwm_client_start(c), 0);
+	for (int i = 0; i < 60; i++) {
+		assert_about(fail_attempt(c), expect[i % 6]);
+		wait_retry(e, c);
+	}
+	/* Success ends the sequence: the next failure starts at 2 s. */
+	answer(c, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	lwm_client_free(c);
+}
+
+/* What a server writes into /1/x/17..20 is what the client uses. */
+static void server_written_values_apply(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = seq_client(e, 0, NULL);
+	struct lwm_path p = lwm_path_make(3, 1, 0, 17, 0);
+	struct lwm_value v = {.type = LWM_T_UNSIGNED};
+
+	v.v.u = 1;
+	assert_true(lwm_model_set(e->model, &p, &v) >= 0);
+	p = lwm_path_make(3, 1, 0, 19, 0);
+	v.v.u = 40;
+	assert_true(lwm_model_set(e->model, &p, &v) >= 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_about(fail_attempt(c), 40); /* each attempt is a sequence */
+	wait_retry(e, c);
+	assert_about(fail_attempt(c), 40);
+	lwm_client_free(c);
+}
+
+/* A 4.xx is a refusal: with bootstrap on failure, the end at once;
+ * without, an ordinary failed attempt. */
+static void refusal(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+
+	lwm_reg_policy_defaults(&reg);
+	c = seq_client(e, 0, &reg);
+	assert_int_equal(lwm_client_start(c), 0);
+	answer(c, 403);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_BACKOFF);
+	lwm_client_free(c);
+
+	reg.bootstrap_on_failure = true;
+	c = seq_client(e, 0, &reg);
+	failed_calls = 0;
+	assert_int_equal(lwm_client_start(c), 0);
+	answer(c, 403);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_FAILED);
+	assert_int_equal(failed_calls, 1);
+	lwm_client_free(c);
+}
+
+/* Registration Priority Order: b (2) waits for a (1), then its Initial
+ * Registration Delay; c (no order) is not held back. */
+static void priority_order(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy ra, rb;
+	struct lwm_client *a, *b, *c;
+	uint64_t t0;
+
+	lwm_reg_policy_defaults(&ra);
+	ra.has_priority = true;
+	ra.priority = 1;
+	rb = ra;
+	rb.priority = 2;
+	rb.initial_delay_s = 5;
+	a = seq_client(e, 0, &ra);
+	b = seq_client(e, 1, &rb);
+	c = seq_client(e, 2, NULL);
+	assert_int_equal(lwm_client_start(b), 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_int_equal(lwm_client_start(a), 0);
+	assert_int_equal(lwm_client_state(a), LWM_CLIENT_REGISTERING);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_int_equal(lwm_client_state(b), LWM_CLIENT_IDLE);
+	assert_false(gw_timer_armed(&b->timer));
+	answer(a, 201);
+	assert_int_equal(lwm_client_state(a), LWM_CLIENT_REGISTERED);
+	/* b now waits its initial delay, exactly (no jitter on it). */
+	t0 = clock_now_ms();
+	assert_true(gw_timer_armed(&b->timer));
+	assert_int_equal(b->timer.due_ms, t0 + 5000);
+	clock_fake_advance(4999);
+	timerq_run(&e->timers, clock_now_ms());
+	assert_int_equal(lwm_client_state(b), LWM_CLIENT_IDLE);
+	clock_fake_advance(1);
+	timerq_run(&e->timers, clock_now_ms());
+	assert_int_equal(lwm_client_state(b), LWM_CLIENT_REGISTERING);
+	/* The initial delay is for the first registration only. */
+	answer(b, 201);
+	lwm_client_free(a);
+	lwm_client_free(b);
+	lwm_client_free(c);
+}
+
+/* Registration Failure Block: a failing a that blocks keeps b waiting;
+ * one that does not lets b go once a's sequence has failed. */
+static void failure_block(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy ra, rb;
+	struct lwm_client *a, *b;
+
+	for (int block = 1; block >= 0; block--) {
+		lwm_reg_policy_defaults(&ra);
+		ra.has_priority = true;
+		ra.priority = 1;
+		ra.retry_count = 2;
+		ra.failure_block = block;
+		rb = ra;
+		rb.priority = 2;
+		a = seq_client(e, 0, &ra);
+		b = seq_client(e, 1, &rb);
+		assert_int_equal(lwm_client_start(a), 0);
+		assert_int_equal(lwm_client_start(b), 0);
+		assert_int_equal(lwm_client_state(b), LWM_CLIENT_IDLE);
+		fail_attempt(a);
+		assert_int_equal(lwm_client_state(b), LWM_CLIENT_IDLE); /* in a's sequence */
+		wait_retry(e, a);
+		fail_attempt(a); /* a's first sequence is over */
+		assert_int_equal(lwm_client_state(b),
+				 block ? LWM_CLIENT_IDLE : LWM_CLIENT_REGISTERING);
+		if (block) {
+			/* ...until a registers. */
+			wait_retry(e, a);
+			answer(a, 201);
+			assert_int_equal(lwm_client_state(b), LWM_CLIENT_REGISTERING);
+		}
+		lwm_client_free(b);
+		lwm_client_free(a);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(accounts_share_one_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(client_from_an_account_in_the_model, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(sequences_then_the_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(without_bootstrap_no_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(defaults_keep_trying, setup, teardown),
+		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
