@@ -90,6 +90,10 @@ struct cfg_loader {
 	struct cfg *cfg;
 	int err; /* -ENOMEM once an allocation failed */
 	const char *pattern;
+	/* Devices loaded so far by name and by endpoint (open addressing,
+	 * index + 1, 0 empty): comparing each new device with every earlier
+	 * one was most of the start-up time of 10,000 devices. */
+	size_t *dev_by_name, *dev_by_ep, dev_cap;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -102,6 +106,44 @@ static bool cfg_in_list(const char *const *list, const char *s)
 		if (strcmp(*list, s) == 0)
 			return true;
 	return false;
+}
+
+static size_t cfg_str_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The loaded device with this name (by_ep: endpoint), or -1. */
+static long cfg_device_find(const struct cfg_loader *ld, bool by_ep, const char *key)
+{
+	const size_t *tab = by_ep ? ld->dev_by_ep : ld->dev_by_name;
+
+	for (size_t i = cfg_str_hash(key) & (ld->dev_cap - 1); tab[i];
+	     i = (i + 1) & (ld->dev_cap - 1)) {
+		const struct cfg_device *d = &ld->cfg->devices[tab[i] - 1];
+		if (strcmp(by_ep ? d->endpoint : d->name, key) == 0)
+			return (long)(tab[i] - 1);
+	}
+	return -1;
+}
+
+static void cfg_device_index(struct cfg_loader *ld, size_t idx)
+{
+	const struct cfg_device *d = &ld->cfg->devices[idx];
+	size_t i;
+
+	for (i = cfg_str_hash(d->name) & (ld->dev_cap - 1); ld->dev_by_name[i];
+	     i = (i + 1) & (ld->dev_cap - 1))
+		;
+	ld->dev_by_name[i] = idx + 1;
+	for (i = cfg_str_hash(d->endpoint) & (ld->dev_cap - 1); ld->dev_by_ep[i];
+	     i = (i + 1) & (ld->dev_cap - 1))
+		;
+	ld->dev_by_ep[i] = idx + 1;
 }
 
 static void cfg_mark(config_setting_t *s)
@@ -1658,21 +1700,19 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 	const char *str = NULL, *padapter = NULL;
 	config_setting_t *s;
 	bool keep = true, dup_name = false;
+	long dup;
 	size_t j;
 
 	if (cfg_read_name(ld, g, "name", true, &d.name) < 0)
 		keep = false;
-	for (j = 0; keep && j < cfg->n_devices; j++) {
-		if (strcmp(cfg->devices[j].name, d.name) == 0) {
-			char *first = cfg_setting_path(cfg->devices[j].node.own);
+	if (keep && (dup = cfg_device_find(ld, false, d.name)) >= 0) {
+		char *first = cfg_setting_path(cfg->devices[dup].node.own);
 
-			cfg_err(ld, cfg_get(g, "name"),
-				"duplicate device name \"%s\", first defined at %s", d.name,
-				first ? first : "?");
-			free(first);
-			keep = false;
-			dup_name = true;
-		}
+		cfg_err(ld, cfg_get(g, "name"), "duplicate device name \"%s\", first defined at %s",
+			d.name, first ? first : "?");
+		free(first);
+		keep = false;
+		dup_name = true;
 	}
 
 	/* Adapter: from the device, its profile, or both when they agree. */
@@ -1741,13 +1781,10 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 	if (!d.endpoint)
 		keep = false;
 	/* A repeated device name already said why its endpoint repeats. */
-	for (j = 0; d.endpoint && !dup_name && j < cfg->n_devices; j++) {
-		if (strcmp(cfg->devices[j].endpoint, d.endpoint) == 0) {
-			s = cfg_get(g, "endpoint");
-			cfg_err(ld, s ? s : g, "duplicate endpoint \"%s\", also used by device \"%s\"",
-				d.endpoint, cfg->devices[j].name);
-			break;
-		}
+	if (d.endpoint && !dup_name && (dup = cfg_device_find(ld, true, d.endpoint)) >= 0) {
+		s = cfg_get(g, "endpoint");
+		cfg_err(ld, s ? s : g, "duplicate endpoint \"%s\", also used by device \"%s\"",
+			d.endpoint, cfg->devices[dup].name);
 	}
 
 	if (cfg_read_name(ld, g, "bus", false, &str) == 0) {
@@ -1800,10 +1837,12 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 		.fallback = d.profile ? d.profile->setting : NULL,
 		.reserved = cfg_device_reserved,
 	};
-	if (keep)
-		cfg->devices[cfg->n_devices++] = d;
-	else
+	if (keep) {
+		cfg->devices[cfg->n_devices] = d;
+		cfg_device_index(ld, cfg->n_devices++);
+	} else {
 		cfg_device_clear(&d);
+	}
 }
 
 static void cfg_load_devices(struct cfg_loader *ld)
@@ -1820,16 +1859,22 @@ static void cfg_load_devices(struct cfg_loader *ld)
 		return;
 	}
 	cfg->devices = calloc((size_t)n, sizeof(*cfg->devices));
-	if (!cfg->devices) {
+	/* At most half full. */
+	for (ld->dev_cap = 16; ld->dev_cap < 2 * (size_t)n; ld->dev_cap *= 2)
+		;
+	ld->dev_by_name = calloc(ld->dev_cap, sizeof(*ld->dev_by_name));
+	ld->dev_by_ep = calloc(ld->dev_cap, sizeof(*ld->dev_by_ep));
+	if (!cfg->devices || !ld->dev_by_name || !ld->dev_by_ep)
 		ld->err = -ENOMEM;
-		return;
-	}
 	for (i = 0; i < n && !ld->err; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 
 		if (g)
 			cfg_load_device(ld, g);
 	}
+	free(ld->dev_by_name);
+	free(ld->dev_by_ep);
+	ld->dev_by_name = ld->dev_by_ep = NULL;
 }
 
 /* ---- load / free -------------------------------------------------------- */

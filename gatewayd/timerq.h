@@ -18,9 +18,17 @@ struct gw_timer {
 	struct timerq *q;
 };
 
+/* A heap slot keeps the deadline beside the timer: sifting compares slots
+ * without touching thousands of timers scattered in memory. */
+struct timerq_slot {
+	uint64_t due_ms;
+	struct gw_timer *t;
+};
+
 struct timerq {
-	struct gw_timer **heap;
+	struct timerq_slot *heap;
 	size_t n, cap;
+	uint64_t runs; /* timerq_run calls so far: tells loop turns apart */
 	/* Called when the earliest deadline changes (UINT64_MAX: none). */
 	void (*on_change)(struct timerq *q, uint64_t earliest_ms, void *ud);
 	void *on_change_ud;

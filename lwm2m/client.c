@@ -288,6 +288,23 @@ static int account_from_model(struct lwm_client *c)
 /* ---- life cycle ---------------------------------------------------------------- */
 
 static void timer_cb(struct gw_timer *t, void *ud);
+static void startq_remove(struct lwm_client *c);
+static void startq_push(struct lwm_client *c, bool deregister);
+static bool start_budget(struct lwm_engine *e);
+
+/* The engine counts the waiting clients: order_release walks every client,
+ * which with none waiting is 10,000 walks of 10,000 at start-up. */
+static void set_order_wait(struct lwm_client *c, bool on)
+{
+	if (c->order_wait == on)
+		return;
+	c->order_wait = on;
+	if (on)
+		c->engine->n_order_wait++;
+	else
+		c->engine->n_order_wait--;
+}
+static void send_deregister(struct lwm_client *c);
 
 static int resolve(const char *uri, coap_address_t *out, bool *secure)
 {
@@ -483,6 +500,8 @@ void lwm_client_free(struct lwm_client *c)
 {
 	if (!c)
 		return;
+	startq_remove(c);
+	set_order_wait(c, false);
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
 	lwm_report_free(c);
@@ -546,11 +565,12 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 
 	if (!c->session) {
 		char host[256];
+		errno = 0;
 		c->session = lwm_security_new_session(c->engine->ctx, &c->server_addr, c->security,
 						      uri_host(c->server_uri, host, sizeof(host)));
 		if (!c->session) {
 			coap_delete_optlist(*opts);
-			return -ENOMEM;
+			return errno == EMFILE ? -EMFILE : -ENOMEM;
 		}
 		coap_session_set_app_data(c->session, &c->owner);
 		if (c->ack_timeout_ms)
@@ -657,11 +677,23 @@ int lwm_client_deregister(struct lwm_client *c)
 	int r;
 
 	gw_timer_disarm(&c->timer);
+	startq_remove(c);
 	c->initial_wait = false;
-	c->order_wait = false;
+	set_order_wait(c, false);
 	if (!is_registered(c->state) || !c->location) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return -ENOTCONN;
+	}
+	if (c->engine->shutting_down) {
+		/* The DELETE leaves from the start queue: a shutdown de-registers
+		 * every client at once.  An answer to an earlier request no
+		 * longer counts. */
+		if (!start_budget(c->engine)) {
+			c->pending = LWM_PENDING_NONE;
+			lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
+			startq_push(c, true);
+			return 0;
+		}
 	}
 	add_location_path(c, &opts);
 	r = send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL);
@@ -671,6 +703,17 @@ int lwm_client_deregister(struct lwm_client *c)
 	}
 	lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
 	return 0;
+}
+
+static void send_deregister(struct lwm_client *c)
+{
+	coap_optlist_t *opts = NULL;
+
+	add_location_path(c, &opts);
+	if (send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL) < 0) {
+		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
+		lwm_engine_deregistered(c->engine);
+	}
 }
 
 /* When to send the Update: early enough that even a retransmitted request
@@ -748,7 +791,6 @@ static bool order_blocked(const struct lwm_client *c)
 static void start_now(struct lwm_client *c)
 {
 	uint64_t delay = c->initial_done ? 0 : reg_value(c, 14, c->reg.initial_delay_s);
-	int r;
 
 	if (delay) {
 		if (delay > REG_MAX_DELAY_S)
@@ -759,9 +801,13 @@ static void start_now(struct lwm_client *c)
 		gw_timer_arm(&c->timer, clock_now_ms() + delay * 1000u);
 		return;
 	}
-	r = send_register(c);
-	if (r < 0)
-		schedule_retry(c, strerror(-r));
+	if (start_budget(c->engine)) {
+		int r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+	} else {
+		startq_push(c, false); /* the Register leaves in a later batch */
+	}
 }
 
 /* c no longer holds later servers back: start those now free to go. */
@@ -770,9 +816,11 @@ static void order_release(struct lwm_client *c)
 	if (c->order_released)
 		return;
 	c->order_released = true;
+	if (c->engine->n_order_wait == 0)
+		return;
 	for (struct lwm_client *o = c->engine->clients; o; o = o->next)
 		if (o->model == c->model && o->order_wait && !order_blocked(o)) {
-			o->order_wait = false;
+			set_order_wait(o, false);
 			start_now(o);
 		}
 }
@@ -853,10 +901,98 @@ static void schedule_retry(struct lwm_client *c, const char *why)
 	schedule_retry_ex(c, why, false);
 }
 
+/* Registers sent in one loop turn at most.  Thousands of devices whose first
+ * readings come in together would otherwise all register in one turn, and
+ * libcoap 4.3.1 makes that go wrong: each CON it sends walks every request
+ * still awaiting its ACK (seconds for 10,000), and when the turn is over
+ * coap_io_do_epoll runs the retransmissions that fell due before it reads
+ * the next datagram, so the answers already waiting are read only after the
+ * same requests went out again: the server got 18,000 Registers for 10,000
+ * devices.  Between batches the loop reads the answers. */
+#define LWM_STARTS_PER_TURN 64 /* Registers and de-registering DELETEs */
+
+static void startq_remove(struct lwm_client *c)
+{
+	struct lwm_engine *e = c->engine;
+
+	if (!c->start_queued)
+		return;
+	if (c->startq_prev)
+		c->startq_prev->startq_next = c->startq_next;
+	else
+		e->startq_head = c->startq_next;
+	if (c->startq_next)
+		c->startq_next->startq_prev = c->startq_prev;
+	else
+		e->startq_tail = c->startq_prev;
+	c->startq_prev = c->startq_next = NULL;
+	c->start_queued = false;
+}
+
+/* May one more Register or DELETE leave now?  LWM_STARTS_PER_TURN per
+ * timerq_run pass (a loop turn), and none ahead of those queued. */
+static bool start_budget(struct lwm_engine *e)
+{
+	if (e->start_run != e->timers->runs) {
+		e->start_run = e->timers->runs;
+		e->starts_in_run = 0;
+	}
+	if (e->startq_head || e->starts_in_run >= LWM_STARTS_PER_TURN)
+		return false;
+	e->starts_in_run++;
+	return true;
+}
+
+static void startq_push(struct lwm_client *c, bool deregister)
+{
+	struct lwm_engine *e = c->engine;
+
+	c->startq_prev = e->startq_tail;
+	c->startq_next = NULL;
+	if (e->startq_tail)
+		e->startq_tail->startq_next = c;
+	else
+		e->startq_head = c;
+	e->startq_tail = c;
+	c->start_queued = true;
+	c->queued_deregister = deregister;
+	if (!gw_timer_armed(&e->start_timer))
+		gw_timer_arm(&e->start_timer, clock_now_ms());
+}
+
+void lwm_engine_run_starts(struct gw_timer *t, void *ud)
+{
+	struct lwm_engine *e = ud;
+
+	if (e->start_run != e->timers->runs) {
+		e->start_run = e->timers->runs;
+		e->starts_in_run = 0;
+	}
+	while (e->startq_head && e->starts_in_run < LWM_STARTS_PER_TURN) {
+		struct lwm_client *c = e->startq_head;
+		int r;
+
+		e->starts_in_run++;
+		startq_remove(c);
+		if (c->queued_deregister) {
+			send_deregister(c);
+			continue;
+		}
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+	}
+	/* The rest a millisecond on: due now, timerq_run would run us again
+	 * before the loop reads anything. */
+	if (e->startq_head)
+		gw_timer_arm(&e->start_timer, clock_now_ms() + 1);
+}
+
 int lwm_client_start(struct lwm_client *c)
 {
-	if (c->order_wait || (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED &&
-			      c->state != LWM_CLIENT_FAILED) ||
+	if (c->order_wait || c->start_queued ||
+	    (c->state != LWM_CLIENT_IDLE && c->state != LWM_CLIENT_STOPPED &&
+	     c->state != LWM_CLIENT_FAILED) ||
 	    gw_timer_armed(&c->timer))
 		return -EALREADY;
 	c->failures = 0;
@@ -867,7 +1003,7 @@ int lwm_client_start(struct lwm_client *c)
 	lwm_client_set_state(c, LWM_CLIENT_IDLE);
 	/* After the servers earlier in the Registration Priority Order. */
 	if (order_blocked(c)) {
-		c->order_wait = true;
+		set_order_wait(c, true);
 		log_debug(c->name, "registration with %s waits for servers earlier in the order",
 			  c->server_uri);
 		return 0;

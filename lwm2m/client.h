@@ -227,7 +227,8 @@ void lwm_client_refresh_time(struct lwm_client *c);
  * Server instance says: after the servers earlier in the Registration
  * Priority Order, after the Initial Registration Delay, failures retried in
  * communication sequences (with +-25% jitter on every delay).  Also
- * restarts a FAILED or STOPPED client. */
+ * restarts a FAILED or STOPPED client.  The first Register leaves on this
+ * loop turn or a later one (a few dozen leave per turn). */
 int lwm_client_start(struct lwm_client *c);
 /* De-register when registered (the answer is not waited for) and stop
  * retrying; lwm_client_start may follow. */

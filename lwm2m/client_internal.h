@@ -26,6 +26,14 @@ struct lwm_engine {
 	struct lwm_buf scratch;      /* response encoding, reused */
 	struct lwm_record *acl_recs; /* a read with Access Control applied */
 	size_t acl_cap;
+	/* Clients whose Register (or, in a shutdown, DELETE) waits for its
+	 * turn: at most LWM_STARTS_PER_TURN leave per loop turn, so that
+	 * answers are read between batches (client.c). */
+	struct lwm_client *startq_head, *startq_tail;
+	struct gw_timer start_timer;
+	size_t n_order_wait;         /* clients with order_wait set */
+	uint64_t start_run;          /* the timerq_run the count below is of */
+	unsigned starts_in_run;
 };
 
 enum lwm_pending {
@@ -74,6 +82,9 @@ struct lwm_client {
 	size_t token_len;
 	char *location;       /* "/rd/xyz" */
 	struct gw_timer timer; /* update, retry */
+	struct lwm_client *startq_prev, *startq_next;
+	bool start_queued;     /* in the engine's start queue */
+	bool queued_deregister; /* ... for its DELETE, not its Register */
 	unsigned failures;     /* consecutive registration failures */
 	struct lwm_reg_policy reg; /* configured; /1/x/13..20 override */
 	uint32_t attempt;      /* failed attempts in this sequence */
@@ -189,7 +200,12 @@ const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b)
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
+/* De-register: 0 when a DELETE will go out (from the start queue; its answer
+ * or failure ends in lwm_engine_deregistered), -ENOTCONN when not registered. */
 int lwm_client_deregister(struct lwm_client *c);
+/* The engine's start_timer: sends the next batch of queued Registers and
+ * DELETEs. */
+void lwm_engine_run_starts(struct gw_timer *t, void *ud);
 void lwm_client_set_state(struct lwm_client *c, enum lwm_client_state s);
 /* The client of the same model whose Server instance is /1/server_iid
  * (c itself when it is), or NULL. */

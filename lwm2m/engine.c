@@ -449,6 +449,7 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	}
 	e->timers = timers;
 	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
+	gw_timer_init(&e->start_timer, timers, lwm_engine_run_starts, e);
 	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);
 	coap_context_set_block_mode(e->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	coap_register_response_handler(e->ctx, on_response);
@@ -472,6 +473,7 @@ void lwm_engine_free(struct lwm_engine *e)
 	if (!e)
 		return;
 	gw_timer_disarm(&e->io_timer);
+	gw_timer_disarm(&e->start_timer);
 	if (e->shutdown_timer.q)
 		gw_timer_disarm(&e->shutdown_timer);
 	coap_free_context(e->ctx);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +244,117 @@ int lwm_buf_printf(struct lwm_buf *b, const char *fmt, ...)
 	return b->err;
 }
 
+/* d's p significant decimal digits dig (trailing zeros allowed) with decimal
+ * exponent x, 0 <= x < p or -4 <= x < 0, written as printf's "%.<p>g" does:
+ * trailing zeros dropped, no exponent. */
+static int fmt_fixed(bool neg, const char *dig, int p, int x, char buf[32])
+{
+	int nd = p, n = 0;
+
+	while (nd > 1 && dig[nd - 1] == '0')
+		nd--;
+	if (neg)
+		buf[n++] = '-';
+	if (x < 0) {
+		buf[n++] = '0';
+		buf[n++] = '.';
+		for (int i = 0; i < -x - 1; i++)
+			buf[n++] = '0';
+		memcpy(buf + n, dig, (size_t)nd);
+		n += nd;
+	} else {
+		memcpy(buf + n, dig, (size_t)x + 1);
+		n += x + 1;
+		if (nd > x + 1) {
+			buf[n++] = '.';
+			memcpy(buf + n, dig + x + 1, (size_t)(nd - x - 1));
+			n += nd - x - 1;
+		}
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+typedef unsigned __int128 u128;
+
+#define P10(n) UINT64_C(n)
+static const uint64_t pow10_64[20] = {
+	P10(1), P10(10), P10(100), P10(1000), P10(10000), P10(100000), P10(1000000),
+	P10(10000000), P10(100000000), P10(1000000000), P10(10000000000),
+	P10(100000000000), P10(1000000000000), P10(10000000000000), P10(100000000000000),
+	P10(1000000000000000), P10(10000000000000000), P10(100000000000000000),
+	P10(1000000000000000000), P10(10000000000000000000),
+};
+#undef P10
+
+/* 10^j, 0 <= j <= 20. */
+static u128 pow10_128(int j)
+{
+	return j < 20 ? pow10_64[j] : (u128)pow10_64[19] * 10;
+}
+
+/* lwm_fmt_double for 1e-4 <= |d| < 1e15, the range of every sensible reading,
+ * in exact integer arithmetic: snprintf and strtod cost the notification path
+ * more than everything else together.  With |d| = m * 2^-k, the p-digit
+ * candidate q * 10^-j (j = p - 1 - x) is d * 10^j rounded half to even, and
+ * reads back as d when it lies within half the gap to d's neighbours (strtod
+ * rounds ties to even too).  false: out of range, use snprintf. */
+static bool fmt_exact(double d, char buf[32], int *len)
+{
+	double a = fabs(d);
+	uint64_t m;
+	int e, k, x;
+
+	if (!(a >= 1e-4 && a < 1e15))
+		return false;
+	m = (uint64_t)ldexp(frexp(a, &e), 53);
+	k = 53 - e; /* 4 <= k <= 67: m << 67 and m * 10^20 fit in 128 bits */
+	/* The decimal exponent: log10 may be one off near powers of ten. */
+	x = (int)floor(log10(a));
+	for (int tries = 0;; tries++) {
+		u128 q;
+		if (x < -4 || x > 14 || tries > 2)
+			return false;
+		q = ((u128)m * pow10_128(16 - x)) >> k;
+		if (q < pow10_128(16))
+			x--;
+		else if (q >= pow10_128(17))
+			x++;
+		else
+			break;
+	}
+	for (int p = 15; p <= 17; p++) {
+		int j = p - 1 - x, px = x;
+		u128 n = (u128)m * pow10_128(j), half = (u128)1 << (k - 1);
+		u128 q = n >> k, r = n & (((u128)1 << k) - 1), c, diff, lim = pow10_128(j);
+		bool ok;
+		char dig[18];
+
+		if (r > half || (r == half && (q & 1)))
+			q++;
+		c = q << k;
+		diff = c > n ? c - n : n - c;
+		/* Below a power of two the gap is half as wide. */
+		if (c < n && m == (uint64_t)1 << 52)
+			ok = 4 * diff <= lim;
+		else
+			ok = 2 * diff < lim || (2 * diff == lim && !(m & 1));
+		if (!ok)
+			continue;
+		if (q == pow10_128(p)) { /* 99..9 rounded up to 100..0 */
+			q = pow10_128(p - 1);
+			px++;
+		}
+		if (px >= p)
+			return false; /* "%g" would use the e-style */
+		for (uint64_t v = (uint64_t)q, i = (uint64_t)p; i-- > 0; v /= 10)
+			dig[i] = (char)('0' + (int)(v % 10));
+		*len = fmt_fixed(signbit(d), dig, p, px, buf);
+		return true;
+	}
+	return false;
+}
+
 /* Assumes the C locale for LC_NUMERIC (gatewayd never changes it), so '.'
  * is the decimal point for both snprintf and strtod. */
 int lwm_fmt_double(double d, char buf[32])
@@ -250,6 +363,8 @@ int lwm_fmt_double(double d, char buf[32])
 
 	if (!isfinite(d))
 		return -EINVAL;
+	if (fmt_exact(d, buf, &r))
+		return r;
 	/* 17 significant digits always round-trip; try fewer first. */
 	for (int prec = 15; prec <= 17; prec++) {
 		r = snprintf(buf, 32, "%.*g", prec, d);

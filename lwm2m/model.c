@@ -48,13 +48,25 @@ size_t lwm_model_entry_count(const struct lwm_model *m)
 }
 
 /* Index of p, or of where it would be inserted (*found false). */
+/* lwm_path_cmp, inlined into the binary search: every value a device
+ * reports and every notification looks paths up several times. */
+static inline int path_cmp(const struct lwm_path *a, const struct lwm_path *b)
+{
+	unsigned n = a->len < b->len ? a->len : b->len;
+
+	for (unsigned i = 0; i < n; i++)
+		if (a->id[i] != b->id[i])
+			return a->id[i] < b->id[i] ? -1 : 1;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
 static size_t find(const struct lwm_model *m, const struct lwm_path *p, bool *found)
 {
 	size_t lo = 0, hi = m->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = lwm_path_cmp(&m->e[mid].path, p);
+		int c = path_cmp(&m->e[mid].path, p);
 		if (c == 0) {
 			*found = true;
 			return mid;
@@ -304,7 +316,11 @@ int lwm_model_set(struct lwm_model *m, const struct lwm_path *p, const struct lw
 
 	if (p->len != 3 && p->len != 4)
 		return -EINVAL;
-	e = declare(m, p);
+	/* A resource set before is simply found (a reading updates one);
+	 * declare looks its definition up and its instance first. */
+	e = lookup(m, p);
+	if (!e || !e->def)
+		e = declare(m, p);
 	if (!e)
 		return -ENOENT;
 	if (p->len == 3 && e->def->multiple)

@@ -192,6 +192,11 @@ struct lwm_obs {
 	unsigned since_con;         /* NON notifications since the last CON */
 	uint64_t last_con_ms;
 	struct gw_timer timer;
+	/* The attributes obs_changed resolved for a notification due now:
+	 * obs_timer on the next loop turn takes them instead of resolving
+	 * again (the lookups were a tenth of the notification path). */
+	struct lwm_attrs due_attrs;
+	bool due_attrs_ok;
 	size_t n_paths;
 	struct lwm_obs_watch watch[]; /* one per observed path */
 };
@@ -568,7 +573,11 @@ static void obs_timer(struct gw_timer *tm, void *ud)
 	double v = 0;
 	bool num;
 
-	effective(o, &a);
+	if (o->due_attrs_ok)
+		a = o->due_attrs;
+	else
+		effective(o, &a);
+	o->due_attrs_ok = false;
 	/* Attributes may have changed since the timer was armed. */
 	if (!lwm_obs_due(&a, &o->st, now)) {
 		rearm(o, &a);
@@ -590,8 +599,17 @@ static void obs_changed(struct lwm_obs *o, uint64_t now)
 
 	effective(o, &a);
 	num = numeric_value(o, &v);
-	if (lwm_obs_on_change(&a, &o->st, num, v, now, &at) == LWM_OBS_NONE)
+	switch (lwm_obs_on_change(&a, &o->st, num, v, now, &at)) {
+	case LWM_OBS_NONE:
 		return;
+	case LWM_OBS_NOW:
+		o->due_attrs = a;
+		o->due_attrs_ok = true;
+		break;
+	case LWM_OBS_LATER:
+		o->due_attrs_ok = false; /* resolved again when it is due */
+		break;
+	}
 	/* Due now: fire on the loop's next turn, so that the several values
 	 * one reading sets (value, min, max) go out in one notification. */
 	if (!gw_timer_armed(&o->timer) || o->timer.due_ms > at)
@@ -653,6 +671,7 @@ void lwm_observe_attrs_changed(struct lwm_client *c, const struct lwm_path *p)
 				   lwm_path_starts_with(p, &o->watch[i].path);
 		if (affected) {
 			struct lwm_attrs a;
+			o->due_attrs_ok = false;
 			effective(o, &a);
 			rearm(o, &a);
 			sampling_changed(c, o);

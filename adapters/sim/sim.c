@@ -17,6 +17,8 @@
  *                           -ETIMEDOUT; default 1.0
  *   report_interval float   seconds between unsolicited reports of every
  *                           channel; default 0 = none
+ *   report_delay    float   seconds after device_start before the report
+ *                           grid starts; default 0
  *
  * Point keys (read only where they apply, so that a key with no effect is
  * reported as unknown):
@@ -92,6 +94,7 @@ struct sim_device {
 	struct sim_fail fail;
 	uint64_t fail_delay_ms;
 	uint64_t report_ms; /* 0: no reports */
+	uint64_t report_delay_ms; /* before the first report's period starts */
 
 	struct sim_channel *ch;
 	size_t n_ch, cap_ch;
@@ -456,7 +459,7 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 	struct sim_device *d;
 	const char *fail = "none";
 	int64_t seed = 0, after = 0, count = 0;
-	double delay = 1.0, interval = 0.0;
+	double delay = 1.0, interval = 0.0, report_delay = 0.0;
 	int err = 0, r;
 
 	ad->n_devices++;
@@ -475,6 +478,7 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 	get_int(h, device, "fail_for", &count, &err);
 	get_double(h, device, "fail_delay", &delay, &err);
 	get_double(h, device, "report_interval", &interval, &err);
+	get_double(h, device, "report_delay", &report_delay, &err);
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -495,6 +499,7 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 				   count);
 	check_min(h, device, "fail_delay", delay, 0.0, true, &err);
 	check_min(h, device, "report_interval", interval, 0.0, true, &err);
+	check_min(h, device, "report_delay", report_delay, 0.0, true, &err);
 	if (err < 0) {
 		free(d);
 		return -EINVAL;
@@ -505,6 +510,7 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 	d->report_ms = (uint64_t)llround(interval * 1000.0);
 	if (interval > 0.0 && d->report_ms == 0)
 		d->report_ms = 1;
+	d->report_delay_ms = (uint64_t)llround(report_delay * 1000.0);
 	*device_ctx = d;
 	return 0;
 }
@@ -762,7 +768,9 @@ static int sim_device_start(void *device_ctx)
 		sim_wave_state_reset(&d->ch[i].st);
 	d->started = true;
 	if (d->report_timer) {
-		d->report_due = d->t0 + d->report_ms;
+		/* A delay holds the values still, e.g. while a benchmark's server
+		 * sets its observations up. */
+		d->report_due = d->t0 + d->report_delay_ms + d->report_ms;
 		h->timer_arm(d->report_timer, d->report_due);
 	}
 	return 0;

@@ -8,8 +8,10 @@
  * server with one observable resource, optionally changed as fast as the loop turns
  * (--notify-fast, implies --bare), so that gatewayd's figures sit beside libcoap's own in the same run.
  *
- *   bench-load-server [-a ADDR] [-p PORT] [--rcvbuf BYTES] [--psk-key KEY]
- *                     [--bare] [--notify-fast]
+ *   bench-load-server [-a ADDR] [-p PORT] [--rcvbuf BYTES] [--psk-key HEX]
+ *                     [--bare] [--notify-fast [--notify-burst N]]
+ *
+ * --psk-key: DTLS with this pre-shared key (hex) for every identity.
  *
  * Commands (ID is echoed back):
  *   wait ID N TIMEOUT_MS      until N distinct endpoints are registered: "waited" with
@@ -17,7 +19,10 @@
  *   read ID EP|- PATH COUNT   COUNT sequential confirmable GETs to a registered endpoint
  *                             (- : the first one): "read" with p50_us, p99_us
  *   readaddr ID HOST PORT PATH COUNT   the same against any CoAP server (the floor)
- *   observe ID PATH           observe PATH on every registered endpoint: "observed"
+ *   observe ID PATH [WINDOW]  observe PATH on every registered endpoint, up to WINDOW
+ *                             (default 64) set-ups in flight at once: "observed" with
+ *                             done_us (CLOCK_MONOTONIC) and the notifications that
+ *                             arrived meanwhile
  *   observeaddr ID HOST PORT PATH      observe a bare server
  *   count ID WINDOW_MS        notifications received during the window: "count"
  *   stats ID                  counters: "stats"
@@ -47,18 +52,25 @@
 #define TOK_OBSERVE_BARE 'P' /* a bare server's (the floor) */
 #define REQ_TIMEOUT_US 5000000
 #define PREPARE_INTERVAL_US 10000
+#define OBSERVE_WINDOW 64
+#define OBSERVE_TIMEOUT_US 30000000
+
+enum obs_state { OBS_NONE, OBS_PENDING, OBS_ON };
 
 struct reg {
 	char *ep;
 	coap_session_t *session; /* referenced while registered */
 	bool active;
-	bool observed;
+	enum obs_state obs;
+	int reg_mid;     /* Message ID of the last Register: its retransmission */
+	uint64_t reg_us; /* (same session, same ID) is a duplicate, not counted */
 };
 
 static struct {
 	coap_context_t *ctx;
 	coap_resource_t *bare_res;
 	bool bare, notify_fast;
+	unsigned notify_burst; /* --notify-fast: notifications per loop turn */
 	uint16_t port;
 	int sock_fd;
 	/* Registrations, by index (the N of rd/N) and by endpoint name (open hash). */
@@ -70,13 +82,15 @@ static struct {
 	uint64_t *reach_us; /* reach_us[k]: when k endpoints were first registered */
 	size_t reach_cap;
 	uint64_t n_register, n_update, n_deregister, n_bad;
+	uint64_t n_register_dup, dup_delay_max_us; /* retransmitted Registers */
 	/* The one synchronous request in flight (reads, observe set-up). */
 	uint32_t cur_seq;
 	bool cur_done;
 	unsigned cur_code;
 	bool cur_observe;
 	uint64_t t_done_us;
-	/* Observations. */
+	/* Observations: set-ups in flight (concurrent "observe"). */
+	size_t obs_in_flight;
 	uint64_t n_notify, n_notify_bare, n_observed, n_not_observed, n_obs_failed;
 	unsigned bare_value;
 	bool quit;
@@ -153,7 +167,7 @@ static long reg_add(const char *ep, size_t len)
 		for (size_t i = 0; i < S.n_regs; i++)
 			hash_insert(i);
 	}
-	S.regs[S.n_regs] = (struct reg){.ep = strndup(ep, len)};
+	S.regs[S.n_regs] = (struct reg){.ep = strndup(ep, len), .reg_mid = -1};
 	if (!S.regs[S.n_regs].ep)
 		exit(1);
 	hash_insert(S.n_regs);
@@ -168,7 +182,9 @@ static void set_active(struct reg *r, coap_session_t *s, bool active)
 	r->session = active ? coap_session_reference(s) : NULL;
 	if (old)
 		coap_session_release(old);
-	r->observed = false;
+	if (r->obs == OBS_PENDING)
+		S.obs_in_flight--;
+	r->obs = OBS_NONE;
 	if (r->active == active)
 		return;
 	r->active = active;
@@ -271,8 +287,20 @@ static void on_rd(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req
 		idx = reg_find((const char *)ep, eplen);
 		if (idx < 0)
 			idx = reg_add((const char *)ep, eplen);
-		set_active(&S.regs[idx], s, true);
-		S.n_register++;
+		if (S.regs[idx].active && S.regs[idx].session == s &&
+		    S.regs[idx].reg_mid == coap_pdu_get_mid(req)) {
+			/* A retransmission whose first copy we answered (RFC 7252 4.5):
+			 * the same answer again, counted apart. */
+			uint64_t d = now_us() - S.regs[idx].reg_us;
+			S.n_register_dup++;
+			if (d > S.dup_delay_max_us)
+				S.dup_delay_max_us = d;
+		} else {
+			set_active(&S.regs[idx], s, true);
+			S.regs[idx].reg_mid = coap_pdu_get_mid(req);
+			S.regs[idx].reg_us = now_us();
+			S.n_register++;
+		}
 		coap_add_option(resp, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
 		coap_add_option(resp, COAP_OPTION_LOCATION_PATH,
 				(size_t)snprintf(loc, sizeof(loc), "%ld", idx), (const uint8_t *)loc);
@@ -365,17 +393,38 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 		S.cur_observe = obs;
 		return COAP_RESPONSE_OK;
 	}
-	if (tok.s[0] == TOK_OBSERVE || tok.s[0] == TOK_OBSERVE_BARE) {
+	if (tok.s[0] == TOK_OBSERVE) {
+		/* a: the registration.  The first answer sets the observation up;
+		 * the rest are notifications. */
+		struct reg *r = a < S.n_regs ? &S.regs[a] : NULL;
+
+		if (!r || r->session != s)
+			return COAP_RESPONSE_FAIL;
+		if (r->obs == OBS_PENDING) {
+			S.obs_in_flight--;
+			if (pc != COAP_RESPONSE_CODE(205)) {
+				S.n_obs_failed++;
+				r->obs = OBS_NONE;
+			} else if (!obs) {
+				S.n_not_observed++;
+				r->obs = OBS_NONE;
+			} else {
+				S.n_observed++;
+				r->obs = OBS_ON;
+			}
+		} else if (obs && r->obs == OBS_ON) {
+			S.n_notify++;
+		}
+		return COAP_RESPONSE_OK;
+	}
+	if (tok.s[0] == TOK_OBSERVE_BARE) {
 		/* The first answer sets the observation up; the rest are notifications. */
 		if (a == S.cur_seq && !S.cur_done) {
 			S.cur_done = true;
 			S.cur_code = (pc >> 5) * 100 + (pc & 0x1f);
 			S.cur_observe = obs;
 		} else if (obs) {
-			if (tok.s[0] == TOK_OBSERVE)
-				S.n_notify++;
-			else
-				S.n_notify_bare++;
+			S.n_notify_bare++;
 		}
 		return COAP_RESPONSE_OK;
 	}
@@ -394,29 +443,67 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	if (tok.length != 8)
 		return;
 	memcpy(&a, tok.s + 1, sizeof(a));
+	if (tok.s[0] == TOK_OBSERVE) {
+		if (a < S.n_regs && S.regs[a].obs == OBS_PENDING) {
+			S.regs[a].obs = OBS_NONE;
+			S.obs_in_flight--;
+			S.n_obs_failed++;
+		}
+		return;
+	}
 	if (a == S.cur_seq && !S.cur_done) {
 		S.cur_done = true;
 		S.cur_code = 0;
 	}
 }
 
-/* Run the CoAP side until the request in flight is answered or the deadline passes. */
+/* Handle every datagram queued, then let libcoap do its timers once.  coap_io_process
+ * would walk all sessions (coap_io_prepare_io) for each datagram it reads: with 10,000
+ * registered clients that walk, not the registrations, was most of this server's time. */
+static void drain_coap(void)
+{
+	int fd = coap_context_get_coap_fd(S.ctx);
+
+	for (int batch = 0; batch < 256; batch++) {
+		struct epoll_event ev[64];
+		int n = epoll_wait(fd, ev, 64, 0);
+
+		if (n <= 0)
+			break;
+		coap_io_do_epoll(S.ctx, ev, (size_t)n);
+	}
+}
+
+/* Run the CoAP side until the request in flight is answered or the deadline passes;
+ * libcoap's timers (retransmissions) at most every PREPARE_INTERVAL_US. */
 static bool run_until_done(uint64_t deadline_us)
 {
+	static uint64_t next_prepare_us;
+
 	while (!S.cur_done) {
-		coap_tick_t now;
 		struct pollfd pfd = {.fd = coap_context_get_coap_fd(S.ctx), .events = POLLIN};
 		uint64_t t = now_us();
-		unsigned ms;
+		uint64_t left_ms;
+		int timeout;
 
 		if (t >= deadline_us)
 			return false;
-		coap_ticks(&now);
-		ms = coap_io_prepare_epoll(S.ctx, now);
-		if (ms == 0 || ms > (deadline_us - t) / 1000 + 1)
-			ms = (unsigned)((deadline_us - t) / 1000 + 1);
-		if (poll(&pfd, 1, (int)ms) > 0)
-			coap_io_process(S.ctx, COAP_IO_NO_WAIT);
+		left_ms = (deadline_us - t) / 1000 + 1;
+		if (t >= next_prepare_us) {
+			coap_tick_t now;
+			unsigned ms;
+
+			coap_ticks(&now);
+			ms = coap_io_prepare_epoll(S.ctx, now);
+			next_prepare_us = t + PREPARE_INTERVAL_US;
+			timeout = ms == 0 || ms > left_ms ? (int)left_ms : (int)ms;
+		} else {
+			timeout = (int)((next_prepare_us - t) / 1000 + 1);
+			if ((uint64_t)timeout > left_ms)
+				timeout = (int)left_ms;
+		}
+		if (poll(&pfd, 1, timeout) > 0)
+			drain_coap();
 	}
 	return true;
 }
@@ -501,6 +588,49 @@ static bool observe_one(coap_session_t *s, const char *path, char kind)
 	return true;
 }
 
+/* Observe path on every registered endpoint not observed yet, up to window set-ups in
+ * flight at once: one at a time, 1,000 set-ups took longer than the values held still. */
+static void observe_all(const char *id, const char *path, size_t window)
+{
+	uint64_t before = S.n_observed, nob = S.n_not_observed, fail = S.n_obs_failed;
+	uint64_t notified = S.n_notify, t0 = now_us(), deadline = t0 + OBSERVE_TIMEOUT_US;
+	size_t next = 0;
+
+	for (;;) {
+		for (; next < S.n_regs && S.obs_in_flight < window; next++) {
+			struct reg *r = &S.regs[next];
+			if (!r->active || r->obs != OBS_NONE)
+				continue;
+			r->obs = OBS_PENDING;
+			S.obs_in_flight++;
+			if (send_get(r->session, path, TOK_OBSERVE, (uint32_t)next, true) < 0) {
+				r->obs = OBS_NONE;
+				S.obs_in_flight--;
+				S.n_obs_failed++;
+			}
+		}
+		if (S.obs_in_flight == 0 && next >= S.n_regs)
+			break;
+		/* Turn the loop once: an answer frees a slot in the window. */
+		S.cur_seq++;
+		S.cur_done = false;
+		if (!run_until_done(now_us() + 1000) && now_us() >= deadline)
+			break;
+	}
+	/* Unanswered by the deadline: failed. */
+	for (size_t i = 0; i < S.n_regs; i++)
+		if (S.regs[i].obs == OBS_PENDING) {
+			S.regs[i].obs = OBS_NONE;
+			S.obs_in_flight--;
+			S.n_obs_failed++;
+		}
+	printf("{\"event\":\"observed\",\"id\":\"%s\",\"observed\":%" PRIu64
+	       ",\"not_observed\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"done_us\":%" PRIu64
+	       ",\"setup_us\":%" PRIu64 ",\"notified_meanwhile\":%" PRIu64 "}\n",
+	       id, S.n_observed - before, S.n_not_observed - nob, S.n_obs_failed - fail, now_us(),
+	       now_us() - t0, S.n_notify - notified);
+}
+
 /* ---- commands --------------------------------------------------------------------- */
 
 static void print_stats(const char *id)
@@ -524,26 +654,11 @@ static void print_stats(const char *id)
 	printf("{\"event\":\"stats\",\"id\":\"%s\",\"active\":%zu,\"endpoints\":%zu,"
 	       "\"register\":%" PRIu64 ",\"update\":%" PRIu64 ",\"deregister\":%" PRIu64
 	       ",\"bad\":%" PRIu64 ",\"notify\":%" PRIu64 ",\"observed\":%" PRIu64
-	       ",\"not_observed\":%" PRIu64 ",\"observe_failed\":%" PRIu64 ",\"udp_drops\":%lu}\n",
+	       ",\"not_observed\":%" PRIu64 ",\"observe_failed\":%" PRIu64 ",\"udp_drops\":%lu"
+	       ",\"register_dup\":%" PRIu64 ",\"dup_delay_max_us\":%" PRIu64 "}\n",
 	       id, S.n_active, S.n_regs, S.n_register, S.n_update, S.n_deregister, S.n_bad,
-	       S.n_notify, S.n_observed, S.n_not_observed, S.n_obs_failed, drops);
-}
-
-/* Handle every datagram queued, then let libcoap do its timers once.  coap_io_process
- * would walk all sessions (coap_io_prepare_io) for each datagram it reads: with 10,000
- * registered clients that walk, not the registrations, was most of this server's time. */
-static void drain_coap(void)
-{
-	int fd = coap_context_get_coap_fd(S.ctx);
-
-	for (int batch = 0; batch < 256; batch++) {
-		struct epoll_event ev[64];
-		int n = epoll_wait(fd, ev, 64, 0);
-
-		if (n <= 0)
-			break;
-		coap_io_do_epoll(S.ctx, ev, (size_t)n);
-	}
+	       S.n_notify, S.n_observed, S.n_not_observed, S.n_obs_failed, drops, S.n_register_dup,
+	       S.dup_delay_max_us);
 }
 
 /* A pending "wait" command; checked after every turn of the loop. */
@@ -606,15 +721,9 @@ static void command(char *line)
 		}
 		timed_reads(argv[1], s, argv[4], (unsigned)strtoul(argv[5], NULL, 10));
 		coap_session_release(s);
-	} else if (strcmp(argv[0], "observe") == 0 && argc == 3) {
-		uint64_t before = S.n_observed, nob = S.n_not_observed, fail = S.n_obs_failed;
-		for (size_t i = 0; i < S.n_regs; i++)
-			if (S.regs[i].active && !S.regs[i].observed)
-				S.regs[i].observed = observe_one(S.regs[i].session, argv[2],
-								 TOK_OBSERVE);
-		printf("{\"event\":\"observed\",\"id\":\"%s\",\"observed\":%" PRIu64
-		       ",\"not_observed\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
-		       argv[1], S.n_observed - before, S.n_not_observed - nob, S.n_obs_failed - fail);
+	} else if (strcmp(argv[0], "observe") == 0 && (argc == 3 || argc == 4)) {
+		long w = argc == 4 ? atol(argv[3]) : OBSERVE_WINDOW;
+		observe_all(argv[1], argv[2], w > 0 ? (size_t)w : OBSERVE_WINDOW);
 	} else if (strcmp(argv[0], "observeaddr") == 0 && argc == 5) {
 		/* The session lives as long as the observation: never released. */
 		coap_session_t *s = session_to(argv[2], argv[3]);
@@ -685,6 +794,15 @@ static bool parse_addr(const char *host, uint16_t port, coap_address_t *a)
 	return inet_pton(AF_INET, host, &a->addr.sin.sin_addr) == 1;
 }
 
+static coap_bin_const_t psk_key_bin;
+
+/* Every identity has the one key (libcoap with GnuTLS asks per identity). */
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *s,
+						void *arg)
+{
+	return &psk_key_bin;
+}
+
 static void on_term(int sig)
 {
 	S.quit = true;
@@ -697,6 +815,7 @@ int main(int argc, char **argv)
 		{"psk-key", required_argument, NULL, 'k'},
 		{"bare", no_argument, NULL, 'B'},
 		{"notify-fast", no_argument, NULL, 'F'},
+		{"notify-burst", required_argument, NULL, 'N'},
 		{0},
 	};
 	const char *host = "127.0.0.1", *psk_key = NULL;
@@ -727,12 +846,17 @@ int main(int argc, char **argv)
 		case 'F':
 			S.notify_fast = S.bare = true;
 			break;
+		case 'N':
+			S.notify_burst = (unsigned)atoi(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [--rcvbuf BYTES] "
 				"[--psk-key KEY] [--bare [--notify-fast]]\n", argv[0]);
 			return 2;
 		}
 	}
+	if (S.notify_burst == 0)
+		S.notify_burst = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
@@ -744,10 +868,28 @@ int main(int argc, char **argv)
 		return 1;
 	coap_context_set_block_mode(S.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	if (psk_key) {
-		/* One key for every identity: enough for a benchmark. */
+		/* One key for every identity: enough for a benchmark.  In hex, as
+		 * gatewayd's psk_key. */
 		static coap_dtls_spsk_t spsk = {.version = COAP_DTLS_SPSK_SETUP_VERSION};
-		spsk.psk_info.key.s = (const uint8_t *)psk_key;
-		spsk.psk_info.key.length = strlen(psk_key);
+		static uint8_t key[64];
+		size_t kl = strlen(psk_key) / 2;
+		unsigned byte;
+
+		if (strlen(psk_key) % 2 || kl == 0 || kl > sizeof(key)) {
+			fprintf(stderr, "bench-load-server: --psk-key wants 1 to 64 bytes in hex\n");
+			return 2;
+		}
+		for (size_t i = 0; i < kl; i++) {
+			if (sscanf(psk_key + 2 * i, "%2x", &byte) != 1) {
+				fprintf(stderr, "bench-load-server: --psk-key is not hex\n");
+				return 2;
+			}
+			key[i] = (uint8_t)byte;
+		}
+		spsk.psk_info.key.s = key;
+		spsk.psk_info.key.length = kl;
+		psk_key_bin = spsk.psk_info.key;
+		spsk.validate_id_call_back = psk_for_identity;
 		if (!coap_dtls_is_supported() || !coap_context_set_psk2(S.ctx, &spsk)) {
 			fprintf(stderr, "bench-load-server: DTLS PSK not available\n");
 			return 1;
@@ -805,8 +947,11 @@ int main(int argc, char **argv)
 
 		/* The floor sender: a new value every turn while anyone observes. */
 		if (S.notify_fast && S.bare_res) {
-			S.bare_value++;
-			coap_resource_notify_observers(S.bare_res, NULL);
+			/* libcoap sends each at once (coap_check_notify). */
+			for (unsigned i = 0; i < S.notify_burst; i++) {
+				S.bare_value++;
+				coap_resource_notify_observers(S.bare_res, NULL);
+			}
 		}
 		/* At most every PREPARE_INTERVAL_US: it walks every session (see drain_coap). */
 		if (now_us() >= next_prepare_us) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,91 @@ static void check_fmt(double d, const char *expect)
 	assert_memory_equal(&back, &d, sizeof(d));
 }
 
+/* The definition lwm_fmt_double keeps to, done the slow way. */
+static int fmt_reference(double d, char buf[32])
+{
+	int r = -1;
+
+	for (int prec = 15; prec <= 17; prec++) {
+		r = snprintf(buf, 32, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return r;
+}
+
+static void check_same(double d)
+{
+	char a[32], b[32];
+	int n = lwm_fmt_double(d, a);
+
+	assert_int_equal(n, fmt_reference(d, b));
+	assert_string_equal(a, b);
+}
+
+/* Exactly "%.15g", "%.16g" or "%.17g", whichever reads back first. */
+static void test_fmt_double_reference(void **state)
+{
+	uint64_t x = 0x2545f4914f6cdd1du;
+
+	for (int i = 0; i < 100000; i++) {
+		double d;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(&d, &x, sizeof(d));
+		if (isfinite(d))
+			check_same(d);
+		/* Sensor-like values: decimals, scaled readings, sums. */
+		check_same((double)(int64_t)(x % 2000001) / 1000.0 - 1000.0);
+		check_same((double)(x % 65536) * 0.1);
+		check_same(21.5 + 2.0 * (double)(x % 60000) / 60000.0 - 1.0);
+	}
+	/* Carries into a new digit, ties in the 17 digits, the e-style edges. */
+	check_same(9.9999999999999995e22);
+	check_same(0.99999999999999994);
+	check_same(999999999999999.9);
+	check_same(0.5);
+	check_same(2.5e-5);
+	check_same(1e-5);
+	check_same(1e-4);
+	check_same(0.0001234);
+	check_same(1e15);
+	check_same(1e16);
+	check_same(123456789012345680.0);
+	check_same(0.30000000000000004);
+	check_same(5e-324);
+	check_same(-5e-324);
+	check_same(DBL_MAX);
+	check_same(-DBL_MIN);
+	check_same(1.0000000000000002);
+	check_same(1.00000000000000050);
+	/* Exact ties at 15 digits: half to even, as printf does. */
+	check_same(123456789012345.5);
+	check_same(123456789012344.5);
+	check_same(-12345678901234.25);
+	check_same(0.00010000000000000001);
+	check_same(0.000099999999999999991);
+	check_same(999999999999999.88);
+	check_same(99999999999999.995);
+	check_same(1e15 - 0.125);
+	check_same(0x1p-13);
+	check_same(0x1p40);
+	check_same(0x1p-10 + 0x1p-62);
+	for (int i = -14; i <= 49; i++) {
+		check_same(ldexp(1.0, i));
+		check_same(nextafter(ldexp(1.0, i), 0.0));
+		check_same(nextafter(ldexp(1.0, i), INFINITY));
+	}
+	for (int i = -4; i <= 15; i++) {
+		double p = pow(10.0, i);
+		check_same(p);
+		check_same(nextafter(p, 0.0));
+		check_same(nextafter(p, INFINITY));
+	}
+}
+
 static void test_fmt_double(void **state)
 {
 	char buf[32];
@@ -289,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_buf_max),
 		cmocka_unit_test(test_buf_reserve),
 		cmocka_unit_test(test_fmt_double),
+		cmocka_unit_test(test_fmt_double_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1092,6 +1092,29 @@ static void test_report_interval(void **state)
 	(void)c_ex;
 }
 
+/* report_delay holds the values still, then the grid starts from the delay. */
+static void test_report_delay(void **state)
+{
+	struct kv dkeys[] = {KD("report_interval", 0.5), KD("report_delay", 3), KEND};
+	struct kv k[] = {KS("waveform", "counter"), KEND};
+	struct sim_dev d;
+	gwd_channel_t ch;
+	size_t mark = fx.n_recs;
+
+	assert_int_equal(dev_new(&d, "d", dkeys), 0);
+	assert_int_equal(chan_new(&d, "n", k, &ch), 0);
+	assert_int_equal(ops->device_start(d.ctx), 0);
+	advance_to(T0 + 3499);
+	assert_int_equal(fx.n_recs, mark);
+	advance_to(T0 + 3500);
+	assert_int_equal(fx.n_recs, mark + 1);
+	assert_int_equal(fx.recs[mark].ch, ch);
+	assert_float_equal(fx.recs[mark].v.v.d, 3.0, 0.0);
+	advance_to(T0 + 4000);
+	assert_int_equal(fx.n_recs, mark + 2);
+	dev_free(&d);
+}
+
 static void test_report_while_failing(void **state)
 {
 	struct kv dkeys[] = {KD("report_interval", 1), KS("fail", "timeout"), KI("fail_for", 1),
@@ -1203,18 +1226,20 @@ static void test_bad_points(void **state)
 static void test_bad_device(void **state)
 {
 	struct kv keys[] = {KS("fail", "sometimes"), KI("fail_after", -1),
-			    KD("report_interval", -2), KS("seed", "abc"), KEND};
+			    KD("report_interval", -2), KS("seed", "abc"), KD("report_delay", -1),
+			    KEND};
 	struct sim_dev d;
 
 	/* Every error at once, not just the first. */
 	assert_int_equal(dev_new(&d, "d", keys), -EINVAL);
-	assert_int_equal(fx.n_errors, 4);
+	assert_int_equal(fx.n_errors, 5);
 	assert_string_equal(fx.errors[0], "d.seed: expected an integer");
 	assert_string_equal(fx.errors[1],
 			    "d.fail: expected \"none\", \"timeout\", \"error\" or \"silent\", "
 			    "found \"sometimes\"");
 	assert_string_equal(fx.errors[2], "d.fail_after: expected a count >= 0, found -1");
 	assert_string_equal(fx.errors[3], "d.report_interval: expected a number >= 0, found -2");
+	assert_string_equal(fx.errors[4], "d.report_delay: expected a number >= 0, found -1");
 	/* no I/O and nothing allocated on the host */
 	assert_int_equal(live_timers(), 0);
 	assert_int_equal(fx.timers_made, 0);
@@ -1296,6 +1321,7 @@ int main(void)
 		T(test_fail_silent),
 		T(test_fail_after_and_recovery),
 		T(test_report_interval),
+		T(test_report_delay),
 		T(test_report_while_failing),
 		T(test_free_from_callback),
 		T(test_bad_points),
