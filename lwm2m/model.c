@@ -91,7 +91,11 @@ static struct lwm_entry *lookup(const struct lwm_model *m, const struct lwm_path
 static struct lwm_entry *insert(struct lwm_model *m, size_t at, const struct lwm_path *p)
 {
 	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
+		/* A quarter more (at least 8): a model is built once and then
+		 * lives as long as its device, so thousands of devices must not
+		 * each carry a half-empty array; the copies stay amortised. */
+		size_t step = m->cap / 4 > 8 ? m->cap / 4 : 8;
+		size_t cap = m->cap ? m->cap + step : 16;
 		struct lwm_entry *e = realloc(m->e, cap * sizeof(*e));
 		if (!e)
 			return NULL;

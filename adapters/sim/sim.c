@@ -653,7 +653,7 @@ static int sim_channel_new(void *device_ctx, const char *channel, const struct g
 	int err = 0;
 
 	if (d->n_ch == d->cap_ch) {
-		size_t cap = d->cap_ch ? d->cap_ch * 2 : 8;
+		size_t cap = d->cap_ch ? d->cap_ch * 2 : 2; /* most devices have few */
 		struct sim_channel *v = realloc(d->ch, cap * sizeof(*v));
 
 		if (!v)
