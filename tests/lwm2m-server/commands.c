@@ -220,6 +220,19 @@ static void cmd_cancel(char *p)
 	srv_cancel(a.id, a.ep, a.path);
 }
 
+static void cmd_forget(char *p)
+{
+	struct args a;
+
+	if (common_args("forget", &p, &a, true))
+		return;
+	if (next_tok(&p)) {
+		out_error(a.id, a.ep, "too many arguments");
+		return;
+	}
+	srv_forget(a.id, a.ep, a.path);
+}
+
 /* Encode VALUE (text form) as a single resource in format fmt. */
 static int encode_value(const struct args *a, int fmt, const char *value, struct lwm_buf *out,
 			struct lwm_buf *scratch)
@@ -486,6 +499,8 @@ int cmd_exec(char *line)
 		cmd_execute(p);
 	else if (!strcmp(verb, "cancel"))
 		cmd_cancel(p);
+	else if (!strcmp(verb, "forget"))
+		cmd_forget(p);
 	else if (!strcmp(verb, "raw"))
 		cmd_raw(p);
 	else if (!strcmp(verb, "list"))

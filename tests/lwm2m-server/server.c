@@ -977,6 +977,27 @@ static void bootstrap_auto(struct reg *g)
 		request_on(g, &fin, false);
 }
 
+int srv_forget(const char *id, const char *ep, const char *path)
+{
+	struct req *r;
+	json_t *ev;
+
+	for (r = S.reqs; r; r = r->next)
+		if (r->state == RQ_OBSERVING && !strcmp(r->ep, ep) && !strcmp(r->path, path))
+			break;
+	if (!r) {
+		out_error(id, ep, "no observation of %s", path);
+		return -ENOENT;
+	}
+	ev = out_event("forgotten");
+	json_object_set_new(ev, "id", json_string(id));
+	json_object_set_new(ev, "ep", out_string(ep, strlen(ep)));
+	json_object_set_new(ev, "path", out_string(path, strlen(path)));
+	out_emit(ev);
+	req_remove(r);
+	return 0;
+}
+
 int srv_cancel(const char *id, const char *ep, const char *path)
 {
 	struct req *r;

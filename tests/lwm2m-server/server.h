@@ -87,6 +87,10 @@ struct srv_req_spec {
 int srv_request(const struct srv_req_spec *spec);
 /* Cancel the observation of path on ep (GET with Observe 1, same token). */
 int srv_cancel(const char *id, const char *ep, const char *path);
+/* Forget the observation of path on ep without telling the client, as a
+ * server that lost its state does: the next notification is answered with
+ * RST when it is confirmable (RFC 7641 3.6). */
+int srv_forget(const char *id, const char *ep, const char *path);
 /* Bootstrap-Write the account's Security (/0/iid) and Server (/1/iid)
  * instances to ep, as two requests with op "bs-write", in the format the
  * client asked for (pct) when we can encode it, else TLV. */
