@@ -22,6 +22,7 @@ include tests/out-of-tree/local.mk
 include tests/modbus.mk
 include tests/fuzz/local.mk
 include tests/dtls.mk
+include tests/dtls-suites.mk
 include tests/observe.mk
 include tests/bench/local.mk
 
