@@ -849,12 +849,17 @@ const char *lwm_security_failure(const struct lwm_security *s, coap_session_t *s
 		return NULL;
 	if (s->st->failure[0])
 		return s->st->failure;
+	/* libcoap does not pass the server's alert on, so name the likely
+	 * cause first and the other one a server may have. */
 	switch (s->mode) {
 	case LWM_SEC_PSK:
-		return "DTLS handshake failed: the server refused the PSK identity or key";
+		return "DTLS handshake failed: the server refused the PSK identity or key "
+		       "(or has no cipher suite in common)";
 	case LWM_SEC_RPK:
-		return "DTLS handshake failed: the server refused our public key";
+		return "DTLS handshake failed: the server refused our public key "
+		       "(or has no cipher suite in common)";
 	default:
-		return "DTLS handshake failed: the server refused our certificate";
+		return "DTLS handshake failed: the server refused our certificate "
+		       "(or has no cipher suite in common)";
 	}
 }
