@@ -42,7 +42,7 @@ static const char cfg_read_mark;
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
-	"registration_rate", "store_count", "store_bytes", NULL,
+	"registration_rate", "store_count", "store_bytes", "operation_timeout", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -790,6 +790,7 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	gw->adapter_dir = ADAPTERDIR;
 	gw->models_dir = CFG_DEFAULT_MODELS_DIR;
 	gw->log_level = LOG_INFO;
+	gw->operation_timeout_ms = CFG_DEFAULT_OPERATION_TIMEOUT_MS;
 	ld->pattern = CFG_DEFAULT_PATTERN;
 
 	if (g && !config_setting_is_group(g)) {
@@ -857,6 +858,15 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			gw->registration_rate = (uint32_t)v;
 	}
 	cfg_read_store(ld, g, &gw->store_count, &gw->store_bytes);
+	/* How long a server's Write or Execute may wait for a device. */
+	{
+		config_setting_t *ot = cfg_get(g, "operation_timeout");
+		double v;
+		if (ot && (!cfg_number(ot, &v) || !isfinite(v) || v < 1.0 || v > 3600.0))
+			cfg_err_type(ld, ot, "a number of seconds 1..3600");
+		else if (ot)
+			gw->operation_timeout_ms = (uint32_t)llround(v * 1000.0);
+	}
 }
 
 /* NoSec only when said so: coaps:// needs a mode, coap:// can have none. */

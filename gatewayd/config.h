@@ -150,6 +150,9 @@ struct cfg_device {
  * missing, a configured directory may not. */
 #define CFG_DEFAULT_MODELS_DIR SYSCONFDIR "/gatewayd/models"
 
+/* Below common LwM2M servers' own request timeouts. */
+#define CFG_DEFAULT_OPERATION_TIMEOUT_MS 30000u
+
 struct cfg_gateway {
 	const char *name;             /* default: host name */
 	const char *endpoint_pattern; /* default "%g-%d": %g gateway, %d device, %% */
@@ -160,6 +163,9 @@ struct cfg_gateway {
 	/* Devices started (so registrations sent) per second at start-up, so
 	 * that thousands of devices do not flood the server; 0: all at once. */
 	uint32_t registration_rate;
+	/* A server operation the device has not finished by then is answered
+	 * 5.04 Gateway Timeout. */
+	uint32_t operation_timeout_ms;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
 };

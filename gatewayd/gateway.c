@@ -129,6 +129,7 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 	r = lwm_engine_new(loop_timers(loop), &gw->engine);
 	if (r < 0)
 		goto fail;
+	lwm_engine_set_op_timeout(gw->engine, cfg->gateway.operation_timeout_ms);
 	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
 			  &gw->coap_watch);
 	if (r < 0)

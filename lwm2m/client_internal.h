@@ -8,10 +8,15 @@
 #include "gatewayd/timerq.h"
 
 #define LWM_TOKEN_MAX 8
+/* Default for how long a device may take over a write or execute before
+ * the server is answered 5.04 Gateway Timeout: below common servers'
+ * request timeouts.  lwm_engine_set_op_timeout changes it. */
+#define LWM_OP_TIMEOUT_MS 30000u
 
 struct lwm_engine {
 	coap_context_t *ctx;
 	struct timerq *timers;
+	uint32_t op_timeout_ms;      /* a device's Write/Execute, then 5.04 */
 	struct gw_timer io_timer;    /* libcoap's next retransmission */
 	bool kick_pending;           /* io_timer is armed for this loop turn */
 	struct lwm_client *clients;  /* doubly linked list */

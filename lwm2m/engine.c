@@ -426,6 +426,11 @@ static void coap_log_to_ours(coap_log_t level, const char *message)
 		message);
 }
 
+void lwm_engine_set_op_timeout(struct lwm_engine *e, uint32_t ms)
+{
+	e->op_timeout_ms = ms ? ms : LWM_OP_TIMEOUT_MS;
+}
+
 int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 {
 	struct lwm_engine *e = calloc(1, sizeof(*e));
@@ -448,6 +453,7 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 		return -ENOMEM;
 	}
 	e->timers = timers;
+	e->op_timeout_ms = LWM_OP_TIMEOUT_MS;
 	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
 	gw_timer_init(&e->start_timer, timers, lwm_engine_run_starts, e);
 	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);

@@ -15,6 +15,9 @@ struct lwm_engine;
 
 /* timers is borrowed for the engine's lifetime. */
 int lwm_engine_new(struct timerq *timers, struct lwm_engine **out);
+/* How long a device may take over a server's Write or Execute before the
+ * server is answered 5.04 Gateway Timeout (default 30 s). */
+void lwm_engine_set_op_timeout(struct lwm_engine *e, uint32_t ms);
 /* Frees the context; every client must have been freed first. */
 void lwm_engine_free(struct lwm_engine *e);
 

@@ -5,7 +5,7 @@
  * device layer, which may take its time: the request is then registered
  * with libcoap as asynchronous (the server gets an empty ACK at once) and
  * answered by a separate response when the device is done, or with 5.04
- * when it takes longer than LWM_OP_TIMEOUT_MS.  The loop never waits. */
+ * when it takes longer than the engine's operation timeout.  The loop never waits. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +16,6 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 
-/* Longest a device may take over a write or execute before the server is
- * answered 5.04 Gateway Timeout.  Below common servers' request timeouts. */
-#define LWM_OP_TIMEOUT_MS 30000
 /* Records one Write may carry. */
 #define LWM_WRITE_MAX_RECORDS 256
 
@@ -95,8 +92,8 @@ static void op_timeout(struct gw_timer *t, void *ud)
 		return;
 	op->status = -ETIMEDOUT;
 	if (op->client)
-		log_warn(op->client->name, "device did not finish the operation in %u s",
-			 LWM_OP_TIMEOUT_MS / 1000);
+		log_warn(op->client->name, "device did not finish the operation in %.1f s",
+			 op->client->engine->op_timeout_ms / 1000.0);
 	op_trigger(op);
 }
 
@@ -138,7 +135,7 @@ static int op_defer(struct lwm_op *op, const coap_pdu_t *req)
 	coap_async_set_app_data(op->async, op);
 	op->next = op->client->ops_pending;
 	op->client->ops_pending = op;
-	gw_timer_arm(&op->timeout, clock_now_ms() + LWM_OP_TIMEOUT_MS);
+	gw_timer_arm(&op->timeout, clock_now_ms() + op->client->engine->op_timeout_ms);
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #include "harness.h"
 
 static const char config_tmpl[] =
-	"gateway = { name = \"op\"; state_dir = \"@STATE@\"; };\n"
+	"gateway = { name = \"op\"; state_dir = \"@STATE@\"; operation_timeout = 3.0; };\n"
 	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
 	"devices = (\n"
 	"  { name = \"io\"; adapter = \"sim\";\n"
@@ -38,7 +38,7 @@ static const char config_tmpl[] =
 	"      { channel = \"h\"; path = \"/3304/0/5700\"; poll = 0.2; waveform = \"constant\";\n"
 	"        base = 45.5; }\n"
 	"    ); },\n"
-	"  { name = \"slow\"; adapter = \"sim\"; fail = \"timeout\"; fail_delay = 40.0; fail_after = 2;\n"
+	"  { name = \"slow\"; adapter = \"sim\"; fail = \"timeout\"; fail_delay = 20.0; fail_after = 2;\n"
 	"    points = ( { channel = \"o\"; path = \"/3201/0/5550\"; waveform = \"output\";\n"
 	"                 type = \"bool\"; initial = false; poll = 0.0; } ); }\n"
 	");\n";
@@ -352,9 +352,10 @@ static void slow_device_gets_a_separate_answer(void **state)
 	json_t *r;
 
 	/* The initial read and the first write succeed; the second write
-	 * hangs until the gateway gives up on the device and answers 5.04. */
+	 * hangs until the gateway gives up on the device (operation_timeout,
+	 * 3 s here) and answers 5.04. */
 	check(e, "2.04", "write op-slow /3201/0/5550 text 1");
-	r = h_request(&e->srv, 60000, "write op-slow /3201/0/5550 text 0");
+	r = h_request(&e->srv, 15000, "write op-slow /3201/0/5550 text 0");
 	assert_non_null(r);
 	assert_string_equal(str(r, "code"), "5.04");
 	json_decref(r);
