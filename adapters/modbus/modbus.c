@@ -94,42 +94,6 @@ struct mb_dev {
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static void get_int(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		    int64_t *out, int *err)
-{
-	int r = h->cfg_int(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
-static void get_double(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		       double *out, int *err)
-{
-	int r = h->cfg_double(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
-static void get_string(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		       const char **out, int *err)
-{
-	int r = h->cfg_string(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
-static void get_bool(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		     bool *out, int *err)
-{
-	int r = h->cfg_bool(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
 static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
 			double v, double min, double max, int *err)
 {
@@ -221,10 +185,10 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 	char key[512];
 	int err = 0;
 
-	get_string(h, node, "host", &host, &err);
-	get_string(h, node, "serial", &serial, &err);
-	get_double(h, node, "frame_gap", &gap, &err);
-	get_double(h, node, "connect_delay", &cdelay, &err);
+	gwd_cfg_read_string(h, node, "host", &host, &err);
+	gwd_cfg_read_string(h, node, "serial", &serial, &err);
+	gwd_cfg_read_double(h, node, "frame_gap", &gap, &err);
+	gwd_cfg_read_double(h, node, "connect_delay", &cdelay, &err);
 	check_range(h, node, "frame_gap", gap, 0, 10, &err);
 	check_range(h, node, "connect_delay", cdelay, 0, 60, &err);
 	if (host && serial)
@@ -237,16 +201,16 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 		return -EINVAL;
 	}
 	if (host) {
-		get_int(h, node, "port", &port, &err);
+		gwd_cfg_read_int(h, node, "port", &port, &err);
 		check_range(h, node, "port", (double)port, 1, 65535, &err);
 	} else {
-		get_int(h, node, "baud", &baud, &err);
-		get_string(h, node, "parity", &parity, &err);
-		get_int(h, node, "data_bits", &data_bits, &err);
-		get_int(h, node, "stop_bits", &stop_bits, &err);
-		get_bool(h, node, "rs485", &rs485, &err);
-		get_string(h, node, "rts", &rts, &err);
-		get_int(h, node, "rts_delay", &rts_delay, &err);
+		gwd_cfg_read_int(h, node, "baud", &baud, &err);
+		gwd_cfg_read_string(h, node, "parity", &parity, &err);
+		gwd_cfg_read_int(h, node, "data_bits", &data_bits, &err);
+		gwd_cfg_read_int(h, node, "stop_bits", &stop_bits, &err);
+		gwd_cfg_read_bool(h, node, "rs485", &rs485, &err);
+		gwd_cfg_read_string(h, node, "rts", &rts, &err);
+		gwd_cfg_read_int(h, node, "rts_delay", &rts_delay, &err);
 		check_range(h, node, "baud", (double)baud, 50, 4000000, &err);
 		check_range(h, node, "data_bits", (double)data_bits, 5, 8, &err);
 		check_range(h, node, "stop_bits", (double)stop_bits, 1, 2, &err);
@@ -386,17 +350,17 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	d->host = h;
 	d->dev = dev;
 	d->identify = true;
-	get_int(h, device, "unit", &unit, &err);
-	get_double(h, device, "timeout", &timeout, &err);
-	get_double(h, device, "interval", &interval, &err);
-	get_string(h, device, "byte_order", &order, &err);
-	get_int(h, device, "max_registers", &max_regs, &err);
-	get_int(h, device, "max_bits", &max_bits, &err);
-	get_int(h, device, "fill", &fill, &err);
-	get_int(h, device, "down_after", &down_after, &err);
-	get_double(h, device, "backoff_max", &backoff_max, &err);
-	get_bool(h, device, "identify", &d->identify, &err);
-	get_string(h, device, "quirks", &quirks, &err);
+	gwd_cfg_read_int(h, device, "unit", &unit, &err);
+	gwd_cfg_read_double(h, device, "timeout", &timeout, &err);
+	gwd_cfg_read_double(h, device, "interval", &interval, &err);
+	gwd_cfg_read_string(h, device, "byte_order", &order, &err);
+	gwd_cfg_read_int(h, device, "max_registers", &max_regs, &err);
+	gwd_cfg_read_int(h, device, "max_bits", &max_bits, &err);
+	gwd_cfg_read_int(h, device, "fill", &fill, &err);
+	gwd_cfg_read_int(h, device, "down_after", &down_after, &err);
+	gwd_cfg_read_double(h, device, "backoff_max", &backoff_max, &err);
+	gwd_cfg_read_bool(h, device, "identify", &d->identify, &err);
+	gwd_cfg_read_string(h, device, "quirks", &quirks, &err);
 	check_range(h, device, "unit", (double)unit, 0, 255, &err);
 	check_range(h, device, "timeout", timeout, 0.01, 60, &err);
 	check_range(h, device, "interval", interval, 0, 86400, &err);
@@ -451,8 +415,8 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 		d->pt = v;
 		d->cap_pt = cap;
 	}
-	get_string(h, point, "table", &table, &err);
-	get_int(h, point, "address", &addr, &err);
+	gwd_cfg_read_string(h, point, "table", &table, &err);
+	gwd_cfg_read_int(h, point, "address", &addr, &err);
 	if (mb_table_parse(table, &p.table) < 0)
 		return h->cfg_error(point, "table", "expected \"coil\", \"discrete\", \"holding\" "
 				    "or \"input\", found \"%s\"", table);
@@ -463,8 +427,8 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 	if (mb_table_is_bits(p.table)) {
 		p.fmt.type = MB_T_BOOL;
 	} else {
-		get_string(h, point, "type", &type, &err);
-		get_string(h, point, "byte_order", &order, &err);
+		gwd_cfg_read_string(h, point, "type", &type, &err);
+		gwd_cfg_read_string(h, point, "byte_order", &order, &err);
 		if (!type)
 			type = "uint16";
 		if (mb_type_parse(type, &p.fmt.type) < 0 || p.fmt.type == MB_T_BOOL)
@@ -475,22 +439,22 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 			err = h->cfg_error(point, "byte_order", "expected ABCD, DCBA, BADC or CDAB "
 					   "(or the 8-letter forms), found \"%s\"", order);
 		if (p.fmt.type == MB_T_BIT) {
-			get_int(h, point, "bit", &bit, &err);
+			gwd_cfg_read_int(h, point, "bit", &bit, &err);
 			check_range(h, point, "bit", (double)bit, 0, 15, &err);
 			p.fmt.bit = (uint8_t)bit;
 		} else if (p.fmt.type == MB_T_STRING) {
-			get_int(h, point, "length", &length, &err);
+			gwd_cfg_read_int(h, point, "length", &length, &err);
 			check_range(h, point, "length", (double)length, 1, 125, &err);
 			p.fmt.len = (uint16_t)length;
 		} else if (p.fmt.type == MB_T_FIXED16 || p.fmt.type == MB_T_FIXED32) {
-			get_int(h, point, "fraction_bits", &frac, &err);
+			gwd_cfg_read_int(h, point, "fraction_bits", &frac, &err);
 			check_range(h, point, "fraction_bits", (double)frac, 0,
 				    p.fmt.type == MB_T_FIXED16 ? 15 : 31, &err);
 			p.fmt.frac = (uint8_t)frac;
 		}
 	}
 	if (mb_table_is_writable(p.table))
-		get_bool(h, point, "readback", &p.readback, &err);
+		gwd_cfg_read_bool(h, point, "readback", &p.readback, &err);
 	if (err < 0)
 		return -EINVAL;
 	if (!mb_table_is_bits(p.table) && mb_format_regs(&p.fmt) > d->lim.max_regs)

@@ -413,35 +413,8 @@ static void sim_fini(void *adapter_ctx)
 	free(adapter_ctx);
 }
 
-/* Config getters that keep going after an error, so that every error in a
- * group is reported at once: *err becomes -EINVAL and the default stays. */
-static void get_int(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		    int64_t *out, int *err)
-{
-	int r = h->cfg_int(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
-static void get_double(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		       double *out, int *err)
-{
-	int r = h->cfg_double(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
-static void get_string(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-		       const char **out, int *err)
-{
-	int r = h->cfg_string(n, key, out);
-
-	if (r < 0 && r != -ENOENT)
-		*err = -EINVAL;
-}
-
+/* Range checks that keep going after an error, like gwd_cfg_read_*, so
+ * that every error in a group is reported at once. */
 static void check_min(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
 		      double v, double min, bool inclusive, int *err)
 {
@@ -473,12 +446,12 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 	} else {
 		seed = (int64_t)sim_mix64(ad->n_devices);
 	}
-	get_string(h, device, "fail", &fail, &err);
-	get_int(h, device, "fail_after", &after, &err);
-	get_int(h, device, "fail_for", &count, &err);
-	get_double(h, device, "fail_delay", &delay, &err);
-	get_double(h, device, "report_interval", &interval, &err);
-	get_double(h, device, "report_delay", &report_delay, &err);
+	gwd_cfg_read_string(h, device, "fail", &fail, &err);
+	gwd_cfg_read_int(h, device, "fail_after", &after, &err);
+	gwd_cfg_read_int(h, device, "fail_for", &count, &err);
+	gwd_cfg_read_double(h, device, "fail_delay", &delay, &err);
+	gwd_cfg_read_double(h, device, "report_interval", &interval, &err);
+	gwd_cfg_read_double(h, device, "report_delay", &report_delay, &err);
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -527,15 +500,15 @@ static void wave_config(const struct gwd_host *h, const struct gwd_cfg *point,
 	w->amplitude = 1.0;
 	w->period_s = sim_default_period(c->kind);
 	w->step = sim_default_step(c->kind);
-	get_double(h, point, "base", &w->base, err);
+	gwd_cfg_read_double(h, point, "base", &w->base, err);
 	if (periodic || c->kind == SIM_RANDOM_WALK)
-		get_double(h, point, "amplitude", &w->amplitude, err);
+		gwd_cfg_read_double(h, point, "amplitude", &w->amplitude, err);
 	if (c->kind != SIM_CONSTANT) {
-		get_double(h, point, "period", &w->period_s, err);
+		gwd_cfg_read_double(h, point, "period", &w->period_s, err);
 		check_min(h, point, "period", w->period_s, 0.0, false, err);
 	}
 	if (c->kind == SIM_RANDOM_WALK || c->kind == SIM_COUNTER)
-		get_double(h, point, "step", &w->step, err);
+		gwd_cfg_read_double(h, point, "step", &w->step, err);
 	if (c->kind == SIM_RANDOM_WALK) {
 		check_min(h, point, "step", w->step, 0.0, true, err);
 		check_min(h, point, "amplitude", w->amplitude, 0.0, true, err);
@@ -554,11 +527,11 @@ static void output_config(const struct gwd_host *h, const struct gwd_cfg *point,
 
 	switch (c->type) {
 	case SIM_T_DOUBLE:
-		get_double(h, point, "initial", &x, err);
+		gwd_cfg_read_double(h, point, "initial", &x, err);
 		v = gwd_value_double(x);
 		break;
 	case SIM_T_INT:
-		get_int(h, point, "initial", &i, err);
+		gwd_cfg_read_int(h, point, "initial", &i, err);
 		v = gwd_value_int(i);
 		break;
 	case SIM_T_BOOL:
@@ -567,7 +540,7 @@ static void output_config(const struct gwd_host *h, const struct gwd_cfg *point,
 		v = gwd_value_bool(b);
 		break;
 	case SIM_T_STRING:
-		get_string(h, point, "initial", &s, err);
+		gwd_cfg_read_string(h, point, "initial", &s, err);
 		v = value_string(s, strlen(s));
 		break;
 	}
@@ -592,8 +565,8 @@ static void execute_config(struct sim_device *d, const struct gwd_cfg *point,
 	struct sim_channel *t;
 	bool ok;
 
-	get_string(h, point, "target", &target, err);
-	get_string(h, point, "action", &action, err);
+	gwd_cfg_read_string(h, point, "target", &target, err);
+	gwd_cfg_read_string(h, point, "action", &action, err);
 	if (sim_action_parse(action, &c->action) < 0) {
 		*err = h->cfg_error(point, "action",
 				    "expected \"reset\", \"toggle\" or \"increment\", found \"%s\"",
@@ -664,7 +637,7 @@ static int sim_channel_new(void *device_ctx, const char *channel, const struct g
 	if (d->n_ch >= GWD_CHANNEL_ALL)
 		return -ENOSPC;
 
-	get_string(h, point, "waveform", &waveform, &err);
+	gwd_cfg_read_string(h, point, "waveform", &waveform, &err);
 	if (!waveform) {
 		if (err == 0)
 			err = h->cfg_error(point, "waveform",
@@ -678,7 +651,7 @@ static int sim_channel_new(void *device_ctx, const char *channel, const struct g
 				    "counter, output or execute, found \"%s\"",
 				    waveform);
 	if (c.kind != SIM_EXECUTE) {
-		get_string(h, point, "type", &type, &err);
+		gwd_cfg_read_string(h, point, "type", &type, &err);
 		if (sim_type_parse(type, &c.type) < 0)
 			err = h->cfg_error(point, "type",
 					   "expected \"double\", \"int\", \"bool\" or \"string\", "

@@ -34,6 +34,7 @@
 #ifndef GATEWAYD_ADAPTER_H
 #define GATEWAYD_ADAPTER_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -217,6 +218,47 @@ struct gwd_host {
 	 * from failed operations. */
 	void (*set_state)(struct gwd_device *dev, enum gwd_device_state state, int cause);
 };
+
+/* Config readers for an adapter's device_new / channel_new that keep going
+ * after a bad value, so that every error of a group is reported in one
+ * `gatewayd -t`: an absent key leaves *out (the default) alone, a value of
+ * the wrong type (already reported by the host) sets *err to -EINVAL.
+ * Header-only helpers over the host's getters; no ABI of their own. */
+static inline void gwd_cfg_read_int(const struct gwd_host *h, const struct gwd_cfg *n,
+				    const char *key, int64_t *out, int *err)
+{
+	int r = h->cfg_int(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static inline void gwd_cfg_read_double(const struct gwd_host *h, const struct gwd_cfg *n,
+				       const char *key, double *out, int *err)
+{
+	int r = h->cfg_double(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static inline void gwd_cfg_read_bool(const struct gwd_host *h, const struct gwd_cfg *n,
+				     const char *key, bool *out, int *err)
+{
+	int r = h->cfg_bool(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
+
+static inline void gwd_cfg_read_string(const struct gwd_host *h, const struct gwd_cfg *n,
+				       const char *key, const char **out, int *err)
+{
+	int r = h->cfg_string(n, key, out);
+
+	if (r < 0 && r != -ENOENT)
+		*err = -EINVAL;
+}
 
 #define GWD_CHANNEL_ALL ((gwd_channel_t)UINT32_MAX)
 
