@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "uri.h"
 
 /* Retry after a failed bootstrap: exponential from RETRY_MIN_S to
  * RETRY_MAX_S with +-25% jitter, so that a bootstrap server coming back is
@@ -628,32 +629,6 @@ unsigned lwm_bootstrap_failures(const struct lwm_bootstrap *b)
 	return b->failures;
 }
 
-static int resolve(const char *uri, coap_address_t *out, bool *secure)
-{
-	coap_uri_t u;
-	char host[256], port[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res;
-
-	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
-		return -EINVAL;
-	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
-		return -EPROTONOSUPPORT;
-	*secure = u.scheme == COAP_URI_SCHEME_COAPS;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u.host.s, u.host.length);
-	host[u.host.length] = '\0';
-	snprintf(port, sizeof(port), "%u", u.port ? u.port : *secure ? 5684u : 5683u);
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -EHOSTUNREACH;
-	coap_address_init(out);
-	out->size = res->ai_addrlen;
-	memcpy(&out->addr.sa, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* The bootstrap server account in the model: /0/x with Bootstrap-Server
  * true; added (first free x) when missing. */
 static int add_account(struct lwm_bootstrap *b)
@@ -713,7 +688,7 @@ int lwm_bootstrap_new(struct lwm_engine *e, struct lwm_model *m,
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = resolve(b->server_uri, &b->server_addr, &secure);
+	r = lwm_uri_resolve(b->server_uri, &b->server_addr, &secure);
 	if (r < 0) {
 		log_err(b->name, "cannot use bootstrap server %s: %s", b->server_uri, strerror(-r));
 		goto fail;
@@ -797,16 +772,6 @@ static void fail(struct lwm_bootstrap *b, const char *why)
 	gw_timer_arm(&b->timer, clock_now_ms() + delay);
 }
 
-static void add_query(coap_optlist_t **opts, const char *key, const char *value)
-{
-	char q[300];
-	int len = snprintf(q, sizeof(q), "%s=%s", key, value);
-
-	if (len > 0 && (size_t)len < sizeof(q))
-		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY, (size_t)len,
-							   (const uint8_t *)q));
-}
-
 /* Bootstrap-Request (POST /bs) or, with pack, Bootstrap-Pack-Request
  * (GET /bspack, LwM2M 1.2). */
 static int send_request(struct lwm_bootstrap *b, bool pack)
@@ -834,7 +799,7 @@ static int send_request(struct lwm_bootstrap *b, bool pack)
 	else
 		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_URI_PATH, 2,
 							   (const uint8_t *)"bs"));
-	add_query(&opts, "ep", b->endpoint);
+	lwm_add_query(&opts, "ep", b->endpoint);
 	if (pack) {
 		/* The pack's format: SenML CBOR (we decode the others too). */
 		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_ACCEPT,
@@ -843,7 +808,7 @@ static int send_request(struct lwm_bootstrap *b, bool pack)
 		/* 1.1+: the format we prefer for Bootstrap-Write (we decode them all). */
 		char pct[8];
 		snprintf(pct, sizeof(pct), "%u", LWM_FMT_SENML_CBOR);
-		add_query(&opts, "pct", pct);
+		lwm_add_query(&opts, "pct", pct);
 	}
 	coap_add_optlist_pdu(pdu, &opts);
 	coap_delete_optlist(opts);
@@ -1093,42 +1058,6 @@ int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen)
 
 /* ---- the server's operations ------------------------------------------- */
 
-/* Uri-Path -> path; a single "bs" segment is Bootstrap-Finish (*finish). */
-static int request_path(const coap_pdu_t *req, struct lwm_path *p, bool *finish)
-{
-	coap_opt_filter_t f;
-	coap_opt_iterator_t oi;
-	coap_opt_t *opt;
-
-	coap_option_filter_clear(&f);
-	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
-	coap_option_iterator_init(req, &oi, &f);
-	*p = (struct lwm_path){0};
-	*finish = false;
-	while ((opt = coap_option_next(&oi))) {
-		const uint8_t *v = coap_opt_value(opt);
-		size_t len = coap_opt_length(opt);
-		uint32_t id = 0;
-		if (len == 0)
-			continue;
-		if (p->len == 0 && !*finish && len == 2 && memcmp(v, "bs", 2) == 0) {
-			*finish = true;
-			continue;
-		}
-		if (*finish || p->len == 4 || len > 5)
-			return -ENOENT;
-		for (size_t i = 0; i < len; i++) {
-			if (v[i] < '0' || v[i] > '9' || (i == 0 && v[i] == '0' && len > 1))
-				return -ENOENT;
-			id = id * 10 + (v[i] - '0');
-		}
-		if (id >= LWM_ID_NONE)
-			return -ENOENT;
-		p->id[p->len++] = (uint16_t)id;
-	}
-	return 0;
-}
-
 static void respond_text(coap_pdu_t *resp, unsigned code, const char *text)
 {
 	uint8_t fmt[4];
@@ -1316,7 +1245,8 @@ void lwm_bootstrap_on_request(struct lwm_bootstrap *b, coap_resource_t *r, coap_
 	 * our request's answer arrives. */
 	if (b->state != BS_REQUESTING && b->state != BS_SERVING)
 		return lwm_respond_code(resp, 404);
-	if (request_path(req, &p, &finish) < 0)
+	/* A single "bs" segment is Bootstrap-Finish. */
+	if (lwm_request_path(req, "bs", &p, &finish) < 0)
 		return lwm_respond_code(resp, 404);
 	arm_finish_timeout(b);
 	switch (coap_pdu_get_code(req)) {

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "uri.h"
 #include "security.h"
 #include "send.h"
 
@@ -306,50 +307,6 @@ static void set_order_wait(struct lwm_client *c, bool on)
 }
 static void send_deregister(struct lwm_client *c);
 
-static int resolve(const char *uri, coap_address_t *out, bool *secure)
-{
-	coap_uri_t u;
-	char host[256];
-	char port[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res;
-	int r;
-
-	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
-		return -EINVAL;
-	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
-		return -EPROTONOSUPPORT;
-	*secure = u.scheme == COAP_URI_SCHEME_COAPS;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u.host.s, u.host.length);
-	host[u.host.length] = '\0';
-	/* coap_split_uri fills in the scheme's default port (5683 / 5684). */
-	snprintf(port, sizeof(port), "%u", u.port ? u.port : *secure ? 5684u : 5683u);
-	/* Numeric addresses resolve without blocking; a host name blocks once
-	 * here, at start-up. */
-	r = getaddrinfo(host, port, &hints, &res);
-	if (r != 0)
-		return -EHOSTUNREACH;
-	coap_address_init(out);
-	out->size = res->ai_addrlen;
-	memcpy(&out->addr.sa, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* The URI's host: the name a server certificate must carry by default. */
-static const char *uri_host(const char *uri, char *buf, size_t size)
-{
-	coap_uri_t u;
-
-	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0 || u.host.length >= size)
-		return NULL;
-	memcpy(buf, u.host.s, u.host.length);
-	buf[u.host.length] = '\0';
-	return buf;
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -415,7 +372,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		c->lifetime = 300;
 	if (!c->short_server_id)
 		c->short_server_id = 1;
-	r = resolve(c->server_uri, &c->server_addr, &secure);
+	r = lwm_uri_resolve(c->server_uri, &c->server_addr, &secure);
 	if (r < 0) {
 		log_err(c->name, "cannot use server %s: %s", c->server_uri, strerror(-r));
 		goto fail;
@@ -528,17 +485,6 @@ void lwm_client_free(struct lwm_client *c)
 
 /* ---- the registration interface ---------------------------------------------- */
 
-/* Append one Uri-Query option "key=value". */
-static void add_query(coap_optlist_t **opts, const char *key, const char *value)
-{
-	char q[300];
-	int len = snprintf(q, sizeof(q), "%s=%s", key, value);
-
-	if (len > 0 && (size_t)len < sizeof(q))
-		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY, (size_t)len,
-							   (const uint8_t *)q));
-}
-
 static void add_location_path(struct lwm_client *c, coap_optlist_t **opts)
 {
 	const char *s = c->location;
@@ -567,7 +513,7 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 		char host[256];
 		errno = 0;
 		c->session = lwm_security_new_session(c->engine->ctx, &c->server_addr, c->security,
-						      uri_host(c->server_uri, host, sizeof(host)));
+						      lwm_uri_host(c->server_uri, host, sizeof(host)));
 		if (!c->session) {
 			coap_delete_optlist(*opts);
 			return errno == EMFILE ? -EMFILE : -ENOMEM;
@@ -635,10 +581,10 @@ static int send_register(struct lwm_client *c)
 	}
 	coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd"));
 	snprintf(lt, sizeof(lt), "%lu", (unsigned long)c->lifetime);
-	add_query(&opts, "ep", c->endpoint);
-	add_query(&opts, "lt", lt);
-	add_query(&opts, "lwm2m", c->version);
-	add_query(&opts, "b", c->binding);
+	lwm_add_query(&opts, "ep", c->endpoint);
+	lwm_add_query(&opts, "lt", lt);
+	lwm_add_query(&opts, "lwm2m", c->version);
+	lwm_add_query(&opts, "b", c->binding);
 	r = send_request(c, COAP_REQUEST_CODE_POST, LWM_PENDING_REGISTER, &opts, &links);
 	lwm_buf_free(&links);
 	if (r == 0)
@@ -656,7 +602,7 @@ static int send_update(struct lwm_client *c)
 	if (c->lifetime_changed) {
 		char lt[16];
 		snprintf(lt, sizeof(lt), "%lu", (unsigned long)c->lifetime);
-		add_query(&opts, "lt", lt);
+		lwm_add_query(&opts, "lt", lt);
 	}
 	if (c->links_changed) {
 		r = build_links(c, &links);

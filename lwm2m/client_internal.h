@@ -155,6 +155,11 @@ bool lwm_client_visible(const struct lwm_path *inst, void *ud);
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);
 void lwm_respond_code(coap_pdu_t *resp, unsigned code);
+/* The request's Uri-Path as an LwM2M path; -ENOENT when it is not one.
+ * With first ("bs"), a path that is exactly that one segment sets
+ * *first_seen (and p stays empty) instead. */
+int lwm_request_path(const coap_pdu_t *req, const char *first, struct lwm_path *p,
+		     bool *first_seen);
 int lwm_request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out);
 void lwm_respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		      coap_pdu_t *resp, const coap_string_t *query, unsigned code,

@@ -171,17 +171,20 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 
 /* ---- requests from the server ------------------------------------------- */
 
-/* Uri-Path -> LwM2M path; -ENOENT when it is not one. */
-static int request_path(const coap_pdu_t *req, struct lwm_path *p)
+int lwm_request_path(const coap_pdu_t *req, const char *first, struct lwm_path *p,
+		     bool *first_seen)
 {
 	coap_opt_filter_t f;
 	coap_opt_iterator_t oi;
 	coap_opt_t *opt;
+	size_t first_len = first ? strlen(first) : 0;
 
 	coap_option_filter_clear(&f);
 	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
 	coap_option_iterator_init(req, &oi, &f);
 	*p = (struct lwm_path){0};
+	if (first_seen)
+		*first_seen = false;
 	while ((opt = coap_option_next(&oi))) {
 		const uint8_t *v = coap_opt_value(opt);
 		size_t len = coap_opt_length(opt);
@@ -189,7 +192,12 @@ static int request_path(const coap_pdu_t *req, struct lwm_path *p)
 		/* A trailing empty segment ("/3/0/") is tolerated. */
 		if (len == 0)
 			continue;
-		if (p->len == 4 || len > 5)
+		if (first && p->len == 0 && !*first_seen && len == first_len &&
+		    memcmp(v, first, len) == 0) {
+			*first_seen = true;
+			continue;
+		}
+		if ((first_seen && *first_seen) || p->len == 4 || len > 5)
 			return -ENOENT;
 		for (size_t i = 0; i < len; i++) {
 			if (v[i] < '0' || v[i] > '9' || (i == 0 && v[i] == '0' && len > 1))
@@ -355,7 +363,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
 		return lwm_respond_code(resp, 404);
-	if (request_path(req, &p) < 0)
+	if (lwm_request_path(req, NULL, &p, NULL) < 0)
 		return lwm_respond_code(resp, 404);
 	switch (coap_pdu_get_code(req)) {
 	case COAP_REQUEST_CODE_GET:
