@@ -209,6 +209,9 @@ const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b)
 /* client.c */
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
+/* libcoap closed c's established DTLS session (an alert, close_notify, an
+ * ICMP error): register again on a new one. */
+void lwm_client_session_lost(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
 /* De-register: 0 when a DELETE will go out (from the start queue; its answer
  * or failure ends in lwm_engine_deregistered), -ENOTCONN when not registered. */

@@ -169,6 +169,30 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					 ? why[reason] : "request failed");
 }
 
+/* libcoap tears a DTLS session down on an alert (close_notify from a server
+ * shutting down, a fatal alert) and on an ICMP error; the session is then
+ * dead (libcoap 4.3.1 does not reconnect it) and only delays what is sent
+ * on it.  Its client must start afresh.  Our own releases come here too,
+ * after the app data is cleared, so they are not mistaken for a loss. */
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+	struct lwm_client *c = client_of(session);
+
+	if (!c || c->session != session)
+		return 0;
+	switch (event) {
+	case COAP_EVENT_DTLS_CLOSED:
+		lwm_client_session_lost(c, "closed by an alert from the server or an ICMP error");
+		break;
+	case COAP_EVENT_DTLS_ERROR:
+		lwm_client_session_lost(c, "DTLS alert from the server");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 /* ---- requests from the server ------------------------------------------- */
 
 int lwm_request_path(const coap_pdu_t *req, const char *first, struct lwm_path *p,
@@ -468,6 +492,7 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	coap_context_set_block_mode(e->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	coap_register_response_handler(e->ctx, on_response);
 	coap_register_nack_handler(e->ctx, on_nack);
+	coap_register_event_handler(e->ctx, on_event);
 
 	/* Every path of every device is routed through our own data model. */
 	unknown = coap_resource_unknown_init2(on_request, 0);
