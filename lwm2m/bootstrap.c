@@ -781,7 +781,7 @@ static int send_request(struct lwm_bootstrap *b, bool pack)
 	uint8_t fmt[4];
 
 	if (!b->session) {
-		b->session = lwm_security_new_session(b->engine->ctx, &b->server_addr, b->security,
+		b->session = lwm_security_new_session(lwm_engine_context(b->engine, b->security), &b->server_addr, b->security,
 						      NULL);
 		if (!b->session)
 			return -ENOMEM;

@@ -512,7 +512,8 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 	if (!c->session) {
 		char host[256];
 		errno = 0;
-		c->session = lwm_security_new_session(c->engine->ctx, &c->server_addr, c->security,
+		c->session = lwm_security_new_session(lwm_engine_context(c->engine, c->security),
+						      &c->server_addr, c->security,
 						      lwm_uri_host(c->server_uri, host, sizeof(host)));
 		if (!c->session) {
 			coap_delete_optlist(*opts);

@@ -14,7 +14,9 @@
 #define LWM_OP_TIMEOUT_MS 30000u
 
 struct lwm_engine {
-	coap_context_t *ctx;
+	/* [0]: NoSec and PSK sessions; [1]: RPK and X.509, once needed. */
+	coap_context_t *ctxs[2];
+	int epfd;                    /* holds the contexts' epoll fds */
 	struct timerq *timers;
 	uint32_t op_timeout_ms;      /* a device's Write/Execute, then 5.04 */
 	struct gw_timer io_timer;    /* libcoap's next retransmission */
@@ -154,6 +156,9 @@ bool lwm_client_visible(const struct lwm_path *inst, void *ud);
 
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);
+/* The context a session with these credentials (NULL: NoSec) belongs in;
+ * NULL when it cannot be made. */
+coap_context_t *lwm_engine_context(struct lwm_engine *e, const struct lwm_security *sec);
 void lwm_respond_code(coap_pdu_t *resp, unsigned code);
 /* The request's Uri-Path as an LwM2M path; -ENOENT when it is not one.
  * With first ("bs"), a path that is exactly that one segment sets

@@ -1,12 +1,12 @@
 /* A lost DTLS session is re-established (issue 7).  Two PSK devices on one
  * test server, a third (X.509) on another.  The first server is restarted
- * on its port (stopped by PID: SIGTERM, which closes its sessions with
- * close_notify, or SIGKILL, which leaves the devices to find out when their
- * next Update goes unanswered), or the path to it is NAT-rebound by a UDP
- * relay (udp_relay.c) so that it no longer knows where the devices' records
- * come from.  Either way both devices make a new handshake, register again
- * and serve reads; the server can observe them again; the third device
- * sees none of it.  Short lifetimes and CoAP timeouts keep it to seconds. */
+ * on its port (stopped by its PID; the devices notice by an ICMP error or
+ * an unanswered Update), ends the sessions with an alert (close_notify),
+ * or the path to it is NAT-rebound by a UDP relay (udp_relay.c), so that it
+ * no longer knows where the devices' records come from.  Each time both
+ * devices make a new handshake, register again, serve reads and can be
+ * observed again; the third device sees none of it.  Short lifetimes and
+ * CoAP timeouts keep it to seconds. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,7 +23,6 @@
 
 #define KEY1 "0123456789abcdef0123456789abcdef"
 #define KEY2 "fedcba9876543210fedcba9876543210"
-#define KEY3 "00112233445566778899aabbccddeeff"
 /* Detection (an Update every lifetime/2 = 3 s, unanswered after at most
  * 1.5 * (1 + 2) s), a new handshake and Register: well within this. */
 #define RECOVERY_MS 30000
@@ -148,9 +147,12 @@ static void start_psk_server(struct env *e)
 
 static void start_other_server(struct env *e)
 {
-	static const char *const opts[] = {"--psk", "d3:" KEY3, NULL};
+	char *cert = fmt("%s/server.pem", creds), *key = fmt("%s/server.key", creds);
+	const char *opts[] = {"--cert", cert, "--key", key, NULL};
 
 	e->other_port = spawn_server(e, &e->other, 0, opts);
+	free(cert);
+	free(key);
 }
 
 static void start_relay(struct env *e)
@@ -177,7 +179,9 @@ static void start_relay(struct env *e)
 	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"           \
 	"                 waveform = \"constant\"; base = 21.5; } );\n   "
 
-/* d1 and d2 on "s" (at psk_port: the server, or the relay), d3 on "o". */
+/* d1 and d2 on "s" (at psk_port: the server, or the relay), d3 on "o" with
+ * X.509, first: its certificate session must not spoil the PSK handshakes
+ * that come after it (lwm_engine_context). */
 static void start_gatewayd(struct env *e, int psk_port, int lifetime)
 {
 	char *conf = fmt(
@@ -185,18 +189,19 @@ static void start_gatewayd(struct env *e, int psk_port, int lifetime)
 	    "servers = (\n"
 	    "  { name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; lifetime = %d;\n"
 	    "    ack_timeout = 1.0; max_retransmit = 1; retry_timer = 1; },\n"
-	    "  { name = \"o\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; lifetime = 6;\n"
+	    "  { name = \"o\"; uri = \"coaps://127.0.0.1:%d\"; security = \"x509\"; lifetime = 6;\n"
 	    "    ack_timeout = 1.0; max_retransmit = 1; }\n"
 	    ");\n"
 	    "devices = (\n"
+	    "  { name = \"d3\"; " SIM " servers = [ \"o\" ];\n"
+	    "    certificate = \"%s/client.pem\"; private_key = \"%s/client.key\";\n"
+	    "    ca_file = \"%s/ca.pem\"; sni = \"lwm2m.test\"; },\n"
 	    "  { name = \"d1\"; " SIM " servers = [ \"s\" ];\n"
 	    "    psk_identity = \"d1\"; psk_key = \"" KEY1 "\"; },\n"
 	    "  { name = \"d2\"; " SIM " servers = [ \"s\" ];\n"
-	    "    psk_identity = \"d2\"; psk_key = \"" KEY2 "\"; },\n"
-	    "  { name = \"d3\"; " SIM " servers = [ \"o\" ];\n"
-	    "    psk_identity = \"d3\"; psk_key = \"" KEY3 "\"; }\n"
+	    "    psk_identity = \"d2\"; psk_key = \"" KEY2 "\"; }\n"
 	    ");\n",
-	    psk_port, lifetime, e->other_port);
+	    psk_port, lifetime, e->other_port, creds, creds, creds);
 	char *path = h_write_config(e->dir, "gatewayd.conf", conf, 0);
 
 	assert_int_equal(h_start_gatewayd(&e->gw, e->dir, path), 0);
