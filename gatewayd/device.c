@@ -1161,6 +1161,7 @@ static int bootstrap_create(struct gwd_device *d)
 		.security = sec,
 		.version = srv->version,
 		.state_file = file,
+		.finish_timeout_s = srv->finish_timeout_s,
 	};
 	r = lwm_bootstrap_new(d->engine, d->model, &bc, &bootstrap_ops, d, &d->bs);
 	lwm_security_free(sec);

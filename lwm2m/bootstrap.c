@@ -59,6 +59,7 @@ struct lwm_bootstrap {
 	struct gw_timer timer;  /* retry, Finish timeout */
 	struct gw_timer notify; /* delivers `finished` outside libcoap's handlers */
 	char failure[256];      /* why the attempt failed (for the retry log) */
+	bool refused;           /* a Finish of this session was answered 4.06 */
 };
 
 static const char *const state_names[] = {"idle", "requesting", "packing", "serving",
@@ -835,6 +836,7 @@ static void attempt(struct lwm_bootstrap *b)
 	int r;
 
 	drop_session(b);
+	b->refused = false;
 	log_info(b->name, "requesting %s from %s", pack ? "a bootstrap pack" : "bootstrap",
 		 b->server_uri);
 	r = send_request(b, pack);
@@ -866,19 +868,13 @@ void lwm_bootstrap_stop(struct lwm_bootstrap *b)
 	set_state(b, BS_STOPPED);
 }
 
-static uint32_t finish_timeout_s(struct lwm_bootstrap *b)
+/* How long the server may stay silent before Finish: the configured
+ * wait, else EXCHANGE_LIFETIME.  Not the Bootstrap-Server Account Timeout
+ * (/0/x/12): that one says when to purge the account after a successful
+ * bootstrap (not supported, see gatewayd.conf(5)). */
+static uint32_t finish_timeout_s(const struct lwm_bootstrap *b)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(b->model, 0, iids, 256);
-	int64_t t;
-
-	if (b->finish_timeout_s)
-		return b->finish_timeout_s;
-	for (int i = 0; i < n && i < 256; i++)
-		if (is_bootstrap_account(b->model, iids[i]) && get_int(b->model, 0, iids[i], 12, &t) &&
-		    t > 0 && t < UINT32_MAX)
-			return (uint32_t)t;
-	return LWM_BOOTSTRAP_FINISH_TIMEOUT_S;
+	return b->finish_timeout_s ? b->finish_timeout_s : LWM_BOOTSTRAP_FINISH_TIMEOUT_S;
 }
 
 /* The server is still talking to us: wait for its Finish again. */
@@ -898,7 +894,14 @@ static void timer_cb(struct gw_timer *t, void *ud)
 	case BS_REQUESTING:
 	case BS_PACKING:
 	case BS_SERVING:
-		fail(b, "no Bootstrap-Finish in time");
+		if (b->refused) {
+			/* The server did not correct what Finish refused. */
+			char why[sizeof(b->failure) + 48];
+			snprintf(why, sizeof(why), "no Bootstrap-Finish in time after %s", b->failure);
+			fail(b, why);
+		} else {
+			fail(b, "no Bootstrap-Finish in time");
+		}
 		break;
 	default:
 		break;
@@ -1224,10 +1227,13 @@ static void bs_finish(struct lwm_bootstrap *b, coap_pdu_t *resp)
 	int n = validate_and_report(b, why, sizeof(why));
 
 	if (n < 0) {
+		/* The server may correct the configuration and finish again
+		 * (Bootstrap-Finish): the session goes on, and
+		 * fails only when no good Finish comes in time. */
 		log_warn(b->name, "bootstrap finish refused: %s", why);
 		respond_text(resp, 406, why);
-		snprintf(b->failure, sizeof(b->failure), "configuration refused: %s", why);
-		fail(b, b->failure);
+		snprintf(b->failure, sizeof(b->failure), "Finish refused: %s", why);
+		b->refused = true;
 		return;
 	}
 	lwm_respond_code(resp, 204);

@@ -41,8 +41,9 @@ struct lwm_bootstrap_config {
 	 * NULL: not kept (tests). */
 	const char *state_file;
 	/* Seconds to wait for Bootstrap-Finish after the last bootstrap
-	 * message; 0: the Bootstrap-Server Account Timeout (/0/x/12) when
-	 * set, else LWM_BOOTSTRAP_FINISH_TIMEOUT_S. */
+	 * message; 0: LWM_BOOTSTRAP_FINISH_TIMEOUT_S.  A Finish answered 4.06
+	 * does not end the session: the server may correct and finish again
+	 * within this time. */
 	uint32_t finish_timeout_s;
 };
 
