@@ -60,6 +60,11 @@ struct lwm_bootstrap {
 	struct gw_timer notify; /* delivers `finished` outside libcoap's handlers */
 	char failure[256];      /* why the attempt failed (for the retry log) */
 	bool refused;           /* a Finish of this session was answered 4.06 */
+	/* The bootstrap account as it was when this attempt began (SenML
+	 * CBOR, holds keys) and its instance (-1: none): a failed bootstrap
+	 * leaves it as it was. */
+	struct lwm_buf account_snap;
+	int account_iid;
 };
 
 static const char *const state_names[] = {"idle", "requesting", "packing", "serving",
@@ -290,6 +295,17 @@ static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, un
 	char reason[200];
 
 	*bad = 0;
+	/* A client has at most one bootstrap account. */
+	for (int i = 0, first = -1; i < n && i < 256; i++) {
+		if (!is_bootstrap_account(m, iids[i]))
+			continue;
+		if (first >= 0) {
+			snprintf(why, whylen, "more than one bootstrap account (/0/%d and /0/%u)",
+				 first, iids[i]);
+			return -EINVAL;
+		}
+		first = iids[i];
+	}
 	for (int i = 0; i < n && i < 256; i++) {
 		struct lwm_account a;
 		if (is_bootstrap_account(m, iids[i]))
@@ -534,6 +550,56 @@ static int apply_records(struct lwm_model *m, const struct lwm_record *recs, siz
 	return 0;
 }
 
+/* ---- snapshots: what a failed change puts back ----------------------- */
+
+static void snap_free(struct lwm_buf *snap)
+{
+	if (snap->data)
+		explicit_bzero(snap->data, snap->cap);
+	lwm_buf_free(snap);
+}
+
+/* The values at and under p (SenML CBOR; empty when p does not exist). */
+static int snap_take(struct lwm_model *m, const struct lwm_path *p, struct lwm_buf *snap)
+{
+	const struct lwm_record *recs;
+	struct lwm_path root = {0};
+	size_t n = 0;
+	int r = 0;
+
+	snap_free(snap);
+	lwm_buf_init(snap, 0);
+	if (lwm_model_exists(m, p))
+		r = lwm_model_records(m, p, &recs, &n);
+	if (r == 0 && n)
+		r = lwm_senml_cbor_encode(&root, recs, n, snap);
+	return r;
+}
+
+/* Put a snapshot's values back, creating the instances. */
+static int snap_put(struct lwm_model *m, const struct lwm_buf *snap)
+{
+	struct lwm_path root = {0};
+	struct lwm_record *recs;
+	struct lwm_buf scratch;
+	size_t n = 0, max = snap->len / 2 + 1; /* a record takes 2 bytes at least */
+	int r;
+
+	if (!snap->len)
+		return 0;
+	recs = calloc(max, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	lwm_buf_init(&scratch, 0);
+	r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, snap->data, snap->len, lookup_type, NULL,
+			  recs, max, &n, &scratch);
+	if (r == 0)
+		r = apply_records(m, recs, n, true);
+	free(recs);
+	snap_free(&scratch);
+	return r;
+}
+
 int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen)
 {
 	uint8_t *data = NULL;
@@ -680,6 +746,7 @@ int lwm_bootstrap_new(struct lwm_engine *e, struct lwm_model *m,
 	b->state_file = cfg->state_file ? strdup(cfg->state_file) : NULL;
 	snprintf(b->version, sizeof(b->version), "%s", cfg->version ? cfg->version : "1.1");
 	b->finish_timeout_s = cfg->finish_timeout_s;
+	b->account_iid = -1;
 	gw_timer_init(&b->timer, e->timers, timer_cb, b);
 	gw_timer_init(&b->notify, e->timers, notify_cb, b);
 	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
@@ -728,6 +795,7 @@ void lwm_bootstrap_free(struct lwm_bootstrap *b)
 	gw_timer_disarm(&b->timer);
 	gw_timer_disarm(&b->notify);
 	drop_session(b);
+	snap_free(&b->account_snap);
 	lwm_security_free(b->security);
 	free(b->name);
 	free(b->endpoint);
@@ -754,12 +822,34 @@ static uint64_t retry_delay_ms(unsigned failures)
 	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
 }
 
+/* The bootstrap account as it was before this attempt: whatever the
+ * session made a bootstrap account, and what holds the old one's
+ * instance now, gives way. */
+static void restore_account(struct lwm_bootstrap *b)
+{
+	struct lwm_model *m = b->model;
+	int next;
+
+	for (int iid = lwm_model_next_instance(m, 0, -1); iid >= 0; iid = next) {
+		next = lwm_model_next_instance(m, 0, iid);
+		if (iid == b->account_iid || is_bootstrap_account(m, (uint16_t)iid))
+			lwm_model_remove_instance(m, 0, (uint16_t)iid);
+	}
+	if (snap_put(m, &b->account_snap) < 0)
+		log_warn(b->name, "bootstrap account not restored; the configured one is used");
+	if (add_account(b) < 0)
+		log_err(b->name, "no bootstrap account in the model");
+}
+
 /* Give up on this attempt and retry later.  Safe inside libcoap's handlers:
  * the session is dropped when the retry fires. */
 static void fail(struct lwm_bootstrap *b, const char *why)
 {
 	uint64_t delay;
 
+	/* A bootstrap that fails leaves the bootstrap account as it was. */
+	if (b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING)
+		restore_account(b);
 	b->failures++;
 	delay = retry_delay_ms(b->failures);
 	if (b->failures == 1 || b->failures % 10 == 0)
@@ -837,6 +927,15 @@ static void attempt(struct lwm_bootstrap *b)
 
 	drop_session(b);
 	b->refused = false;
+	b->account_iid = -1;
+	for (int iid = lwm_model_next_instance(b->model, 0, -1); iid >= 0;
+	     iid = lwm_model_next_instance(b->model, 0, iid))
+		if (is_bootstrap_account(b->model, (uint16_t)iid)) {
+			struct lwm_path ip = lwm_path_make(2, 0, (uint16_t)iid, 0, 0);
+			if (snap_take(b->model, &ip, &b->account_snap) == 0)
+				b->account_iid = iid;
+			break;
+		}
 	log_info(b->name, "requesting %s from %s", pack ? "a bootstrap pack" : "bootstrap",
 		 b->server_uri);
 	r = send_request(b, pack);
@@ -984,8 +1083,9 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 		}
 		r = apply_records(b->model, recs, kept, true);
 	}
-	if (r == 0)
-		r = add_account(b);
+	/* Also when the pack was refused: never without the account. */
+	if (add_account(b) < 0 && r == 0)
+		r = -ENOMEM;
 	free(recs);
 	if (scratch.data)
 		explicit_bzero(scratch.data, scratch.cap);
@@ -1075,11 +1175,12 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		     const struct lwm_path *p)
 {
 	struct lwm_record *recs = NULL;
-	struct lwm_buf scratch;
+	struct lwm_buf scratch, before = {0};
 	const uint8_t *data = NULL;
 	size_t len = 0, n = 0, offset, total;
 	uint32_t fmt;
 	char ps[32];
+	bool snapped = false;
 	int r;
 
 	lwm_path_format(p, ps, sizeof(ps));
@@ -1106,6 +1207,13 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
 			r = -EINVAL;
+	/* A write is applied whole or not at all: what it changes in the
+	 * bootstrap objects is put back when it fails half way. */
+	if (r == 0 && LWM_PATH_OID(p) <= 2) {
+		struct lwm_path op = lwm_path_make(1, LWM_PATH_OID(p), 0, 0, 0);
+		r = snap_take(b->model, &op, &before);
+		snapped = r == 0;
+	}
 	/* An instance written whole (the object or the instance addressed) is
 	 * replaced, in the bootstrap objects: no stale keys of an old account
 	 * survive in it. */
@@ -1126,12 +1234,23 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		}
 	if (r == 0)
 		r = apply_records(b->model, recs, n, LWM_PATH_OID(p) <= 2);
+	if (r < 0 && snapped) {
+		int next;
+		for (int iid = lwm_model_next_instance(b->model, LWM_PATH_OID(p), -1); iid >= 0;
+		     iid = next) {
+			next = lwm_model_next_instance(b->model, LWM_PATH_OID(p), iid);
+			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), (uint16_t)iid);
+		}
+		snap_put(b->model, &before);
+	}
+	snap_free(&before);
 	/* Servers commonly write their own account too (Bootstrap-Server
 	 * true): it is kept, but this session goes on with the configured
 	 * credentials.  Had the write turned our account into another, the
-	 * configured one comes back at a free instance. */
-	if (r == 0 && LWM_PATH_OID(p) == 0)
-		r = add_account(b);
+	 * configured one comes back at a free instance; and whatever
+	 * happened, the model is never left without it. */
+	if (LWM_PATH_OID(p) == 0 && add_account(b) < 0 && r == 0)
+		r = -ENOMEM;
 	free(recs);
 	if (scratch.data)
 		explicit_bzero(scratch.data, scratch.cap);

@@ -472,6 +472,32 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	read_temperature(e);
 }
 
+/* A bootstrap that fails leaves the bootstrap account as it was: here the
+ * server turns it into a management account (the configured one comes
+ * back at a free instance) and never finishes. */
+static void failed_bootstrap_restores_bootstrap_account(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+	const char *links;
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/0/1 text 0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/0/10 text 9"));
+	r = bs_request(e, "2.05", "bs-discover bs-bt /0");
+	links = str(r, "payload_text");
+	if (!strstr(links, "</0/0>;ssid=9") || !strstr(links, "</0/1>"))
+		fail_msg("bootstrap account not moved: %s", links);
+	json_decref(r);
+	/* Silence: the attempt fails at the Finish timeout and is retried. */
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	r = bs_request(e, "2.05", "bs-discover bs-bt /0");
+	links = str(r, "payload_text");
+	if (strcmp(links, "</>;lwm2m=1.1,</0/0>") != 0)
+		fail_msg("bootstrap account not restored: %s", links);
+	json_decref(r);
+}
+
 /* An account whose server never answers: after the Communication Retry
  * Count (/1/x/17, written 2 here) failed registrations of the one sequence
  * a bootstrapped account has, bootstrap again (/1/x/16 absent means true
@@ -663,6 +689,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(registration_failure_bootstraps_again, setup_manual,
 						teardown),
+		cmocka_unit_test_setup_teardown(failed_bootstrap_restores_bootstrap_account,
+						setup_manual, teardown),
 	};
 	const struct CMUnitTest pack[] = {
 		cmocka_unit_test_setup_teardown(bootstrap_pack, setup_pack, teardown),

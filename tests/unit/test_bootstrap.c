@@ -185,6 +185,13 @@ static void refused_at_finish(void **state)
 	set(m, 0, 1, 1, boolean(false));
 	set(m, 0, 1, 2, num(3));
 	expect_refused(m, "no Short Server ID");
+
+	/* A second bootstrap account: a client has at most one. */
+	m = sample();
+	set(m, 0, 5, 0, str("coap://other-bs.example.com"));
+	set(m, 0, 5, 1, boolean(true));
+	set(m, 0, 5, 2, num(3));
+	expect_refused(m, "more than one bootstrap account (/0/0 and /0/5)");
 }
 
 static void psk_account_security(void **state)
