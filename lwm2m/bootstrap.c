@@ -24,8 +24,18 @@
 #define RETRY_MAX_S 300u
 /* Largest state file we read back. */
 #define STATE_MAX (64 * 1024)
-/* Records a Bootstrap-Write may carry. */
-#define WRITE_MAX_RECORDS 512
+/* Every instance of object oid, in ascending order; the current one may
+ * be removed in the body. */
+#define FOR_EACH_INSTANCE(m, oid, iid)                                      \
+	for (int iid = lwm_model_next_instance((m), (oid), -1); iid >= 0;    \
+	     iid = lwm_model_next_instance((m), (oid), iid))
+
+/* The records a payload of len bytes can hold at most, in any format (a
+ * record takes 2 bytes at least): no silent cap on a big write or file. */
+static size_t max_records(size_t len)
+{
+	return len / 2 + 1;
+}
 
 enum bs_state {
 	BS_IDLE = 0,
@@ -113,31 +123,30 @@ static int set_value(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t r
 	return lwm_model_set(m, &p, v);
 }
 
+/* Remove instance iid of oid (-1: all of them), but not the bootstrap
+ * account. */
+static void remove_instances(struct lwm_model *m, uint16_t oid, int iid)
+{
+	FOR_EACH_INSTANCE(m, oid, i)
+		if ((iid < 0 || i == iid) && (oid != 0 || !is_bootstrap_account(m, (uint16_t)i)))
+			lwm_model_remove_instance(m, oid, (uint16_t)i);
+}
+
 void lwm_bootstrap_clear(struct lwm_model *m)
 {
-	uint16_t iids[256];
-	int n;
-
-	for (uint16_t oid = 0; oid <= 2; oid++) {
-		n = lwm_model_instances(m, oid, iids, 256);
-		for (int i = 0; i < n && i < 256; i++)
-			if (oid != 0 || !is_bootstrap_account(m, iids[i]))
-				lwm_model_remove_instance(m, oid, iids[i]);
-	}
+	for (uint16_t oid = 0; oid <= 2; oid++)
+		remove_instances(m, oid, -1);
 }
 
 /* The executable resources of a Server instance have no value and so are
  * neither written nor saved: declare them so that they can be executed. */
 static void declare_server_executables(struct lwm_model *m)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 1, iids, 256);
-
 	static const uint16_t rids[] = {4, 8, 9}; /* Disable, Update and Bootstrap Triggers */
 
-	for (int i = 0; i < n && i < 256; i++)
+	FOR_EACH_INSTANCE(m, 1, iid)
 		for (size_t j = 0; j < sizeof(rids) / sizeof(rids[0]); j++) {
-			struct lwm_path p = lwm_path_make(3, 1, iids[i], rids[j], 0);
+			struct lwm_path p = lwm_path_make(3, 1, (uint16_t)iid, rids[j], 0);
 			lwm_model_add_resource(m, &p);
 		}
 }
@@ -146,13 +155,11 @@ static void declare_server_executables(struct lwm_model *m)
 
 static int find_server_instance(struct lwm_model *m, uint16_t ssid)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 1, iids, 256);
 	int64_t v;
 
-	for (int i = 0; i < n && i < 256; i++)
-		if (get_int(m, 1, iids[i], 0, &v) && v == ssid)
-			return iids[i];
+	FOR_EACH_INSTANCE(m, 1, iid)
+		if (get_int(m, 1, (uint16_t)iid, 0, &v) && v == ssid)
+			return iid;
 	return -ENOENT;
 }
 
@@ -290,27 +297,26 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, unsigned *bad,
 		    char *why, size_t whylen)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 0, iids, 256), count = 0;
+	int count = 0, first = -1;
 	char reason[200];
 
 	*bad = 0;
 	/* A client has at most one bootstrap account. */
-	for (int i = 0, first = -1; i < n && i < 256; i++) {
-		if (!is_bootstrap_account(m, iids[i]))
+	FOR_EACH_INSTANCE(m, 0, iid) {
+		if (!is_bootstrap_account(m, (uint16_t)iid))
 			continue;
 		if (first >= 0) {
-			snprintf(why, whylen, "more than one bootstrap account (/0/%d and /0/%u)",
-				 first, iids[i]);
+			snprintf(why, whylen, "more than one bootstrap account (/0/%d and /0/%d)",
+				 first, iid);
 			return -EINVAL;
 		}
-		first = iids[i];
+		first = iid;
 	}
-	for (int i = 0; i < n && i < 256; i++) {
+	FOR_EACH_INSTANCE(m, 0, iid) {
 		struct lwm_account a;
-		if (is_bootstrap_account(m, iids[i]))
+		if (is_bootstrap_account(m, (uint16_t)iid))
 			continue;
-		if (check_account(m, iids[i], &a, reason, sizeof(reason)) < 0) {
+		if (check_account(m, (uint16_t)iid, &a, reason, sizeof(reason)) < 0) {
 			if ((*bad)++ == 0)
 				snprintf(why, whylen, "%s", reason);
 			continue;
@@ -362,21 +368,19 @@ int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
 
 static void discover_object(struct lwm_model *m, uint16_t oid, struct lwm_buf *out)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, oid, iids, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		struct lwm_path ip = lwm_path_make(2, oid, iids[i], 0, 0);
+	FOR_EACH_INSTANCE(m, oid, i) {
+		uint16_t iid = (uint16_t)i;
+		struct lwm_path ip = lwm_path_make(2, oid, iid, 0, 0);
 		char attr[300] = "";
 		int64_t ssid;
 		/* Server accounts say which server they are for. */
-		if (oid == 0 && !is_bootstrap_account(m, iids[i]) && get_int(m, 0, iids[i], 10, &ssid)) {
-			const struct lwm_value *u = get(m, 0, iids[i], 0);
+		if (oid == 0 && !is_bootstrap_account(m, iid) && get_int(m, 0, iid, 10, &ssid)) {
+			const struct lwm_value *u = get(m, 0, iid, 0);
 			int len = snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
 			if (u && u->type == LWM_T_STRING && u->v.bytes.len < 250)
 				snprintf(attr + len, sizeof(attr) - (size_t)len, ";uri=\"%.*s\"",
 					 (int)u->v.bytes.len, (const char *)u->v.bytes.ptr);
-		} else if (oid == 1 && get_int(m, 1, iids[i], 0, &ssid)) {
+		} else if (oid == 1 && get_int(m, 1, iid, 0, &ssid)) {
 			snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
 		}
 		lwm_link_append(out, &ip, attr[0] ? attr : NULL);
@@ -626,7 +630,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 		return -EBADMSG;
 	}
 	data = malloc((size_t)st.st_size + 1);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records((size_t)st.st_size), sizeof(*recs));
 	lwm_buf_init(&scratch, STATE_MAX);
 	r = data && recs ? 0 : -ENOMEM;
 	while (r == 0 && len < (size_t)st.st_size) {
@@ -642,7 +646,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 	lwm_bootstrap_clear(m);
 	if (r == 0)
 		r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, data, len, lookup_type, NULL, recs,
-				  WRITE_MAX_RECORDS, &n, &scratch);
+				  max_records((size_t)st.st_size), &n, &scratch);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (LWM_PATH_OID(&recs[i].path) > 2)
 			r = -EBADMSG;
@@ -700,16 +704,19 @@ unsigned lwm_bootstrap_failures(const struct lwm_bootstrap *b)
  * true; added (first free x) when missing. */
 static int add_account(struct lwm_bootstrap *b)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(b->model, 0, iids, 256), r;
 	uint16_t iid = 0;
 	struct lwm_value v = {.type = LWM_T_STRING};
+	int r;
 
-	for (int i = 0; i < n && i < 256; i++)
-		if (is_bootstrap_account(b->model, iids[i]))
+	FOR_EACH_INSTANCE(b->model, 0, i)
+		if (is_bootstrap_account(b->model, (uint16_t)i))
 			return 0;
-	for (int i = 0; i < n && i < 256 && iids[i] == iid; i++)
+	/* The first free instance. */
+	FOR_EACH_INSTANCE(b->model, 0, i) {
+		if (i != iid)
+			break;
 		iid++;
+	}
 	r = lwm_model_add_instance(b->model, 0, iid);
 	if (r < 0)
 		return r;
@@ -1063,14 +1070,14 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 	}
 	coap_get_data_large(rcvd, &len, &data, &offset, &total);
 	lwm_request_uint_option(rcvd, COAP_OPTION_CONTENT_FORMAT, &fmt);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records(len), sizeof(*recs));
 	lwm_buf_init(&scratch, 64 * 1024);
 	r = recs ? 0 : -ENOMEM;
 	if (r == 0 && (fmt > UINT16_MAX || !lwm_format_can_decode((uint16_t)fmt)))
 		r = -ENOTSUP;
 	if (r == 0)
 		r = lwm_decode_ex((uint16_t)fmt, &root, data, len, lookup_type, NULL, recs,
-				  WRITE_MAX_RECORDS, &n, &scratch);
+				  max_records(len), &n, &scratch);
 	if (r == 0) {
 		size_t kept = 0;
 		lwm_bootstrap_clear(b->model);
@@ -1198,11 +1205,11 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		return lwm_respond_code(resp, 404);
 	/* The whole body, also when it came block-wise. */
 	coap_get_data_large(req, &len, &data, &offset, &total);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records(len), sizeof(*recs));
 	if (!recs)
 		return lwm_respond_code(resp, 500);
 	lwm_buf_init(&scratch, 64 * 1024);
-	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, WRITE_MAX_RECORDS,
+	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, max_records(len),
 			  &n, &scratch);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
@@ -1280,15 +1287,7 @@ static void bs_delete(struct lwm_bootstrap *b, coap_pdu_t *resp, const struct lw
 		   is_bootstrap_account(b->model, LWM_PATH_IID(p))) {
 		return lwm_respond_code(resp, 400);
 	} else {
-		uint16_t iids[256];
-		int n = lwm_model_instances(b->model, LWM_PATH_OID(p), iids, 256);
-		for (int i = 0; i < n && i < 256; i++) {
-			if (p->len == 2 && iids[i] != LWM_PATH_IID(p))
-				continue;
-			if (LWM_PATH_OID(p) == 0 && is_bootstrap_account(b->model, iids[i]))
-				continue;
-			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), iids[i]);
-		}
+		remove_instances(b->model, LWM_PATH_OID(p), p->len == 2 ? LWM_PATH_IID(p) : -1);
 	}
 	log_info(b->name, "bootstrap delete %s", ps);
 	lwm_respond_code(resp, 202);

@@ -407,6 +407,40 @@ static void corrupt_or_missing_state(void **state)
 	remove_state(file);
 }
 
+/* No silent caps: more instances than a fixed array would hold are all
+ * deleted, and a state file of more records than a Bootstrap-Write used to
+ * carry is read back whole. */
+static void many_instances(void **state)
+{
+	struct lwm_model *m = sample(), *back = lwm_model_new();
+	char *file = state_file(), err[300];
+	struct lwm_path p;
+
+	for (uint16_t i = 0; i < 300; i++) {
+		set(m, 2, i, 0, num(3));
+		set(m, 2, i, 1, num(i));
+		set(m, 2, i, 3, num(101));
+	}
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	set(back, 0, 0, 0, str("coap://bs.example.com"));
+	set(back, 0, 0, 1, boolean(true));
+	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	p = lwm_path_make(3, 2, 299, 1, 0);
+	assert_non_null(lwm_model_get(back, &p));
+	assert_int_equal(lwm_model_get(back, &p)->v.i, 299);
+
+	/* Bootstrap-Delete of / takes every instance, the 257th too. */
+	lwm_bootstrap_clear(m);
+	p = lwm_path_make(2, 2, 256, 0, 0);
+	assert_false(lwm_model_exists(m, &p));
+	assert_int_equal(lwm_model_next_instance(m, 2, -1), -ENOENT);
+	p = lwm_path_make(2, 0, 0, 0, 0); /* the bootstrap account stays */
+	assert_true(lwm_model_exists(m, &p));
+	lwm_model_free(back);
+	lwm_model_free(m);
+	remove_state(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +452,7 @@ int main(void)
 		cmocka_unit_test(persistence_round_trip),
 		cmocka_unit_test(saved_account_takes_bootstrap_instance),
 		cmocka_unit_test(corrupt_or_missing_state),
+		cmocka_unit_test(many_instances),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
