@@ -1197,12 +1197,25 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		fmt = p->len >= 3 ? LWM_FMT_TEXT : LWM_FMT_TLV;
 	if (fmt > UINT16_MAX || !lwm_format_can_decode((uint16_t)fmt))
 		return lwm_respond_code(resp, 415);
-	/* Instances are only created in the objects bootstrap provisions; other
-	 * objects (the device's own) take writes on what exists. */
-	if (LWM_PATH_OID(p) > 2 && p->len >= 2 && !lwm_model_exists(b->model, p))
-		return lwm_respond_code(resp, 404);
+	/* Bootstrap-Write answers 2.04, 4.00 or 4.15 only.  The value is
+	 * written whether the instance exists or not in the objects bootstrap
+	 * provisions (0 to 2); the device's own objects stand for its hardware,
+	 * whose instances a write cannot create: 4.00 there. */
 	if (!lwm_objdef_find(LWM_PATH_OID(p)))
-		return lwm_respond_code(resp, 404);
+		return lwm_respond_code(resp, 400);
+	if (LWM_PATH_OID(p) > 2 && p->len >= 2) {
+		struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(p), LWM_PATH_IID(p), 0, 0);
+		if (!lwm_model_exists(b->model, &ip)) {
+			log_info(b->name, "bootstrap write %s refused: no such instance", ps);
+			return lwm_respond_code(resp, 400);
+		}
+	}
+	/* A resource this client does not support is ignored, in the URI as
+	 * in a payload. */
+	if (p->len >= 3 && lookup_type(p, NULL) == LWM_T_NONE) {
+		log_debug(b->name, "bootstrap write %s: resource not supported, ignored", ps);
+		return lwm_respond_code(resp, 204);
+	}
 	/* The whole body, also when it came block-wise. */
 	coap_get_data_large(req, &len, &data, &offset, &total);
 	recs = calloc(max_records(len), sizeof(*recs));
@@ -1211,9 +1224,22 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	lwm_buf_init(&scratch, 64 * 1024);
 	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, max_records(len),
 			  &n, &scratch);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
-			r = -EINVAL;
+	if (r == 0) {
+		size_t kept = 0;
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			if (recs[i].path.id[1] == LWM_ID_NONE) {
+				r = -EINVAL;
+			} else if (lookup_type(&recs[i].path, NULL) == LWM_T_NONE) {
+				char rs[32];
+				lwm_path_format(&recs[i].path, rs, sizeof(rs));
+				log_debug(b->name, "bootstrap write %s: resource %s not supported, "
+					  "ignored", ps, rs);
+			} else {
+				recs[kept++] = recs[i];
+			}
+		}
+		n = kept;
+	}
 	/* A write is applied whole or not at all: what it changes in the
 	 * bootstrap objects is put back when it fails half way. */
 	if (r == 0 && LWM_PATH_OID(p) <= 2) {
@@ -1263,8 +1289,9 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		explicit_bzero(scratch.data, scratch.cap);
 	lwm_buf_free(&scratch);
 	if (r < 0) {
-		log_notice(b->name, "bootstrap write %s refused: %s", ps, strerror(-r));
-		return lwm_respond_code(resp, r == -ENOENT ? 404 : 400);
+		log_notice(b->name, "bootstrap write %s refused: %s", ps,
+			   r == -ENOENT ? "no such instance" : strerror(-r));
+		return lwm_respond_code(resp, r == -ENOMEM ? 500 : 400);
 	}
 	/* Values only, never keys, in the logs. */
 	log_info(b->name, "bootstrap write %s (%zu value(s))", ps, n);

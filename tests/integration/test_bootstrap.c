@@ -498,6 +498,45 @@ static void failed_bootstrap_restores_bootstrap_account(void **state)
 	json_decref(r);
 }
 
+/* s in hex, as the test server takes a whole instance's payload. */
+static char *hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *h = malloc(2 * n + 1);
+
+	assert_non_null(h);
+	for (size_t i = 0; i < n; i++)
+		snprintf(h + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	h[2 * n] = '\0';
+	return h;
+}
+
+/* Bootstrap-Write answers 2.04, 4.00 or 4.15: resources the client does
+ * not support are ignored, missing instances of the bootstrap objects are
+ * created, and a device object's missing instance (hardware) is 4.00. */
+static void bootstrap_write_rules(void **state)
+{
+	struct env *e = *state;
+	char *payload = hex("[{\"bn\":\"/1/1/\",\"n\":\"0\",\"v\":7},{\"n\":\"1\",\"v\":120},"
+			    "{\"n\":\"99\",\"v\":1},{\"n\":\"7\",\"vs\":\"U\"}]");
+	json_t *r;
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1 senml-json %s", payload));
+	free(payload);
+	r = bs_request(e, "2.05", "bs-read bs-bt /1/1/1 text");
+	assert_string_equal(str(r, "payload_text"), "120");
+	json_decref(r);
+	json_decref(bs_request(e, "4.04", "bs-read bs-bt /1/1/99 text"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/99 text 5"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /2/7/0 text 3"));
+	r = bs_request(e, "2.05", "bs-read bs-bt /2/7/0 text");
+	assert_string_equal(str(r, "payload_text"), "3");
+	json_decref(r);
+	json_decref(bs_request(e, "4.00", "bs-write bs-bt /3303/5/5700 text 1"));
+	json_decref(bs_request(e, "4.00", "bs-write bs-bt /9999/0/0 text 1"));
+}
+
 /* An account whose server never answers: after the Communication Retry
  * Count (/1/x/17, written 2 here) failed registrations of the one sequence
  * a bootstrapped account has, bootstrap again (/1/x/16 absent means true
@@ -691,6 +730,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(failed_bootstrap_restores_bootstrap_account,
 						setup_manual, teardown),
+		cmocka_unit_test_setup_teardown(bootstrap_write_rules, setup_manual, teardown),
 	};
 	const struct CMUnitTest pack[] = {
 		cmocka_unit_test_setup_teardown(bootstrap_pack, setup_pack, teardown),
