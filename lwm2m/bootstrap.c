@@ -366,20 +366,67 @@ int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
 
 /* ---- Bootstrap-Discover ------------------------------------------------- */
 
-static void discover_object(struct lwm_model *m, uint16_t oid, struct lwm_buf *out)
+/* The object version a link announces (NULL for 1.0), as registration
+ * does: OMA's objects (below 1024) capped at the client's LwM2M version. */
+static const char *object_version(uint16_t oid, const char *version)
 {
+	const struct lwm_obj_def *d = lwm_objdef_find(oid);
+	const char *cap = version ? version : "1.0", *v;
+
+	if (!d)
+		return NULL;
+	v = d->version;
+	if (d->id < 1024 && strcmp(v, cap) > 0)
+		v = cap;
+	return strcmp(v, "1.0") == 0 ? NULL : v;
+}
+
+/* ;uri="..." with the quotes and backslashes in the URI escaped (a
+ * quoted-string, RFC 6690). */
+static void uri_attr(const struct lwm_value *u, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen < 8)
+		return;
+	o += (size_t)snprintf(out, outlen, ";uri=\"");
+	for (size_t i = 0; i < u->v.bytes.len && o + 4 < outlen; i++) {
+		char c = (char)u->v.bytes.ptr[i];
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* An object's links: the object itself when it has a version to announce
+ * or no instance, then its instances (accounts with the server they are
+ * for). */
+static void discover_object(struct lwm_model *m, uint16_t oid, const char *version,
+			    struct lwm_buf *out)
+{
+	struct lwm_path op = lwm_path_make(1, oid, 0, 0, 0);
+	const char *ver = object_version(oid, version);
+
+	if (ver) {
+		char attr[32];
+		snprintf(attr, sizeof(attr), ";ver=%s", ver);
+		lwm_link_append(out, &op, attr);
+	} else if (lwm_model_next_instance(m, oid, -1) < 0) {
+		lwm_link_append(out, &op, NULL);
+	}
 	FOR_EACH_INSTANCE(m, oid, i) {
 		uint16_t iid = (uint16_t)i;
 		struct lwm_path ip = lwm_path_make(2, oid, iid, 0, 0);
-		char attr[300] = "";
+		char attr[600] = "";
 		int64_t ssid;
 		/* Server accounts say which server they are for. */
 		if (oid == 0 && !is_bootstrap_account(m, iid) && get_int(m, 0, iid, 10, &ssid)) {
 			const struct lwm_value *u = get(m, 0, iid, 0);
 			int len = snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
-			if (u && u->type == LWM_T_STRING && u->v.bytes.len < 250)
-				snprintf(attr + len, sizeof(attr) - (size_t)len, ";uri=\"%.*s\"",
-					 (int)u->v.bytes.len, (const char *)u->v.bytes.ptr);
+			if (u && u->type == LWM_T_STRING && u->v.bytes.len < 256)
+				uri_attr(u, attr + len, sizeof(attr) - (size_t)len);
 		} else if (oid == 1 && get_int(m, 1, iid, 0, &ssid)) {
 			snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
 		}
@@ -391,33 +438,33 @@ int lwm_bootstrap_discover(struct lwm_model *m, const struct lwm_path *p, const 
 			   struct lwm_buf *out)
 {
 	struct lwm_path root = {0};
+	int prev = -1, next;
 
 	if (p->len > 1)
 		return -EINVAL;
+	/* The objects this client supports: the bootstrap objects and those
+	 * with instances (the device's). */
+	if (p->len == 1 && LWM_PATH_OID(p) > 2 &&
+	    lwm_model_next_instance(m, LWM_PATH_OID(p), -1) < 0)
+		return -ENOENT;
 	if (version && strcmp(version, "1.0") != 0) {
 		char attr[24];
 		snprintf(attr, sizeof(attr), ";lwm2m=%s", version);
 		lwm_link_append(out, &root, attr);
 	}
 	if (p->len == 1) {
-		struct lwm_path op = lwm_path_make(1, LWM_PATH_OID(p), 0, 0, 0);
-		if (lwm_model_exists(m, &op))
-			discover_object(m, LWM_PATH_OID(p), out);
-		else if (lwm_objdef_find(LWM_PATH_OID(p)))
-			lwm_link_append(out, &op, NULL);
+		discover_object(m, LWM_PATH_OID(p), version, out);
 		return out->err;
 	}
-	/* Every object with instances, and the bootstrap objects even without. */
-	for (uint32_t oid = 0; oid < LWM_ID_NONE; oid++) {
-		int next = lwm_model_next_object(m, (int)oid - 1);
-		for (; oid <= 2 && (next < 0 || oid < (uint32_t)next); oid++) {
-			struct lwm_path op = lwm_path_make(1, (uint16_t)oid, 0, 0, 0);
-			lwm_link_append(out, &op, NULL);
-		}
+	for (;;) {
+		next = lwm_model_next_object(m, prev);
+		/* The bootstrap objects even without instances. */
+		if (prev < 2 && (next < 0 || next > prev + 1))
+			next = prev + 1;
 		if (next < 0)
 			break;
-		oid = (uint32_t)next;
-		discover_object(m, (uint16_t)oid, out);
+		discover_object(m, (uint16_t)next, version, out);
+		prev = next;
 	}
 	return out->err;
 }
@@ -1337,7 +1384,10 @@ static void bs_read(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t 
 		/* Bootstrap-Discover: the root or an object. */
 		if (p->len > 1)
 			return lwm_respond_code(resp, 400);
-		if (lwm_bootstrap_discover(b->model, p, b->version, &e->scratch) < 0)
+		err = lwm_bootstrap_discover(b->model, p, b->version, &e->scratch);
+		if (err == -ENOENT)
+			return lwm_respond_code(resp, 404);
+		if (err < 0)
 			return lwm_respond_code(resp, 500);
 		return lwm_respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
 	}

@@ -493,7 +493,7 @@ static void failed_bootstrap_restores_bootstrap_account(void **state)
 	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
 	r = bs_request(e, "2.05", "bs-discover bs-bt /0");
 	links = str(r, "payload_text");
-	if (strcmp(links, "</>;lwm2m=1.1,</0/0>") != 0)
+	if (strcmp(links, "</>;lwm2m=1.1,</0>;ver=1.1,</0/0>") != 0)
 		fail_msg("bootstrap account not restored: %s", links);
 	json_decref(r);
 }
@@ -535,6 +535,12 @@ static void bootstrap_write_rules(void **state)
 	json_decref(r);
 	json_decref(bs_request(e, "4.00", "bs-write bs-bt /3303/5/5700 text 1"));
 	json_decref(bs_request(e, "4.00", "bs-write bs-bt /9999/0/0 text 1"));
+	/* Bootstrap-Discover of an object: with its version; 4.04 for one
+	 * the device does not have. */
+	r = bs_request(e, "2.05", "bs-discover bs-bt /3303");
+	assert_string_equal(str(r, "payload_text"), "</>;lwm2m=1.1,</3303>;ver=1.1,</3303/0>");
+	json_decref(r);
+	json_decref(bs_request(e, "4.04", "bs-discover bs-bt /3304"));
 }
 
 /* An account whose server never answers: after the Communication Retry

@@ -232,23 +232,37 @@ static void discover_payload(void **state)
 	struct lwm_model *m = sample();
 	struct lwm_path root = {0}, obj = lwm_path_make(1, 1, 0, 0, 0);
 	struct lwm_path acl = lwm_path_make(1, 2, 0, 0, 0);
+	struct lwm_path none = lwm_path_make(1, 3304, 0, 0, 0);
+	struct lwm_buf b;
 	char *s;
 
 	/* The bootstrap account has no ssid or uri; objects 0..2 are listed
-	 * even without instances (here /2). */
+	 * even without instances (here /2); objects announce their version
+	 * when it is not 1.0, capped at the client's for OMA's objects. */
 	s = discover(m, &root, "1.1");
-	assert_string_equal(s, "</>;lwm2m=1.1,</0/0>,</0/1>;ssid=101;"
-			       "uri=\"coap://server.example.com:5683\",</1/0>;ssid=101,</2>,</3/0>");
+	assert_string_equal(s, "</>;lwm2m=1.1,</0>;ver=1.1,</0/0>,</0/1>;ssid=101;"
+			       "uri=\"coap://server.example.com:5683\",</1>;ver=1.1,"
+			       "</1/0>;ssid=101,</2>;ver=1.1,</3>;ver=1.1,</3/0>");
 	free(s);
 	s = discover(m, &obj, "1.1");
-	assert_string_equal(s, "</>;lwm2m=1.1,</1/0>;ssid=101");
+	assert_string_equal(s, "</>;lwm2m=1.1,</1>;ver=1.1,</1/0>;ssid=101");
 	free(s);
 	s = discover(m, &acl, "1.2");
-	assert_string_equal(s, "</>;lwm2m=1.2,</2>");
+	assert_string_equal(s, "</>;lwm2m=1.2,</2>;ver=1.1");
 	free(s);
-	/* 1.0 has no lwm2m= link. */
+	/* 1.0 has no lwm2m= link, and OMA's objects are 1.0 there. */
 	s = discover(m, &obj, "1.0");
 	assert_string_equal(s, "</1/0>;ssid=101");
+	free(s);
+	/* An object the device does not have: 4.04. */
+	lwm_buf_init(&b, 0);
+	assert_int_equal(lwm_bootstrap_discover(m, &none, "1.1", &b), -ENOENT);
+	lwm_buf_free(&b);
+	/* The URI is a quoted-string: its quotes are escaped. */
+	set(m, 0, 1, 0, str("coap://a\"b\\c"));
+	s = discover(m, &root, "1.0");
+	if (!strstr(s, "</0/1>;ssid=101;uri=\"coap://a\\\"b\\\\c\","))
+		fail_msg("uri not escaped: %s", s);
 	free(s);
 	lwm_model_free(m);
 }
