@@ -213,8 +213,8 @@ static int account_security(struct lwm_model *m, uint16_t iid, enum lwm_sec_mode
 	return lwm_security_from_account(&sa, out, err, errlen);
 }
 
-static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *a, char *why,
-			 size_t whylen)
+static int check_account(struct lwm_model *m, uint16_t iid, const char *version,
+			 struct lwm_account *a, char *why, size_t whylen)
 {
 	const struct lwm_value *uri = get(m, 0, iid, 0), *v;
 	int64_t ssid, mode, lt;
@@ -272,7 +272,9 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 		return -EINVAL;
 	}
 	a->srv_iid = (uint16_t)srv;
-	if (!get_int(m, 1, a->srv_iid, 1, &lt) || lt <= 0 || lt > UINT32_MAX) {
+	/* Lifetime 0 is no limit from LwM2M 1.2 on. */
+	if (!get_int(m, 1, a->srv_iid, 1, &lt) || lt < 0 || lt > UINT32_MAX ||
+	    (lt == 0 && !(version && strcmp(version, "1.2") >= 0))) {
 		snprintf(why, whylen, "/1/%u: no valid Lifetime", a->srv_iid);
 		return -EINVAL;
 	}
@@ -294,7 +296,8 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 
 /* The usable accounts (up to max into out) and how many Security
  * instances are not (*bad, the first one's reason in why). */
-static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, unsigned *bad,
+static int accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+		    size_t max, unsigned *bad,
 		    char *why, size_t whylen)
 {
 	int count = 0, first = -1;
@@ -316,7 +319,7 @@ static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, un
 		struct lwm_account a;
 		if (is_bootstrap_account(m, (uint16_t)iid))
 			continue;
-		if (check_account(m, (uint16_t)iid, &a, reason, sizeof(reason)) < 0) {
+		if (check_account(m, (uint16_t)iid, version, &a, reason, sizeof(reason)) < 0) {
 			if ((*bad)++ == 0)
 				snprintf(why, whylen, "%s", reason);
 			continue;
@@ -332,30 +335,31 @@ static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, un
 	return count ? count : -EINVAL;
 }
 
-int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen)
+int lwm_bootstrap_validate(struct lwm_model *m, const char *version, char *why, size_t whylen)
 {
 	unsigned bad;
 
-	return accounts(m, NULL, 0, &bad, why, whylen);
+	return accounts(m, version, NULL, 0, &bad, why, whylen);
 }
 
 /* Validate, and say which Security instances will not be used. */
 static int validate_and_report(struct lwm_bootstrap *b, char *why, size_t whylen)
 {
 	unsigned bad;
-	int n = accounts(b->model, NULL, 0, &bad, why, whylen);
+	int n = accounts(b->model, b->version, NULL, 0, &bad, why, whylen);
 
 	if (n > 0 && bad)
 		log_warn(b->name, "%u bootstrapped account(s) left unused (%s)", bad, why);
 	return n;
 }
 
-int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t max)
+int lwm_bootstrap_accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+			   size_t max)
 {
 	char why[200];
 	unsigned bad;
 
-	return accounts(m, out, max, &bad, why, sizeof(why));
+	return accounts(m, version, out, max, &bad, why, sizeof(why));
 }
 
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
@@ -651,7 +655,8 @@ static int snap_put(struct lwm_model *m, const struct lwm_buf *snap)
 	return r;
 }
 
-int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen)
+int lwm_bootstrap_load(struct lwm_model *m, const char *file, const char *version, char *err,
+		       size_t errlen)
 {
 	uint8_t *data = NULL;
 	struct lwm_record *recs = NULL;
@@ -708,7 +713,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 	if (r < 0) {
 		snprintf(err, errlen, "%s is corrupt (%s): bootstrapping again", file, strerror(-r));
 		r = -EBADMSG;
-	} else if (lwm_bootstrap_validate(m, why, sizeof(why)) < 0) {
+	} else if (lwm_bootstrap_validate(m, version, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s holds no usable account (%s): bootstrapping again", file, why);
 		r = -EBADMSG;
 	}
@@ -1208,7 +1213,7 @@ int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen)
 		snprintf(err, errlen, "no state file");
 		return -ENOENT;
 	}
-	r = lwm_bootstrap_load(b->model, b->state_file, err, errlen);
+	r = lwm_bootstrap_load(b->model, b->state_file, b->version, err, errlen);
 	a = add_account(b);
 	return r < 0 ? r : a;
 }

@@ -86,7 +86,7 @@ struct lwm_account {
 	uint16_t ssid;
 	char uri[256];
 	enum lwm_sec_mode mode;
-	uint32_t lifetime;
+	uint32_t lifetime; /* 0: no limit (LwM2M 1.2) */
 	char binding[8];
 };
 
@@ -95,14 +95,16 @@ struct lwm_account {
  * coap:// or coaps:// URI that fits its mode, a mode libcoap's DTLS
  * library supports with keys that parse (lwm_security_from_account;
  * X.509 Certificate Usage 2 or 3), and a Server
- * instance with that Short Server ID, a lifetime and a UDP binding.
+ * instance with that Short Server ID, a lifetime (0, no limit, from
+ * version "1.2" on; version NULL is "1.0") and a UDP binding.
  * Other Security instances are left unused.  Returns the number of usable
  * accounts, or -EINVAL with the reason in why (the first unusable
  * instance's, when there is one). */
-int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen);
+int lwm_bootstrap_validate(struct lwm_model *m, const char *version, char *why, size_t whylen);
 /* The accounts of a validated model, in Security instance order: up to max
  * written; returns how many there are (or -EINVAL as above). */
-int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t max);
+int lwm_bootstrap_accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+			   size_t max);
 /* The DTLS credentials of an account (*out NULL for NoSec).  0 or a
  * negative errno, with a message (never a key) in err. */
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
@@ -119,7 +121,8 @@ int lwm_bootstrap_save(struct lwm_model *m, const char *file, char *err, size_t 
  * that too), and validate it.  -ENOENT: no file (never bootstrapped);
  * -EBADMSG: unreadable or invalid (the model is left without
  * management accounts; bootstrap again); the reason in err. */
-int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen);
+int lwm_bootstrap_load(struct lwm_model *m, const char *file, const char *version, char *err,
+		       size_t errlen);
 /* lwm_bootstrap_load of b's state file into b's model, keeping the
  * configured bootstrap account there (put back at a free instance when a
  * saved account took its place).  Same results. */

@@ -82,8 +82,8 @@ static void valid_account(void **state)
 	struct lwm_account a[2];
 	char why[200];
 
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
-	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", a, 2), 1);
 	assert_int_equal(a[0].sec_iid, 1);
 	assert_int_equal(a[0].srv_iid, 0);
 	assert_int_equal(a[0].ssid, 101);
@@ -108,8 +108,8 @@ static void unusable_account_beside_usable(void **state)
 	set(m, 0, 2, 10, num(102));
 	set(m, 1, 2, 0, num(102));
 	set(m, 1, 2, 1, num(60));
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
-	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", a, 2), 1);
 	assert_int_equal(a[0].ssid, 101);
 	lwm_model_free(m);
 }
@@ -118,7 +118,7 @@ static void expect_refused(struct lwm_model *m, const char *reason)
 {
 	char why[200];
 
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), -EINVAL);
 	if (!strstr(why, reason))
 		fail_msg("reason \"%s\" does not say \"%s\"", why, reason);
 	lwm_model_free(m);
@@ -194,6 +194,23 @@ static void refused_at_finish(void **state)
 	expect_refused(m, "more than one bootstrap account (/0/0 and /0/5)");
 }
 
+/* Lifetime 0 is no limit from LwM2M 1.2 on; before, no valid lifetime. */
+static void lifetime_zero(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a;
+	char why[200];
+
+	set(m, 1, 0, 1, num(0));
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.2", &a, 1), 1);
+	assert_int_equal(a.lifetime, 0);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "no valid Lifetime"));
+	set(m, 1, 0, 1, num(-1));
+	assert_int_equal(lwm_bootstrap_validate(m, "1.2", why, sizeof(why)), -EINVAL);
+	lwm_model_free(m);
+}
+
 static void psk_account_security(void **state)
 {
 	struct lwm_model *m = sample();
@@ -205,7 +222,7 @@ static void psk_account_security(void **state)
 	set(m, 0, 1, 2, num(0));
 	set(m, 0, 1, 3, opaque("dev1"));
 	set(m, 0, 1, 5, opaque("\x01\x02\x03\x04"));
-	assert_int_equal(lwm_bootstrap_accounts(m, &a, 1), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", &a, 1), 1);
 	assert_int_equal(a.mode, LWM_SEC_PSK);
 	assert_int_equal(lwm_account_security(m, &a, &sec, err, sizeof(err)), 0);
 	assert_non_null(sec);
@@ -318,7 +335,7 @@ static void persistence_round_trip(void **state)
 	set(back, 0, 0, 1, boolean(true));
 	/* Stale accounts are replaced. */
 	set(back, 1, 5, 0, num(9));
-	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
 	p = lwm_path_make(3, 0, 0, 0, 0);
 	v = lwm_model_get(back, &p);
 	assert_non_null(v);
@@ -339,7 +356,7 @@ static void persistence_round_trip(void **state)
 	/* The Server instance can be triggered again. */
 	p = lwm_path_make(3, 1, 0, 9, 0);
 	assert_true(lwm_model_exists(back, &p));
-	assert_int_equal(lwm_bootstrap_validate(back, err, sizeof(err)), 1);
+	assert_int_equal(lwm_bootstrap_validate(back, "1.1", err, sizeof(err)), 1);
 	lwm_model_free(back);
 	lwm_model_free(m);
 	remove_state(file);
@@ -364,7 +381,7 @@ static void saved_account_takes_bootstrap_instance(void **state)
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	set(back, 0, 0, 0, str("coap://bs.example.com"));
 	set(back, 0, 0, 1, boolean(true));
-	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
 	v = lwm_model_get(back, &p);
 	assert_non_null(v);
 	assert_int_equal(v->v.bytes.len, strlen("coap://dm.example.com"));
@@ -392,11 +409,11 @@ static void corrupt_or_missing_state(void **state)
 	struct lwm_path p = lwm_path_make(2, 0, 1, 0, 0);
 
 	/* Never bootstrapped. */
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -ENOENT);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -ENOENT);
 
 	/* Garbage: reported with the file's name; no account is left. */
 	write_file(file, "\xff\x00garbage", 9);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, file));
 	assert_false(lwm_model_exists(m, &p));
 	p = lwm_path_make(2, 0, 0, 0, 0); /* the bootstrap account stays */
@@ -407,7 +424,7 @@ static void corrupt_or_missing_state(void **state)
 	m = sample();
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	assert_int_equal(truncate(file, 10), 0);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "corrupt"));
 
 	/* Well-formed but unusable: a Security instance alone. */
@@ -415,7 +432,7 @@ static void corrupt_or_missing_state(void **state)
 	m = sample();
 	lwm_model_remove_instance(m, 1, 0);
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "no usable account"));
 	lwm_model_free(m);
 	remove_state(file);
@@ -438,7 +455,7 @@ static void many_instances(void **state)
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	set(back, 0, 0, 0, str("coap://bs.example.com"));
 	set(back, 0, 0, 1, boolean(true));
-	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
 	p = lwm_path_make(3, 2, 299, 1, 0);
 	assert_non_null(lwm_model_get(back, &p));
 	assert_int_equal(lwm_model_get(back, &p)->v.i, 299);
@@ -462,6 +479,7 @@ int main(void)
 		cmocka_unit_test(refused_at_finish),
 		cmocka_unit_test(unusable_account_beside_usable),
 		cmocka_unit_test(psk_account_security),
+		cmocka_unit_test(lifetime_zero),
 		cmocka_unit_test(discover_payload),
 		cmocka_unit_test(persistence_round_trip),
 		cmocka_unit_test(saved_account_takes_bootstrap_instance),
