@@ -12,10 +12,11 @@
  *
  * The bootstrap server account itself is /0/x with Bootstrap-Server (/0/x/1)
  * true; it comes from the configuration, survives every Bootstrap-Delete and
- * is never saved.  Its credentials stay in the struct lwm_security given
- * here, never in the model: a server may write its own account (servers
- * commonly do), which the model keeps, but the session uses the configured
- * credentials. */
+ * is never saved; a bootstrap that fails leaves it as it was, and a client
+ * has at most one (a second one is refused at Finish).  Its credentials
+ * stay in the struct lwm_security given here, never in the model: a
+ * server may write its own account (servers commonly do), which the model
+ * keeps, but the session uses the configured credentials. */
 #ifndef LWM_BOOTSTRAP_H
 #define LWM_BOOTSTRAP_H
 
@@ -131,8 +132,12 @@ int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen);
 void lwm_bootstrap_clear(struct lwm_model *m);
 
 /* The Bootstrap-Discover payload for p (root or an object; RFC 6690):
- * `</>;lwm2m=1.1,</0/0>;ssid=101;uri="coap://..",</1/0>;ssid=101,</3/0>`.
- * version NULL or "1.0" leaves out the lwm2m= link.  0 or out->err. */
+ * `</>;lwm2m=1.1,</0>;ver=1.1,</0/0>;ssid=101;uri="coap://..",</1>;ver=1.1,
+ * </1/0>;ssid=101,</2>;ver=1.1,</3>;ver=1.1,</3/0>`: objects 0 to 2 and
+ * those with instances, with their version (capped at the client's for
+ * OMA's objects) where it is not 1.0.  version NULL or "1.0" leaves out the
+ * lwm2m= link.  0, -ENOENT (an object the device does not have) or
+ * out->err. */
 int lwm_bootstrap_discover(struct lwm_model *m, const struct lwm_path *p, const char *version,
 			   struct lwm_buf *out);
 
