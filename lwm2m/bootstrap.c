@@ -1133,10 +1133,14 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 	if (r == 0) {
 		size_t kept = 0;
 		lwm_bootstrap_clear(b->model);
-		/* The bootstrap objects; other objects only where they exist. */
+		/* The bootstrap objects; other objects only where they exist;
+		 * resources this client does not support are ignored, as in a
+		 * Bootstrap-Write. */
 		for (size_t i = 0; i < n; i++) {
 			struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
 							   LWM_PATH_IID(&recs[i].path), 0, 0);
+			if (recs[i].path.len < 3 || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
+				continue;
 			if (LWM_PATH_OID(&ip) <= 2 || lwm_model_exists(b->model, &ip))
 				recs[kept++] = recs[i];
 		}
