@@ -245,5 +245,7 @@ void lwm_observe_free(struct lwm_client *c);
  * whose lwm_report_obs_key is key: 0, or -ENOENT when it is gone. */
 int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
 			const struct lwm_record *recs, size_t n);
+/* Is there an observation whose lwm_report_obs_key is key? */
+bool lwm_observe_has_key(struct lwm_client *c, uint64_t key);
 
 #endif

@@ -485,6 +485,14 @@ static int send_notification(struct lwm_obs *o, const struct lwm_attrs *a, uint6
 	return emit(o, want_con(o, a, now), now, out);
 }
 
+bool lwm_observe_has_key(struct lwm_client *c, uint64_t key)
+{
+	for (struct lwm_obs *o = c->obs ? c->obs->list : NULL; o; o = o->next)
+		if (obs_key(o) == key)
+			return true;
+	return false;
+}
+
 int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
 			const struct lwm_record *recs, size_t n)
 {
