@@ -783,15 +783,24 @@ static void cancel_by_paths(struct lwm_obs_table *t, const coap_pdu_t *req,
 {
 	struct lwm_path paths[OBS_MAX_PATHS];
 	bool composite = coap_pdu_get_code(req) == COAP_REQUEST_CODE_FETCH;
-	size_t n = 0;
+	struct lwm_obs *match = NULL;
+	size_t n = 0, found = 0;
 
 	if (!t || observe_paths(req, p, paths, &n) < 0)
 		return;
-	for (struct lwm_obs *o = t->list, *next; o; o = next) {
-		next = o->next;
-		if (o->composite == composite && same_paths(o, paths, n))
-			obs_free(o, true);
-	}
+	for (struct lwm_obs *o = t->list; o; o = o->next)
+		if (o->composite == composite && same_paths(o, paths, n)) {
+			match = o;
+			found++;
+		}
+	/* The token identifies an observation (RFC 7641): the path stands in
+	 * for it only when it names exactly one; with several, which one the
+	 * server meant is unknown, and ending all would end others' too. */
+	if (found == 1)
+		obs_free(match, true);
+	else if (found > 1)
+		log_notice(t->c->name, "cancel with an unknown token matches %zu observations: "
+			   "none cancelled", found);
 }
 
 bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
@@ -888,8 +897,10 @@ void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *re
 	if (!o)
 		return;
 	old = find_token(t, tok);
+	/* Its paths may differ from the new one's: their sampling is
+	 * recomputed too. */
 	if (old)
-		obs_free(old, false);
+		obs_free(old, true);
 	o->t = t;
 	memcpy(o->token, tok.s, tok.length);
 	o->token_len = tok.length;

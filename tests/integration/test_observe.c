@@ -299,6 +299,32 @@ static void composite_observe(void **state)
 		fail_msg("composite notification after cancel: %s", json_dumps(n, 0));
 }
 
+/* RFC 7641: the token names an observation.  A cancel whose token is
+ * unknown may only fall back to the path when that names one observation. */
+static void unknown_token_cancel_spares_several(void **state)
+{
+	struct env *e = *state;
+	char *a = observe(e, "/3200/0/5501", NULL), *b = observe(e, "/3200/0/5501", NULL);
+	json_t *n;
+
+	/* A fresh token, Observe 1: a plain read, neither observation ends. */
+	json_decref(expect(e, "2.05", "raw " EP " GET /3200/0/5501 observe=1 -"));
+	while ((n = next_notify(e, a, 0)))
+		json_decref(n);
+	while ((n = next_notify(e, b, 0)))
+		json_decref(n);
+	n = next_notify(e, a, 3000);
+	assert_non_null(n);
+	json_decref(n);
+	n = next_notify(e, b, 3000);
+	assert_non_null(n);
+	json_decref(n);
+	/* The test server cancels with a fresh token too, so these two stay
+	 * until the next case's new registration drops them. */
+	free(a);
+	free(b);
+}
+
 static void observation_survives_an_update(void **state)
 {
 	struct env *e = *state;
@@ -374,6 +400,7 @@ int main(void)
 		cmocka_unit_test(cancel_by_the_server_stops_notifications),
 		cmocka_unit_test(composite_observe),
 		cmocka_unit_test(observation_survives_an_update),
+		cmocka_unit_test(unknown_token_cancel_spares_several),
 		cmocka_unit_test(new_registration_drops_observations),
 		cmocka_unit_test(rst_from_a_server_that_forgot_cancels),
 	};
