@@ -803,6 +803,35 @@ static void cancel_by_paths(struct lwm_obs_table *t, const coap_pdu_t *req,
 			   "none cancelled", found);
 }
 
+/* Will Read-Composite (ops.c) answer 2.05?  Its checks, in its order:
+ * the path list decodes, the Accept is SenML or LwM2M CBOR, no path is in
+ * /0, and at least one path is readable. */
+static bool composite_will_read(struct lwm_client *c, const coap_pdu_t *req,
+				const struct lwm_path *p)
+{
+	struct lwm_path paths[OBS_MAX_PATHS];
+	size_t n = 0;
+	uint32_t accept;
+	bool any = false;
+
+	if (observe_paths(req, p, paths, &n) < 0 || n == 0)
+		return false;
+	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
+	    accept != LWM_FMT_SENML_JSON && accept != LWM_FMT_SENML_CBOR &&
+	    accept != LWM_FMT_LWM2M_CBOR)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct lwm_record *recs;
+		size_t k;
+		if (paths[i].len > 0 && LWM_PATH_OID(&paths[i]) == 0)
+			return false;
+		if (paths[i].len && lwm_client_read(c, &paths[i], &recs, &k) == 0 &&
+		    !(c->unavailable && LWM_PATH_OID(&paths[i]) >= 8))
+			any = true;
+	}
+	return any;
+}
+
 bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
 		       coap_pdu_t *resp, const struct lwm_path *p, uint32_t observe)
 {
@@ -834,9 +863,11 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		lwm_respond_code(resp, 400);
 		return false;
 	}
-	/* libcoap 4.3.1 cannot take an option out again, so a read that will
-	 * fail is not given one (the rarer failures, 4.06 or 4.13, keep it;
-	 * a server ends the observation on any error code anyway). */
+	/* libcoap 4.3.1 cannot take an option out again (nor add one once
+	 * the payload is in), so a read that will fail is not given one (the
+	 * rarer failures, 4.06 or 4.13, keep it; a server ends the
+	 * observation on any error code anyway).  RFC 7641 4.1: no Observe on
+	 * an error. */
 	if (coap_pdu_get_code(req) == COAP_REQUEST_CODE_GET) {
 		const struct lwm_record *recs;
 		size_t n;
@@ -846,6 +877,8 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		    lwm_client_read(c, p, &recs, &n) < 0 ||
 		    (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= 8))
 			return true;
+	} else if (!composite_will_read(c, req, p)) {
+		return true;
 	}
 	/* A re-registration with the same token continues its numbering. */
 	t->new_seq = old ? (old->seq + 1) & 0xFFFFFFu : 1;

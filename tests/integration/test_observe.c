@@ -282,6 +282,7 @@ static void composite_observe(void **state)
 		sprintf(hex + 2 * i, "%02x", (unsigned char)body[i]);
 	r = expect(e, "2.05", "raw " EP " FETCH / %s ct=110 accept=110 observe=0", hex);
 	assert_true(json_is_true(json_object_get(r, "observing")));
+	assert_non_null(json_object_get(r, "records")); /* the payload survived the insert */
 	snprintf(id, sizeof(id), "%s", str(r, "id"));
 	json_decref(r);
 	n = next_notify(e, id, 3000);
@@ -323,6 +324,33 @@ static void unknown_token_cancel_spares_several(void **state)
 	 * until the next case's new registration drops them. */
 	free(a);
 	free(b);
+}
+
+/* An Observe-Composite that fails carries no Observe option (RFC 7641
+ * 4.1) and starts nothing; attributes in it are not ignored silently. */
+static void composite_observe_errors(void **state)
+{
+	struct env *e = *state;
+	static const char missing[] = "[{\"n\":\"/3303/9/5700\"}]";
+	static const char good[] = "[{\"n\":\"/3303/0/5700\"}]";
+	char hm[2 * sizeof(missing) + 1], hg[2 * sizeof(good) + 1];
+	json_t *r;
+
+	for (size_t i = 0; i < sizeof(missing) - 1; i++)
+		sprintf(hm + 2 * i, "%02x", (unsigned char)missing[i]);
+	for (size_t i = 0; i < sizeof(good) - 1; i++)
+		sprintf(hg + 2 * i, "%02x", (unsigned char)good[i]);
+	r = expect(e, "4.04", "raw " EP " FETCH / %s ct=110 accept=110 observe=0", hm);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
+	r = expect(e, "4.15", "raw " EP " FETCH / %s ct=0 accept=110 observe=0", hg);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
+	/* Attributes attach to an Object or below, never to the root a
+	 * composite observation stands on: refused, not ignored. */
+	r = expect(e, "4.00", "raw " EP " FETCH /?pmin=1 %s ct=110 accept=110 observe=0", hg);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
 }
 
 static void observation_survives_an_update(void **state)
@@ -399,6 +427,7 @@ int main(void)
 		cmocka_unit_test(st_notifies_steps_only),
 		cmocka_unit_test(cancel_by_the_server_stops_notifications),
 		cmocka_unit_test(composite_observe),
+		cmocka_unit_test(composite_observe_errors),
 		cmocka_unit_test(observation_survives_an_update),
 		cmocka_unit_test(unknown_token_cancel_spares_several),
 		cmocka_unit_test(new_registration_drops_observations),
