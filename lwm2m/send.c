@@ -57,6 +57,7 @@ struct lwm_report {
 	bool unsupported;        /* the server has no Send (4.05, 5.01, 4.04s) */
 	unsigned not_found;      /* 4.04s to /dp in a row */
 	bool said_no_send;       /* "1.0 has no Send" logged */
+	bool said_clock;         /* "wall clock not set" logged */
 	/* What the device asked to send. */
 	uint16_t format;
 	struct lwm_send_item *items;
@@ -241,6 +242,11 @@ static int post_dp(struct lwm_client *c, const struct lwm_record *recs, const in
 
 	if (slot < 0)
 		return -EBUSY;
+	if (n && t[0] < LWM_SENML_T_ABS_MIN && !r->said_clock) {
+		log_warn(c->name, "wall clock not set (%lld s): Send carries no times",
+			 (long long)t[0]);
+		r->said_clock = true;
+	}
 	lwm_buf_init(&out, 64 * 1024);
 	e = lwm_senml_encode_timed(r->format, recs, t, n, &out);
 	if (e < 0 || !out.len) {

@@ -204,11 +204,11 @@ static void timed_senml_json(void **state)
 static void timed_senml_cbor(void **state)
 {
 	struct lwm_record r[2] = {num(3303, 1.5), num(3303, 2.5)};
-	int64_t t[2] = {100, 103};
+	int64_t t[2] = {1700000000, 1700000003};
 	struct lwm_buf out;
-	/* [{-3: 100, 0: "/3303/0/5700", 2: 1.5}, {0: "/3303/0/5700", 6: 3, 2: 2.5}] */
+	/* [{-3: 1700000000, 0: "/3303/0/5700", 2: 1.5}, {0: "/3303/0/5700", 6: 3, 2: 2.5}] */
 	static const uint8_t want[] = {
-		0x82, 0xa3, 0x22, 0x18, 0x64, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
+		0x82, 0xa3, 0x22, 0x1a, 0x65, 0x53, 0xf1, 0x00, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
 		'5', '7', '0', '0', 0x02, 0xf9, 0x3e, 0x00, 0xa3, 0x00, 0x6c, '/', '3', '3', '0',
 		'3', '/', '0', '/', '5', '7', '0', '0', 0x06, 0x03, 0x02, 0xf9, 0x41, 0x00,
 	};
@@ -218,6 +218,31 @@ static void timed_senml_cbor(void **state)
 	assert_int_equal(out.len, sizeof(want));
 	assert_memory_equal(out.data, want, sizeof(want));
 	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_TLV, r, t, 2, &out), -ENOTSUP);
+	lwm_buf_free(&out);
+}
+
+/* A wall clock that was never set (before 2^28 s, which SenML would read
+ * as relative to now): no bt, no t at all. */
+static void timed_without_a_set_clock(void **state)
+{
+	struct lwm_record r[2] = {num(3303, 1.5), num(3303, 2.5)};
+	int64_t t[2] = {100, 103};
+	struct lwm_buf out;
+	static const uint8_t want[] = {
+		0x82, 0xa2, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/', '5', '7', '0', '0',
+		0x02, 0xf9, 0x3e, 0x00, 0xa2, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
+		'5', '7', '0', '0', 0x02, 0xf9, 0x41, 0x00,
+	};
+
+	lwm_buf_init(&out, 0);
+	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_SENML_JSON, r, t, 2, &out), 0);
+	lwm_buf_putc(&out, 0);
+	assert_string_equal((const char *)out.data,
+			    "[{\"n\":\"/3303/0/5700\",\"v\":1.5},{\"n\":\"/3303/0/5700\",\"v\":2.5}]");
+	out.len = 0;
+	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_SENML_CBOR, r, t, 2, &out), 0);
+	assert_int_equal(out.len, sizeof(want));
+	assert_memory_equal(out.data, want, sizeof(want));
 	lwm_buf_free(&out);
 }
 
@@ -281,6 +306,7 @@ int main(void)
 		cmocka_unit_test(at_walks_in_order),
 		cmocka_unit_test(timed_senml_json),
 		cmocka_unit_test(timed_senml_cbor),
+		cmocka_unit_test(timed_without_a_set_clock),
 		cmocka_unit_test(storing_defaults_to_on),
 	};
 
