@@ -859,7 +859,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	/* 1.2: attributes carried in the Observe request itself. */
 	if (query && query->length &&
 	    lwm_attrs_apply_query(&t->new_attrs, (const char *)query->s, query->length, p->len,
-				  lwm_attr_target(p)) < 0) {
+				  lwm_attr_target(p) | lwm_attr_version(c->version)) < 0) {
 		lwm_respond_code(resp, 400);
 		return false;
 	}

@@ -18,7 +18,8 @@
 
 static const char config_tmpl[] =
 	"gateway = { name = \"ob\"; };\n"
-	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 120; } );\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 120;\n"
+	"              version = \"1.2\"; } );\n"
 	"devices = (\n"
 	"  { name = \"d\"; adapter = \"sim\";\n"
 	"    points = (\n"

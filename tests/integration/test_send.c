@@ -42,7 +42,7 @@ static const char config_tmpl[] =
 static const char offline_tmpl[] =
 	"gateway = { name = \"of\"; log_level = \"debug\"; };\n"
 	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 300;\n"
-	"              version = \"1.1\"; ack_timeout = 1; max_retransmit = 2; } );\n"
+	"              version = \"1.2\"; ack_timeout = 1; max_retransmit = 2; } );\n"
 	"devices = (\n"
 	"  { name = \"d\"; adapter = \"sim\";\n"
 	"    points = (\n"
