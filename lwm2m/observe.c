@@ -197,6 +197,7 @@ struct lwm_obs {
 	 * again (the lookups were a tenth of the notification path). */
 	struct lwm_attrs due_attrs;
 	bool due_attrs_ok;
+	bool said_too_large;        /* the oversize warning was given */
 	size_t n_paths;
 	struct lwm_obs_watch watch[]; /* one per observed path */
 };
@@ -485,6 +486,13 @@ static int send_notification(struct lwm_obs *o, const struct lwm_attrs *a, uint6
 	return emit(o, want_con(o, a, now), now, out);
 }
 
+void lwm_observe_con_next(struct lwm_client *c)
+{
+	/* As if LWM_OBS_CON_EVERY - 1 NON had gone: want_con says CON. */
+	for (struct lwm_obs *o = c->obs ? c->obs->list : NULL; o; o = o->next)
+		o->since_con = LWM_OBS_CON_EVERY;
+}
+
 bool lwm_observe_has_key(struct lwm_client *c, uint64_t key)
 {
 	for (struct lwm_obs *o = c->obs ? c->obs->list : NULL; o; o = o->next)
@@ -554,8 +562,20 @@ static int emit(struct lwm_obs *o, bool con, uint64_t now, struct lwm_buf *out)
 	    !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 			     coap_encode_var_safe(buf, sizeof(buf), o->format), buf) ||
 	    !coap_add_data(pdu, out->len, out->data ? out->data : buf)) {
-		/* Too big for one datagram: notifications are not sent block-wise. */
+		/* Too big for one datagram: notifications are not sent
+		 * block-wise (RFC 7959 2.6 would send the first block and let
+		 * the server fetch the rest; not done with libcoap 4.3.1 for a
+		 * notification built here).  Said once per observation. */
 		coap_delete_pdu(pdu);
+		if (!o->said_too_large) {
+			char name[32] = "?";
+			lwm_path_format(&o->watch[0].path, name, sizeof(name));
+			log_warn(c->name, "notification of %s%s is %zu bytes, more than one "
+				 "datagram (%zu): not sent (no block-wise notifications)", name,
+				 o->composite ? " (composite)" : "", out->len,
+				 coap_session_max_pdu_size(s));
+			o->said_too_large = true;
+		}
 		note_lost(o, "payload too large");
 		return -E2BIG;
 	}

@@ -627,6 +627,9 @@ void lwm_report_online(struct lwm_client *c)
 	if (r->offline)
 		log_notice(c->name, "server reachable again");
 	r->offline = false;
+	/* The Update lives, but the server may have lost its observations
+	 * (restarted): the next notification of each goes CON to find out. */
+	lwm_observe_con_next(c);
 	deliver_stored(c, false);
 }
 

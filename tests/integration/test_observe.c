@@ -373,6 +373,42 @@ static void observation_survives_an_update(void **state)
 	free(id);
 }
 
+/* After an Update the next notification is confirmable, so a server that
+ * lost the observation answers it with a RST; NON again after that. */
+static void first_notification_after_an_update_is_con(void **state)
+{
+	struct env *e = *state;
+	char *id = observe(e, "/3303/0/5700", NULL);
+	json_t *n, *ev;
+
+	n = next_notify(e, id, 3000);
+	assert_non_null(n);
+	assert_false(json_is_true(json_object_get(n, "con")));
+	json_decref(n);
+	json_decref(expect(e, "2.04", "execute " EP " %s", "/1/0/8"));
+	ev = h_wait_event(&e->srv, "update", "ep", EP, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* One sent before the Update was answered may still be in the pipe;
+	 * the one after it is CON. */
+	for (int k = 0; k < 3; k++) {
+		bool con;
+		n = next_notify(e, id, 3000);
+		assert_non_null(n);
+		con = json_is_true(json_object_get(n, "con"));
+		json_decref(n);
+		if (con)
+			break;
+		assert_true(k < 2);
+	}
+	n = next_notify(e, id, 3000);
+	assert_non_null(n);
+	assert_false(json_is_true(json_object_get(n, "con")));
+	json_decref(n);
+	cancel(e, "/3303/0/5700", id);
+	free(id);
+}
+
 static void new_registration_drops_observations(void **state)
 {
 	struct env *e = *state;
@@ -430,6 +466,7 @@ int main(void)
 		cmocka_unit_test(composite_observe),
 		cmocka_unit_test(composite_observe_errors),
 		cmocka_unit_test(observation_survives_an_update),
+		cmocka_unit_test(first_notification_after_an_update_is_con),
 		cmocka_unit_test(unknown_token_cancel_spares_several),
 		cmocka_unit_test(new_registration_drops_observations),
 		cmocka_unit_test(rst_from_a_server_that_forgot_cancels),

@@ -1118,6 +1118,7 @@ static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 	json_t *ev = response_event("notify", id, "observe", r, pdu);
 
 	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	json_object_set_new(ev, "con", json_boolean(coap_pdu_get_type(pdu) == COAP_MESSAGE_CON));
 	/* SenML notifications may carry times (stored notifications). */
 	{
 		int ct = content_format(pdu);
