@@ -13,15 +13,25 @@ struct attr_spec {
 	enum lwm_attr_bit bit;
 	enum { A_UINT, A_FLOAT, A_BIT } kind;
 	int min_level; /* lowest path length it may be attached to */
+	int since;     /* LwM2M minor version that defined it (1.x) */
 };
 
 static const struct attr_spec specs[] = {
-	{"pmin", LWM_ATTR_PMIN, A_UINT, 1},   {"pmax", LWM_ATTR_PMAX, A_UINT, 1},
-	{"gt", LWM_ATTR_GT, A_FLOAT, 3},      {"lt", LWM_ATTR_LT, A_FLOAT, 3},
-	{"st", LWM_ATTR_ST, A_FLOAT, 3},      {"epmin", LWM_ATTR_EPMIN, A_UINT, 1},
-	{"epmax", LWM_ATTR_EPMAX, A_UINT, 1}, {"edge", LWM_ATTR_EDGE, A_BIT, 3},
-	{"con", LWM_ATTR_CON, A_BIT, 1},      {"hqmax", LWM_ATTR_HQMAX, A_UINT, 1},
+	{"pmin", LWM_ATTR_PMIN, A_UINT, 1, 0},   {"pmax", LWM_ATTR_PMAX, A_UINT, 1, 0},
+	{"gt", LWM_ATTR_GT, A_FLOAT, 3, 0},      {"lt", LWM_ATTR_LT, A_FLOAT, 3, 0},
+	{"st", LWM_ATTR_ST, A_FLOAT, 3, 0},      {"epmin", LWM_ATTR_EPMIN, A_UINT, 1, 1},
+	{"epmax", LWM_ATTR_EPMAX, A_UINT, 1, 1}, {"edge", LWM_ATTR_EDGE, A_BIT, 3, 2},
+	{"con", LWM_ATTR_CON, A_BIT, 1, 2},      {"hqmax", LWM_ATTR_HQMAX, A_UINT, 1, 2},
 };
+
+int lwm_attr_version(const char *version)
+{
+	if (version && strcmp(version, "1.0") == 0)
+		return LWM_ATTR_V1_0;
+	if (version && strcmp(version, "1.1") == 0)
+		return LWM_ATTR_V1_1;
+	return 0;
+}
 
 static int parse_uint(const char *s, size_t len, uint32_t *out)
 {
@@ -58,6 +68,7 @@ static int parse_float(const char *s, size_t len, double *out)
 
 static int apply_one(struct lwm_attrs *a, const char *s, size_t len, int level, int type)
 {
+	int minor = (type & LWM_ATTR_V1_0) ? 0 : (type & LWM_ATTR_V1_1) ? 1 : 2;
 	const char *eq = memchr(s, '=', len);
 	size_t nlen = eq ? (size_t)(eq - s) : len;
 	const char *v = eq ? eq + 1 : NULL;
@@ -70,8 +81,11 @@ static int apply_one(struct lwm_attrs *a, const char *s, size_t len, int level, 
 
 		if (strlen(sp->name) != nlen || memcmp(sp->name, s, nlen) != 0)
 			continue;
-		if (level < sp->min_level)
+		/* An attribute the registration's version does not define is
+		 * an undefined attribute there: 4.00, not silently taken. */
+		if (level < sp->min_level || sp->since > minor)
 			return -EINVAL;
+		type &= ~(LWM_ATTR_V1_0 | LWM_ATTR_V1_1);
 		/* gt/lt/st need a number; edge (1.2) needs a boolean. */
 		if (sp->kind == A_FLOAT && type != LWM_ATTR_ON_NUMBER)
 			return -EINVAL;

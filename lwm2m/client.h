@@ -173,8 +173,14 @@ struct lwm_attrs {
 #define LWM_ATTR_ON_OTHER 0
 #define LWM_ATTR_ON_NUMBER 1
 #define LWM_ATTR_ON_BOOLEAN 2
+/* Or'ed into type: the registration is LwM2M 1.0 (pmin pmax gt lt st
+ * only) or 1.1 (and epmin epmax); without either, 1.2 (and edge con
+ * hqmax).  lwm_attr_version gives the flag for a version string. */
+#define LWM_ATTR_V1_0 0x100
+#define LWM_ATTR_V1_1 0x200
 int lwm_attrs_apply_query(struct lwm_attrs *attrs, const char *query, size_t len, int level,
 			  int type);
+int lwm_attr_version(const char *version);
 /* LWM_ATTR_ON_NUMBER, _BOOLEAN or _OTHER for the resource at p (len >= 3),
  * from the object table; _OTHER for objects and instances. */
 int lwm_attr_target(const struct lwm_path *p);

@@ -253,5 +253,11 @@ void lwm_observe_free(struct lwm_client *c);
  * whose lwm_report_obs_key is key: 0, or -ENOENT when it is gone. */
 int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
 			const struct lwm_record *recs, size_t n);
+/* The next notification of every observation goes CON: after an Update
+ * or a re-established session, a server that forgot us answers it with a
+ * RST (libcoap 4.3.1 does not hand a RST to a NON to us). */
+void lwm_observe_con_next(struct lwm_client *c);
+/* Is there an observation whose lwm_report_obs_key is key? */
+bool lwm_observe_has_key(struct lwm_client *c, uint64_t key);
 
 #endif

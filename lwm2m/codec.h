@@ -46,7 +46,11 @@ int lwm_encode(uint16_t format, const struct lwm_path *base, const struct lwm_re
  * order given, a path possibly repeated (one resource's values over time),
  * t[i] the wall-clock second record i's value was taken.  Names are full
  * paths; the first record carries bt = t[0], later ones t relative to it
- * when they differ.  format SENML_JSON or SENML_CBOR (-ENOTSUP otherwise). */
+ * when they differ.  A t[0] below LWM_SENML_T_ABS_MIN (2^28: SenML reads
+ * such a time as relative to now) means the wall clock was not set: then
+ * no record carries a time (the values go as current, which is less wrong).
+ * format SENML_JSON or SENML_CBOR (-ENOTSUP otherwise). */
+#define LWM_SENML_T_ABS_MIN ((int64_t)1 << 28)
 int lwm_senml_encode_timed(uint16_t format, const struct lwm_record *recs, const int64_t *t,
 			   size_t n, struct lwm_buf *out);
 int lwm_senml_json_encode_timed(const struct lwm_record *recs, const int64_t *t, size_t n,

@@ -60,19 +60,21 @@ int lwm_senml_cbor_encode_timed(const struct lwm_record *recs, const int64_t *t,
 				struct lwm_buf *out)
 {
 	char name[32];
+	bool timed = n && t[0] >= LWM_SENML_T_ABS_MIN;
 	int label, len, r;
 
 	lwm_cbor_put_head(out, 4, n);
 	for (size_t i = 0; i < n; i++) {
-		bool rel = i > 0 && t[i] != t[0];
+		bool rel = timed && i > 0 && t[i] != t[0];
+		bool base = timed && i == 0;
 		label = value_label(&recs[i].value);
 		if (label < 0)
 			return label;
 		len = lwm_path_format(&recs[i].path, name, sizeof(name));
 		if (len < 0 || recs[i].path.len < 3)
 			return -EINVAL;
-		lwm_cbor_put_head(out, 5, 2 + (i == 0) + rel);
-		if (i == 0) {
+		lwm_cbor_put_head(out, 5, 2 + base + rel);
+		if (base) {
 			lwm_cbor_put_int(out, L_BT);
 			lwm_cbor_put_int(out, t[0]);
 		}

@@ -22,6 +22,7 @@ int lwm_senml_json_encode_timed(const struct lwm_record *recs, const int64_t *t,
 				struct lwm_buf *out)
 {
 	char name[32];
+	bool timed = n && t[0] >= LWM_SENML_T_ABS_MIN;
 	int r;
 
 	lwm_buf_putc(out, '[');
@@ -30,7 +31,9 @@ int lwm_senml_json_encode_timed(const struct lwm_record *recs, const int64_t *t,
 			return -EINVAL;
 		if (i > 0)
 			lwm_buf_putc(out, ',');
-		if (i == 0)
+		if (!timed)
+			lwm_buf_printf(out, "{\"n\":\"%s\",", name);
+		else if (i == 0)
 			lwm_buf_printf(out, "{\"bt\":%lld,\"n\":\"%s\",", (long long)t[0], name);
 		else if (t[i] != t[0])
 			lwm_buf_printf(out, "{\"n\":\"%s\",\"t\":%lld,", name,

@@ -436,7 +436,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		/* Observe-Composite (observe.c) around the Read-Composite. */
 		if (lwm_request_uint_option(req, COAP_OPTION_OBSERVE, &observe) < 0)
 			observe = UINT32_MAX;
-		else if (!lwm_observe_begin(c, req, NULL, resp, &p, observe))
+		else if (!lwm_observe_begin(c, req, query, resp, &p, observe))
 			break;
 		lwm_client_refresh_time(c);
 		lwm_ops_read_composite(c, s, r, req, query, resp);

@@ -197,6 +197,7 @@ struct lwm_obs {
 	 * again (the lookups were a tenth of the notification path). */
 	struct lwm_attrs due_attrs;
 	bool due_attrs_ok;
+	bool said_too_large;        /* the oversize warning was given */
 	size_t n_paths;
 	struct lwm_obs_watch watch[]; /* one per observed path */
 };
@@ -485,6 +486,21 @@ static int send_notification(struct lwm_obs *o, const struct lwm_attrs *a, uint6
 	return emit(o, want_con(o, a, now), now, out);
 }
 
+void lwm_observe_con_next(struct lwm_client *c)
+{
+	/* As if LWM_OBS_CON_EVERY - 1 NON had gone: want_con says CON. */
+	for (struct lwm_obs *o = c->obs ? c->obs->list : NULL; o; o = o->next)
+		o->since_con = LWM_OBS_CON_EVERY;
+}
+
+bool lwm_observe_has_key(struct lwm_client *c, uint64_t key)
+{
+	for (struct lwm_obs *o = c->obs ? c->obs->list : NULL; o; o = o->next)
+		if (obs_key(o) == key)
+			return true;
+	return false;
+}
+
 int lwm_observe_deliver(struct lwm_client *c, uint64_t key, int64_t time_s,
 			const struct lwm_record *recs, size_t n)
 {
@@ -546,8 +562,20 @@ static int emit(struct lwm_obs *o, bool con, uint64_t now, struct lwm_buf *out)
 	    !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 			     coap_encode_var_safe(buf, sizeof(buf), o->format), buf) ||
 	    !coap_add_data(pdu, out->len, out->data ? out->data : buf)) {
-		/* Too big for one datagram: notifications are not sent block-wise. */
+		/* Too big for one datagram: notifications are not sent
+		 * block-wise (RFC 7959 2.6 would send the first block and let
+		 * the server fetch the rest; not done with libcoap 4.3.1 for a
+		 * notification built here).  Said once per observation. */
 		coap_delete_pdu(pdu);
+		if (!o->said_too_large) {
+			char name[32] = "?";
+			lwm_path_format(&o->watch[0].path, name, sizeof(name));
+			log_warn(c->name, "notification of %s%s is %zu bytes, more than one "
+				 "datagram (%zu): not sent (no block-wise notifications)", name,
+				 o->composite ? " (composite)" : "", out->len,
+				 coap_session_max_pdu_size(s));
+			o->said_too_large = true;
+		}
 		note_lost(o, "payload too large");
 		return -E2BIG;
 	}
@@ -775,15 +803,53 @@ static void cancel_by_paths(struct lwm_obs_table *t, const coap_pdu_t *req,
 {
 	struct lwm_path paths[OBS_MAX_PATHS];
 	bool composite = coap_pdu_get_code(req) == COAP_REQUEST_CODE_FETCH;
-	size_t n = 0;
+	struct lwm_obs *match = NULL;
+	size_t n = 0, found = 0;
 
 	if (!t || observe_paths(req, p, paths, &n) < 0)
 		return;
-	for (struct lwm_obs *o = t->list, *next; o; o = next) {
-		next = o->next;
-		if (o->composite == composite && same_paths(o, paths, n))
-			obs_free(o, true);
+	for (struct lwm_obs *o = t->list; o; o = o->next)
+		if (o->composite == composite && same_paths(o, paths, n)) {
+			match = o;
+			found++;
+		}
+	/* The token identifies an observation (RFC 7641): the path stands in
+	 * for it only when it names exactly one; with several, which one the
+	 * server meant is unknown, and ending all would end others' too. */
+	if (found == 1)
+		obs_free(match, true);
+	else if (found > 1)
+		log_notice(t->c->name, "cancel with an unknown token matches %zu observations: "
+			   "none cancelled", found);
+}
+
+/* Will Read-Composite (ops.c) answer 2.05?  Its checks, in its order:
+ * the path list decodes, the Accept is SenML or LwM2M CBOR, no path is in
+ * /0, and at least one path is readable. */
+static bool composite_will_read(struct lwm_client *c, const coap_pdu_t *req,
+				const struct lwm_path *p)
+{
+	struct lwm_path paths[OBS_MAX_PATHS];
+	size_t n = 0;
+	uint32_t accept;
+	bool any = false;
+
+	if (observe_paths(req, p, paths, &n) < 0 || n == 0)
+		return false;
+	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
+	    accept != LWM_FMT_SENML_JSON && accept != LWM_FMT_SENML_CBOR &&
+	    accept != LWM_FMT_LWM2M_CBOR)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct lwm_record *recs;
+		size_t k;
+		if (paths[i].len > 0 && LWM_PATH_OID(&paths[i]) == 0)
+			return false;
+		if (paths[i].len && lwm_client_read(c, &paths[i], &recs, &k) == 0 &&
+		    !(c->unavailable && LWM_PATH_OID(&paths[i]) >= 8))
+			any = true;
 	}
+	return any;
 }
 
 bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
@@ -813,13 +879,15 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	/* 1.2: attributes carried in the Observe request itself. */
 	if (query && query->length &&
 	    lwm_attrs_apply_query(&t->new_attrs, (const char *)query->s, query->length, p->len,
-				  lwm_attr_target(p)) < 0) {
+				  lwm_attr_target(p) | lwm_attr_version(c->version)) < 0) {
 		lwm_respond_code(resp, 400);
 		return false;
 	}
-	/* libcoap 4.3.1 cannot take an option out again, so a read that will
-	 * fail is not given one (the rarer failures, 4.06 or 4.13, keep it;
-	 * a server ends the observation on any error code anyway). */
+	/* libcoap 4.3.1 cannot take an option out again (nor add one once
+	 * the payload is in), so a read that will fail is not given one (the
+	 * rarer failures, 4.06 or 4.13, keep it; a server ends the
+	 * observation on any error code anyway).  RFC 7641 4.1: no Observe on
+	 * an error. */
 	if (coap_pdu_get_code(req) == COAP_REQUEST_CODE_GET) {
 		const struct lwm_record *recs;
 		size_t n;
@@ -829,6 +897,8 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		    lwm_client_read(c, p, &recs, &n) < 0 ||
 		    (c->unavailable && p->len >= 1 && LWM_PATH_OID(p) >= 8))
 			return true;
+	} else if (!composite_will_read(c, req, p)) {
+		return true;
 	}
 	/* A re-registration with the same token continues its numbering. */
 	t->new_seq = old ? (old->seq + 1) & 0xFFFFFFu : 1;
@@ -880,8 +950,10 @@ void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *re
 	if (!o)
 		return;
 	old = find_token(t, tok);
+	/* Its paths may differ from the new one's: their sampling is
+	 * recomputed too. */
 	if (old)
-		obs_free(old, false);
+		obs_free(old, true);
 	o->t = t;
 	memcpy(o->token, tok.s, tok.length);
 	o->token_len = tok.length;

@@ -651,7 +651,7 @@ void lwm_ops_write_attributes(struct lwm_client *c, const coap_string_t *query,
 	if (cur)
 		a = *cur;
 	if (lwm_attrs_apply_query(&a, (const char *)query->s, query->length, p->len,
-				  lwm_attr_target(p)) < 0)
+				  lwm_attr_target(p) | lwm_attr_version(c->version)) < 0)
 		return lwm_respond_code(resp, 400);
 	if (lwm_client_attrs_put(c, p, &a) < 0)
 		return lwm_respond_code(resp, 500);

@@ -23,8 +23,15 @@
  *   not stored: muting is the server refusing Send, not the server being
  *   away.  Data a scheduled Send produces while offline is stored like a
  *   notification (key 0) when storing is on.
- * - 4.04 / 4.05 to /dp: the server has no Send; logged once, Send stays
- *   off until the next registration. */
+ * - A Send is kept (records and times) until its answer: when its CON goes
+ *   unanswered and storing is on, its records go back to the store like an
+ *   unacknowledged CON notification.  At most SEND_INFLIGHT Sends await an
+ *   answer; the rest of the store goes as answers come.
+ * - 4.05 / 5.01 to /dp: the server has no Send; logged once, Send stays
+ *   off until the next registration.  4.04 means "Reported Object was not
+ *   registered to the LwM2M Server": that payload is dropped (logged), and
+ *   only SEND_404_LIMIT of them in a row switch Send off (a server that
+ *   routes no /dp at all). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +45,8 @@
 #define STORE_DEFAULT_COUNT 256
 #define STORE_DEFAULT_BYTES (64u * 1024u)
 #define SEND_MAX_RECORDS 64 /* per POST /dp when draining the store */
-#define SEND_INFLIGHT 8     /* tokens of Sends awaiting an answer */
+#define SEND_INFLIGHT 8     /* Sends awaiting an answer */
+#define SEND_404_LIMIT 3    /* 4.04s in a row taken as "no Send here" */
 
 struct lwm_report {
 	struct lwm_client *c;
@@ -46,8 +54,10 @@ struct lwm_report {
 	uint64_t logged_dropped; /* drops already reported */
 	uint64_t dropped_other;  /* could not be delivered (no Send, muted) */
 	bool offline;
-	bool unsupported;        /* the server answered 4.04/4.05 to /dp */
+	bool unsupported;        /* the server has no Send (4.05, 5.01, 4.04s) */
+	unsigned not_found;      /* 4.04s to /dp in a row */
 	bool said_no_send;       /* "1.0 has no Send" logged */
+	bool said_clock;         /* "wall clock not set" logged */
 	/* What the device asked to send. */
 	uint16_t format;
 	struct lwm_send_item *items;
@@ -60,7 +70,8 @@ struct lwm_report {
 		uint8_t tok[LWM_TOKEN_MAX];
 		size_t len;
 	} inflight[SEND_INFLIGHT];
-	unsigned next_slot;
+	/* Their records while storing is on, key slot + 1. */
+	struct lwm_store *pending;
 	unsigned long failed;
 	/* Reused between Sends. */
 	struct lwm_record *recs;
@@ -86,7 +97,9 @@ bool lwm_report_storing(struct lwm_client *c)
 {
 	const struct lwm_value *v = server_res(c, 6);
 
-	return v && v->type == LWM_T_BOOLEAN && v->v.b;
+	/* Absent means on: 1.xml gives true as the default, and an account a
+	 * bootstrap server wrote may well leave the resource out. */
+	return !v || v->type != LWM_T_BOOLEAN || v->v.b;
 }
 
 static bool muted(struct lwm_client *c)
@@ -182,6 +195,42 @@ static void release_payload(coap_session_t *s, void *p)
 	free(p);
 }
 
+static int free_slot(const struct lwm_report *r)
+{
+	for (int i = 0; i < SEND_INFLIGHT; i++)
+		if (!r->inflight[i].len)
+			return i;
+	return -1;
+}
+
+/* Keep a Send's records, one entry per run of equal times, until its
+ * answer (key slot + 1). */
+static void keep_pending(struct lwm_report *r, int slot, const struct lwm_record *recs,
+			 const int64_t *t, size_t n)
+{
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && t[j] == t[i]; j++)
+			;
+		lwm_store_push(r->pending, (uint64_t)slot + 1, 0, t[i], recs + i, j - i);
+	}
+}
+
+/* The records of an unanswered Send back into the store (storing on). */
+static size_t restore_pending(struct lwm_report *r, int slot)
+{
+	struct lwm_store_entry e;
+	size_t k = 0;
+
+	for (size_t i = 0; lwm_store_at(r->pending, i, &e); i++)
+		if (e.key == (uint64_t)slot + 1) {
+			lwm_store_push(r->store, 0, 0, e.time_s, e.recs, e.n);
+			k++;
+		}
+	lwm_store_remove_key(r->pending, (uint64_t)slot + 1);
+	return k;
+}
+
+/* -EBUSY: SEND_INFLIGHT Sends await their answer already. */
 static int post_dp(struct lwm_client *c, const struct lwm_record *recs, const int64_t *t,
 		   size_t n)
 {
@@ -189,8 +238,15 @@ static int post_dp(struct lwm_client *c, const struct lwm_record *recs, const in
 	struct lwm_buf out;
 	coap_pdu_t *pdu;
 	uint8_t buf[4];
-	int e;
+	int e, slot = free_slot(r);
 
+	if (slot < 0)
+		return -EBUSY;
+	if (n && t[0] < LWM_SENML_T_ABS_MIN && !r->said_clock) {
+		log_warn(c->name, "wall clock not set (%lld s): Send carries no times",
+			 (long long)t[0]);
+		r->said_clock = true;
+	}
 	lwm_buf_init(&out, 64 * 1024);
 	e = lwm_senml_encode_timed(r->format, recs, t, n, &out);
 	if (e < 0 || !out.len) {
@@ -202,11 +258,8 @@ static int post_dp(struct lwm_client *c, const struct lwm_record *recs, const in
 		lwm_buf_free(&out);
 		return -ENOMEM;
 	}
-	{
-		unsigned slot = r->next_slot++ % SEND_INFLIGHT;
-		coap_session_new_token(c->session, &r->inflight[slot].len, r->inflight[slot].tok);
-		coap_add_token(pdu, r->inflight[slot].len, r->inflight[slot].tok);
-	}
+	coap_session_new_token(c->session, &r->inflight[slot].len, r->inflight[slot].tok);
+	coap_add_token(pdu, r->inflight[slot].len, r->inflight[slot].tok);
 	coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"dp");
 	coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 			coap_encode_var_safe(buf, sizeof(buf), r->format), buf);
@@ -214,13 +267,20 @@ static int post_dp(struct lwm_client *c, const struct lwm_record *recs, const in
 	if (!coap_add_data_large_request(c->session, pdu, out.len, out.data, release_payload,
 					 out.data)) {
 		coap_delete_pdu(pdu);
+		r->inflight[slot].len = 0;
 		return -ENOMEM;
 	}
-	if (coap_send(c->session, pdu) == COAP_INVALID_MID)
+	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
+		r->inflight[slot].len = 0;
 		return -EIO;
+	}
+	if (lwm_report_storing(c))
+		keep_pending(r, slot, recs, t, n);
 	lwm_engine_kick(c->engine);
 	return 0;
 }
+
+static void deliver_stored(struct lwm_client *c, bool quiet);
 
 static int grow(struct lwm_report *r, size_t need)
 {
@@ -276,6 +336,16 @@ static void send_items(struct lwm_client *c, const bool *which)
 	}
 	if (!send_allowed(c))
 		return;
+	/* Stored data still waiting for a free Send goes first. */
+	if (free_slot(r) < 0 || (lwm_store_count(r->store) && lwm_report_storing(c))) {
+		if (lwm_report_storing(c))
+			lwm_store_push(r->store, 0, 0, now, r->recs, n);
+		else
+			r->dropped_other++;
+		log_drops(r, "every Send slot awaiting its answer");
+		deliver_stored(c, true);
+		return;
+	}
 	if (post_dp(c, r->recs, r->times, n) < 0) {
 		r->failed++;
 		if (power_of_ten(r->failed))
@@ -388,18 +458,28 @@ bool lwm_send_response(struct lwm_client *c, const coap_pdu_t *rcvd)
 		    memcmp(r->inflight[i].tok, tok.s, tok.length) != 0)
 			continue;
 		r->inflight[i].len = 0;
-		if (code / 100 == 2)
-			return true;
-		if (code == 404 || code == 405) {
+		/* Answered: delivered or refused, not kept either way. */
+		lwm_store_remove_key(r->pending, (uint64_t)i + 1);
+		if (code / 100 == 2) {
+			r->not_found = 0;
+		} else if (code == 405 || code == 501 ||
+			   (code == 404 && ++r->not_found >= SEND_404_LIMIT)) {
 			if (!r->unsupported)
 				log_warn(c->name, "server answered %u.%02u to Send: it has no Send; "
 					 "not sending until the next registration", code / 100,
 					 code % 100);
 			r->unsupported = true;
+		} else if (code == 404) {
+			/* TS Core: a reported Object not registered to the server. */
+			r->dropped_other++;
+			log_warn(c->name, "server answered 4.04 to Send (an object it does not "
+				 "know?): that Send's data dropped");
 		} else if (power_of_ten(++r->failed)) {
 			log_warn(c->name, "Send answered %u.%02u; %lu failed so far", code / 100,
 				 code % 100, r->failed);
 		}
+		/* A slot is free: what waits in the store can go on. */
+		deliver_stored(c, true);
 		return true;
 	}
 	return false;
@@ -417,11 +497,21 @@ bool lwm_send_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_reaso
 		    memcmp(r->inflight[i].tok, tok.s, tok.length) != 0)
 			continue;
 		r->inflight[i].len = 0;
+		if (reason == COAP_NACK_TOO_MANY_RETRIES || reason == COAP_NACK_ICMP_ISSUE) {
+			/* The server is away, not refusing: keep the data like an
+			 * unacknowledged CON notification (storing on). */
+			size_t k = restore_pending(r, (int)i);
+			if (k)
+				log_debug(c->name, "unacknowledged Send kept (%zu entries)", k);
+			else if (power_of_ten(++r->failed))
+				log_warn(c->name, "Send not acknowledged; %lu lost so far", r->failed);
+			lwm_report_offline(c, "Send not acknowledged");
+			return true;
+		}
+		lwm_store_remove_key(r->pending, (uint64_t)i + 1);
 		if (power_of_ten(++r->failed))
 			log_warn(c->name, "Send not delivered (reason %d); %lu failed so far",
 				 (int)reason, r->failed);
-		if (reason == COAP_NACK_TOO_MANY_RETRIES || reason == COAP_NACK_ICMP_ISSUE)
-			lwm_report_offline(c, "Send not acknowledged");
 		return true;
 	}
 	return false;
@@ -430,14 +520,16 @@ bool lwm_send_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_reaso
 /* ---- delivering what was stored ----------------------------------------------------- */
 
 /* The first k entries' records and times into r->recs/r->times (the
- * records point into the store until those entries are popped). */
-static size_t batch(struct lwm_report *r, size_t *k_out)
+ * records point into the store until those entries are popped); it stops
+ * before an entry whose observation lives (that one goes on it). */
+static size_t batch(struct lwm_client *c, size_t *k_out)
 {
+	struct lwm_report *r = c->report;
 	struct lwm_store_entry e;
 	size_t k = 0, n = 0;
 
 	while (lwm_store_at(r->store, k, &e)) {
-		if (n && n + e.n > SEND_MAX_RECORDS)
+		if (n && (n + e.n > SEND_MAX_RECORDS || (e.key && lwm_observe_has_key(c, e.key))))
 			break;
 		if (grow(r, n + e.n) < 0)
 			break;
@@ -451,27 +543,56 @@ static size_t batch(struct lwm_report *r, size_t *k_out)
 	return n;
 }
 
-/* Everything in the store goes by Send, in order, in batches; what cannot
- * be sent is dropped, counted and logged. */
-static void drain_by_send(struct lwm_client *c)
+/* What the store holds, oldest first: each on its observation while that
+ * exists, the rest (Sends, observations gone) by Send in batches; what
+ * cannot be sent is dropped, counted and logged.  Stops while the server
+ * is away, and when every Send slot is taken (an answer resumes it). */
+static void deliver_stored(struct lwm_client *c, bool quiet)
 {
 	struct lwm_report *r = c->report;
-	bool can = send_allowed(c);
-	size_t k, n, sent = 0;
+	struct lwm_store_entry e;
+	size_t on_obs = 0, by_send = 0, k, n;
 
-	while ((n = batch(r, &k)) > 0 || k > 0) {
-		bool ok = can && n && post_dp(c, r->recs, r->times, n) == 0;
-		for (size_t i = 0; i < k; i++) {
-			if (ok)
-				lwm_store_pop(r->store);
-			else
-				lwm_store_drop_oldest(r->store);
+	while (!r->offline && is_registered(c) && lwm_store_peek(r->store, &e)) {
+		if (e.key && lwm_observe_deliver(c, e.key, e.time_s, e.recs, e.n) == 0) {
+			on_obs++;
+			lwm_store_pop(r->store);
+			continue;
 		}
-		sent += ok ? k : 0;
+		if (!send_allowed(c)) {
+			lwm_store_drop_oldest(r->store);
+			continue;
+		}
+		if (free_slot(r) < 0)
+			break;
+		n = batch(c, &k);
+		if (k == 0) { /* out of memory for even one entry */
+			lwm_store_drop_oldest(r->store);
+			continue;
+		}
+		/* The records point into the store: popped only once sent (the
+		 * pending copy is made inside post_dp). */
+		if (n && post_dp(c, r->recs, r->times, n) == 0) {
+			for (size_t i = 0; i < k; i++)
+				lwm_store_pop(r->store);
+			by_send += k;
+			continue;
+		}
+		for (size_t i = 0; i < k; i++)
+			lwm_store_drop_oldest(r->store);
 	}
-	if (sent)
-		log_info(c->name, "%zu stored notification(s) delivered by Send", sent);
-	log_drops(r, can ? "Send failed" : "registration lost and Send unavailable");
+	if (on_obs || by_send) {
+		if (quiet)
+			log_debug(c->name, "%zu stored notification(s) delivered, %zu by Send",
+				  on_obs + by_send, by_send);
+		else if (!on_obs)
+			log_info(c->name, "%zu stored notification(s) delivered by Send", by_send);
+		else
+			log_info(c->name, "%zu stored notification(s) delivered, %zu by Send",
+				 on_obs + by_send, by_send);
+	}
+	log_drops(r, send_allowed(c) ? "could not be delivered"
+				     : "observation gone and Send unavailable");
 }
 
 void lwm_report_registered(struct lwm_client *c)
@@ -482,45 +603,34 @@ void lwm_report_registered(struct lwm_client *c)
 		return;
 	r->offline = false;
 	/* Sends on an earlier session will not be answered: forget their
-	 * tokens, which the new session may hand out again. */
+	 * tokens, which the new session may hand out again, and keep their
+	 * data (storing on) as never acknowledged. */
+	for (int i = 0; i < SEND_INFLIGHT; i++)
+		if (r->inflight[i].len && lwm_report_storing(c))
+			restore_pending(r, i);
+		else
+			lwm_store_remove_key(r->pending, (uint64_t)i + 1);
 	memset(r->inflight, 0, sizeof(r->inflight));
 	r->unsupported = false; /* perhaps a different server now: ask again */
+	r->not_found = 0;
 	r->said_no_send = false;
 	if (lwm_store_count(r->store))
-		drain_by_send(c);
+		deliver_stored(c, false);
 }
 
 void lwm_report_online(struct lwm_client *c)
 {
 	struct lwm_report *r = c->report;
-	struct lwm_store_entry e;
-	size_t on_obs = 0, by_send = 0, dropped = 0;
 
 	if (!r)
 		return;
 	if (r->offline)
 		log_notice(c->name, "server reachable again");
 	r->offline = false;
-	/* In order: each on its observation when that still exists, else (a
-	 * Send, or an observation cancelled meanwhile) by Send. */
-	while (!r->offline && lwm_store_peek(r->store, &e)) {
-		if (e.key && lwm_observe_deliver(c, e.key, e.time_s, e.recs, e.n) == 0) {
-			on_obs++;
-			lwm_store_pop(r->store);
-			continue;
-		}
-		if (send_allowed(c) && post_dp(c, e.recs, &e.time_s, e.n) == 0) {
-			by_send++;
-			lwm_store_pop(r->store);
-			continue;
-		}
-		lwm_store_drop_oldest(r->store);
-		dropped++;
-	}
-	if (on_obs || by_send)
-		log_info(c->name, "%zu stored notification(s) delivered, %zu by Send", on_obs + by_send,
-			 by_send);
-	log_drops(r, "could not be delivered");
+	/* The Update lives, but the server may have lost its observations
+	 * (restarted): the next notification of each goes CON to find out. */
+	lwm_observe_con_next(c);
+	deliver_stored(c, false);
 }
 
 int lwm_report_new(struct lwm_client *c, const struct lwm_client_config *cfg)
@@ -533,7 +643,12 @@ int lwm_report_new(struct lwm_client *c, const struct lwm_client_config *cfg)
 	r->format = LWM_FMT_SENML_CBOR;
 	r->store = lwm_store_new(cfg->store_count ? cfg->store_count : STORE_DEFAULT_COUNT,
 				 cfg->store_bytes ? cfg->store_bytes : STORE_DEFAULT_BYTES);
-	if (!r->store) {
+	/* Sends awaiting their answer: bounded like the store. */
+	r->pending = lwm_store_new(cfg->store_count ? cfg->store_count : STORE_DEFAULT_COUNT,
+				   cfg->store_bytes ? cfg->store_bytes : STORE_DEFAULT_BYTES);
+	if (!r->store || !r->pending) {
+		lwm_store_free(r->store);
+		lwm_store_free(r->pending);
 		free(r);
 		return -ENOMEM;
 	}
@@ -555,6 +670,7 @@ void lwm_report_free(struct lwm_client *c)
 	gw_timer_disarm(&r->period_timer);
 	gw_timer_disarm(&r->change_timer);
 	lwm_store_free(r->store);
+	lwm_store_free(r->pending);
 	free(r->items);
 	free(r->dirty);
 	free(r->next_ms);

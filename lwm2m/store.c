@@ -275,6 +275,23 @@ void lwm_store_pop(struct lwm_store *s)
 		remove_head(s);
 }
 
+void lwm_store_remove_key(struct lwm_store *s, uint64_t key)
+{
+	size_t off = s->head, left = s->entries;
+
+	while (left--) {
+		struct entry_hdr *h = at(s, off);
+		if (h->live && h->key == key) {
+			h->live = 0;
+			s->live--;
+		}
+		off += h->size;
+		if (s->wrap_at && off == s->wrap_at)
+			off = 0;
+	}
+	skip_dead(s);
+}
+
 size_t lwm_store_count(const struct lwm_store *s)
 {
 	return s ? s->live : 0;

@@ -51,6 +51,9 @@ bool lwm_store_peek(struct lwm_store *s, struct lwm_store_entry *out);
 bool lwm_store_at(struct lwm_store *s, size_t i, struct lwm_store_entry *out);
 /* Remove the oldest entry (delivered, or handed on). */
 void lwm_store_pop(struct lwm_store *s);
+/* Remove every entry of key (handed on or settled; not counted as
+ * dropped). */
+void lwm_store_remove_key(struct lwm_store *s, uint64_t key);
 /* Count entry (of any key) as dropped and remove it: the caller could not
  * deliver it. */
 void lwm_store_drop_oldest(struct lwm_store *s);

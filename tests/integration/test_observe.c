@@ -18,7 +18,8 @@
 
 static const char config_tmpl[] =
 	"gateway = { name = \"ob\"; };\n"
-	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 120; } );\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 120;\n"
+	"              version = \"1.2\"; } );\n"
 	"devices = (\n"
 	"  { name = \"d\"; adapter = \"sim\";\n"
 	"    points = (\n"
@@ -282,6 +283,7 @@ static void composite_observe(void **state)
 		sprintf(hex + 2 * i, "%02x", (unsigned char)body[i]);
 	r = expect(e, "2.05", "raw " EP " FETCH / %s ct=110 accept=110 observe=0", hex);
 	assert_true(json_is_true(json_object_get(r, "observing")));
+	assert_non_null(json_object_get(r, "records")); /* the payload survived the insert */
 	snprintf(id, sizeof(id), "%s", str(r, "id"));
 	json_decref(r);
 	n = next_notify(e, id, 3000);
@@ -299,6 +301,59 @@ static void composite_observe(void **state)
 		fail_msg("composite notification after cancel: %s", json_dumps(n, 0));
 }
 
+/* RFC 7641: the token names an observation.  A cancel whose token is
+ * unknown may only fall back to the path when that names one observation. */
+static void unknown_token_cancel_spares_several(void **state)
+{
+	struct env *e = *state;
+	char *a = observe(e, "/3200/0/5501", NULL), *b = observe(e, "/3200/0/5501", NULL);
+	json_t *n;
+
+	/* A fresh token, Observe 1: a plain read, neither observation ends. */
+	json_decref(expect(e, "2.05", "raw " EP " GET /3200/0/5501 observe=1 -"));
+	while ((n = next_notify(e, a, 0)))
+		json_decref(n);
+	while ((n = next_notify(e, b, 0)))
+		json_decref(n);
+	n = next_notify(e, a, 3000);
+	assert_non_null(n);
+	json_decref(n);
+	n = next_notify(e, b, 3000);
+	assert_non_null(n);
+	json_decref(n);
+	/* The test server cancels with a fresh token too, so these two stay
+	 * until the next case's new registration drops them. */
+	free(a);
+	free(b);
+}
+
+/* An Observe-Composite that fails carries no Observe option (RFC 7641
+ * 4.1) and starts nothing; attributes in it are not ignored silently. */
+static void composite_observe_errors(void **state)
+{
+	struct env *e = *state;
+	static const char missing[] = "[{\"n\":\"/3303/9/5700\"}]";
+	static const char good[] = "[{\"n\":\"/3303/0/5700\"}]";
+	char hm[2 * sizeof(missing) + 1], hg[2 * sizeof(good) + 1];
+	json_t *r;
+
+	for (size_t i = 0; i < sizeof(missing) - 1; i++)
+		sprintf(hm + 2 * i, "%02x", (unsigned char)missing[i]);
+	for (size_t i = 0; i < sizeof(good) - 1; i++)
+		sprintf(hg + 2 * i, "%02x", (unsigned char)good[i]);
+	r = expect(e, "4.04", "raw " EP " FETCH / %s ct=110 accept=110 observe=0", hm);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
+	r = expect(e, "4.15", "raw " EP " FETCH / %s ct=0 accept=110 observe=0", hg);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
+	/* Attributes attach to an Object or below, never to the root a
+	 * composite observation stands on: refused, not ignored. */
+	r = expect(e, "4.00", "raw " EP " FETCH /?pmin=1 %s ct=110 accept=110 observe=0", hg);
+	assert_false(json_is_true(json_object_get(r, "observe_option")));
+	json_decref(r);
+}
+
 static void observation_survives_an_update(void **state)
 {
 	struct env *e = *state;
@@ -313,6 +368,42 @@ static void observation_survives_an_update(void **state)
 		json_decref(n);
 	n = next_notify(e, id, 3000);
 	assert_non_null(n);
+	json_decref(n);
+	cancel(e, "/3303/0/5700", id);
+	free(id);
+}
+
+/* After an Update the next notification is confirmable, so a server that
+ * lost the observation answers it with a RST; NON again after that. */
+static void first_notification_after_an_update_is_con(void **state)
+{
+	struct env *e = *state;
+	char *id = observe(e, "/3303/0/5700", NULL);
+	json_t *n, *ev;
+
+	n = next_notify(e, id, 3000);
+	assert_non_null(n);
+	assert_false(json_is_true(json_object_get(n, "con")));
+	json_decref(n);
+	json_decref(expect(e, "2.04", "execute " EP " %s", "/1/0/8"));
+	ev = h_wait_event(&e->srv, "update", "ep", EP, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	/* One sent before the Update was answered may still be in the pipe;
+	 * the one after it is CON. */
+	for (int k = 0; k < 3; k++) {
+		bool con;
+		n = next_notify(e, id, 3000);
+		assert_non_null(n);
+		con = json_is_true(json_object_get(n, "con"));
+		json_decref(n);
+		if (con)
+			break;
+		assert_true(k < 2);
+	}
+	n = next_notify(e, id, 3000);
+	assert_non_null(n);
+	assert_false(json_is_true(json_object_get(n, "con")));
 	json_decref(n);
 	cancel(e, "/3303/0/5700", id);
 	free(id);
@@ -373,7 +464,10 @@ int main(void)
 		cmocka_unit_test(st_notifies_steps_only),
 		cmocka_unit_test(cancel_by_the_server_stops_notifications),
 		cmocka_unit_test(composite_observe),
+		cmocka_unit_test(composite_observe_errors),
 		cmocka_unit_test(observation_survives_an_update),
+		cmocka_unit_test(first_notification_after_an_update_is_con),
+		cmocka_unit_test(unknown_token_cancel_spares_several),
 		cmocka_unit_test(new_registration_drops_observations),
 		cmocka_unit_test(rst_from_a_server_that_forgot_cancels),
 	};

@@ -18,7 +18,8 @@
 
 static const char config_tmpl[] =
 	"gateway = { name = \"op\"; state_dir = \"@STATE@\"; operation_timeout = 3.0; };\n"
-	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60;\n"
+	"              version = \"1.2\"; } );\n"
 	"devices = (\n"
 	"  { name = \"io\"; adapter = \"sim\";\n"
 	"    points = (\n"

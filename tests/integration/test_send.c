@@ -42,12 +42,28 @@ static const char config_tmpl[] =
 static const char offline_tmpl[] =
 	"gateway = { name = \"of\"; log_level = \"debug\"; };\n"
 	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 300;\n"
-	"              version = \"1.1\"; ack_timeout = 1; max_retransmit = 2; } );\n"
+	"              version = \"1.2\"; ack_timeout = 1; max_retransmit = 2; } );\n"
 	"devices = (\n"
 	"  { name = \"d\"; adapter = \"sim\";\n"
 	"    points = (\n"
 	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"sine\";\n"
 	"        base = 20.0; amplitude = 5.0; period = 2.0; }\n"
+	"    ); }\n"
+	");\n";
+
+/* Scheduled Sends of two points sharing a period: one Send, two records,
+ * stored as one entry while the server is away. */
+static const char offline_multi_tmpl[] =
+	"gateway = { name = \"om\"; log_level = \"debug\"; };\n"
+	"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 300;\n"
+	"              version = \"1.1\"; ack_timeout = 1; max_retransmit = 2; } );\n"
+	"devices = (\n"
+	"  { name = \"d\"; adapter = \"sim\";\n"
+	"    points = (\n"
+	"      { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.2; waveform = \"constant\";\n"
+	"        base = 20.0; send_period = 1.0; },\n"
+	"      { channel = \"h\"; path = \"/3304/0/5700\"; poll = 0.2; waveform = \"constant\";\n"
+	"        base = 40.0; send_period = 1.0; }\n"
 	"    ); }\n"
 	");\n";
 
@@ -65,6 +81,7 @@ static const char nosend_tmpl[] =
 #define EPN "ns-d"
 #define EPO "of-d"
 #define EPJ "sd-j"
+#define EPM "om-d"
 
 struct env {
 	const char *tmpl, *ep, *server_opt;
@@ -106,6 +123,11 @@ static int setup(void **state)
 static int setup_offline(void **state)
 {
 	return setup_with(state, offline_tmpl, EPO, NULL);
+}
+
+static int setup_offline_multi(void **state)
+{
+	return setup_with(state, offline_multi_tmpl, EPM, NULL);
 }
 
 static int setup_nosend(void **state)
@@ -324,12 +346,23 @@ static void server_without_send_is_not_hammered(void **state)
 {
 	struct env *e = *state;
 	json_t *ev = h_wait_event(&e->srv, "send", "ep", EPN, 5000);
+	int answered = 1;
 
 	assert_non_null(ev);
 	assert_string_equal(str(ev, "code"), "4.04");
 	json_decref(ev);
-	/* Logged once; no further Send for this registration (period 0.5 s). */
-	assert_true(h_wait_file_contains(e->log, "it has no Send", 2000));
+	/* One 4.04 is one payload the server did not take (an object it does
+	 * not know): dropped and logged.  Three in a row mean no Send here:
+	 * logged once; no further Send for this registration (period 0.5 s). */
+	assert_true(h_wait_file_contains(e->log, "that Send's data dropped", 2000));
+	assert_true(h_wait_file_contains(e->log, "it has no Send", 3000));
+	/* Those already answered (read from the pipe, not waited for). */
+	while ((ev = h_wait_event(&e->srv, "send", "ep", EPN, 200))) {
+		assert_string_equal(str(ev, "code"), "4.04");
+		answered++;
+		json_decref(ev);
+	}
+	assert_int_equal(answered, 3);
 	ev = h_wait_event(&e->srv, "send", "ep", EPN, 2500);
 	if (ev)
 		fail_msg("Send after 4.04: %s", json_dumps(ev, 0));
@@ -442,11 +475,62 @@ static void hqmax_bounds_an_observation(void **state)
 	free(id);
 }
 
+/* A stored Send of several records delivered by Send after the probing
+ * Update: every record carries the time its entry was taken (not what
+ * lies in memory after a single time). */
+static void stored_multi_record_send_keeps_each_time(void **state)
+{
+	struct env *e = *state;
+	double t_pause, t_resume, t, v;
+	json_t *ev, *recs, *rec;
+	size_t i, stored = 0;
+	bool live = false;
+
+	ev = next_send_with(e, EPM, "/3304/0/5700", 5000, &t, &v);
+	assert_non_null(ev);
+	assert_int_equal(json_array_size(json_object_get(ev, "records")), 2);
+	json_decref(ev);
+	t_pause = now_s();
+	assert_int_equal(kill(e->srv.pid, SIGSTOP), 0);
+	assert_true(h_wait_file_contains(e->log, "server unreachable", 20000));
+	/* The Send that went unanswered is kept, not lost (storing is on),
+	 * and so are the ones taken while the server is away. */
+	assert_true(h_wait_file_contains(e->log, "unacknowledged Send kept", 1000));
+	assert_true(h_wait_file_contains(e->log, "notification stored (", 5000));
+	t_resume = now_s();
+	assert_int_equal(kill(e->srv.pid, SIGCONT), 0);
+	assert_true(h_wait_file_contains(e->log, "server reachable again", 30000));
+	assert_true(h_wait_file_contains(e->log, "by Send", 5000));
+	/* Until a live Send follows the stored ones (bounded). */
+	for (int k = 0; k < 40 && !live; k++) {
+		ev = h_wait_event(&e->srv, "send", "ep", EPM, 3000);
+		if (!ev)
+			break;
+		recs = json_object_get(ev, "records");
+		json_array_foreach(recs, i, rec) {
+			t = json_number_value(json_object_get(rec, "time"));
+			if (t < t_pause - 2 || t > now_s() + 1)
+				fail_msg("record with a wrong time: %s", json_dumps(ev, 0));
+			if (t <= t_resume + 1)
+				stored++;
+			else
+				live = true;
+		}
+		json_decref(ev);
+	}
+	assert_true(live);
+	/* At least the two stored entries, two records each. */
+	assert_true(stored >= 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest offline[] = {
 		cmocka_unit_test(stored_while_unreachable_arrive_on_the_observation),
 		cmocka_unit_test(hqmax_bounds_an_observation),
+	};
+	const struct CMUnitTest offline_multi[] = {
+		cmocka_unit_test(stored_multi_record_send_keeps_each_time),
 	};
 	const struct CMUnitTest nosend[] = {
 		cmocka_unit_test(server_without_send_is_not_hammered),
@@ -466,5 +550,6 @@ int main(void)
 		return 77;
 	r = cmocka_run_group_tests(tests, setup, teardown);
 	r += cmocka_run_group_tests(nosend, setup_nosend, teardown);
+	r += cmocka_run_group_tests(offline_multi, setup_offline_multi, teardown);
 	return r + cmocka_run_group_tests(offline, setup_offline, teardown);
 }

@@ -1097,8 +1097,11 @@ static bool on_answer(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 {
 	json_t *ev = response_event("response", r->id, r->op, r, pdu);
 
-	if (r->observe)
+	if (r->observe) {
 		json_object_set_new(ev, "observing", json_boolean(ok && has_obs));
+		/* Whether the answer carried Observe at all (never on errors). */
+		json_object_set_new(ev, "observe_option", json_boolean(has_obs));
+	}
 	out_emit(ev);
 	if (r->observe && ok && has_obs) {
 		r->state = RQ_OBSERVING;
@@ -1115,6 +1118,7 @@ static bool on_notify(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_ob
 	json_t *ev = response_event("notify", id, "observe", r, pdu);
 
 	json_object_set_new(ev, "seq", json_integer(++r->seq));
+	json_object_set_new(ev, "con", json_boolean(coap_pdu_get_type(pdu) == COAP_MESSAGE_CON));
 	/* SenML notifications may carry times (stored notifications). */
 	{
 		int ct = content_format(pdu);

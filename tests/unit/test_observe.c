@@ -52,6 +52,40 @@ static struct lwm_attrs one(const char *query)
 	return out;
 }
 
+/* Each version defines its attributes: 1.0 pmin pmax gt lt st, 1.1 adds
+ * epmin epmax, 1.2 edge con hqmax.  Others are undefined there: refused. */
+static void attributes_follow_the_registration_version(void **state)
+{
+	static const char *const v11[] = {"epmin=1", "epmax=5"};
+	static const char *const v12[] = {"con=1", "hqmax=3"};
+	struct lwm_attrs a = {0};
+
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(lwm_attrs_apply_query(&a, v11[i], strlen(v11[i]), 3,
+						       LWM_ATTR_ON_NUMBER | LWM_ATTR_V1_0),
+				 -EINVAL);
+		assert_int_equal(lwm_attrs_apply_query(&a, v11[i], strlen(v11[i]), 3,
+						       LWM_ATTR_ON_NUMBER | LWM_ATTR_V1_1),
+				 0);
+		assert_int_equal(lwm_attrs_apply_query(&a, v12[i], strlen(v12[i]), 3,
+						       LWM_ATTR_ON_NUMBER | LWM_ATTR_V1_1),
+				 -EINVAL);
+		assert_int_equal(lwm_attrs_apply_query(&a, v12[i], strlen(v12[i]), 3,
+						       LWM_ATTR_ON_NUMBER),
+				 0);
+	}
+	assert_int_equal(lwm_attrs_apply_query(&a, "edge=1", 6, 3,
+					       LWM_ATTR_ON_BOOLEAN | LWM_ATTR_V1_1),
+			 -EINVAL);
+	assert_int_equal(lwm_attrs_apply_query(&a, "edge=1", 6, 3, LWM_ATTR_ON_BOOLEAN), 0);
+	assert_int_equal(lwm_attrs_apply_query(&a, "pmin=2&gt=5", 11, 3,
+					       LWM_ATTR_ON_NUMBER | LWM_ATTR_V1_0),
+			 0);
+	assert_int_equal(lwm_attr_version("1.0"), LWM_ATTR_V1_0);
+	assert_int_equal(lwm_attr_version("1.1"), LWM_ATTR_V1_1);
+	assert_int_equal(lwm_attr_version("1.2"), 0);
+}
+
 /* Start an observation answered at the fake clock's now with value v. */
 static struct lwm_obs_state start(double v)
 {
@@ -338,6 +372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(request_attributes_override, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_defaults_fill_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(sampling_needs, setup, teardown),
+		cmocka_unit_test(attributes_follow_the_registration_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

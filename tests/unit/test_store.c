@@ -9,7 +9,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gatewayd/log.h"
+#include "gatewayd/timerq.h"
+#include "lwm2m/client.h"
 #include "lwm2m/codec.h"
+#include "lwm2m/engine.h"
+#include "lwm2m/model.h"
+#include "lwm2m/send.h"
 #include "lwm2m/store.h"
 
 static struct lwm_record num(uint16_t oid, double v)
@@ -198,11 +204,11 @@ static void timed_senml_json(void **state)
 static void timed_senml_cbor(void **state)
 {
 	struct lwm_record r[2] = {num(3303, 1.5), num(3303, 2.5)};
-	int64_t t[2] = {100, 103};
+	int64_t t[2] = {1700000000, 1700000003};
 	struct lwm_buf out;
-	/* [{-3: 100, 0: "/3303/0/5700", 2: 1.5}, {0: "/3303/0/5700", 6: 3, 2: 2.5}] */
+	/* [{-3: 1700000000, 0: "/3303/0/5700", 2: 1.5}, {0: "/3303/0/5700", 6: 3, 2: 2.5}] */
 	static const uint8_t want[] = {
-		0x82, 0xa3, 0x22, 0x18, 0x64, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
+		0x82, 0xa3, 0x22, 0x1a, 0x65, 0x53, 0xf1, 0x00, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
 		'5', '7', '0', '0', 0x02, 0xf9, 0x3e, 0x00, 0xa3, 0x00, 0x6c, '/', '3', '3', '0',
 		'3', '/', '0', '/', '5', '7', '0', '0', 0x06, 0x03, 0x02, 0xf9, 0x41, 0x00,
 	};
@@ -213,6 +219,79 @@ static void timed_senml_cbor(void **state)
 	assert_memory_equal(out.data, want, sizeof(want));
 	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_TLV, r, t, 2, &out), -ENOTSUP);
 	lwm_buf_free(&out);
+}
+
+/* A wall clock that was never set (before 2^28 s, which SenML would read
+ * as relative to now): no bt, no t at all. */
+static void timed_without_a_set_clock(void **state)
+{
+	struct lwm_record r[2] = {num(3303, 1.5), num(3303, 2.5)};
+	int64_t t[2] = {100, 103};
+	struct lwm_buf out;
+	static const uint8_t want[] = {
+		0x82, 0xa2, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/', '5', '7', '0', '0',
+		0x02, 0xf9, 0x3e, 0x00, 0xa2, 0x00, 0x6c, '/', '3', '3', '0', '3', '/', '0', '/',
+		'5', '7', '0', '0', 0x02, 0xf9, 0x41, 0x00,
+	};
+
+	lwm_buf_init(&out, 0);
+	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_SENML_JSON, r, t, 2, &out), 0);
+	lwm_buf_putc(&out, 0);
+	assert_string_equal((const char *)out.data,
+			    "[{\"n\":\"/3303/0/5700\",\"v\":1.5},{\"n\":\"/3303/0/5700\",\"v\":2.5}]");
+	out.len = 0;
+	assert_int_equal(lwm_senml_encode_timed(LWM_FMT_SENML_CBOR, r, t, 2, &out), 0);
+	assert_int_equal(out.len, sizeof(want));
+	assert_memory_equal(out.data, want, sizeof(want));
+	lwm_buf_free(&out);
+}
+
+/* /1/x/6 defaults to true (1.xml): an account a bootstrap server wrote
+ * without it stores notifications; an explicit false turns storing off. */
+static void storing_defaults_to_on(void **state)
+{
+	struct timerq timers;
+	struct lwm_engine *eng;
+	struct lwm_model *m = lwm_model_new();
+	struct lwm_client *c = NULL;
+	struct lwm_value uri = {.type = LWM_T_STRING}, i = {.type = LWM_T_INTEGER};
+	struct lwm_value b = {.type = LWM_T_BOOLEAN};
+	struct lwm_path p;
+
+	log_setup(LOG_TARGET_STDERR, LOG_CRIT);
+	timerq_init(&timers);
+	assert_non_null(m);
+	assert_int_equal(lwm_engine_new(&timers, &eng), 0);
+	assert_int_equal(lwm_model_add_instance(m, 0, 0), 0);
+	assert_int_equal(lwm_model_add_instance(m, 1, 0), 0);
+	uri.v.bytes.ptr = (const uint8_t *)"coap://127.0.0.1:5690";
+	uri.v.bytes.len = strlen("coap://127.0.0.1:5690");
+	p = lwm_path_make(3, 0, 0, 0, 0);
+	assert_true(lwm_model_set(m, &p, &uri) >= 0);
+	i.v.i = 1;
+	p = lwm_path_make(3, 0, 0, 10, 0);
+	assert_true(lwm_model_set(m, &p, &i) >= 0);
+	p = lwm_path_make(3, 1, 0, 0, 0);
+	assert_true(lwm_model_set(m, &p, &i) >= 0);
+	i.v.i = 60;
+	p = lwm_path_make(3, 1, 0, 1, 0);
+	assert_true(lwm_model_set(m, &p, &i) >= 0);
+	assert_int_equal(lwm_client_new_from_model(eng, m, 0, 0, "d", "ep", "1.1", NULL, NULL,
+						   NULL, &c),
+			 0);
+	p = lwm_path_make(3, 1, 0, 6, 0);
+	assert_null(lwm_model_get(m, &p));
+	assert_true(lwm_report_storing(c));
+	b.v.b = false;
+	assert_true(lwm_model_set(m, &p, &b) >= 0);
+	assert_false(lwm_report_storing(c));
+	b.v.b = true;
+	assert_true(lwm_model_set(m, &p, &b) >= 0);
+	assert_true(lwm_report_storing(c));
+	lwm_client_free(c);
+	lwm_engine_free(eng);
+	lwm_model_free(m);
+	timerq_fini(&timers);
 }
 
 int main(void)
@@ -227,6 +306,8 @@ int main(void)
 		cmocka_unit_test(at_walks_in_order),
 		cmocka_unit_test(timed_senml_json),
 		cmocka_unit_test(timed_senml_cbor),
+		cmocka_unit_test(timed_without_a_set_clock),
+		cmocka_unit_test(storing_defaults_to_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
