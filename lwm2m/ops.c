@@ -537,15 +537,19 @@ void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap
 	if (r < 0) {
 		lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
 	} else {
-		/* Every record's instance must be writable by this server:
-		 * nothing is written otherwise. */
-		for (size_t i = 0; i < n; i++)
-			if (LWM_PATH_OID(&recs[i].path) == 0 ||
-			    (recs[i].path.len >= 2 && lwm_model_exists(c->model, &recs[i].path) &&
-			     !lwm_client_may(c, &recs[i].path, LWM_ACL_WRITE))) {
+		/* Every record's instance must be writable by this server,
+		 * also for a record that adds a resource instance (as Write
+		 * checks): nothing is written otherwise. */
+		for (size_t i = 0; i < n; i++) {
+			const struct lwm_path *rp = &recs[i].path;
+			struct lwm_path inst =
+				lwm_path_make(2, LWM_PATH_OID(rp), LWM_PATH_IID(rp), 0, 0);
+			if (LWM_PATH_OID(rp) == 0 ||
+			    (rp->len >= 2 && !lwm_client_may(c, &inst, LWM_ACL_WRITE))) {
 				lwm_buf_free(&scratch);
 				return lwm_respond_code(resp, 401);
 			}
+		}
 		write_records(c, s, req, resp, &root, recs, n, false);
 	}
 	lwm_buf_free(&scratch);

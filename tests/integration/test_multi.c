@@ -302,6 +302,35 @@ static void owner_grants_through_object_2(void **state)
 	json_decref(request(&e->b, "4.01", "raw mu-d POST /2 -"));
 }
 
+static char *hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *h = malloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		sprintf(h + 2 * i, "%02x", (unsigned char)s[i]);
+	h[2 * n] = '\0';
+	return h;
+}
+
+/* Write-Composite checks the Write right on each record's instance also
+ * when the record adds a resource instance: b may not add its own entry
+ * to an ACL it does not own (and so grant itself every right). */
+static void composite_cannot_grant_itself(void **state)
+{
+	struct env *e = *state;
+	int ac = ac_instance_of(e, 3303);
+	char rec[128], *body;
+
+	assert_true(ac >= 0);
+	snprintf(rec, sizeof(rec), "[{\"n\":\"/2/%d/2/7\",\"v\":31}]", ac);
+	body = hex(rec);
+	json_decref(request(&e->b, "4.01", "raw mu-d IPATCH / %s ct=110", body));
+	free(body);
+	json_decref(request(&e->a, "4.04", "read mu-d /2/%d/2/7 text", ac));
+	json_decref(request(&e->b, "4.01", "raw mu-d DELETE /3303/0"));
+}
+
 static void shutdown_deregisters_from_both(void **state)
 {
 	struct env *e = *state;
@@ -326,6 +355,7 @@ int main(void)
 		cmocka_unit_test(lifetime_write_updates_that_server),
 		cmocka_unit_test(rights_differ),
 		cmocka_unit_test(owner_grants_through_object_2),
+		cmocka_unit_test(composite_cannot_grant_itself),
 		cmocka_unit_test(shutdown_deregisters_from_both),
 	};
 	int skip = h_skip_without_sim();
