@@ -969,6 +969,20 @@ static void timer_cb(struct gw_timer *t, void *ud)
 	struct lwm_client *c = ud;
 	int r;
 
+	if (c->disabled && c->disable_step == LWM_DISABLE_DEREGISTER) {
+		/* The Execute has been answered: de-register now. */
+		c->disable_step = LWM_DISABLE_DROP;
+		if (lwm_client_deregister(c) < 0)
+			gw_timer_arm(&c->timer, clock_now_ms());
+		return;
+	}
+	if (c->disabled && c->disable_step == LWM_DISABLE_DROP) {
+		/* De-registered: the connection is closed while disabled. */
+		drop_session(c);
+		c->disable_step = LWM_DISABLE_WAIT;
+		gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)c->disable_s * 1000u);
+		return;
+	}
 	if (c->disabled) {
 		/* The Disable Timeout is over: back on the air. */
 		c->disabled = false;
@@ -1127,6 +1141,8 @@ void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd)
 		c->location = NULL;
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		lwm_engine_deregistered(c->engine);
+		if (c->disabled) /* the session goes from the timer, not in its callback */
+			gw_timer_arm(&c->timer, clock_now_ms());
 		break;
 	default:
 		break;
@@ -1154,6 +1170,8 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why)
 		log_warn(c->name, "de-register failed: %s", why);
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		lwm_engine_deregistered(c->engine);
+		if (c->disabled)
+			gw_timer_arm(&c->timer, clock_now_ms());
 		break;
 	default:
 		break;
@@ -1178,9 +1196,12 @@ int lwm_client_update_now(struct lwm_client *c)
 void lwm_client_disable(struct lwm_client *c, uint32_t seconds)
 {
 	log_notice(c->name, "disabled by the server for %u s", seconds);
-	lwm_client_deregister(c);
+	/* The Execute's answer goes first: de-register from the timer. */
 	c->disabled = true;
-	gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)seconds * 1000u);
+	c->disable_step = LWM_DISABLE_DEREGISTER;
+	c->disable_s = seconds;
+	gw_timer_disarm(&c->timer);
+	gw_timer_arm(&c->timer, clock_now_ms());
 }
 
 /* ---- attributes ------------------------------------------------------------------- */

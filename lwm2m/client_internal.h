@@ -107,8 +107,12 @@ struct lwm_client {
 	size_t n_attrs;
 	/* Operations waiting for the device. */
 	struct lwm_op *ops_pending;
-	/* Disable (/1/x/4): off the air until this timer fires. */
+	/* Disable (/1/x/4): off the air until this timer fires.  The timer
+	 * first de-registers (after the Execute's answer), then drops the
+	 * session, then waits the Disable Timeout. */
 	bool disabled;
+	enum { LWM_DISABLE_DEREGISTER, LWM_DISABLE_DROP, LWM_DISABLE_WAIT } disable_step;
+	uint32_t disable_s;
 	/* Observations (observe.c); NULL until the first Observe. */
 	struct lwm_obs_table *obs;
 	/* Send and notification storing (send.c). */

@@ -361,6 +361,9 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	/* The second call for a deferred operation: its answer is ready. */
 	if (lwm_ops_resume(s, req, resp))
 		return;
+	/* A disabled account ignores the server's requests (no answer). */
+	if (c && c->disabled)
+		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
 		return lwm_respond_code(resp, 404);
 	if (lwm_request_path(req, NULL, &p, NULL) < 0)

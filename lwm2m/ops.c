@@ -614,7 +614,12 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 			struct lwm_path dt = lwm_path_make(3, 1, LWM_PATH_IID(p), 5, 0);
 			const struct lwm_value *v = lwm_model_get(c->model, &dt);
 			lwm_respond_code(resp, 204);
-			lwm_client_disable(c, v && v->v.i > 0 ? (uint32_t)v->v.i : 86400);
+			/* 86400 s only when the Disable Timeout is not set; 0 is
+			 * 0 s: de-register, then register again at once. */
+			lwm_client_disable(c, v && v->v.i >= 0
+						      ? (uint32_t)(v->v.i > UINT32_MAX ? UINT32_MAX
+										 : v->v.i)
+						      : 86400);
 			return;
 		}
 		if (LWM_PATH_RID(p) == 9 && c->ops && c->ops->bootstrap_requested) {

@@ -454,6 +454,51 @@ static void failure_block(void **state)
 	}
 }
 
+/* Disable: the Execute is answered before anything else goes out (the
+ * DELETE leaves from the timer); once de-registered the session is
+ * closed; after the Disable Timeout the client registers again.  A
+ * Disable Timeout of 0 means registering again at once. */
+static void disable_answers_first_then_closes(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = seq_client(e, 0, NULL);
+
+	for (uint32_t secs = 30;; secs = 0) {
+		assert_int_equal(lwm_client_start(c), 0);
+		answer(c, 201);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		lwm_client_disable(c, secs);
+		/* Inside the Execute's handler: nothing sent yet. */
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		assert_true(c->disabled);
+		timerq_run(&e->timers, clock_now_ms());
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_DEREGISTERING);
+		assert_non_null(c->session);
+		answer(c, 202);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_STOPPED);
+		if (secs == 0) {
+			/* Session dropped and registering again in the same pass. */
+			timerq_run(&e->timers, clock_now_ms());
+			assert_false(c->disabled);
+			assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+			break;
+		}
+		timerq_run(&e->timers, clock_now_ms());
+		assert_null(c->session); /* the connection is closed while disabled */
+		assert_true(c->disabled);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_STOPPED);
+		assert_int_equal(c->timer.due_ms - clock_now_ms(), 30000);
+		clock_fake_advance(30000);
+		timerq_run(&e->timers, clock_now_ms());
+		assert_false(c->disabled);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+		answer(c, 201);
+		lwm_client_stop(c);
+		answer(c, 202);
+	}
+	lwm_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +512,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(disable_answers_first_then_closes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
