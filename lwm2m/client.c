@@ -567,6 +567,31 @@ static int build_links(struct lwm_client *c, struct lwm_buf *b)
 	return lwm_model_reg_links_visible(c->model, c->version, lwm_client_visible, c, b);
 }
 
+/* b= and queue mode: in 1.0 Q is a letter of the binding ("UQ"); from 1.1
+ * on, b= has only the transports and queue mode is the Q parameter. */
+static void add_binding(struct lwm_client *c, coap_optlist_t **opts)
+{
+	char b[16];
+	size_t n = 0;
+	bool queue = false;
+
+	if (strcmp(c->version, "1.0") == 0) {
+		lwm_add_query(opts, "b", c->binding);
+		return;
+	}
+	for (const char *p = c->binding; *p && n < sizeof(b) - 1; p++) {
+		if (*p == 'Q')
+			queue = true;
+		else
+			b[n++] = *p;
+	}
+	b[n] = '\0';
+	lwm_add_query(opts, "b", n ? b : "U");
+	if (queue)
+		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY, 1,
+							   (const uint8_t *)"Q"));
+}
+
 static int send_register(struct lwm_client *c)
 {
 	coap_optlist_t *opts = NULL;
@@ -584,7 +609,7 @@ static int send_register(struct lwm_client *c)
 	lwm_add_query(&opts, "ep", c->endpoint);
 	lwm_add_query(&opts, "lt", lt);
 	lwm_add_query(&opts, "lwm2m", c->version);
-	lwm_add_query(&opts, "b", c->binding);
+	add_binding(c, &opts);
 	r = send_request(c, COAP_REQUEST_CODE_POST, LWM_PENDING_REGISTER, &opts, &links);
 	lwm_buf_free(&links);
 	if (r == 0)

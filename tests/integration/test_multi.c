@@ -346,6 +346,52 @@ static void shutdown_deregisters_from_both(void **state)
 	json_decref(db);
 }
 
+/* Queue mode: LwM2M 1.0 puts Q in the binding (b=UQ); from 1.1 on b= has
+ * the transports only and queue mode is the separate Q parameter. */
+static void queue_mode_per_version(void **state)
+{
+	struct proc s10 = {0}, s11 = {0}, gw = {0};
+	char *dir = h_tmpdir(), *text, *conf;
+	int p10, p11;
+	json_t *r10, *r11;
+
+	(void)state;
+	p10 = h_start_server_args(&s10, dir, 0, NULL);
+	p11 = h_start_server_args(&s11, dir, 0, NULL);
+	assert_true(p10 > 0 && p11 > 0);
+	if (asprintf(&text,
+		     "gateway = { name = \"q\"; state_dir = \"%s\"; };\n"
+		     "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.0\";\n"
+		     "              binding = \"UQ\"; },\n"
+		     "            { name = \"b\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.1\";\n"
+		     "              binding = \"UQ\"; short_id = 7; } );\n"
+		     "devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		     "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.1;\n"
+		     "               waveform = \"constant\"; base = 21.5; } ); } );\n",
+		     dir, p10, p11) < 0)
+		abort();
+	conf = h_write_config(dir, "gatewayd.conf", text, 0);
+	free(text);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	r10 = h_wait_event(&s10, "register", "ep", "q-d", H_TIMEOUT_MS);
+	r11 = h_wait_event(&s11, "register", "ep", "q-d", H_TIMEOUT_MS);
+	assert_non_null(r10);
+	assert_non_null(r11);
+	assert_string_equal(str(r10, "lwm2m"), "1.0");
+	assert_string_equal(str(r10, "b"), "UQ");
+	assert_true(json_is_true(json_object_get(r10, "queue")));
+	assert_string_equal(str(r11, "lwm2m"), "1.1");
+	assert_string_equal(str(r11, "b"), "U");
+	assert_true(json_is_true(json_object_get(r11, "queue")));
+	json_decref(r10);
+	json_decref(r11);
+	assert_int_equal(h_stop(&gw, SIGTERM, 5000), 0);
+	h_stop(&s10, SIGTERM, 5000);
+	h_stop(&s11, SIGTERM, 5000);
+	h_tmpdir_remove(dir);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +403,7 @@ int main(void)
 		cmocka_unit_test(owner_grants_through_object_2),
 		cmocka_unit_test(composite_cannot_grant_itself),
 		cmocka_unit_test(shutdown_deregisters_from_both),
+		cmocka_unit_test(queue_mode_per_version),
 	};
 	int skip = h_skip_without_sim();
 
