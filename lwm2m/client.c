@@ -840,7 +840,9 @@ static void schedule_retry_ex(struct lwm_client *c, const char *why, bool reject
 		return registration_failed(c, why);
 	if (c->attempt < (count ? count : 1)) {
 		unsigned shift = c->attempt - 1 > 20 ? 20 : c->attempt - 1;
-		delay_s = (timer ? timer : 1) << shift;
+		/* Clamped first: a server-written timer shifted could wrap. */
+		delay_s = (timer ? (timer > REG_MAX_DELAY_S ? REG_MAX_DELAY_S : timer) : 1)
+			  << shift;
 	} else {
 		/* A communication sequence is over. */
 		c->attempt = 0;

@@ -347,6 +347,30 @@ static void server_written_values_apply(void **state)
 	lwm_client_free(c);
 }
 
+/* A huge Communication Retry Timer (/1/x/18) written by a server is
+ * capped at a day: shifted for later attempts it must not wrap around
+ * to a short delay. */
+static void huge_retry_timer_is_capped(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+	struct lwm_path p = lwm_path_make(3, 1, 0, 18, 0);
+	struct lwm_value v = {.type = LWM_T_UNSIGNED};
+
+	lwm_reg_policy_defaults(&reg);
+	reg.retry_count = 30;
+	c = seq_client(e, 0, &reg);
+	v.v.u = UINT64_C(1) << 50; /* << 14 and more: 0 in 64 bits */
+	assert_true(lwm_model_set(e->model, &p, &v) >= 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	for (int i = 0; i < 25; i++) {
+		assert_about(fail_attempt(c), 86400);
+		wait_retry(e, c);
+	}
+	lwm_client_free(c);
+}
+
 /* A 4.xx is a refusal: with bootstrap on failure, the end at once;
  * without, an ordinary failed attempt. */
 static void refusal(void **state)
@@ -509,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(without_bootstrap_no_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(defaults_keep_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(huge_retry_timer_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
