@@ -330,6 +330,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->server_uri = dup_or_null(cfg->server_uri);
 	c->binding = dup_or_null(cfg->binding);
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
+	memcpy(c->version_cfg, c->version, sizeof(c->version_cfg));
 	c->lifetime = cfg->lifetime;
 	c->ack_timeout_ms = cfg->ack_timeout_ms;
 	c->max_retransmit = cfg->max_retransmit_set ? cfg->max_retransmit : -1;
@@ -599,6 +600,12 @@ static int send_register(struct lwm_client *c)
 	char lt[16];
 	int r;
 
+	/* A version lowered after a 4.12 holds for that registration only:
+	 * any other Register tries the configured version again (the
+	 * server may have been upgraded or replaced meanwhile). */
+	if (!c->version_fallback)
+		memcpy(c->version, c->version_cfg, sizeof(c->version));
+	c->version_fallback = false;
 	r = build_links(c, &links);
 	if (r < 0) {
 		lwm_buf_free(&links);
@@ -1116,6 +1123,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 	/* 4.12: the server does not speak our version; step down and retry now. */
 	if (code == 412 && lower_version(c->version)) {
 		log_notice(c->name, "server refused the LwM2M version; trying %s", c->version);
+		c->version_fallback = true;
 		if (send_register(c) == 0)
 			return;
 	}

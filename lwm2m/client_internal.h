@@ -66,6 +66,8 @@ struct lwm_client {
 	struct lwm_client *prev, *next;
 	char *name, *endpoint, *server_uri, *binding;
 	char version[4];
+	char version_cfg[4];  /* configured; version may be lower after a 4.12 */
+	bool version_fallback; /* this Register steps down after a 4.12 */
 	uint32_t lifetime;
 	uint16_t short_server_id;
 	uint32_t ack_timeout_ms; /* 0: libcoap's default */

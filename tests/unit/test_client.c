@@ -371,6 +371,37 @@ static void huge_retry_timer_is_capped(void **state)
 	lwm_client_free(c);
 }
 
+/* 4.12: the client steps down (1.2, 1.1) for that registration; a later
+ * fresh Register (the Update was refused: the server lost us) tries the
+ * configured version again. */
+static void lowered_version_is_not_kept(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "ep",
+		.server_uri = e->sink_uri,
+		.short_server_id = 1,
+		.version = "1.2",
+		.model = e->model,
+	};
+
+	assert_int_equal(lwm_client_new(e->engine, &cc, &seq_ops, NULL, &c), 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_string_equal(lwm_client_version(c), "1.2");
+	answer(c, 412);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_string_equal(lwm_client_version(c), "1.1");
+	answer(c, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	assert_string_equal(lwm_client_version(c), "1.1");
+	assert_int_equal(lwm_client_update_now(c), 0);
+	answer(c, 404);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_string_equal(lwm_client_version(c), "1.2");
+	lwm_client_free(c);
+}
+
 /* A 4.xx is a refusal: with bootstrap on failure, the end at once;
  * without, an ordinary failed attempt. */
 static void refusal(void **state)
@@ -534,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(defaults_keep_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(huge_retry_timer_is_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(lowered_version_is_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
