@@ -304,6 +304,7 @@ static void write_attributes_and_discover(void **state)
 
 	check(e, "2.04", "raw op-io PUT /3303/0/5700?pmin=5&pmax=60&gt=25&lt=15&st=0.5");
 	check(e, "2.04", "raw op-io PUT /3303/0?pmax=120");
+	check(e, "4.05", "discover op-io /"); /* not a target of Discover */
 	r = expect(e, "2.05", "discover op-io /3303/0");
 	assert_non_null(strstr(str(r, "payload_text"), "</3303/0>;pmax=120"));
 	assert_non_null(strstr(str(r, "payload_text"),
