@@ -279,6 +279,8 @@ static int account_from_model(struct lwm_client *c)
 	if (!c->lifetime && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
 	    v->v.i <= UINT32_MAX)
 		c->lifetime = (uint32_t)v->v.i;
+	else if (!c->lifetime && v && v->v.i == 0 && lwm_lifetime_zero_ok(c->version))
+		c->lifetime_infinite = true; /* 1.2: a lifetime of 0 is infinite */
 	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
 	if (!c->binding && (v = lwm_model_get(c->model, &p)) && v->type == LWM_T_STRING &&
 	    v->v.bytes.len)
@@ -369,7 +371,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (!c->lifetime)
+	if (!c->lifetime && !c->lifetime_infinite)
 		c->lifetime = 300;
 	if (!c->short_server_id)
 		c->short_server_id = 1;
@@ -705,6 +707,19 @@ static uint64_t update_delay_ms(uint32_t lifetime)
 	if (margin > lt / 2)
 		margin = lt / 2;
 	return (lt - margin) * 1000u;
+}
+
+bool lwm_lifetime_zero_ok(const char *version)
+{
+	/* Only the 1.2 Server object defines 0 as an infinite lifetime. */
+	return strcmp(version, "1.2") >= 0;
+}
+
+/* The next Update; none for an infinite lifetime (0, LwM2M 1.2). */
+static void arm_update(struct lwm_client *c)
+{
+	if (c->lifetime)
+		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
 }
 
 /* A /1/x/rid value of this account: the model's (a server or bootstrap
@@ -1116,7 +1131,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		order_release(c); /* the next servers in the order may go */
-		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		arm_update(c);
 		lwm_report_registered(c); /* stored notifications go by Send */
 		return;
 	}
@@ -1140,7 +1155,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 		c->links_changed = false;
 		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
-		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		arm_update(c);
 		lwm_report_online(c); /* stored notifications on their observations */
 		return;
 	}

@@ -234,7 +234,8 @@ static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
 	c = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(&r->path));
 	if (!c)
 		return;
-	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {
+	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i >= 0 && r->value.v.i <= UINT32_MAX) {
+		/* 0 (validated: 1.2 only) is infinite: no more Updates. */
 		c->lifetime = (uint32_t)r->value.v.i;
 		c->lifetime_changed = true;
 		/* Tell the server now rather than at the next scheduled Update. */
@@ -263,6 +264,15 @@ static void apply_local(struct lwm_client *c, const struct lwm_record *recs, siz
 }
 
 /* Is every record writable and well typed?  Returns a CoAP code, 0 if so. */
+/* A Lifetime of 0 (infinite) for Server instance iid: only when that
+ * instance's registration speaks LwM2M 1.2. */
+static bool lifetime_zero_ok(struct lwm_client *c, uint16_t iid)
+{
+	struct lwm_client *t = lwm_client_sibling_by_server_iid(c, iid);
+
+	return lwm_lifetime_zero_ok((t ? t : c)->version);
+}
+
 static unsigned validate_write(struct lwm_client *c, const struct lwm_path *base,
 			       const struct lwm_record *recs, size_t n)
 {
@@ -290,8 +300,9 @@ static unsigned validate_write(struct lwm_client *c, const struct lwm_path *base
 		if (err < 0)
 			return 400;
 		if (LWM_PATH_OID(&r->path) == 1 && LWM_PATH_RID(&r->path) == 1 &&
-		    r->value.v.i <= 0)
-			return 400; /* a lifetime of zero or less */
+		    (r->value.v.i < 0 ||
+		     (r->value.v.i == 0 && !lifetime_zero_ok(c, LWM_PATH_IID(&r->path)))))
+			return 400; /* a lifetime below zero; 0 (infinite) is 1.2's */
 	}
 	return 0;
 }

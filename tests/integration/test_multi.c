@@ -392,6 +392,59 @@ static void queue_mode_per_version(void **state)
 	free(conf);
 }
 
+/* Lifetime 0 is infinite in LwM2M 1.2: a 1.2 registration takes a DM
+ * Write of 0 and tells its server (lt=0); for 1.1 it stays a bad value. */
+static void lifetime_zero_only_in_1_2(void **state)
+{
+	struct proc s12 = {0}, s11 = {0}, gw = {0};
+	char *dir = h_tmpdir(), *text, *conf;
+	int p12, p11;
+	json_t *ev;
+
+	(void)state;
+	p12 = h_start_server_args(&s12, dir, 0, NULL);
+	p11 = h_start_server_args(&s11, dir, 0, NULL);
+	assert_true(p12 > 0 && p11 > 0);
+	if (asprintf(&text,
+		     "gateway = { name = \"l\"; state_dir = \"%s\"; };\n"
+		     "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.2\";\n"
+		     "              lifetime = 60; },\n"
+		     "            { name = \"b\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.1\";\n"
+		     "              lifetime = 60; short_id = 7; } );\n"
+		     "devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		     "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.1;\n"
+		     "               waveform = \"constant\"; base = 21.5; } ); } );\n",
+		     dir, p12, p11) < 0)
+		abort();
+	conf = h_write_config(dir, "gatewayd.conf", text, 0);
+	free(text);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&s12, "register", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&s11, "register", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	json_decref(request(&s12, "2.04", "write l-d /1/0/1 text 0"));
+	ev = h_wait_event(&s12, "update", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 0);
+	json_decref(ev);
+	json_decref(request(&s12, "2.05", "read l-d /1/0/1 text"));
+	json_decref(request(&s11, "4.00", "write l-d /1/1/1 text 0"));
+	/* Back to a finite lifetime: told at once. */
+	json_decref(request(&s12, "2.04", "write l-d /1/0/1 text 30"));
+	ev = h_wait_event(&s12, "update", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 30);
+	json_decref(ev);
+	assert_int_equal(h_stop(&gw, SIGTERM, 5000), 0);
+	h_stop(&s12, SIGTERM, 5000);
+	h_stop(&s11, SIGTERM, 5000);
+	h_tmpdir_remove(dir);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +457,7 @@ int main(void)
 		cmocka_unit_test(composite_cannot_grant_itself),
 		cmocka_unit_test(shutdown_deregisters_from_both),
 		cmocka_unit_test(queue_mode_per_version),
+		cmocka_unit_test(lifetime_zero_only_in_1_2),
 	};
 	int skip = h_skip_without_sim();
 

@@ -402,6 +402,45 @@ static void lowered_version_is_not_kept(void **state)
 	lwm_client_free(c);
 }
 
+/* A Lifetime of 0 in the account: infinite for a 1.2 registration (lt=0,
+ * no Update ever scheduled); for 1.1 it is not a lifetime (the default). */
+static void lifetime_zero_is_infinite_in_1_2(void **state)
+{
+	struct env *e = *state;
+	struct lwm_value uri = {.type = LWM_T_STRING}, i = {.type = LWM_T_INTEGER};
+	static const char *const versions[] = {"1.2", "1.1"};
+
+	uri.v.bytes.ptr = (const uint8_t *)e->sink_uri;
+	uri.v.bytes.len = strlen(e->sink_uri);
+	for (int k = 0; k < 2; k++) {
+		struct lwm_client *c = NULL;
+		assert_int_equal(lwm_model_add_instance(e->model, 0, 5), 0);
+		assert_int_equal(lwm_model_add_instance(e->model, 1, 3), 0);
+		set_res(e->model, 0, 5, 0, &uri);
+		i.v.i = 42;
+		set_res(e->model, 0, 5, 10, &i);
+		set_res(e->model, 1, 3, 0, &i);
+		i.v.i = 0;
+		set_res(e->model, 1, 3, 1, &i);
+		assert_int_equal(lwm_client_new_from_model(e->engine, e->model, 5, 3, "d", "ep",
+							   versions[k], NULL, NULL, NULL, &c),
+				 0);
+		assert_int_equal(lwm_client_start(c), 0);
+		answer(c, 201);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		if (k == 0) {
+			assert_int_equal(c->lifetime, 0);
+			assert_false(gw_timer_armed(&c->timer)); /* no Update, ever */
+		} else {
+			assert_int_equal(c->lifetime, 300);
+			assert_true(gw_timer_armed(&c->timer));
+		}
+		lwm_client_free(c);
+		lwm_model_remove_instance(e->model, 0, 5);
+		lwm_model_remove_instance(e->model, 1, 3);
+	}
+}
+
 /* A 4.xx is a refusal: with bootstrap on failure, the end at once;
  * without, an ordinary failed attempt. */
 static void refusal(void **state)
@@ -566,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(huge_retry_timer_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(lowered_version_is_not_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(lifetime_zero_is_infinite_in_1_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
