@@ -49,7 +49,7 @@ static const char *const cfg_server_keys[] = {
 	"priority_order", "initial_delay", "failure_block", "bootstrap_on_failure",
 	"retry_count", "retry_timer", "sequence_delay", "sequence_retry_count", "bootstrap",
 	"notification_storing", "store_count", "store_bytes", "mute_send", "ack_timeout",
-	"max_retransmit", NULL,
+	"max_retransmit", "finish_timeout", NULL,
 };
 static const char *const cfg_top_keys[] = {
 	"gateway", "servers", "buses", "profiles", "devices", NULL,
@@ -1040,6 +1040,15 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			cfg_err_type(ld, s, "true or false");
 		else if (s)
 			sv.bootstrap = config_setting_get_bool(s);
+		/* How long a bootstrap server may stay silent before its
+		 * Bootstrap-Finish. */
+		if (cfg_read_int(ld, g, "finish_timeout", false, 1, 86400, &v) == 0) {
+			if (sv.bootstrap)
+				sv.finish_timeout_s = (uint32_t)v;
+			else
+				cfg_err(ld, cfg_get(g, "finish_timeout"),
+					"finish_timeout is for a bootstrap server (bootstrap = true)");
+		}
 		/* A bootstrap server has no Short Server ID of its own. */
 		for (j = 0; keep && !sv.bootstrap && j < cfg->n_servers; j++) {
 			if (cfg->servers[j].bootstrap)

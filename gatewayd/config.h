@@ -45,6 +45,9 @@ struct cfg_server {
 	/* A bootstrap server (bootstrap = true): its devices get their
 	 * management servers from it (LwM2M Bootstrap Interface). */
 	bool bootstrap;
+	/* A bootstrap server's: seconds to wait for Bootstrap-Finish after
+	 * its last message (0: EXCHANGE_LIFETIME, 247 s). */
+	uint32_t finish_timeout_s;
 	/* The LwM2M 1.1 registration sequence (Server object /1/x/13..20);
 	 * defaults are lwm_reg_policy_defaults' (lwm2m/client.h). */
 	bool has_priority;            /* priority_order given */

@@ -1055,7 +1055,7 @@ static int clients_from_model(struct gwd_device *d)
 	struct lwm_reg_policy reg;
 	/* Transmission and store settings: the bootstrap server's entry. */
 	const struct cfg_server *srv = d->cfg->bootstrap;
-	int n = lwm_bootstrap_accounts(d->model, acc, 16);
+	int n = lwm_bootstrap_accounts(d->model, srv->version, acc, 16);
 
 	/* What the Server instance leaves out: gatewayd's retries, but one
 	 * sequence and then bootstrap, as LwM2M has it: the bootstrap server
@@ -1161,6 +1161,7 @@ static int bootstrap_create(struct gwd_device *d)
 		.security = sec,
 		.version = srv->version,
 		.state_file = file,
+		.finish_timeout_s = srv->finish_timeout_s,
 	};
 	r = lwm_bootstrap_new(d->engine, d->model, &bc, &bootstrap_ops, d, &d->bs);
 	lwm_security_free(sec);

@@ -24,8 +24,18 @@
 #define RETRY_MAX_S 300u
 /* Largest state file we read back. */
 #define STATE_MAX (64 * 1024)
-/* Records a Bootstrap-Write may carry. */
-#define WRITE_MAX_RECORDS 512
+/* Every instance of object oid, in ascending order; the current one may
+ * be removed in the body. */
+#define FOR_EACH_INSTANCE(m, oid, iid)                                      \
+	for (int iid = lwm_model_next_instance((m), (oid), -1); iid >= 0;    \
+	     iid = lwm_model_next_instance((m), (oid), iid))
+
+/* The records a payload of len bytes can hold at most, in any format (a
+ * record takes 2 bytes at least): no silent cap on a big write or file. */
+static size_t max_records(size_t len)
+{
+	return len / 2 + 1;
+}
 
 enum bs_state {
 	BS_IDLE = 0,
@@ -59,6 +69,12 @@ struct lwm_bootstrap {
 	struct gw_timer timer;  /* retry, Finish timeout */
 	struct gw_timer notify; /* delivers `finished` outside libcoap's handlers */
 	char failure[256];      /* why the attempt failed (for the retry log) */
+	bool refused;           /* a Finish of this session was answered 4.06 */
+	/* The bootstrap account as it was when this attempt began (SenML
+	 * CBOR, holds keys) and its instance (-1: none): a failed bootstrap
+	 * leaves it as it was. */
+	struct lwm_buf account_snap;
+	int account_iid;
 };
 
 static const char *const state_names[] = {"idle", "requesting", "packing", "serving",
@@ -107,31 +123,30 @@ static int set_value(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t r
 	return lwm_model_set(m, &p, v);
 }
 
+/* Remove instance iid of oid (-1: all of them), but not the bootstrap
+ * account. */
+static void remove_instances(struct lwm_model *m, uint16_t oid, int iid)
+{
+	FOR_EACH_INSTANCE(m, oid, i)
+		if ((iid < 0 || i == iid) && (oid != 0 || !is_bootstrap_account(m, (uint16_t)i)))
+			lwm_model_remove_instance(m, oid, (uint16_t)i);
+}
+
 void lwm_bootstrap_clear(struct lwm_model *m)
 {
-	uint16_t iids[256];
-	int n;
-
-	for (uint16_t oid = 0; oid <= 2; oid++) {
-		n = lwm_model_instances(m, oid, iids, 256);
-		for (int i = 0; i < n && i < 256; i++)
-			if (oid != 0 || !is_bootstrap_account(m, iids[i]))
-				lwm_model_remove_instance(m, oid, iids[i]);
-	}
+	for (uint16_t oid = 0; oid <= 2; oid++)
+		remove_instances(m, oid, -1);
 }
 
 /* The executable resources of a Server instance have no value and so are
  * neither written nor saved: declare them so that they can be executed. */
 static void declare_server_executables(struct lwm_model *m)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 1, iids, 256);
-
 	static const uint16_t rids[] = {4, 8, 9}; /* Disable, Update and Bootstrap Triggers */
 
-	for (int i = 0; i < n && i < 256; i++)
+	FOR_EACH_INSTANCE(m, 1, iid)
 		for (size_t j = 0; j < sizeof(rids) / sizeof(rids[0]); j++) {
-			struct lwm_path p = lwm_path_make(3, 1, iids[i], rids[j], 0);
+			struct lwm_path p = lwm_path_make(3, 1, (uint16_t)iid, rids[j], 0);
 			lwm_model_add_resource(m, &p);
 		}
 }
@@ -140,13 +155,11 @@ static void declare_server_executables(struct lwm_model *m)
 
 static int find_server_instance(struct lwm_model *m, uint16_t ssid)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 1, iids, 256);
 	int64_t v;
 
-	for (int i = 0; i < n && i < 256; i++)
-		if (get_int(m, 1, iids[i], 0, &v) && v == ssid)
-			return iids[i];
+	FOR_EACH_INSTANCE(m, 1, iid)
+		if (get_int(m, 1, (uint16_t)iid, 0, &v) && v == ssid)
+			return iid;
 	return -ENOENT;
 }
 
@@ -200,8 +213,8 @@ static int account_security(struct lwm_model *m, uint16_t iid, enum lwm_sec_mode
 	return lwm_security_from_account(&sa, out, err, errlen);
 }
 
-static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *a, char *why,
-			 size_t whylen)
+static int check_account(struct lwm_model *m, uint16_t iid, const char *version,
+			 struct lwm_account *a, char *why, size_t whylen)
 {
 	const struct lwm_value *uri = get(m, 0, iid, 0), *v;
 	int64_t ssid, mode, lt;
@@ -259,7 +272,9 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 		return -EINVAL;
 	}
 	a->srv_iid = (uint16_t)srv;
-	if (!get_int(m, 1, a->srv_iid, 1, &lt) || lt <= 0 || lt > UINT32_MAX) {
+	/* Lifetime 0 is no limit from LwM2M 1.2 on. */
+	if (!get_int(m, 1, a->srv_iid, 1, &lt) || lt < 0 || lt > UINT32_MAX ||
+	    (lt == 0 && !(version && strcmp(version, "1.2") >= 0))) {
 		snprintf(why, whylen, "/1/%u: no valid Lifetime", a->srv_iid);
 		return -EINVAL;
 	}
@@ -281,19 +296,30 @@ static int check_account(struct lwm_model *m, uint16_t iid, struct lwm_account *
 
 /* The usable accounts (up to max into out) and how many Security
  * instances are not (*bad, the first one's reason in why). */
-static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, unsigned *bad,
+static int accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+		    size_t max, unsigned *bad,
 		    char *why, size_t whylen)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, 0, iids, 256), count = 0;
+	int count = 0, first = -1;
 	char reason[200];
 
 	*bad = 0;
-	for (int i = 0; i < n && i < 256; i++) {
-		struct lwm_account a;
-		if (is_bootstrap_account(m, iids[i]))
+	/* A client has at most one bootstrap account. */
+	FOR_EACH_INSTANCE(m, 0, iid) {
+		if (!is_bootstrap_account(m, (uint16_t)iid))
 			continue;
-		if (check_account(m, iids[i], &a, reason, sizeof(reason)) < 0) {
+		if (first >= 0) {
+			snprintf(why, whylen, "more than one bootstrap account (/0/%d and /0/%d)",
+				 first, iid);
+			return -EINVAL;
+		}
+		first = iid;
+	}
+	FOR_EACH_INSTANCE(m, 0, iid) {
+		struct lwm_account a;
+		if (is_bootstrap_account(m, (uint16_t)iid))
+			continue;
+		if (check_account(m, (uint16_t)iid, version, &a, reason, sizeof(reason)) < 0) {
 			if ((*bad)++ == 0)
 				snprintf(why, whylen, "%s", reason);
 			continue;
@@ -309,30 +335,31 @@ static int accounts(struct lwm_model *m, struct lwm_account *out, size_t max, un
 	return count ? count : -EINVAL;
 }
 
-int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen)
+int lwm_bootstrap_validate(struct lwm_model *m, const char *version, char *why, size_t whylen)
 {
 	unsigned bad;
 
-	return accounts(m, NULL, 0, &bad, why, whylen);
+	return accounts(m, version, NULL, 0, &bad, why, whylen);
 }
 
 /* Validate, and say which Security instances will not be used. */
 static int validate_and_report(struct lwm_bootstrap *b, char *why, size_t whylen)
 {
 	unsigned bad;
-	int n = accounts(b->model, NULL, 0, &bad, why, whylen);
+	int n = accounts(b->model, b->version, NULL, 0, &bad, why, whylen);
 
 	if (n > 0 && bad)
 		log_warn(b->name, "%u bootstrapped account(s) left unused (%s)", bad, why);
 	return n;
 }
 
-int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t max)
+int lwm_bootstrap_accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+			   size_t max)
 {
 	char why[200];
 	unsigned bad;
 
-	return accounts(m, out, max, &bad, why, sizeof(why));
+	return accounts(m, version, out, max, &bad, why, sizeof(why));
 }
 
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
@@ -343,23 +370,68 @@ int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
 
 /* ---- Bootstrap-Discover ------------------------------------------------- */
 
-static void discover_object(struct lwm_model *m, uint16_t oid, struct lwm_buf *out)
+/* The object version a link announces (NULL for 1.0), as registration
+ * does: OMA's objects (below 1024) capped at the client's LwM2M version. */
+static const char *object_version(uint16_t oid, const char *version)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(m, oid, iids, 256);
+	const struct lwm_obj_def *d = lwm_objdef_find(oid);
+	const char *cap = version ? version : "1.0", *v;
 
-	for (int i = 0; i < n && i < 256; i++) {
-		struct lwm_path ip = lwm_path_make(2, oid, iids[i], 0, 0);
-		char attr[300] = "";
+	if (!d)
+		return NULL;
+	v = d->version;
+	if (d->id < 1024 && strcmp(v, cap) > 0)
+		v = cap;
+	return strcmp(v, "1.0") == 0 ? NULL : v;
+}
+
+/* ;uri="..." with the quotes and backslashes in the URI escaped (a
+ * quoted-string, RFC 6690). */
+static void uri_attr(const struct lwm_value *u, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen < 8)
+		return;
+	o += (size_t)snprintf(out, outlen, ";uri=\"");
+	for (size_t i = 0; i < u->v.bytes.len && o + 4 < outlen; i++) {
+		char c = (char)u->v.bytes.ptr[i];
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* An object's links: the object itself when it has a version to announce
+ * or no instance, then its instances (accounts with the server they are
+ * for). */
+static void discover_object(struct lwm_model *m, uint16_t oid, const char *version,
+			    struct lwm_buf *out)
+{
+	struct lwm_path op = lwm_path_make(1, oid, 0, 0, 0);
+	const char *ver = object_version(oid, version);
+
+	if (ver) {
+		char attr[32];
+		snprintf(attr, sizeof(attr), ";ver=%s", ver);
+		lwm_link_append(out, &op, attr);
+	} else if (lwm_model_next_instance(m, oid, -1) < 0) {
+		lwm_link_append(out, &op, NULL);
+	}
+	FOR_EACH_INSTANCE(m, oid, i) {
+		uint16_t iid = (uint16_t)i;
+		struct lwm_path ip = lwm_path_make(2, oid, iid, 0, 0);
+		char attr[600] = "";
 		int64_t ssid;
 		/* Server accounts say which server they are for. */
-		if (oid == 0 && !is_bootstrap_account(m, iids[i]) && get_int(m, 0, iids[i], 10, &ssid)) {
-			const struct lwm_value *u = get(m, 0, iids[i], 0);
+		if (oid == 0 && !is_bootstrap_account(m, iid) && get_int(m, 0, iid, 10, &ssid)) {
+			const struct lwm_value *u = get(m, 0, iid, 0);
 			int len = snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
-			if (u && u->type == LWM_T_STRING && u->v.bytes.len < 250)
-				snprintf(attr + len, sizeof(attr) - (size_t)len, ";uri=\"%.*s\"",
-					 (int)u->v.bytes.len, (const char *)u->v.bytes.ptr);
-		} else if (oid == 1 && get_int(m, 1, iids[i], 0, &ssid)) {
+			if (u && u->type == LWM_T_STRING && u->v.bytes.len < 256)
+				uri_attr(u, attr + len, sizeof(attr) - (size_t)len);
+		} else if (oid == 1 && get_int(m, 1, iid, 0, &ssid)) {
 			snprintf(attr, sizeof(attr), ";ssid=%lld", (long long)ssid);
 		}
 		lwm_link_append(out, &ip, attr[0] ? attr : NULL);
@@ -370,33 +442,33 @@ int lwm_bootstrap_discover(struct lwm_model *m, const struct lwm_path *p, const 
 			   struct lwm_buf *out)
 {
 	struct lwm_path root = {0};
+	int prev = -1, next;
 
 	if (p->len > 1)
 		return -EINVAL;
+	/* The objects this client supports: the bootstrap objects and those
+	 * with instances (the device's). */
+	if (p->len == 1 && LWM_PATH_OID(p) > 2 &&
+	    lwm_model_next_instance(m, LWM_PATH_OID(p), -1) < 0)
+		return -ENOENT;
 	if (version && strcmp(version, "1.0") != 0) {
 		char attr[24];
 		snprintf(attr, sizeof(attr), ";lwm2m=%s", version);
 		lwm_link_append(out, &root, attr);
 	}
 	if (p->len == 1) {
-		struct lwm_path op = lwm_path_make(1, LWM_PATH_OID(p), 0, 0, 0);
-		if (lwm_model_exists(m, &op))
-			discover_object(m, LWM_PATH_OID(p), out);
-		else if (lwm_objdef_find(LWM_PATH_OID(p)))
-			lwm_link_append(out, &op, NULL);
+		discover_object(m, LWM_PATH_OID(p), version, out);
 		return out->err;
 	}
-	/* Every object with instances, and the bootstrap objects even without. */
-	for (uint32_t oid = 0; oid < LWM_ID_NONE; oid++) {
-		int next = lwm_model_next_object(m, (int)oid - 1);
-		for (; oid <= 2 && (next < 0 || oid < (uint32_t)next); oid++) {
-			struct lwm_path op = lwm_path_make(1, (uint16_t)oid, 0, 0, 0);
-			lwm_link_append(out, &op, NULL);
-		}
+	for (;;) {
+		next = lwm_model_next_object(m, prev);
+		/* The bootstrap objects even without instances. */
+		if (prev < 2 && (next < 0 || next > prev + 1))
+			next = prev + 1;
 		if (next < 0)
 			break;
-		oid = (uint32_t)next;
-		discover_object(m, (uint16_t)oid, out);
+		discover_object(m, (uint16_t)next, version, out);
+		prev = next;
 	}
 	return out->err;
 }
@@ -533,7 +605,58 @@ static int apply_records(struct lwm_model *m, const struct lwm_record *recs, siz
 	return 0;
 }
 
-int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen)
+/* ---- snapshots: what a failed change puts back ----------------------- */
+
+static void snap_free(struct lwm_buf *snap)
+{
+	if (snap->data)
+		explicit_bzero(snap->data, snap->cap);
+	lwm_buf_free(snap);
+}
+
+/* The values at and under p (SenML CBOR; empty when p does not exist). */
+static int snap_take(struct lwm_model *m, const struct lwm_path *p, struct lwm_buf *snap)
+{
+	const struct lwm_record *recs;
+	struct lwm_path root = {0};
+	size_t n = 0;
+	int r = 0;
+
+	snap_free(snap);
+	lwm_buf_init(snap, 0);
+	if (lwm_model_exists(m, p))
+		r = lwm_model_records(m, p, &recs, &n);
+	if (r == 0 && n)
+		r = lwm_senml_cbor_encode(&root, recs, n, snap);
+	return r;
+}
+
+/* Put a snapshot's values back, creating the instances. */
+static int snap_put(struct lwm_model *m, const struct lwm_buf *snap)
+{
+	struct lwm_path root = {0};
+	struct lwm_record *recs;
+	struct lwm_buf scratch;
+	size_t n = 0, max = snap->len / 2 + 1; /* a record takes 2 bytes at least */
+	int r;
+
+	if (!snap->len)
+		return 0;
+	recs = calloc(max, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	lwm_buf_init(&scratch, 0);
+	r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, snap->data, snap->len, lookup_type, NULL,
+			  recs, max, &n, &scratch);
+	if (r == 0)
+		r = apply_records(m, recs, n, true);
+	free(recs);
+	snap_free(&scratch);
+	return r;
+}
+
+int lwm_bootstrap_load(struct lwm_model *m, const char *file, const char *version, char *err,
+		       size_t errlen)
 {
 	uint8_t *data = NULL;
 	struct lwm_record *recs = NULL;
@@ -559,7 +682,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 		return -EBADMSG;
 	}
 	data = malloc((size_t)st.st_size + 1);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records((size_t)st.st_size), sizeof(*recs));
 	lwm_buf_init(&scratch, STATE_MAX);
 	r = data && recs ? 0 : -ENOMEM;
 	while (r == 0 && len < (size_t)st.st_size) {
@@ -575,7 +698,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 	lwm_bootstrap_clear(m);
 	if (r == 0)
 		r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, data, len, lookup_type, NULL, recs,
-				  WRITE_MAX_RECORDS, &n, &scratch);
+				  max_records((size_t)st.st_size), &n, &scratch);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (LWM_PATH_OID(&recs[i].path) > 2)
 			r = -EBADMSG;
@@ -590,7 +713,7 @@ int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t 
 	if (r < 0) {
 		snprintf(err, errlen, "%s is corrupt (%s): bootstrapping again", file, strerror(-r));
 		r = -EBADMSG;
-	} else if (lwm_bootstrap_validate(m, why, sizeof(why)) < 0) {
+	} else if (lwm_bootstrap_validate(m, version, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s holds no usable account (%s): bootstrapping again", file, why);
 		r = -EBADMSG;
 	}
@@ -633,16 +756,19 @@ unsigned lwm_bootstrap_failures(const struct lwm_bootstrap *b)
  * true; added (first free x) when missing. */
 static int add_account(struct lwm_bootstrap *b)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(b->model, 0, iids, 256), r;
 	uint16_t iid = 0;
 	struct lwm_value v = {.type = LWM_T_STRING};
+	int r;
 
-	for (int i = 0; i < n && i < 256; i++)
-		if (is_bootstrap_account(b->model, iids[i]))
+	FOR_EACH_INSTANCE(b->model, 0, i)
+		if (is_bootstrap_account(b->model, (uint16_t)i))
 			return 0;
-	for (int i = 0; i < n && i < 256 && iids[i] == iid; i++)
+	/* The first free instance. */
+	FOR_EACH_INSTANCE(b->model, 0, i) {
+		if (i != iid)
+			break;
 		iid++;
+	}
 	r = lwm_model_add_instance(b->model, 0, iid);
 	if (r < 0)
 		return r;
@@ -679,6 +805,7 @@ int lwm_bootstrap_new(struct lwm_engine *e, struct lwm_model *m,
 	b->state_file = cfg->state_file ? strdup(cfg->state_file) : NULL;
 	snprintf(b->version, sizeof(b->version), "%s", cfg->version ? cfg->version : "1.1");
 	b->finish_timeout_s = cfg->finish_timeout_s;
+	b->account_iid = -1;
 	gw_timer_init(&b->timer, e->timers, timer_cb, b);
 	gw_timer_init(&b->notify, e->timers, notify_cb, b);
 	if (cfg->security && lwm_security_mode(cfg->security) != LWM_SEC_NOSEC)
@@ -727,6 +854,7 @@ void lwm_bootstrap_free(struct lwm_bootstrap *b)
 	gw_timer_disarm(&b->timer);
 	gw_timer_disarm(&b->notify);
 	drop_session(b);
+	snap_free(&b->account_snap);
 	lwm_security_free(b->security);
 	free(b->name);
 	free(b->endpoint);
@@ -753,12 +881,34 @@ static uint64_t retry_delay_ms(unsigned failures)
 	return ms - ms / 4 + (uint64_t)random() % (ms / 2 + 1);
 }
 
+/* The bootstrap account as it was before this attempt: whatever the
+ * session made a bootstrap account, and what holds the old one's
+ * instance now, gives way. */
+static void restore_account(struct lwm_bootstrap *b)
+{
+	struct lwm_model *m = b->model;
+	int next;
+
+	for (int iid = lwm_model_next_instance(m, 0, -1); iid >= 0; iid = next) {
+		next = lwm_model_next_instance(m, 0, iid);
+		if (iid == b->account_iid || is_bootstrap_account(m, (uint16_t)iid))
+			lwm_model_remove_instance(m, 0, (uint16_t)iid);
+	}
+	if (snap_put(m, &b->account_snap) < 0)
+		log_warn(b->name, "bootstrap account not restored; the configured one is used");
+	if (add_account(b) < 0)
+		log_err(b->name, "no bootstrap account in the model");
+}
+
 /* Give up on this attempt and retry later.  Safe inside libcoap's handlers:
  * the session is dropped when the retry fires. */
 static void fail(struct lwm_bootstrap *b, const char *why)
 {
 	uint64_t delay;
 
+	/* A bootstrap that fails leaves the bootstrap account as it was. */
+	if (b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING)
+		restore_account(b);
 	b->failures++;
 	delay = retry_delay_ms(b->failures);
 	if (b->failures == 1 || b->failures % 10 == 0)
@@ -781,7 +931,7 @@ static int send_request(struct lwm_bootstrap *b, bool pack)
 	uint8_t fmt[4];
 
 	if (!b->session) {
-		b->session = lwm_security_new_session(b->engine->ctx, &b->server_addr, b->security,
+		b->session = lwm_security_new_session(lwm_engine_context(b->engine, b->security), &b->server_addr, b->security,
 						      NULL);
 		if (!b->session)
 			return -ENOMEM;
@@ -835,6 +985,16 @@ static void attempt(struct lwm_bootstrap *b)
 	int r;
 
 	drop_session(b);
+	b->refused = false;
+	b->account_iid = -1;
+	for (int iid = lwm_model_next_instance(b->model, 0, -1); iid >= 0;
+	     iid = lwm_model_next_instance(b->model, 0, iid))
+		if (is_bootstrap_account(b->model, (uint16_t)iid)) {
+			struct lwm_path ip = lwm_path_make(2, 0, (uint16_t)iid, 0, 0);
+			if (snap_take(b->model, &ip, &b->account_snap) == 0)
+				b->account_iid = iid;
+			break;
+		}
 	log_info(b->name, "requesting %s from %s", pack ? "a bootstrap pack" : "bootstrap",
 		 b->server_uri);
 	r = send_request(b, pack);
@@ -866,19 +1026,13 @@ void lwm_bootstrap_stop(struct lwm_bootstrap *b)
 	set_state(b, BS_STOPPED);
 }
 
-static uint32_t finish_timeout_s(struct lwm_bootstrap *b)
+/* How long the server may stay silent before Finish: the configured
+ * wait, else EXCHANGE_LIFETIME.  Not the Bootstrap-Server Account Timeout
+ * (/0/x/12): that one says when to purge the account after a successful
+ * bootstrap (not supported, see gatewayd.conf(5)). */
+static uint32_t finish_timeout_s(const struct lwm_bootstrap *b)
 {
-	uint16_t iids[256];
-	int n = lwm_model_instances(b->model, 0, iids, 256);
-	int64_t t;
-
-	if (b->finish_timeout_s)
-		return b->finish_timeout_s;
-	for (int i = 0; i < n && i < 256; i++)
-		if (is_bootstrap_account(b->model, iids[i]) && get_int(b->model, 0, iids[i], 12, &t) &&
-		    t > 0 && t < UINT32_MAX)
-			return (uint32_t)t;
-	return LWM_BOOTSTRAP_FINISH_TIMEOUT_S;
+	return b->finish_timeout_s ? b->finish_timeout_s : LWM_BOOTSTRAP_FINISH_TIMEOUT_S;
 }
 
 /* The server is still talking to us: wait for its Finish again. */
@@ -898,7 +1052,14 @@ static void timer_cb(struct gw_timer *t, void *ud)
 	case BS_REQUESTING:
 	case BS_PACKING:
 	case BS_SERVING:
-		fail(b, "no Bootstrap-Finish in time");
+		if (b->refused) {
+			/* The server did not correct what Finish refused. */
+			char why[sizeof(b->failure) + 48];
+			snprintf(why, sizeof(why), "no Bootstrap-Finish in time after %s", b->failure);
+			fail(b, why);
+		} else {
+			fail(b, "no Bootstrap-Finish in time");
+		}
 		break;
 	default:
 		break;
@@ -961,28 +1122,33 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 	}
 	coap_get_data_large(rcvd, &len, &data, &offset, &total);
 	lwm_request_uint_option(rcvd, COAP_OPTION_CONTENT_FORMAT, &fmt);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records(len), sizeof(*recs));
 	lwm_buf_init(&scratch, 64 * 1024);
 	r = recs ? 0 : -ENOMEM;
 	if (r == 0 && (fmt > UINT16_MAX || !lwm_format_can_decode((uint16_t)fmt)))
 		r = -ENOTSUP;
 	if (r == 0)
 		r = lwm_decode_ex((uint16_t)fmt, &root, data, len, lookup_type, NULL, recs,
-				  WRITE_MAX_RECORDS, &n, &scratch);
+				  max_records(len), &n, &scratch);
 	if (r == 0) {
 		size_t kept = 0;
 		lwm_bootstrap_clear(b->model);
-		/* The bootstrap objects; other objects only where they exist. */
+		/* The bootstrap objects; other objects only where they exist;
+		 * resources this client does not support are ignored, as in a
+		 * Bootstrap-Write. */
 		for (size_t i = 0; i < n; i++) {
 			struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(&recs[i].path),
 							   LWM_PATH_IID(&recs[i].path), 0, 0);
+			if (recs[i].path.len < 3 || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
+				continue;
 			if (LWM_PATH_OID(&ip) <= 2 || lwm_model_exists(b->model, &ip))
 				recs[kept++] = recs[i];
 		}
 		r = apply_records(b->model, recs, kept, true);
 	}
-	if (r == 0)
-		r = add_account(b);
+	/* Also when the pack was refused: never without the account. */
+	if (add_account(b) < 0 && r == 0)
+		r = -ENOMEM;
 	free(recs);
 	if (scratch.data)
 		explicit_bzero(scratch.data, scratch.cap);
@@ -1051,7 +1217,7 @@ int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen)
 		snprintf(err, errlen, "no state file");
 		return -ENOENT;
 	}
-	r = lwm_bootstrap_load(b->model, b->state_file, err, errlen);
+	r = lwm_bootstrap_load(b->model, b->state_file, b->version, err, errlen);
 	a = add_account(b);
 	return r < 0 ? r : a;
 }
@@ -1072,11 +1238,12 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		     const struct lwm_path *p)
 {
 	struct lwm_record *recs = NULL;
-	struct lwm_buf scratch;
+	struct lwm_buf scratch, before = {0};
 	const uint8_t *data = NULL;
 	size_t len = 0, n = 0, offset, total;
 	uint32_t fmt;
 	char ps[32];
+	bool snapped = false;
 	int r;
 
 	lwm_path_format(p, ps, sizeof(ps));
@@ -1086,23 +1253,56 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		fmt = p->len >= 3 ? LWM_FMT_TEXT : LWM_FMT_TLV;
 	if (fmt > UINT16_MAX || !lwm_format_can_decode((uint16_t)fmt))
 		return lwm_respond_code(resp, 415);
-	/* Instances are only created in the objects bootstrap provisions; other
-	 * objects (the device's own) take writes on what exists. */
-	if (LWM_PATH_OID(p) > 2 && p->len >= 2 && !lwm_model_exists(b->model, p))
-		return lwm_respond_code(resp, 404);
+	/* Bootstrap-Write answers 2.04, 4.00 or 4.15 only.  The value is
+	 * written whether the instance exists or not in the objects bootstrap
+	 * provisions (0 to 2); the device's own objects stand for its hardware,
+	 * whose instances a write cannot create: 4.00 there. */
 	if (!lwm_objdef_find(LWM_PATH_OID(p)))
-		return lwm_respond_code(resp, 404);
+		return lwm_respond_code(resp, 400);
+	if (LWM_PATH_OID(p) > 2 && p->len >= 2) {
+		struct lwm_path ip = lwm_path_make(2, LWM_PATH_OID(p), LWM_PATH_IID(p), 0, 0);
+		if (!lwm_model_exists(b->model, &ip)) {
+			log_info(b->name, "bootstrap write %s refused: no such instance", ps);
+			return lwm_respond_code(resp, 400);
+		}
+	}
+	/* A resource this client does not support is ignored, in the URI as
+	 * in a payload. */
+	if (p->len >= 3 && lookup_type(p, NULL) == LWM_T_NONE) {
+		log_debug(b->name, "bootstrap write %s: resource not supported, ignored", ps);
+		return lwm_respond_code(resp, 204);
+	}
 	/* The whole body, also when it came block-wise. */
 	coap_get_data_large(req, &len, &data, &offset, &total);
-	recs = calloc(WRITE_MAX_RECORDS, sizeof(*recs));
+	recs = calloc(max_records(len), sizeof(*recs));
 	if (!recs)
 		return lwm_respond_code(resp, 500);
 	lwm_buf_init(&scratch, 64 * 1024);
-	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, WRITE_MAX_RECORDS,
+	r = lwm_decode_ex((uint16_t)fmt, p, data, len, lookup_type, NULL, recs, max_records(len),
 			  &n, &scratch);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (recs[i].path.id[1] == LWM_ID_NONE || lookup_type(&recs[i].path, NULL) == LWM_T_NONE)
-			r = -EINVAL;
+	if (r == 0) {
+		size_t kept = 0;
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			if (recs[i].path.id[1] == LWM_ID_NONE) {
+				r = -EINVAL;
+			} else if (lookup_type(&recs[i].path, NULL) == LWM_T_NONE) {
+				char rs[32];
+				lwm_path_format(&recs[i].path, rs, sizeof(rs));
+				log_debug(b->name, "bootstrap write %s: resource %s not supported, "
+					  "ignored", ps, rs);
+			} else {
+				recs[kept++] = recs[i];
+			}
+		}
+		n = kept;
+	}
+	/* A write is applied whole or not at all: what it changes in the
+	 * bootstrap objects is put back when it fails half way. */
+	if (r == 0 && LWM_PATH_OID(p) <= 2) {
+		struct lwm_path op = lwm_path_make(1, LWM_PATH_OID(p), 0, 0, 0);
+		r = snap_take(b->model, &op, &before);
+		snapped = r == 0;
+	}
 	/* An instance written whole (the object or the instance addressed) is
 	 * replaced, in the bootstrap objects: no stale keys of an old account
 	 * survive in it. */
@@ -1123,19 +1323,31 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		}
 	if (r == 0)
 		r = apply_records(b->model, recs, n, LWM_PATH_OID(p) <= 2);
+	if (r < 0 && snapped) {
+		int next;
+		for (int iid = lwm_model_next_instance(b->model, LWM_PATH_OID(p), -1); iid >= 0;
+		     iid = next) {
+			next = lwm_model_next_instance(b->model, LWM_PATH_OID(p), iid);
+			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), (uint16_t)iid);
+		}
+		snap_put(b->model, &before);
+	}
+	snap_free(&before);
 	/* Servers commonly write their own account too (Bootstrap-Server
 	 * true): it is kept, but this session goes on with the configured
 	 * credentials.  Had the write turned our account into another, the
-	 * configured one comes back at a free instance. */
-	if (r == 0 && LWM_PATH_OID(p) == 0)
-		r = add_account(b);
+	 * configured one comes back at a free instance; and whatever
+	 * happened, the model is never left without it. */
+	if (LWM_PATH_OID(p) == 0 && add_account(b) < 0 && r == 0)
+		r = -ENOMEM;
 	free(recs);
 	if (scratch.data)
 		explicit_bzero(scratch.data, scratch.cap);
 	lwm_buf_free(&scratch);
 	if (r < 0) {
-		log_notice(b->name, "bootstrap write %s refused: %s", ps, strerror(-r));
-		return lwm_respond_code(resp, r == -ENOENT ? 404 : 400);
+		log_notice(b->name, "bootstrap write %s refused: %s", ps,
+			   r == -ENOENT ? "no such instance" : strerror(-r));
+		return lwm_respond_code(resp, r == -ENOMEM ? 500 : 400);
 	}
 	/* Values only, never keys, in the logs. */
 	log_info(b->name, "bootstrap write %s (%zu value(s))", ps, n);
@@ -1158,15 +1370,7 @@ static void bs_delete(struct lwm_bootstrap *b, coap_pdu_t *resp, const struct lw
 		   is_bootstrap_account(b->model, LWM_PATH_IID(p))) {
 		return lwm_respond_code(resp, 400);
 	} else {
-		uint16_t iids[256];
-		int n = lwm_model_instances(b->model, LWM_PATH_OID(p), iids, 256);
-		for (int i = 0; i < n && i < 256; i++) {
-			if (p->len == 2 && iids[i] != LWM_PATH_IID(p))
-				continue;
-			if (LWM_PATH_OID(p) == 0 && is_bootstrap_account(b->model, iids[i]))
-				continue;
-			lwm_model_remove_instance(b->model, LWM_PATH_OID(p), iids[i]);
-		}
+		remove_instances(b->model, LWM_PATH_OID(p), p->len == 2 ? LWM_PATH_IID(p) : -1);
 	}
 	log_info(b->name, "bootstrap delete %s", ps);
 	lwm_respond_code(resp, 202);
@@ -1189,7 +1393,10 @@ static void bs_read(struct lwm_bootstrap *b, coap_resource_t *r, coap_session_t 
 		/* Bootstrap-Discover: the root or an object. */
 		if (p->len > 1)
 			return lwm_respond_code(resp, 400);
-		if (lwm_bootstrap_discover(b->model, p, b->version, &e->scratch) < 0)
+		err = lwm_bootstrap_discover(b->model, p, b->version, &e->scratch);
+		if (err == -ENOENT)
+			return lwm_respond_code(resp, 404);
+		if (err < 0)
 			return lwm_respond_code(resp, 500);
 		return lwm_respond_body(r, s, req, resp, query, 205, LWM_FMT_LINK, &e->scratch);
 	}
@@ -1224,10 +1431,13 @@ static void bs_finish(struct lwm_bootstrap *b, coap_pdu_t *resp)
 	int n = validate_and_report(b, why, sizeof(why));
 
 	if (n < 0) {
+		/* The server may correct the configuration and finish again
+		 * (Bootstrap-Finish): the session goes on, and
+		 * fails only when no good Finish comes in time. */
 		log_warn(b->name, "bootstrap finish refused: %s", why);
 		respond_text(resp, 406, why);
-		snprintf(b->failure, sizeof(b->failure), "configuration refused: %s", why);
-		fail(b, b->failure);
+		snprintf(b->failure, sizeof(b->failure), "Finish refused: %s", why);
+		b->refused = true;
 		return;
 	}
 	lwm_respond_code(resp, 204);

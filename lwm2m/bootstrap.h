@@ -12,10 +12,11 @@
  *
  * The bootstrap server account itself is /0/x with Bootstrap-Server (/0/x/1)
  * true; it comes from the configuration, survives every Bootstrap-Delete and
- * is never saved.  Its credentials stay in the struct lwm_security given
- * here, never in the model: a server may write its own account (servers
- * commonly do), which the model keeps, but the session uses the configured
- * credentials. */
+ * is never saved; a bootstrap that fails leaves it as it was, and a client
+ * has at most one (a second one is refused at Finish).  Its credentials
+ * stay in the struct lwm_security given here, never in the model: a
+ * server may write its own account (servers commonly do), which the model
+ * keeps, but the session uses the configured credentials. */
 #ifndef LWM_BOOTSTRAP_H
 #define LWM_BOOTSTRAP_H
 
@@ -41,8 +42,9 @@ struct lwm_bootstrap_config {
 	 * NULL: not kept (tests). */
 	const char *state_file;
 	/* Seconds to wait for Bootstrap-Finish after the last bootstrap
-	 * message; 0: the Bootstrap-Server Account Timeout (/0/x/12) when
-	 * set, else LWM_BOOTSTRAP_FINISH_TIMEOUT_S. */
+	 * message; 0: LWM_BOOTSTRAP_FINISH_TIMEOUT_S.  A Finish answered 4.06
+	 * does not end the session: the server may correct and finish again
+	 * within this time. */
 	uint32_t finish_timeout_s;
 };
 
@@ -85,7 +87,7 @@ struct lwm_account {
 	uint16_t ssid;
 	char uri[256];
 	enum lwm_sec_mode mode;
-	uint32_t lifetime;
+	uint32_t lifetime; /* 0: no limit (LwM2M 1.2) */
 	char binding[8];
 };
 
@@ -94,14 +96,16 @@ struct lwm_account {
  * coap:// or coaps:// URI that fits its mode, a mode libcoap's DTLS
  * library supports with keys that parse (lwm_security_from_account;
  * X.509 Certificate Usage 2 or 3), and a Server
- * instance with that Short Server ID, a lifetime and a UDP binding.
+ * instance with that Short Server ID, a lifetime (0, no limit, from
+ * version "1.2" on; version NULL is "1.0") and a UDP binding.
  * Other Security instances are left unused.  Returns the number of usable
  * accounts, or -EINVAL with the reason in why (the first unusable
  * instance's, when there is one). */
-int lwm_bootstrap_validate(struct lwm_model *m, char *why, size_t whylen);
+int lwm_bootstrap_validate(struct lwm_model *m, const char *version, char *why, size_t whylen);
 /* The accounts of a validated model, in Security instance order: up to max
  * written; returns how many there are (or -EINVAL as above). */
-int lwm_bootstrap_accounts(struct lwm_model *m, struct lwm_account *out, size_t max);
+int lwm_bootstrap_accounts(struct lwm_model *m, const char *version, struct lwm_account *out,
+			   size_t max);
 /* The DTLS credentials of an account (*out NULL for NoSec).  0 or a
  * negative errno, with a message (never a key) in err. */
 int lwm_account_security(struct lwm_model *m, const struct lwm_account *a,
@@ -118,7 +122,8 @@ int lwm_bootstrap_save(struct lwm_model *m, const char *file, char *err, size_t 
  * that too), and validate it.  -ENOENT: no file (never bootstrapped);
  * -EBADMSG: unreadable or invalid (the model is left without
  * management accounts; bootstrap again); the reason in err. */
-int lwm_bootstrap_load(struct lwm_model *m, const char *file, char *err, size_t errlen);
+int lwm_bootstrap_load(struct lwm_model *m, const char *file, const char *version, char *err,
+		       size_t errlen);
 /* lwm_bootstrap_load of b's state file into b's model, keeping the
  * configured bootstrap account there (put back at a free instance when a
  * saved account took its place).  Same results. */
@@ -127,8 +132,12 @@ int lwm_bootstrap_restore(struct lwm_bootstrap *b, char *err, size_t errlen);
 void lwm_bootstrap_clear(struct lwm_model *m);
 
 /* The Bootstrap-Discover payload for p (root or an object; RFC 6690):
- * `</>;lwm2m=1.1,</0/0>;ssid=101;uri="coap://..",</1/0>;ssid=101,</3/0>`.
- * version NULL or "1.0" leaves out the lwm2m= link.  0 or out->err. */
+ * `</>;lwm2m=1.1,</0>;ver=1.1,</0/0>;ssid=101;uri="coap://..",</1>;ver=1.1,
+ * </1/0>;ssid=101,</2>;ver=1.1,</3>;ver=1.1,</3/0>`: objects 0 to 2 and
+ * those with instances, with their version (capped at the client's for
+ * OMA's objects) where it is not 1.0.  version NULL or "1.0" leaves out the
+ * lwm2m= link.  0, -ENOENT (an object the device does not have) or
+ * out->err. */
 int lwm_bootstrap_discover(struct lwm_model *m, const struct lwm_path *p, const char *version,
 			   struct lwm_buf *out);
 

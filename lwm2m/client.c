@@ -515,7 +515,8 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 	if (!c->session) {
 		char host[256];
 		errno = 0;
-		c->session = lwm_security_new_session(c->engine->ctx, &c->server_addr, c->security,
+		c->session = lwm_security_new_session(lwm_engine_context(c->engine, c->security),
+						      &c->server_addr, c->security,
 						      lwm_uri_host(c->server_uri, host, sizeof(host)));
 		if (!c->session) {
 			coap_delete_optlist(*opts);
@@ -1199,12 +1200,40 @@ void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd)
 	}
 }
 
+/* The session or the registration on it may be gone: a new DTLS handshake
+ * (a new session) and a new Register, soon.  Not a failed registration
+ * attempt (those back off by the sequence, /1/x/17..20); only the next
+ * Register failing is.  Within a random 0..1 s, so that a server that
+ * closed every session at once does not get every device back at the same
+ * instant.  The session is dropped when the timer fires, not here: this
+ * runs inside libcoap's callbacks for it. */
+static void recover(struct lwm_client *c)
+{
+	c->pending = LWM_PENDING_NONE; /* what was on the session is void */
+	free(c->location);
+	c->location = NULL;
+	lwm_client_set_state(c, LWM_CLIENT_BACKOFF);
+	gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)random() % 1001u);
+}
+
+void lwm_client_session_lost(struct lwm_client *c, const char *why)
+{
+	/* While registering, the request's own failure says what went wrong
+	 * (a refused handshake, with its cause) and the sequence goes on. */
+	if (c->state != LWM_CLIENT_REGISTERED && c->state != LWM_CLIENT_UPDATING)
+		return;
+	log_notice(c->name, "DTLS session with %s lost (%s); new handshake and registration",
+		   c->server_uri, why);
+	recover(c);
+}
+
 void lwm_client_on_failure(struct lwm_client *c, const char *why)
 {
 	enum lwm_pending what = c->pending;
 
-	/* A refused handshake: say why, as far as the handshake told us. */
-	if (c->security && strncmp(why, "TLS", 3) == 0)
+	/* A refused handshake: say why, as far as the handshake told us (only
+	 * a Register starts a handshake; an Update goes on an old session). */
+	if (c->security && what == LWM_PENDING_REGISTER && strncmp(why, "TLS", 3) == 0)
 		why = lwm_security_failure(c->security, c->session);
 
 	c->pending = LWM_PENDING_NONE;
@@ -1213,8 +1242,12 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why)
 		schedule_retry(c, why);
 		break;
 	case LWM_PENDING_UPDATE:
-		log_notice(c->name, "update failed (%s); registering again", why);
-		schedule_retry(c, why);
+		/* Unanswered: the server may have lost our DTLS session
+		 * (restarted) or no longer know our address (NAT rebinding),
+		 * and then ignores what we send on it. */
+		log_notice(c->name, "update to %s failed (%s); new %s and registration",
+			   c->server_uri, why, c->security ? "DTLS handshake" : "session");
+		recover(c);
 		break;
 	case LWM_PENDING_DEREGISTER:
 		log_warn(c->name, "de-register failed: %s", why);

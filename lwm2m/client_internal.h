@@ -14,7 +14,9 @@
 #define LWM_OP_TIMEOUT_MS 30000u
 
 struct lwm_engine {
-	coap_context_t *ctx;
+	/* [0]: NoSec and PSK sessions; [1]: RPK and X.509, once needed. */
+	coap_context_t *ctxs[2];
+	int epfd;                    /* holds the contexts' epoll fds */
 	struct timerq *timers;
 	uint32_t op_timeout_ms;      /* a device's Write/Execute, then 5.04 */
 	struct gw_timer io_timer;    /* libcoap's next retransmission */
@@ -161,6 +163,9 @@ bool lwm_client_visible(const struct lwm_path *inst, void *ud);
 
 /* engine.c */
 void lwm_engine_kick(struct lwm_engine *e);
+/* The context a session with these credentials (NULL: NoSec) belongs in;
+ * NULL when it cannot be made. */
+coap_context_t *lwm_engine_context(struct lwm_engine *e, const struct lwm_security *sec);
 void lwm_respond_code(coap_pdu_t *resp, unsigned code);
 /* The request's Uri-Path as an LwM2M path; -ENOENT when it is not one.
  * With first ("bs"), a path that is exactly that one segment sets
@@ -218,6 +223,9 @@ const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b)
 /* client.c */
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
 void lwm_client_on_failure(struct lwm_client *c, const char *why);
+/* libcoap closed c's established DTLS session (an alert, close_notify, an
+ * ICMP error): register again on a new one. */
+void lwm_client_session_lost(struct lwm_client *c, const char *why);
 bool lwm_client_token_matches(const struct lwm_client *c, coap_bin_const_t tok);
 /* De-register: 0 when a DELETE will go out (from the start queue; its answer
  * or failure ends in lwm_engine_deregistered), -ENOTCONN when not registered. */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "acl.h"
 #include "client_internal.h"
@@ -28,12 +29,16 @@ static void io_timer_cb(struct gw_timer *t, void *ud)
 static void prepare(struct lwm_engine *e)
 {
 	coap_tick_t now;
-	unsigned ms;
+	unsigned ms = 0;
 
 	e->kick_pending = false; /* whatever asked for it is covered now */
 	coap_ticks(&now);
-	ms = coap_io_prepare_epoll(e->ctx, now);
-	/* 0 means libcoap has nothing scheduled. */
+	for (int i = 0; i < 2; i++) {
+		unsigned m = e->ctxs[i] ? coap_io_prepare_epoll(e->ctxs[i], now) : 0;
+		/* 0 means libcoap has nothing scheduled. */
+		if (m && (!ms || m < ms))
+			ms = m;
+	}
 	if (ms == 0)
 		gw_timer_disarm(&e->io_timer);
 	else
@@ -53,22 +58,26 @@ void lwm_engine_kick(struct lwm_engine *e)
 void lwm_engine_io(struct lwm_engine *e)
 {
 	struct epoll_event ev[64];
-	int fd = coap_context_get_coap_fd(e->ctx);
-	int n;
 
-	/* Drain libcoap's epoll set ourselves: coap_io_process would prepare
+	/* Drain libcoap's epoll sets ourselves: coap_io_process would prepare
 	 * (walk every session) before and after each batch. */
-	do {
-		n = epoll_wait(fd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
-		if (n > 0)
-			coap_io_do_epoll(e->ctx, ev, (size_t)n);
-	} while (n == (int)(sizeof(ev) / sizeof(ev[0])));
+	for (int i = 0; i < 2; i++) {
+		int fd, n;
+		if (!e->ctxs[i])
+			continue;
+		fd = coap_context_get_coap_fd(e->ctxs[i]);
+		do {
+			n = epoll_wait(fd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
+			if (n > 0)
+				coap_io_do_epoll(e->ctxs[i], ev, (size_t)n);
+		} while (n == (int)(sizeof(ev) / sizeof(ev[0])));
+	}
 	prepare(e);
 }
 
 int lwm_engine_fd(const struct lwm_engine *e)
 {
-	return coap_context_get_coap_fd(e->ctx);
+	return e->epfd;
 }
 
 size_t lwm_engine_client_count(const struct lwm_engine *e)
@@ -167,6 +176,30 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 		return;
 	lwm_client_on_failure(c, (size_t)reason < sizeof(why) / sizeof(why[0])
 					 ? why[reason] : "request failed");
+}
+
+/* libcoap tears a DTLS session down on an alert (close_notify from a server
+ * shutting down, a fatal alert) and on an ICMP error; the session is then
+ * dead (libcoap 4.3.1 does not reconnect it) and only delays what is sent
+ * on it.  Its client must start afresh.  Our own releases come here too,
+ * after the app data is cleared, so they are not mistaken for a loss. */
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+	struct lwm_client *c = client_of(session);
+
+	if (!c || c->session != session)
+		return 0;
+	switch (event) {
+	case COAP_EVENT_DTLS_CLOSED:
+		lwm_client_session_lost(c, "closed by an alert from the server or an ICMP error");
+		break;
+	case COAP_EVENT_DTLS_ERROR:
+		lwm_client_session_lost(c, "DTLS alert from the server");
+		break;
+	default:
+		break;
+	}
+	return 0;
 }
 
 /* ---- requests from the server ------------------------------------------- */
@@ -446,14 +479,59 @@ void lwm_engine_set_op_timeout(struct lwm_engine *e, uint32_t ms)
 	e->op_timeout_ms = ms ? ms : LWM_OP_TIMEOUT_MS;
 }
 
-int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
+/* A libcoap context with our handlers, its epoll set in ours. */
+static coap_context_t *new_context(struct lwm_engine *e)
 {
-	struct lwm_engine *e = calloc(1, sizeof(*e));
-	coap_resource_t *unknown;
 	static const coap_request_t methods[] = {
 		COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
 		COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH,
 	};
+	coap_context_t *ctx = coap_new_context(NULL);
+	struct epoll_event ev = {.events = EPOLLIN};
+	coap_resource_t *unknown;
+
+	if (!ctx)
+		return NULL;
+	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(ctx, on_response);
+	coap_register_nack_handler(ctx, on_nack);
+	coap_register_event_handler(ctx, on_event);
+	/* Every path of every device is routed through our own data model. */
+	unknown = coap_resource_unknown_init2(on_request, 0);
+	if (!unknown)
+		goto fail;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		coap_register_request_handler(unknown, methods[i], on_request);
+	coap_add_resource(ctx, unknown);
+	ev.data.fd = coap_context_get_coap_fd(ctx);
+	if (ev.data.fd < 0 || epoll_ctl(e->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		goto fail;
+	return ctx;
+fail:
+	coap_free_context(ctx);
+	return NULL;
+}
+
+coap_context_t *lwm_engine_context(struct lwm_engine *e, const struct lwm_security *sec)
+{
+	enum lwm_sec_mode m = sec ? lwm_security_mode(sec) : LWM_SEC_NOSEC;
+
+	/* libcoap 4.3.1 with GnuTLS sets up every client session of a context
+	 * for certificates once one PKI session was made in it, and a PSK
+	 * server then refuses the handshake ("insufficient credentials"): PSK
+	 * devices could no longer (re)connect in a gateway that also has RPK
+	 * or X.509 devices.  So certificate and raw-key sessions live in a
+	 * context of their own, made when the first is needed. */
+	if (m != LWM_SEC_RPK && m != LWM_SEC_X509)
+		return e->ctxs[0];
+	if (!e->ctxs[1])
+		e->ctxs[1] = new_context(e);
+	return e->ctxs[1];
+}
+
+int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
+{
+	struct lwm_engine *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return -ENOMEM;
@@ -462,29 +540,17 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	/* libcoap's per-packet warnings (e.g. ICMP errors) are handled by us;
 	 * show them only when debugging. */
 	coap_set_log_level(log_get_level() >= LOG_DEBUG ? LOG_INFO : LOG_ERR);
-	e->ctx = coap_new_context(NULL);
-	if (!e->ctx) {
-		free(e);
-		return -ENOMEM;
-	}
 	e->timers = timers;
 	e->op_timeout_ms = LWM_OP_TIMEOUT_MS;
 	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
 	gw_timer_init(&e->start_timer, timers, lwm_engine_run_starts, e);
 	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);
-	coap_context_set_block_mode(e->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-	coap_register_response_handler(e->ctx, on_response);
-	coap_register_nack_handler(e->ctx, on_nack);
-
-	/* Every path of every device is routed through our own data model. */
-	unknown = coap_resource_unknown_init2(on_request, 0);
-	if (!unknown) {
+	/* One fd for the daemon's loop, whatever number of contexts. */
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0 || !(e->ctxs[0] = new_context(e))) {
 		lwm_engine_free(e);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		coap_register_request_handler(unknown, methods[i], on_request);
-	coap_add_resource(e->ctx, unknown);
 	*out = e;
 	return 0;
 }
@@ -497,7 +563,11 @@ void lwm_engine_free(struct lwm_engine *e)
 	gw_timer_disarm(&e->start_timer);
 	if (e->shutdown_timer.q)
 		gw_timer_disarm(&e->shutdown_timer);
-	coap_free_context(e->ctx);
+	for (int i = 0; i < 2; i++)
+		if (e->ctxs[i])
+			coap_free_context(e->ctxs[i]);
+	if (e->epfd >= 0)
+		close(e->epfd);
 	lwm_buf_free(&e->scratch);
 	free(e->acl_recs);
 	coap_cleanup();

@@ -1,7 +1,8 @@
 /* DTLS credentials and the libcoap client sessions built from them.
  *
  * libcoap 4.3.1 keeps the certificate settings of client sessions per
- * context (the last coap_new_client_session_pki wins), so every PKI session
+ * context (the last coap_new_client_session_pki wins; PSK sessions live in
+ * another context, see lwm_engine_context), so every PKI session
  * gets the same settings and our own callback does the real checks for the
  * session at hand: it finds the session's credentials through
  * lwm_security_of_session and verifies the chain, dates, name, pinned
@@ -799,6 +800,8 @@ coap_session_t *lwm_security_new_session(coap_context_t *ctx, const coap_address
 	const char *name;
 	char *client_sni;
 
+	if (!ctx)
+		return NULL;
 	if (!sec || sec->mode == LWM_SEC_NOSEC)
 		return coap_new_client_session(ctx, NULL, server, COAP_PROTO_UDP);
 	if (!dtls_fd_ok()) {

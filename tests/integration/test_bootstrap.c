@@ -30,7 +30,7 @@ static const char config_tmpl[] =
 	"gateway = { name = \"bs\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
 	"servers = (\n"
 	"  { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true;\n"
-	"    version = \"%s\"; },\n"
+	"    version = \"%s\"; finish_timeout = %d; },\n"
 	"  { name = \"mgmt\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 60; }\n"
 	");\n"
 	"devices = (\n"
@@ -116,6 +116,10 @@ static json_t *expect_auto(struct env *e, const char *op, const char *code)
 	return ev;
 }
 
+/* The manual tests' bootstrap server may stay silent this long before its
+ * Finish: long enough for a test's steps, short enough to wait for. */
+#define MANUAL_FINISH_TIMEOUT_S 4
+
 static int start(struct env *e, bool automatic, const char *version)
 {
 	char opt[128];
@@ -134,7 +138,8 @@ static int start(struct env *e, bool automatic, const char *version)
 		return -1;
 	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
 		return -1;
-	fprintf(f, config_tmpl, e->dir, e->bs_port, version, e->mgmt_port);
+	fprintf(f, config_tmpl, e->dir, e->bs_port, version,
+		automatic ? 247 : MANUAL_FINISH_TIMEOUT_S, e->mgmt_port);
 	fclose(f);
 	return h_start_gatewayd(&e->gw, e->dir, e->config);
 }
@@ -399,8 +404,10 @@ static json_t *bs_request(struct env *e, const char *code, const char *fmt, ...)
 }
 
 /* Step by step: Discover and Read, a Finish without a Server instance
- * (4.06 with the reason, then a retried Bootstrap-Request), and the device
- * that needs no bootstrap is not held up. */
+ * (4.06 with the reason); a server that does not correct it is given up
+ * when the Finish timeout expires, and the Bootstrap-Request is retried; a
+ * server that corrects it (a Write, then a new Finish) bootstraps the
+ * device.  The device that needs no bootstrap is not held up. */
 static void bad_bootstrap_is_refused_and_retried(void **state)
 {
 	struct env *e = *state;
@@ -426,6 +433,11 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	r = bs_request(e, "4.06", "bs-finish bs-bt");
 	assert_non_null(strstr(str(r, "payload_text"), "Short Server ID 7"));
 	json_decref(r);
+	/* No correction: the attempt ends when the Finish timeout expires
+	 * (not at the 4.06), and the Bootstrap-Request is retried. */
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	assert_true(h_wait_file_contains(e->log, "no Bootstrap-Finish in time after Finish refused",
+					 0));
 	/* The other device is registered and serves reads meanwhile. */
 	json_decref(expect(e, &e->mgmt, "register", "ep", "bs-plain"));
 	r = h_request(&e->mgmt, H_TIMEOUT_MS, "read bs-plain /3316/0/5700 text");
@@ -433,8 +445,14 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	assert_string_equal(str(r, "code"), "2.05");
 	json_decref(r);
 
-	/* Retried with backoff; this time complete. */
-	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	/* This time the server corrects a refused Finish in the same session:
+	 * the session goes on after the 4.06. */
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/0 text coap://127.0.0.1:%d",
+			       e->mgmt_port));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/1 text 0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/2 text 3"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/1/10 text 7"));
+	json_decref(bs_request(e, "4.06", "bs-finish bs-bt"));
 	json_decref(bs_request(e, "2.04", "bs-account bs-bt 1 7 coap://127.0.0.1:%d 120",
 			       e->mgmt_port));
 	json_decref(h_wait_event(&e->bs, "response", "op", "bs-write", H_TIMEOUT_MS));
@@ -452,6 +470,77 @@ static void bad_bootstrap_is_refused_and_retried(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r, "lt")), 120);
 	json_decref(r);
 	read_temperature(e);
+}
+
+/* A bootstrap that fails leaves the bootstrap account as it was: here the
+ * server turns it into a management account (the configured one comes
+ * back at a free instance) and never finishes. */
+static void failed_bootstrap_restores_bootstrap_account(void **state)
+{
+	struct env *e = *state;
+	json_t *r;
+	const char *links;
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/0/1 text 0"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /0/0/10 text 9"));
+	r = bs_request(e, "2.05", "bs-discover bs-bt /0");
+	links = str(r, "payload_text");
+	if (!strstr(links, "</0/0>;ssid=9") || !strstr(links, "</0/1>"))
+		fail_msg("bootstrap account not moved: %s", links);
+	json_decref(r);
+	/* Silence: the attempt fails at the Finish timeout and is retried. */
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	r = bs_request(e, "2.05", "bs-discover bs-bt /0");
+	links = str(r, "payload_text");
+	if (strcmp(links, "</>;lwm2m=1.1,</0>;ver=1.1,</0/0>") != 0)
+		fail_msg("bootstrap account not restored: %s", links);
+	json_decref(r);
+}
+
+/* s in hex, as the test server takes a whole instance's payload. */
+static char *hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *h = malloc(2 * n + 1);
+
+	assert_non_null(h);
+	for (size_t i = 0; i < n; i++)
+		snprintf(h + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	h[2 * n] = '\0';
+	return h;
+}
+
+/* Bootstrap-Write answers 2.04, 4.00 or 4.15: resources the client does
+ * not support are ignored, missing instances of the bootstrap objects are
+ * created, and a device object's missing instance (hardware) is 4.00. */
+static void bootstrap_write_rules(void **state)
+{
+	struct env *e = *state;
+	char *payload = hex("[{\"bn\":\"/1/1/\",\"n\":\"0\",\"v\":7},{\"n\":\"1\",\"v\":120},"
+			    "{\"n\":\"99\",\"v\":1},{\"n\":\"7\",\"vs\":\"U\"}]");
+	json_t *r;
+
+	json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1 senml-json %s", payload));
+	free(payload);
+	r = bs_request(e, "2.05", "bs-read bs-bt /1/1/1 text");
+	assert_string_equal(str(r, "payload_text"), "120");
+	json_decref(r);
+	json_decref(bs_request(e, "4.04", "bs-read bs-bt /1/1/99 text"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/99 text 5"));
+	json_decref(bs_request(e, "2.04", "bs-write bs-bt /2/7/0 text 3"));
+	r = bs_request(e, "2.05", "bs-read bs-bt /2/7/0 text");
+	assert_string_equal(str(r, "payload_text"), "3");
+	json_decref(r);
+	json_decref(bs_request(e, "4.00", "bs-write bs-bt /3303/5/5700 text 1"));
+	json_decref(bs_request(e, "4.00", "bs-write bs-bt /9999/0/0 text 1"));
+	/* Bootstrap-Discover of an object: with its version; 4.04 for one
+	 * the device does not have. */
+	r = bs_request(e, "2.05", "bs-discover bs-bt /3303");
+	assert_string_equal(str(r, "payload_text"), "</>;lwm2m=1.1,</3303>;ver=1.1,</3303/0>");
+	json_decref(r);
+	json_decref(bs_request(e, "4.04", "bs-discover bs-bt /3304"));
 }
 
 /* An account whose server never answers: after the Communication Retry
@@ -645,6 +734,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(registration_failure_bootstraps_again, setup_manual,
 						teardown),
+		cmocka_unit_test_setup_teardown(failed_bootstrap_restores_bootstrap_account,
+						setup_manual, teardown),
+		cmocka_unit_test_setup_teardown(bootstrap_write_rules, setup_manual, teardown),
 	};
 	const struct CMUnitTest pack[] = {
 		cmocka_unit_test_setup_teardown(bootstrap_pack, setup_pack, teardown),

@@ -503,7 +503,13 @@ int cmd_exec(char *line)
 		cmd_forget(p);
 	else if (!strcmp(verb, "raw"))
 		cmd_raw(p);
-	else if (!strcmp(verb, "list"))
+	else if (!strcmp(verb, "close")) {
+		const char *id = next_tok(&p), *ep = next_tok(&p);
+		if (!id || !ep || next_tok(&p))
+			out_error(id, ep, "usage: close ID EP");
+		else
+			srv_close(id, ep);
+	} else if (!strcmp(verb, "list"))
 		srv_list();
 	else if (!strcmp(verb, "quit") || !strcmp(verb, "exit"))
 		return 1;

@@ -1201,6 +1201,25 @@ static void hnd_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_
 	req_fail(r, nack_str(reason));
 }
 
+void srv_close(const char *id, const char *ep)
+{
+	struct reg *g = reg_by_ep(ep);
+	json_t *ev;
+
+	if (!g || !g->sess || coap_session_get_proto(g->sess) != COAP_PROTO_DTLS) {
+		out_error(id, ep, g ? "not a DTLS client" : "unknown endpoint");
+		return;
+	}
+	/* libcoap frees the DTLS state with a close_notify to the client;
+	 * the registration stays, as a server's idle timeout would leave it. */
+	coap_session_disconnected(g->sess, COAP_NACK_NOT_DELIVERABLE);
+	ev = out_event("response");
+	json_object_set_new(ev, "id", out_string(id, strlen(id)));
+	json_object_set_new(ev, "ep", out_string(ep, strlen(ep)));
+	json_object_set_new(ev, "op", json_string("close"));
+	out_emit(ev);
+}
+
 void srv_list(void)
 {
 	json_t *ev = out_event("list"), *arr = json_array();

@@ -96,6 +96,10 @@ int srv_forget(const char *id, const char *ep, const char *path);
  * client asked for (pct) when we can encode it, else TLV. */
 int srv_bootstrap_account(const char *id, const char *ep, const struct srv_account *a);
 
+/* End ep's DTLS session with an alert (close_notify); a "response" event
+ * with op "close". */
+void srv_close(const char *id, const char *ep);
+
 /* Emit the "list" event. */
 void srv_list(void);
 

@@ -82,8 +82,8 @@ static void valid_account(void **state)
 	struct lwm_account a[2];
 	char why[200];
 
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
-	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", a, 2), 1);
 	assert_int_equal(a[0].sec_iid, 1);
 	assert_int_equal(a[0].srv_iid, 0);
 	assert_int_equal(a[0].ssid, 101);
@@ -108,8 +108,8 @@ static void unusable_account_beside_usable(void **state)
 	set(m, 0, 2, 10, num(102));
 	set(m, 1, 2, 0, num(102));
 	set(m, 1, 2, 1, num(60));
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), 1);
-	assert_int_equal(lwm_bootstrap_accounts(m, a, 2), 1);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", a, 2), 1);
 	assert_int_equal(a[0].ssid, 101);
 	lwm_model_free(m);
 }
@@ -118,7 +118,7 @@ static void expect_refused(struct lwm_model *m, const char *reason)
 {
 	char why[200];
 
-	assert_int_equal(lwm_bootstrap_validate(m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), -EINVAL);
 	if (!strstr(why, reason))
 		fail_msg("reason \"%s\" does not say \"%s\"", why, reason);
 	lwm_model_free(m);
@@ -185,6 +185,30 @@ static void refused_at_finish(void **state)
 	set(m, 0, 1, 1, boolean(false));
 	set(m, 0, 1, 2, num(3));
 	expect_refused(m, "no Short Server ID");
+
+	/* A second bootstrap account: a client has at most one. */
+	m = sample();
+	set(m, 0, 5, 0, str("coap://other-bs.example.com"));
+	set(m, 0, 5, 1, boolean(true));
+	set(m, 0, 5, 2, num(3));
+	expect_refused(m, "more than one bootstrap account (/0/0 and /0/5)");
+}
+
+/* Lifetime 0 is no limit from LwM2M 1.2 on; before, no valid lifetime. */
+static void lifetime_zero(void **state)
+{
+	struct lwm_model *m = sample();
+	struct lwm_account a;
+	char why[200];
+
+	set(m, 1, 0, 1, num(0));
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.2", &a, 1), 1);
+	assert_int_equal(a.lifetime, 0);
+	assert_int_equal(lwm_bootstrap_validate(m, "1.1", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "no valid Lifetime"));
+	set(m, 1, 0, 1, num(-1));
+	assert_int_equal(lwm_bootstrap_validate(m, "1.2", why, sizeof(why)), -EINVAL);
+	lwm_model_free(m);
 }
 
 static void psk_account_security(void **state)
@@ -198,7 +222,7 @@ static void psk_account_security(void **state)
 	set(m, 0, 1, 2, num(0));
 	set(m, 0, 1, 3, opaque("dev1"));
 	set(m, 0, 1, 5, opaque("\x01\x02\x03\x04"));
-	assert_int_equal(lwm_bootstrap_accounts(m, &a, 1), 1);
+	assert_int_equal(lwm_bootstrap_accounts(m, "1.1", &a, 1), 1);
 	assert_int_equal(a.mode, LWM_SEC_PSK);
 	assert_int_equal(lwm_account_security(m, &a, &sec, err, sizeof(err)), 0);
 	assert_non_null(sec);
@@ -225,23 +249,37 @@ static void discover_payload(void **state)
 	struct lwm_model *m = sample();
 	struct lwm_path root = {0}, obj = lwm_path_make(1, 1, 0, 0, 0);
 	struct lwm_path acl = lwm_path_make(1, 2, 0, 0, 0);
+	struct lwm_path none = lwm_path_make(1, 3304, 0, 0, 0);
+	struct lwm_buf b;
 	char *s;
 
 	/* The bootstrap account has no ssid or uri; objects 0..2 are listed
-	 * even without instances (here /2). */
+	 * even without instances (here /2); objects announce their version
+	 * when it is not 1.0, capped at the client's for OMA's objects. */
 	s = discover(m, &root, "1.1");
-	assert_string_equal(s, "</>;lwm2m=1.1,</0/0>,</0/1>;ssid=101;"
-			       "uri=\"coap://server.example.com:5683\",</1/0>;ssid=101,</2>,</3/0>");
+	assert_string_equal(s, "</>;lwm2m=1.1,</0>;ver=1.1,</0/0>,</0/1>;ssid=101;"
+			       "uri=\"coap://server.example.com:5683\",</1>;ver=1.1,"
+			       "</1/0>;ssid=101,</2>;ver=1.1,</3>;ver=1.1,</3/0>");
 	free(s);
 	s = discover(m, &obj, "1.1");
-	assert_string_equal(s, "</>;lwm2m=1.1,</1/0>;ssid=101");
+	assert_string_equal(s, "</>;lwm2m=1.1,</1>;ver=1.1,</1/0>;ssid=101");
 	free(s);
 	s = discover(m, &acl, "1.2");
-	assert_string_equal(s, "</>;lwm2m=1.2,</2>");
+	assert_string_equal(s, "</>;lwm2m=1.2,</2>;ver=1.1");
 	free(s);
-	/* 1.0 has no lwm2m= link. */
+	/* 1.0 has no lwm2m= link, and OMA's objects are 1.0 there. */
 	s = discover(m, &obj, "1.0");
 	assert_string_equal(s, "</1/0>;ssid=101");
+	free(s);
+	/* An object the device does not have: 4.04. */
+	lwm_buf_init(&b, 0);
+	assert_int_equal(lwm_bootstrap_discover(m, &none, "1.1", &b), -ENOENT);
+	lwm_buf_free(&b);
+	/* The URI is a quoted-string: its quotes are escaped. */
+	set(m, 0, 1, 0, str("coap://a\"b\\c"));
+	s = discover(m, &root, "1.0");
+	if (!strstr(s, "</0/1>;ssid=101;uri=\"coap://a\\\"b\\\\c\","))
+		fail_msg("uri not escaped: %s", s);
 	free(s);
 	lwm_model_free(m);
 }
@@ -297,7 +335,7 @@ static void persistence_round_trip(void **state)
 	set(back, 0, 0, 1, boolean(true));
 	/* Stale accounts are replaced. */
 	set(back, 1, 5, 0, num(9));
-	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
 	p = lwm_path_make(3, 0, 0, 0, 0);
 	v = lwm_model_get(back, &p);
 	assert_non_null(v);
@@ -318,7 +356,7 @@ static void persistence_round_trip(void **state)
 	/* The Server instance can be triggered again. */
 	p = lwm_path_make(3, 1, 0, 9, 0);
 	assert_true(lwm_model_exists(back, &p));
-	assert_int_equal(lwm_bootstrap_validate(back, err, sizeof(err)), 1);
+	assert_int_equal(lwm_bootstrap_validate(back, "1.1", err, sizeof(err)), 1);
 	lwm_model_free(back);
 	lwm_model_free(m);
 	remove_state(file);
@@ -343,7 +381,7 @@ static void saved_account_takes_bootstrap_instance(void **state)
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	set(back, 0, 0, 0, str("coap://bs.example.com"));
 	set(back, 0, 0, 1, boolean(true));
-	assert_int_equal(lwm_bootstrap_load(back, file, err, sizeof(err)), 0);
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
 	v = lwm_model_get(back, &p);
 	assert_non_null(v);
 	assert_int_equal(v->v.bytes.len, strlen("coap://dm.example.com"));
@@ -371,11 +409,11 @@ static void corrupt_or_missing_state(void **state)
 	struct lwm_path p = lwm_path_make(2, 0, 1, 0, 0);
 
 	/* Never bootstrapped. */
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -ENOENT);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -ENOENT);
 
 	/* Garbage: reported with the file's name; no account is left. */
 	write_file(file, "\xff\x00garbage", 9);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, file));
 	assert_false(lwm_model_exists(m, &p));
 	p = lwm_path_make(2, 0, 0, 0, 0); /* the bootstrap account stays */
@@ -386,7 +424,7 @@ static void corrupt_or_missing_state(void **state)
 	m = sample();
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
 	assert_int_equal(truncate(file, 10), 0);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "corrupt"));
 
 	/* Well-formed but unusable: a Security instance alone. */
@@ -394,8 +432,42 @@ static void corrupt_or_missing_state(void **state)
 	m = sample();
 	lwm_model_remove_instance(m, 1, 0);
 	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
-	assert_int_equal(lwm_bootstrap_load(m, file, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(lwm_bootstrap_load(m, file, "1.1", err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "no usable account"));
+	lwm_model_free(m);
+	remove_state(file);
+}
+
+/* No silent caps: more instances than a fixed array would hold are all
+ * deleted, and a state file of more records than a Bootstrap-Write used to
+ * carry is read back whole. */
+static void many_instances(void **state)
+{
+	struct lwm_model *m = sample(), *back = lwm_model_new();
+	char *file = state_file(), err[300];
+	struct lwm_path p;
+
+	for (uint16_t i = 0; i < 300; i++) {
+		set(m, 2, i, 0, num(3));
+		set(m, 2, i, 1, num(i));
+		set(m, 2, i, 3, num(101));
+	}
+	assert_int_equal(lwm_bootstrap_save(m, file, err, sizeof(err)), 0);
+	set(back, 0, 0, 0, str("coap://bs.example.com"));
+	set(back, 0, 0, 1, boolean(true));
+	assert_int_equal(lwm_bootstrap_load(back, file, "1.1", err, sizeof(err)), 0);
+	p = lwm_path_make(3, 2, 299, 1, 0);
+	assert_non_null(lwm_model_get(back, &p));
+	assert_int_equal(lwm_model_get(back, &p)->v.i, 299);
+
+	/* Bootstrap-Delete of / takes every instance, the 257th too. */
+	lwm_bootstrap_clear(m);
+	p = lwm_path_make(2, 2, 256, 0, 0);
+	assert_false(lwm_model_exists(m, &p));
+	assert_int_equal(lwm_model_next_instance(m, 2, -1), -ENOENT);
+	p = lwm_path_make(2, 0, 0, 0, 0); /* the bootstrap account stays */
+	assert_true(lwm_model_exists(m, &p));
+	lwm_model_free(back);
 	lwm_model_free(m);
 	remove_state(file);
 }
@@ -407,10 +479,12 @@ int main(void)
 		cmocka_unit_test(refused_at_finish),
 		cmocka_unit_test(unusable_account_beside_usable),
 		cmocka_unit_test(psk_account_security),
+		cmocka_unit_test(lifetime_zero),
 		cmocka_unit_test(discover_payload),
 		cmocka_unit_test(persistence_round_trip),
 		cmocka_unit_test(saved_account_takes_bootstrap_instance),
 		cmocka_unit_test(corrupt_or_missing_state),
+		cmocka_unit_test(many_instances),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

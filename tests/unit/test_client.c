@@ -3,7 +3,8 @@
  * and Server instances, and a client made for an account that is already
  * in the model (the bootstrap path).  Then the 1.1 registration sequence
  * (/1/x/13..20) on the fake clock: retries, sequences, the end of them,
- * the bootstrap hook, the priority order and its failure block.  Failures
+ * the bootstrap hook, the priority order and its failure block; a lost
+ * session (an unanswered Update, a closed DTLS session).  Failures
  * and answers are handed to the client directly: nothing waits. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -327,6 +328,51 @@ static void defaults_keep_trying(void **state)
 	lwm_client_free(c);
 }
 
+/* The lost session comes back within a second, not by the sequence. */
+static void assert_prompt(struct lwm_client *c)
+{
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_BACKOFF);
+	assert_true(gw_timer_armed(&c->timer));
+	assert_true(c->timer.due_ms - clock_now_ms() <= 1000);
+	assert_null(lwm_client_location(c));
+}
+
+/* An unanswered Update (a restarted server, NAT rebinding) and a session
+ * libcoap closed (an alert, ICMP): a new session and Register at once; only
+ * a failing Register enters the registration sequence. */
+static void lost_session_registers_again(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = seq_client(e, 0, NULL);
+
+	assert_int_equal(lwm_client_start(c), 0);
+	answer(c, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	/* The Update is due, and goes unanswered. */
+	clock_fake_advance(c->timer.due_ms - clock_now_ms());
+	timerq_run(&e->timers, clock_now_ms());
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_UPDATING);
+	lwm_client_on_failure(c, "no answer from server");
+	assert_prompt(c);
+	wait_retry(e, c);
+	/* While registering, a closed session is the attempt's own failure. */
+	lwm_client_session_lost(c, "test");
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_about(fail_attempt(c), 2); /* the sequence's first retry */
+	wait_retry(e, c);
+	answer(c, 201);
+	/* Registered, libcoap closes the session: the same, at once. */
+	lwm_client_session_lost(c, "test");
+	assert_prompt(c);
+	/* What was pending on the old session is void. */
+	lwm_client_on_failure(c, "TLS failure");
+	assert_prompt(c);
+	wait_retry(e, c);
+	answer(c, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	lwm_client_free(c);
+}
+
 /* What a server writes into /1/x/17..20 is what the client uses. */
 static void server_written_values_apply(void **state)
 {
@@ -603,6 +649,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(without_bootstrap_no_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(defaults_keep_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(lost_session_registers_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(huge_retry_timer_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(lowered_version_is_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(lifetime_zero_is_infinite_in_1_2, setup, teardown),

@@ -629,6 +629,8 @@ static void test_bootstrap(void **state)
 
 	assert_true(cfg->servers[0].bootstrap);
 	assert_false(cfg->servers[1].bootstrap);
+	assert_int_equal(cfg->servers[0].finish_timeout_s, 30);
+	assert_int_equal(cfg->servers[1].finish_timeout_s, 0); /* EXCHANGE_LIFETIME */
 	/* A bootstrapping device has its bootstrap server and no other. */
 	assert_ptr_equal(cfg->devices[0].bootstrap, &cfg->servers[0]);
 	assert_int_equal(cfg->devices[0].n_servers, 0);
@@ -644,6 +646,8 @@ static void test_bad_bootstrap(void **state)
 {
 	static const char *const diags[] = {
 		"bad-bootstrap.conf:4: servers.[1].bootstrap: expected true or false, found \"yes\"",
+		"bad-bootstrap.conf:5: servers.[2].finish_timeout: expected an integer 1..86400, found 0",
+		"bad-bootstrap.conf:6: servers.[3].finish_timeout: finish_timeout is for a bootstrap server (bootstrap = true)",
 		"bad-bootstrap.conf:9: devices.[0].servers.[1]: a second bootstrap server \"bs3\"; a device has at most one (\"bs1\")",
 		"bad-bootstrap.conf:10: devices.[1].servers: a device with a bootstrap server (\"bs1\") gets its servers from it; expected no other server, found \"dm\"",
 		NULL,
