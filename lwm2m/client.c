@@ -1222,6 +1222,9 @@ void lwm_client_session_lost(struct lwm_client *c, const char *why)
 	 * (a refused handshake, with its cause) and the sequence goes on. */
 	if (c->state != LWM_CLIENT_REGISTERED && c->state != LWM_CLIENT_UPDATING)
 		return;
+	/* Disabled: the session is being closed anyway; no new one now. */
+	if (c->disabled)
+		return;
 	log_notice(c->name, "DTLS session with %s lost (%s); new handshake and registration",
 		   c->server_uri, why);
 	recover(c);
