@@ -611,6 +611,9 @@ static void disable_answers_first_then_closes(void **state)
 		/* Inside the Execute's handler: nothing sent yet. */
 		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
 		assert_true(c->disabled);
+		/* A session lost now starts no new registration. */
+		lwm_client_session_lost(c, "test");
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
 		timerq_run(&e->timers, clock_now_ms());
 		assert_int_equal(lwm_client_state(c), LWM_CLIENT_DEREGISTERING);
 		assert_non_null(c->session);
