@@ -167,11 +167,11 @@ bool lwm_client_may(const struct lwm_client *c, const struct lwm_path *p, unsign
 		return lwm_client_rights(c, oid, LWM_PATH_IID(p)) & right;
 	if (right == LWM_ACL_CREATE)
 		return lwm_client_rights(c, oid, LWM_ACL_OBJECT) & right;
-	/* An object as a whole: the right on at least one of its instances
-	 * (an object without instances: on its object-level instance). */
+	/* An object as a whole: the right on at least one of its instances.
+	 * An object without instances has nothing to deny (the object-level
+	 * instance carries only Create): a Read of it is an empty 2.05. */
 	if (lwm_model_next_instance(c->model, oid, -1) < 0)
-		return oid != 0 && (!lwm_acl_enforced(c->model) ||
-				    (lwm_client_rights(c, oid, LWM_ACL_OBJECT) & right));
+		return oid != 0;
 	for (int i = lwm_model_next_instance(c->model, oid, -1); i >= 0;
 	     i = lwm_model_next_instance(c->model, oid, i))
 		if (lwm_client_rights(c, oid, (uint16_t)i) & right)

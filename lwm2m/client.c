@@ -279,6 +279,8 @@ static int account_from_model(struct lwm_client *c)
 	if (!c->lifetime && (v = lwm_model_get(c->model, &p)) && v->v.i > 0 &&
 	    v->v.i <= UINT32_MAX)
 		c->lifetime = (uint32_t)v->v.i;
+	else if (!c->lifetime && v && v->v.i == 0 && lwm_lifetime_zero_ok(c->version))
+		c->lifetime_infinite = true; /* 1.2: a lifetime of 0 is infinite */
 	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
 	if (!c->binding && (v = lwm_model_get(c->model, &p)) && v->type == LWM_T_STRING &&
 	    v->v.bytes.len)
@@ -330,6 +332,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 	c->server_uri = dup_or_null(cfg->server_uri);
 	c->binding = dup_or_null(cfg->binding);
 	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "1.1");
+	memcpy(c->version_cfg, c->version, sizeof(c->version_cfg));
 	c->lifetime = cfg->lifetime;
 	c->ack_timeout_ms = cfg->ack_timeout_ms;
 	c->max_retransmit = cfg->max_retransmit_set ? cfg->max_retransmit : -1;
@@ -368,7 +371,7 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (!c->lifetime)
+	if (!c->lifetime && !c->lifetime_infinite)
 		c->lifetime = 300;
 	if (!c->short_server_id)
 		c->short_server_id = 1;
@@ -568,6 +571,31 @@ static int build_links(struct lwm_client *c, struct lwm_buf *b)
 	return lwm_model_reg_links_visible(c->model, c->version, lwm_client_visible, c, b);
 }
 
+/* b= and queue mode: in 1.0 Q is a letter of the binding ("UQ"); from 1.1
+ * on, b= has only the transports and queue mode is the Q parameter. */
+static void add_binding(struct lwm_client *c, coap_optlist_t **opts)
+{
+	char b[16];
+	size_t n = 0;
+	bool queue = false;
+
+	if (strcmp(c->version, "1.0") == 0) {
+		lwm_add_query(opts, "b", c->binding);
+		return;
+	}
+	for (const char *p = c->binding; *p && n < sizeof(b) - 1; p++) {
+		if (*p == 'Q')
+			queue = true;
+		else
+			b[n++] = *p;
+	}
+	b[n] = '\0';
+	lwm_add_query(opts, "b", n ? b : "U");
+	if (queue)
+		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY, 1,
+							   (const uint8_t *)"Q"));
+}
+
 static int send_register(struct lwm_client *c)
 {
 	coap_optlist_t *opts = NULL;
@@ -575,6 +603,12 @@ static int send_register(struct lwm_client *c)
 	char lt[16];
 	int r;
 
+	/* A version lowered after a 4.12 holds for that registration only:
+	 * any other Register tries the configured version again (the
+	 * server may have been upgraded or replaced meanwhile). */
+	if (!c->version_fallback)
+		memcpy(c->version, c->version_cfg, sizeof(c->version));
+	c->version_fallback = false;
 	r = build_links(c, &links);
 	if (r < 0) {
 		lwm_buf_free(&links);
@@ -585,7 +619,7 @@ static int send_register(struct lwm_client *c)
 	lwm_add_query(&opts, "ep", c->endpoint);
 	lwm_add_query(&opts, "lt", lt);
 	lwm_add_query(&opts, "lwm2m", c->version);
-	lwm_add_query(&opts, "b", c->binding);
+	add_binding(c, &opts);
 	r = send_request(c, COAP_REQUEST_CODE_POST, LWM_PENDING_REGISTER, &opts, &links);
 	lwm_buf_free(&links);
 	if (r == 0)
@@ -674,6 +708,19 @@ static uint64_t update_delay_ms(uint32_t lifetime)
 	if (margin > lt / 2)
 		margin = lt / 2;
 	return (lt - margin) * 1000u;
+}
+
+bool lwm_lifetime_zero_ok(const char *version)
+{
+	/* Only the 1.2 Server object defines 0 as an infinite lifetime. */
+	return strcmp(version, "1.2") >= 0;
+}
+
+/* The next Update; none for an infinite lifetime (0, LwM2M 1.2). */
+static void arm_update(struct lwm_client *c)
+{
+	if (c->lifetime)
+		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
 }
 
 /* A /1/x/rid value of this account: the model's (a server or bootstrap
@@ -816,7 +863,9 @@ static void schedule_retry_ex(struct lwm_client *c, const char *why, bool reject
 		return registration_failed(c, why);
 	if (c->attempt < (count ? count : 1)) {
 		unsigned shift = c->attempt - 1 > 20 ? 20 : c->attempt - 1;
-		delay_s = (timer ? timer : 1) << shift;
+		/* Clamped first: a server-written timer shifted could wrap. */
+		delay_s = (timer ? (timer > REG_MAX_DELAY_S ? REG_MAX_DELAY_S : timer) : 1)
+			  << shift;
 	} else {
 		/* A communication sequence is over. */
 		c->attempt = 0;
@@ -970,6 +1019,20 @@ static void timer_cb(struct gw_timer *t, void *ud)
 	struct lwm_client *c = ud;
 	int r;
 
+	if (c->disabled && c->disable_step == LWM_DISABLE_DEREGISTER) {
+		/* The Execute has been answered: de-register now. */
+		c->disable_step = LWM_DISABLE_DROP;
+		if (lwm_client_deregister(c) < 0)
+			gw_timer_arm(&c->timer, clock_now_ms());
+		return;
+	}
+	if (c->disabled && c->disable_step == LWM_DISABLE_DROP) {
+		/* De-registered: the connection is closed while disabled. */
+		drop_session(c);
+		c->disable_step = LWM_DISABLE_WAIT;
+		gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)c->disable_s * 1000u);
+		return;
+	}
 	if (c->disabled) {
 		/* The Disable Timeout is over: back on the air. */
 		c->disabled = false;
@@ -1069,13 +1132,14 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		order_release(c); /* the next servers in the order may go */
-		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		arm_update(c);
 		lwm_report_registered(c); /* stored notifications go by Send */
 		return;
 	}
 	/* 4.12: the server does not speak our version; step down and retry now. */
 	if (code == 412 && lower_version(c->version)) {
 		log_notice(c->name, "server refused the LwM2M version; trying %s", c->version);
+		c->version_fallback = true;
 		if (send_register(c) == 0)
 			return;
 	}
@@ -1092,7 +1156,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 		c->links_changed = false;
 		c->lifetime_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
-		gw_timer_arm(&c->timer, clock_now_ms() + update_delay_ms(c->lifetime));
+		arm_update(c);
 		lwm_report_online(c); /* stored notifications on their observations */
 		return;
 	}
@@ -1128,6 +1192,8 @@ void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd)
 		c->location = NULL;
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		lwm_engine_deregistered(c->engine);
+		if (c->disabled) /* the session goes from the timer, not in its callback */
+			gw_timer_arm(&c->timer, clock_now_ms());
 		break;
 	default:
 		break;
@@ -1155,6 +1221,9 @@ void lwm_client_session_lost(struct lwm_client *c, const char *why)
 	/* While registering, the request's own failure says what went wrong
 	 * (a refused handshake, with its cause) and the sequence goes on. */
 	if (c->state != LWM_CLIENT_REGISTERED && c->state != LWM_CLIENT_UPDATING)
+		return;
+	/* Disabled: the session is being closed anyway; no new one now. */
+	if (c->disabled)
 		return;
 	log_notice(c->name, "DTLS session with %s lost (%s); new handshake and registration",
 		   c->server_uri, why);
@@ -1187,6 +1256,8 @@ void lwm_client_on_failure(struct lwm_client *c, const char *why)
 		log_warn(c->name, "de-register failed: %s", why);
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		lwm_engine_deregistered(c->engine);
+		if (c->disabled)
+			gw_timer_arm(&c->timer, clock_now_ms());
 		break;
 	default:
 		break;
@@ -1211,9 +1282,12 @@ int lwm_client_update_now(struct lwm_client *c)
 void lwm_client_disable(struct lwm_client *c, uint32_t seconds)
 {
 	log_notice(c->name, "disabled by the server for %u s", seconds);
-	lwm_client_deregister(c);
+	/* The Execute's answer goes first: de-register from the timer. */
 	c->disabled = true;
-	gw_timer_arm(&c->timer, clock_now_ms() + (uint64_t)seconds * 1000u);
+	c->disable_step = LWM_DISABLE_DEREGISTER;
+	c->disable_s = seconds;
+	gw_timer_disarm(&c->timer);
+	gw_timer_arm(&c->timer, clock_now_ms());
 }
 
 /* ---- attributes ------------------------------------------------------------------- */

@@ -68,7 +68,10 @@ struct lwm_client {
 	struct lwm_client *prev, *next;
 	char *name, *endpoint, *server_uri, *binding;
 	char version[4];
-	uint32_t lifetime;
+	char version_cfg[4];  /* configured; version may be lower after a 4.12 */
+	bool version_fallback; /* this Register steps down after a 4.12 */
+	uint32_t lifetime;      /* 0: infinite (LwM2M 1.2 only), no Update */
+	bool lifetime_infinite; /* 0 came from the account: not the default */
 	uint16_t short_server_id;
 	uint32_t ack_timeout_ms; /* 0: libcoap's default */
 	int max_retransmit;      /* < 0: libcoap's default */
@@ -109,8 +112,12 @@ struct lwm_client {
 	size_t n_attrs;
 	/* Operations waiting for the device. */
 	struct lwm_op *ops_pending;
-	/* Disable (/1/x/4): off the air until this timer fires. */
+	/* Disable (/1/x/4): off the air until this timer fires.  The timer
+	 * first de-registers (after the Execute's answer), then drops the
+	 * session, then waits the Disable Timeout. */
 	bool disabled;
+	enum { LWM_DISABLE_DEREGISTER, LWM_DISABLE_DROP, LWM_DISABLE_WAIT } disable_step;
+	uint32_t disable_s;
 	/* Observations (observe.c); NULL until the first Observe. */
 	struct lwm_obs_table *obs;
 	/* Send and notification storing (send.c). */
@@ -195,6 +202,8 @@ void lwm_client_attrs_format(const struct lwm_client *c, const struct lwm_path *
 			     struct lwm_buf *out);
 /* client.c: send an Update now (Registration Update Trigger, lifetime). */
 int lwm_client_update_now(struct lwm_client *c);
+/* client.c: a Lifetime (/1/x/1) of 0, infinite, exists from LwM2M 1.2 on. */
+bool lwm_lifetime_zero_ok(const char *version);
 /* client.c: Disable for `seconds`, then register again. */
 void lwm_client_disable(struct lwm_client *c, uint32_t seconds);
 void lwm_engine_link(struct lwm_engine *e, struct lwm_client *c);

@@ -324,6 +324,10 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 	    lwm_model_exists(c->model, p))
 		return lwm_respond_code(resp, 503);
 	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 && accept == LWM_FMT_LINK) {
+		/* Discover targets an object, instance or resource: "/" is
+		 * not a target of it. */
+		if (p->len == 0)
+			return lwm_respond_code(resp, 405);
 		/* Discover needs the Read right; an object lists what this
 		 * server may read of it (Access Control, acl.c). */
 		if (p->len >= 1 && LWM_PATH_OID(p) != 0 && lwm_model_exists(c->model, p) &&
@@ -393,6 +397,9 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		return lwm_bootstrap_on_request(b, r, s, req, query, resp);
 	/* The second call for a deferred operation: its answer is ready. */
 	if (lwm_ops_resume(s, req, resp))
+		return;
+	/* A disabled account ignores the server's requests (no answer). */
+	if (c && c->disabled)
 		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
 		return lwm_respond_code(resp, 404);

@@ -234,7 +234,8 @@ static void after_local_write(struct lwm_client *c, const struct lwm_record *r)
 	c = lwm_client_sibling_by_server_iid(c, LWM_PATH_IID(&r->path));
 	if (!c)
 		return;
-	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i > 0) {
+	if (LWM_PATH_RID(&r->path) == 1 && r->value.v.i >= 0 && r->value.v.i <= UINT32_MAX) {
+		/* 0 (validated: 1.2 only) is infinite: no more Updates. */
 		c->lifetime = (uint32_t)r->value.v.i;
 		c->lifetime_changed = true;
 		/* Tell the server now rather than at the next scheduled Update. */
@@ -263,6 +264,15 @@ static void apply_local(struct lwm_client *c, const struct lwm_record *recs, siz
 }
 
 /* Is every record writable and well typed?  Returns a CoAP code, 0 if so. */
+/* A Lifetime of 0 (infinite) for Server instance iid: only when that
+ * instance's registration speaks LwM2M 1.2. */
+static bool lifetime_zero_ok(struct lwm_client *c, uint16_t iid)
+{
+	struct lwm_client *t = lwm_client_sibling_by_server_iid(c, iid);
+
+	return lwm_lifetime_zero_ok((t ? t : c)->version);
+}
+
 static unsigned validate_write(struct lwm_client *c, const struct lwm_path *base,
 			       const struct lwm_record *recs, size_t n)
 {
@@ -290,8 +300,9 @@ static unsigned validate_write(struct lwm_client *c, const struct lwm_path *base
 		if (err < 0)
 			return 400;
 		if (LWM_PATH_OID(&r->path) == 1 && LWM_PATH_RID(&r->path) == 1 &&
-		    r->value.v.i <= 0)
-			return 400; /* a lifetime of zero or less */
+		    (r->value.v.i < 0 ||
+		     (r->value.v.i == 0 && !lifetime_zero_ok(c, LWM_PATH_IID(&r->path)))))
+			return 400; /* a lifetime below zero; 0 (infinite) is 1.2's */
 	}
 	return 0;
 }
@@ -537,15 +548,19 @@ void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap
 	if (r < 0) {
 		lwm_respond_code(resp, r == -E2BIG ? 413 : 400);
 	} else {
-		/* Every record's instance must be writable by this server:
-		 * nothing is written otherwise. */
-		for (size_t i = 0; i < n; i++)
-			if (LWM_PATH_OID(&recs[i].path) == 0 ||
-			    (recs[i].path.len >= 2 && lwm_model_exists(c->model, &recs[i].path) &&
-			     !lwm_client_may(c, &recs[i].path, LWM_ACL_WRITE))) {
+		/* Every record's instance must be writable by this server,
+		 * also for a record that adds a resource instance (as Write
+		 * checks): nothing is written otherwise. */
+		for (size_t i = 0; i < n; i++) {
+			const struct lwm_path *rp = &recs[i].path;
+			struct lwm_path inst =
+				lwm_path_make(2, LWM_PATH_OID(rp), LWM_PATH_IID(rp), 0, 0);
+			if (LWM_PATH_OID(rp) == 0 ||
+			    (rp->len >= 2 && !lwm_client_may(c, &inst, LWM_ACL_WRITE))) {
 				lwm_buf_free(&scratch);
 				return lwm_respond_code(resp, 401);
 			}
+		}
 		write_records(c, s, req, resp, &root, recs, n, false);
 	}
 	lwm_buf_free(&scratch);
@@ -610,7 +625,12 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 			struct lwm_path dt = lwm_path_make(3, 1, LWM_PATH_IID(p), 5, 0);
 			const struct lwm_value *v = lwm_model_get(c->model, &dt);
 			lwm_respond_code(resp, 204);
-			lwm_client_disable(c, v && v->v.i > 0 ? (uint32_t)v->v.i : 86400);
+			/* 86400 s only when the Disable Timeout is not set; 0 is
+			 * 0 s: de-register, then register again at once. */
+			lwm_client_disable(c, v && v->v.i >= 0
+						      ? (uint32_t)(v->v.i > UINT32_MAX ? UINT32_MAX
+										 : v->v.i)
+						      : 86400);
 			return;
 		}
 		if (LWM_PATH_RID(p) == 9 && c->ops && c->ops->bootstrap_requested) {

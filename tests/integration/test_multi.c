@@ -302,6 +302,35 @@ static void owner_grants_through_object_2(void **state)
 	json_decref(request(&e->b, "4.01", "raw mu-d POST /2 -"));
 }
 
+static char *hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *h = malloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		sprintf(h + 2 * i, "%02x", (unsigned char)s[i]);
+	h[2 * n] = '\0';
+	return h;
+}
+
+/* Write-Composite checks the Write right on each record's instance also
+ * when the record adds a resource instance: b may not add its own entry
+ * to an ACL it does not own (and so grant itself every right). */
+static void composite_cannot_grant_itself(void **state)
+{
+	struct env *e = *state;
+	int ac = ac_instance_of(e, 3303);
+	char rec[128], *body;
+
+	assert_true(ac >= 0);
+	snprintf(rec, sizeof(rec), "[{\"n\":\"/2/%d/2/7\",\"v\":31}]", ac);
+	body = hex(rec);
+	json_decref(request(&e->b, "4.01", "raw mu-d IPATCH / %s ct=110", body));
+	free(body);
+	json_decref(request(&e->a, "4.04", "read mu-d /2/%d/2/7 text", ac));
+	json_decref(request(&e->b, "4.01", "raw mu-d DELETE /3303/0"));
+}
+
 static void shutdown_deregisters_from_both(void **state)
 {
 	struct env *e = *state;
@@ -317,6 +346,105 @@ static void shutdown_deregisters_from_both(void **state)
 	json_decref(db);
 }
 
+/* Queue mode: LwM2M 1.0 puts Q in the binding (b=UQ); from 1.1 on b= has
+ * the transports only and queue mode is the separate Q parameter. */
+static void queue_mode_per_version(void **state)
+{
+	struct proc s10 = {0}, s11 = {0}, gw = {0};
+	char *dir = h_tmpdir(), *text, *conf;
+	int p10, p11;
+	json_t *r10, *r11;
+
+	(void)state;
+	p10 = h_start_server_args(&s10, dir, 0, NULL);
+	p11 = h_start_server_args(&s11, dir, 0, NULL);
+	assert_true(p10 > 0 && p11 > 0);
+	if (asprintf(&text,
+		     "gateway = { name = \"q\"; state_dir = \"%s\"; };\n"
+		     "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.0\";\n"
+		     "              binding = \"UQ\"; },\n"
+		     "            { name = \"b\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.1\";\n"
+		     "              binding = \"UQ\"; short_id = 7; } );\n"
+		     "devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		     "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.1;\n"
+		     "               waveform = \"constant\"; base = 21.5; } ); } );\n",
+		     dir, p10, p11) < 0)
+		abort();
+	conf = h_write_config(dir, "gatewayd.conf", text, 0);
+	free(text);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	r10 = h_wait_event(&s10, "register", "ep", "q-d", H_TIMEOUT_MS);
+	r11 = h_wait_event(&s11, "register", "ep", "q-d", H_TIMEOUT_MS);
+	assert_non_null(r10);
+	assert_non_null(r11);
+	assert_string_equal(str(r10, "lwm2m"), "1.0");
+	assert_string_equal(str(r10, "b"), "UQ");
+	assert_true(json_is_true(json_object_get(r10, "queue")));
+	assert_string_equal(str(r11, "lwm2m"), "1.1");
+	assert_string_equal(str(r11, "b"), "U");
+	assert_true(json_is_true(json_object_get(r11, "queue")));
+	json_decref(r10);
+	json_decref(r11);
+	assert_int_equal(h_stop(&gw, SIGTERM, 5000), 0);
+	h_stop(&s10, SIGTERM, 5000);
+	h_stop(&s11, SIGTERM, 5000);
+	h_tmpdir_remove(dir);
+	free(conf);
+}
+
+/* Lifetime 0 is infinite in LwM2M 1.2: a 1.2 registration takes a DM
+ * Write of 0 and tells its server (lt=0); for 1.1 it stays a bad value. */
+static void lifetime_zero_only_in_1_2(void **state)
+{
+	struct proc s12 = {0}, s11 = {0}, gw = {0};
+	char *dir = h_tmpdir(), *text, *conf;
+	int p12, p11;
+	json_t *ev;
+
+	(void)state;
+	p12 = h_start_server_args(&s12, dir, 0, NULL);
+	p11 = h_start_server_args(&s11, dir, 0, NULL);
+	assert_true(p12 > 0 && p11 > 0);
+	if (asprintf(&text,
+		     "gateway = { name = \"l\"; state_dir = \"%s\"; };\n"
+		     "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.2\";\n"
+		     "              lifetime = 60; },\n"
+		     "            { name = \"b\"; uri = \"coap://127.0.0.1:%d\"; version = \"1.1\";\n"
+		     "              lifetime = 60; short_id = 7; } );\n"
+		     "devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		     "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 0.1;\n"
+		     "               waveform = \"constant\"; base = 21.5; } ); } );\n",
+		     dir, p12, p11) < 0)
+		abort();
+	conf = h_write_config(dir, "gatewayd.conf", text, 0);
+	free(text);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&s12, "register", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&s11, "register", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	json_decref(request(&s12, "2.04", "write l-d /1/0/1 text 0"));
+	ev = h_wait_event(&s12, "update", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 0);
+	json_decref(ev);
+	json_decref(request(&s12, "2.05", "read l-d /1/0/1 text"));
+	json_decref(request(&s11, "4.00", "write l-d /1/1/1 text 0"));
+	/* Back to a finite lifetime: told at once. */
+	json_decref(request(&s12, "2.04", "write l-d /1/0/1 text 30"));
+	ev = h_wait_event(&s12, "update", "ep", "l-d", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 30);
+	json_decref(ev);
+	assert_int_equal(h_stop(&gw, SIGTERM, 5000), 0);
+	h_stop(&s12, SIGTERM, 5000);
+	h_stop(&s11, SIGTERM, 5000);
+	h_tmpdir_remove(dir);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,7 +454,10 @@ int main(void)
 		cmocka_unit_test(lifetime_write_updates_that_server),
 		cmocka_unit_test(rights_differ),
 		cmocka_unit_test(owner_grants_through_object_2),
+		cmocka_unit_test(composite_cannot_grant_itself),
 		cmocka_unit_test(shutdown_deregisters_from_both),
+		cmocka_unit_test(queue_mode_per_version),
+		cmocka_unit_test(lifetime_zero_only_in_1_2),
 	};
 	int skip = h_skip_without_sim();
 

@@ -305,6 +305,7 @@ static void write_attributes_and_discover(void **state)
 
 	check(e, "2.04", "raw op-io PUT /3303/0/5700?pmin=5&pmax=60&gt=25&lt=15&st=0.5");
 	check(e, "2.04", "raw op-io PUT /3303/0?pmax=120");
+	check(e, "4.05", "discover op-io /"); /* not a target of Discover */
 	r = expect(e, "2.05", "discover op-io /3303/0");
 	assert_non_null(strstr(str(r, "payload_text"), "</3303/0>;pmax=120"));
 	assert_non_null(strstr(str(r, "payload_text"),
@@ -521,6 +522,25 @@ static void application_type_survives_a_restart(void **state)
 	read_text_is(e, "/3303/0/5750", "Outdoor north");
 }
 
+/* Disable with a Disable Timeout of 0: 0 s, not the 86400 s default for an
+ * unset timeout; the 2.04 comes, then the de-register, then at once a new
+ * registration. */
+static void disable_timeout_zero_registers_again(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	check(e, "2.04", "write op-io /1/0/5 text 0");
+	check(e, "2.04", "execute op-io /1/0/4");
+	ev = h_wait_event(&e->srv, "deregister", "ep", "op-io", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&e->srv, "register", "ep", "op-io", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	read_text_is(e, "/1/0/5", "0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +562,7 @@ int main(void)
 		cmocka_unit_test(device_time_and_sensor_range),
 		cmocka_unit_test(slow_device_gets_a_separate_answer),
 		cmocka_unit_test(application_type_survives_a_restart),
+		cmocka_unit_test(disable_timeout_zero_registers_again),
 	};
 	int skip = h_skip_without_sim();
 

@@ -198,7 +198,8 @@ static void collect_params(const coap_pdu_t *req, struct reg_params *p)
 	}
 }
 
-static int parse_lt(const char *s, size_t len, unsigned long *out)
+/* zero_ok: LwM2M 1.2, where a lifetime of 0 is infinite. */
+static int parse_lt(const char *s, size_t len, unsigned long *out, bool zero_ok)
 {
 	unsigned long v = 0;
 
@@ -209,7 +210,7 @@ static int parse_lt(const char *s, size_t len, unsigned long *out)
 			return -EINVAL;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	if (v == 0 || v > UINT32_MAX)
+	if ((v == 0 && !zero_ok) || v > UINT32_MAX)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -354,7 +355,8 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	code = 400;
 	if (!p.ep || !p.ep_len || p.ep_len > 255)
 		msg = "missing or bad ep";
-	else if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
+	else if (p.lt && parse_lt(p.lt, p.lt_len, &lt,
+				  p.lwm2m_len == 3 && !memcmp(p.lwm2m, "1.2", 3)) < 0)
 		msg = "bad lt";
 	else if (p.b && !valid_binding(p.b, p.b_len))
 		msg = "bad b";
@@ -394,7 +396,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	g->queue = p.queue || memchr(g->binding, 'Q', strlen(g->binding));
 	g->lt = lt;
 	g->objs = info;
-	g->expires_ms = now_ms() + lt * 1000u;
+	g->expires_ms = lt ? now_ms() + lt * 1000u : UINT64_MAX; /* 0: infinite */
 	g->demo_dev_due = S.cfg.demo;
 	reg_set_session(g, s);
 	g->next = S.regs;
@@ -439,7 +441,7 @@ static void hnd_bootstrap(coap_resource_t *res, coap_session_t *s, const coap_pd
 		reject(s, resp, "bootstrap", NULL, 400, "missing or bad ep");
 		return;
 	}
-	if (p.pct && (parse_lt(p.pct, p.pct_len, &pct) < 0 || pct > 65535)) {
+	if (p.pct && (parse_lt(p.pct, p.pct_len, &pct, false) < 0 || pct > 65535)) {
 		reject(s, resp, "bootstrap", NULL, 400, "bad pct");
 		return;
 	}
@@ -490,7 +492,7 @@ static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req, c
 
 	collect_params(req, &p);
 	code = 400;
-	if (p.lt && parse_lt(p.lt, p.lt_len, &lt) < 0)
+	if (p.lt && parse_lt(p.lt, p.lt_len, &lt, strcmp(g->lwm2m, "1.2") == 0) < 0)
 		msg = "bad lt";
 	else if (p.b && !valid_binding(p.b, p.b_len))
 		msg = "bad b";
@@ -517,7 +519,7 @@ static void do_update(struct reg *g, coap_session_t *s, const coap_pdu_t *req, c
 		snprintf(g->binding, sizeof(g->binding), "%.*s", (int)p.b_len, p.b);
 	if (p.queue || (p.b && memchr(p.b, 'Q', p.b_len)))
 		g->queue = true;
-	g->expires_ms = now_ms() + lt * 1000u;
+	g->expires_ms = lt ? now_ms() + lt * 1000u : UINT64_MAX; /* 0: infinite */
 	/* the client may come back from another address (NAT rebinding) */
 	reg_set_session(g, s);
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "lwm2m/acl.h"
+#include "lwm2m/client_internal.h"
 #include "lwm2m/model.h"
 
 #define FULL (LWM_ACL_ALL & ~LWM_ACL_CREATE)
@@ -133,6 +134,26 @@ static void create_on_the_object_level_instance(void **state)
 	lwm_model_free(m);
 }
 
+/* An object with no instances and no object-level Access Control
+ * instance: there is nothing to deny, so a Read (Discover, Observe) of the
+ * object is allowed (an empty 2.05), while Create still needs the
+ * object-level right. */
+static void object_without_instances(void **state)
+{
+	struct lwm_model *m = two_servers();
+	struct lwm_client c = {.model = m, .short_server_id = 7};
+	struct lwm_path obj = lwm_path_make(1, 3304, 0, 0, 0);
+	struct lwm_path sec = lwm_path_make(1, 0, 0, 0, 0);
+	assert_true(lwm_model_next_instance(m, 3304, -1) < 0);
+	assert_true(lwm_client_may(&c, &obj, LWM_ACL_READ));
+	assert_false(lwm_client_may(&c, &obj, LWM_ACL_CREATE));
+	assert_false(lwm_client_may(&c, &sec, LWM_ACL_READ));
+	/* An object with instances this server may not read: still refused. */
+	obj = lwm_path_make(1, 3303, 0, 0, 0);
+	assert_false(lwm_client_may(&c, &obj, LWM_ACL_READ));
+	lwm_model_free(m);
+}
+
 static void parse_rights(void **state)
 {
 	unsigned bits = 99;
@@ -157,6 +178,7 @@ int main(void)
 		cmocka_unit_test(own_server_account),
 		cmocka_unit_test(object_2_itself),
 		cmocka_unit_test(create_on_the_object_level_instance),
+		cmocka_unit_test(object_without_instances),
 		cmocka_unit_test(parse_rights),
 	};
 

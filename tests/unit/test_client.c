@@ -393,6 +393,100 @@ static void server_written_values_apply(void **state)
 	lwm_client_free(c);
 }
 
+/* A huge Communication Retry Timer (/1/x/18) written by a server is
+ * capped at a day: shifted for later attempts it must not wrap around
+ * to a short delay. */
+static void huge_retry_timer_is_capped(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+	struct lwm_path p = lwm_path_make(3, 1, 0, 18, 0);
+	struct lwm_value v = {.type = LWM_T_UNSIGNED};
+
+	lwm_reg_policy_defaults(&reg);
+	reg.retry_count = 30;
+	c = seq_client(e, 0, &reg);
+	v.v.u = UINT64_C(1) << 50; /* << 14 and more: 0 in 64 bits */
+	assert_true(lwm_model_set(e->model, &p, &v) >= 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	for (int i = 0; i < 25; i++) {
+		assert_about(fail_attempt(c), 86400);
+		wait_retry(e, c);
+	}
+	lwm_client_free(c);
+}
+
+/* 4.12: the client steps down (1.2, 1.1) for that registration; a later
+ * fresh Register (the Update was refused: the server lost us) tries the
+ * configured version again. */
+static void lowered_version_is_not_kept(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "ep",
+		.server_uri = e->sink_uri,
+		.short_server_id = 1,
+		.version = "1.2",
+		.model = e->model,
+	};
+
+	assert_int_equal(lwm_client_new(e->engine, &cc, &seq_ops, NULL, &c), 0);
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_string_equal(lwm_client_version(c), "1.2");
+	answer(c, 412);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_string_equal(lwm_client_version(c), "1.1");
+	answer(c, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	assert_string_equal(lwm_client_version(c), "1.1");
+	assert_int_equal(lwm_client_update_now(c), 0);
+	answer(c, 404);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_string_equal(lwm_client_version(c), "1.2");
+	lwm_client_free(c);
+}
+
+/* A Lifetime of 0 in the account: infinite for a 1.2 registration (lt=0,
+ * no Update ever scheduled); for 1.1 it is not a lifetime (the default). */
+static void lifetime_zero_is_infinite_in_1_2(void **state)
+{
+	struct env *e = *state;
+	struct lwm_value uri = {.type = LWM_T_STRING}, i = {.type = LWM_T_INTEGER};
+	static const char *const versions[] = {"1.2", "1.1"};
+
+	uri.v.bytes.ptr = (const uint8_t *)e->sink_uri;
+	uri.v.bytes.len = strlen(e->sink_uri);
+	for (int k = 0; k < 2; k++) {
+		struct lwm_client *c = NULL;
+		assert_int_equal(lwm_model_add_instance(e->model, 0, 5), 0);
+		assert_int_equal(lwm_model_add_instance(e->model, 1, 3), 0);
+		set_res(e->model, 0, 5, 0, &uri);
+		i.v.i = 42;
+		set_res(e->model, 0, 5, 10, &i);
+		set_res(e->model, 1, 3, 0, &i);
+		i.v.i = 0;
+		set_res(e->model, 1, 3, 1, &i);
+		assert_int_equal(lwm_client_new_from_model(e->engine, e->model, 5, 3, "d", "ep",
+							   versions[k], NULL, NULL, NULL, &c),
+				 0);
+		assert_int_equal(lwm_client_start(c), 0);
+		answer(c, 201);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		if (k == 0) {
+			assert_int_equal(c->lifetime, 0);
+			assert_false(gw_timer_armed(&c->timer)); /* no Update, ever */
+		} else {
+			assert_int_equal(c->lifetime, 300);
+			assert_true(gw_timer_armed(&c->timer));
+		}
+		lwm_client_free(c);
+		lwm_model_remove_instance(e->model, 0, 5);
+		lwm_model_remove_instance(e->model, 1, 3);
+	}
+}
+
 /* A 4.xx is a refusal: with bootstrap on failure, the end at once;
  * without, an ordinary failed attempt. */
 static void refusal(void **state)
@@ -500,6 +594,54 @@ static void failure_block(void **state)
 	}
 }
 
+/* Disable: the Execute is answered before anything else goes out (the
+ * DELETE leaves from the timer); once de-registered the session is
+ * closed; after the Disable Timeout the client registers again.  A
+ * Disable Timeout of 0 means registering again at once. */
+static void disable_answers_first_then_closes(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = seq_client(e, 0, NULL);
+
+	for (uint32_t secs = 30;; secs = 0) {
+		assert_int_equal(lwm_client_start(c), 0);
+		answer(c, 201);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		lwm_client_disable(c, secs);
+		/* Inside the Execute's handler: nothing sent yet. */
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		assert_true(c->disabled);
+		/* A session lost now starts no new registration. */
+		lwm_client_session_lost(c, "test");
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+		timerq_run(&e->timers, clock_now_ms());
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_DEREGISTERING);
+		assert_non_null(c->session);
+		answer(c, 202);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_STOPPED);
+		if (secs == 0) {
+			/* Session dropped and registering again in the same pass. */
+			timerq_run(&e->timers, clock_now_ms());
+			assert_false(c->disabled);
+			assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+			break;
+		}
+		timerq_run(&e->timers, clock_now_ms());
+		assert_null(c->session); /* the connection is closed while disabled */
+		assert_true(c->disabled);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_STOPPED);
+		assert_int_equal(c->timer.due_ms - clock_now_ms(), 30000);
+		clock_fake_advance(30000);
+		timerq_run(&e->timers, clock_now_ms());
+		assert_false(c->disabled);
+		assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+		answer(c, 201);
+		lwm_client_stop(c);
+		answer(c, 202);
+	}
+	lwm_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,9 +653,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(defaults_keep_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_written_values_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(lost_session_registers_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(huge_retry_timer_is_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(lowered_version_is_not_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(lifetime_zero_is_infinite_in_1_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(disable_answers_first_then_closes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
