@@ -295,7 +295,8 @@ static void writing_the_lifetime_updates_the_registration(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 120);
 	json_decref(ev);
 	read_text_is(e, "/1/0/1", "120");
-	check(e, "4.00", "write op-io /1/0/1 text 0");
+	/* (0 means "no limit" for this 1.2 registration: test_multi.) */
+	check(e, "4.00", "write op-io /1/0/1 text -5");
 }
 
 static void write_attributes_and_discover(void **state)
