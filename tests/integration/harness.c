@@ -365,6 +365,18 @@ int h_start_gatewayd(struct proc *gw, const char *dir, const char *config)
 	return r;
 }
 
+char *h_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
 void h_dump_file(const char *path)
 {
 	FILE *f = fopen(path, "r");

@@ -57,6 +57,8 @@ int h_start_gatewayd(struct proc *gw, const char *dir, const char *config);
 bool h_wait_file_contains(const char *path, const char *needle, int timeout_ms);
 /* Print a file to stdout (the daemon's log when a test fails). */
 void h_dump_file(const char *path);
+/* A formatted string the caller frees; aborts when out of memory. */
+char *h_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Request helpers: send a command with a fresh id, wait for its answer
  * (a "response" or "error" event with that id). */

@@ -39,19 +39,6 @@ struct env {
 	char *log;
 };
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 /* t with every "@C@" replaced by the credentials directory. */
 static char *with_creds(const char *t)
 {
@@ -95,7 +82,7 @@ static int setup(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 
 	e->dir = h_tmpdir();
-	e->log = fmt("%s/gatewayd.log", e->dir);
+	e->log = h_strf("%s/gatewayd.log", e->dir);
 	e->gw.pid = -1;
 	*state = e;
 	return e->dir ? 0 : -1;
@@ -119,7 +106,7 @@ static int teardown(void **state)
 static int start_server(struct env *e, const char *const *opts)
 {
 	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
-	char *log = fmt("%s/server%zu.log", e->dir, e->n_srv);
+	char *log = h_strf("%s/server%zu.log", e->dir, e->n_srv);
 	char *argv[24] = {bin, "-a", "127.0.0.1", "-p", "0"};
 	struct proc *p = &e->srv[e->n_srv];
 	size_t n = 5;
@@ -149,7 +136,7 @@ static int start_server(struct env *e, const char *const *opts)
 static char *device(const char *name, const char *server, const char *keys)
 {
 	char *k = with_creds(keys);
-	char *d = fmt("  { name = \"%s\"; adapter = \"sim\"; manufacturer = \"Acme\"; servers = [ \"%s\" ];\n"
+	char *d = h_strf("  { name = \"%s\"; adapter = \"sim\"; manufacturer = \"Acme\"; servers = [ \"%s\" ];\n"
 		      "    %s\n"
 		      "    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
 		      "                 waveform = \"constant\"; base = 21.5; } ); }",
@@ -160,7 +147,7 @@ static char *device(const char *name, const char *server, const char *keys)
 
 static void start_gatewayd(struct env *e, const char *servers, const char *devices)
 {
-	char *conf = fmt("gateway = { name = \"dtls\"; endpoint_pattern = \"%%d\"; };\n"
+	char *conf = h_strf("gateway = { name = \"dtls\"; endpoint_pattern = \"%%d\"; };\n"
 			 "servers = ( %s );\ndevices = (\n%s\n);\n",
 			 servers, devices);
 	char *path = h_write_config(e->dir, "gatewayd.conf", conf, 0);
@@ -207,8 +194,8 @@ static void registers_and_reads(struct env *e, struct proc *srv, const char *ep,
  * with -l debug, so every attempt is logged). */
 static void failure_retried(struct env *e, const char *dev, int port, const char *cause)
 {
-	char *first = fmt("%s: registration with coaps://127.0.0.1:%d failed (%s)", dev, port, cause);
-	char *again = fmt("%s: registration attempt 2 failed (%s)", dev, cause);
+	char *first = h_strf("%s: registration with coaps://127.0.0.1:%d failed (%s)", dev, port, cause);
+	char *again = h_strf("%s: registration attempt 2 failed (%s)", dev, cause);
 
 	if (!h_wait_file_contains(e->log, first, H_TIMEOUT_MS))
 		fail_with_log(e, first);
@@ -258,12 +245,12 @@ static void psk(void **state)
 	struct env *e = *state;
 	const char *opts[] = {"--psk", "good:" KEY_GOOD, "--psk", "bad:" KEY_BAD, NULL};
 	int port = start_server(e, opts);
-	char *servers = fmt("{ name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
+	char *servers = h_strf("{ name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
 			    port);
 	char *d1 = device("good", "s", "psk_identity = \"good\"; psk_key = \"" KEY_GOOD "\";");
 	char *d2 = device("bad", "s", "psk_identity = \"bad\"; psk_key = \"" KEY_WRONG "\";");
 	char *d3 = device("stranger", "s", "psk_identity = \"nobody\"; psk_key = \"" KEY_GOOD "\";");
-	char *devs = fmt("%s,\n%s,\n%s", d1, d2, d3);
+	char *devs = h_strf("%s,\n%s,\n%s", d1, d2, d3);
 	json_t *ev;
 
 	start_gatewayd(e, servers, devs);
@@ -302,7 +289,7 @@ static void psk_per_server(void **state)
 	const char *oa[] = {"--psk", "dev-a:" KEY_GOOD, NULL};
 	const char *ob[] = {"--psk", "dev-b:" KEY_BAD, NULL};
 	int pa = start_server(e, oa), pb = start_server(e, ob);
-	char *servers = fmt("{ name = \"a\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; },\n"
+	char *servers = h_strf("{ name = \"a\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; },\n"
 			    "{ name = \"b\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
 			    pa, pb);
 	char *d = device("two", "a\", \"b",
@@ -327,20 +314,20 @@ static void x509(void **state)
 	const char *expired[] = {"--cert", "@C@/expired.pem", "--key", "@C@/server.key", NULL};
 	const char *other[] = {"--cert", "@C@/other.pem", "--key", "@C@/other.key", NULL};
 	int p0 = start_server(e, good), p1 = start_server(e, expired), p2 = start_server(e, other);
-	char *servers = fmt("{ name = \"good\"; uri = \"coaps://127.0.0.1:%d\"; security = \"x509\"; },\n"
+	char *servers = h_strf("{ name = \"good\"; uri = \"coaps://127.0.0.1:%d\"; security = \"x509\"; },\n"
 			    "{ name = \"expired\"; uri = \"coaps://127.0.0.1:%d\"; security = \"x509\"; },\n"
 			    "{ name = \"other\"; uri = \"coaps://127.0.0.1:%d\"; security = \"x509\"; }",
 			    p0, p1, p2);
 	const char *own = "certificate = \"@C@/client.pem\"; private_key = \"@C@/client.key\";";
-	char *ca = fmt("%s ca_file = \"@C@/ca.pem\"; sni = \"lwm2m.test\";", own);
-	char *pin = fmt("%s server_certificate = \"@C@/server.pem\";", own);
-	char *name = fmt("%s ca_file = \"@C@/ca.pem\"; sni = \"elsewhere.test\";", own);
+	char *ca = h_strf("%s ca_file = \"@C@/ca.pem\"; sni = \"lwm2m.test\";", own);
+	char *pin = h_strf("%s server_certificate = \"@C@/server.pem\";", own);
+	char *name = h_strf("%s ca_file = \"@C@/ca.pem\"; sni = \"elsewhere.test\";", own);
 	char *d[5] = {
 		device("x-ca", "good", ca), device("x-pin", "good", pin),
 		device("x-name", "good", name), device("x-exp", "expired", ca),
 		device("x-other", "other", ca),
 	};
-	char *devs = fmt("%s,\n%s,\n%s,\n%s,\n%s", d[0], d[1], d[2], d[3], d[4]);
+	char *devs = h_strf("%s,\n%s,\n%s,\n%s,\n%s", d[0], d[1], d[2], d[3], d[4]);
 
 	start_gatewayd(e, servers, devs);
 	registers_and_reads(e, &e->srv[0], "x-ca", NULL);
@@ -374,14 +361,14 @@ static void rpk(void **state)
 	if (!gnutls_check_version("3.6.6"))
 		skip();
 	port = start_server(e, opts);
-	servers = fmt("{ name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"rpk\"; }", port);
+	servers = h_strf("{ name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"rpk\"; }", port);
 	d1 = device("r-good", "s",
 		    "private_key = \"@C@/rpk-client.key\"; public_key = \"@C@/rpk-client.pub\";"
 		    " server_public_key = \"@C@/rpk-server.pub\";");
 	d2 = device("r-bad", "s",
 		    "private_key = \"@C@/rpk-client.key\"; public_key = \"@C@/rpk-client.pub\";"
 		    " server_public_key = \"@C@/rpk-other.pub\";");
-	devs = fmt("%s,\n%s", d1, d2);
+	devs = h_strf("%s,\n%s", d1, d2);
 	start_gatewayd(e, servers, devs);
 	registers_and_reads(e, &e->srv[0], "r-good", NULL);
 	failure_retried(e, "r-bad", port, "the server's public key is not server_public_key");
@@ -397,9 +384,9 @@ static void rpk(void **state)
 static void readable_key_refused(void **state)
 {
 	struct env *e = *state;
-	char *pskf = fmt("%s/psk.hex", e->dir);
-	char *keyf = fmt("%s/client.key", e->dir);
-	char *out = fmt("%s/check.out", e->dir);
+	char *pskf = h_strf("%s/psk.hex", e->dir);
+	char *keyf = h_strf("%s/client.key", e->dir);
+	char *out = h_strf("%s/check.out", e->dir);
 	char *bin = h_build_path("gatewayd/gatewayd");
 	char *conf, *path, *d1, *d2, *devs, *want;
 	struct proc p;
@@ -412,16 +399,16 @@ static void readable_key_refused(void **state)
 	fclose(f);
 	chmod(pskf, 0644);
 	/* A copy of a good key, made readable by the group. */
-	want = fmt("cp %s/client.key %s && chmod 640 %s", creds, keyf, keyf);
+	want = h_strf("cp %s/client.key %s && chmod 640 %s", creds, keyf, keyf);
 	assert_int_equal(system(want), 0);
 	free(want);
-	d1 = fmt("  { name = \"p\"; adapter = \"sim\"; servers = [ \"s\" ];\n"
+	d1 = h_strf("  { name = \"p\"; adapter = \"sim\"; servers = [ \"s\" ];\n"
 		 "    psk_identity = \"p\"; psk_file = \"%s\"; }", pskf);
-	d2 = fmt("  { name = \"x\"; adapter = \"sim\"; servers = [ \"x\" ];\n"
+	d2 = h_strf("  { name = \"x\"; adapter = \"sim\"; servers = [ \"x\" ];\n"
 		 "    certificate = \"%s/client.pem\"; private_key = \"%s\"; ca_file = \"%s/ca.pem\"; }",
 		 creds, keyf, creds);
-	devs = fmt("%s,\n%s", d1, d2);
-	conf = fmt("gateway = { name = \"t\"; };\n"
+	devs = h_strf("%s,\n%s", d1, d2);
+	conf = h_strf("gateway = { name = \"t\"; };\n"
 		   "servers = ( { name = \"s\"; uri = \"coaps://127.0.0.1:5684\"; security = \"psk\"; },\n"
 		   "            { name = \"x\"; uri = \"coaps://127.0.0.1:5685\"; security = \"x509\"; } );\n"
 		   "devices = (\n%s\n);\n",
@@ -434,13 +421,13 @@ static void readable_key_refused(void **state)
 	status = h_wait_exit(&p, H_TIMEOUT_MS);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 1);
-	want = fmt("key file %s can be read or written by group or others (mode 0644)", pskf);
+	want = h_strf("key file %s can be read or written by group or others (mode 0644)", pskf);
 	if (!file_has(out, want)) {
 		h_dump_file(out);
 		fail_msg("missing: %s", want);
 	}
 	free(want);
-	want = fmt("key file %s can be read or written by group or others (mode 0640)", keyf);
+	want = h_strf("key file %s can be read or written by group or others (mode 0640)", keyf);
 	if (!file_has(out, want)) {
 		h_dump_file(out);
 		fail_msg("missing: %s", want);

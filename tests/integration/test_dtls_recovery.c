@@ -37,19 +37,6 @@ struct env {
 	char *log;
 };
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 static const char *str(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -78,7 +65,7 @@ static int setup(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 
 	e->dir = h_tmpdir();
-	e->log = fmt("%s/gatewayd.log", e->dir);
+	e->log = h_strf("%s/gatewayd.log", e->dir);
 	e->srv.pid = e->other.pid = e->relay.pid = e->gw.pid = -1;
 	*state = e;
 	return e->dir ? 0 : -1;
@@ -112,15 +99,15 @@ static void fail_with_log(struct env *e, const char *what)
 static int spawn_server(struct env *e, struct proc *p, int port, const char *const *opts)
 {
 	char *bin = h_build_path("tests/lwm2m-server/lwm2m-test-server");
-	char *log = fmt("%s/server-%u.log", e->dir, e->starts++);
-	char *portarg = fmt("%d", port);
+	char *log = h_strf("%s/server-%u.log", e->dir, e->starts++);
+	char *portarg = h_strf("%d", port);
 	char *argv[24] = {bin, "-a", "127.0.0.1", "-p", portarg};
 	size_t n = 5;
 	json_t *ev;
 	int bound = -1;
 
 	for (; *opts && n < 23; opts++)
-		argv[n++] = fmt("%s", *opts);
+		argv[n++] = h_strf("%s", *opts);
 	argv[n] = NULL;
 	if (h_spawn(p, argv, true, log) == 0) {
 		ev = h_wait_event(p, "listening", NULL, NULL, H_TIMEOUT_MS);
@@ -147,7 +134,7 @@ static void start_psk_server(struct env *e)
 
 static void start_other_server(struct env *e)
 {
-	char *cert = fmt("%s/server.pem", creds), *key = fmt("%s/server.key", creds);
+	char *cert = h_strf("%s/server.pem", creds), *key = h_strf("%s/server.key", creds);
 	const char *opts[] = {"--cert", cert, "--key", key, NULL};
 
 	e->other_port = spawn_server(e, &e->other, 0, opts);
@@ -158,8 +145,8 @@ static void start_other_server(struct env *e)
 static void start_relay(struct env *e)
 {
 	char *bin = h_build_path("tests/integration/udp-relay");
-	char *up = fmt("%d", e->port);
-	char *log = fmt("%s/relay.log", e->dir);
+	char *up = h_strf("%d", e->port);
+	char *log = h_strf("%s/relay.log", e->dir);
 	char *argv[] = {bin, "-u", up, NULL};
 	json_t *ev;
 
@@ -184,7 +171,7 @@ static void start_relay(struct env *e)
  * that come after it (lwm_engine_context). */
 static void start_gatewayd(struct env *e, int psk_port, int lifetime)
 {
-	char *conf = fmt(
+	char *conf = h_strf(
 	    "gateway = { name = \"rec\"; endpoint_pattern = \"%%d\"; };\n"
 	    "servers = (\n"
 	    "  { name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; lifetime = %d;\n"
@@ -335,7 +322,7 @@ static void noticed(struct env *e, const char *a, const char *b)
 	const char *dev[] = {"d1", "d2"};
 
 	for (int i = 0; i < 2; i++) {
-		char *na = fmt("%s: %s", dev[i], a), *nb = b ? fmt("%s: %s", dev[i], b) : NULL;
+		char *na = h_strf("%s: %s", dev[i], a), *nb = b ? h_strf("%s: %s", dev[i], b) : NULL;
 		if (!file_has(e->log, na) && !(nb && file_has(e->log, nb)))
 			fail_with_log(e, na);
 		free(na);
@@ -361,8 +348,8 @@ static void server_restart(void **state)
 	reads(e, &e->other, "d3");
 	start_psk_server(e);
 	first_server_serves(e, NULL, NULL, RECOVERY_MS);
-	lost = fmt("DTLS session with coaps://127.0.0.1:%d lost", e->port);
-	update = fmt("update to coaps://127.0.0.1:%d failed (no answer from server); "
+	lost = h_strf("DTLS session with coaps://127.0.0.1:%d lost", e->port);
+	update = h_strf("update to coaps://127.0.0.1:%d failed (no answer from server); "
 		     "new DTLS handshake and registration", e->port);
 	noticed(e, lost, update);
 	third_unaffected(e);
@@ -392,7 +379,7 @@ static void server_closes_sessions(void **state)
 	assert_string_equal(str(r, "event"), "response");
 	json_decref(r);
 	first_server_serves(e, NULL, NULL, H_TIMEOUT_MS);
-	lost = fmt("DTLS session with coaps://127.0.0.1:%d lost (closed by an alert", e->port);
+	lost = h_strf("DTLS session with coaps://127.0.0.1:%d lost (closed by an alert", e->port);
 	noticed(e, lost, NULL);
 	third_unaffected(e);
 	stop_clean(e);

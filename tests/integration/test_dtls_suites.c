@@ -26,19 +26,6 @@
 
 static char *creds;
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 enum kind { PSK, X509, RPK };
 
 struct suite {
@@ -51,7 +38,7 @@ struct suite {
  * succeeds only if the daemon offers exactly that suite. */
 static char *priority(const struct suite *s)
 {
-	return fmt("NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+%s:-MAC-ALL:+%s%s",
+	return h_strf("NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+%s:-MAC-ALL:+%s%s",
 		   s->kx, s->cipher, s->mac,
 		   s->kind == RPK ? ":-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK"
 				  : s->kind == X509 ? ":-CTYPE-ALL:+CTYPE-X509" : "");
@@ -61,13 +48,13 @@ static char *device_credentials(enum kind k)
 {
 	switch (k) {
 	case PSK:
-		return fmt("psk_identity = \"" PSK_ID "\"; psk_key = \"" PSK_KEY "\";");
+		return h_strf("psk_identity = \"" PSK_ID "\"; psk_key = \"" PSK_KEY "\";");
 	case X509:
-		return fmt("certificate = \"%s/client.pem\"; private_key = \"%s/client.key\"; "
+		return h_strf("certificate = \"%s/client.pem\"; private_key = \"%s/client.key\"; "
 			   "ca_file = \"%s/ca.pem\"; sni = \"lwm2m.test\";",
 			   creds, creds, creds);
 	default:
-		return fmt("private_key = \"%s/rpk-client.key\"; public_key = \"%s/rpk-client.pub\"; "
+		return h_strf("private_key = \"%s/rpk-client.key\"; public_key = \"%s/rpk-client.pub\"; "
 			   "server_public_key = \"%s/rpk-server.pub\";",
 			   creds, creds, creds);
 	}
@@ -76,7 +63,7 @@ static char *device_credentials(enum kind k)
 static void handshake(const struct suite *s)
 {
 	char *dir = h_tmpdir();
-	char *out = fmt("%s/gnutls-serv.out", dir);
+	char *out = h_strf("%s/gnutls-serv.out", dir);
 	char *prio = priority(s);
 	char *keys, *cmd, *conf, *devcred, *cfg;
 	int port = h_free_udp_port();
@@ -85,25 +72,25 @@ static void handshake(const struct suite *s)
 
 	switch (s->kind) {
 	case PSK:
-		keys = fmt("%s/psk.txt", dir);
+		keys = h_strf("%s/psk.txt", dir);
 		{
 			FILE *f = fopen(keys, "w");
 			assert_non_null(f);
 			fprintf(f, PSK_ID ":" PSK_KEY "\n");
 			fclose(f);
 		}
-		cmd = fmt("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --pskpasswd '%s' --priority '%s' "
+		cmd = h_strf("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --pskpasswd '%s' --priority '%s' "
 			  ">>'%s' 2>&1", port, keys, prio, out);
 		break;
 	case X509:
 		keys = NULL;
-		cmd = fmt("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --x509certfile '%s/server.pem' "
+		cmd = h_strf("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --x509certfile '%s/server.pem' "
 			  "--x509keyfile '%s/server.key' --priority '%s' >>'%s' 2>&1",
 			  port, creds, creds, prio, out);
 		break;
 	default:
 		keys = NULL;
-		cmd = fmt("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --rawpkfile '%s/rpk-server.pub' "
+		cmd = h_strf("exec stdbuf -oL -eL " GNUTLS_SERV " --udp --echo -p %d --rawpkfile '%s/rpk-server.pub' "
 			  "--rawpkkeyfile '%s/rpk-server.key' --priority '%s' >>'%s' 2>&1",
 			  port, creds, creds, prio, out);
 		break;
@@ -118,13 +105,13 @@ static void handshake(const struct suite *s)
 	assert_true(h_wait_file_contains(out, "listening on IPv4", H_TIMEOUT_MS));
 
 	devcred = device_credentials(s->kind);
-	cfg = fmt("gateway = { name = \"suite\"; state_dir = \"%s\"; };\n"
+	cfg = h_strf("gateway = { name = \"suite\"; state_dir = \"%s\"; };\n"
 		  "servers = ( { name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; security = \"%s\"; } );\n"
 		  "devices = ( { name = \"%s\"; adapter = \"sim\"; %s\n"
 		  "  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; waveform = \"sine\";"
 		  " base = 20.0; } ); } );\n",
 		  dir, port, mode, s->name, devcred);
-	conf = fmt("%s/gatewayd.conf", dir);
+	conf = h_strf("%s/gatewayd.conf", dir);
 	{
 		FILE *f = fopen(conf, "w");
 		assert_non_null(f);
@@ -135,12 +122,12 @@ static void handshake(const struct suite *s)
 	/* The echo server prints what it decrypted: the daemon's Register,
 	 * with its endpoint name. */
 	{
-		char *ep = fmt("ep=suite-%s", s->name);
+		char *ep = h_strf("ep=suite-%s", s->name);
 		bool seen = h_wait_file_contains(out, ep, H_TIMEOUT_MS);
 		if (!seen) {
 			h_dump_file(out);
 			free(ep);
-			ep = fmt("%s/gatewayd.log", dir);
+			ep = h_strf("%s/gatewayd.log", dir);
 			h_dump_file(ep);
 		}
 		free(ep);
