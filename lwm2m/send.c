@@ -211,7 +211,11 @@ static void keep_pending(struct lwm_report *r, int slot, const struct lwm_record
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && t[j] == t[i]; j++)
 			;
-		lwm_store_push(r->pending, (uint64_t)slot + 1, 0, t[i], recs + i, j - i);
+		/* Not kept, or room made by dropping an older Send's copy: that
+		 * data is lost should its Send go unanswered.  Say so. */
+		if (lwm_store_push(r->pending, (uint64_t)slot + 1, 0, t[i], recs + i, j - i) != 0)
+			log_warn(r->c->name, "Sends in flight exceed the store's bounds: one "
+				 "is no longer kept for a resend");
 	}
 }
 
