@@ -245,52 +245,6 @@ static int parse_hex_key(const char *s, size_t n, uint8_t *out, size_t *len, con
 	return 0;
 }
 
-/* Normalise a PEM public key (SubjectPublicKeyInfo) to DER, the form libcoap
- * hands the certificate callback for a raw public key. */
-static int pubkey_der(const struct lwm_blob *pem, struct lwm_blob *der)
-{
-	gnutls_pubkey_t k;
-	gnutls_datum_t in = {.data = pem->p, .size = (unsigned)pem->len}, out = {0};
-	int r;
-
-	if (gnutls_pubkey_init(&k) < 0)
-		return -ENOMEM;
-	r = gnutls_pubkey_import(k, &in, GNUTLS_X509_FMT_PEM);
-	if (r >= 0)
-		r = gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &out);
-	gnutls_pubkey_deinit(k);
-	if (r < 0)
-		return -EINVAL;
-	der->p = malloc(out.size);
-	if (der->p)
-		memcpy(der->p, out.data, out.size);
-	der->len = out.size;
-	gnutls_free(out.data);
-	return der->p ? 0 : -ENOMEM;
-}
-
-static int cert_der(const struct lwm_blob *pem, struct lwm_blob *der)
-{
-	gnutls_x509_crt_t c;
-	gnutls_datum_t in = {.data = pem->p, .size = (unsigned)pem->len}, out = {0};
-	int r;
-
-	if (gnutls_x509_crt_init(&c) < 0)
-		return -ENOMEM;
-	r = gnutls_x509_crt_import(c, &in, GNUTLS_X509_FMT_PEM);
-	if (r >= 0)
-		r = gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &out);
-	gnutls_x509_crt_deinit(c);
-	if (r < 0)
-		return -EINVAL;
-	der->p = malloc(out.size);
-	if (der->p)
-		memcpy(der->p, out.data, out.size);
-	der->len = out.size;
-	gnutls_free(out.data);
-	return der->p ? 0 : -ENOMEM;
-}
-
 /* Records which key a message belongs to. */
 #define FAIL(k, code, ...)                                                                   \
 	do {                                                                                 \
@@ -380,6 +334,70 @@ static int load_pem(const char *k, const char *path, bool secret, struct lwm_blo
 	if (r < 0 && key)
 		*key = k;
 	return r;
+}
+
+/* A GnuTLS datum into a blob: PEM with its NUL counted (what libcoap's PEM
+ * buffers want), or DER as is.  The datum is wiped and freed. */
+static int blob_from_datum(gnutls_datum_t *d, bool pem, struct lwm_blob *b)
+{
+	b->len = d->size + (pem ? 1 : 0);
+	b->p = malloc(b->len);
+	if (b->p) {
+		memcpy(b->p, d->data, d->size);
+		if (pem)
+			b->p[d->size] = '\0';
+	}
+	explicit_bzero(d->data, d->size);
+	gnutls_free(d->data);
+	d->data = NULL;
+	return b->p ? 0 : -ENOMEM;
+}
+
+/* A public key (SubjectPublicKeyInfo) or a certificate from PEM or DER
+ * (in_pem) to PEM or normalised DER (out_pem): DER is the form libcoap
+ * hands the certificate callback, PEM the form its key buffers take. */
+static int pubkey_convert(const uint8_t *in, size_t len, bool in_pem, bool out_pem,
+			  struct lwm_blob *b)
+{
+	gnutls_pubkey_t k;
+	gnutls_datum_t d = {.data = (unsigned char *)in, .size = (unsigned)len}, out = {0};
+	int r;
+
+	if (gnutls_pubkey_init(&k) < 0)
+		return -ENOMEM;
+	r = gnutls_pubkey_import(k, &d, in_pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+	if (r >= 0)
+		r = gnutls_pubkey_export2(k, out_pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
+					  &out);
+	gnutls_pubkey_deinit(k);
+	return r < 0 ? -EINVAL : blob_from_datum(&out, out_pem, b);
+}
+
+static int cert_convert(const uint8_t *in, size_t len, bool in_pem, bool out_pem,
+			struct lwm_blob *b)
+{
+	gnutls_x509_crt_t c;
+	gnutls_datum_t d = {.data = (unsigned char *)in, .size = (unsigned)len}, out = {0};
+	int r;
+
+	if (gnutls_x509_crt_init(&c) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_crt_import(c, &d, in_pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+	if (r >= 0)
+		r = gnutls_x509_crt_export2(c, out_pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
+					    &out);
+	gnutls_x509_crt_deinit(c);
+	return r < 0 ? -EINVAL : blob_from_datum(&out, out_pem, b);
+}
+
+static int pubkey_der(const struct lwm_blob *pem, struct lwm_blob *der)
+{
+	return pubkey_convert(pem->p, pem->len, true, false, der);
+}
+
+static int cert_der(const struct lwm_blob *pem, struct lwm_blob *der)
+{
+	return cert_convert(pem->p, pem->len, true, false, der);
 }
 
 static int load_rpk(const struct lwm_security_params *p, struct lwm_security *s,
@@ -500,55 +518,6 @@ int lwm_security_load(const struct lwm_security_params *p, struct lwm_security *
 
 /* ---- credentials as bytes (bootstrapped accounts) ----------------------- */
 
-/* A GnuTLS datum into a blob: PEM with its NUL counted (what libcoap's PEM
- * buffers want), or DER as is.  The datum is wiped and freed. */
-static int blob_from_datum(gnutls_datum_t *d, bool pem, struct lwm_blob *b)
-{
-	b->len = d->size + (pem ? 1 : 0);
-	b->p = malloc(b->len);
-	if (b->p) {
-		memcpy(b->p, d->data, d->size);
-		if (pem)
-			b->p[d->size] = '\0';
-	}
-	explicit_bzero(d->data, d->size);
-	gnutls_free(d->data);
-	d->data = NULL;
-	return b->p ? 0 : -ENOMEM;
-}
-
-/* A DER public key (SubjectPublicKeyInfo) as PEM or normalised DER. */
-static int pubkey_from_der(const uint8_t *der, size_t len, bool pem, struct lwm_blob *b)
-{
-	gnutls_pubkey_t k;
-	gnutls_datum_t in = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
-	int r;
-
-	if (gnutls_pubkey_init(&k) < 0)
-		return -ENOMEM;
-	r = gnutls_pubkey_import(k, &in, GNUTLS_X509_FMT_DER);
-	if (r >= 0)
-		r = gnutls_pubkey_export2(k, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, &out);
-	gnutls_pubkey_deinit(k);
-	return r < 0 ? -EINVAL : blob_from_datum(&out, pem, b);
-}
-
-/* A DER certificate as PEM or normalised DER. */
-static int cert_from_der(const uint8_t *der, size_t len, bool pem, struct lwm_blob *b)
-{
-	gnutls_x509_crt_t c;
-	gnutls_datum_t in = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
-	int r;
-
-	if (gnutls_x509_crt_init(&c) < 0)
-		return -ENOMEM;
-	r = gnutls_x509_crt_import(c, &in, GNUTLS_X509_FMT_DER);
-	if (r >= 0)
-		r = gnutls_x509_crt_export2(c, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, &out);
-	gnutls_x509_crt_deinit(c);
-	return r < 0 ? -EINVAL : blob_from_datum(&out, pem, b);
-}
-
 /* A DER private key (PKCS#8 unencrypted, PKCS#1 or SEC1) as PEM. */
 static int privkey_from_der(const uint8_t *der, size_t len, struct lwm_blob *b)
 {
@@ -600,18 +569,18 @@ int lwm_security_from_account(const struct lwm_security_account *a, struct lwm_s
 			s->psk_len = a->secret_len;
 		}
 	} else if (a->mode == LWM_SEC_RPK) {
-		if (pubkey_from_der(a->own, a->own_len, true, &s->pub) < 0) {
+		if (pubkey_convert(a->own, a->own_len, false, true, &s->pub) < 0) {
 			r = -EINVAL;
 			snprintf(err, errlen, "our public key (/0/x/3) is not a DER public key");
-		} else if (pubkey_from_der(a->server, a->server_len, false, &s->server_der) < 0) {
+		} else if (pubkey_convert(a->server, a->server_len, false, false, &s->server_der) < 0) {
 			r = -EINVAL;
 			snprintf(err, errlen, "the server's public key (/0/x/4) is not a DER public key");
 		}
-	} else if (cert_from_der(a->own, a->own_len, true, &s->cert) < 0) {
+	} else if (cert_convert(a->own, a->own_len, false, true, &s->cert) < 0) {
 		r = -EINVAL;
 		snprintf(err, errlen, "our certificate (/0/x/3) is not a DER certificate");
-	} else if (cert_from_der(a->server, a->server_len, true, &s->trust) < 0 ||
-		   (a->pinned && cert_from_der(a->server, a->server_len, false, &s->server_der) < 0)) {
+	} else if (cert_convert(a->server, a->server_len, false, true, &s->trust) < 0 ||
+		   (a->pinned && cert_convert(a->server, a->server_len, false, false, &s->server_der) < 0)) {
 		r = -EINVAL;
 		snprintf(err, errlen, "the server's certificate (/0/x/4) is not a DER certificate");
 	} else {
