@@ -777,6 +777,18 @@ int cfg_parse_log_level(const char *s)
 
 /* ---- sections ----------------------------------------------------------- */
 
+/* systemd's StateDirectory= hands the service its directory in $STATE_DIRECTORY, so each
+ * instance of gatewayd@.service gets its own without a line in its file.  Only a single
+ * absolute path is taken (systemd joins several with ':'). */
+static const char *cfg_default_state_dir(void)
+{
+	const char *env = getenv("STATE_DIRECTORY");
+
+	if (env && env[0] == '/' && !strchr(env, ':'))
+		return env;
+	return LOCALSTATEDIR "/lib/gatewayd";
+}
+
 static void cfg_load_gateway(struct cfg_loader *ld)
 {
 	struct cfg_gateway *gw = &ld->cfg->gateway;
@@ -786,7 +798,7 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	char host[256];
 
 	gw->endpoint_pattern = CFG_DEFAULT_PATTERN;
-	gw->state_dir = LOCALSTATEDIR "/lib/gatewayd";
+	gw->state_dir = cfg_default_state_dir();
 	gw->adapter_dir = ADAPTERDIR;
 	gw->models_dir = CFG_DEFAULT_MODELS_DIR;
 	gw->log_level = LOG_INFO;

@@ -19,6 +19,7 @@ include tests/unit/ddf.mk
 include tests/lwm2m-server/local.mk
 include tests/integration/local.mk
 include tests/out-of-tree/local.mk
+include tests/systemd/local.mk
 include tests/modbus.mk
 include tests/fuzz/local.mk
 include tests/dtls.mk

@@ -251,6 +251,27 @@ static void test_good_values(void **state)
 	cfg_free(cfg);
 }
 
+/* systemd's StateDirectory= (one instance of gatewayd@.service) sets the default; a
+ * state_dir in the file still wins, and a list of several directories is not taken. */
+static void test_state_dir_from_systemd(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	setenv("STATE_DIRECTORY", "/var/lib/gatewayd/plant-a", 1);
+	cfg = load("minimal.conf", 0);
+	assert_string_equal(cfg->gateway.state_dir, "/var/lib/gatewayd/plant-a");
+	cfg_free(cfg);
+	cfg = load("good.conf", 0);
+	assert_string_equal(cfg->gateway.state_dir, "/tmp/gatewayd-state");
+	cfg_free(cfg);
+	setenv("STATE_DIRECTORY", "/var/lib/a:/var/lib/b", 1);
+	cfg = load("minimal.conf", 0);
+	assert_string_equal(cfg->gateway.state_dir, LOCALSTATEDIR "/lib/gatewayd");
+	cfg_free(cfg);
+	unsetenv("STATE_DIRECTORY");
+}
+
 static void test_minimal_defaults(void **state)
 {
 	struct cfg *cfg = load("minimal.conf", 0);
@@ -888,6 +909,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_state_dir_from_systemd),
 		cmocka_unit_test(test_example_loads),
 		cmocka_unit_test(test_send_and_storing),
 		cmocka_unit_test(test_bad_send),
