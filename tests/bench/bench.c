@@ -49,6 +49,7 @@ struct figure {
 	const char *unit;
 	double v[MAX_RUNS], floor[MAX_RUNS];
 	int nv, nfloor;
+	const char *floor_kind; /* what the floor is, in the JSON line; NULL: not said */
 	char note[200]; /* set: not measurable (value null), or a remark */
 	bool null;
 	const char *label; /* table only: extra lines that are not JSON figures */
@@ -122,6 +123,17 @@ static double median_ratio(const struct figure *f)
 	return median(r, n);
 }
 
+/* The difference beside the ratio: the median of the per-run differences. */
+static double median_diff(const struct figure *f)
+{
+	double d[MAX_RUNS];
+	int n = f->nv < f->nfloor ? f->nv : f->nfloor;
+
+	for (int i = 0; i < n; i++)
+		d[i] = f->v[i] - f->floor[i];
+	return median(d, n);
+}
+
 static void json_num(double v)
 {
 	if (isnan(v))
@@ -132,23 +144,24 @@ static void json_num(double v)
 
 static void report(void)
 {
-	printf("\n%-22s %6s %12s %-6s %12s %8s %4s  %s\n", "benchmark", "n", "median", "unit",
-	       "floor", "ratio", "runs", "note");
+	printf("\n%-24s %6s %12s %-8s %12s %8s %12s %4s  %s\n", "benchmark", "n", "median",
+	       "unit", "floor", "ratio", "difference", "runs", "note");
 	for (int i = 0; i < NF; i++) {
 		struct figure *f = &F[i];
 		double m = f->null ? NAN : median(f->v, f->nv);
-		char fl[32] = "-", ra[32] = "-";
+		char fl[32] = "-", ra[32] = "-", di[32] = "-";
 
 		if (f->nfloor) {
 			snprintf(fl, sizeof(fl), "%.4g", median(f->floor, f->nfloor));
 			snprintf(ra, sizeof(ra), "%.2f", median_ratio(f));
+			snprintf(di, sizeof(di), "%+.4g", median_diff(f));
 		}
 		char val[32] = "null";
 
 		if (!isnan(m))
 			snprintf(val, sizeof(val), "%.4g", m);
-		printf("%-22s %6ld %12s %-6s %12s %8s %4d  %s\n", f->bench, f->n, val, f->unit, fl,
-		       ra, f->nv, f->null ? f->note : f->note[0] ? f->note : "");
+		printf("%-24s %6ld %12s %-8s %12s %8s %12s %4d  %s\n", f->bench, f->n, val, f->unit,
+		       fl, ra, di, f->nv, f->null ? f->note : f->note[0] ? f->note : "");
 	}
 	printf("\n");
 	for (int i = 0; i < NF; i++) {
@@ -162,6 +175,10 @@ static void report(void)
 		json_num(f->nfloor && !f->null ? median(f->floor, f->nfloor) : NAN);
 		printf(",\"ratio\":");
 		json_num(f->nfloor && !f->null ? median_ratio(f) : NAN);
+		printf(",\"difference\":");
+		json_num(f->nfloor && !f->null ? median_diff(f) : NAN);
+		if (f->floor_kind)
+			printf(",\"floor_kind\":\"%s\"", f->floor_kind);
 		if (f->null)
 			printf(",\"note\":\"not measurable yet: %s\"", f->note);
 		printf("}\n");
@@ -558,6 +575,8 @@ static void bench_read(void)
 	struct figure *p50 = fig("read_p50", n, "us"), *p99 = fig("read_p99", n, "us");
 	uint64_t t0;
 
+	p50->floor_kind = p99->floor_kind = "libcoap_get";
+
 	start_daemon(&gw, dir, conf, NULL, &t0);
 	if (!wait_registered(&srv, n, CMD_TIMEOUT_MS))
 		die("read: gatewayd did not register its devices");
@@ -624,24 +643,78 @@ static double notify_hold_s(long n)
 	return 3.0 + (double)n * 0.003;
 }
 
-/* One run: gatewayd's rate, then the bare sender's, one after the other so that neither
- * competes with the other for the two cores.  Returns false when observation fails.
- *
- * The values hold still until the observations are in place (report_delay), then every
- * device's sim reports a new value every millisecond, more than gatewayd can send: the
- * figure is what gatewayd delivers when the changes come as fast as it can take them. */
-static bool notify_run(long n, int window_ms, struct figure *f, struct figure *cpu)
+/* Start bench-raw-notifier: n sockets sending the notification sample (hex) to port. */
+static void start_raw(struct proc *p, const char *dir, long n, int port, const char *sample)
+{
+	char *bin = h_build_path("tests/bench/bench-raw-notifier");
+	char *log = h_strf("%s/raw-notifier.log", dir), *ns = h_strf("%ld", n);
+	char *ps = h_strf("%d", port);
+	char *argv[] = {bin, "-a", "127.0.0.1", "-p", ps, "-n", ns, "--hex", (char *)sample, NULL};
+	json_t *ev = NULL;
+
+	if (h_spawn(p, argv, true, log) == 0)
+		ev = h_wait_event(p, "ready", NULL, NULL, CMD_TIMEOUT_MS);
+	if (!ev)
+		die("the raw notifier did not start (see %s)", log);
+	json_decref(ev);
+	free(bin);
+	free(log);
+	free(ns);
+	free(ps);
+}
+
+static void stop_raw(struct proc *p)
+{
+	h_send(p, "quit");
+	if (h_wait_exit(p, 5000) == -1)
+		h_stop(p, SIGTERM, 5000);
+}
+
+/* A settling count, then the measured one; key: which sender's count.  Returns the
+ * rate per second, *recv_per_cpu_s the receiver's notifications per CPU second. */
+static double lean_rate(struct proc *srv, int window_ms, const char *key, char *sample,
+			size_t sample_len, double *recv_per_cpu_s)
+{
+	json_t *ev;
+	double rate = NAN, got;
+
+	json_decref(cmd(srv, "leancount", 500 + H_TIMEOUT_MS, "leancount 500"));
+	ev = cmd(srv, "leancount", window_ms + H_TIMEOUT_MS, "leancount %d", window_ms);
+	if (!ev)
+		return NAN;
+	got = jnum(ev, key);
+	rate = got * 1e6 / jnum(ev, "window_us");
+	if (recv_per_cpu_s)
+		*recv_per_cpu_s = jnum(ev, "cpu_us") > 0 ? got / (jnum(ev, "cpu_us") / 1e6) : NAN;
+	if (sample) {
+		const char *hex = json_string_value(json_object_get(ev, "sample"));
+		snprintf(sample, sample_len, "%s", hex ? hex : "");
+	}
+	json_decref(ev);
+	return rate;
+}
+
+/* One run, three senders one after the other (so that none competes with another for
+ * the two cores), counted by the same lean receiver:
+ *  - gatewayd with n observed devices whose sims report a new value every millisecond,
+ *    more than gatewayd can send: what it delivers when changes come as fast as it can
+ *    take them;
+ *  - the raw floor: bench-raw-notifier sending one of gatewayd's own notifications on as
+ *    many sockets, with send(2) and nothing else;
+ *  - the libcoap reference: a bare libcoap resource notifying every loop turn.
+ * Returns false when observation fails. */
+static bool notify_run(long n, int window_ms, struct figure *f, struct figure *ref,
+		       struct figure *cpu, struct figure *recv_cap)
 {
 	char *dir = h_tmpdir();
-	struct proc srv, bare, gw;
+	struct proc srv, bare, gw, raw;
 	int port = start_load(&srv, dir, NULL), bport;
-	double hold_s = notify_hold_s(n);
+	double hold_s = notify_hold_s(n), rate, per_cpu;
 	char *conf = write_conf(dir, n, port,
 				&(struct conf_opts){.report_s = 0.001, .report_delay_s = hold_s});
-	char why[200];
+	char why[200], sample[3200];
 	uint64_t t0, done_us, start_us;
 	long long c0, c1;
-	json_t *ev;
 	bool ok = false;
 
 	start_daemon(&gw, dir, conf, NULL, &t0);
@@ -657,40 +730,46 @@ static bool notify_run(long n, int window_ms, struct figure *f, struct figure *c
 	if (done_us > start_us)
 		snprintf(f->note, sizeof(f->note), "observing took until %.2f s, values changed "
 			 "from %.2f s", (double)(done_us - t0) / 1e6, hold_s);
-	/* Let the changes start and settle for 0.5 s: the load server counts the while. */
+	/* Wait (counting) until the changes start; lean_rate settles 0.5 s more. */
 	{
-		uint64_t now = mono_us(), settle = start_us + 500000;
-		if (settle > now)
-			json_decref(cmd(&srv, "count", (int)((settle - now) / 1000) + H_TIMEOUT_MS,
-					"count %d", (int)((settle - now) / 1000) + 1));
+		uint64_t now = mono_us();
+		if (start_us > now)
+			json_decref(cmd(&srv, "leancount", (int)((start_us - now) / 1000) + H_TIMEOUT_MS,
+					"leancount %d", (int)((start_us - now) / 1000) + 1));
 	}
 	c0 = cpu_ticks(gw.pid);
-	ev = cmd(&srv, "count", window_ms + H_TIMEOUT_MS, "count %d", window_ms);
+	rate = lean_rate(&srv, window_ms, "notifications", sample, sizeof(sample), NULL);
 	c1 = cpu_ticks(gw.pid);
-	if (ev) {
-		double got = jnum(ev, "notifications");
-		add(f, got * 1e6 / jnum(ev, "window_us"));
-		/* The same per CPU second of the sender: what the machine's load
-		 * does not change. */
-		if (c1 > c0)
-			add(cpu, got / ((double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK)));
-	}
-	json_decref(ev);
 	stop_daemon(&gw);
+	if (isnan(rate) || !sample[0]) {
+		not_measurable(f, "no notification from gatewayd reached the receiver");
+		goto out;
+	}
+	add(f, rate);
+	add(ref, rate);
+	/* The same per CPU second of the sender: what the machine's load does not change. */
+	if (c1 > c0)
+		add(cpu, rate * window_ms / 1000.0 /
+				 ((double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK)));
+
+	start_raw(&raw, dir, n, port, sample);
+	c0 = cpu_ticks(raw.pid);
+	rate = lean_rate(&srv, window_ms, "notifications_raw", NULL, 0, &per_cpu);
+	c1 = cpu_ticks(raw.pid);
+	stop_raw(&raw);
+	/* What the raw sender queued in the receive buffer is read off here, not left for
+	 * libcoap to answer one by one with a Reset during the next set-up. */
+	json_decref(cmd(&srv, "leancount", 300 + H_TIMEOUT_MS, "leancount 300"));
+	add_floor(f, rate);
+	add(recv_cap, per_cpu);
+	if (c1 > c0)
+		add_floor(cpu, rate * window_ms / 1000.0 /
+				       ((double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK)));
 
 	bport = start_load(&bare, dir, "--notify-fast");
 	json_decref(cmd(&srv, "observed", CMD_TIMEOUT_MS, "observeaddr 127.0.0.1 %d %s", bport,
 			READ_PATH));
-	c0 = cpu_ticks(bare.pid);
-	ev = cmd(&srv, "count", window_ms + H_TIMEOUT_MS, "count %d", window_ms);
-	c1 = cpu_ticks(bare.pid);
-	if (ev) {
-		double got = jnum(ev, "notifications_bare");
-		add_floor(f, got * 1e6 / jnum(ev, "window_us"));
-		if (c1 > c0)
-			add_floor(cpu, got / ((double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK)));
-	}
-	json_decref(ev);
+	add_floor(ref, lean_rate(&srv, window_ms, "notifications_bare", NULL, 0, NULL));
 	stop_load(&bare);
 	ok = true;
 out:
@@ -700,18 +779,30 @@ out:
 	return ok;
 }
 
-static void bench_notify(void)
+static void bench_notify_n(long n, int window_ms)
 {
-	long n = O.quick ? 20 : 1000;
-	int window_ms = O.quick ? 1000 : 5000;
 	struct figure *f = fig("notify_rate", n, "notif/s");
+	struct figure *ref = fig("notify_rate_vs_libcoap", n, "notif/s");
 	struct figure *cpu = info("notify_per_cpu_s", n, "notif");
+	struct figure *cap = info("receiver_per_cpu_s", n, "notif");
 
+	f->floor_kind = "raw_udp";
+	ref->floor_kind = "libcoap_observe";
 	for (int i = 0; i < O.runs; i++) {
-		fprintf(stderr, "bench: notify run %d/%d\n", i + 1, O.runs);
-		if (!notify_run(n, window_ms, f, cpu))
+		fprintf(stderr, "bench: notify (%ld devices) run %d/%d\n", n, i + 1, O.runs);
+		if (!notify_run(n, window_ms, f, ref, cpu, cap))
 			return;
 	}
+}
+
+static void bench_notify(void)
+{
+	if (O.quick) {
+		bench_notify_n(20, 1000);
+		return;
+	}
+	bench_notify_n(1000, 5000);
+	bench_notify_n(10000, 5000);
 }
 
 /* ---- 5: idle cost ------------------------------------------------------------------ */

@@ -1,7 +1,8 @@
 # Benchmarks (issue 6): "make bench", never part of "make check".  Included from
 # tests/local.mk.  The programs are check programs so that "make check" still compiles
 # them; "make bench BENCH_QUICK=1" is the short smoke run CI can afford.
-check_PROGRAMS += tests/bench/bench-load-server tests/bench/bench
+check_PROGRAMS += tests/bench/bench-load-server tests/bench/bench-raw-notifier tests/bench/bench
+tests_bench_bench_raw_notifier_SOURCES = tests/bench/raw_notifier.c
 tests_bench_bench_load_server_SOURCES = tests/bench/load_server.c
 tests_bench_bench_load_server_CFLAGS = $(AM_CFLAGS) $(COAP_CFLAGS)
 tests_bench_bench_load_server_LDADD = $(COAP_LIBS)
@@ -12,7 +13,8 @@ tests_bench_bench_LDADD = $(JANSSON_LIBS) -lm
 dist_noinst_SCRIPTS += tests/bench/run-benchmarks.sh
 EXTRA_DIST += tests/bench/README.md
 
-bench: all tests/bench/bench-load-server tests/bench/bench tests/lwm2m-server/lwm2m-test-server
+bench: all tests/bench/bench-load-server tests/bench/bench-raw-notifier tests/bench/bench \
+		tests/lwm2m-server/lwm2m-test-server
 	BENCH_QUICK='$(BENCH_QUICK)' BENCH_ARGS='$(BENCH_ARGS)' \
 	$(srcdir)/tests/bench/run-benchmarks.sh '$(abs_top_builddir)' '$(abs_top_srcdir)'
 .PHONY: bench
