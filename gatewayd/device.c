@@ -754,12 +754,25 @@ static void client_registration_failed(struct lwm_client *c, void *ud)
 			"failed until restart", lwm_client_server_uri(c));
 		return;
 	}
+	/* bs_trigger -> lwm_bootstrap_start, which waits the bootstrap's back-off
+	 * when this follows a bootstrap: a server refusing every Register
+	 * cannot make the device bootstrap in a loop. */
 	log_warn(device_name(d), "registration with %s failed for good: bootstrapping again",
 		 lwm_client_server_uri(c));
 	gw_timer_arm(&d->bs_timer, clock_now_ms());
 }
 
+/* A registration succeeded: the bootstrap's back-off starts afresh. */
+static void client_state_changed(struct lwm_client *c, enum lwm_client_state s, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (s == LWM_CLIENT_REGISTERED && d->bs)
+		lwm_bootstrap_registered(d->bs);
+}
+
 static const struct lwm_client_ops client_ops = {
+	.state_changed = client_state_changed,
 	.registration_failed = client_registration_failed,
 	.stored = client_stored,
 	.owns = client_owns,
@@ -780,6 +793,7 @@ static void client_bootstrap_requested(struct lwm_client *c, void *ud)
 /* A bootstrapped device's: the same, plus the Bootstrap-Request Trigger
  * and bootstrap on registration failure. */
 static const struct lwm_client_ops client_ops_bs = {
+	.state_changed = client_state_changed,
 	.stored = client_stored,
 	.owns = client_owns,
 	.write = client_write,

@@ -17,9 +17,12 @@
 #include "gatewayd/log.h"
 #include "uri.h"
 
-/* Retry after a failed bootstrap: exponential from RETRY_MIN_S to
- * RETRY_MAX_S with +-25% jitter, so that a bootstrap server coming back is
- * not hit by every device at once. */
+/* The wait before a Bootstrap-Request other than the first since the last
+ * successful registration: exponential from RETRY_MIN_S to RETRY_MAX_S with
+ * +-25% jitter, so that a bootstrap server coming back is not hit by every
+ * device at once, and a bootstrap whose accounts are refused is not
+ * repeated in a loop (the bootstrap server has no Server instance whose
+ * /1/x/17..20 could say otherwise). */
 #define RETRY_MIN_S 2u
 #define RETRY_MAX_S 300u
 /* Largest state file we read back. */
@@ -65,7 +68,12 @@ struct lwm_bootstrap {
 	size_t token_len;
 	bool request_pending;
 	bool no_pack;          /* the server answered Bootstrap-Pack with an error */
-	unsigned failures;
+	unsigned failures;     /* failed attempts of this bootstrap (for the log) */
+	/* Attempts since a registration last succeeded: every path to a
+	 * Bootstrap-Request (start, retry, failure) waits what they earned,
+	 * and only lwm_bootstrap_registered resets them, so no bootstrap and
+	 * refused registration can follow each other in a loop. */
+	unsigned attempts;
 	struct gw_timer timer;  /* retry, Finish timeout */
 	struct gw_timer notify; /* delivers `finished` outside libcoap's handlers */
 	char failure[256];      /* why the attempt failed (for the retry log) */
@@ -900,6 +908,18 @@ static void restore_account(struct lwm_bootstrap *b)
 		log_err(b->name, "no bootstrap account in the model");
 }
 
+/* The next attempt, after the back-off the attempts so far earned (none
+ * before the first).  The timer's attempt() is the only way to a request
+ * once one went out.  Returns the delay in ms. */
+static uint64_t schedule(struct lwm_bootstrap *b)
+{
+	uint64_t delay = b->attempts ? retry_delay_ms(b->attempts) : 0;
+
+	set_state(b, BS_BACKOFF);
+	gw_timer_arm(&b->timer, clock_now_ms() + delay);
+	return delay;
+}
+
 /* Give up on this attempt and retry later.  Safe inside libcoap's handlers:
  * the session is dropped when the retry fires. */
 static void fail(struct lwm_bootstrap *b, const char *why)
@@ -910,16 +930,14 @@ static void fail(struct lwm_bootstrap *b, const char *why)
 	if (b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING)
 		restore_account(b);
 	b->failures++;
-	delay = retry_delay_ms(b->failures);
+	b->request_pending = false;
+	delay = schedule(b);
 	if (b->failures == 1 || b->failures % 10 == 0)
 		log_warn(b->name, "bootstrap from %s failed (%s); retrying in %.1f s (attempt %u)",
 			 b->server_uri, why, delay / 1000.0, b->failures);
 	else
 		log_debug(b->name, "bootstrap attempt %u failed (%s); retrying in %.1f s",
 			  b->failures, why, delay / 1000.0);
-	b->request_pending = false;
-	set_state(b, BS_BACKOFF);
-	gw_timer_arm(&b->timer, clock_now_ms() + delay);
 }
 
 /* Bootstrap-Request (POST /bs) or, with pack, Bootstrap-Pack-Request
@@ -984,6 +1002,7 @@ static void attempt(struct lwm_bootstrap *b)
 	bool pack = use_pack(b);
 	int r;
 
+	b->attempts++;
 	drop_session(b);
 	b->refused = false;
 	b->account_iid = -1;
@@ -1004,12 +1023,26 @@ static void attempt(struct lwm_bootstrap *b)
 
 int lwm_bootstrap_start(struct lwm_bootstrap *b)
 {
+	uint64_t delay;
+
 	if (lwm_bootstrap_active(b))
 		return -EALREADY;
 	b->failures = 0;
 	gw_timer_disarm(&b->notify);
-	attempt(b);
+	if (!b->attempts) {
+		attempt(b);
+		return 0;
+	}
+	/* Bootstrapped before, and no registration succeeded since. */
+	delay = schedule(b);
+	log_warn(b->name, "bootstrapping again in %.1f s (%u bootstrap(s) since the last "
+		 "successful registration)", delay / 1000.0, b->attempts);
 	return 0;
+}
+
+void lwm_bootstrap_registered(struct lwm_bootstrap *b)
+{
+	b->attempts = 0;
 }
 
 void lwm_bootstrap_retry(struct lwm_bootstrap *b, const char *why)

@@ -65,9 +65,16 @@ int lwm_bootstrap_new(struct lwm_engine *e, struct lwm_model *m,
 		      const struct lwm_bootstrap_config *cfg, const struct lwm_bootstrap_ops *ops,
 		      void *ud, struct lwm_bootstrap **out);
 void lwm_bootstrap_free(struct lwm_bootstrap *b);
-/* Send the Bootstrap-Request (again); failures are retried with backoff
- * and jitter until Finish is accepted or lwm_bootstrap_stop. */
+/* Bootstrap: failures are retried with backoff and jitter until Finish is
+ * accepted or lwm_bootstrap_stop.  The Bootstrap-Request goes now when it
+ * is the first since a registration succeeded (or ever); otherwise after
+ * the back-off of a failed attempt (2 s doubling to 300 s, +-25%), which
+ * keeps growing over bootstraps whose accounts do not register.
+ * -EALREADY when a bootstrap is under way. */
 int lwm_bootstrap_start(struct lwm_bootstrap *b);
+/* A registration with a management server succeeded: the next bootstrap
+ * may go at once again. */
+void lwm_bootstrap_registered(struct lwm_bootstrap *b);
 void lwm_bootstrap_stop(struct lwm_bootstrap *b);
 /* The result of a finished bootstrap cannot be used after all (e.g. a
  * server name does not resolve): count it as a failed attempt and bootstrap

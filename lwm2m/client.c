@@ -561,14 +561,26 @@ static int send_request(struct lwm_client *c, coap_pdu_code_t code, enum lwm_pen
 	return 0;
 }
 
+/* The Content-Format the root link announces (1.1+).  One number, unquoted
+ * (`</>;rt="oma.lwm2m";ct=110`), the form of the specification's examples:
+ * RFC 7252 allows a quoted list, but servers in the field parse only a
+ * single number there and answered a list with 4.00 to every Register.
+ * SenML JSON: every 1.1 and 1.2 server decodes it, the strict parsers
+ * know it in all their versions (SenML CBOR and TLV came to them later),
+ * and gatewayd reads and writes it for every operation.  A server may still
+ * ask for any other format the client has (TLV, SenML CBOR, LwM2M CBOR...). */
+#define LWM_REG_CT LWM_FMT_SENML_JSON
+
 static int build_links(struct lwm_client *c, struct lwm_buf *b)
 {
 	lwm_buf_init(b, 64 * 1024);
-	/* 1.1+ announces the formats it reads and writes beyond the mandatory. */
-	if (strcmp(c->version, "1.0") != 0)
-		lwm_buf_printf(b, "</>;rt=\"oma.lwm2m\";ct=\"%u %u\"", LWM_FMT_SENML_JSON, LWM_FMT_TLV);
+	/* The plain form (after a 4.00, see on_register_response): no root
+	 * link and no object versions, as a 1.0 client sends them. */
+	if (strcmp(c->version, "1.0") != 0 && !c->plain_links)
+		lwm_buf_printf(b, "</>;rt=\"oma.lwm2m\";ct=%u", LWM_REG_CT);
 	/* Only what this server may read (Access Control, acl.c). */
-	return lwm_model_reg_links_visible(c->model, c->version, lwm_client_visible, c, b);
+	return lwm_model_reg_links_visible(c->model, c->plain_links ? "1.0" : c->version,
+					   lwm_client_visible, c, b);
 }
 
 /* b= and queue mode: in 1.0 Q is a letter of the binding ("UQ"); from 1.1
@@ -994,6 +1006,7 @@ int lwm_client_start(struct lwm_client *c)
 	c->failures = 0;
 	c->attempt = 0;
 	c->sequence = 0;
+	c->plain_tried = false;
 	c->order_released = false;
 	c->initial_wait = false;
 	lwm_client_set_state(c, LWM_CLIENT_IDLE);
@@ -1119,7 +1132,10 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->location = loc;
 		/* A new registration: the server has forgotten our observations. */
 		lwm_observe_drop_all(c, "new registration");
-		if (c->failures)
+		if (c->plain_links && c->plain_tried)
+			log_notice(c->name, "registered with %s as %s with the plain object list; "
+				   "keeping it for this server", c->server_uri, c->endpoint);
+		else if (c->failures)
 			log_notice(c->name, "registered with %s as %s after %u failed attempt(s)",
 				   c->server_uri, c->endpoint, c->failures);
 		else
@@ -1128,6 +1144,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->failures = 0;
 		c->attempt = 0;
 		c->sequence = 0;
+		c->plain_tried = false; /* logged; a later 4.00 may try it again */
 		c->initial_done = true;
 		c->links_changed = false;
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
@@ -1142,6 +1159,24 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->version_fallback = true;
 		if (send_register(c) == 0)
 			return;
+	}
+	/* 4.00: the server may not parse what the registration announces (a
+	 * root link's attributes, object versions).  Once, right away, the
+	 * plain object list a 1.0 client sends, in the same version.  Accepted,
+	 * it stays for this server; refused, the 4.00 was about something
+	 * else, and the next attempts go as before. */
+	if (code == 400 && !c->plain_links && !c->plain_tried && strcmp(c->version, "1.0") != 0) {
+		log_notice(c->name, "%s answered 4.00 to the Register; trying once more with a "
+			   "plain object list (no root link attributes, no object versions)",
+			   c->server_uri);
+		c->plain_links = c->plain_tried = true;
+		c->version_fallback = true; /* keep c->version as it is */
+		if (send_register(c) == 0)
+			return;
+	}
+	if (c->plain_links && code == 400) {
+		log_notice(c->name, "%s refused the plain object list too", c->server_uri);
+		c->plain_links = false;
 	}
 	snprintf(why, sizeof(why), "server answered %u.%02u", code / 100, code % 100);
 	/* A 4.xx is the server refusing us (a 5.xx may pass). */

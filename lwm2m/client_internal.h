@@ -70,6 +70,10 @@ struct lwm_client {
 	char version[4];
 	char version_cfg[4];  /* configured; version may be lower after a 4.12 */
 	bool version_fallback; /* this Register steps down after a 4.12 */
+	/* The server answered 4.00 to a Register: the plain object list
+	 * (no root link attributes, no object versions) was tried once
+	 * (plain_tried) and, while plain_links, is what it gets. */
+	bool plain_links, plain_tried;
 	uint32_t lifetime;      /* 0: infinite (LwM2M 1.2 only), no Update */
 	bool lifetime_infinite; /* 0 came from the account: not the default */
 	uint16_t short_server_id;

@@ -218,6 +218,52 @@ static int setup_certs(struct env *e, bool rpk)
 	return h_start_gatewayd(&e->gw, e->dir, e->config);
 }
 
+/* The single bootstrapping device; the bootstrap server provisions it
+ * on its own with an account for a management server started with
+ * mgmt_opt (one --name=value option). */
+static int setup_single(void **state, const char *mgmt_opt)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const char *mgmt_opts[] = {mgmt_opt, NULL};
+	char to[128];
+	const char *bs_opts[] = {to, NULL};
+	FILE *f;
+
+	*state = e;
+	if (!e)
+		return -1;
+	e->dir = h_tmpdir();
+	if (!e->dir || asprintf(&e->log, "%s/gatewayd.log", e->dir) < 0)
+		return -1;
+	e->mgmt_port = h_start_server_argv(&e->mgmt, e->dir, 0, mgmt_opts);
+	if (e->mgmt_port <= 0)
+		return -1;
+	snprintf(to, sizeof(to), "--bootstrap-to=coap://127.0.0.1:%d", e->mgmt_port);
+	e->bs_port = h_start_server_argv(&e->bs, e->dir, 0, bs_opts);
+	if (e->bs_port <= 0)
+		return -1;
+	if (asprintf(&e->config, "%s/gatewayd.conf", e->dir) < 0 || !(f = fopen(e->config, "w")))
+		return -1;
+	fprintf(f, single_config_tmpl, e->dir, e->bs_port);
+	fclose(f);
+	return h_start_gatewayd(&e->gw, e->dir, e->config);
+}
+
+static int setup_refuse_all(void **state)
+{
+	return setup_single(state, "--refuse-register=all");
+}
+
+static int setup_refuse_strict(void **state)
+{
+	return setup_single(state, "--refuse-register=strict");
+}
+
+static int setup_refuse_plain(void **state)
+{
+	return setup_single(state, "--refuse-register=plain");
+}
+
 static int setup_x509(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -571,6 +617,121 @@ static void registration_failure_bootstraps_again(void **state)
 	read_temperature(e);
 }
 
+/* The whole file, NUL-terminated; NULL when unreadable. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+			if (!nb)
+				break;
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* The delay in seconds the daemon's log gives for its n-th bootstrap
+ * after one whose account did not register; -1 when not logged. */
+static double logged_bootstrap_delay(struct env *e, unsigned n)
+{
+	char *text = slurp(e->log), pat[64], *p;
+	double d = -1;
+
+	snprintf(pat, sizeof(pat), "(%u bootstrap(s) since the last", n);
+	if (text && (p = strstr(text, pat))) {
+		/* "... bootstrapping again in 2.1 s (1 bootstrap(s) since ..." */
+		while (p > text && p[-1] != '\n')
+			p--;
+		p = strstr(p, "bootstrapping again in ");
+		if (p)
+			d = strtod(p + strlen("bootstrapping again in "), NULL);
+	}
+	free(text);
+	return d;
+}
+
+/* Every Register is refused (4.00): the usual form, then once the plain
+ * object list.  A bootstrapped account asks for bootstrap on registration
+ * failure, so the device bootstraps again, but after 2 s, then 4 s (the
+ * back-off doubling, +-25%): never the loop of a hundred bootstraps a
+ * second.  The events are counted, the waits read from the log: nothing
+ * here is timed. */
+static void refused_registration_backs_off(void **state)
+{
+	struct env *e = *state;
+	json_t *ev;
+
+	for (unsigned i = 0; i < 3; i++) {
+		json_decref(expect(e, &e->bs, "bootstrap-request", "ep", "bs-bt"));
+		for (int k = 0; k < 2; k++) {
+			ev = expect(e, &e->mgmt, "rejected", "op", "register");
+			assert_string_equal(str(ev, "code"), "4.00");
+			json_decref(ev);
+		}
+	}
+	/* Nothing more yet: the next bootstrap is 8 s away. */
+	assert_false(bootstrap_requested_since(e));
+	h_send(&e->mgmt, "list");
+	json_decref(expect(e, &e->mgmt, "list", NULL, NULL));
+	ev = h_wait_event(&e->mgmt, "rejected", NULL, NULL, 0);
+	assert_null(ev);
+	assert_true(h_wait_file_contains(e->log, "trying once more with a plain object list",
+					  H_TIMEOUT_MS));
+	for (unsigned n = 1; n <= 2; n++) {
+		double d = logged_bootstrap_delay(e, n), want = n == 1 ? 2 : 4;
+		if (d < want * 0.75 || d > want * 1.25) {
+			dump_log(e);
+			fail_msg("bootstrap %u after %.1f s, expected %.0f s +-25%%", n + 1, d, want);
+		}
+	}
+}
+
+/* A server that reads ct= as one number (4.00 to a quoted list): the
+ * first Register is accepted, and announces SenML JSON. */
+static void strict_server_takes_the_first_register(void **state)
+{
+	struct env *e = *state;
+	json_t *ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+
+	assert_string_equal(str(ev, "lwm2m"), "1.1");
+	assert_non_null(strstr(str(ev, "links"), "</>;rt=\"oma.lwm2m\";ct=110,"));
+	json_decref(ev);
+	ev = h_wait_event(&e->mgmt, "rejected", NULL, NULL, 0);
+	assert_null(ev);
+	read_temperature(e);
+}
+
+/* A server that takes only a plain object list: refused once, then
+ * registered with it (same version), and served. */
+static void plain_list_after_bad_request(void **state)
+{
+	struct env *e = *state;
+	json_t *ev = expect(e, &e->mgmt, "rejected", "op", "register");
+
+	json_decref(ev);
+	ev = expect(e, &e->mgmt, "register", "ep", "bs-bt");
+	assert_string_equal(str(ev, "lwm2m"), "1.1");
+	assert_null(strchr(str(ev, "links"), ';'));
+	assert_non_null(strstr(str(ev, "links"), "</3303/0>"));
+	json_decref(ev);
+	assert_true(h_wait_file_contains(e->log, "with the plain object list; keeping it",
+					  H_TIMEOUT_MS));
+	read_temperature(e);
+}
+
 static void psk_bootstrap_and_psk_account(void **state)
 {
 	struct env *e = *state;
@@ -743,6 +904,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bootstrap_pack_falls_back, setup_pack_manual,
 						teardown),
 	};
+	const struct CMUnitTest refusing[] = {
+		cmocka_unit_test_setup_teardown(refused_registration_backs_off, setup_refuse_all,
+						teardown),
+		cmocka_unit_test_setup_teardown(strict_server_takes_the_first_register,
+						setup_refuse_strict, teardown),
+		cmocka_unit_test_setup_teardown(plain_list_after_bad_request, setup_refuse_plain,
+						teardown),
+	};
 	const struct CMUnitTest dtls[] = {
 		cmocka_unit_test_setup_teardown(psk_bootstrap_and_psk_account, setup_dtls, teardown),
 		cmocka_unit_test_setup_teardown(x509_account, setup_x509, teardown),
@@ -754,6 +923,7 @@ int main(void)
 		return skip;
 	r = cmocka_run_group_tests_name("bootstrap, automatic", automatic, setup_auto, teardown);
 	r |= cmocka_run_group_tests_name("bootstrap, step by step", manual, NULL, NULL);
+	r |= cmocka_run_group_tests_name("servers that refuse Registers", refusing, NULL, NULL);
 	r |= cmocka_run_group_tests_name("bootstrap over DTLS", dtls, NULL, NULL);
 	return r | cmocka_run_group_tests_name("bootstrap pack (1.2)", pack, NULL, NULL);
 }

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	      "      --ca FILE            X.509: accept clients with a certificate from FILE\n"
 	      "      --rpk                raw public keys instead of certificates\n"
 	      "      --no-send            answer 4.04 to Send (POST /dp)\n"
+	      "      --refuse-register M  answer 4.00 to Registers: all, strict (a root link's\n"
+	      "                           ct= not one bare number), plain (any link attribute)\n"
 	      "      --bootstrap-to URI   answer Bootstrap-Requests with Delete /, an account\n"
 	      "                           for URI (/0/1, /1/1) and Finish\n"
 	      "      --bootstrap-ssid N   its Short Server ID (default 1)\n"
@@ -131,7 +133,7 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	enum {
 		O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO, O_PSK,
 		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK, O_NOSEND, O_BS_TO, O_BS_SSID,
-		O_BS_LT, O_BS_PSK,
+		O_BS_LT, O_BS_PSK, O_REFUSE_REG,
 	};
 	const char *psk_id = NULL, *psk_key = NULL;
 	static const struct option opts[] = {
@@ -151,6 +153,7 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	    {"ca", required_argument, NULL, O_CA},
 	    {"rpk", no_argument, NULL, O_RPK},
 	    {"no-send", no_argument, NULL, O_NOSEND},
+	    {"refuse-register", required_argument, NULL, O_REFUSE_REG},
 	    {"bootstrap-to", required_argument, NULL, O_BS_TO},
 	    {"bootstrap-ssid", required_argument, NULL, O_BS_SSID},
 	    {"bootstrap-lifetime", required_argument, NULL, O_BS_LT},
@@ -179,6 +182,16 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 			break;
 		case O_NOSEND:
 			cfg->no_send = true;
+			break;
+		case O_REFUSE_REG:
+			if (strcmp(optarg, "all") == 0)
+				cfg->refuse_register = SRV_REFUSE_ALL;
+			else if (strcmp(optarg, "strict") == 0)
+				cfg->refuse_register = SRV_REFUSE_STRICT;
+			else if (strcmp(optarg, "plain") == 0)
+				cfg->refuse_register = SRV_REFUSE_PLAIN;
+			else
+				goto bad;
 			break;
 		case O_INTERVAL:
 			if (parse_num(optarg, 86400, &v) || v == 0)

@@ -340,6 +340,31 @@ static void add_security(json_t *ev, coap_session_t *s)
 		json_object_set_new(ev, "identity", out_string((const char *)id->s, id->length));
 }
 
+/* --refuse-register: why this link payload is refused, or NULL. */
+static const char *refusal(const char *links, size_t len, const struct lnk_info *info)
+{
+	switch (S.cfg.refuse_register) {
+	case SRV_REFUSE_ALL:
+		return "registration refused (--refuse-register all)";
+	case SRV_REFUSE_STRICT:
+		/* As servers do that read ct= as one number: no quotes, no list. */
+		if (memmem(links, len, "ct=\"", 4))
+			return "ct must be one number, unquoted";
+		if (info->root_ct) {
+			size_t n = strlen(info->root_ct);
+			if (!n || n > 5 || strspn(info->root_ct, "0123456789") != n)
+				return "ct must be one number, unquoted";
+		}
+		return NULL;
+	case SRV_REFUSE_PLAIN:
+		if (memchr(links, ';', len))
+			return "link attributes not accepted";
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
 static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 			 const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -365,6 +390,8 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	else if (!(code = get_links(req, &links, &links_len, &info, &msg)) && !links) {
 		code = 400;
 		msg = "registration needs a link payload";
+	} else if (!code && (msg = refusal(links, links_len, &info))) {
+		code = 400;
 	}
 	if (msg) {
 		lnk_free(&info);

@@ -12,6 +12,12 @@
 #define SRV_V1_1 2u
 #define SRV_V1_2 4u
 
+/* --refuse-register: which Registers get 4.00. */
+#define SRV_REFUSE_NONE 0u
+#define SRV_REFUSE_ALL 1u    /* every one */
+#define SRV_REFUSE_STRICT 2u /* a root link's ct= that is not one bare number */
+#define SRV_REFUSE_PLAIN 3u  /* any link attribute (only a plain object list passes) */
+
 /* A PSK the server accepts: identity and key bytes (borrowed). */
 struct srv_psk {
 	const char *identity;
@@ -30,6 +36,7 @@ struct srv_config {
 	unsigned response_timeout; /* seconds to wait for an answer */
 	bool verbose;
 	bool no_send;		   /* answer 4.04 to POST /dp (a server without Send) */
+	unsigned refuse_register;  /* SRV_REFUSE_*: 4.00 to some or every Register */
 	/* DTLS: with any of these the endpoint is coaps (COAP_PROTO_DTLS). */
 	struct srv_psk *psks;	   /* accepted identities and keys */
 	size_t n_psks;

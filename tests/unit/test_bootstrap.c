@@ -1,8 +1,13 @@
 /* Bootstrap without the network: the checks at Bootstrap-Finish, the
  * Bootstrap-Discover payload, and the saved state (round trip, a corrupt
- * or unusable file, the file's mode). */
+ * or unusable file, the file's mode).  Then, on the fake clock against a
+ * bootstrap server played by the test on a loopback socket, the back-off
+ * between bootstraps whose accounts never register. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "gatewayd/clock.h"
+#include "gatewayd/log.h"
+#include "gatewayd/timerq.h"
 #include "lwm2m/bootstrap.h"
+#include "lwm2m/codec.h"
 
 static void set(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
 		struct lwm_value v)
@@ -472,6 +482,169 @@ static void many_instances(void **state)
 	remove_state(file);
 }
 
+/* ---- no bootstrap loop ------------------------------------------------------------ */
+
+struct loop_env {
+	int sock;                 /* the bootstrap server */
+	char uri[64];
+	struct timerq timers;
+	struct lwm_engine *engine;
+	struct lwm_model *model;
+	struct lwm_bootstrap *b;
+	unsigned finished;
+};
+
+/* The device's side after a bootstrap whose account refuses every Register
+ * (with Bootstrap on Registration Failure set): bootstrap again. */
+static void finished_then_refused(struct lwm_bootstrap *b, void *ud)
+{
+	struct loop_env *e = ud;
+
+	e->finished++;
+	assert_int_equal(lwm_bootstrap_start(b), 0);
+}
+
+static const struct lwm_bootstrap_ops loop_ops = {.finished = finished_then_refused};
+
+/* A Bootstrap-Pack-Request waiting on the server's socket (timeout_ms 0:
+ * only one already there) is answered with a pack of one NoSec account,
+ * through libcoap, and the client takes it in.  False when none came. */
+static bool serve_pack(struct loop_env *e, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = e->sock, .events = POLLIN};
+	struct pollfd cfd = {.fd = lwm_engine_fd(e->engine), .events = POLLIN};
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	uint8_t req[1500], resp[1500];
+	struct lwm_record recs[7];
+	struct lwm_path root = {0};
+	struct lwm_buf pack;
+	size_t n = 0, tkl;
+	ssize_t len;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return false;
+	len = recvfrom(e->sock, req, sizeof(req), 0, (struct sockaddr *)&peer, &plen);
+	assert_true(len >= 4);
+	assert_int_equal(req[1], 0x01); /* GET /bspack (1.2) */
+	tkl = req[0] & 0x0f;
+	memset(recs, 0, sizeof(recs));
+	recs[0].path = lwm_path_make(3, 0, 1, 0, 0);
+	recs[0].value = str("coap://127.0.0.1:5683");
+	recs[1].path = lwm_path_make(3, 0, 1, 1, 0);
+	recs[1].value = boolean(false);
+	recs[2].path = lwm_path_make(3, 0, 1, 2, 0);
+	recs[2].value = num(3);
+	recs[3].path = lwm_path_make(3, 0, 1, 10, 0);
+	recs[3].value = num(1);
+	recs[4].path = lwm_path_make(3, 1, 1, 0, 0);
+	recs[4].value = num(1);
+	recs[5].path = lwm_path_make(3, 1, 1, 1, 0);
+	recs[5].value = num(300);
+	recs[6].path = lwm_path_make(3, 1, 1, 7, 0);
+	recs[6].value = str("U");
+	lwm_buf_init(&pack, 0);
+	assert_int_equal(lwm_encode(LWM_FMT_SENML_CBOR, &root, recs, 7, &pack), 0);
+	/* ACK 2.05, the request's MID and token, Content-Format 112. */
+	resp[n++] = (uint8_t)(0x60 | tkl);
+	resp[n++] = 0x45;
+	resp[n++] = req[2];
+	resp[n++] = req[3];
+	memcpy(resp + n, req + 4, tkl);
+	n += tkl;
+	resp[n++] = 0xc1;
+	resp[n++] = LWM_FMT_SENML_CBOR;
+	resp[n++] = 0xff;
+	assert_true(n + pack.len <= sizeof(resp));
+	memcpy(resp + n, pack.data, pack.len);
+	n += pack.len;
+	lwm_buf_free(&pack);
+	assert_int_equal(sendto(e->sock, resp, n, 0, (struct sockaddr *)&peer, plen), (ssize_t)n);
+	assert_int_equal(poll(&cfd, 1, 10000), 1);
+	lwm_engine_io(e->engine);
+	/* `finished` comes from a timer, outside libcoap's handler. */
+	timerq_run(&e->timers, clock_now_ms());
+	return true;
+}
+
+/* Each bootstrap ends well, but its account never registers: the device
+ * bootstraps again, each time after a longer wait (2 s doubling to 300 s,
+ * +-25%), never in a loop.  Half an hour of the fake clock holds about 13
+ * Bootstrap-Requests, not thousands.  A successful registration makes
+ * the next bootstrap go at once again. */
+static void no_bootstrap_loop_without_registration(void **state)
+{
+	struct loop_env *e = calloc(1, sizeof(*e));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t salen = sizeof(sa);
+	struct lwm_bootstrap_config bc = {.name = "d", .endpoint = "ep", .version = "1.2"};
+	uint64_t t0, last = 0, times[64];
+	unsigned n = 0;
+
+	assert_non_null(e);
+	log_setup(LOG_TARGET_STDERR, LOG_CRIT);
+	e->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(e->sock >= 0);
+	assert_int_equal(bind(e->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(e->sock, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(e->uri, sizeof(e->uri), "coap://127.0.0.1:%u", ntohs(sa.sin_port));
+	bc.server_uri = e->uri;
+	clock_fake_set(1000000);
+	timerq_init(&e->timers);
+	e->model = lwm_model_new();
+	assert_non_null(e->model);
+	assert_int_equal(lwm_engine_new(&e->timers, &e->engine), 0);
+	assert_int_equal(lwm_bootstrap_new(e->engine, e->model, &bc, &loop_ops, e, &e->b), 0);
+
+	t0 = clock_now_ms();
+	assert_int_equal(lwm_bootstrap_start(e->b), 0);
+	/* The first request leaves at once. */
+	assert_true(serve_pack(e, 10000));
+	times[n++] = clock_now_ms();
+	assert_int_equal(e->finished, 1);
+	while (clock_now_ms() - t0 < 30 * 60 * 1000u) {
+		/* A request already there went out without any wait. */
+		if (serve_pack(e, 0)) {
+			assert_true(n < 64);
+			times[n++] = clock_now_ms();
+			continue;
+		}
+		clock_fake_advance(100);
+		timerq_run(&e->timers, clock_now_ms());
+	}
+	assert_int_equal(e->finished, n);
+	if (n < 8 || n > 18)
+		fail_msg("%u bootstraps in 30 minutes, expected about 13", n);
+	for (unsigned i = 1; i < n; i++) {
+		uint64_t gap = times[i] - times[i - 1];
+		uint64_t want = i > 8 ? 300000u : 2000u << (i - 1);
+		if (want > 300000u)
+			want = 300000u;
+		if (gap < want * 3 / 4)
+			fail_msg("bootstrap %u came %llu ms after the previous one; at least %llu "
+				 "expected", i + 1, (unsigned long long)gap,
+				 (unsigned long long)(want * 3 / 4));
+		last = gap;
+	}
+	assert_true(last >= 225000u);
+	/* A registration succeeded: the next bootstrap goes at once. */
+	lwm_bootstrap_stop(e->b);
+	lwm_bootstrap_registered(e->b);
+	e->finished = 0;
+	assert_int_equal(lwm_bootstrap_start(e->b), 0);
+	assert_true(serve_pack(e, 10000));
+	assert_int_equal(e->finished, 1);
+	lwm_bootstrap_stop(e->b);
+
+	lwm_bootstrap_free(e->b);
+	lwm_engine_free(e->engine);
+	lwm_model_free(e->model);
+	timerq_fini(&e->timers);
+	close(e->sock);
+	clock_fake_off();
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +658,7 @@ int main(void)
 		cmocka_unit_test(saved_account_takes_bootstrap_instance),
 		cmocka_unit_test(corrupt_or_missing_state),
 		cmocka_unit_test(many_instances),
+		cmocka_unit_test(no_bootstrap_loop_without_registration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -34,6 +35,11 @@ struct env {
 	struct timerq timers;
 	struct lwm_engine *engine;
 	struct lwm_model *model;
+	/* The last request read from the sink (next_register), for reply. */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint8_t mid[2], token[8];
+	size_t token_len;
 };
 
 static int setup(void **state)
@@ -512,6 +518,200 @@ static void refusal(void **state)
 	lwm_client_free(c);
 }
 
+/* ---- what a Register carries ---------------------------------------------------- */
+
+/* The next datagram a client sent to the sink server, as a Register's
+ * query ("ep=..&lt=..") and payload.  The client sends before it returns,
+ * so the datagram is there: poll only waits for it to be readable. */
+static void next_register(struct env *e, char *query, size_t qcap, char *payload, size_t pcap)
+{
+	struct pollfd pfd = {.fd = e->sink, .events = POLLIN};
+	uint8_t buf[4096];
+	const uint8_t *data;
+	size_t dlen = 0, ql = 0;
+	coap_opt_iterator_t oi;
+	coap_opt_filter_t f;
+	coap_opt_t *o;
+	coap_pdu_t *pdu;
+	ssize_t n;
+
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	e->peer_len = sizeof(e->peer);
+	n = recvfrom(e->sink, buf, sizeof(buf), 0, (struct sockaddr *)&e->peer, &e->peer_len);
+	assert_true(n > 4);
+	pdu = coap_pdu_init(0, 0, 0, (size_t)n);
+	assert_non_null(pdu);
+	assert_int_equal(coap_pdu_parse(COAP_PROTO_UDP, buf, (size_t)n, pdu), 1);
+	assert_int_equal(coap_pdu_get_code(pdu), COAP_REQUEST_CODE_POST);
+	memcpy(e->mid, buf + 2, 2);
+	e->token_len = buf[0] & 0x0f;
+	assert_true(e->token_len <= sizeof(e->token) && (size_t)n >= 4 + e->token_len);
+	memcpy(e->token, buf + 4, e->token_len);
+	query[0] = '\0';
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_QUERY);
+	coap_option_iterator_init(pdu, &oi, &f);
+	while ((o = coap_option_next(&oi))) {
+		int w = snprintf(query + ql, qcap - ql, "%s%.*s", ql ? "&" : "",
+				 (int)coap_opt_length(o), (const char *)coap_opt_value(o));
+		assert_true(w > 0 && (size_t)w < qcap - ql);
+		ql += (size_t)w;
+	}
+	if (!coap_get_data(pdu, &dlen, &data))
+		dlen = 0;
+	assert_true(dlen < pcap);
+	memcpy(payload, data, dlen);
+	payload[dlen] = '\0';
+	coap_delete_pdu(pdu);
+}
+
+/* Answer the last request read by next_register, through the network (a
+ * piggybacked ACK), and let the client take it in: libcoap then sees the
+ * exchange end, so that the client's next request may leave (NSTART 1). */
+static void reply(struct env *e, unsigned code)
+{
+	uint8_t b[32];
+	size_t n = 0;
+	struct pollfd pfd = {.fd = lwm_engine_fd(e->engine), .events = POLLIN};
+
+	b[n++] = 0x60 | (uint8_t)e->token_len; /* version 1, ACK */
+	b[n++] = (uint8_t)(((code / 100) << 5) | (code % 100));
+	b[n++] = e->mid[0];
+	b[n++] = e->mid[1];
+	memcpy(b + n, e->token, e->token_len);
+	n += e->token_len;
+	if (code == 201) {
+		/* Location-Path (8) "rd", then "1" */
+		b[n++] = 0x82;
+		b[n++] = 'r';
+		b[n++] = 'd';
+		b[n++] = 0x01;
+		b[n++] = '1';
+	}
+	assert_int_equal(sendto(e->sink, b, n, 0, (struct sockaddr *)&e->peer, e->peer_len),
+			 (ssize_t)n);
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	lwm_engine_io(e->engine);
+}
+
+static struct lwm_client *versioned_client(struct env *e, const char *version,
+					   const struct lwm_reg_policy *reg)
+{
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "ep",
+		.server_uri = e->sink_uri,
+		.short_server_id = 1,
+		.version = version,
+		.model = e->model,
+		.reg = reg,
+	};
+	struct lwm_path p = lwm_path_make(2, 3303, 0, 0, 0);
+
+	assert_int_equal(lwm_client_new(e->engine, &cc, &seq_ops, NULL, &c), 0);
+	if (!lwm_model_exists(e->model, &p))
+		assert_int_equal(lwm_model_add_instance(e->model, 3303, 0), 0);
+	return c;
+}
+
+/* The root link announces one Content-Format, a bare number, as servers
+ * that parse it strictly expect (a quoted list got 4.00 from one);
+ * rt's value is quoted, object versions are bare (`ver=1.1`).  1.0 has no
+ * root link at all. */
+static void register_announces_one_format_unquoted(void **state)
+{
+	struct env *e = *state;
+	static const char *const versions[] = {"1.1", "1.2", "1.0"};
+	static const char *const expect[] = {
+		"</>;rt=\"oma.lwm2m\";ct=110,</1>;ver=1.1,</1/0>,</3303>;ver=1.1,</3303/0>",
+		"</>;rt=\"oma.lwm2m\";ct=110,</1>;ver=1.2,</1/0>,</3303>;ver=1.1,</3303/0>",
+		"</1/0>,</3303/0>",
+	};
+	char q[512], pl[1024];
+
+	for (int i = 0; i < 3; i++) {
+		struct lwm_client *c = versioned_client(e, versions[i], NULL);
+		assert_int_equal(lwm_client_start(c), 0);
+		next_register(e, q, sizeof(q), pl, sizeof(pl));
+		assert_string_equal(pl, expect[i]);
+		lwm_client_free(c);
+	}
+}
+
+/* 4.00 to a Register: one more Register at once, in the same version,
+ * with the plain object list; accepted, the plain list stays for the
+ * server (the next Register too).  Logged once. */
+static void bad_request_retries_once_plain(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = versioned_client(e, "1.1", NULL);
+	char q[512], pl[1024];
+
+	assert_int_equal(lwm_client_start(c), 0);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_non_null(strstr(pl, "ct=110"));
+	reply(e, 400);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_string_equal(pl, "</1/0>,</3303/0>");
+	assert_non_null(strstr(q, "lwm2m=1.1"));
+	reply(e, 201);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERED);
+	/* The registration is lost (an Update refused): the plain list again. */
+	assert_int_equal(lwm_client_update_now(c), 0);
+	next_register(e, q, sizeof(q), pl, sizeof(pl)); /* the Update */
+	reply(e, 404);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_string_equal(pl, "</1/0>,</3303/0>");
+	lwm_client_free(c);
+}
+
+/* A server that refuses the plain list too: the plain try happened once,
+ * then the sequence goes on as for any refusal (the next attempts in the
+ * usual form, no second plain try); with bootstrap on registration
+ * failure, the end after those two Registers. */
+static void bad_request_to_both_forms(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c = versioned_client(e, "1.2", NULL);
+	char q[512], pl[1024];
+
+	assert_int_equal(lwm_client_start(c), 0);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	reply(e, 412); /* 1.1 then, for this registration */
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_non_null(strstr(q, "lwm2m=1.1"));
+	reply(e, 400);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_string_equal(pl, "</1/0>,</3303/0>");
+	assert_non_null(strstr(q, "lwm2m=1.1")); /* the lowered version stays */
+	reply(e, 400);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_BACKOFF);
+	assert_about(c->timer.due_ms - clock_now_ms(), 2);
+	wait_retry(e, c);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	assert_non_null(strstr(pl, "ct=110"));
+	reply(e, 400);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_BACKOFF);
+	lwm_client_free(c);
+
+	lwm_reg_policy_defaults(&reg);
+	reg.bootstrap_on_failure = true;
+	c = versioned_client(e, "1.1", &reg);
+	failed_calls = 0;
+	assert_int_equal(lwm_client_start(c), 0);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	reply(e, 400);
+	assert_int_equal(failed_calls, 0);
+	next_register(e, q, sizeof(q), pl, sizeof(pl));
+	reply(e, 400);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_FAILED);
+	assert_int_equal(failed_calls, 1);
+	lwm_client_free(c);
+}
+
 /* Registration Priority Order: b (2) waits for a (1), then its Initial
  * Registration Delay; c (no order) is not held back. */
 static void priority_order(void **state)
@@ -657,6 +857,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lowered_version_is_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(lifetime_zero_is_infinite_in_1_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(register_announces_one_format_unquoted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(bad_request_retries_once_plain, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_request_to_both_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(disable_answers_first_then_closes, setup,
