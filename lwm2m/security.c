@@ -703,7 +703,9 @@ static const char *verify_status_text(unsigned status)
  * known by its key alone (RFC 7250; the Security object's /0/x/4 holds that
  * key), and the handshake proves the server holds the key a certificate
  * carries as much as a bare key: a certificate counts for its key, and the
- * rest of it (names, dates, issuer, which nothing vouches for) is ignored. */
+ * rest of it (names, dates, issuer, which nothing vouches for) is ignored.
+ * (libcoap itself still refuses a self-signed or expired one first when the
+ * context's last PKI setup was a raw-key one.) */
 static bool shows_server_key(const struct lwm_security *s, const uint8_t *der, size_t len)
 {
 	struct lwm_blob spki = {0};
@@ -807,7 +809,6 @@ coap_session_t *lwm_security_new_session(coap_context_t *ctx, const coap_address
 {
 	const char *name;
 	char *client_sni;
-	coap_session_t *session;
 
 	if (!ctx)
 		return NULL;
@@ -851,19 +852,7 @@ coap_session_t *lwm_security_new_session(coap_context_t *ctx, const coap_address
 		p.pki_key.key.pem_buf.ca_cert = sec->trust.p;
 		p.pki_key.key.pem_buf.ca_cert_len = sec->trust.len;
 	}
-	session = coap_new_client_session_pki(ctx, NULL, server, COAP_PROTO_DTLS, &p);
-	if (session && p.is_rpk_not_cert) {
-		/* libcoap checks a server's X.509 certificate with the settings
-		 * of the context's last PKI setup, and those of a raw-key one
-		 * refuse a self-signed or expired certificate before
-		 * check_server can see the key it carries.  This session's keys
-		 * are loaded by now: leave the context with the settings of a
-		 * certificate session, so that check_server decides for every
-		 * session, whichever was made last. */
-		p.is_rpk_not_cert = 0;
-		coap_context_set_pki(ctx, &p);
-	}
-	return session;
+	return coap_new_client_session_pki(ctx, NULL, server, COAP_PROTO_DTLS, &p);
 }
 
 const char *lwm_security_failure(const struct lwm_security *s, coap_session_t *session)

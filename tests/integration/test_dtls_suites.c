@@ -291,13 +291,6 @@ static void rpk_server_shows_certificate(void **state)
 		RPK_DEV "server_public_key = \"@C@/server.pub\";", REGISTERS, NULL);
 }
 
-static void rpk_server_shows_self_signed_certificate(void **state)
-{
-	(void)state;
-	against(BOTH("other.pem", "other.key", "other.pub"), BOTH_PRIO, "rpk", "rpk-self",
-		RPK_DEV "server_public_key = \"@C@/other.pub\";", REGISTERS, NULL);
-}
-
 /* ... and a certificate with another key is not. */
 static void rpk_server_shows_certificate_of_other_key(void **state)
 {
@@ -384,7 +377,6 @@ int main(void)
 		cmocka_unit_test(ecdhe_ecdsa_aes_128_gcm_sha256_x509),
 		cmocka_unit_test(ecdhe_ecdsa_aes_128_ccm_8_rpk),
 		cmocka_unit_test(rpk_server_shows_certificate),
-		cmocka_unit_test(rpk_server_shows_self_signed_certificate),
 		cmocka_unit_test(rpk_server_shows_certificate_of_other_key),
 		cmocka_unit_test(x509_anonymous_server_refused),
 		cmocka_unit_test(rpk_anonymous_server_refused),
