@@ -696,6 +696,44 @@ static const char *verify_status_text(unsigned status)
 	return "did not verify";
 }
 
+/* Whether what the server showed in RPK mode, der (a raw public key or an
+ * X.509 certificate), is server_public_key.  libcoap 4.3.1 offers both types
+ * for the server's certificate, whatever the mode, and a server holding both
+ * (as popular servers' demos do) picks X.509.  In RPK mode the server is
+ * known by its key alone (RFC 7250; the Security object's /0/x/4 holds that
+ * key), and the handshake proves the server holds the key a certificate
+ * carries as much as a bare key: a certificate counts for its key, and the
+ * rest of it (names, dates, issuer, which nothing vouches for) is ignored.
+ * (libcoap itself still refuses a self-signed or expired one first when the
+ * context's last PKI setup was a raw-key one.) */
+static bool shows_server_key(const struct lwm_security *s, const uint8_t *der, size_t len)
+{
+	struct lwm_blob spki = {0};
+	gnutls_x509_crt_t c;
+	gnutls_pubkey_t k;
+	gnutls_datum_t d = {.data = (unsigned char *)der, .size = (unsigned)len}, out = {0};
+	bool same;
+
+	if (len == s->server_der.len && memcmp(der, s->server_der.p, len) == 0)
+		return true;
+	if (gnutls_x509_crt_init(&c) < 0)
+		return false;
+	if (gnutls_pubkey_init(&k) < 0) {
+		gnutls_x509_crt_deinit(c);
+		return false;
+	}
+	if (gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_pubkey_import_x509(k, c, 0) >= 0 &&
+	    gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &out) >= 0)
+		blob_from_datum(&out, false, &spki);
+	gnutls_pubkey_deinit(k);
+	gnutls_x509_crt_deinit(c);
+	same = spki.p && spki.len == s->server_der.len &&
+	       memcmp(spki.p, s->server_der.p, spki.len) == 0;
+	blob_free(&spki, false);
+	return same;
+}
+
 /* libcoap's certificate callback: 1 accepts the server, 0 refuses it. */
 static int check_server(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
 			unsigned depth, int validated, void *arg)
@@ -713,7 +751,7 @@ static int check_server(const char *cn, const uint8_t *der, size_t len, coap_ses
 	if (depth != 0)
 		return 1; /* the chain is checked as a whole at depth 0 */
 	if (s->mode == LWM_SEC_RPK) {
-		if (len != s->server_der.len || memcmp(der, s->server_der.p, len) != 0)
+		if (!shows_server_key(s, der, len))
 			return refuse(s, "the server's public key is not server_public_key");
 		return 1;
 	}
@@ -725,6 +763,9 @@ static int check_server(const char *cn, const uint8_t *der, size_t len, coap_ses
 	g = coap_session_get_tls(session, &lib);
 	if (!g || lib != COAP_TLS_LIBRARY_GNUTLS)
 		return refuse(s, "cannot check the server's certificate");
+	/* libcoap offers raw public keys in X.509 mode too. */
+	if (gnutls_certificate_type_get2(g, GNUTLS_CTYPE_SERVER) != GNUTLS_CRT_X509)
+		return refuse(s, "the server showed a raw public key, not a certificate");
 	/* A pinned certificate needs no name: it is that very certificate. */
 	if (gnutls_certificate_verify_peers3(g, s->pinned ? NULL : s->st->name, &status) < 0)
 		return refuse(s, "cannot check the server's certificate");

@@ -151,9 +151,11 @@ int creds_make(const char *dir)
 		goto out;
 	if ((r = save_cert(dir, "ca.pem", ca)) < 0 || (r = save_cert(dir, "server.pem", srv)) < 0 ||
 	    (r = save_key(dir, "server.key", srv_key)) < 0 ||
+	    (r = save_pub(dir, "server.pub", srv_key)) < 0 ||
 	    (r = save_cert(dir, "expired.pem", exp)) < 0 ||
 	    (r = save_cert(dir, "other.pem", oth)) < 0 ||
 	    (r = save_key(dir, "other.key", oth_key)) < 0 ||
+	    (r = save_pub(dir, "other.pub", oth_key)) < 0 ||
 	    (r = save_cert(dir, "client.pem", cli)) < 0 ||
 	    (r = save_key(dir, "client.key", cli_key)) < 0 ||
 	    (r = save_key(dir, "rpk-server.key", rs)) < 0 ||

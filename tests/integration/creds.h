@@ -6,8 +6,10 @@
 /* Writes into dir, keys with mode 0600:
  *   ca.pem                     the CA (its key is not kept)
  *   server.pem server.key      for "lwm2m.test", from the CA, valid now
+ *   server.pub                 the public key server.pem carries
  *   expired.pem                the same key, from the CA, expired yesterday
  *   other.pem other.key        self-signed "lwm2m.test": not from the CA
+ *   other.pub                  the public key other.pem carries
  *   client.pem client.key      for "dev", from the CA
  *   rpk-server.key .pub        raw public key pairs
  *   rpk-client.key .pub
