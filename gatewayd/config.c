@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "lwm2m/acl.h"
 #include "lwm2m/client.h"
 #include "lwm2m/security.h"
@@ -777,13 +778,9 @@ int cfg_parse_log_level(const char *s)
 
 /* ---- sections ----------------------------------------------------------- */
 
-static void cfg_load_gateway(struct cfg_loader *ld)
+static void cfg_gateway_defaults(struct cfg_loader *ld)
 {
 	struct cfg_gateway *gw = &ld->cfg->gateway;
-	config_setting_t *root = config_root_setting(&ld->cfg->lc);
-	config_setting_t *g = cfg_get(root, "gateway");
-	const char *s = NULL;
-	char host[256];
 
 	gw->endpoint_pattern = CFG_DEFAULT_PATTERN;
 	gw->state_dir = LOCALSTATEDIR "/lib/gatewayd";
@@ -792,6 +789,15 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	gw->log_level = LOG_INFO;
 	gw->operation_timeout_ms = CFG_DEFAULT_OPERATION_TIMEOUT_MS;
 	ld->pattern = CFG_DEFAULT_PATTERN;
+}
+
+static void cfg_load_gateway(struct cfg_loader *ld)
+{
+	struct cfg_gateway *gw = &ld->cfg->gateway;
+	config_setting_t *root = config_root_setting(&ld->cfg->lc);
+	config_setting_t *g = cfg_get(root, "gateway");
+	const char *s = NULL;
+	char host[256];
 
 	if (g && !config_setting_is_group(g)) {
 		cfg_err_type(ld, g, "a group");
@@ -1909,12 +1915,208 @@ static char *cfg_dirname(const char *file)
 	return strndup(file, (size_t)(slash - file));
 }
 
+/* A config file is text: bounded, and never a FIFO or device to wait on. */
+#define CFG_FILE_MAX (64 * 1024 * 1024)
+#define CFG_INCLUDE_DEPTH 10
+
+/* Why a config file could not be read, as "cannot open: ..." or the like. */
+static const char *cfg_file_error(int r)
+{
+	static __thread char buf[64];
+
+	switch (r) {
+	case -EINVAL:
+		return "not a regular file";
+	case -EFBIG:
+		snprintf(buf, sizeof(buf), "larger than %d bytes", CFG_FILE_MAX);
+		return buf;
+	default:
+		snprintf(buf, sizeof(buf), "cannot open: %s", strerror(-r));
+		return buf;
+	}
+}
+
+static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *text, size_t len,
+			 int depth);
+
+/* An @include the scan meets: scan the included file too (libconfig reads
+ * it by itself later).  A missing one is left to libconfig to report. */
+static void cfg_scan_include(struct cfg_loader *ld, const char *name, int line, const char *inc,
+			     int depth)
+{
+	const char *dir = config_get_include_dir(&ld->cfg->lc);
+	char *path, *text, err[512];
+	size_t len;
+	int r;
+
+	if (depth >= CFG_INCLUDE_DEPTH)
+		return; /* libconfig says so */
+	path = inc[0] == '/' || !dir ? strdup(inc) : cfg_strdupf("%s/%s", dir, inc);
+	if (!path) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	r = gw_file_read(path, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	if (r == 0) {
+		cfg_scan_file(ld, inc, text, len, depth + 1);
+		free(text);
+	} else if (r != -ENOENT) {
+		if (cfg_diag_take(ld->cfg, cfg_source_file(ld->cfg, name), line, strdup(""),
+				  cfg_strdupf("@include \"%s\": %s", inc, cfg_file_error(r))) < 0)
+			ld->err = -ENOMEM;
+	}
+	free(path);
+}
+
+/* What libconfig 1.5 gets wrong without a word, found in the text before
+ * it parses: a NUL byte ends a string (and the text) early, and an integer
+ * without the L suffix is cut to 32 bits (2147483648 reads as -2147483648,
+ * 4294967297 as 1).  Returns the number of errors recorded. */
+static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *text, size_t len,
+			 int depth)
+{
+	const char *p = text, *end = text + len;
+	int line = 1, line0 = 0, errors = 0;
+	bool bol = true; /* only blanks since the line began */
+
+	while (p < end && !ld->err) {
+		const char *tok = p;
+		char *msg = NULL;
+
+		if (*p == '\n') {
+			line++;
+			bol = true;
+			p++;
+			continue;
+		}
+		if (*p == '\0') {
+			msg = strdup("a NUL byte; a config file is text");
+			p++;
+		} else if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
+			while (p < end && *p != '\n' && *p != '\0')
+				p++;
+			continue;
+		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++) {
+				if (*p == '\n')
+					line++;
+				else if (*p == '\0')
+					break;
+			}
+			if (p < end && *p == '*')
+				p += 2;
+			continue;
+		} else if (*p == '"') {
+			/* Strings may span lines; a backslash escapes one character. */
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end && p[1] != '\0')
+					p++;
+				if (*p == '\n') {
+					line++;
+				} else if (*p == '\0' && !msg) {
+					/* Reported at the string's line; on to its end. */
+					msg = strdup("a NUL byte inside a string, which would cut it short");
+					line0 = line;
+				}
+			}
+			p++;
+		} else if (bol && *p == '@' && (size_t)(end - p) > 8 &&
+			   strncmp(p, "@include", 8) == 0) {
+			const char *q = p + 8, *e;
+
+			while (q < end && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < end && *q == '"' && (e = memchr(q + 1, '"', (size_t)(end - q - 1))) &&
+			    !memchr(q + 1, '\n', (size_t)(e - q - 1)) &&
+			    !memchr(q + 1, '\0', (size_t)(e - q - 1))) {
+				char *inc = strndup(q + 1, (size_t)(e - q - 1));
+
+				if (!inc) {
+					ld->err = -ENOMEM;
+					break;
+				}
+				cfg_scan_include(ld, name, line, inc, depth);
+				free(inc);
+				p = e + 1;
+			} else {
+				p++;
+			}
+		} else if (isdigit((unsigned char)*p) ||
+			   ((*p == '-' || *p == '+') && p + 1 < end && isdigit((unsigned char)p[1]))) {
+			/* A number: an integer unless it has a point or exponent. */
+			bool hex = false, is_float = false, big = false;
+			const char *digits;
+			char lit[64];
+			size_t n;
+
+			p += *p == '-' || *p == '+';
+			if (*p == '0' && p + 1 < end && (p[1] == 'x' || p[1] == 'X')) {
+				hex = true;
+				p += 2;
+			}
+			while (p < end && (isalnum((unsigned char)*p) || *p == '.' ||
+					   ((*p == '-' || *p == '+') && !hex &&
+					    (p[-1] == 'e' || p[-1] == 'E')))) {
+				if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
+					is_float = true;
+				p++;
+			}
+			n = (size_t)(p - tok);
+			if (is_float || n >= sizeof(lit)) {
+				bol = false;
+				continue;
+			}
+			memcpy(lit, tok, n);
+			lit[n] = '\0';
+			digits = lit + (lit[0] == '-' || lit[0] == '+');
+			errno = 0;
+			if (lit[n - 1] == 'L') {
+				/* 64 bits asked for: libconfig saturates past them. */
+				if (hex)
+					strtoull(digits, NULL, 16);
+				else
+					strtoll(lit, NULL, 10);
+				if (errno == ERANGE)
+					msg = cfg_strdupf("%s does not fit 64 bits", lit);
+			} else if (hex) {
+				big = strtoull(digits, NULL, 16) > INT32_MAX || errno == ERANGE;
+			} else {
+				long long v = strtoll(lit, NULL, 10);
+
+				big = errno == ERANGE || v > INT32_MAX || v < INT32_MIN;
+			}
+			if (!msg && big)
+				msg = cfg_strdupf("%s does not fit a plain (32-bit) integer, which this "
+						  "libconfig would read as another number; write %sL",
+						  lit, lit);
+		} else {
+			/* Names may hold digits ("data_bits", "a2"): skip them whole. */
+			if (isalpha((unsigned char)*p) || *p == '*')
+				while (p < end && (isalnum((unsigned char)*p) || *p == '_' ||
+						   *p == '-' || *p == '*'))
+					p++;
+			else
+				p++;
+		}
+		if (!isspace((unsigned char)*tok))
+			bol = false;
+		if (msg) {
+			errors++;
+			if (cfg_diag_take(ld->cfg, cfg_source_file(ld->cfg, name),
+					  line0 ? line0 : line, strdup(""), msg) < 0)
+				ld->err = -ENOMEM;
+			line0 = 0;
+		}
+	}
+	return errors;
+}
+
 int cfg_load(const char *file, struct cfg **out)
 {
 	struct cfg_loader ld = {0};
 	struct cfg *cfg;
-	char *dir;
-	FILE *f;
+	char *dir, *text = NULL, err[512];
+	size_t len;
 	int r;
 
 	*out = NULL;
@@ -1933,30 +2135,31 @@ int cfg_load(const char *file, struct cfg **out)
 	/* @include paths are relative to the main file, not to our cwd. */
 	config_set_include_dir(&cfg->lc, dir);
 	free(dir);
+	/* Whatever happens below, the gateway's settings have their defaults. */
+	cfg_gateway_defaults(&ld);
 
-	/* libconfig says only "file I/O error"; find out why ourselves. */
-	f = fopen(file, "r");
-	if (!f) {
-		r = -errno;
-		cfg_err(&ld, NULL, "cannot open: %s", strerror(-r));
+	/* Read it ourselves: libconfig would wait on a FIFO, and says only
+	 * "file I/O error". */
+	r = gw_file_read(file, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	if (r < 0) {
+		cfg_err(&ld, NULL, "%s", cfg_file_error(r));
 		goto done;
 	}
-	fclose(f);
-	if (!config_read_file(&cfg->lc, file)) {
-		if (config_error_type(&cfg->lc) == CONFIG_ERR_FILE_IO) {
-			r = -EIO;
-			cfg_err(&ld, NULL, "cannot read: %s", config_error_text(&cfg->lc));
-		} else {
-			r = -EINVAL;
-			if (cfg_diag_take(cfg, cfg_source_file(cfg, config_error_file(&cfg->lc)),
-					  config_error_line(&cfg->lc), strdup(""),
-					  strdup(config_error_text(&cfg->lc) ?
-							 config_error_text(&cfg->lc) :
-							 "parse error")) < 0)
-				ld.err = -ENOMEM;
-		}
+	if (cfg_scan_file(&ld, NULL, text, len, 0) > 0 || ld.err) {
+		r = -EINVAL;
 		goto done;
 	}
+	/* The text just scanned, not the file again: it may have changed. */
+	if (!config_read_string(&cfg->lc, text)) {
+		r = -EINVAL;
+		if (cfg_diag_take(cfg, cfg_source_file(cfg, config_error_file(&cfg->lc)),
+				  config_error_line(&cfg->lc), strdup(""),
+				  strdup(config_error_text(&cfg->lc) ? config_error_text(&cfg->lc) :
+								      "parse error")) < 0)
+			ld.err = -ENOMEM;
+		goto done;
+	}
+	cfg->parsed = true;
 
 	cfg_check_strict(&ld, config_root_setting(&cfg->lc), cfg_top_keys);
 	cfg_load_gateway(&ld);
@@ -1970,6 +2173,7 @@ int cfg_load(const char *file, struct cfg **out)
 		cfg_load_devices(&ld);
 	r = cfg->n_diags ? -EINVAL : 0;
 done:
+	free(text);
 	if (ld.err) {
 		cfg_free(cfg);
 		return ld.err;

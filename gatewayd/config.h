@@ -176,6 +176,9 @@ struct cfg_gateway {
 struct cfg {
 	config_t lc;     /* the parsed libconfig tree; owns every const char * above */
 	char *file;      /* path of the main file */
+	/* The file was read and parsed: the sections below were loaded (with
+	 * or without errors).  Otherwise only the gateway's defaults are set. */
+	bool parsed;
 	struct cfg_gateway gateway;
 	struct cfg_server *servers;
 	size_t n_servers;
