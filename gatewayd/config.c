@@ -461,16 +461,15 @@ static int cfg_read_name(struct cfg_loader *ld, config_setting_t *group, const c
 	return 0;
 }
 
-static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const char *key,
-			bool required, int64_t lo, int64_t hi, int64_t *out)
+/* Every integer the daemon reads goes through here: an integer setting
+ * within lo..hi, else an error naming the range and what was found. */
+static int cfg_int_in_range(struct cfg_loader *ld, const config_setting_t *s, int64_t lo,
+			    int64_t hi, const char *what, int64_t *out)
 {
-	config_setting_t *s = cfg_get(group, key);
-	char expected[64];
+	char expected[96];
 	int64_t v;
 
-	if (!s)
-		return cfg_missing(ld, group, key, required);
-	snprintf(expected, sizeof(expected), "an integer %lld..%lld", (long long)lo, (long long)hi);
+	snprintf(expected, sizeof(expected), "%s %lld..%lld", what, (long long)lo, (long long)hi);
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
@@ -485,6 +484,16 @@ static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const ch
 	}
 	*out = v;
 	return 0;
+}
+
+static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			bool required, int64_t lo, int64_t hi, int64_t *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	return cfg_int_in_range(ld, s, lo, hi, "an integer", out);
 }
 
 static bool cfg_number(const config_setting_t *s, double *out)
@@ -1599,27 +1608,22 @@ static bool cfg_load_access_objects(struct cfg_loader *ld, config_setting_t *s,
 	}
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		long long v;
+		int64_t v;
 
-		if (config_setting_type(e) != CONFIG_TYPE_INT &&
-		    config_setting_type(e) != CONFIG_TYPE_INT64) {
-			cfg_err_type(ld, e, "an object id 3..65534");
-			return false;
-		}
-		v = config_setting_get_int64(e);
-		if (config_setting_type(e) == CONFIG_TYPE_INT)
-			v = config_setting_get_int(e);
-		if (v <= 2 || v > 65534) {
+		v = config_setting_type(e) == CONFIG_TYPE_INT ? config_setting_get_int(e) : -1;
+		if (v >= 0 && v <= 2) {
 			/* 0 is never a server's; 1 and 2 follow their own rules. */
-			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", v,
+			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", (long long)v,
 				v == 0 ? " (the Security object is never accessible)"
 				: v == 1 ? " (each server has its own Server instance)"
-				: v == 2 ? " (Access Control instances belong to their owner)" : "");
+				: " (Access Control instances belong to their owner)");
 			return false;
 		}
+		if (cfg_int_in_range(ld, e, 3, 65534, "an object id", &v) < 0)
+			return false;
 		for (size_t j = 0; j < a->n_objects; j++)
 			if (a->objects[j] == v) {
-				cfg_err(ld, e, "duplicate object %lld", v);
+				cfg_err(ld, e, "duplicate object %lld", (long long)v);
 				return false;
 			}
 		a->objects[a->n_objects++] = (uint16_t)v;
