@@ -628,6 +628,57 @@ static config_setting_t *cfg_section_group(struct cfg_loader *ld, config_setting
 	return g;
 }
 
+/* A section's array of n structs of size each, calloc'd (NULL when the
+ * section is absent, empty or not a list: required ones say so).  *list and
+ * *n tell what to walk. */
+static void *cfg_section_alloc(struct cfg_loader *ld, const char *key, bool required,
+			       const char *what, size_t size, config_setting_t **list, int *n)
+{
+	void *arr;
+
+	*n = 0;
+	*list = cfg_section(ld, key, required, what);
+	if (!*list)
+		return NULL;
+	*n = config_setting_length(*list);
+	if (*n == 0) {
+		if (required)
+			cfg_err(ld, *list, "expected at least one %s, found an empty list", what);
+		return NULL;
+	}
+	arr = calloc((size_t)*n, size);
+	if (!arr) {
+		ld->err = -ENOMEM;
+		*n = 0;
+	}
+	return arr;
+}
+
+/* The required name of the i-th group g of a section, unique in it: a
+ * repeat names the earlier group.  -EEXIST for a repeat. */
+static int cfg_read_unique_name(struct cfg_loader *ld, config_setting_t *list, int i,
+				config_setting_t *g, const char *what, const char **out)
+{
+	if (cfg_read_name(ld, g, "name", true, out) < 0)
+		return -EINVAL;
+	for (int j = 0; j < i; j++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)j);
+		config_setting_t *nm =
+		    config_setting_is_group(e) ? config_setting_get_member(e, "name") : NULL;
+		char *first;
+
+		if (!nm || config_setting_type(nm) != CONFIG_TYPE_STRING ||
+		    strcmp(config_setting_get_string(nm), *out) != 0)
+			continue;
+		first = cfg_setting_path(e);
+		cfg_err(ld, cfg_get(g, "name"), "duplicate %s name \"%s\", first defined at %s", what,
+			*out, first ? first : "?");
+		free(first);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /* ---- value checks ------------------------------------------------------- */
 
 /* "/oid/iid/rid", each id a decimal 0..65534. */
@@ -960,21 +1011,13 @@ static void cfg_load_server_sequence(struct cfg_loader *ld, config_setting_t *g,
 static void cfg_load_servers(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "servers", true, "server");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0) {
-		cfg_err(ld, list, "expected at least one server, found an empty list");
-		return;
-	}
-	cfg->servers = calloc((size_t)n, sizeof(*cfg->servers));
-	if (!cfg->servers) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->servers = cfg_section_alloc(ld, "servers", true, "server", sizeof(*cfg->servers), &list,
+					 &n);
+	if (!cfg->servers)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_server sv = {
@@ -995,19 +1038,8 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			continue;
 		sv.setting = g;
 		cfg_check_strict(ld, g, cfg_server_keys);
-		if (cfg_read_name(ld, g, "name", true, &sv.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "server", &sv.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_servers; j++) {
-			if (strcmp(cfg->servers[j].name, sv.name) == 0) {
-				char *first = cfg_setting_path(cfg->servers[j].setting);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate server name \"%s\", first defined at %s", sv.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		if (cfg_read_string(ld, g, "uri", true, &str) == 0) {
 			if (cfg_valid_uri(str))
 				sv.uri = str;
@@ -1085,40 +1117,21 @@ static void cfg_load_servers(struct cfg_loader *ld)
 static void cfg_load_buses(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "buses", false, "bus");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0)
-		return;
-	cfg->buses = calloc((size_t)n, sizeof(*cfg->buses));
-	if (!cfg->buses) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->buses = cfg_section_alloc(ld, "buses", false, "bus", sizeof(*cfg->buses), &list, &n);
+	if (!cfg->buses)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_bus b = {0};
 		bool keep = true;
-		size_t j;
 
 		if (!g)
 			continue;
-		if (cfg_read_name(ld, g, "name", true, &b.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "bus", &b.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_buses; j++) {
-			if (strcmp(cfg->buses[j].name, b.name) == 0) {
-				char *first = cfg_setting_path(cfg->buses[j].node.own);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate bus name \"%s\", first defined at %s", b.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		if (cfg_read_name(ld, g, "adapter", true, &b.adapter) < 0)
 			keep = false;
 		b.node = (struct gwd_cfg){
@@ -1256,19 +1269,13 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 static void cfg_load_profiles(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "profiles", false, "profile");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0)
-		return;
-	cfg->profiles = calloc((size_t)n, sizeof(*cfg->profiles));
-	if (!cfg->profiles) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->profiles = cfg_section_alloc(ld, "profiles", false, "profile", sizeof(*cfg->profiles),
+					  &list, &n);
+	if (!cfg->profiles)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_profile pr = {0};
@@ -1280,19 +1287,8 @@ static void cfg_load_profiles(struct cfg_loader *ld)
 		if (!g)
 			continue;
 		pr.setting = g;
-		if (cfg_read_name(ld, g, "name", true, &pr.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "profile", &pr.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_profiles; j++) {
-			if (strcmp(cfg->profiles[j].name, pr.name) == 0) {
-				char *first = cfg_setting_path(cfg->profiles[j].setting);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate profile name \"%s\", first defined at %s", pr.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		cfg_read_name(ld, g, "adapter", true, &str);
 		for (j = 0; j < sizeof(cfg_identity_keys) / sizeof(cfg_identity_keys[0]); j++)
 			cfg_read_string(ld, g, cfg_identity_keys[j], false, &str);
@@ -1455,26 +1451,13 @@ static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
 		*fields[i] = cfg_identity(ld, g, pr, cfg_credential_keys[i]);
 }
 
-/* Check credentials against a server's security mode now, files included,
- * so that gatewayd -t finds a missing or world-readable key file.  The
- * error names the key's own line: in g (or profile pr), else g itself. */
-static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
-				  const struct cfg_profile *pr, const struct cfg_credentials *cr,
-				  const struct cfg_server *srv)
+struct lwm_security_params cfg_security_params(const struct cfg_server *srv,
+					      const struct cfg_credentials *cr)
 {
-	struct lwm_security_params p;
-	struct lwm_security *sec = NULL;
-	const char *key = NULL;
-	char err[512];
-	int mode;
+	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
 
-	if (!srv->security)
-		return; /* the server's error is reported already */
-	mode = lwm_security_mode_parse(srv->security);
-	if (mode < 0)
-		return;
-	p = (struct lwm_security_params){
-		.mode = (enum lwm_sec_mode)mode,
+	return (struct lwm_security_params){
+		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
 		.psk_identity = cr->psk_identity,
 		.psk_key = cr->psk_key,
 		.psk_file = cr->psk_file,
@@ -1486,6 +1469,24 @@ static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
 		.server_certificate = cr->server_certificate,
 		.sni = cr->sni,
 	};
+}
+
+/* Check credentials against a server's security mode now, files included,
+ * so that gatewayd -t finds a missing or world-readable key file.  The
+ * error names the key's own line: in g (or profile pr), else g itself. */
+static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
+				  const struct cfg_profile *pr, const struct cfg_credentials *cr,
+				  const struct cfg_server *srv)
+{
+	struct lwm_security_params p;
+	struct lwm_security *sec = NULL;
+	const char *key = NULL;
+	char err[512];
+
+	/* A bad security mode is reported at the server already. */
+	if (!srv->security || lwm_security_mode_parse(srv->security) < 0)
+		return;
+	p = cfg_security_params(srv, cr);
 	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
 		cfg_err(ld, key ? cfg_credential_setting(g, pr, key) : g, "%s (server \"%s\")", err,
 			srv->name);
@@ -1877,17 +1878,13 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 static void cfg_load_devices(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "devices", true, "device");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
+	cfg->devices = cfg_section_alloc(ld, "devices", true, "device", sizeof(*cfg->devices), &list,
+					 &n);
+	if (!cfg->devices)
 		return;
-	n = config_setting_length(list);
-	if (n == 0) {
-		cfg_err(ld, list, "expected at least one device, found an empty list");
-		return;
-	}
-	cfg->devices = calloc((size_t)n, sizeof(*cfg->devices));
 	/* At most half full. */
 	for (ld->dev_cap = 16; ld->dev_cap < 2 * (size_t)n; ld->dev_cap *= 2)
 		;

@@ -1037,20 +1037,7 @@ static int build_acl(struct gwd_device *d)
 static int load_security_for(const struct cfg_device *dc, const struct cfg_server *srv,
 			     const struct cfg_credentials *cr, struct lwm_security **out)
 {
-	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
-	struct lwm_security_params p = {
-		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
-		.psk_identity = cr->psk_identity,
-		.psk_key = cr->psk_key,
-		.psk_file = cr->psk_file,
-		.certificate = cr->certificate,
-		.private_key = cr->private_key,
-		.public_key = cr->public_key,
-		.server_public_key = cr->server_public_key,
-		.ca_file = cr->ca_file,
-		.server_certificate = cr->server_certificate,
-		.sni = cr->sni,
-	};
+	struct lwm_security_params p = cfg_security_params(srv, cr);
 	char err[512];
 	int r;
 
