@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -1436,6 +1437,25 @@ static config_setting_t *cfg_credential_setting(config_setting_t *g, const struc
 	return s ? s : g;
 }
 
+/* A key written into a config file is as secret as a key file, and held to
+ * the same rule (lwm2m/security.c): a file group or others may read or
+ * write is refused, not used, so that the mistake gets fixed. */
+static void cfg_check_inline_secret(struct cfg_loader *ld, const config_setting_t *s)
+{
+	char *file = cfg_source_file(ld->cfg, config_setting_source_file(s));
+	struct stat st;
+
+	if (!file) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	if (stat(file, &st) == 0 && (st.st_mode & 077))
+		cfg_err(ld, s, "a key in a file group or others can read or write (mode %04o): "
+			"chmod 600 %s, or move the key to a psk_file",
+			(unsigned)(st.st_mode & 07777), file);
+	free(file);
+}
+
 /* Read one set of credential keys from g (and, when pr is set, its
  * profile's as the fallback). */
 static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
@@ -1449,6 +1469,8 @@ static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		*fields[i] = cfg_identity(ld, g, pr, cfg_credential_keys[i]);
+	if (cr->psk_key)
+		cfg_check_inline_secret(ld, cfg_credential_setting(g, pr, "psk_key"));
 }
 
 struct lwm_security_params cfg_security_params(const struct cfg_server *srv,

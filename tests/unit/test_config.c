@@ -3,7 +3,9 @@
  * Fixtures live in tests/fixtures/config/.  Expected diagnostics are
  * written relative to that directory and prefixed with its path at run
  * time, then compared exactly. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -50,6 +53,67 @@ static void fixdir_init(void)
 	if (slash)
 		*slash = '\0';
 	snprintf(fixdir, sizeof(fixdir), "%s/../fixtures/config", exe);
+}
+
+/* The fixtures hold inline keys, which a file others can read may not
+ * (a checkout makes them 0644): work on a private 0600 copy. */
+static char fixcopy[64];
+static char fixsrc[PATH_MAX + 32]; /* the fixtures in the source tree */
+
+static void fixdir_copy(void)
+{
+	DIR *dir = opendir(fixdir);
+	struct dirent *e;
+
+	snprintf(fixcopy, sizeof(fixcopy), "/tmp/test_config_fix.XXXXXX");
+	if (!dir || !mkdtemp(fixcopy)) {
+		perror(fixdir);
+		exit(1);
+	}
+	while ((e = readdir(dir))) {
+		char src[PATH_MAX + 300], dst[PATH_MAX + 300], buf[8192];
+		FILE *in, *out;
+		size_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", fixdir, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", fixcopy, e->d_name);
+		in = fopen(src, "r");
+		fd = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		out = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!in || !out) {
+			perror(src);
+			exit(1);
+		}
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, out);
+		fclose(in);
+		fclose(out);
+	}
+	closedir(dir);
+	snprintf(fixsrc, sizeof(fixsrc), "%s", fixdir);
+	snprintf(fixdir, sizeof(fixdir), "%s", fixcopy);
+}
+
+static int fixdir_remove(void **state)
+{
+	DIR *dir = opendir(fixcopy);
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir))) {
+		char path[PATH_MAX];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fixcopy, e->d_name);
+		unlink(path);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(fixcopy);
+	return 0;
 }
 
 static const char *fixture(const char *name)
@@ -339,7 +403,7 @@ static void test_example_loads(void **state)
 	char path[PATH_MAX + 128];
 	struct cfg *cfg = NULL;
 
-	snprintf(path, sizeof(path), "%s/../../../config/gatewayd.conf.example", fixdir);
+	snprintf(path, sizeof(path), "%s/../../../config/gatewayd.conf.example", fixsrc);
 	assert_int_equal(cfg_load(path, &cfg), 0);
 	assert_non_null(cfg);
 	if (cfg->n_diags)
@@ -833,18 +897,14 @@ static void test_missing_file(void **state)
 
 /* ---- what libconfig 1.5 gets wrong silently ------------------------------ */
 
-/* Write len bytes of text to a fresh file in a private directory. */
+/* Write len bytes of text to a fresh file in the private fixtures copy
+ * (removed with it). */
 static char *write_tmp(const char *name, const char *text, size_t len)
 {
-	static char dir[64];
 	static char path[128];
 	FILE *f;
 
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/test_config.XXXXXX");
-		assert_non_null(mkdtemp(dir));
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", fixcopy, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, len, f), len);
@@ -948,6 +1008,33 @@ static void test_wide_integers(void **state)
 	cfg_free(cfg);
 }
 
+/* An inline psk_key is held to the key files' rule: refused in a file
+ * group or others can read, accepted in a 0600 one. */
+static void test_inline_key_in_readable_file(void **state)
+{
+	static const char text[] =
+		"servers = ( { name = \"s\"; uri = \"coaps://127.0.0.1\"; security = \"psk\"; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\"; psk_identity = \"d\";\n"
+		"  psk_key = \"00112233\"; } );\n";
+	char *path = write_tmp("inline-key.conf", text, sizeof(text) - 1);
+	char want[600];
+	struct cfg *cfg = NULL;
+
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(cfg_load(path, &cfg), -EINVAL);
+	snprintf(want, sizeof(want),
+		 ":3: devices.[0].psk_key: a key in a file group or others can read or write "
+		 "(mode 0644): chmod 600 %s, or move the key to a psk_file",
+		 path);
+	assert_tmp_diags(cfg, path, (const char *const[]){want, NULL});
+	cfg_free(cfg);
+
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(cfg_load(path, &cfg), 0);
+	assert_string_equal(cfg->devices[0].credentials.psk_key, "00112233");
+	cfg_free(cfg);
+}
+
 /* ---- small pieces -------------------------------------------------------- */
 
 static void test_diag_format(void **state)
@@ -1033,11 +1120,13 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_wide_integers),
+		cmocka_unit_test(test_inline_key_in_readable_file),
 		cmocka_unit_test(test_diag_format),
 		cmocka_unit_test(test_diag_add),
 		cmocka_unit_test(test_log_level),
 	};
 
 	fixdir_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	fixdir_copy();
+	return cmocka_run_group_tests(tests, NULL, fixdir_remove);
 }
