@@ -1945,7 +1945,7 @@ static char *cfg_dirname(const char *file)
 /* Why a config file could not be read, as "cannot open: ..." or the like. */
 static const char *cfg_file_error(int r)
 {
-	static __thread char buf[64];
+	static char buf[64];
 
 	switch (r) {
 	case -EINVAL:
@@ -2042,7 +2042,8 @@ static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *te
 					line0 = line;
 				}
 			}
-			p++;
+			if (p < end)
+				p++; /* the closing quote */
 		} else if (bol && *p == '@' && (size_t)(end - p) > 8 &&
 			   strncmp(p, "@include", 8) == 0) {
 			const char *q = p + 8, *e;
