@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "lwm2m/acl.h"
 #include "lwm2m/client.h"
 #include "lwm2m/security.h"
@@ -460,16 +462,15 @@ static int cfg_read_name(struct cfg_loader *ld, config_setting_t *group, const c
 	return 0;
 }
 
-static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const char *key,
-			bool required, int64_t lo, int64_t hi, int64_t *out)
+/* Every integer the daemon reads goes through here: an integer setting
+ * within lo..hi, else an error naming the range and what was found. */
+static int cfg_int_in_range(struct cfg_loader *ld, const config_setting_t *s, int64_t lo,
+			    int64_t hi, const char *what, int64_t *out)
 {
-	config_setting_t *s = cfg_get(group, key);
-	char expected[64];
+	char expected[96];
 	int64_t v;
 
-	if (!s)
-		return cfg_missing(ld, group, key, required);
-	snprintf(expected, sizeof(expected), "an integer %lld..%lld", (long long)lo, (long long)hi);
+	snprintf(expected, sizeof(expected), "%s %lld..%lld", what, (long long)lo, (long long)hi);
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
@@ -484,6 +485,16 @@ static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const ch
 	}
 	*out = v;
 	return 0;
+}
+
+static int cfg_read_int(struct cfg_loader *ld, config_setting_t *group, const char *key,
+			bool required, int64_t lo, int64_t hi, int64_t *out)
+{
+	config_setting_t *s = cfg_get(group, key);
+
+	if (!s)
+		return cfg_missing(ld, group, key, required);
+	return cfg_int_in_range(ld, s, lo, hi, "an integer", out);
 }
 
 static bool cfg_number(const config_setting_t *s, double *out)
@@ -616,6 +627,57 @@ static config_setting_t *cfg_section_group(struct cfg_loader *ld, config_setting
 	}
 	cfg_mark(g);
 	return g;
+}
+
+/* A section's array of n structs of size each, calloc'd (NULL when the
+ * section is absent, empty or not a list: required ones say so).  *list and
+ * *n tell what to walk. */
+static void *cfg_section_alloc(struct cfg_loader *ld, const char *key, bool required,
+			       const char *what, size_t size, config_setting_t **list, int *n)
+{
+	void *arr;
+
+	*n = 0;
+	*list = cfg_section(ld, key, required, what);
+	if (!*list)
+		return NULL;
+	*n = config_setting_length(*list);
+	if (*n == 0) {
+		if (required)
+			cfg_err(ld, *list, "expected at least one %s, found an empty list", what);
+		return NULL;
+	}
+	arr = calloc((size_t)*n, size);
+	if (!arr) {
+		ld->err = -ENOMEM;
+		*n = 0;
+	}
+	return arr;
+}
+
+/* The required name of the i-th group g of a section, unique in it: a
+ * repeat names the earlier group.  -EEXIST for a repeat. */
+static int cfg_read_unique_name(struct cfg_loader *ld, config_setting_t *list, int i,
+				config_setting_t *g, const char *what, const char **out)
+{
+	if (cfg_read_name(ld, g, "name", true, out) < 0)
+		return -EINVAL;
+	for (int j = 0; j < i; j++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)j);
+		config_setting_t *nm =
+		    config_setting_is_group(e) ? config_setting_get_member(e, "name") : NULL;
+		char *first;
+
+		if (!nm || config_setting_type(nm) != CONFIG_TYPE_STRING ||
+		    strcmp(config_setting_get_string(nm), *out) != 0)
+			continue;
+		first = cfg_setting_path(e);
+		cfg_err(ld, cfg_get(g, "name"), "duplicate %s name \"%s\", first defined at %s", what,
+			*out, first ? first : "?");
+		free(first);
+		return -EEXIST;
+	}
+	return 0;
 }
 
 /* ---- value checks ------------------------------------------------------- */
@@ -789,13 +851,9 @@ static const char *cfg_default_state_dir(void)
 	return LOCALSTATEDIR "/lib/gatewayd";
 }
 
-static void cfg_load_gateway(struct cfg_loader *ld)
+static void cfg_gateway_defaults(struct cfg_loader *ld)
 {
 	struct cfg_gateway *gw = &ld->cfg->gateway;
-	config_setting_t *root = config_root_setting(&ld->cfg->lc);
-	config_setting_t *g = cfg_get(root, "gateway");
-	const char *s = NULL;
-	char host[256];
 
 	gw->endpoint_pattern = CFG_DEFAULT_PATTERN;
 	gw->state_dir = cfg_default_state_dir();
@@ -804,6 +862,15 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 	gw->log_level = LOG_INFO;
 	gw->operation_timeout_ms = CFG_DEFAULT_OPERATION_TIMEOUT_MS;
 	ld->pattern = CFG_DEFAULT_PATTERN;
+}
+
+static void cfg_load_gateway(struct cfg_loader *ld)
+{
+	struct cfg_gateway *gw = &ld->cfg->gateway;
+	config_setting_t *root = config_root_setting(&ld->cfg->lc);
+	config_setting_t *g = cfg_get(root, "gateway");
+	const char *s = NULL;
+	char host[256];
 
 	if (g && !config_setting_is_group(g)) {
 		cfg_err_type(ld, g, "a group");
@@ -957,21 +1024,13 @@ static void cfg_load_server_sequence(struct cfg_loader *ld, config_setting_t *g,
 static void cfg_load_servers(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "servers", true, "server");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0) {
-		cfg_err(ld, list, "expected at least one server, found an empty list");
-		return;
-	}
-	cfg->servers = calloc((size_t)n, sizeof(*cfg->servers));
-	if (!cfg->servers) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->servers = cfg_section_alloc(ld, "servers", true, "server", sizeof(*cfg->servers), &list,
+					 &n);
+	if (!cfg->servers)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_server sv = {
@@ -992,19 +1051,8 @@ static void cfg_load_servers(struct cfg_loader *ld)
 			continue;
 		sv.setting = g;
 		cfg_check_strict(ld, g, cfg_server_keys);
-		if (cfg_read_name(ld, g, "name", true, &sv.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "server", &sv.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_servers; j++) {
-			if (strcmp(cfg->servers[j].name, sv.name) == 0) {
-				char *first = cfg_setting_path(cfg->servers[j].setting);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate server name \"%s\", first defined at %s", sv.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		if (cfg_read_string(ld, g, "uri", true, &str) == 0) {
 			if (cfg_valid_uri(str))
 				sv.uri = str;
@@ -1082,40 +1130,21 @@ static void cfg_load_servers(struct cfg_loader *ld)
 static void cfg_load_buses(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "buses", false, "bus");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0)
-		return;
-	cfg->buses = calloc((size_t)n, sizeof(*cfg->buses));
-	if (!cfg->buses) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->buses = cfg_section_alloc(ld, "buses", false, "bus", sizeof(*cfg->buses), &list, &n);
+	if (!cfg->buses)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_bus b = {0};
 		bool keep = true;
-		size_t j;
 
 		if (!g)
 			continue;
-		if (cfg_read_name(ld, g, "name", true, &b.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "bus", &b.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_buses; j++) {
-			if (strcmp(cfg->buses[j].name, b.name) == 0) {
-				char *first = cfg_setting_path(cfg->buses[j].node.own);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate bus name \"%s\", first defined at %s", b.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		if (cfg_read_name(ld, g, "adapter", true, &b.adapter) < 0)
 			keep = false;
 		b.node = (struct gwd_cfg){
@@ -1253,19 +1282,13 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 static void cfg_load_profiles(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "profiles", false, "profile");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
-		return;
-	n = config_setting_length(list);
-	if (n == 0)
-		return;
-	cfg->profiles = calloc((size_t)n, sizeof(*cfg->profiles));
-	if (!cfg->profiles) {
-		ld->err = -ENOMEM;
-		return;
-	}
+	cfg->profiles = cfg_section_alloc(ld, "profiles", false, "profile", sizeof(*cfg->profiles),
+					  &list, &n);
+	if (!cfg->profiles)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = cfg_section_group(ld, list, i);
 		struct cfg_profile pr = {0};
@@ -1277,19 +1300,8 @@ static void cfg_load_profiles(struct cfg_loader *ld)
 		if (!g)
 			continue;
 		pr.setting = g;
-		if (cfg_read_name(ld, g, "name", true, &pr.name) < 0)
+		if (cfg_read_unique_name(ld, list, i, g, "profile", &pr.name) < 0)
 			keep = false;
-		for (j = 0; keep && j < cfg->n_profiles; j++) {
-			if (strcmp(cfg->profiles[j].name, pr.name) == 0) {
-				char *first = cfg_setting_path(cfg->profiles[j].setting);
-
-				cfg_err(ld, cfg_get(g, "name"),
-					"duplicate profile name \"%s\", first defined at %s", pr.name,
-					first ? first : "?");
-				free(first);
-				keep = false;
-			}
-		}
 		cfg_read_name(ld, g, "adapter", true, &str);
 		for (j = 0; j < sizeof(cfg_identity_keys) / sizeof(cfg_identity_keys[0]); j++)
 			cfg_read_string(ld, g, cfg_identity_keys[j], false, &str);
@@ -1437,6 +1449,25 @@ static config_setting_t *cfg_credential_setting(config_setting_t *g, const struc
 	return s ? s : g;
 }
 
+/* A key written into a config file is as secret as a key file, and held to
+ * the same rule (lwm2m/security.c): a file group or others may read or
+ * write is refused, not used, so that the mistake gets fixed. */
+static void cfg_check_inline_secret(struct cfg_loader *ld, const config_setting_t *s)
+{
+	char *file = cfg_source_file(ld->cfg, config_setting_source_file(s));
+	struct stat st;
+
+	if (!file) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	if (stat(file, &st) == 0 && (st.st_mode & 077))
+		cfg_err(ld, s, "a key in a file group or others can read or write (mode %04o): "
+			"chmod 600 %s, or move the key to a psk_file",
+			(unsigned)(st.st_mode & 07777), file);
+	free(file);
+}
+
 /* Read one set of credential keys from g (and, when pr is set, its
  * profile's as the fallback). */
 static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
@@ -1450,6 +1481,28 @@ static void cfg_read_credentials(struct cfg_loader *ld, config_setting_t *g,
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		*fields[i] = cfg_identity(ld, g, pr, cfg_credential_keys[i]);
+	if (cr->psk_key)
+		cfg_check_inline_secret(ld, cfg_credential_setting(g, pr, "psk_key"));
+}
+
+struct lwm_security_params cfg_security_params(const struct cfg_server *srv,
+					      const struct cfg_credentials *cr)
+{
+	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
+
+	return (struct lwm_security_params){
+		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
+		.psk_identity = cr->psk_identity,
+		.psk_key = cr->psk_key,
+		.psk_file = cr->psk_file,
+		.certificate = cr->certificate,
+		.private_key = cr->private_key,
+		.public_key = cr->public_key,
+		.server_public_key = cr->server_public_key,
+		.ca_file = cr->ca_file,
+		.server_certificate = cr->server_certificate,
+		.sni = cr->sni,
+	};
 }
 
 /* Check credentials against a server's security mode now, files included,
@@ -1463,26 +1516,11 @@ static void cfg_check_credentials(struct cfg_loader *ld, config_setting_t *g,
 	struct lwm_security *sec = NULL;
 	const char *key = NULL;
 	char err[512];
-	int mode;
 
-	if (!srv->security)
-		return; /* the server's error is reported already */
-	mode = lwm_security_mode_parse(srv->security);
-	if (mode < 0)
+	/* A bad security mode is reported at the server already. */
+	if (!srv->security || lwm_security_mode_parse(srv->security) < 0)
 		return;
-	p = (struct lwm_security_params){
-		.mode = (enum lwm_sec_mode)mode,
-		.psk_identity = cr->psk_identity,
-		.psk_key = cr->psk_key,
-		.psk_file = cr->psk_file,
-		.certificate = cr->certificate,
-		.private_key = cr->private_key,
-		.public_key = cr->public_key,
-		.server_public_key = cr->server_public_key,
-		.ca_file = cr->ca_file,
-		.server_certificate = cr->server_certificate,
-		.sni = cr->sni,
-	};
+	p = cfg_security_params(srv, cr);
 	if (lwm_security_load(&p, &sec, &key, err, sizeof(err)) < 0)
 		cfg_err(ld, key ? cfg_credential_setting(g, pr, key) : g, "%s (server \"%s\")", err,
 			srv->name);
@@ -1605,27 +1643,22 @@ static bool cfg_load_access_objects(struct cfg_loader *ld, config_setting_t *s,
 	}
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		long long v;
+		int64_t v;
 
-		if (config_setting_type(e) != CONFIG_TYPE_INT &&
-		    config_setting_type(e) != CONFIG_TYPE_INT64) {
-			cfg_err_type(ld, e, "an object id 3..65534");
-			return false;
-		}
-		v = config_setting_get_int64(e);
-		if (config_setting_type(e) == CONFIG_TYPE_INT)
-			v = config_setting_get_int(e);
-		if (v <= 2 || v > 65534) {
+		v = config_setting_type(e) == CONFIG_TYPE_INT ? config_setting_get_int(e) : -1;
+		if (v >= 0 && v <= 2) {
 			/* 0 is never a server's; 1 and 2 follow their own rules. */
-			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", v,
+			cfg_err(ld, e, "expected an object id 3..65534, found %lld%s", (long long)v,
 				v == 0 ? " (the Security object is never accessible)"
 				: v == 1 ? " (each server has its own Server instance)"
-				: v == 2 ? " (Access Control instances belong to their owner)" : "");
+				: " (Access Control instances belong to their owner)");
 			return false;
 		}
+		if (cfg_int_in_range(ld, e, 3, 65534, "an object id", &v) < 0)
+			return false;
 		for (size_t j = 0; j < a->n_objects; j++)
 			if (a->objects[j] == v) {
-				cfg_err(ld, e, "duplicate object %lld", v);
+				cfg_err(ld, e, "duplicate object %lld", (long long)v);
 				return false;
 			}
 		a->objects[a->n_objects++] = (uint16_t)v;
@@ -1879,17 +1912,13 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 static void cfg_load_devices(struct cfg_loader *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	config_setting_t *list = cfg_section(ld, "devices", true, "device");
+	config_setting_t *list;
 	int i, n;
 
-	if (!list)
+	cfg->devices = cfg_section_alloc(ld, "devices", true, "device", sizeof(*cfg->devices), &list,
+					 &n);
+	if (!cfg->devices)
 		return;
-	n = config_setting_length(list);
-	if (n == 0) {
-		cfg_err(ld, list, "expected at least one device, found an empty list");
-		return;
-	}
-	cfg->devices = calloc((size_t)n, sizeof(*cfg->devices));
 	/* At most half full. */
 	for (ld->dev_cap = 16; ld->dev_cap < 2 * (size_t)n; ld->dev_cap *= 2)
 		;
@@ -1921,12 +1950,209 @@ static char *cfg_dirname(const char *file)
 	return strndup(file, (size_t)(slash - file));
 }
 
+/* A config file is text: bounded, and never a FIFO or device to wait on. */
+#define CFG_FILE_MAX (64 * 1024 * 1024)
+#define CFG_INCLUDE_DEPTH 10
+
+/* Why a config file could not be read, as "cannot open: ..." or the like. */
+static const char *cfg_file_error(int r)
+{
+	static char buf[64];
+
+	switch (r) {
+	case -EINVAL:
+		return "not a regular file";
+	case -EFBIG:
+		snprintf(buf, sizeof(buf), "larger than %d bytes", CFG_FILE_MAX);
+		return buf;
+	default:
+		snprintf(buf, sizeof(buf), "cannot open: %s", strerror(-r));
+		return buf;
+	}
+}
+
+static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *text, size_t len,
+			 int depth);
+
+/* An @include the scan meets: scan the included file too (libconfig reads
+ * it by itself later).  A missing one is left to libconfig to report. */
+static void cfg_scan_include(struct cfg_loader *ld, const char *name, int line, const char *inc,
+			     int depth)
+{
+	const char *dir = config_get_include_dir(&ld->cfg->lc);
+	char *path, *text, err[512];
+	size_t len;
+	int r;
+
+	if (depth >= CFG_INCLUDE_DEPTH)
+		return; /* libconfig says so */
+	path = inc[0] == '/' || !dir ? strdup(inc) : cfg_strdupf("%s/%s", dir, inc);
+	if (!path) {
+		ld->err = -ENOMEM;
+		return;
+	}
+	r = gw_file_read(path, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	if (r == 0) {
+		cfg_scan_file(ld, inc, text, len, depth + 1);
+		free(text);
+	} else if (r != -ENOENT) {
+		if (cfg_diag_take(ld->cfg, cfg_source_file(ld->cfg, name), line, strdup(""),
+				  cfg_strdupf("@include \"%s\": %s", inc, cfg_file_error(r))) < 0)
+			ld->err = -ENOMEM;
+	}
+	free(path);
+}
+
+/* What libconfig 1.5 gets wrong without a word, found in the text before
+ * it parses: a NUL byte ends a string (and the text) early, and an integer
+ * without the L suffix is cut to 32 bits (2147483648 reads as -2147483648,
+ * 4294967297 as 1).  Returns the number of errors recorded. */
+static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *text, size_t len,
+			 int depth)
+{
+	const char *p = text, *end = text + len;
+	int line = 1, line0 = 0, errors = 0;
+	bool bol = true; /* only blanks since the line began */
+
+	while (p < end && !ld->err) {
+		const char *tok = p;
+		char *msg = NULL;
+
+		if (*p == '\n') {
+			line++;
+			bol = true;
+			p++;
+			continue;
+		}
+		if (*p == '\0') {
+			msg = strdup("a NUL byte; a config file is text");
+			p++;
+		} else if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
+			while (p < end && *p != '\n' && *p != '\0')
+				p++;
+			continue;
+		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++) {
+				if (*p == '\n')
+					line++;
+				else if (*p == '\0')
+					break;
+			}
+			if (p < end && *p == '*')
+				p += 2;
+			continue;
+		} else if (*p == '"') {
+			/* Strings may span lines; a backslash escapes one character. */
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end && p[1] != '\0')
+					p++;
+				if (*p == '\n') {
+					line++;
+				} else if (*p == '\0' && !msg) {
+					/* Reported at the string's line; on to its end. */
+					msg = strdup("a NUL byte inside a string, which would cut it short");
+					line0 = line;
+				}
+			}
+			if (p < end)
+				p++; /* the closing quote */
+		} else if (bol && *p == '@' && (size_t)(end - p) > 8 &&
+			   strncmp(p, "@include", 8) == 0) {
+			const char *q = p + 8, *e;
+
+			while (q < end && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < end && *q == '"' && (e = memchr(q + 1, '"', (size_t)(end - q - 1))) &&
+			    !memchr(q + 1, '\n', (size_t)(e - q - 1)) &&
+			    !memchr(q + 1, '\0', (size_t)(e - q - 1))) {
+				char *inc = strndup(q + 1, (size_t)(e - q - 1));
+
+				if (!inc) {
+					ld->err = -ENOMEM;
+					break;
+				}
+				cfg_scan_include(ld, name, line, inc, depth);
+				free(inc);
+				p = e + 1;
+			} else {
+				p++;
+			}
+		} else if (isdigit((unsigned char)*p) ||
+			   ((*p == '-' || *p == '+') && p + 1 < end && isdigit((unsigned char)p[1]))) {
+			/* A number: an integer unless it has a point or exponent. */
+			bool hex = false, is_float = false, big = false;
+			const char *digits;
+			char lit[64];
+			size_t n;
+
+			p += *p == '-' || *p == '+';
+			if (*p == '0' && p + 1 < end && (p[1] == 'x' || p[1] == 'X')) {
+				hex = true;
+				p += 2;
+			}
+			while (p < end && (isalnum((unsigned char)*p) || *p == '.' ||
+					   ((*p == '-' || *p == '+') && !hex &&
+					    (p[-1] == 'e' || p[-1] == 'E')))) {
+				if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
+					is_float = true;
+				p++;
+			}
+			n = (size_t)(p - tok);
+			if (is_float || n >= sizeof(lit)) {
+				bol = false;
+				continue;
+			}
+			memcpy(lit, tok, n);
+			lit[n] = '\0';
+			digits = lit + (lit[0] == '-' || lit[0] == '+');
+			errno = 0;
+			if (lit[n - 1] == 'L') {
+				/* 64 bits asked for: libconfig saturates past them. */
+				if (hex)
+					strtoull(digits, NULL, 16);
+				else
+					strtoll(lit, NULL, 10);
+				if (errno == ERANGE)
+					msg = cfg_strdupf("%s does not fit 64 bits", lit);
+			} else if (hex) {
+				big = strtoull(digits, NULL, 16) > INT32_MAX || errno == ERANGE;
+			} else {
+				long long v = strtoll(lit, NULL, 10);
+
+				big = errno == ERANGE || v > INT32_MAX || v < INT32_MIN;
+			}
+			if (!msg && big)
+				msg = cfg_strdupf("%s does not fit a plain (32-bit) integer, which this "
+						  "libconfig would read as another number; write %sL",
+						  lit, lit);
+		} else {
+			/* Names may hold digits ("data_bits", "a2"): skip them whole. */
+			if (isalpha((unsigned char)*p) || *p == '*')
+				while (p < end && (isalnum((unsigned char)*p) || *p == '_' ||
+						   *p == '-' || *p == '*'))
+					p++;
+			else
+				p++;
+		}
+		if (!isspace((unsigned char)*tok))
+			bol = false;
+		if (msg) {
+			errors++;
+			if (cfg_diag_take(ld->cfg, cfg_source_file(ld->cfg, name),
+					  line0 ? line0 : line, strdup(""), msg) < 0)
+				ld->err = -ENOMEM;
+			line0 = 0;
+		}
+	}
+	return errors;
+}
+
 int cfg_load(const char *file, struct cfg **out)
 {
 	struct cfg_loader ld = {0};
 	struct cfg *cfg;
-	char *dir;
-	FILE *f;
+	char *dir, *text = NULL, err[512];
+	size_t len;
 	int r;
 
 	*out = NULL;
@@ -1945,30 +2171,31 @@ int cfg_load(const char *file, struct cfg **out)
 	/* @include paths are relative to the main file, not to our cwd. */
 	config_set_include_dir(&cfg->lc, dir);
 	free(dir);
+	/* Whatever happens below, the gateway's settings have their defaults. */
+	cfg_gateway_defaults(&ld);
 
-	/* libconfig says only "file I/O error"; find out why ourselves. */
-	f = fopen(file, "r");
-	if (!f) {
-		r = -errno;
-		cfg_err(&ld, NULL, "cannot open: %s", strerror(-r));
+	/* Read it ourselves: libconfig would wait on a FIFO, and says only
+	 * "file I/O error". */
+	r = gw_file_read(file, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	if (r < 0) {
+		cfg_err(&ld, NULL, "%s", cfg_file_error(r));
 		goto done;
 	}
-	fclose(f);
-	if (!config_read_file(&cfg->lc, file)) {
-		if (config_error_type(&cfg->lc) == CONFIG_ERR_FILE_IO) {
-			r = -EIO;
-			cfg_err(&ld, NULL, "cannot read: %s", config_error_text(&cfg->lc));
-		} else {
-			r = -EINVAL;
-			if (cfg_diag_take(cfg, cfg_source_file(cfg, config_error_file(&cfg->lc)),
-					  config_error_line(&cfg->lc), strdup(""),
-					  strdup(config_error_text(&cfg->lc) ?
-							 config_error_text(&cfg->lc) :
-							 "parse error")) < 0)
-				ld.err = -ENOMEM;
-		}
+	if (cfg_scan_file(&ld, NULL, text, len, 0) > 0 || ld.err) {
+		r = -EINVAL;
 		goto done;
 	}
+	/* The text just scanned, not the file again: it may have changed. */
+	if (!config_read_string(&cfg->lc, text)) {
+		r = -EINVAL;
+		if (cfg_diag_take(cfg, cfg_source_file(cfg, config_error_file(&cfg->lc)),
+				  config_error_line(&cfg->lc), strdup(""),
+				  strdup(config_error_text(&cfg->lc) ? config_error_text(&cfg->lc) :
+								      "parse error")) < 0)
+			ld.err = -ENOMEM;
+		goto done;
+	}
+	cfg->parsed = true;
 
 	cfg_check_strict(&ld, config_root_setting(&cfg->lc), cfg_top_keys);
 	cfg_load_gateway(&ld);
@@ -1982,6 +2209,7 @@ int cfg_load(const char *file, struct cfg **out)
 		cfg_load_devices(&ld);
 	r = cfg->n_diags ? -EINVAL : 0;
 done:
+	free(text);
 	if (ld.err) {
 		cfg_free(cfg);
 		return ld.err;

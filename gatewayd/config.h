@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gatewayd/adapter.h"
+#include "lwm2m/security.h"
 
 /* A config group handed to adapters.  `own` is the group itself; `fallback`
  * (may be NULL) is consulted for keys `own` does not set: a device falls back
@@ -176,6 +177,9 @@ struct cfg_gateway {
 struct cfg {
 	config_t lc;     /* the parsed libconfig tree; owns every const char * above */
 	char *file;      /* path of the main file */
+	/* The file was read and parsed: the sections below were loaded (with
+	 * or without errors).  Otherwise only the gateway's defaults are set. */
+	bool parsed;
 	struct cfg_gateway gateway;
 	struct cfg_server *servers;
 	size_t n_servers;
@@ -209,6 +213,11 @@ char *cfg_diag_format(const struct cfg_diag *d);
  * key in bus, device, profile and point groups that neither the daemon nor
  * the adapter read, as "unknown key".  Returns the number reported. */
 size_t cfg_check_unknown_keys(struct cfg *cfg);
+
+/* What lwm_security_load needs for credentials cr with server srv: the
+ * server's mode (NoSec when unset) and cr's keys (borrowed, like cr). */
+struct lwm_security_params cfg_security_params(const struct cfg_server *srv,
+					      const struct cfg_credentials *cr);
 
 /* Host services backing the gwd_host config getters. */
 int cfg_node_int(const struct gwd_cfg *node, const char *key, int64_t *out);

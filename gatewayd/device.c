@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "file.h"
 #include "host.h"
 #include "log.h"
 #include "lwm2m/acl.h"
@@ -706,32 +707,68 @@ static void save_apptypes(struct gwd_device *d)
 	}
 }
 
+/* Bounded: a line per instance, each at most "65534/65534 " and 2 x 540 hex
+ * digits; a special file in its place is refused, not waited on. */
+#define APPTYPE_FILE_MAX (1024 * 1024)
+
 static void load_apptypes(struct gwd_device *d)
 {
 	struct lwm_model *m = d->model;
-	char path[4096], line[1200];
-	FILE *f;
+	char path[4096], err[4200], *text, *line, *next;
+	unsigned lineno = 0, bad = 0, first_bad = 0;
+	size_t len;
+	int r;
 
-	if (apptype_file(d, path, sizeof(path)) < 0 || !(f = fopen(path, "r")))
+	if (apptype_file(d, path, sizeof(path)) < 0)
+		return;
+	r = gw_file_read(path, APPTYPE_FILE_MAX, GW_FILE_NOFOLLOW, &text, &len, err, sizeof(err));
+	if (r == -ENOENT)
 		return; /* nothing kept yet */
-	while (fgets(line, sizeof(line), f)) {
+	if (r < 0) {
+		log_warn(device_name(d), "application types not restored: %s", err);
+		return;
+	}
+	for (line = text; line < text + len; line = next) {
 		unsigned oid, iid, byte;
 		uint8_t val[540];
 		size_t n = 0;
-		const char *hex = strchr(line, ' ');
+		int used = 0;
+		char *hex;
 		struct lwm_value v = {.type = LWM_T_STRING};
-		if (!hex || sscanf(line, "%u/%u", &oid, &iid) != 2 || oid > 65534 || iid > 65534)
-			continue; /* not ours: skip rather than fail the device */
-		for (hex++; n < sizeof(val) && sscanf(hex + 2 * n, "%2x", &byte) == 1; n++)
-			val[n] = (uint8_t)byte;
+
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		lineno++;
+		hex = strchr(line, ' ');
+		if (!hex || sscanf(line, "%u/%u%n", &oid, &iid, &used) != 2 || line + used != hex ||
+		    oid > 65534 || iid > 65534)
+			goto corrupt;
+		hex++;
+		n = strlen(hex);
+		if (n % 2 || n / 2 > sizeof(val) || strspn(hex, "0123456789abcdefABCDEF") != n)
+			goto corrupt;
+		n /= 2;
+		for (size_t k = 0; k < n; k++) {
+			sscanf(hex + 2 * k, "%2x", &byte);
+			val[k] = (uint8_t)byte;
+		}
 		v.v.bytes.ptr = val;
 		v.v.bytes.len = n;
 		struct lwm_path p = lwm_path_make(3, (uint16_t)oid, (uint16_t)iid,
 						  IPSO_APPLICATION_TYPE, 0);
 		if (lwm_model_exists(m, &p))
 			lwm_model_set(m, &p, &v);
+		continue;
+corrupt:
+		/* Skip the line rather than fail the device, but say so. */
+		if (!bad++)
+			first_bad = lineno;
 	}
-	fclose(f);
+	if (bad)
+		log_warn(device_name(d), "%s: %u corrupt line(s) ignored, the first at line %u",
+			 path, bad, first_bad);
+	free(text);
 }
 
 static void client_stored(struct lwm_client *c, const struct lwm_path *p,
@@ -1014,20 +1051,7 @@ static int build_acl(struct gwd_device *d)
 static int load_security_for(const struct cfg_device *dc, const struct cfg_server *srv,
 			     const struct cfg_credentials *cr, struct lwm_security **out)
 {
-	int mode = lwm_security_mode_parse(srv->security ? srv->security : "nosec");
-	struct lwm_security_params p = {
-		.mode = mode < 0 ? LWM_SEC_NOSEC : (enum lwm_sec_mode)mode,
-		.psk_identity = cr->psk_identity,
-		.psk_key = cr->psk_key,
-		.psk_file = cr->psk_file,
-		.certificate = cr->certificate,
-		.private_key = cr->private_key,
-		.public_key = cr->public_key,
-		.server_public_key = cr->server_public_key,
-		.ca_file = cr->ca_file,
-		.server_certificate = cr->server_certificate,
-		.sni = cr->sni,
-	};
+	struct lwm_security_params p = cfg_security_params(srv, cr);
 	char err[512];
 	int r;
 

@@ -72,8 +72,15 @@ static void adapter_diag(struct cfg *cfg, const struct cfg_device *dc, int err)
 
 size_t gateway_check(struct cfg *cfg, struct loader_set *set)
 {
-	size_t before = cfg->n_diags;
+	size_t before = cfg->n_diags, n_made = 0;
+	/* Every device stays until all are checked, as they would run: an
+	 * adapter can then see what devices share (a Modbus serial port). */
+	struct gwd_device **made = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*made));
 
+	if (!made) {
+		cfg_diag_add(cfg, NULL, "out of memory");
+		return cfg->n_diags;
+	}
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		const struct cfg_device *dc = &cfg->devices[i];
 		struct gw_adapter *a;
@@ -88,10 +95,13 @@ size_t gateway_check(struct cfg *cfg, struct loader_set *set)
 		}
 		/* The adapter reports its own errors through cfg_error. */
 		if (device_create(cfg, dc, a, NULL, NULL, &d) == 0)
-			device_destroy(d);
+			made[n_made++] = d;
 		else if (cfg->n_diags == before)
 			cfg_diag_add(cfg, dc->node.own, "adapter %s refused the device", dc->adapter);
 	}
+	while (n_made)
+		device_destroy(made[--n_made]);
+	free(made);
 	/* Only meaningful once every adapter has read what it knows. */
 	if (cfg->n_diags == before)
 		cfg_check_unknown_keys(cfg);

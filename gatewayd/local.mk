@@ -5,7 +5,8 @@ noinst_LTLIBRARIES += gatewayd/libgwbase.la
 gatewayd_libgwbase_la_SOURCES = \
 	gatewayd/clock.c gatewayd/clock.h \
 	gatewayd/log.c gatewayd/log.h \
-	gatewayd/timerq.c gatewayd/timerq.h
+	gatewayd/timerq.c gatewayd/timerq.h \
+	gatewayd/file.c gatewayd/file.h
 gatewayd_libgwbase_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 gatewayd_libgwbase_la_LIBADD = $(SYSTEMD_LIBS)
 

@@ -262,10 +262,11 @@ int main(int argc, char **argv)
 	r = cfg_load(config_file, &cfg);
 	if (r == 0 && !level_arg)
 		log_set_level(cfg->gateway.log_level);
-	/* Devices the daemon found consistent go to their adapters for checking
+	/* A file that did not parse has nothing more to check.  Devices the
+	 * daemon found consistent go to their adapters for checking
 	 * even when other errors exist, so -t reports everything in one run.
 	 * The adapters stay loaded for the run. */
-	if (cfg && (r == 0 || r == -EINVAL)) {
+	if (cfg && cfg->parsed && (r == 0 || r == -EINVAL)) {
 		int lr;
 
 		load_models(cfg);

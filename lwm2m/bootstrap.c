@@ -14,6 +14,7 @@
 #include "client_internal.h"
 #include "codec.h"
 #include "gatewayd/clock.h"
+#include "gatewayd/file.h"
 #include "gatewayd/log.h"
 #include "uri.h"
 
@@ -666,47 +667,30 @@ static int snap_put(struct lwm_model *m, const struct lwm_buf *snap)
 int lwm_bootstrap_load(struct lwm_model *m, const char *file, const char *version, char *err,
 		       size_t errlen)
 {
-	uint8_t *data = NULL;
+	char *data = NULL;
 	struct lwm_record *recs = NULL;
 	struct lwm_buf scratch;
 	struct lwm_path root = {0};
 	size_t len = 0, n = 0;
-	struct stat st;
 	char why[160];
-	int fd, r;
+	int r;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r != -ENOENT)
-			snprintf(err, errlen, "cannot read %s: %s", file, strerror(-r));
-		else
-			snprintf(err, errlen, "%s: not bootstrapped yet", file);
-		return r == -ENOENT ? -ENOENT : -EBADMSG;
+	/* Not waited on when a FIFO or device sits in its place: refused. */
+	r = gw_file_read(file, STATE_MAX, GW_FILE_NOFOLLOW | GW_FILE_SECRET, &data, &len, err,
+			 errlen);
+	if (r == -ENOENT) {
+		snprintf(err, errlen, "%s: not bootstrapped yet", file);
+		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_MAX) {
-		close(fd);
-		snprintf(err, errlen, "%s: not a bootstrap state file", file);
+	if (r < 0)
 		return -EBADMSG;
-	}
-	data = malloc((size_t)st.st_size + 1);
-	recs = calloc(max_records((size_t)st.st_size), sizeof(*recs));
+	recs = calloc(max_records(len), sizeof(*recs));
 	lwm_buf_init(&scratch, STATE_MAX);
-	r = data && recs ? 0 : -ENOMEM;
-	while (r == 0 && len < (size_t)st.st_size) {
-		ssize_t got = read(fd, data + len, (size_t)st.st_size - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			r = got < 0 ? -errno : -EBADMSG;
-		else
-			len += (size_t)got;
-	}
-	close(fd);
+	r = recs ? 0 : -ENOMEM;
 	lwm_bootstrap_clear(m);
 	if (r == 0)
-		r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, data, len, lookup_type, NULL, recs,
-				  max_records((size_t)st.st_size), &n, &scratch);
+		r = lwm_decode_ex(LWM_FMT_SENML_CBOR, &root, (const uint8_t *)data, len,
+				  lookup_type, NULL, recs, max_records(len), &n, &scratch);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (LWM_PATH_OID(&recs[i].path) > 2)
 			r = -EBADMSG;

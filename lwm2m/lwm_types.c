@@ -138,6 +138,10 @@ void lwm_buf_init(struct lwm_buf *b, size_t max)
 
 void lwm_buf_free(struct lwm_buf *b)
 {
+	/* Any buffer may have held a key (bootstrap writes, Security
+	 * instances, key files): none is freed unwiped. */
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
@@ -175,10 +179,17 @@ static int buf_grow(struct lwm_buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (b->max && cap > b->max)
 		cap = b->max;
-	d = realloc(b->data, cap);
+	/* Grown by copying, not realloc: the old block is wiped before it is
+	 * freed, as it may hold a secret. */
+	d = malloc(cap);
 	if (!d) {
 		b->err = -ENOMEM;
 		return b->err;
+	}
+	if (b->data) {
+		memcpy(d, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
 	}
 	b->data = d;
 	b->cap = cap;

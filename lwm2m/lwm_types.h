@@ -80,7 +80,8 @@ static inline struct lwm_path lwm_path_make(uint8_t len, uint16_t oid, uint16_t 
 
 /* Growable output buffer used by every encoder.  err sticks at the first
  * failure (-ENOMEM, or -E2BIG past max) so encoders need not check each
- * append; check it (or the encoder's return) once at the end. */
+ * append; check it (or the encoder's return) once at the end.  Memory it
+ * gives back (growing, lwm_buf_free) is wiped first: it may hold keys. */
 struct lwm_buf {
 	uint8_t *data; /* owned; free with lwm_buf_free */
 	size_t len, cap;

@@ -26,8 +26,12 @@ static bool owns_bytes(enum lwm_type t)
 
 static void value_clear(struct lwm_value *v)
 {
-	if (owns_bytes(v->type))
+	/* Opaque values include the keys a bootstrap server writes (/0/x/3,
+	 * /0/x/5): none is freed unwiped. */
+	if (owns_bytes(v->type) && v->v.bytes.ptr) {
+		explicit_bzero((void *)v->v.bytes.ptr, v->v.bytes.len);
 		free((void *)v->v.bytes.ptr);
+	}
 	*v = (struct lwm_value){0};
 }
 

@@ -870,6 +870,8 @@ int lwm_objdefs_load_dir(const char *dir,
 	struct dirent **names;
 	int n, count = 0;
 
+	if (!dir)
+		return -EINVAL;
 	n = scandir(dir, &names, ddf_name_filter, alphasort);
 	if (n < 0)
 		return -errno;

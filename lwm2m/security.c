@@ -26,6 +26,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "gatewayd/file.h"
 #include "gatewayd/log.h"
 
 /* libcoap's limits for a PSK identity and key. */
@@ -113,91 +114,25 @@ static void blob_free(struct lwm_blob *b, bool secret)
 	b->len = 0;
 }
 
-int lwm_security_check_secret_file(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(e));
-		return -e;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "key file %s is not a regular file", path);
-		return -EINVAL;
-	}
-	/* A key others can read is as good as published: refuse it rather than
-	 * use it, so the mistake gets fixed. */
-	if (st.st_mode & 077) {
-		snprintf(err, errlen,
-			 "key file %s can be read or written by group or others (mode %04o); "
-			 "chmod 600 it",
-			 path, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
-}
-
-/* Read a whole file, NUL-terminated (the NUL counted in len). */
+/* Read a whole file, NUL-terminated (the NUL counted in len).  Never
+ * blocks on a FIFO or device in a key's place (gw_file_read says how). */
 static int read_file(const char *path, bool secret, struct lwm_blob *out, char *err,
 		     size_t errlen)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd, r = 0;
+	char *buf;
+	size_t len;
+	int r = gw_file_read(path, LWM_PEM_MAX, secret ? GW_FILE_SECRET : 0, &buf, &len, err,
+			     errlen);
 
-	if (secret) {
-		r = lwm_security_check_secret_file(path, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	for (;;) {
-		ssize_t n;
-		if (cap - len < 4096) {
-			/* Grow by copying so that no stale key bytes stay behind in
-			 * memory that realloc would free. */
-			size_t ncap = cap ? cap * 2 : 8192;
-			uint8_t *nb = ncap <= LWM_PEM_MAX + 4096 ? malloc(ncap) : NULL;
-			if (!nb) {
-				r = ncap > LWM_PEM_MAX + 4096 ? -EFBIG : -ENOMEM;
-				snprintf(err, errlen, "%s: %s", path,
-					 r == -EFBIG ? "file too large" : strerror(-r));
-				break;
-			}
-			if (buf)
-				memcpy(nb, buf, len);
-			wipe_free(buf, cap);
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (r == 0 && len == 0) {
-		r = -EINVAL;
+	if (len == 0) {
+		free(buf);
 		snprintf(err, errlen, "%s is empty", path);
+		return -EINVAL;
 	}
-	if (r < 0) {
-		wipe_free(buf, cap);
-		return r;
-	}
-	buf[len++] = '\0';
-	out->p = buf;
-	out->len = len;
+	out->p = (uint8_t *)buf;
+	out->len = len + 1;
 	return 0;
 }
 

@@ -45,11 +45,6 @@ const char *lwm_security_mode_name(enum lwm_sec_mode m);
 /* Whether libcoap's DTLS library can do this mode (RPK needs GnuTLS 3.6.6). */
 bool lwm_security_mode_supported(enum lwm_sec_mode m);
 
-/* Refuse a secret file that group or others may read (or that is not a
- * regular file).  Returns 0 or a negative errno with a message naming the
- * file in err. */
-int lwm_security_check_secret_file(const char *path, char *err, size_t errlen);
-
 /* Check p and read every file it names.  On error returns a negative errno,
  * writes a message into err (naming the file when a file is at fault, never
  * a key) and sets *key (when key is non-NULL) to the config key at fault

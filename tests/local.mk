@@ -3,6 +3,10 @@
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(COAP_CFLAGS) $(LIBCONFIG_CFLAGS) \
 	$(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 TEST_LIBS = $(CMOCKA_LIBS)
+# Tests that check freed memory for secrets: every free and realloc of what
+# they link statically goes through tests/unit/wipe_check.c.
+WIPE_CHECK_SRC = tests/unit/wipe_check.c tests/unit/wipe_check.h
+WIPE_CHECK_WRAP = -Wl,--wrap=free -Wl,--wrap=realloc
 
 # Tests find fixtures and built programs through these.
 AM_TESTS_ENVIRONMENT = \

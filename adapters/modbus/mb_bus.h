@@ -12,6 +12,9 @@
 #include "gatewayd/adapter.h"
 #include "mb_codec.h"
 
+struct gwd_cfg;
+struct gwd_device;
+
 /* Bus parameters, fixed once the worker runs. */
 struct mb_bus_params {
 	bool rtu;
@@ -79,6 +82,11 @@ struct mb_bus {
 	char *key;   /* "tcp HOST:PORT" or "rtu PATH"; owned */
 	unsigned refs; /* devices using the bus */
 	struct mb_bus_params p;
+	/* The config group that set the bus up and its device (borrowed;
+	 * NULL once that device is gone), for naming it when another
+	 * device asks for the same port with other settings. */
+	const struct gwd_cfg *cfg_node;
+	struct gwd_device *cfg_dev;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

@@ -174,7 +174,58 @@ static void mb_fini(void *adapter_ctx)
 /* ---- configuration -------------------------------------------------------------- */
 
 /* Bus keys, from the bus group, else from the device itself. */
-static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct mb_bus **out)
+/* "19200 baud, 8E1, RS-232" */
+static void line_describe(const struct mb_bus_params *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d baud, %d%c%d, %s", p->baud, p->data_bits, p->parity, p->stop_bits,
+		 p->rs485 ? "RS-485" : "RS-232");
+}
+
+/* A serial port has one line setting: a second device asking for another
+ * would silently get the first one's.  Reported at both devices' groups,
+ * so that both file:line are named. */
+static int line_conflict(struct mb_adapter *ad, struct gwd_device *dev, const struct gwd_cfg *node,
+			 const struct mb_bus *b, const struct mb_bus_params *p)
+{
+	const struct gwd_host *h = ad->host;
+	const struct mb_bus_params *q = &b->p;
+	const char *key = NULL, *other = NULL, *self = NULL;
+	char mine[64], theirs[64];
+
+	if (!p->rtu)
+		return 0;
+	if (p->baud != q->baud)
+		key = "baud";
+	else if (p->parity != q->parity)
+		key = "parity";
+	else if (p->data_bits != q->data_bits)
+		key = "data_bits";
+	else if (p->stop_bits != q->stop_bits)
+		key = "stop_bits";
+	else if (p->rs485 != q->rs485)
+		key = "rs485";
+	else
+		return 0;
+	if (h->device_name && b->cfg_dev)
+		other = h->device_name(b->cfg_dev);
+	if (h->device_name && dev)
+		self = h->device_name(dev);
+	line_describe(p, mine, sizeof(mine));
+	line_describe(q, theirs, sizeof(theirs));
+	h->cfg_error(node, key,
+		     "serial port %s is also used by device \"%s\" with %s; found %s: one port "
+		     "has one line setting",
+		     q->serial, other ? other : "?", theirs, mine);
+	if (b->cfg_node)
+		h->cfg_error(b->cfg_node, key,
+			     "serial port %s is also used by device \"%s\" with %s: one port has "
+			     "one line setting",
+			     q->serial, self ? self : "?", mine);
+	return -EINVAL;
+}
+
+static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struct gwd_cfg *node,
+		      struct mb_bus **out)
 {
 	const struct gwd_host *h = ad->host;
 	const char *host = NULL, *serial = NULL, *parity = "even", *rts = "none";
@@ -242,14 +293,6 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 		snprintf(key, sizeof(key), "tcp %s:%" PRId64, host, port);
 	else
 		snprintf(key, sizeof(key), "rtu %s", serial);
-	/* One scheduler per physical bus: devices naming the same endpoint or
-	 * port share it, whether or not they share a bus group. */
-	for (struct mb_bus *b = ad->buses; b; b = b->next)
-		if (strcmp(b->key, key) == 0) {
-			b->refs++;
-			*out = b;
-			return 0;
-		}
 	p.rtu = serial != NULL;
 	p.baud = (int)baud;
 	p.data_bits = (int)data_bits;
@@ -258,6 +301,16 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 	p.rts_delay_us = (int)rts_delay;
 	p.gap_ms = (uint32_t)ms_of(gap);
 	p.connect_delay_ms = (uint32_t)ms_of(cdelay);
+	/* One scheduler per physical bus: devices naming the same endpoint or
+	 * port share it, whether or not they share a bus group. */
+	for (struct mb_bus *b = ad->buses; b; b = b->next)
+		if (strcmp(b->key, key) == 0) {
+			if (line_conflict(ad, dev, node, b, &p) < 0)
+				return -EINVAL;
+			b->refs++;
+			*out = b;
+			return 0;
+		}
 	if (host) {
 		char port_s[16];
 
@@ -279,6 +332,8 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 		if (r < 0)
 			return r;
 		b->refs = 1;
+		b->cfg_node = node;
+		b->cfg_dev = dev;
 		b->next = ad->buses;
 		ad->buses = b;
 		*out = b;
@@ -286,8 +341,12 @@ static int bus_config(struct mb_adapter *ad, const struct gwd_cfg *node, struct 
 	return 0;
 }
 
-static void bus_release(struct mb_adapter *ad, struct mb_bus *b)
+static void bus_release(struct mb_adapter *ad, struct mb_bus *b, struct gwd_device *dev)
 {
+	if (b && b->cfg_dev == dev) {
+		b->cfg_dev = NULL;
+		b->cfg_node = NULL;
+	}
 	if (!b || --b->refs)
 		return;
 	if (b->watch)
@@ -376,7 +435,7 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 				   order);
 	if (quirks_parse(d, device, quirks) < 0)
 		err = -EINVAL;
-	r = bus_config(ad, bus ? bus : device, &d->bus);
+	r = bus_config(ad, dev, bus ? bus : device, &d->bus);
 	if (r < 0)
 		err = r;
 	if (err < 0) {
@@ -1018,7 +1077,7 @@ static void dev_destroy(struct mb_dev *d)
 
 	if (d->bus) {
 		mb_bus_forget(d->bus, d);
-		bus_release(d->ad, d->bus);
+		bus_release(d->ad, d->bus, d->dev);
 	}
 	if (d->cycle_timer)
 		h->timer_free(d->cycle_timer);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -308,7 +309,8 @@ static char *write_conf(const char *dir, long n, int port, const struct conf_opt
 	if (asprintf(&path, "%s/bench-%ld.conf", dir, n) < 0)
 		abort();
 	f = fopen(path, "w");
-	if (!f)
+	/* 0600: the DTLS runs put inline keys in it. */
+	if (!f || fchmod(fileno(f), 0600) < 0)
 		die("cannot write %s", path);
 	if (O.rate > 0)
 		fprintf(f, "gateway = { name = \"b\"; registration_rate = %ld; };\n", O.rate);

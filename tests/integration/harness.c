@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -328,7 +329,8 @@ char *h_write_config(const char *dir, const char *name, const char *tmpl, int po
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		abort();
 	f = fopen(path, "w");
-	if (!f)
+	/* Private, as the daemon wants a file with inline keys to be. */
+	if (!f || fchmod(fileno(f), 0600) < 0)
 		abort();
 	while ((p = strstr(s, "@PORT@"))) {
 		fwrite(s, 1, (size_t)(p - s), f);
@@ -358,6 +360,9 @@ int h_start_gatewayd(struct proc *gw, const char *dir, const char *config)
 
 	if (asprintf(&log, "%s/gatewayd.log", dir) < 0)
 		abort();
+	/* Configs written by hand may hold inline keys: the daemon refuses
+	 * them in a file others can read. */
+	chmod(config, 0600);
 	r = h_spawn(gw, getenv("GW_VALGRIND") ? vg_argv : argv, false, log);
 	free(log);
 	free(bin);

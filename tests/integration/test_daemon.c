@@ -123,6 +123,151 @@ static void config_check_reports_unknown_keys(void **state)
 	h_tmpdir_remove(dir);
 }
 
+/* The first typo a new user makes: the checker names it and exits 1, it
+ * does not crash (it used to load the models from an unset directory). */
+static void config_check_survives_a_syntax_error(void **state)
+{
+	char *dir = h_tmpdir();
+	char *conf = h_write_config(dir, "cut.conf", "gateway = {\n", 0);
+	char *fifo = path_in(dir, "fifo.conf");
+	char *out = path_in(dir, "check.out");
+	char *bin = h_build_path("gatewayd/gatewayd");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", getenv("GW_ADAPTER_DIR"), NULL};
+	struct proc p;
+	char expect[512];
+	const char *text;
+	int status;
+
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	text = slurp(out);
+	snprintf(expect, sizeof(expect), "%s:2: syntax error", conf);
+	if (!strstr(text, expect))
+		fail_msg("missing '%s' in:\n%s", expect, text);
+
+	/* A FIFO as the config file: refused, not waited on. */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	argv[3] = fifo;
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	text = slurp(out);
+	snprintf(expect, sizeof(expect), "%s: not a regular file", fifo);
+	if (!strstr(text, expect))
+		fail_msg("missing '%s' in:\n%s", expect, text);
+	free(bin);
+	free(out);
+	free(fifo);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
+/* A FIFO or a symlink to /dev/zero where a device's .apptype or .bootstrap
+ * file belongs is refused with a log line; start-up goes on, the device
+ * registers, and SIGTERM stops the daemon. */
+static void special_files_in_state_dir_do_not_block(void **state)
+{
+	char *dir = h_tmpdir();
+	struct proc srv, gw;
+	int port = h_start_server(&srv, dir), status;
+	char *tmpl = h_strf(
+		"gateway = { name = \"d\"; state_dir = \"%s\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; },\n"
+		"            { name = \"boot\"; uri = \"coap://127.0.0.1:%d\"; bootstrap = true; } );\n"
+		"devices = ( { name = \"a\"; adapter = \"sim\"; servers = [ \"s\" ];\n"
+		"  points = ( { channel = \"x\"; path = \"/3303/0/5700\"; waveform = \"constant\";\n"
+		"               base = 1.5; } ); },\n"
+		"  { name = \"b\"; adapter = \"sim\"; servers = [ \"boot\" ];\n"
+		"  points = ( { channel = \"x\"; path = \"/3303/0/5700\"; waveform = \"constant\";\n"
+		"               base = 1.5; } ); } );\n",
+		dir, h_free_udp_port());
+	char *conf = h_write_config(dir, "gatewayd.conf", tmpl, port);
+	char *a_app = path_in(dir, "a.apptype"), *b_app = path_in(dir, "b.apptype");
+	char *b_bs = path_in(dir, "b.bootstrap"), *log = path_in(dir, "gatewayd.log");
+	char *want;
+	json_t *ev;
+
+	assert_true(port > 0);
+	assert_int_equal(mkfifo(a_app, 0600), 0);
+	assert_int_equal(mkfifo(b_bs, 0600), 0);
+	assert_int_equal(symlink("/dev/zero", b_app), 0);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&srv, "register", "ep", "d-a", H_TIMEOUT_MS);
+	if (!ev)
+		h_dump_file(log);
+	assert_non_null(ev);
+	json_decref(ev);
+	want = h_strf("%s is not a regular file", a_app);
+	assert_true(h_wait_file_contains(log, want, H_TIMEOUT_MS));
+	free(want);
+	want = h_strf("%s is not a regular file", b_bs);
+	assert_true(h_wait_file_contains(log, want, H_TIMEOUT_MS));
+	free(want);
+	want = h_strf("%s is a symbolic link, not a regular file", b_app);
+	assert_true(h_wait_file_contains(log, want, H_TIMEOUT_MS));
+	free(want);
+	status = h_stop(&gw, SIGTERM, 5000);
+	assert_true(status != -1 && WIFEXITED(status));
+	h_stop(&srv, SIGTERM, 5000);
+	free(a_app);
+	free(b_app);
+	free(b_bs);
+	free(log);
+	free(conf);
+	free(tmpl);
+	h_tmpdir_remove(dir);
+}
+
+/* A corrupt line in a .apptype file is skipped and said so; the good lines
+ * are restored. */
+static void corrupt_apptype_is_logged(void **state)
+{
+	char *dir = h_tmpdir();
+	struct proc srv, gw;
+	int port = h_start_server(&srv, dir);
+	char *tmpl = h_strf(
+		"gateway = { name = \"d\"; state_dir = \"%s\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:@PORT@\"; } );\n"
+		"devices = ( { name = \"a\"; adapter = \"sim\";\n"
+		"  points = ( { channel = \"x\"; path = \"/3303/0/5700\"; waveform = \"constant\";\n"
+		"               base = 1.5; } ); } );\n",
+		dir);
+	char *conf = h_write_config(dir, "gatewayd.conf", tmpl, port);
+	char *app = path_in(dir, "a.apptype"), *log = path_in(dir, "gatewayd.log");
+	char *want;
+	FILE *f = fopen(app, "w");
+	json_t *ev;
+
+	assert_non_null(f);
+	/* "abc" in hex, then an odd digit, then not hex at all. */
+	fputs("3303/0 616263\n3303/0 616\n3303/0 zz\n", f);
+	fclose(f);
+	assert_int_equal(h_start_gatewayd(&gw, dir, conf), 0);
+	ev = h_wait_event(&srv, "register", "ep", "d-a", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	want = h_strf("%s: 2 corrupt line(s) ignored, the first at line 2", app);
+	if (!h_wait_file_contains(log, want, H_TIMEOUT_MS)) {
+		h_dump_file(log);
+		fail_msg("missing: %s", want);
+	}
+	free(want);
+	ev = h_request(&srv, H_TIMEOUT_MS, "read d-a /3303/0/5750 text");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "payload_text")), "abc");
+	json_decref(ev);
+	h_stop(&gw, SIGTERM, 5000);
+	h_stop(&srv, SIGTERM, 5000);
+	free(app);
+	free(log);
+	free(conf);
+	free(tmpl);
+	h_tmpdir_remove(dir);
+}
+
 struct run {
 	char *dir, *conf;
 	struct proc srv, gw;
@@ -431,6 +576,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_check_reports_every_error),
 		cmocka_unit_test(config_check_reports_unknown_keys),
+		cmocka_unit_test(config_check_survives_a_syntax_error),
+		cmocka_unit_test(special_files_in_state_dir_do_not_block),
+		cmocka_unit_test(corrupt_apptype_is_logged),
 		cmocka_unit_test(notifies_systemd_and_updates_registration),
 		cmocka_unit_test(sighup_keeps_running_config_when_new_one_is_bad),
 		cmocka_unit_test(retries_until_the_server_appears),

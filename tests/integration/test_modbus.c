@@ -397,6 +397,60 @@ static void endpoint_restarts(void **state)
 	wait_value(&E->tcp, "mb-pm", "/3316/0/5700", "233");
 }
 
+/* Two buses naming one serial port with other line settings: the second
+ * used to get the first one's silently.  gatewayd -t names both. */
+static void conflicting_serial_settings_refused(void **state)
+{
+	static const char conf_text[] =
+		"gateway = { name = \"c\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"buses = (\n"
+		"  { name = \"a\"; adapter = \"modbus\"; serial = \"/dev/ttyGW-TEST\"; baud = 19200; },\n"
+		"  { name = \"b\"; adapter = \"modbus\"; serial = \"/dev/ttyGW-TEST\";\n"
+		"    baud = 9600; parity = \"none\"; },\n"
+		"  { name = \"c\"; adapter = \"modbus\"; serial = \"/dev/ttyGW-TEST\"; baud = 19200; }\n"
+		");\n"
+		"devices = (\n"
+		"  { name = \"m1\"; adapter = \"modbus\"; bus = \"a\";\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; address = 0; } ); },\n"
+		"  { name = \"m2\"; adapter = \"modbus\"; bus = \"b\"; unit = 2;\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; address = 0; } ); },\n"
+		"  { name = \"m3\"; adapter = \"modbus\"; bus = \"c\"; unit = 3;\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; address = 0; } ); }\n"
+		");\n";
+	char *dir = h_tmpdir();
+	char *conf = h_write_config(dir, "ports.conf", conf_text, 0);
+	char *out = h_strf("%s/check.out", dir);
+	char *bin = h_build_path("gatewayd/gatewayd");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", getenv("GW_ADAPTER_DIR"), NULL};
+	char *want[3];
+	struct proc p;
+	int status;
+
+	want[0] = h_strf("%s:6: buses.[1].baud: serial port /dev/ttyGW-TEST is also used by device "
+			 "\"m1\" with 19200 baud, 8E1, RS-232; found 9600 baud, 8N1, RS-232: one "
+			 "port has one line setting", conf);
+	want[1] = h_strf("%s:4: buses.[0].baud: serial port /dev/ttyGW-TEST is also used by device "
+			 "\"m2\" with 9600 baud, 8N1, RS-232: one port has one line setting", conf);
+	want[2] = h_strf("%s: 2 error(s)", conf);
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	for (int i = 0; i < 3; i++) {
+		/* m3 agrees with m1: no third error. */
+		if (!h_wait_file_contains(out, want[i], 0)) {
+			h_dump_file(out);
+			fail_msg("missing: %s", want[i]);
+		}
+		free(want[i]);
+	}
+	free(bin);
+	free(out);
+	free(conf);
+	h_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const char *adir = getenv("GW_ADAPTER_DIR");
@@ -413,6 +467,7 @@ int main(void)
 		cmocka_unit_test(dead_slave_goes_down_and_recovers),
 		cmocka_unit_test(endpoint_drops_and_comes_back),
 		cmocka_unit_test(endpoint_restarts),
+		cmocka_unit_test(conflicting_serial_settings_refused),
 	};
 
 	snprintf(so, sizeof(so), "%s/modbus.so", adir ? adir : ".");

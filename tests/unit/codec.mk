@@ -1,7 +1,8 @@
 # Unit tests of the LwM2M value/codec layer and the object table.
 check_PROGRAMS += tests/unit/test_lwm_types
-tests_unit_test_lwm_types_SOURCES = tests/unit/test_lwm_types.c
+tests_unit_test_lwm_types_SOURCES = tests/unit/test_lwm_types.c $(WIPE_CHECK_SRC)
 tests_unit_test_lwm_types_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_lwm_types_LDFLAGS = $(WIPE_CHECK_WRAP)
 tests_unit_test_lwm_types_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_lwm_types
 

@@ -1,4 +1,5 @@
 # Unit tests of the daemon core and the data model.
+
 check_PROGRAMS += tests/unit/test_timerq
 tests_unit_test_timerq_SOURCES = tests/unit/test_timerq.c
 tests_unit_test_timerq_CFLAGS = $(TEST_CFLAGS)
@@ -12,8 +13,9 @@ tests_unit_test_transform_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
 TESTS += tests/unit/test_transform
 
 check_PROGRAMS += tests/unit/test_model
-tests_unit_test_model_SOURCES = tests/unit/test_model.c
+tests_unit_test_model_SOURCES = tests/unit/test_model.c $(WIPE_CHECK_SRC)
 tests_unit_test_model_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_model_LDFLAGS = $(WIPE_CHECK_WRAP)
 tests_unit_test_model_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_model
 

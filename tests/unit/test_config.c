@@ -3,7 +3,9 @@
  * Fixtures live in tests/fixtures/config/.  Expected diagnostics are
  * written relative to that directory and prefixed with its path at run
  * time, then compared exactly. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -50,6 +53,67 @@ static void fixdir_init(void)
 	if (slash)
 		*slash = '\0';
 	snprintf(fixdir, sizeof(fixdir), "%s/../fixtures/config", exe);
+}
+
+/* The fixtures hold inline keys, which a file others can read may not
+ * (a checkout makes them 0644): work on a private 0600 copy. */
+static char fixcopy[64];
+static char fixsrc[PATH_MAX + 32]; /* the fixtures in the source tree */
+
+static void fixdir_copy(void)
+{
+	DIR *dir = opendir(fixdir);
+	struct dirent *e;
+
+	snprintf(fixcopy, sizeof(fixcopy), "/tmp/test_config_fix.XXXXXX");
+	if (!dir || !mkdtemp(fixcopy)) {
+		perror(fixdir);
+		exit(1);
+	}
+	while ((e = readdir(dir))) {
+		char src[PATH_MAX + 300], dst[PATH_MAX + 300], buf[8192];
+		FILE *in, *out;
+		size_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", fixdir, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", fixcopy, e->d_name);
+		in = fopen(src, "r");
+		fd = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		out = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!in || !out) {
+			perror(src);
+			exit(1);
+		}
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, out);
+		fclose(in);
+		fclose(out);
+	}
+	closedir(dir);
+	snprintf(fixsrc, sizeof(fixsrc), "%s", fixdir);
+	snprintf(fixdir, sizeof(fixdir), "%s", fixcopy);
+}
+
+static int fixdir_remove(void **state)
+{
+	DIR *dir = opendir(fixcopy);
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir))) {
+		char path[PATH_MAX];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fixcopy, e->d_name);
+		unlink(path);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(fixcopy);
+	return 0;
 }
 
 static const char *fixture(const char *name)
@@ -360,7 +424,7 @@ static void test_example_loads(void **state)
 	char path[PATH_MAX + 128];
 	struct cfg *cfg = NULL;
 
-	snprintf(path, sizeof(path), "%s/../../../config/gatewayd.conf.example", fixdir);
+	snprintf(path, sizeof(path), "%s/../../../config/gatewayd.conf.example", fixsrc);
 	assert_int_equal(cfg_load(path, &cfg), 0);
 	assert_non_null(cfg);
 	if (cfg->n_diags)
@@ -852,6 +916,146 @@ static void test_missing_file(void **state)
 	cfg_free(cfg);
 }
 
+/* ---- what libconfig 1.5 gets wrong silently ------------------------------ */
+
+/* Write len bytes of text to a fresh file in the private fixtures copy
+ * (removed with it). */
+static char *write_tmp(const char *name, const char *text, size_t len)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fixcopy, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	return path;
+}
+
+static void assert_tmp_diags(const struct cfg *cfg, const char *path,
+			     const char *const *expected)
+{
+	size_t n = 0;
+
+	while (expected[n])
+		n++;
+	if (cfg->n_diags != n)
+		print_diags(cfg, 0);
+	assert_int_equal(cfg->n_diags, n);
+	for (size_t i = 0; i < n; i++) {
+		char want[1024];
+		char *got = cfg_diag_format(&cfg->diags[i]);
+
+		snprintf(want, sizeof(want), "%s%s", path, expected[i]);
+		if (strcmp(got, want) != 0)
+			print_diags(cfg, 0);
+		assert_string_equal(got, want);
+		free(got);
+	}
+}
+
+/* A NUL byte used to end the string (and the whole text) early, and the
+ * check said OK. */
+static void test_nul_byte(void **state)
+{
+	static const char text[] =
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1\"; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		"  manufacturer = \"ab\0cd\"; } );\n"
+		"# \0 here too\n";
+	static const char *const diags[] = {
+		":3: a NUL byte inside a string, which would cut it short",
+		":4: a NUL byte; a config file is text",
+		NULL,
+	};
+	char *path = write_tmp("nul.conf", text, sizeof(text) - 1);
+	struct cfg *cfg = NULL;
+
+	assert_int_equal(cfg_load(path, &cfg), -EINVAL);
+	assert_non_null(cfg);
+	assert_tmp_diags(cfg, path, diags);
+	assert_false(cfg->parsed);
+	/* The gateway's settings keep their defaults for whoever looks. */
+	assert_non_null(cfg->gateway.models_dir);
+	assert_non_null(cfg->gateway.state_dir);
+	cfg_free(cfg);
+}
+
+/* Integers past 32 bits without the L suffix: libconfig 1.5 cut them to 32
+ * bits, so 2147483648 was "found -2147483648" and 4294967297 passed as 1. */
+static void test_wide_integers(void **state)
+{
+	static const char text[] =
+		"gateway = { registration_rate = 4294967297; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1\"; lifetime = 2147483648;\n"
+		"  short_id = -2147483649; priority_order = 0x100000000; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\"; x = 99999999999999999999L; } );\n";
+	static const char *const diags[] = {
+		":1: 4294967297 does not fit a plain (32-bit) integer, which this libconfig "
+		"would read as another number; write 4294967297L",
+		":2: 2147483648 does not fit a plain (32-bit) integer, which this libconfig "
+		"would read as another number; write 2147483648L",
+		":3: -2147483649 does not fit a plain (32-bit) integer, which this libconfig "
+		"would read as another number; write -2147483649L",
+		":3: 0x100000000 does not fit a plain (32-bit) integer, which this libconfig "
+		"would read as another number; write 0x100000000L",
+		":4: 99999999999999999999L does not fit 64 bits",
+		NULL,
+	};
+	/* With the suffix the value arrives whole and the range check says
+	 * what it found. */
+	static const char wide[] =
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1\"; lifetime = 2147483648L;\n"
+		"  priority_order = 4294967295L; } );\n"
+		"devices = ( { name = \"d2\"; adapter = \"sim\"; data_bits = 8; a1 = 1.5e10;\n"
+		"  b = \"12345678901 in a string\"; } ); # 99999999999 in a comment\n";
+	static const char *const wide_diags[] = {
+		":1: servers.[0].lifetime: expected an integer 1..2147483647, found 2147483648",
+		NULL,
+	};
+	char *path = write_tmp("wide.conf", text, sizeof(text) - 1);
+	struct cfg *cfg = NULL;
+
+	assert_int_equal(cfg_load(path, &cfg), -EINVAL);
+	assert_tmp_diags(cfg, path, diags);
+	cfg_free(cfg);
+
+	path = write_tmp("wide-l.conf", wide, sizeof(wide) - 1);
+	assert_int_equal(cfg_load(path, &cfg), -EINVAL);
+	assert_tmp_diags(cfg, path, wide_diags);
+	assert_true(cfg->parsed);
+	assert_int_equal(cfg->servers[0].priority_order, 4294967295u);
+	cfg_free(cfg);
+}
+
+/* An inline psk_key is held to the key files' rule: refused in a file
+ * group or others can read, accepted in a 0600 one. */
+static void test_inline_key_in_readable_file(void **state)
+{
+	static const char text[] =
+		"servers = ( { name = \"s\"; uri = \"coaps://127.0.0.1\"; security = \"psk\"; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\"; psk_identity = \"d\";\n"
+		"  psk_key = \"00112233\"; } );\n";
+	char *path = write_tmp("inline-key.conf", text, sizeof(text) - 1);
+	char want[600];
+	struct cfg *cfg = NULL;
+
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(cfg_load(path, &cfg), -EINVAL);
+	snprintf(want, sizeof(want),
+		 ":3: devices.[0].psk_key: a key in a file group or others can read or write "
+		 "(mode 0644): chmod 600 %s, or move the key to a psk_file",
+		 path);
+	assert_tmp_diags(cfg, path, (const char *const[]){want, NULL});
+	cfg_free(cfg);
+
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(cfg_load(path, &cfg), 0);
+	assert_string_equal(cfg->devices[0].credentials.psk_key, "00112233");
+	cfg_free(cfg);
+}
+
 /* ---- small pieces -------------------------------------------------------- */
 
 static void test_diag_format(void **state)
@@ -936,11 +1140,15 @@ int main(void)
 		cmocka_unit_test(test_bad_include_missing),
 		cmocka_unit_test(test_bad_empty),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_wide_integers),
+		cmocka_unit_test(test_inline_key_in_readable_file),
 		cmocka_unit_test(test_diag_format),
 		cmocka_unit_test(test_diag_add),
 		cmocka_unit_test(test_log_level),
 	};
 
 	fixdir_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	fixdir_copy();
+	return cmocka_run_group_tests(tests, NULL, fixdir_remove);
 }

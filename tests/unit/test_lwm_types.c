@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "wipe_check.h"
+
 #include "lwm2m/lwm_types.h"
 
 static int parse(const char *s, struct lwm_path *p)
@@ -178,6 +180,25 @@ static void test_buf_grow(void **state)
 	lwm_buf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
+}
+
+/* A buffer that held a key gives no copy of it back unwiped: neither the
+ * blocks left behind as it grows nor the last one. */
+static void test_buf_wipes_what_it_gives_back(void **state)
+{
+	static const char key[] = "K3y-M4t3r1al-0x5EC2E7";
+	static const uint8_t filler[700] = {0};
+	struct lwm_buf b;
+
+	lwm_buf_init(&b, 0);
+	assert_int_equal(lwm_buf_append(&b, key, sizeof(key)), 0);
+	wipe_check_arm(key, sizeof(key));
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(lwm_buf_append(&b, filler, sizeof(filler)), 0);
+	assert_memory_equal(b.data, key, sizeof(key));
+	assert_int_equal(wipe_check_found(), 0);
+	lwm_buf_free(&b);
+	assert_int_equal(wipe_check_disarm(), 0);
 }
 
 static void test_buf_max(void **state)
@@ -373,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_path_cmp),
 		cmocka_unit_test(test_buf_grow),
 		cmocka_unit_test(test_buf_max),
+		cmocka_unit_test(test_buf_wipes_what_it_gives_back),
 		cmocka_unit_test(test_buf_reserve),
 		cmocka_unit_test(test_fmt_double),
 		cmocka_unit_test(test_fmt_double_reference),

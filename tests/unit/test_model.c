@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "lwm2m/model.h"
+#include "wipe_check.h"
 
 static struct lwm_value fval(double f)
 {
@@ -189,6 +190,37 @@ static void discover_lists_dim(void **state)
 	lwm_model_free(m);
 }
 
+/* Keys a bootstrap server wrote into a Security instance are wiped when
+ * they are replaced, when the instance goes and when the model does. */
+static void secrets_are_wiped(void **state)
+{
+	static const uint8_t key1[] = "psk-one-0123456789abcdef";
+	static const uint8_t key2[] = "psk-two-fedcba9876543210";
+	struct lwm_model *m = lwm_model_new();
+	struct lwm_path p = lwm_path_make(3, 0, 1, 5, 0); /* Secret Key */
+	struct lwm_value v = {.type = LWM_T_OPAQUE};
+
+	assert_non_null(m);
+	assert_int_equal(lwm_model_add_instance(m, 0, 1), 0);
+	v.v.bytes.ptr = key1;
+	v.v.bytes.len = sizeof(key1);
+	assert_int_equal(lwm_model_set(m, &p, &v), 1);
+	wipe_check_arm(key1, sizeof(key1));
+	v.v.bytes.ptr = key2;
+	v.v.bytes.len = sizeof(key2);
+	assert_int_equal(lwm_model_set(m, &p, &v), 1); /* key1 replaced */
+	assert_int_equal(wipe_check_disarm(), 0);
+	wipe_check_arm(key2, sizeof(key2));
+	assert_int_equal(lwm_model_remove_instance(m, 0, 1), 0);
+	assert_int_equal(wipe_check_disarm(), 0);
+
+	assert_int_equal(lwm_model_add_instance(m, 0, 1), 0);
+	assert_int_equal(lwm_model_set(m, &p, &v), 1);
+	wipe_check_arm(key2, sizeof(key2));
+	lwm_model_free(m);
+	assert_int_equal(wipe_check_disarm(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +231,7 @@ int main(void)
 		cmocka_unit_test(read_errors),
 		cmocka_unit_test(registration_links),
 		cmocka_unit_test(discover_lists_dim),
+		cmocka_unit_test(secrets_are_wiped),
 	};
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
