@@ -112,6 +112,13 @@ static void test_encode_rejects(void **state)
 	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
 	r.value.v.f = -INFINITY;
 	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
+	/* text that is not UTF-8 is never sent (issue 16, item 15) */
+	r = rec_of(LWM_T_STRING);
+	r.value.v.bytes.ptr = (const uint8_t *)"a\xff";
+	r.value.v.bytes.len = 2;
+	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
+	r.value.type = LWM_T_CORELNK;
+	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
 	lwm_buf_free(&b);
 }
