@@ -224,6 +224,7 @@ static void test_decode_errors(void **state)
 		{"{\"e\":[{\"n\":\"/3/0/9\",\"v\":1}]", -EBADMSG},      /* truncated */
 		{"{\"e\":[],\"e\":[]}", -EBADMSG},                   /* duplicate key */
 		{"{\"e\":[{\"n\":\"/3/0/0\",\"sv\":\"\\ud800\"}]}", -EBADMSG},
+		{"{\"e\":[{\"n\":\"/3/0/0\",\"sv\":\"a\xff\"}]}", -EBADMSG}, /* not UTF-8 */
 		{"{\"e\":[{\"n\":\"/9/0/6\",\"sv\":\"-_8\"}]}", -EBADMSG}, /* base64url */
 		{"{\"e\":[{\"n\":\"/9/0/8\",\"ov\":\"3\"}]}", -EBADMSG},
 		{"{\"e\":[{\"n\":\"/3/0/9\",\"v\":1.5}]}", -EINVAL},
