@@ -72,6 +72,16 @@ static bool raw_int(const struct gwd_value *raw, i128 *v)
 	}
 }
 
+/* A number written as text into strbuf (len from the formatter). */
+static int number_text(struct lwm_value *out, char strbuf[32], int len)
+{
+	if (len < 0)
+		return -EINVAL;
+	out->v.bytes.ptr = (const uint8_t *)strbuf;
+	out->v.bytes.len = (size_t)len;
+	return 0;
+}
+
 /* An exact integer as a resource of type `type`. */
 static int int_to_resource(i128 v, enum lwm_type type, struct lwm_value *out, char strbuf[32])
 {
@@ -102,11 +112,7 @@ static int int_to_resource(i128 v, enum lwm_type type, struct lwm_value *out, ch
 			len = snprintf(strbuf, 32, "%" PRIu64, (uint64_t)v);
 		else
 			len = lwm_fmt_double((double)v, strbuf);
-		if (len < 0)
-			return -EINVAL;
-		out->v.bytes.ptr = (const uint8_t *)strbuf;
-		out->v.bytes.len = (size_t)len;
-		return 0;
+		return number_text(out, strbuf, len);
 	default:
 		return -EINVAL;
 	}
@@ -118,8 +124,6 @@ static int int_to_resource(i128 v, enum lwm_type type, struct lwm_value *out, ch
 static int double_to_resource(double x, enum lwm_type type, struct lwm_value *out,
 			      char strbuf[32])
 {
-	int len;
-
 	if (!isfinite(x))
 		return -ERANGE;
 	switch (type) {
@@ -143,12 +147,7 @@ static int double_to_resource(double x, enum lwm_type type, struct lwm_value *ou
 		out->v.b = x != 0.0;
 		return 0;
 	case LWM_T_STRING:
-		len = lwm_fmt_double(x, strbuf);
-		if (len < 0)
-			return -EINVAL;
-		out->v.bytes.ptr = (const uint8_t *)strbuf;
-		out->v.bytes.len = (size_t)len;
-		return 0;
+		return number_text(out, strbuf, lwm_fmt_double(x, strbuf));
 	default:
 		return -EINVAL;
 	}
