@@ -15,6 +15,7 @@
 #include "log.h"
 #include "lwm2m/acl.h"
 #include "lwm2m/bootstrap.h"
+#include "lwm2m/codec.h"
 #include "lwm2m/objdefs.h"
 #include "lwm2m/security.h"
 #include "transform.h"
@@ -259,18 +260,23 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 	const char *configured[] = {dc->manufacturer, dc->model, dc->serial, dc->firmware_version};
 	struct lwm_path p;
 	struct lwm_value v = {.type = LWM_T_STRING};
+	struct lwm_buf text;
 
 	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->model)
 		return;
 	if (configured[field])
 		return; /* the operator's word wins */
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
-	v.v.bytes.ptr = (const uint8_t *)value;
-	v.v.bytes.len = strlen(value);
-	if (lwm_model_set(d->model, &p, &v) == 1)
-		log_info(device_name(d), "device reports %s \"%s\"",
+	/* Device text: invalid UTF-8 becomes U+FFFD (see transform.h). */
+	lwm_buf_init(&text, 0);
+	if (lwm_utf8_repair((const uint8_t *)value, strlen(value), &text, &v.v.bytes.ptr,
+			    &v.v.bytes.len) == 0 &&
+	    lwm_model_set(d->model, &p, &v) == 1)
+		log_info(device_name(d), "device reports %s \"%.*s\"",
 			 (const char *[]){"manufacturer", "model", "serial number",
-					  "firmware version"}[field], value);
+					  "firmware version"}[field],
+			 (int)v.v.bytes.len, (const char *)v.v.bytes.ptr);
+	lwm_buf_free(&text);
 }
 
 static void track_min_max(struct gwd_device *d, const struct gw_point *pt, double x)
@@ -294,14 +300,17 @@ static void track_min_max(struct gwd_device *d, const struct gw_point *pt, doubl
 static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct gwd_value *raw)
 {
 	struct lwm_value v;
+	struct lwm_buf text; /* allocates only to repair invalid UTF-8 */
 	char strbuf[32];
 	int r;
 
 	if (!d->model)
 		return;
-	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf);
+	lwm_buf_init(&text, 0);
+	r = transform_to_resource(pt->cfg, raw, pt->type, &v, strbuf, &text);
 	if (r == 0)
 		r = lwm_model_set(d->model, &pt->path, &v);
+	lwm_buf_free(&text);
 	if (r < 0) {
 		if (!pt->warned) {
 			char path[32];

@@ -300,6 +300,37 @@ int lwm_cbor_string_value(struct lwm_cbor_rd *rd, const struct lwm_cbor_item *it
 	return 0;
 }
 
+int lwm_cbor_decode_records(const uint8_t *p, size_t len, struct lwm_buf *scratch,
+			    lwm_cbor_pass_fn pass, void *ctx, const struct lwm_record *recs,
+			    size_t *n)
+{
+	struct lwm_cbor_strs strs = {scratch, 0, true};
+	size_t cnt = 0;
+	int r;
+
+	*n = 0;
+	if (len > LWM_CBOR_MAX_PAYLOAD)
+		return -E2BIG;
+	if (len == 0 || !p)
+		return -EBADMSG;
+	r = pass(ctx, &strs, p, len, &cnt);
+	if (r == 0 && strs.need) {
+		/* Indefinite-length strings: collect them in scratch. */
+		if (!scratch)
+			return -ENOBUFS;
+		r = lwm_buf_reserve(scratch, strs.need);
+		if (r)
+			return r;
+		strs.measure = false;
+		r = pass(ctx, &strs, p, len, &cnt);
+	}
+	if (r == 0)
+		r = lwm_records_unique(recs, cnt);
+	if (r == 0)
+		*n = cnt;
+	return r;
+}
+
 int lwm_cbor_skip(struct lwm_cbor_rd *rd, const struct lwm_cbor_item *it, unsigned depth)
 {
 	/* The open arrays/maps: items still owed (definite) or seen so far

@@ -86,6 +86,20 @@ struct lwm_cbor_strs {
 	bool measure;
 };
 
+/* One pass of a record decoder over a whole payload, collecting strings
+ * through strs: 0 with the number of records decoded in *n, or an error. */
+typedef int (*lwm_cbor_pass_fn)(void *ctx, struct lwm_cbor_strs *strs, const uint8_t *p,
+				size_t len, size_t *n);
+
+/* The driver every CBOR decoder shares (codec.h's rules): the payload size
+ * (-E2BIG past LWM_CBOR_MAX_PAYLOAD, -EBADMSG when empty), a measuring
+ * pass, then, when indefinite-length strings need it, room reserved in
+ * scratch once (-ENOBUFS without scratch) and the real pass; last, records
+ * unique.  *n is set on success, 0 otherwise. */
+int lwm_cbor_decode_records(const uint8_t *p, size_t len, struct lwm_buf *scratch,
+			    lwm_cbor_pass_fn pass, void *ctx, const struct lwm_record *recs,
+			    size_t *n);
+
 /* A string value whose head is it: a definite one points into the
  * payload, an indefinite one into scratch (or, measuring, is counted and
  * comes back empty).  0 or -EBADMSG. */

@@ -197,40 +197,85 @@ int lwm_records_unique(const struct lwm_record *recs, size_t n)
 	return 0;
 }
 
+/* Length of the UTF-8 sequence at p (left > 0 bytes), or 0 when none
+ * starts there; *bad then gets the length of the maximal subpart of one
+ * (at least 1), what a single U+FFFD replaces (Unicode 15, section 3.9).
+ * Strict: no overlongs, surrogates or code points past U+10FFFF. */
+static size_t utf8_seq(const uint8_t *p, size_t left, size_t *bad)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	*bad = 1;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		k = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		k = 2;
+		lo = c == 0xe0 ? 0xa0 : 0x80; /* overlong */
+		hi = c == 0xed ? 0x9f : 0xbf; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		k = 3;
+		lo = c == 0xf0 ? 0x90 : 0x80; /* overlong */
+		hi = c == 0xf4 ? 0x8f : 0xbf; /* past U+10FFFF */
+	} else {
+		return 0;
+	}
+	for (size_t j = 1; j <= k; j++) {
+		if (j >= left || p[j] < lo || p[j] > hi) {
+			*bad = j;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return k + 1;
+}
+
 bool lwm_utf8_valid(const uint8_t *p, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, bad, n;
 
 	while (i < len) {
-		uint8_t c = p[i];
-		size_t k;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			k = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			k = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			k = 3, cp = c & 0x07, min = 0x10000;
-		} else {
+		n = utf8_seq(p + i, len - i, &bad);
+		if (n == 0)
 			return false;
-		}
-		if (len - i - 1 < k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
+		i += n;
 	}
 	return true;
+}
+
+int lwm_utf8_repair(const uint8_t *p, size_t len, struct lwm_buf *buf, const uint8_t **out,
+		    size_t *outlen)
+{
+	static const uint8_t fffd[3] = {0xef, 0xbf, 0xbd};
+	size_t i = 0, run = 0, bad, n, start;
+
+	*out = p;
+	*outlen = len;
+	if (lwm_utf8_valid(p, len))
+		return 0;
+	if (!buf)
+		return -EINVAL;
+	start = buf->len;
+	while (i < len) {
+		n = utf8_seq(p + i, len - i, &bad);
+		if (n) {
+			i += n;
+			continue;
+		}
+		lwm_buf_append(buf, p + run, i - run);
+		lwm_buf_append(buf, fffd, sizeof(fffd));
+		i += bad;
+		run = i;
+	}
+	lwm_buf_append(buf, p + run, len - run);
+	if (buf->err)
+		return buf->err;
+	*out = buf->data + start;
+	*outlen = buf->len - start;
+	return 0;
 }
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -177,6 +177,14 @@ int lwm_link_append(struct lwm_buf *out, const struct lwm_path *p, const char *a
 /* Helpers shared by the codecs. */
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 bool lwm_utf8_valid(const uint8_t *p, size_t len);
+/* p as valid UTF-8, for text that comes from elsewhere than a server (a
+ * device): *out, *outlen are p, len when it already is; otherwise each
+ * maximal invalid subsequence is replaced with U+FFFD (the Unicode
+ * recommended practice) and the result appended to buf, where *out then
+ * points (until buf next grows).  0, -EINVAL (invalid and buf NULL) or
+ * buf->err. */
+int lwm_utf8_repair(const uint8_t *p, size_t len, struct lwm_buf *buf, const uint8_t **out,
+		    size_t *outlen);
 /* RFC 4648 base64: url picks the URL-safe alphabet (section 5), pad the '='
  * padding.  Encoding appends to out (0 or out->err). */
 int lwm_base64_encode(const uint8_t *p, size_t len, bool url, bool pad, struct lwm_buf *out);

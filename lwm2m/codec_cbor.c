@@ -13,39 +13,37 @@ int lwm_cbor_encode(const struct lwm_record *rec, struct lwm_buf *out)
 	return lwm_cbor_put_value(out, &rec->value);
 }
 
+struct one {
+	const struct lwm_path *base;
+	enum lwm_type type;
+	struct lwm_record *out;
+};
+
+/* The payload is one item, nothing after it. */
+static int one_pass(void *ctx, struct lwm_cbor_strs *strs, const uint8_t *p, size_t len,
+		    size_t *n)
+{
+	struct one *o = ctx;
+	struct lwm_cbor_rd rd;
+	struct lwm_cbor_item it;
+	int r;
+
+	lwm_cbor_rd_init(&rd, p, len);
+	r = lwm_cbor_next(&rd, &it);
+	if (r == 0)
+		r = lwm_cbor_value(&rd, &it, o->type, strs, &o->out->value);
+	if (r == 0 && rd.off != len)
+		r = -EBADMSG;
+	o->out->path = *o->base;
+	*n = 1;
+	return r;
+}
+
 int lwm_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
 		       enum lwm_type type, struct lwm_record *out, struct lwm_buf *scratch)
 {
-	struct lwm_cbor_strs strs = {scratch, 0, true};
-	struct lwm_cbor_rd rd;
-	struct lwm_cbor_item it;
-	struct lwm_value v;
-	int r;
+	struct one o = {base, type, out};
+	size_t n;
 
-	if (len > LWM_CBOR_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	for (;;) {
-		lwm_cbor_rd_init(&rd, p, len);
-		r = lwm_cbor_next(&rd, &it);
-		if (r == 0)
-			r = lwm_cbor_value(&rd, &it, type, &strs, &v);
-		if (r)
-			return r;
-		if (rd.off != len)
-			return -EBADMSG; /* one item, nothing after it */
-		if (!strs.measure || strs.need == 0)
-			break;
-		/* An indefinite-length string: collect it in scratch. */
-		if (!scratch)
-			return -ENOBUFS;
-		r = lwm_buf_reserve(scratch, strs.need);
-		if (r)
-			return r;
-		strs.measure = false;
-	}
-	out->path = *base;
-	out->value = v;
-	return 0;
+	return lwm_cbor_decode_records(p, len, scratch, one_pass, &o, out, &n);
 }

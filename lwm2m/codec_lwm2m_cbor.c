@@ -145,53 +145,34 @@ static int decode_map(struct dec *d, struct lwm_cbor_rd *rd, const struct lwm_cb
 	return 0;
 }
 
-static int walk(const uint8_t *p, size_t len, struct dec *d)
+static int walk(void *ctx, struct lwm_cbor_strs *strs, const uint8_t *p, size_t len,
+		size_t *n)
 {
 	static const struct lwm_path root = {{0, 0, 0, 0}, 0};
+	struct dec *d = ctx;
 	struct lwm_cbor_rd rd;
 	struct lwm_cbor_item m;
 	int r;
 
 	d->n = 0;
+	d->strs = strs;
 	lwm_cbor_rd_init(&rd, p, len);
 	r = lwm_cbor_next(&rd, &m);
-	if (r)
-		return r;
-	if (m.kind != LWM_CB_MAP)
-		return -EBADMSG;
-	r = decode_map(d, &rd, &m, &root);
-	if (r)
-		return r;
-	return rd.off == len ? 0 : -EBADMSG;
+	if (r == 0 && m.kind != LWM_CB_MAP)
+		r = -EBADMSG;
+	if (r == 0)
+		r = decode_map(d, &rd, &m, &root);
+	if (r == 0 && rd.off != len)
+		r = -EBADMSG;
+	*n = d->n;
+	return r;
 }
 
 int lwm_lwm2m_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
 			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
 			     size_t max, size_t *n, struct lwm_buf *scratch)
 {
-	struct lwm_cbor_strs strs = {scratch, 0, true};
-	struct dec d = {base, lookup, ud, recs, max, 0, &strs};
-	int r;
+	struct dec d = {base, lookup, ud, recs, max, 0, NULL};
 
-	*n = 0;
-	if (len > LWM_CBOR_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	r = walk(p, len, &d);
-	if (r == 0 && strs.need) {
-		/* Indefinite-length strings: collect them in scratch. */
-		if (!scratch)
-			return -ENOBUFS;
-		r = lwm_buf_reserve(scratch, strs.need);
-		if (r)
-			return r;
-		strs.measure = false;
-		r = walk(p, len, &d);
-	}
-	if (r == 0)
-		r = lwm_records_unique(recs, d.n);
-	if (r == 0)
-		*n = d.n;
-	return r;
+	return lwm_cbor_decode_records(p, len, scratch, walk, &d, recs, n);
 }

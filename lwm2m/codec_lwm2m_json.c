@@ -198,21 +198,13 @@ int lwm_lwm2m_json_decode_ex(const struct lwm_path *base, const uint8_t *p, size
 			     size_t max, size_t *n, struct lwm_buf *scratch)
 {
 	struct dec d = {base, lookup, ud, scratch, true, 0, {0}, 0};
-	json_error_t jerr;
 	json_t *root, *bn, *bt, *e;
 	int r;
 
 	*n = 0;
-	if (len > LWM_SENML_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	r = lwm_json_check_depth(p, len);
+	r = lwm_json_load(p, len, &root);
 	if (r)
 		return r;
-	root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return -EBADMSG;
 	r = -EBADMSG;
 	if (!json_is_object(root))
 		goto out;

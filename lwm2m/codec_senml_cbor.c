@@ -379,35 +379,26 @@ static int walk(const uint8_t *p, size_t len, struct walk *w)
 	return rd.off == len ? 0 : -EBADMSG;
 }
 
+/* walk as a decoder pass. */
+static int records_pass(void *ctx, struct lwm_cbor_strs *strs, const uint8_t *p, size_t len,
+			size_t *n)
+{
+	struct walk *w = ctx;
+	int r;
+
+	w->strs = strs;
+	r = walk(p, len, w);
+	*n = w->n;
+	return r;
+}
+
 int lwm_senml_cbor_decode_ex(const struct lwm_path *base, const uint8_t *p, size_t len,
 			     lwm_type_lookup_fn lookup, void *ud, struct lwm_record *recs,
 			     size_t max, size_t *n, struct lwm_buf *scratch)
 {
-	struct lwm_cbor_strs strs = {scratch, 0, true};
-	struct walk w = {base, lookup, ud, recs, NULL, max, 0, &strs};
-	int r;
+	struct walk w = {base, lookup, ud, recs, NULL, max, 0, NULL};
 
-	*n = 0;
-	if (len > LWM_SENML_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	r = walk(p, len, &w);
-	if (r == 0 && strs.need) {
-		/* Indefinite-length strings: collect them in scratch. */
-		if (!scratch)
-			return -ENOBUFS;
-		r = lwm_buf_reserve(scratch, strs.need);
-		if (r)
-			return r;
-		strs.measure = false;
-		r = walk(p, len, &w);
-	}
-	if (r == 0)
-		r = lwm_records_unique(recs, w.n);
-	if (r == 0)
-		*n = w.n;
-	return r;
+	return lwm_cbor_decode_records(p, len, scratch, records_pass, &w, recs, n);
 }
 
 int lwm_senml_cbor_decode(const struct lwm_path *base, const uint8_t *p, size_t len,

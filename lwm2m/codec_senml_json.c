@@ -267,22 +267,13 @@ static int decode_record(struct lwm_senml_names *st, json_t *rec, const struct l
 	return decode_value(vkey, value, type, &out->value, scratch);
 }
 
-/* Parses a SenML JSON array (size, depth and syntax checked). */
+/* Parses a SenML JSON array. */
 static int load(const uint8_t *p, size_t len, json_t **root)
 {
-	json_error_t jerr;
-	int r;
+	int r = lwm_json_load(p, len, root);
 
-	if (len > LWM_SENML_MAX_PAYLOAD)
-		return -E2BIG;
-	if (len == 0 || !p)
-		return -EBADMSG;
-	r = lwm_json_check_depth(p, len);
 	if (r)
 		return r;
-	*root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root)
-		return -EBADMSG;
 	if (!json_is_array(*root)) {
 		json_decref(*root);
 		return -EBADMSG;

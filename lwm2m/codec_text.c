@@ -31,6 +31,9 @@ int lwm_text_encode(const struct lwm_record *rec, struct lwm_buf *out)
 		return lwm_buf_printf(out, "%u:%u", (unsigned)v->v.lnk.oid, (unsigned)v->v.lnk.iid);
 	case LWM_T_STRING:
 	case LWM_T_CORELNK:
+		/* text/plain is UTF-8 (LwM2M Core TS, Appendix C). */
+		if (!lwm_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
+			return -EINVAL;
 		return lwm_buf_append(out, v->v.bytes.ptr, v->v.bytes.len);
 	case LWM_T_OPAQUE:
 		return lwm_base64_encode(v->v.bytes.ptr, v->v.bytes.len, false, true, out);

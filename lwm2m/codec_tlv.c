@@ -108,6 +108,9 @@ static long value_len(const struct lwm_value *v)
 	case LWM_T_CORELNK:
 		if (v->v.bytes.len > TLV_MAX_LEN)
 			return -EINVAL;
+		/* TLV strings are bytes, but a String resource holds UTF-8. */
+		if (v->type != LWM_T_OPAQUE && !lwm_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
+			return -EINVAL;
 		return (long)v->v.bytes.len;
 	default:
 		return -EINVAL;

@@ -249,7 +249,8 @@ static int coerce(const struct lwm_value *v, enum lwm_type t, struct lwm_value *
 		if (v->type != LWM_T_FLOAT)
 			return -EINVAL;
 		f = v->v.f;
-		if (!isfinite(f) || f != floor(f) || f < -9.2e18 || f > 9.2e18)
+		/* -2^63 and 2^63 are exact as doubles */
+		if (!isfinite(f) || f != floor(f) || f < -0x1p63 || f >= 0x1p63)
 			return -EINVAL;
 		out->v.i = (int64_t)f;
 		return 0;
@@ -265,7 +266,7 @@ static int coerce(const struct lwm_value *v, enum lwm_type t, struct lwm_value *
 		if (v->type != LWM_T_FLOAT)
 			return -EINVAL;
 		f = v->v.f;
-		if (!isfinite(f) || f != floor(f) || f < 0 || f > 1.8e19)
+		if (!isfinite(f) || f != floor(f) || f < 0 || f >= 0x1p64)
 			return -EINVAL;
 		out->v.u = (uint64_t)f;
 		return 0;

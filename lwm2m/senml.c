@@ -245,7 +245,7 @@ void lwm_json_put_string(struct lwm_buf *out, const uint8_t *p, size_t len)
 	lwm_buf_putc(out, '"');
 }
 
-int lwm_json_check_depth(const uint8_t *p, size_t len)
+static int json_check_depth(const uint8_t *p, size_t len)
 {
 	bool in_str = false;
 	unsigned depth = 0;
@@ -268,6 +268,23 @@ int lwm_json_check_depth(const uint8_t *p, size_t len)
 		}
 	}
 	return 0;
+}
+
+int lwm_json_load(const uint8_t *p, size_t len, json_t **root)
+{
+	json_error_t jerr;
+	int r;
+
+	*root = NULL;
+	if (len > LWM_SENML_MAX_PAYLOAD)
+		return -E2BIG;
+	if (len == 0 || !p || memchr(p, '\0', len))
+		return -EBADMSG;
+	r = json_check_depth(p, len);
+	if (r)
+		return r;
+	*root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
+	return *root ? 0 : -EBADMSG;
 }
 
 /* ---- path lists ---- */

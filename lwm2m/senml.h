@@ -101,8 +101,11 @@ extern const struct lwm_json_keys lwm_senml_json_keys, lwm_lwm2m_json_keys;
 /* Append `"key":value` for v.  0, -EINVAL (not UTF-8, not finite) or out->err. */
 int lwm_json_put_value(struct lwm_buf *out, const struct lwm_value *v,
 		       const struct lwm_json_keys *k);
-/* -E2BIG when brackets nest deeper than LWM_SENML_MAX_DEPTH (outside
- * strings), checked before jansson recurses into the text. */
-int lwm_json_check_depth(const uint8_t *p, size_t len);
+/* Parses a JSON payload of len bytes into *root, checking first what
+ * jansson does not: the size (-E2BIG past LWM_SENML_MAX_PAYLOAD), nesting
+ * (-E2BIG deeper than LWM_SENML_MAX_DEPTH, before jansson recurses) and
+ * raw NUL bytes, which JSON never allows but jansson's reader can step
+ * over (it read [{"n":"/1/0/1","v":42<NUL>}] as 42).  0, -E2BIG or -EBADMSG. */
+int lwm_json_load(const uint8_t *p, size_t len, json_t **root);
 
 #endif

@@ -224,6 +224,7 @@ static void test_decode_errors(void **state)
 		{"{\"e\":[{\"n\":\"/3/0/9\",\"v\":1}]", -EBADMSG},      /* truncated */
 		{"{\"e\":[],\"e\":[]}", -EBADMSG},                   /* duplicate key */
 		{"{\"e\":[{\"n\":\"/3/0/0\",\"sv\":\"\\ud800\"}]}", -EBADMSG},
+		{"{\"e\":[{\"n\":\"/3/0/0\",\"sv\":\"a\xff\"}]}", -EBADMSG}, /* not UTF-8 */
 		{"{\"e\":[{\"n\":\"/9/0/6\",\"sv\":\"-_8\"}]}", -EBADMSG}, /* base64url */
 		{"{\"e\":[{\"n\":\"/9/0/8\",\"ov\":\"3\"}]}", -EBADMSG},
 		{"{\"e\":[{\"n\":\"/3/0/9\",\"v\":1.5}]}", -EINVAL},
@@ -259,6 +260,44 @@ static void test_decode_errors(void **state)
 	big[len] = '\0';
 	assert_int_equal(dec(&root, big, r, 4, &n, &scratch), -E2BIG);
 	free(big);
+	lwm_buf_free(&scratch);
+}
+
+/* A NUL byte is never JSON (issue 16, item 9: jansson read
+ * {"e":[{"n":"/1/0/1","v":42<NUL>}]} as 42). */
+static void test_decode_nul_bytes(void **state)
+{
+	static const struct {
+		const char *json;
+		size_t len;
+	} bad[] = {
+#define NUL_CASE(s) {s, sizeof(s) - 1}
+		NUL_CASE("{\"e\":[{\"n\":\"/1/0/1\",\"v\":42\0}]}"),
+		NUL_CASE("{\"e\":[{\"n\":\"/1/0/1\",\"v\":42.5\0}]}"),
+		NUL_CASE("{\"e\":[{\"n\":\"/1/0/1\",\"bv\":true\0}]}"),
+		NUL_CASE("{\"bn\":\"/1/0/\",\"e\":[{\"n\":\"1\",\"v\":42}]}\0"),
+		NUL_CASE("{\"e\":[{\"n\":\"/1/0/1\",\"sv\":\"a\0\"}]}"),
+#undef NUL_CASE
+	};
+	struct lwm_record r[4];
+	struct lwm_buf scratch;
+	size_t n;
+
+	lwm_buf_init(&scratch, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *c = malloc(bad[i].len);
+		int got;
+
+		assert_non_null(c);
+		memcpy(c, bad[i].json, bad[i].len);
+		got = lwm_decode_ex(LWM_FMT_LWM2M_JSON, &root, c, bad[i].len, NULL, NULL, r, 4,
+				    &n, &scratch);
+		free(c);
+		if (got != -EBADMSG)
+			fail_msg("case %zu: got %d", i, got);
+		assert_int_equal(n, 0);
+		lwm_buf_reset(&scratch);
+	}
 	lwm_buf_free(&scratch);
 }
 
@@ -318,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_decode_nul_bytes),
 		cmocka_unit_test(test_round_trip_and_prefixes),
 	};
 

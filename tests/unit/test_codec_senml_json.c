@@ -441,6 +441,54 @@ static void test_decode_malformed(void **state)
 	lwm_buf_free(&scratch);
 }
 
+/* A NUL byte is never JSON: not after a number (issue 16, item 9: jansson
+ * read [{"n":"/1/0/1","v":42<NUL>}] as 42), nor anywhere else. */
+static void test_decode_nul_bytes(void **state)
+{
+	static const struct {
+		const char *json;
+		size_t len;
+	} bad[] = {
+#define NUL_CASE(s) {s, sizeof(s) - 1}
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":42\0}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":4\0002}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":42.5\0}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":1e3\0}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":true\0}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"v\":42}]\0"),
+		NUL_CASE("\0[{\"n\":\"/1/0/1\",\"v\":42}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\0\"v\":42}]"),
+		NUL_CASE("[{\"n\":\"/1/0/1\",\"vs\":\"a\0b\"}]"),
+#undef NUL_CASE
+	};
+	struct lwm_record r[4];
+	struct lwm_buf scratch;
+	struct lwm_path paths[4];
+	size_t n;
+
+	lwm_buf_init(&scratch, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* exact-size heap copy: nothing after the payload */
+		uint8_t *c = malloc(bad[i].len);
+		int got;
+
+		assert_non_null(c);
+		memcpy(c, bad[i].json, bad[i].len);
+		got = lwm_decode_ex(LWM_FMT_SENML_JSON, &root, c, bad[i].len, NULL, NULL, r, 4,
+				    &n, &scratch);
+		if (got != -EBADMSG)
+			fail_msg("case %zu: got %d", i, got);
+		assert_int_equal(n, 0);
+		got = lwm_senml_paths_decode(LWM_FMT_SENML_JSON, c, bad[i].len, paths, 4, &n);
+		if (got != -EBADMSG)
+			fail_msg("paths, case %zu: got %d", i, got);
+		assert_int_equal(n, 0);
+		free(c);
+		lwm_buf_reset(&scratch);
+	}
+	lwm_buf_free(&scratch);
+}
+
 static void test_decode_limits(void **state)
 {
 	struct lwm_path inst = lwm_path_make(2, 3303, 0, 0, 0);
@@ -649,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_decode_types),
 		cmocka_unit_test(test_decode_coercion_errors),
 		cmocka_unit_test(test_decode_malformed),
+		cmocka_unit_test(test_decode_nul_bytes),
 		cmocka_unit_test(test_decode_limits),
 		cmocka_unit_test(test_scratch_appends),
 		cmocka_unit_test(test_round_trip),

@@ -112,6 +112,13 @@ static void test_encode_rejects(void **state)
 	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
 	r.value.v.f = -INFINITY;
 	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
+	/* text that is not UTF-8 is never sent (issue 16, item 15) */
+	r = rec_of(LWM_T_STRING);
+	r.value.v.bytes.ptr = (const uint8_t *)"a\xff";
+	r.value.v.bytes.len = 2;
+	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
+	r.value.type = LWM_T_CORELNK;
+	assert_int_equal(lwm_text_encode(&r, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
 	lwm_buf_free(&b);
 }
@@ -242,6 +249,40 @@ static void test_decode_malformed(void **state)
 			fail_msg("\"%s\" as %s: got %d, want %d", bad[i].s,
 				 lwm_type_name(bad[i].t), got, bad[i].err);
 	}
+}
+
+/* Numbers end where the payload ends: a NUL or anything else after them
+ * is refused, never read up to (the class of issue 16, item 9). */
+static void test_decode_nul_and_trailing(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		enum lwm_type t;
+	} bad[] = {
+		{"42\0", 3, LWM_T_INTEGER},   {"42\0" "1", 4, LWM_T_INTEGER},
+		{"\0" "42", 3, LWM_T_INTEGER}, {"42\0", 3, LWM_T_UNSIGNED},
+		{"42\0", 3, LWM_T_TIME},      {"4.5\0", 4, LWM_T_FLOAT},
+		{"4.5e1\0", 6, LWM_T_FLOAT},  {"4.5 ", 4, LWM_T_FLOAT},
+		{"1\0", 2, LWM_T_BOOLEAN},    {"3:0\0", 4, LWM_T_OBJLNK},
+		{"3\0:0", 4, LWM_T_OBJLNK},   {"AA==\0", 5, LWM_T_OPAQUE},
+	};
+	struct lwm_record r;
+	struct lwm_buf scratch;
+
+	lwm_buf_init(&scratch, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *c = malloc(bad[i].len);
+		int got;
+
+		assert_non_null(c);
+		memcpy(c, bad[i].s, bad[i].len);
+		got = lwm_text_decode_ex(&res, c, bad[i].len, bad[i].t, &r, &scratch);
+		free(c);
+		if (got != -EBADMSG && got != -EINVAL)
+			fail_msg("case %zu: got %d", i, got);
+	}
+	lwm_buf_free(&scratch);
 }
 
 static void test_opaque_scratch(void **state)
@@ -473,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_encode_rejects),
 		cmocka_unit_test(test_decode_each_type),
 		cmocka_unit_test(test_decode_malformed),
+		cmocka_unit_test(test_decode_nul_and_trailing),
 		cmocka_unit_test(test_opaque_scratch),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_dispatch),

@@ -683,6 +683,16 @@ static void test_encode_rejects(void **state)
 	bad.value.v.bytes.ptr = (const uint8_t *)"";
 	bad.value.v.bytes.len = 0x1000000;
 	assert_int_equal(lwm_tlv_encode(&inst, &bad, 1, &b), -EINVAL);
+	/* a String that is not UTF-8 (issue 16, item 15) */
+	bad.value.type = LWM_T_STRING;
+	bad.value.v.bytes.ptr = (const uint8_t *)"a\xc3";
+	bad.value.v.bytes.len = 2;
+	assert_int_equal(lwm_tlv_encode(&inst, &bad, 1, &b), -EINVAL);
+	bad.value.type = LWM_T_CORELNK;
+	assert_int_equal(lwm_tlv_encode(&inst, &bad, 1, &b), -EINVAL);
+	bad.value.type = LWM_T_OPAQUE; /* the same bytes are fine as opaque */
+	assert_int_equal(lwm_tlv_encode(&inst, &bad, 1, &b), 0);
+	lwm_buf_reset(&b);
 	/* a resource instance base takes exactly its record */
 	struct lwm_record two[2] = {int_rec(P4(3, 0, 6, 0), LWM_T_INTEGER, 1),
 				    int_rec(P4(3, 0, 6, 1), LWM_T_INTEGER, 1)};

@@ -137,6 +137,19 @@ static void maps_each_type(void **state)
 	assert_int_equal(v->v.bytes.len, 4);
 	assert_memory_equal(v->v.bytes.ptr, "12.5", 4);
 
+	/* A string reading for the String resource (channel "label", the
+	 * fifth) with invalid UTF-8 is repaired on its way in. */
+	{
+		struct gwd_value sv = {.type = GWD_V_STRING};
+
+		sv.v.bytes.ptr = "ab\xc3";
+		sv.v.bytes.len = 3;
+		device_report(d, 4, &sv);
+		v = value(d, 3341, 0, 5527);
+		assert_int_equal(v->v.bytes.len, 5);
+		assert_memory_equal(v->v.bytes.ptr, "ab\xef\xbf\xbd", 5);
+	}
+
 	/* Identity from the config, defaults otherwise. */
 	v = value(d, 3, 0, 0);
 	assert_non_null(v);
@@ -224,6 +237,11 @@ static void adapter_reported_identity_and_state(void **state)
 	assert_non_null(v);
 	assert_int_equal(v->v.bytes.len, 5);
 	assert_memory_equal(v->v.bytes.ptr, "3.1.4", 5);
+	/* Device text enters the model as UTF-8: U+FFFD for what is not. */
+	h->set_identity(d, GWD_ID_FIRMWARE, "3.1\xff");
+	v = value(d, 3, 0, 3);
+	assert_int_equal(v->v.bytes.len, 6);
+	assert_memory_equal(v->v.bytes.ptr, "3.1\xef\xbf\xbd", 6);
 
 	/* Adapter-judged health: DOWN sets error code 8 and makes the client
 	 * unavailable; UP clears both. */

@@ -283,6 +283,48 @@ static void ranges_and_rounding(void **state)
 	assert_int_equal(r[3], 1);
 }
 
+/* Integers from an integral inverse transform (issue 16, item 15) reach
+ * the registers with every bit, and are range-checked exactly. */
+static void exact_integer_writes(void **state)
+{
+	struct mb_format f = fmt("int64", "ABCDEFGH");
+	struct gwd_value v = gwd_value_int((INT64_C(1) << 53) + 1);
+	struct gwd_value u = {.type = GWD_V_UINT};
+	uint16_t r[4];
+
+	assert_int_equal(mb_encode(&f, &v, r), 0);
+	assert_int_equal(r[0], 0x0020);
+	assert_int_equal(r[1], 0);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[3], 1);
+	v = gwd_value_int(INT64_MIN);
+	assert_int_equal(mb_encode(&f, &v, r), 0);
+	assert_int_equal(r[0], 0x8000);
+	assert_int_equal(r[3], 0);
+	u.v.u = UINT64_C(1) << 63;
+	assert_int_equal(mb_encode(&f, &u, r), -ERANGE);
+	f = fmt("uint64", "ABCDEFGH");
+	u.v.u = UINT64_MAX;
+	assert_int_equal(mb_encode(&f, &u, r), 0);
+	assert_int_equal(r[0], 0xffff);
+	assert_int_equal(r[3], 0xffff);
+	u.v.u = UINT64_MAX - 1;
+	assert_int_equal(mb_encode(&f, &u, r), 0);
+	assert_int_equal(r[3], 0xfffe);
+	f = fmt("uint32", "ABCD");
+	v = gwd_value_int(INT64_C(1) << 32);
+	assert_int_equal(mb_encode(&f, &v, r), -ERANGE);
+	v = gwd_value_int(UINT32_MAX);
+	assert_int_equal(mb_encode(&f, &v, r), 0);
+	assert_int_equal(r[0], 0xffff);
+	f = fmt("int16", "ABCD");
+	v = gwd_value_int(32768);
+	assert_int_equal(mb_encode(&f, &v, r), -ERANGE);
+	v = gwd_value_int(-32768);
+	assert_int_equal(mb_encode(&f, &v, r), 0);
+	assert_int_equal(r[0], 0x8000);
+}
+
 static void names(void **state)
 {
 	enum mb_table t;
@@ -306,6 +348,7 @@ int main(void)
 		cmocka_unit_test(bits),         cmocka_unit_test(floats),
 		cmocka_unit_test(fixed_point),  cmocka_unit_test(bcd),
 		cmocka_unit_test(strings),      cmocka_unit_test(ranges_and_rounding),
+		cmocka_unit_test(exact_integer_writes),
 		cmocka_unit_test(names),
 	};
 

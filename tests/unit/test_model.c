@@ -93,6 +93,19 @@ static void converts_only_without_loss(void **state)
 	assert_int_equal(lwm_model_set(m, &p, &v), -EINVAL);
 	v = sval("8");
 	assert_int_equal(lwm_model_set(m, &p, &v), -EINVAL);
+	/* the whole 64-bit range, exactly at its ends (issue 16, item 15) */
+	v = fval(-0x1p63);
+	assert_int_equal(lwm_model_set(m, &p, &v), 1);
+	assert_true(lwm_model_get(m, &p)->v.i == INT64_MIN);
+	v = fval(0x1p63);
+	assert_int_equal(lwm_model_set(m, &p, &v), -EINVAL);
+	assert_int_equal(lwm_model_add_instance(m, 0, 1), 0);
+	p = lwm_path_make(4, 0, 1, 16, 0); /* Unsigned Integer */
+	v = fval(0x1p64 - 0x1p11); /* the largest double below 2^64 */
+	assert_int_equal(lwm_model_set(m, &p, &v), 1);
+	assert_true(lwm_model_get(m, &p)->v.u == UINT64_MAX - 2047);
+	v = fval(0x1p64);
+	assert_int_equal(lwm_model_set(m, &p, &v), -EINVAL);
 	lwm_model_free(m);
 }
 

@@ -295,6 +295,9 @@ struct gwd_adapter_ops {
 	 * exactly once, or return a negative errno now (op is then not
 	 * completed).  v and args are borrowed for the call. */
 	int (*read)(void *device_ctx, gwd_channel_t ch, struct gwd_op *op);
+	/* write: a number comes as GWD_V_INT or GWD_V_UINT when the point's
+	 * inverse transform keeps it an integer (exact to 64 bits: check it
+	 * against the register's type exactly), else as GWD_V_DOUBLE. */
 	int (*write)(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
 		     struct gwd_op *op);
 	int (*execute)(void *device_ctx, gwd_channel_t ch, const void *args, size_t len,
