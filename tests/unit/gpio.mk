@@ -11,3 +11,24 @@ tests_unit_test_gpio_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_gpio_LDADD = $(TEST_LIBS) -lpthread
 TESTS += tests/unit/test_gpio
 endif
+
+# The same adapter with the fake chip as a plugin, for the integration test
+# only (check_LTLIBRARIES: built by make check, never installed).  The fake
+# is driven through a control socket the test names in the environment.
+if ENABLE_GPIO
+check_LTLIBRARIES += tests/fixtures/gpio/gpio.la
+tests_fixtures_gpio_gpio_la_SOURCES = adapters/gpio/gpio.c adapters/gpio/gpio_chip.h \
+	tests/fixtures/gpio/gpio_chip_fake.c tests/fixtures/gpio/gpio_chip_fake.h \
+	tests/fixtures/gpio/fake_ctl.c
+tests_fixtures_gpio_gpio_la_CFLAGS = $(AM_CFLAGS)
+tests_fixtures_gpio_gpio_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-Wl,--no-undefined
+tests_fixtures_gpio_gpio_la_LIBADD = -lpthread
+
+check_PROGRAMS += tests/integration/test_gpio
+tests_integration_test_gpio_SOURCES = tests/integration/test_gpio.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_gpio_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_gpio_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_gpio
+endif
