@@ -394,6 +394,26 @@ static void busy_line_takes_only_its_device_down(void **state)
 	assert_reads(e, "pi-dup", "/3/0/11/0", "8");
 }
 
+/* The Raspberry Pi example stays valid with the real plugin (a check does
+ * no I/O, so no chip is needed). */
+static void raspberry_pi_example_checks(void **state)
+{
+	char *bin = h_build_path("gatewayd/gatewayd");
+	char *adir = h_build_path("adapters/.libs");
+	const char *src = getenv("top_srcdir");
+	char *conf = h_strf("%s/config/raspberry-pi.conf", src ? src : ".");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", adir, NULL};
+	struct proc p = {0};
+	int status;
+
+	assert_int_equal(h_spawn(&p, argv, false, NULL), 0);
+	status = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_int_equal(status, 0);
+	free(bin);
+	free(adir);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +424,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(busy_line_takes_only_its_device_down, setup,
 						teardown),
+		cmocka_unit_test(raspberry_pi_example_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
