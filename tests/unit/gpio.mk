@@ -5,11 +5,20 @@
 if ENABLE_GPIO
 check_PROGRAMS += tests/unit/test_gpio
 tests_unit_test_gpio_SOURCES = tests/unit/test_gpio.c adapters/gpio/gpio.c \
-	adapters/gpio/gpio_chip.h tests/fixtures/gpio/gpio_chip_fake.c \
+	adapters/gpio/gpio_chip.h tests/unit/gpio_host.h tests/fixtures/gpio/gpio_chip_fake.c \
 	tests/fixtures/gpio/gpio_chip_fake.h
 tests_unit_test_gpio_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_gpio_LDADD = $(TEST_LIBS) -lpthread
 TESTS += tests/unit/test_gpio
+
+# The same adapter with its libgpiod backend on the kernel's gpio-sim chip
+# (root, configfs, the gpio-sim module); exits 77 (skipped) without them.
+check_PROGRAMS += tests/unit/test_gpio_sim
+tests_unit_test_gpio_sim_SOURCES = tests/unit/test_gpio_sim.c tests/unit/gpio_host.h \
+	adapters/gpio/gpio.c adapters/gpio/gpio_chip.h adapters/gpio/gpio_chip_v1.c
+tests_unit_test_gpio_sim_CFLAGS = $(TEST_CFLAGS) $(GPIO_CFLAGS)
+tests_unit_test_gpio_sim_LDADD = $(TEST_LIBS) $(GPIO_LIBS)
+TESTS += tests/unit/test_gpio_sim
 endif
 
 # The same adapter with the fake chip as a plugin, for the integration test
