@@ -26,6 +26,8 @@ endif
 # is driven through a control socket the test names in the environment.
 if ENABLE_GPIO
 check_LTLIBRARIES += tests/fixtures/gpio/gpio.la
+# make bench's gpio_edge_cost runs the daemon on it too.
+GPIO_BENCH_DEPS = tests/fixtures/gpio/gpio.la
 tests_fixtures_gpio_gpio_la_SOURCES = adapters/gpio/gpio.c adapters/gpio/gpio_chip.h \
 	tests/fixtures/gpio/gpio_chip_fake.c tests/fixtures/gpio/gpio_chip_fake.h \
 	tests/fixtures/gpio/fake_ctl.c
