@@ -110,6 +110,11 @@ const char *device_name(const struct gwd_device *d)
 	return d->cfg->name;
 }
 
+const char *device_state_dir(const struct gwd_device *d)
+{
+	return d->state_dir;
+}
+
 struct lwm_client *device_client(struct gwd_device *d)
 {
 	return d->n_clients ? d->clients[0] : NULL;

@@ -38,6 +38,8 @@ void device_stop(struct gwd_device *d);
 void device_destroy(struct gwd_device *d);
 
 const char *device_name(const struct gwd_device *d);
+/* gateway.state_dir; borrowed from the config (host service, ABI 1.2). */
+const char *device_state_dir(const struct gwd_device *d);
 /* The registration with the device's first server (NULL without engine). */
 struct lwm_client *device_client(struct gwd_device *d);
 /* One registration per server of the device, in its config order. */

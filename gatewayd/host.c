@@ -134,6 +134,7 @@ static const struct gwd_host table = {
 	.device_name = device_name,
 	.set_identity = device_set_identity,
 	.set_state = device_set_state,
+	.state_dir = device_state_dir,
 };
 
 const struct gwd_host *host_table(void)

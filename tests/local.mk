@@ -20,6 +20,7 @@ include tests/unit/codec.mk
 include tests/unit/config.mk
 include tests/unit/loader.mk
 include tests/unit/ddf.mk
+include tests/unit/gpio.mk
 include tests/lwm2m-server/local.mk
 include tests/integration/local.mk
 include tests/out-of-tree/local.mk

@@ -7,6 +7,7 @@
  * --rate sets gateway.registration_rate (the figures are then paced, not the storm).
  *
  * Needs top_builddir and GW_ADAPTER_DIR in the environment (make bench sets them). */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -905,6 +906,175 @@ static void bench_startup(void)
 	}
 }
 
+/* ---- 7: GPIO edges ----------------------------------------------------------------- */
+
+/* CPU time of every thread of pid so far (ns): schedstat's run time, far finer than
+ * /proc/PID/stat's clock ticks. */
+static long long proc_cpu_ns(pid_t pid)
+{
+	char path[64], line[128];
+	long long sum = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char p[400];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/schedstat", path, e->d_name);
+		f = fopen(p, "r");
+		if (f && fgets(line, sizeof(line), f))
+			sum += strtoll(line, NULL, 10);
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* One line to the fake chip's control socket and its answer; false on failure. */
+static bool gpio_ctl(int fd, const char *line, char *ans, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return false;
+	while (got == 0 || ans[got - 1] != '\n') {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (got + 1 >= len || poll(&p, 1, timeout_ms) != 1)
+			return false;
+		n = read(fd, ans + got, len - 1 - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	ans[got - 1] = '\0';
+	return strncmp(ans, "ok", 2) == 0;
+}
+
+/* gatewayd with the gpio adapter built on the fake chip (tests/fixtures/gpio); an input
+ * toggled at 1 kHz by the fake's own thread through the line's event fd, its counter
+ * observed with pmin=1.  The figure is the daemon's CPU per 1,000 edges, less the
+ * generating thread's own (it lives in the daemon's process); beside it the notifications
+ * that reached the server, which pmin bounds whatever the edge rate. */
+static bool gpio_run(long edges, struct figure *f, struct figure *core, struct figure *notes)
+{
+	char *dir = h_tmpdir();
+	char *plugins = h_build_path("tests/fixtures/gpio/.libs");
+	char *sock = h_strf("%s/gpio.sock", dir);
+	char *conf = h_strf("%s/gpio.conf", dir);
+	const char *old = getenv("GW_ADAPTER_DIR");
+	char *saved = old ? strdup(old) : NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct proc srv, gw;
+	char line[64], ans[128];
+	long long c0, c1;
+	uint64_t t0, w0, w1, ctl_ns;
+	long notified = 0;
+	json_t *ev;
+	int port, fd = -1;
+	bool ok = false;
+	FILE *cf;
+
+	port = h_start_server(&srv, dir);
+	cf = fopen(conf, "w");
+	if (port <= 0 || !cf)
+		die("gpio: cannot start the test server");
+	fprintf(cf,
+		"gateway = { name = \"b\"; state_dir = \"%s\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 300; } );\n"
+		"devices = ( { name = \"in\"; adapter = \"gpio\"; chip = \"pinctrl-fake\";\n"
+		"  points = (\n"
+		"    { channel = \"s\"; path = \"/3200/0/5500\"; line = \"IN\"; },\n"
+		"    { channel = \"n\"; path = \"/3200/0/5501\"; line = \"IN\"; function = \"counter\"; }\n"
+		"  ); } );\n",
+		dir, port);
+	fclose(cf);
+	setenv("GW_ADAPTER_DIR", plugins, 1);
+	setenv("GWD_GPIO_FAKE_CHIP", "pinctrl-fake:IN", 1);
+	setenv("GWD_GPIO_FAKE_CTL", sock, 1);
+	start_daemon(&gw, dir, conf, NULL, &t0);
+	if (saved)
+		setenv("GW_ADAPTER_DIR", saved, 1);
+	unsetenv("GWD_GPIO_FAKE_CHIP");
+	unsetenv("GWD_GPIO_FAKE_CTL");
+	ev = h_wait_event(&srv, "register", "ep", "b-in", H_TIMEOUT_MS);
+	if (!ev) {
+		fprintf(stderr, "bench: gpio: the device did not register (is the fake plugin "
+				"built? make check builds it)\n");
+		goto out;
+	}
+	json_decref(ev);
+	json_decref(h_request(&srv, H_TIMEOUT_MS, "raw b-in PUT /3200/0/5501?pmin=1 -"));
+	ev = h_request(&srv, H_TIMEOUT_MS, "observe b-in /3200/0/5501 text");
+	if (!ev || strcmp(json_string_value(json_object_get(ev, "code")) ?: "", "2.05") != 0) {
+		fprintf(stderr, "bench: gpio: the observation failed\n");
+		json_decref(ev);
+		goto out;
+	}
+	json_decref(ev);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	snprintf(line, sizeof(line), "toggle 0 %ld 1000\n", edges);
+	c0 = proc_cpu_ns(gw.pid);
+	w0 = mono_us();
+	if (!gpio_ctl(fd, line, ans, sizeof(ans), (int)edges + 30000)) {
+		fprintf(stderr, "bench: gpio: toggle failed: %s\n", ans);
+		goto out;
+	}
+	c1 = proc_cpu_ns(gw.pid);
+	w1 = mono_us();
+	ctl_ns = strtoull(ans + 3, NULL, 10);
+	/* Those the server printed by now (its pipe is read as events are awaited). */
+	while ((ev = h_wait_event(&srv, "notify", NULL, NULL, 100))) {
+		notified++;
+		json_decref(ev);
+	}
+	if (c0 < 0 || c1 < 0)
+		goto out;
+	add(f, ((double)(c1 - c0) - (double)ctl_ns) / 1e6 / ((double)edges / 1000.0));
+	add(core, ((double)(c1 - c0) - (double)ctl_ns) / 1e3 / (double)(w1 - w0) * 100.0);
+	add(notes, (double)notified / ((double)(w1 - w0) / 1e6));
+	ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	stop_daemon(&gw);
+	h_stop(&srv, SIGTERM, 5000);
+	free(saved);
+	free(plugins);
+	free(sock);
+	free(conf);
+	h_tmpdir_remove(dir);
+	return ok;
+}
+
+static void bench_gpio(void)
+{
+	long edges = O.quick ? 2000 : 10000;
+	struct figure *f = fig("gpio_edge_cost", 1000, "ms");
+	struct figure *core = info("gpio_edge_core_1khz", edges, "%core");
+	struct figure *notes = info("gpio_edge_notify", edges, "notif/s");
+
+	for (int i = 0; i < O.runs; i++) {
+		fprintf(stderr, "bench: gpio run %d/%d (%ld edges at 1 kHz)\n", i + 1, O.runs, edges);
+		if (!gpio_run(edges, f, core, notes)) {
+			not_measurable(f, "the gpio adapter on the fake chip did not run");
+			return;
+		}
+	}
+}
+
 /* ---- the claim that the test server is too slow for the storm ------------------------ */
 
 static void bench_test_server(long n)
@@ -994,6 +1164,8 @@ int main(int argc, char **argv)
 		bench_idle();
 	if (wanted("startup_ready") || wanted("startup_registered"))
 		bench_startup();
+	if (wanted("gpio_edge_cost"))
+		bench_gpio();
 	if (O.test_server_n > 0)
 		bench_test_server(O.test_server_n);
 	report();

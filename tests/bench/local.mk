@@ -14,7 +14,7 @@ dist_noinst_SCRIPTS += tests/bench/run-benchmarks.sh
 EXTRA_DIST += tests/bench/README.md
 
 bench: all tests/bench/bench-load-server tests/bench/bench-raw-notifier tests/bench/bench \
-		tests/lwm2m-server/lwm2m-test-server
+		tests/lwm2m-server/lwm2m-test-server $(GPIO_BENCH_DEPS)
 	BENCH_QUICK='$(BENCH_QUICK)' BENCH_ARGS='$(BENCH_ARGS)' \
 	$(srcdir)/tests/bench/run-benchmarks.sh '$(abs_top_builddir)' '$(abs_top_srcdir)'
 .PHONY: bench

@@ -258,6 +258,18 @@ static void adapter_reported_identity_and_state(void **state)
 	assert_true(lwm_client_available(device_client(d)));
 }
 
+/* ABI 1.2: the adapter learns the daemon's state directory. */
+static void adapter_learns_state_dir(void **state)
+{
+	struct env *e = *state;
+	const struct gwd_host *h = host_table();
+
+	assert_true(h->abi_minor >= 2);
+	assert_true(h->size >= offsetof(struct gwd_host, state_dir) + sizeof(h->state_dir));
+	assert_non_null(e->cfg->gateway.state_dir);
+	assert_string_equal(h->state_dir(e->dev[0]), e->cfg->gateway.state_dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +277,7 @@ int main(void)
 		cmocka_unit_test(polls_on_the_clock_and_tracks_min_max),
 		cmocka_unit_test(failing_device_goes_down_and_recovers),
 		cmocka_unit_test(adapter_reported_identity_and_state),
+		cmocka_unit_test(adapter_learns_state_dir),
 	};
 	if (skip_without_sim())
 		return 77;

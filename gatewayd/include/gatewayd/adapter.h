@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define GWD_ADAPTER_ABI_MAJOR 1
-#define GWD_ADAPTER_ABI_MINOR 1
+#define GWD_ADAPTER_ABI_MINOR 2
 
 /* Name of the one data symbol an adapter exports. */
 #define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
@@ -217,6 +217,14 @@ struct gwd_host {
 	 * (0 for UP).  Without these calls the daemon judges health itself
 	 * from failed operations. */
 	void (*set_state)(struct gwd_device *dev, enum gwd_device_state state, int cause);
+
+	/* ---- ABI 1.2 ---- */
+
+	/* The daemon's state directory (gateway.state_dir), where an adapter
+	 * may keep what a device must remember across restarts, in files
+	 * named after the device (device_name) and ending in the adapter's
+	 * name.  Borrowed for the device's lifetime. */
+	const char *(*state_dir)(const struct gwd_device *dev);
 };
 
 /* Config readers for an adapter's device_new / channel_new that keep going
