@@ -1279,9 +1279,22 @@ int lwm_client_update_now(struct lwm_client *c)
 	return r;
 }
 
+static void begin_disable(struct lwm_client *c, uint32_t seconds);
+
 void lwm_client_disable(struct lwm_client *c, uint32_t seconds)
 {
 	log_notice(c->name, "disabled by the server for %u s", seconds);
+	begin_disable(c, seconds);
+}
+
+void lwm_client_restart(struct lwm_client *c)
+{
+	log_notice(c->name, "registration with %s starts again", c->server_uri);
+	begin_disable(c, 0);
+}
+
+static void begin_disable(struct lwm_client *c, uint32_t seconds)
+{
 	/* The Execute's answer goes first: de-register from the timer. */
 	c->disabled = true;
 	c->disable_step = LWM_DISABLE_DEREGISTER;

@@ -182,11 +182,13 @@ static void failing_device_goes_down_and_recovers(void **state)
 		advance(e, 1000); /* ops 2..4 fail */
 	assert_true(device_is_down(d));
 	assert_int_equal(error_code(d), 8); /* peripheral malfunction */
-	/* The last good value stays readable. */
-	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
+	/* Three polls without a value: past the default stale limit (3 x the
+	 * poll period), the last good value is no longer served. */
+	assert_null(value(d, 3316, 0, 5700));
 	advance(e, 1000); /* op 5 succeeds again */
 	assert_false(device_is_down(d));
 	assert_int_equal(error_code(d), 0);
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
 	/* The other device kept its schedule meanwhile. */
 	assert_true(value(e->dev[0], 3200, 0, 5501)->v.i > 11);
 }
