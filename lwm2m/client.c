@@ -250,6 +250,20 @@ static int add_core_objects(struct lwm_client *c, const struct lwm_client_config
 	return r ? -EINVAL : 0;
 }
 
+/* Mandatory Server resources a bootstrap server may leave out get the
+ * values in use: Notification Storing the spec's default (true), Binding
+ * the client's. */
+static void fill_mandatory(struct lwm_client *c)
+{
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 6, 0);
+
+	if (!lwm_model_get(c->model, &p))
+		set_bool(c->model, 1, c->server_iid, 6, true);
+	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
+	if (!lwm_model_get(c->model, &p))
+		set_str(c->model, 1, c->server_iid, 7, c->binding);
+}
+
 /* account_in_model: fill what the config left open from /0/si and /1/vi. */
 static int account_from_model(struct lwm_client *c)
 {
@@ -371,6 +385,8 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (c->account_in_model)
+		fill_mandatory(c);
 	if (!c->lifetime && !c->lifetime_infinite)
 		c->lifetime = 300;
 	if (!c->short_server_id)
