@@ -434,9 +434,12 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->model &&
-			    lwm_model_set(d->model, &d->points[op->point].path, &op->written) == 1)
-				values_changed(d, &d->points[op->point].path);
+			if (op->written.type != LWM_T_NONE && d->model) {
+				struct gw_point *pt = &d->points[op->point];
+				health_fresh(&d->health, op->point, clock_now_ms());
+				if (lwm_model_set(d->model, &pt->path, &op->written) == 1)
+					values_changed(d, &pt->path);
+			}
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
