@@ -1275,7 +1275,6 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		if (!d->model || !d->clients)
 			r = -ENOMEM;
 	}
-
 	/* One registration per server; all of them serve the one model.  The
 	 * account of servers[i] is Security /0/i and Server /1/i. */
 	for (size_t i = 0; r == 0 && engine && i < dc->n_servers; i++) {
