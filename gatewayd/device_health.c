@@ -38,6 +38,13 @@ uint64_t health_limit_ms(uint32_t poll_ms, double factor, bool has_after, uint32
 	return (uint64_t)llround((double)poll_ms * factor);
 }
 
+static bool power_of_ten(unsigned long k)
+{
+	while (k >= 10 && k % 10 == 0)
+		k /= 10;
+	return k == 1;
+}
+
 /* The earliest time a check can find something: a current point running
  * out of time, or (after Reset Error Code) a stale point's next limit. */
 static void arm(struct dev_health *h)
@@ -77,9 +84,14 @@ static void check(struct gw_timer *t, void *ud)
 		pt->stale = true;
 		h->n_stale++;
 		report = true;
+		/* A device slower than the limit would flap: say so, but not
+		 * every time. */
+		pt->said = power_of_ten(++pt->spells);
 		lwm_path_format(&pt->path, path, sizeof(path));
-		log_warn(h->name, "%s stale: no value for %.1f s (limit %.1f s); reads answer 5.03",
-			 path, (double)(now - pt->fresh_ms) / 1000.0, (double)pt->limit_ms / 1000.0);
+		if (pt->said)
+			log_warn(h->name, "%s stale: no value for %.1f s (limit %.1f s); reads answer "
+				 "5.03 (%lu time%s so far)", path, (double)(now - pt->fresh_ms) / 1000.0,
+				 (double)pt->limit_ms / 1000.0, pt->spells, pt->spells == 1 ? "" : "s");
 		/* No current value to give: the model forgets it. */
 		if (h->model && lwm_model_unset(h->model, &pt->path) == 1 && h->changed)
 			h->changed(&pt->path, h->ud);
@@ -153,7 +165,8 @@ void health_fresh(struct dev_health *h, size_t i, uint64_t now_ms)
 	pt->stale = false;
 	h->n_stale--;
 	lwm_path_format(&pt->path, path, sizeof(path));
-	log_notice(h->name, "%s current again", path);
+	if (pt->said)
+		log_notice(h->name, "%s current again", path);
 	if (!h->down && !h->n_stale)
 		h->cleared = false; /* the next condition is reported afresh */
 	show_code(h);

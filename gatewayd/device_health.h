@@ -32,6 +32,8 @@ struct health_point {
 	uint64_t limit_ms; /* 0: never stale */
 	uint64_t fresh_ms; /* when its last value arrived (or tracking began) */
 	bool stale;
+	bool said;         /* this stale spell was logged */
+	unsigned long spells; /* times it went stale: the 1st, 10th, 100th... are logged */
 };
 
 struct dev_health {

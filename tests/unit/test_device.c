@@ -233,7 +233,8 @@ static void silent_device_goes_stale_and_recovers(void **state)
 	advance(e, 1000);	/* op 2: the last answer, at t = 1 s */
 	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 12.0, 0);
 	advance(e, 1000);	/* op 3 is never answered */
-	advance(e, 1999);	/* t = 3.999 s: 2.999 s old, not stale yet */
+	advance(e, 1000);
+	advance(e, 999);	/* t = 3.999 s: 2.999 s old, not stale yet */
 	assert_non_null(value(d, 3316, 0, 5700));
 	assert_int_equal(error_code(d), 0);
 	advance(e, 1);		/* 3 s old: stale */
@@ -249,14 +250,19 @@ static void silent_device_goes_stale_and_recovers(void **state)
 	assert_int_equal(execute_obj3(d, 12), LWM_OP_DONE);
 	assert_int_equal(error_code(d), 0);
 	assert_int_equal(error_code_instances(d), 1);
-	advance(e, 2999);
+	advance(e, 1000);
+	advance(e, 1000);
+	advance(e, 999);
 	assert_int_equal(error_code(d), 0);
 	/* ... until another limit passes without a value. */
 	advance(e, 1);
 	assert_int_equal(error_code(d), 8);
 
 	/* t = 10 s: its report brings the value back and clears the code. */
-	advance(e, 3000);
+	advance(e, 1000);
+	advance(e, 1000);
+	assert_null(value(d, 3316, 0, 5700));
+	advance(e, 1000);
 	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 12.0, 0);
 	assert_int_equal(error_code(d), 0);
 }
