@@ -64,14 +64,16 @@ static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
 	    "server_public_key", "ca_file", "server_certificate", "sni"
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
-	"points", "credentials", "access", CFG_CREDENTIAL_KEYS, NULL,
+	"points", "credentials", "access", CFG_CREDENTIAL_KEYS, "stale_after", "stale_factor",
+	NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
 static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
 	"model", "serial", "firmware_version", "points", "credentials", "access",
-	CFG_CREDENTIAL_KEYS, "send_period", "send_on_change", "send_format", NULL,
+	CFG_CREDENTIAL_KEYS, "send_period", "send_on_change", "send_format", "stale_after",
+	"stale_factor", NULL,
 };
 static const char *const cfg_access_keys[] = {"server", "objects", "rights", NULL};
 /* One entry of a device's (or profile's) per-server credentials list. */
@@ -80,7 +82,7 @@ static const char *const cfg_server_credential_keys[] = {
 };
 static const char *const cfg_point_reserved[] = {
 	"channel", "path", "scale", "offset", "min", "max", "poll", "units",
-	"send_period", "send_on_change", NULL,
+	"send_period", "send_on_change", "stale_after", "stale_factor", NULL,
 };
 
 static const char *const cfg_identity_keys[] = {
@@ -564,6 +566,29 @@ static int cfg_read_period(struct cfg_loader *ld, config_setting_t *group, const
 	}
 	*out_ms = (uint32_t)llround(v * 1000.0);
 	return 0;
+}
+
+/* stale_after (0 or seconds, as a period) and stale_factor (0, or 2..1000
+ * poll periods: below 2 a read that is merely late would count as stale)
+ * of g into st.  false on an error (reported). */
+static bool cfg_read_stale(struct cfg_loader *ld, config_setting_t *g, struct cfg_stale *st)
+{
+	config_setting_t *s = cfg_get(g, "stale_factor");
+	bool ok = true;
+	double v;
+
+	if (cfg_read_period(ld, g, "stale_after", &st->stale_after_ms) == 0)
+		st->has_stale_after = true;
+	else if (cfg_get(g, "stale_after"))
+		ok = false;
+	if (s && (!cfg_number(s, &v) || !isfinite(v) || (v != 0 && (v < 2.0 || v > 1000.0)))) {
+		cfg_err_type(ld, s, "0 (never stale) or a number of poll periods 2..1000");
+		ok = false;
+	} else if (s) {
+		st->stale_factor = v;
+		st->has_stale_factor = true;
+	}
+	return ok;
 }
 
 /* Bounds of a notification store: 1..1000000 entries, 1 KiB..64 MiB. */
@@ -1265,6 +1290,8 @@ static void cfg_load_points(struct cfg_loader *ld, config_setting_t *list, struc
 			p.has_send_on_change = true;
 		else if (cfg_get(g, "send_on_change"))
 			keep = false;
+		if (!cfg_read_stale(ld, g, &p.stale))
+			keep = false;
 		p.node = (struct gwd_cfg){
 			.cfg = ld->cfg, .own = g, .fallback = NULL, .reserved = cfg_point_reserved,
 		};
@@ -1883,6 +1910,25 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 		s = cfg_get(d.profile->setting, "points");
 	if (s)
 		cfg_load_points(ld, s, &d.points, &d.n_points);
+
+	/* Stale values: the device's keys, else its profile's. */
+	d.stale.stale_factor = CFG_DEFAULT_STALE_FACTOR;
+	d.stale.has_stale_factor = true;
+	if (d.profile)
+		cfg_read_stale(ld, d.profile->setting, &d.stale);
+	{
+		struct cfg_stale own = {0};
+		cfg_read_stale(ld, g, &own);
+		if (own.has_stale_after || own.has_stale_factor)
+			d.stale = (struct cfg_stale){.stale_factor = CFG_DEFAULT_STALE_FACTOR,
+						     .has_stale_factor = true};
+		if (own.has_stale_after) {
+			d.stale.has_stale_after = true;
+			d.stale.stale_after_ms = own.stale_after_ms;
+		}
+		if (own.has_stale_factor)
+			d.stale.stale_factor = own.stale_factor;
+	}
 
 	/* Send: the device's own keys (not a profile's). */
 	cfg_read_period(ld, g, "send_period", &d.send_period_ms);

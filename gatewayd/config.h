@@ -77,6 +77,16 @@ struct cfg_bus {
 	struct gwd_cfg node; /* adapter keys */
 };
 
+/* When a point's value counts as stale (device_health.h): stale_after_ms
+ * when has_stale_after (0: never), else the point's poll period times
+ * stale_factor (0: never) when has_stale_factor. */
+struct cfg_stale {
+	bool has_stale_after, has_stale_factor;
+	uint32_t stale_after_ms;
+	double stale_factor;
+};
+#define CFG_DEFAULT_STALE_FACTOR 3.0
+
 struct cfg_point {
 	const char *channel;       /* adapter channel name */
 	uint16_t oid, iid, rid;    /* target resource */
@@ -89,6 +99,8 @@ struct cfg_point {
 	bool has_send_period, has_send_on_change;
 	uint32_t send_period_ms;
 	bool send_on_change;
+	/* Stale values: overrides of the device's stale_after / stale_factor. */
+	struct cfg_stale stale;
 	struct gwd_cfg node;       /* adapter keys */
 };
 
@@ -145,6 +157,10 @@ struct cfg_device {
 	uint32_t send_period_ms;
 	bool send_on_change;
 	uint16_t send_format;
+	/* Stale values: every point's, unless the point says otherwise (the
+	 * device's keys, else its profile's; has_stale_factor is always set,
+	 * CFG_DEFAULT_STALE_FACTOR by default). */
+	struct cfg_stale stale;
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */

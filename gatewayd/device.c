@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "file.h"
+#include "device_health.h"
 #include "host.h"
 #include "log.h"
 #include "lwm2m/acl.h"
@@ -33,7 +34,7 @@
 /* Device resources the daemon itself maintains; a point may not map them. */
 static bool daemon_owned(uint16_t oid, uint16_t rid)
 {
-	static const uint16_t device_rids[] = {0, 1, 2, 3, 11, 13, 14, 15, 16};
+	static const uint16_t device_rids[] = {0, 1, 2, 3, 11, 12, 13, 14, 15, 16};
 
 	if (oid != 3)
 		return false;
@@ -86,6 +87,8 @@ struct gwd_device {
 	bool down;
 	bool adapter_judges;      /* the adapter reports UP/DOWN itself (set_state) */
 	size_t ops_in_flight;
+	struct dev_health health; /* Error Code, stale points (device_health.c) */
+	struct gw_timer reboot_timer; /* Execute /3/0/4, after its answer */
 };
 
 enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE };
@@ -148,6 +151,7 @@ bool device_is_down(const struct gwd_device *d)
 }
 
 static void ready_timeout(struct gw_timer *t, void *ud);
+static void reboot_due(struct gw_timer *t, void *ud);
 
 /* Start the LwM2M registrations, once. */
 static void register_client(struct gwd_device *d)
@@ -206,22 +210,15 @@ size_t device_check_points(struct cfg *cfg, const struct cfg_device *dc)
 
 /* ---- values in -------------------------------------------------------------- */
 
-static void set_error_code(struct gwd_device *d, int64_t code)
+static void health_changed(const struct lwm_path *p, void *ud)
 {
-	struct lwm_path p = lwm_path_make(4, 3, 0, 11, 0);
-	struct lwm_value v = {.type = LWM_T_INTEGER};
-
-	if (!d->model)
-		return;
-	v.v.i = code;
-	if (lwm_model_set(d->model, &p, &v) == 1)
-		values_changed(d, &p); /* observers */
+	values_changed(ud, p);
 }
 
 static void mark_down(struct gwd_device *d, bool down)
 {
 	d->down = down;
-	set_error_code(d, down ? 8 : 0); /* 8: peripheral malfunction */
+	health_set_down(&d->health, down); /* Error Code 8 while down */
 	for (size_t i = 0; i < d->n_clients; i++)
 		lwm_client_set_available(d->clients[i], !down);
 }
@@ -238,6 +235,7 @@ static void note_success(struct gwd_device *d)
 static void note_failure(struct gwd_device *d, int err)
 {
 	d->failures++;
+	health_failure(&d->health); /* reports again after Reset Error Code */
 	if (!d->down && !d->adapter_judges && d->failures >= DEVICE_DOWN_AFTER) {
 		mark_down(d, true);
 		log_warn(device_name(d), "device down after %u failed operations (last: %s)",
@@ -327,6 +325,7 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 		return;
 	}
 	pt->warned = false;
+	health_fresh(&d->health, (size_t)(pt - d->points), clock_now_ms());
 	if (r == 1)
 		values_changed(d, &pt->path); /* observers */
 	if (pt->has_min_max && v.type == LWM_T_FLOAT)
@@ -450,9 +449,12 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
 			 * the device reports otherwise. */
-			if (op->written.type != LWM_T_NONE && d->model &&
-			    lwm_model_set(d->model, &d->points[op->point].path, &op->written) == 1)
-				values_changed(d, &d->points[op->point].path);
+			if (op->written.type != LWM_T_NONE && d->model) {
+				struct gw_point *pt = &d->points[op->point];
+				health_fresh(&d->health, op->point, clock_now_ms());
+				if (lwm_model_set(d->model, &pt->path, &op->written) == 1)
+					values_changed(d, &pt->path);
+			}
 		} else if (is_device_failure(status)) {
 			note_failure(d, status);
 		}
@@ -508,11 +510,19 @@ static struct gw_point *min_max_point(struct gwd_device *d, const struct lwm_pat
 	return pt && pt->has_min_max ? pt : NULL;
 }
 
+/* Object 3's executables the gateway carries out itself, unless a point
+ * maps one to the device (Reboot to a device that can reboot). */
+static bool device_obj3_executable(const struct lwm_path *p)
+{
+	return p->len == 3 && LWM_PATH_OID(p) == 3 && LWM_PATH_IID(p) == 0 &&
+	       (LWM_PATH_RID(p) == 4 || LWM_PATH_RID(p) == 12);
+}
+
 static bool client_owns(struct lwm_client *c, const struct lwm_path *p, void *ud)
 {
 	struct gwd_device *d = ud;
 
-	if (point_at(d, p))
+	if (point_at(d, p) || device_obj3_executable(p))
 		return true;
 	return LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && min_max_point(d, p);
 }
@@ -588,6 +598,18 @@ static int client_write(struct lwm_client *c, const struct lwm_record *recs, siz
 	return LWM_OP_PENDING;
 }
 
+static int device_obj3_execute(struct gwd_device *d, uint16_t rid)
+{
+	if (rid == 12) {
+		health_reset_codes(&d->health, clock_now_ms());
+		return LWM_OP_DONE;
+	}
+	/* Reboot: answered 2.04 first, carried out from the loop after. */
+	log_notice(device_name(d), "reboot requested by the server");
+	gw_timer_arm(&d->reboot_timer, clock_now_ms());
+	return LWM_OP_DONE;
+}
+
 static int client_execute(struct lwm_client *c, const struct lwm_path *p, const uint8_t *args,
 			  size_t len, struct lwm_op *lop, void *ud)
 {
@@ -611,6 +633,8 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 		return LWM_OP_DONE;
 	}
 	pt = point_at(d, p);
+	if (!pt && device_obj3_executable(p))
+		return device_obj3_execute(d, LWM_PATH_RID(p));
 	if (!pt)
 		return -ENOENT;
 	if (d->down)
@@ -917,7 +941,12 @@ static int build_model(struct gwd_device *d)
 	set_identity(m, 2, dc->serial ? dc->serial : dc->name);
 	if (dc->firmware_version)
 		set_identity(m, 3, dc->firmware_version);
-	set_error_code(d, 0);
+	/* Reboot and Reset Error Code (the gateway's, unless a point maps
+	 * Reboot to the device), executable. */
+	p = lwm_path_make(3, 3, 0, 4, 0);
+	lwm_model_add_resource(m, &p);
+	p = lwm_path_make(3, 3, 0, 12, 0);
+	lwm_model_add_resource(m, &p);
 	/* Current Time (kept current by the LwM2M layer), UTC Offset, Timezone. */
 	{
 		time_t now = time(NULL);
@@ -1234,6 +1263,24 @@ static int bootstrap_create(struct gwd_device *d)
 	return 0; /* bootstraps at start */
 }
 
+/* Error Code and stale limits: the point's stale_after or stale_factor
+ * (times its poll period), else the device's (config.h). */
+static int device_health_init(struct gwd_device *d, struct timerq *timers)
+{
+	const struct cfg_device *dc = d->cfg;
+	int r = health_init(&d->health, dc->name, d->model, timers, d->n_points, health_changed, d);
+
+	for (size_t i = 0; r == 0 && i < d->n_points; i++) {
+		const struct cfg_point *cp = d->points[i].cfg;
+		const struct cfg_stale *st = cp->stale.has_stale_after || cp->stale.has_stale_factor
+						     ? &cp->stale : &dc->stale;
+		uint64_t limit = health_limit_ms(cp->poll_ms, st->stale_factor,
+						 st->has_stale_after, st->stale_after_ms);
+		health_point(&d->health, i, &d->points[i].path, limit);
+	}
+	return r;
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -1326,6 +1373,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	}
 	if (r == 0 && d->model)
 		r = build_model(d);
+	if (r == 0)
+		r = device_health_init(d, timers); /* after /3/0 exists */
 	if (r == 0 && d->model)
 		r = build_acl(d);
 	if (r == 0 && d->model)
@@ -1340,9 +1389,42 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	if (timers) {
 		gw_timer_init(&d->poll_timer, timers, poll_due, d);
 		gw_timer_init(&d->ready_timer, timers, ready_timeout, d);
+		gw_timer_init(&d->reboot_timer, timers, reboot_due, d);
 	}
 	*out = d;
 	return 0;
+}
+
+/* Execute /3/0/4 Reboot of a device without a Reboot point: the gateway
+ * restarts what it holds of the device, as a reboot would.  The adapter
+ * stops the device (cancelling what is pending) and starts it again, every
+ * point is read again, and each registration ends and is made again, as a
+ * rebooted LwM2M device's would.  The down verdict and stale points stand
+ * until the device's next answers say otherwise. */
+static void reboot_due(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+	uint64_t now = clock_now_ms();
+	int r;
+
+	if (!d->started)
+		return;
+	for (size_t i = 0; i < d->n_clients; i++)
+		if (lwm_client_state(d->clients[i]) != LWM_CLIENT_IDLE)
+			lwm_client_restart(d->clients[i]);
+	gw_timer_disarm(&d->poll_timer);
+	d->ops->device_stop(d->actx);
+	r = d->ops->device_start(d->actx);
+	if (r < 0) {
+		log_err(device_name(d), "reboot: adapter could not start the device again: %s",
+			strerror(-r));
+		mark_down(d, true);
+		return;
+	}
+	log_notice(device_name(d), "rebooted: adapter state and registrations restarted");
+	for (size_t i = 0; i < d->n_points; i++)
+		d->points[i].next_poll_ms = now;
+	schedule_poll(d);
 }
 
 static void ready_timeout(struct gw_timer *t, void *ud)
@@ -1367,6 +1449,7 @@ int device_start(struct gwd_device *d)
 		return r;
 	}
 	d->started = true;
+	health_start(&d->health, now);
 	/* Not bootstrapped: that comes first, registration follows it. */
 	if (d->bs && d->n_clients == 0)
 		lwm_bootstrap_start(d->bs);
@@ -1396,6 +1479,9 @@ void device_stop(struct gwd_device *d)
 	gw_timer_disarm(&d->bs_timer);
 	gw_timer_disarm(&d->poll_timer);
 	gw_timer_disarm(&d->ready_timer);
+	if (d->reboot_timer.q)
+		gw_timer_disarm(&d->reboot_timer);
+	health_stop(&d->health);
 	d->ops->device_stop(d->actx);
 }
 
@@ -1415,6 +1501,7 @@ void device_destroy(struct gwd_device *d)
 	/* The clients take their accounts out of the model; then it goes. */
 	free_clients(d);
 	free(d->clients);
+	health_fini(&d->health);
 	lwm_model_free(d->model);
 	free(d->points);
 	free(d);

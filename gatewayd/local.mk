@@ -18,6 +18,7 @@ gatewayd_libgwdaemon_la_SOURCES = \
 	gatewayd/loop.c gatewayd/loop.h \
 	gatewayd/host.c gatewayd/host.h \
 	gatewayd/device.c gatewayd/device.h \
+	gatewayd/device_health.c gatewayd/device_health.h \
 	gatewayd/transform.c gatewayd/transform.h \
 	gatewayd/gateway.c gatewayd/gateway.h
 gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)

@@ -250,6 +250,20 @@ static int add_core_objects(struct lwm_client *c, const struct lwm_client_config
 	return r ? -EINVAL : 0;
 }
 
+/* Mandatory Server resources a bootstrap server may leave out get the
+ * values in use: Notification Storing the spec's default (true), Binding
+ * the client's. */
+static void fill_mandatory(struct lwm_client *c)
+{
+	struct lwm_path p = lwm_path_make(3, 1, c->server_iid, 6, 0);
+
+	if (!lwm_model_get(c->model, &p))
+		set_bool(c->model, 1, c->server_iid, 6, true);
+	p = lwm_path_make(3, 1, c->server_iid, 7, 0);
+	if (!lwm_model_get(c->model, &p))
+		set_str(c->model, 1, c->server_iid, 7, c->binding);
+}
+
 /* account_in_model: fill what the config left open from /0/si and /1/vi. */
 static int account_from_model(struct lwm_client *c)
 {
@@ -371,6 +385,8 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (c->account_in_model)
+		fill_mandatory(c);
 	if (!c->lifetime && !c->lifetime_infinite)
 		c->lifetime = 300;
 	if (!c->short_server_id)
@@ -1314,9 +1330,22 @@ int lwm_client_update_now(struct lwm_client *c)
 	return r;
 }
 
+static void begin_disable(struct lwm_client *c, uint32_t seconds);
+
 void lwm_client_disable(struct lwm_client *c, uint32_t seconds)
 {
 	log_notice(c->name, "disabled by the server for %u s", seconds);
+	begin_disable(c, seconds);
+}
+
+void lwm_client_restart(struct lwm_client *c)
+{
+	log_notice(c->name, "registration with %s starts again", c->server_uri);
+	begin_disable(c, 0);
+}
+
+static void begin_disable(struct lwm_client *c, uint32_t seconds)
+{
 	/* The Execute's answer goes first: de-register from the timer. */
 	c->disabled = true;
 	c->disable_step = LWM_DISABLE_DEREGISTER;

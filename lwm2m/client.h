@@ -239,6 +239,10 @@ int lwm_client_start(struct lwm_client *c);
 /* De-register when registered (the answer is not waited for) and stop
  * retrying; lwm_client_start may follow. */
 void lwm_client_stop(struct lwm_client *c);
+/* As a rebooted device does: de-register (when registered), close the
+ * session and register again, from a timer (the caller's answer goes
+ * first).  The same path as Disable with a Disable Timeout of 0. */
+void lwm_client_restart(struct lwm_client *c);
 
 /* Information reporting (observe.c).  The value at p (len 3 or 4) changed
  * in the model: notify its observers as their attributes allow.  Costs a

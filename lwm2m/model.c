@@ -373,6 +373,18 @@ bool lwm_model_exists(const struct lwm_model *m, const struct lwm_path *p)
 	return p->len == 1 && i < m->n && LWM_PATH_OID(&m->e[i].path) == LWM_PATH_OID(p);
 }
 
+int lwm_model_unset(struct lwm_model *m, const struct lwm_path *p)
+{
+	struct lwm_entry *e = p->len == 3 ? lookup(m, p) : NULL;
+
+	if (!e || !e->def || e->def->multiple)
+		return -ENOENT;
+	if (e->value.type == LWM_T_NONE)
+		return 0;
+	value_clear(&e->value); /* LWM_T_NONE */
+	return 1;
+}
+
 int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
 		   const struct lwm_record **recs, size_t *n)
 {

@@ -38,6 +38,10 @@ int lwm_model_add_resource(struct lwm_model *m, const struct lwm_path *p);
  * -EINVAL otherwise.  Bytes are copied.  Returns 1 when the stored value
  * changed, 0 when it was equal, or a negative errno. */
 int lwm_model_set(struct lwm_model *m, const struct lwm_path *p, const struct lwm_value *v);
+/* Forget the value of a single resource (len 3), which stays declared:
+ * a Read of it answers as for one not delivered yet.  Returns 1 when
+ * there was a value, 0 when there was none, -ENOENT when not declared. */
+int lwm_model_unset(struct lwm_model *m, const struct lwm_path *p);
 /* Stored value or NULL. */
 const struct lwm_value *lwm_model_get(const struct lwm_model *m, const struct lwm_path *p);
 bool lwm_model_exists(const struct lwm_model *m, const struct lwm_path *p);

@@ -55,7 +55,7 @@ int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_limits 
 		uint16_t max = mb_table_is_bits(spans[i].table) ? lim->max_bits : lim->max_regs;
 
 		idx[i] = i;
-		if (spans[i].count == 0 || spans[i].count > max ||
+		if (spans[i].count > max ||
 		    (uint32_t)spans[i].addr + spans[i].count > 0x10000) {
 			if (bad)
 				*bad = i;
@@ -74,6 +74,10 @@ int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_limits 
 		struct mb_req *cur = n_req ? &req[n_req - 1] : NULL;
 		uint16_t max = mb_table_is_bits(s->table) ? lim->max_bits : lim->max_regs;
 
+		if (s->count == 0) {
+			pr[idx[k]] = MB_PLAN_UNREAD;
+			continue;
+		}
 		if (cur && !lim->single && cur->unit == s->unit && cur->table == s->table) {
 			uint32_t end = (uint32_t)cur->addr + cur->count; /* exclusive */
 			uint32_t s_end = (uint32_t)s->addr + s->count;

@@ -9,7 +9,8 @@
 
 #include "mb_codec.h"
 
-/* What one point needs read: `count` registers (or bits) from `addr`. */
+/* What one point needs read: `count` registers (or bits) from `addr`; a
+ * count of 0 is a point that is never read (written only). */
 struct mb_span {
 	uint8_t unit;
 	enum mb_table table;
@@ -42,8 +43,10 @@ struct mb_barrier {
 struct mb_plan {
 	struct mb_req *req; /* owned */
 	size_t n_req;
-	uint32_t *point_req; /* per span: index of the request holding it; owned */
+	uint32_t *point_req; /* per span: index of the request holding it, or
+			      * MB_PLAN_UNREAD for a span of count 0; owned */
 };
+#define MB_PLAN_UNREAD UINT32_MAX
 
 /* Plan n spans.  Spans longer than the limit of their table are refused with
  * -E2BIG (*bad says which).  Returns 0 or negative errno; free with

@@ -34,6 +34,10 @@ struct mb_point {
 	struct mb_format fmt;
 	bool readback;
 	bool warned; /* a decode or exception problem was logged */
+	/* An execute point (key execute_value): executing it writes exec_value;
+	 * it is never read. */
+	bool exec;
+	struct gwd_value exec_value;
 };
 
 /* A read or write op waiting for its answer. */
@@ -455,6 +459,39 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	return 0;
 }
 
+/* execute_value: the value an Execute of the point writes (a device's
+ * Reboot or reset command, declared by its profile).  Only for a coil or
+ * holding register point, and checked against its type now. */
+static void exec_config(struct mb_dev *d, const struct gwd_cfg *point, struct mb_point *p,
+			int *err)
+{
+	const struct gwd_host *h = d->host;
+	uint16_t scratch[125];
+	double v;
+	int r = h->cfg_double(point, "execute_value", &v);
+
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		*err = -EINVAL;
+		return;
+	}
+	if (!mb_table_is_writable(p->table)) {
+		*err = h->cfg_error(point, "execute_value", "only a coil or holding register "
+				    "point can be executed (table is \"%s\")", mb_table_name(p->table));
+		return;
+	}
+	p->exec_value = p->fmt.type == MB_T_BOOL ? gwd_value_bool(v != 0) : gwd_value_double(v);
+	if ((p->fmt.type == MB_T_BOOL && v != 0 && v != 1) ||
+	    (p->fmt.type != MB_T_STRING && mb_encode(&p->fmt, &p->exec_value, scratch) < 0) ||
+	    p->fmt.type == MB_T_STRING) {
+		*err = h->cfg_error(point, "execute_value", "%g is not a value of type %s", v,
+				    mb_type_name(p->fmt.type));
+		return;
+	}
+	p->exec = true;
+}
+
 static int mb_channel_new(void *device_ctx, const char *channel, const struct gwd_cfg *point,
 			  gwd_channel_t *out)
 {
@@ -514,6 +551,7 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 	}
 	if (mb_table_is_writable(p.table))
 		gwd_cfg_read_bool(h, point, "readback", &p.readback, &err);
+	exec_config(d, point, &p, &err);
 	if (err < 0)
 		return -EINVAL;
 	if (!mb_table_is_bits(p.table) && mb_format_regs(&p.fmt) > d->lim.max_regs)
@@ -579,7 +617,8 @@ static int plan_device(struct mb_dev *d)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->n_pt; i++)
 		d->spans[i] = (struct mb_span){d->unit, d->pt[i].table, d->pt[i].addr,
-					       (uint16_t)mb_format_regs(&d->pt[i].fmt)};
+					       d->pt[i].exec ? 0 /* not read */
+							     : (uint16_t)mb_format_regs(&d->pt[i].fmt)};
 	r = replan(d);
 	if (r == -E2BIG)
 		d->host->log(d->dev, GWD_LOG_ERR, "a point is larger than max_registers");
@@ -1113,6 +1152,8 @@ static int mb_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 		return -ENOTCONN;
 	if (ch >= d->n_pt)
 		return -ENOENT;
+	if (d->pt[ch].exec)
+		return -EPERM; /* a command, not a value */
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -1130,21 +1171,32 @@ static int mb_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 	return 0;
 }
 
+static int write_value(struct mb_dev *d, gwd_channel_t ch, const struct gwd_value *v,
+		       struct gwd_op *op);
+
 static int mb_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
 		    struct gwd_op *op)
 {
 	struct mb_dev *d = device_ctx;
-	struct mb_point *p;
-	struct mb_waiter *w;
-	struct mb_job *j;
-	uint16_t scratch[125] = {0};
-	int r;
 
 	if (!d->started)
 		return -ENOTCONN;
 	if (ch >= d->n_pt)
 		return -ENOENT;
-	p = &d->pt[ch];
+	if (d->pt[ch].exec)
+		return -EPERM; /* executed, not written */
+	return write_value(d, ch, v, op);
+}
+
+static int write_value(struct mb_dev *d, gwd_channel_t ch, const struct gwd_value *v,
+		       struct gwd_op *op)
+{
+	struct mb_point *p = &d->pt[ch];
+	struct mb_waiter *w;
+	struct mb_job *j;
+	uint16_t scratch[125] = {0};
+	int r;
+
 	if (!mb_table_is_writable(p->table))
 		return -EPERM;
 	/* A value the point cannot hold is the caller's error: refuse it now. */
@@ -1186,17 +1238,26 @@ static int mb_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value *
 		j->value.v.bytes.ptr = copy;
 	}
 	j->multiple = d->write_multiple;
-	j->readback = p->readback;
+	j->readback = p->readback && !p->exec;
 	w->job = j;
 	waiter_push(&d->writes, w);
 	mb_bus_submit(d->bus, j);
 	return 0;
 }
 
+/* An execute point writes its execute_value (arguments are not used). */
 static int mb_execute(void *device_ctx, gwd_channel_t ch, const void *args, size_t len,
 		      struct gwd_op *op)
 {
-	return -EOPNOTSUPP;
+	struct mb_dev *d = device_ctx;
+
+	if (!d->started)
+		return -ENOTCONN;
+	if (ch >= d->n_pt)
+		return -ENOENT;
+	if (!d->pt[ch].exec)
+		return -EOPNOTSUPP;
+	return write_value(d, ch, &d->pt[ch].exec_value, op);
 }
 
 static const struct gwd_adapter_ops mb_ops = {

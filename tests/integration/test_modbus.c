@@ -45,7 +45,10 @@ static const char config_tmpl[] =
 	"      { channel = \"p\"; path = \"/3328/0/5700\"; address = 50; },\n"
 	"      { channel = \"e\"; path = \"/3331/0/5700\"; table = \"input\"; address = 10;\n"
 	"        type = \"uint32\"; scale = 0.001; },\n"
-	"      { channel = \"relay\"; path = \"/3201/0/5550\"; table = \"coil\"; address = 0; }\n"
+	"      { channel = \"relay\"; path = \"/3201/0/5550\"; table = \"coil\"; address = 0; },\n"
+	/* The meter's own reboot: coil 9 set to 1. */
+	"      { channel = \"reboot\"; path = \"/3/0/4\"; table = \"coil\"; address = 9;\n"
+	"        execute_value = 1; }\n"
 	"    ); }\n"
 	");\n"
 	"devices = (\n"
@@ -302,9 +305,25 @@ static void tcp_reads_every_type(void **state)
 
 static void plan_is_batched(void **state)
 {
-	/* FC1 0, FC3 0-3, FC3 50, FC4 10-11: five points, four requests. */
-	log_has("plan: 4 requests per cycle for 5 points: FC1 unit 1 0-0, FC3 unit 1 0-3, "
+	/* FC1 0, FC3 0-3, FC3 50, FC4 10-11: five points, four requests; the
+	 * reboot coil is never read. */
+	log_has("plan: 4 requests per cycle for 6 points: FC1 unit 1 0-0, FC3 unit 1 0-3, "
 		"FC3 unit 1 50-50, FC4 unit 1 10-11");
+}
+
+/* Item 3: Reboot mapped by the profile to a coil: the Execute writes it. */
+static void reboot_writes_the_declared_coil(void **state)
+{
+	json_t *r;
+
+	assert_int_equal(slave_get(&E->tcp, "1 c 9"), 0);
+	r = h_request(&E->srv, H_TIMEOUT_MS, "execute mb-pm /3/0/4");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "code")), "2.04");
+	json_decref(r);
+	assert_int_equal(slave_get(&E->tcp, "1 c 9"), 1);
+	/* The other meter, same profile, is untouched. */
+	assert_int_equal(slave_get(&E->tcp, "2 c 9"), 0);
 }
 
 static void one_connection_per_endpoint(void **state)
@@ -459,6 +478,7 @@ int main(void)
 		cmocka_unit_test(tcp_reads_every_type),
 		cmocka_unit_test(lwm2m_writes_reach_the_registers),
 		cmocka_unit_test(plan_is_batched),
+		cmocka_unit_test(reboot_writes_the_declared_coil),
 		cmocka_unit_test(one_connection_per_endpoint),
 		cmocka_unit_test(identification_fills_object_3),
 		cmocka_unit_test(exception_is_a_point_error),

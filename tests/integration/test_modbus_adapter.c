@@ -335,8 +335,14 @@ static struct kv p_str[] = {KI("address", 10), KS("type", "string"), KI("length"
 static struct kv p_u64[] = {KI("address", 20), KS("type", "uint64"), KS("byte_order", "ABCDEFGH"),
 			    KEND};
 static struct kv p_exc[] = {KI("address", 40), KEND};
-static struct kv *points[] = {p_i16, p_f32, p_bit, p_coil, p_rb, p_in, p_str, p_u64, p_exc};
-enum { CH_I16, CH_F32, CH_BIT, CH_COIL, CH_RB, CH_IN, CH_STR, CH_U64, CH_EXC, N_CH };
+/* A device's Reboot as its profile declares it: a coil set to 1, or a
+ * command word in a holding register. */
+static struct kv p_reboot[] = {KS("table", "coil"), KI("address", 7), KD("execute_value", 1), KEND};
+static struct kv p_cmd[] = {KI("address", 30), KD("execute_value", 42405), KEND};
+static struct kv *points[] = {p_i16, p_f32, p_bit, p_coil, p_rb, p_in, p_str, p_u64, p_exc,
+			      p_reboot, p_cmd};
+enum { CH_I16, CH_F32, CH_BIT, CH_COIL, CH_RB, CH_IN, CH_STR, CH_U64, CH_EXC, CH_REBOOT, CH_CMD,
+       N_CH };
 
 static void slave(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void slave(const char *fmt, ...)
@@ -496,6 +502,54 @@ static void write_exception(void **state)
 	assert_int_equal(do_write(CH_EXC, gwd_value_double(7)), -EREMOTEIO);
 }
 
+static int do_execute(gwd_channel_t ch)
+{
+	int before = completions, r;
+
+	in_op = true;
+	r = ops->execute(dctx, ch, NULL, 0, (struct gwd_op *)&fake_op);
+	in_op = false;
+	if (r < 0)
+		return r;
+	assert_true(run_until_completions(before + 1, H_TIMEOUT_MS));
+	return last_status;
+}
+
+/* Item 3: an execute point writes the value its profile declares; it is a
+ * command: never read, never written with a value. */
+static void execute_writes_the_declared_value(void **state)
+{
+	assert_int_equal(slave_get('c', 7), 0);
+	assert_int_equal(do_execute(CH_REBOOT), 0);
+	assert_int_equal(slave_get('c', 7), 1);
+	assert_int_equal(do_execute(CH_CMD), 0);
+	assert_int_equal(slave_get('h', 30), 42405);
+	assert_int_equal(ops->read(dctx, CH_REBOOT, (struct gwd_op *)&fake_op), -EPERM);
+	assert_int_equal(ops->write(dctx, CH_CMD, &(struct gwd_value){.type = GWD_V_DOUBLE},
+				    (struct gwd_op *)&fake_op), -EPERM);
+	assert_int_equal(ops->execute(dctx, CH_I16, NULL, 0, (struct gwd_op *)&fake_op),
+			 -EOPNOTSUPP);
+}
+
+/* execute_value only on what can be written, and only a value that fits. */
+static void execute_value_is_checked(void **state)
+{
+	static struct kv bad_table[] = {KS("table", "input"), KI("address", 1),
+					KD("execute_value", 1), KEND};
+	static struct kv bad_coil[] = {KS("table", "coil"), KI("address", 1),
+				       KD("execute_value", 2), KEND};
+	static struct kv bad_u16[] = {KI("address", 1), KD("execute_value", 70000), KEND};
+	struct gwd_cfg c;
+	gwd_channel_t ch;
+
+	c.kv = bad_table;
+	assert_int_equal(ops->channel_new(dctx, "x", &c, &ch), -EINVAL);
+	c.kv = bad_coil;
+	assert_int_equal(ops->channel_new(dctx, "x", &c, &ch), -EINVAL);
+	c.kv = bad_u16;
+	assert_int_equal(ops->channel_new(dctx, "x", &c, &ch), -EINVAL);
+}
+
 static void read_joins_a_cycle(void **state)
 {
 	int before = completions;
@@ -556,6 +610,8 @@ int main(void)
 		cmocka_unit_test(write_string_and_uint64),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(write_exception),
+		cmocka_unit_test(execute_writes_the_declared_value),
+		cmocka_unit_test(execute_value_is_checked),
 		cmocka_unit_test(read_joins_a_cycle),
 		cmocka_unit_test(stop_cancels_pending),
 	};

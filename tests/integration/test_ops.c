@@ -41,7 +41,12 @@ static const char config_tmpl[] =
 	"    ); },\n"
 	"  { name = \"slow\"; adapter = \"sim\"; fail = \"timeout\"; fail_delay = 20.0; fail_after = 2;\n"
 	"    points = ( { channel = \"o\"; path = \"/3201/0/5550\"; waveform = \"output\";\n"
-	"                 type = \"bool\"; initial = false; poll = 0.0; } ); }\n"
+	"                 type = \"bool\"; initial = false; poll = 0.0; } ); },\n"
+	/* Answers two reads, then never the third, without an error: stale
+	 * after 3 x 0.2 s.  A Reboot cancels that read; the next are answered. */
+	"  { name = \"mute\"; adapter = \"sim\"; fail = \"silent\"; fail_after = 2; fail_for = 1;\n"
+	"    points = ( { channel = \"v\"; path = \"/3316/0/5700\"; poll = 0.2;\n"
+	"                 waveform = \"constant\"; base = 230.0; } ); }\n"
 	");\n";
 
 static const char *str(json_t *o, const char *key);
@@ -81,6 +86,10 @@ static int setup(void **state)
 	if (!ev)
 		return -1;
 	ev = h_wait_event(&e->srv, "register", "ep", "op-slow", H_TIMEOUT_MS);
+	json_decref(ev);
+	if (!ev)
+		return -1;
+	ev = h_wait_event(&e->srv, "register", "ep", "op-mute", H_TIMEOUT_MS);
 	json_decref(ev);
 	if (!ev)
 		return -1;
@@ -542,6 +551,80 @@ static void disable_timeout_zero_registers_again(void **state)
 	read_text_is(e, "/1/0/5", "0");
 }
 
+/* The Error Code's only instance, from a read or notification in SenML. */
+static long error_code_in(json_t *r)
+{
+	json_t *recs = json_object_get(r, "records");
+
+	assert_int_equal(json_array_size(recs), 1);
+	assert_string_equal(str(json_array_get(recs, 0), "path"), "/3/0/11/0");
+	return (long)json_number_value(json_object_get(json_array_get(recs, 0), "value"));
+}
+
+/* Observe /3/0/11 of op-mute; wait until it shows want.  Returns the id. */
+static char *observe_error_code_until(struct env *e, long want)
+{
+	json_t *r = expect(e, "2.05", "observe op-mute /3/0/11 senml-json");
+	char *id = strdup(str(r, "id"));
+	long code = error_code_in(r);
+
+	assert_true(json_is_true(json_object_get(r, "observing")));
+	json_decref(r);
+	while (code != want) {
+		json_t *n = h_wait_event(&e->srv, "notify", "id", id, H_TIMEOUT_MS);
+		if (!n)
+			fail_msg("no notification of /3/0/11 = %ld", want);
+		code = error_code_in(n);
+		json_decref(n);
+	}
+	return id;
+}
+
+/* Items 8 and 3: a device that stops answering without an error is stale
+ * after 3 poll periods: its point reads 5.03 and /3/0/11 shows 8.  Reset
+ * Error Code (2.04) clears it to 0 until another limit passes in silence.
+ * Reboot (2.04) restarts the device's adapter state, which cancels the
+ * read it never answered, and its registration: the next values come, and
+ * with them 2.05 and error code 0. */
+static void silent_device_stale_reset_and_reboot(void **state)
+{
+	struct env *e = *state;
+	char *id = observe_error_code_until(e, 8);
+	json_t *n, *r;
+
+	check(e, "5.03", "read op-mute /3316/0/5700 text");
+	r = expect(e, "2.05", "read op-mute /3/0/11 senml-json");
+	assert_int_equal(error_code_in(r), 8);
+	json_decref(r);
+
+	check(e, "2.04", "execute op-mute /3/0/12");
+	n = h_wait_event(&e->srv, "notify", "id", id, H_TIMEOUT_MS);
+	assert_non_null(n);
+	assert_int_equal(error_code_in(n), 0);
+	json_decref(n);
+	n = h_wait_event(&e->srv, "notify", "id", id, H_TIMEOUT_MS); /* still silent */
+	assert_non_null(n);
+	assert_int_equal(error_code_in(n), 8);
+	json_decref(n);
+	json_decref(expect(e, "2.05", "cancel op-mute /3/0/11"));
+	free(id);
+
+	check(e, "2.04", "execute op-mute /3/0/4");
+	n = h_wait_event(&e->srv, "deregister", "ep", "op-mute", H_TIMEOUT_MS);
+	assert_non_null(n);
+	json_decref(n);
+	n = h_wait_event(&e->srv, "register", "ep", "op-mute", H_TIMEOUT_MS);
+	assert_non_null(n);
+	json_decref(n);
+	free(observe_error_code_until(e, 0));
+	r = expect(e, "2.05", "read op-mute /3316/0/5700 text");
+	assert_string_equal(str(r, "payload_text"), "230");
+	json_decref(r);
+	/* The other devices' Reboot and Reset Error Code answer too. */
+	check(e, "2.04", "execute op-io /3/0/12");
+	check(e, "4.05", "execute op-io /3/0/11");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +647,7 @@ int main(void)
 		cmocka_unit_test(slow_device_gets_a_separate_answer),
 		cmocka_unit_test(application_type_survives_a_restart),
 		cmocka_unit_test(disable_timeout_zero_registers_again),
+		cmocka_unit_test(silent_device_stale_reset_and_reboot),
 	};
 	int skip = h_skip_without_sim();
 

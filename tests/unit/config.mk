@@ -10,6 +10,8 @@ EXTRA_DIST += \
 	tests/fixtures/config/minimal.conf \
 	tests/fixtures/config/good-send.conf \
 	tests/fixtures/config/bad-send.conf \
+	tests/fixtures/config/good-stale.conf \
+	tests/fixtures/config/bad-stale.conf \
 	tests/fixtures/config/bad-syntax.conf \
 	tests/fixtures/config/bad-unknown-key.conf \
 	tests/fixtures/config/bad-type.conf \

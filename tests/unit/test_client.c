@@ -186,6 +186,19 @@ static void client_from_an_account_in_the_model(void **state)
 		struct lwm_path p = lwm_path_make(3, 1, 3, 8, 0);
 		assert_true(lwm_model_exists(e->model, &p));
 	}
+	/* Mandatory Notification Storing, left out by the bootstrap server,
+	 * reads as its default; the Binding written stays. */
+	{
+		struct lwm_path p = lwm_path_make(3, 1, 3, 6, 0);
+		const struct lwm_value *v = lwm_model_get(e->model, &p);
+		assert_non_null(v);
+		assert_true(v->v.b);
+		p = lwm_path_make(3, 1, 3, 7, 0);
+		v = lwm_model_get(e->model, &p);
+		assert_non_null(v);
+		assert_int_equal(v->v.bytes.len, 2);
+		assert_memory_equal(v->v.bytes.ptr, "UQ", 2);
+	}
 	/* The account is not the client's: it stays in the model. */
 	lwm_client_free(c);
 	assert_true(has_instance(e->model, 0, 5));

@@ -418,6 +418,46 @@ static void test_bad_send(void **state)
 	check_bad("bad-send.conf", diags);
 }
 
+/* Item 8: stale_after / stale_factor on profile, device and point; the
+ * device's own keys replace its profile's, a point's the device's. */
+static void test_stale(void **state)
+{
+	struct cfg *cfg = load("good-stale.conf", 0);
+	const struct cfg_device *d;
+
+	assert_int_equal(cfg->n_diags, 0);
+	assert_int_equal(cfg->n_devices, 3);
+	d = &cfg->devices[0]; /* the profile's */
+	assert_true(d->stale.has_stale_after);
+	assert_int_equal(d->stale.stale_after_ms, 60000);
+	d = &cfg->devices[1]; /* its own factor, not the profile's stale_after */
+	assert_false(d->stale.has_stale_after);
+	assert_true(d->stale.stale_factor == 5.0);
+	d = &cfg->devices[2]; /* the default */
+	assert_false(d->stale.has_stale_after);
+	assert_true(d->stale.stale_factor == CFG_DEFAULT_STALE_FACTOR);
+	assert_false(d->points[0].stale.has_stale_after || d->points[0].stale.has_stale_factor);
+	assert_true(d->points[1].stale.has_stale_after);
+	assert_int_equal(d->points[1].stale.stale_after_ms, 0);
+	assert_true(d->points[2].stale.has_stale_factor);
+	assert_true(d->points[2].stale.stale_factor == 0.0);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	cfg_free(cfg);
+}
+
+static void test_bad_stale(void **state)
+{
+	static const char *const diags[] = {
+		"bad-stale.conf:6: devices.[0].points.[0].stale_factor: expected 0 (never stale) or a number of poll periods 2..1000, found \"3\"",
+		"bad-stale.conf:7: devices.[0].points.[1].stale_after: expected 0 or a number of seconds 0.1..4294967, found 0.01",
+		"bad-stale.conf:7: devices.[0].points.[1].stale_factor: expected 0 (never stale) or a number of poll periods 2..1000, found 1001",
+		"bad-stale.conf:4: devices.[0].stale_after: expected 0 or a number of seconds 0.1..4294967, found -1",
+		"bad-stale.conf:4: devices.[0].stale_factor: expected 0 (never stale) or a number of poll periods 2..1000, found 1.5",
+		NULL,
+	};
+	check_bad("bad-stale.conf", diags);
+}
+
 /* The shipped example must stay a valid configuration. */
 static void test_example_loads(void **state)
 {
@@ -1117,6 +1157,8 @@ int main(void)
 		cmocka_unit_test(test_example_loads),
 		cmocka_unit_test(test_send_and_storing),
 		cmocka_unit_test(test_bad_send),
+		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_bad_stale),
 		cmocka_unit_test(test_node_getters),
 		cmocka_unit_test(test_node_errors),
 		cmocka_unit_test(test_unknown_keys_unread),

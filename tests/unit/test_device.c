@@ -21,6 +21,7 @@
 #include "gatewayd/log.h"
 #include "gatewayd/loop.h"
 #include "lwm2m/client.h"
+#include "lwm2m/client_internal.h"
 #include "lwm2m/engine.h"
 
 struct env {
@@ -28,7 +29,7 @@ struct env {
 	struct gw_loop *loop;
 	struct loader_set *adapters;
 	struct lwm_engine *engine;
-	struct gwd_device *dev[2];
+	struct gwd_device *dev[3];
 };
 
 static int setup(void **state)
@@ -53,7 +54,7 @@ static int setup(void **state)
 		return -1;
 	if (lwm_engine_new(loop_timers(e->loop), &e->engine) < 0)
 		return -1;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (device_create(e->cfg, &e->cfg->devices[i], sim, e->engine, loop_timers(e->loop),
 				  &e->dev[i]) < 0)
 			return -1;
@@ -64,7 +65,7 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		device_destroy(e->dev[i]);
 	lwm_engine_free(e->engine);
 	loader_set_free(e->adapters);
@@ -195,13 +196,135 @@ static void failing_device_goes_down_and_recovers(void **state)
 		advance(e, 1000); /* ops 2..4 fail */
 	assert_true(device_is_down(d));
 	assert_int_equal(error_code(d), 8); /* peripheral malfunction */
-	/* The last good value stays readable. */
-	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
+	/* Three polls without a value: past the default stale limit (3 x the
+	 * poll period), the last good value is no longer served. */
+	assert_null(value(d, 3316, 0, 5700));
 	advance(e, 1000); /* op 5 succeeds again */
 	assert_false(device_is_down(d));
 	assert_int_equal(error_code(d), 0);
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 230.0, 0);
 	/* The other device kept its schedule meanwhile. */
 	assert_true(value(e->dev[0], 3200, 0, 5501)->v.i > 11);
+}
+
+/* Execute /3/0/rid as a server's Execute reaches the device layer. */
+static int execute_obj3(struct gwd_device *d, uint16_t rid)
+{
+	struct lwm_client *c = device_client(d);
+	struct lwm_path p = lwm_path_make(3, 3, 0, rid, 0);
+
+	assert_true(lwm_model_exists(lwm_client_model(c), &p));
+	assert_true(c->ops->owns(c, &p, c->ud));
+	return c->ops->execute(c, &p, NULL, 0, NULL, c->ud);
+}
+
+static size_t error_code_instances(struct gwd_device *d)
+{
+	struct lwm_path p = lwm_path_make(3, 3, 0, 11, 0);
+	const struct lwm_record *recs;
+	size_t n;
+
+	assert_int_equal(lwm_model_read(lwm_client_model(device_client(d)), &p, &recs, &n), 0);
+	return n;
+}
+
+/* Item 8: a device that stops answering without an error goes stale after
+ * 3 poll periods: its point has no value (a Read answers 5.03) and Error
+ * Code 8 shows; Reset Error Code clears it until another limit passes in
+ * silence; the next value brings it back.  A point without a poll period
+ * is never stale by default. */
+static void silent_device_goes_stale_and_recovers(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[2];
+	struct lwm_path p = lwm_path_make(3, 3316, 0, 5700, 0);
+	const struct lwm_record *recs;
+	size_t n;
+
+	assert_int_equal(device_start(d), 0);
+	settle(e);		/* ops 0 (v) and 1 (push) */
+	advance(e, 1000);	/* op 2: the last answer, at t = 1 s */
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 12.0, 0);
+	advance(e, 1000);	/* op 3 is never answered */
+	advance(e, 1000);
+	advance(e, 999);	/* t = 3.999 s: 2.999 s old, not stale yet */
+	assert_non_null(value(d, 3316, 0, 5700));
+	assert_int_equal(error_code(d), 0);
+	advance(e, 1);		/* 3 s old: stale */
+	assert_null(value(d, 3316, 0, 5700));
+	assert_int_equal(lwm_model_read(lwm_client_model(device_client(d)), &p, &recs, &n),
+			 -ENODATA); /* what the engine answers 5.03 */
+	assert_int_equal(error_code(d), 8);
+	assert_false(device_is_down(d)); /* no failure was reported */
+	/* The push-only point keeps its value: no poll period, no limit. */
+	assert_float_equal(value(d, 3303, 0, 5700)->v.f, 21.0, 0);
+
+	/* Reset Error Code: one instance, 0, while it is still silent ... */
+	assert_int_equal(execute_obj3(d, 12), LWM_OP_DONE);
+	assert_int_equal(error_code(d), 0);
+	assert_int_equal(error_code_instances(d), 1);
+	advance(e, 1000);
+	advance(e, 1000);
+	advance(e, 999);
+	assert_int_equal(error_code(d), 0);
+	/* ... until another limit passes without a value. */
+	advance(e, 1);
+	assert_int_equal(error_code(d), 8);
+
+	/* t = 10 s: its report brings the value back and clears the code. */
+	advance(e, 1000);
+	advance(e, 1000);
+	assert_null(value(d, 3316, 0, 5700));
+	advance(e, 1000);
+	assert_float_equal(value(d, 3316, 0, 5700)->v.f, 12.0, 0);
+	assert_int_equal(error_code(d), 0);
+}
+
+/* Item 3: Reboot is answered at once, then the gateway restarts the
+ * adapter's device: the sim starts its waveforms again from t = 0, so the
+ * counter is back at its base.  Reset Error Code on a device that is
+ * well changes nothing but answers too. */
+static void reboot_restarts_the_device(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[0];
+
+	assert_true(value(d, 3200, 0, 5501)->v.i > 10); /* counted since start */
+	assert_int_equal(execute_obj3(d, 4), LWM_OP_DONE);
+	/* Not inside the Execute: the answer goes first. */
+	assert_true(value(d, 3200, 0, 5501)->v.i > 10);
+	settle(e);
+	assert_int_equal(value(d, 3200, 0, 5501)->v.i, 10);
+	assert_true(lwm_client_available(device_client(d)));
+	advance(e, 1000);
+	assert_int_equal(value(d, 3200, 0, 5501)->v.i, 11); /* and polls on */
+	assert_int_equal(execute_obj3(d, 12), LWM_OP_DONE);
+	assert_int_equal(error_code(d), 0);
+}
+
+/* Item 3: Reset Error Code on a device that is down: /3/0/11 holds 0 (reads
+ * still answer 5.03), and its next failure reports 8 again. */
+static void reset_error_code_of_a_down_device(void **state)
+{
+	struct env *e = *state;
+	struct gwd_device *d = e->dev[0];
+	const struct gwd_host *h = host_table();
+
+	h->set_state(d, GWD_STATE_DOWN, -ETIMEDOUT);
+	assert_int_equal(error_code(d), 8);
+	assert_int_equal(execute_obj3(d, 12), LWM_OP_DONE);
+	assert_int_equal(error_code(d), 0);
+	assert_int_equal(error_code_instances(d), 1);
+	assert_true(device_is_down(d));
+	assert_false(lwm_client_available(device_client(d)));
+	h->report_error(d, GWD_CHANNEL_ALL, -EIO);
+	assert_int_equal(error_code(d), 8);
+	h->set_state(d, GWD_STATE_UP, 0);
+	assert_int_equal(error_code(d), 0);
+	/* A new failure after recovery is reported as usual. */
+	h->set_state(d, GWD_STATE_DOWN, -EIO);
+	assert_int_equal(error_code(d), 8);
+	h->set_state(d, GWD_STATE_UP, 0);
 }
 
 /* Tests that drive real devices need the sim adapter; it is absent when
@@ -278,6 +401,9 @@ int main(void)
 		cmocka_unit_test(failing_device_goes_down_and_recovers),
 		cmocka_unit_test(adapter_reported_identity_and_state),
 		cmocka_unit_test(adapter_learns_state_dir),
+		cmocka_unit_test(silent_device_goes_stale_and_recovers),
+		cmocka_unit_test(reboot_restarts_the_device),
+		cmocka_unit_test(reset_error_code_of_a_down_device),
 	};
 	if (skip_without_sim())
 		return 77;

@@ -175,6 +175,25 @@ static void format(void **state)
 	assert_string_equal(buf, "FC1 unit 3 100-109");
 }
 
+/* A point that is only executed (count 0) costs no request, and the
+ * points around it merge as if it were not there. */
+static void unread_points(void **state)
+{
+	const struct mb_span s[] = {
+		{1, MB_HOLDING, 0, 2}, {1, MB_COILS, 7, 0}, {1, MB_HOLDING, 30, 0}, {1, MB_HOLDING, 4, 1},
+	};
+	struct mb_plan p;
+
+	assert_int_equal(mb_plan_build(s, 4, &defaults, NULL, 0, &p, NULL), 0);
+	assert_int_equal(p.n_req, 1);
+	check_req(&p, 0, 1, MB_HOLDING, 0, 5);
+	assert_int_equal(p.point_req[0], 0);
+	assert_int_equal(p.point_req[1], MB_PLAN_UNREAD);
+	assert_int_equal(p.point_req[2], MB_PLAN_UNREAD);
+	assert_int_equal(p.point_req[3], 0);
+	mb_plan_clear(&p);
+}
+
 static void empty(void **state)
 {
 	struct mb_plan p;
@@ -195,6 +214,7 @@ int main(void)
 		cmocka_unit_test(overlapping_points),
 		cmocka_unit_test(split_and_remember),
 		cmocka_unit_test(format),
+		cmocka_unit_test(unread_points),
 		cmocka_unit_test(empty),
 	};
 
