@@ -1357,6 +1357,7 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
+	host_device_gone(d, d->actx); /* what its workers posted must not run now */
 	if (d->bs_timer.q)
 		gw_timer_disarm(&d->bs_timer);
 	lwm_bootstrap_free(d->bs);
