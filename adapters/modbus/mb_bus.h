@@ -44,7 +44,8 @@ struct mb_jreq {
 struct mb_job {
 	struct mb_job *next;
 	enum mb_job_kind kind;
-	void *owner;       /* the device; only the loop thread dereferences it */
+	void *owner;       /* the device, NULL once forgotten (mb_bus_forget);
+			    * only the loop thread reads it */
 	uint64_t gen;      /* the owner's generation when queued */
 	uint8_t unit;
 	uint32_t timeout_ms;
@@ -110,8 +111,9 @@ void mb_bus_free(struct mb_bus *b);
 void mb_bus_submit(struct mb_bus *b, struct mb_job *j);
 /* Take the finished jobs (loop thread). */
 struct mb_job *mb_bus_take_done(struct mb_bus *b);
-/* Forget every job of owner: drop queued and done ones, wait for a running
- * one to finish (at most one transaction).  Dropped jobs are freed. */
+/* Forget every job of owner: drop (and free) queued and done ones; a job
+ * running on the worker loses its owner (NULL) and comes back through
+ * mb_bus_take_done for the loop to drop.  Never waits for the bus. */
 void mb_bus_forget(struct mb_bus *b, void *owner);
 void mb_job_free(struct mb_job *j);
 

@@ -892,7 +892,8 @@ static void on_bus_done(int fd, uint32_t revents, void *ud)
 		struct mb_dev *d = j->owner;
 
 		list = j->next;
-		if (d->started && j->gen == d->gen) {
+		/* A forgotten job's device is gone (mb_bus_forget). */
+		if (d && d->started && j->gen == d->gen) {
 			switch (j->kind) {
 			case MB_JOB_CYCLE:
 				cycle_done(d, j);

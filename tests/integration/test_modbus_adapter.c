@@ -1,7 +1,8 @@
 /* The modbus adapter driven directly through a fake host, against the real
  * libmodbus slave (modbus_slave over loopback TCP): writes of every kind
  * (FC 5/6/15/16, read-modify-write of a bit, read-back), refusals, exceptions
- * and cancellation at stop.  Waits are poll() on the adapter's fd with a
+ * cancellation at stop, and forgetting a device while its transaction is on
+ * the wire.  Waits are poll() on the adapter's fd with a
  * deadline; every slave is stopped by its PID. */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "adapters/modbus/mb_bus.h"
 #include "gatewayd/adapter.h"
 #include "harness.h"
 
@@ -545,6 +547,66 @@ static void stop_cancels_pending(void **state)
 	assert_int_equal(do_write(CH_I16, gwd_value_double(9)), 0);
 }
 
+/* Forgetting a device (device_free) while the bus waits for its slave must
+ * not wait for the transaction: a device's timeout may be a minute, and
+ * the loop thread is the one calling (issue 16, item 12c).  The bus is
+ * driven directly, with a job whose slave never answers. */
+static void forget_does_not_wait_for_the_bus(void **state)
+{
+	struct mb_bus_params p = {.rts_delay_us = -1};
+	struct mb_bus *b;
+	struct mb_job *j, *done;
+	struct pollfd pfd;
+	int owner; /* any distinct pointer */
+	bool in_flight;
+	void *owner_after;
+	json_t *ev;
+
+	p.host = strdup("127.0.0.1");
+	p.port = strdup(port_s);
+	assert_int_equal(mb_bus_new("tcp forget", &p, &b), 0);
+	assert_int_equal(mb_bus_start(b), 0);
+	slave("mute 1");
+	while ((ev = h_wait_event(&slave_proc, "request", NULL, NULL, 0)))
+		json_decref(ev);
+	j = calloc(1, sizeof(*j));
+	assert_non_null(j);
+	j->kind = MB_JOB_CYCLE;
+	j->owner = &owner;
+	j->unit = 1;
+	j->timeout_ms = 60000;
+	j->req = calloc(1, sizeof(*j->req));
+	assert_non_null(j->req);
+	j->n_req = 1;
+	j->req[0] = (struct mb_jreq){.table = MB_HOLDING, .addr = 0, .count = 1};
+	mb_bus_submit(b, j);
+	ev = h_wait_event(&slave_proc, "request", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev); /* on the wire; the slave will not answer */
+	json_decref(ev);
+
+	mb_bus_forget(b, &owner);
+	/* Back with the transaction still waiting for its answer. */
+	pthread_mutex_lock(&b->mu);
+	in_flight = b->cur == j;
+	owner_after = in_flight ? j->owner : &owner;
+	pthread_mutex_unlock(&b->mu);
+	assert_true(in_flight);
+	assert_null(owner_after);
+
+	/* The connection closes: the worker finishes and hands the job back,
+	 * ownerless, for the loop to drop. */
+	slave("drop");
+	pfd = (struct pollfd){.fd = b->efd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, H_TIMEOUT_MS), 1);
+	done = mb_bus_take_done(b);
+	assert_ptr_equal(done, j);
+	assert_null(done->owner);
+	assert_null(done->next);
+	mb_job_free(done);
+	mb_bus_free(b);
+	slave("unmute 1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +620,7 @@ int main(void)
 		cmocka_unit_test(write_exception),
 		cmocka_unit_test(read_joins_a_cycle),
 		cmocka_unit_test(stop_cancels_pending),
+		cmocka_unit_test(forget_does_not_wait_for_the_bus),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
