@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "host.h"
 #include "log.h"
+#include "statefile.h"
 #include "lwm2m/acl.h"
 #include "lwm2m/bootstrap.h"
 #include "lwm2m/objdefs.h"
@@ -652,20 +653,20 @@ static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/* The file is written by the state file writer, off the loop thread (an
+ * fsync may take long); writes in a burst coalesce. */
 static void save_apptypes(struct gwd_device *d)
 {
 	struct lwm_model *m = d->model;
-	char path[4096], tmp[4200];
+	char path[4096], *buf = NULL;
+	size_t len = 0;
 	FILE *f;
-	int fd;
 
 	if (apptype_file(d, path, sizeof(path)) < 0)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	f = open_memstream(&buf, &len);
 	if (!f) {
-		log_warn(device_name(d), "cannot keep the application type in %s: %s",
-			 d->state_dir, strerror(errno));
+		log_warn(device_name(d), "cannot keep the application type: %s", strerror(errno));
 		return;
 	}
 	for (size_t i = 0; i < d->n_points; i++) {
@@ -685,25 +686,11 @@ static void save_apptypes(struct gwd_device *d)
 			fprintf(f, "%02x", v->v.bytes.ptr[k]);
 		fputc('\n', f);
 	}
-	fd = fileno(f);
-	if (fflush(f) != 0 || fsync(fd) != 0) {
-		log_warn(device_name(d), "cannot write %s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		return;
-	}
-	fclose(f);
-	if (rename(tmp, path) != 0) {
-		log_warn(device_name(d), "cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return;
-	}
-	/* The rename itself must reach the disk too. */
-	fd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (fclose(f) == 0)
+		statefile_put(device_name(d), path, buf, len);
+	else
+		log_warn(device_name(d), "cannot keep the application type: %s", strerror(errno));
+	free(buf);
 }
 
 static void load_apptypes(struct gwd_device *d)

@@ -10,6 +10,7 @@
 #include "loader.h"
 #include "log.h"
 #include "resolver.h"
+#include "statefile.h"
 #include "lwm2m/client.h"
 #include "lwm2m/engine.h"
 
@@ -240,6 +241,7 @@ void gateway_free(struct gateway *gw)
 		gw_timer_disarm(&gw->pace_timer);
 	for (size_t i = 0; i < gw->n_devices; i++)
 		device_destroy(gw->devices[i]);
+	statefile_flush(); /* the last values written reach the disk */
 	free(gw->devices);
 	loop_unwatch_fd(gw->coap_watch);
 	resolver_free(gw->resolver); /* after the clients, who may use it */
