@@ -610,6 +610,30 @@ int mb_bus_start(struct mb_bus *b)
 	return 0;
 }
 
+bool mb_bus_quit(struct mb_bus *b)
+{
+	bool idle;
+
+	if (!b->running)
+		return true;
+	pthread_mutex_lock(&b->mu);
+	b->quit = true;
+	pthread_cond_broadcast(&b->cv);
+	idle = !b->cur;
+	pthread_mutex_unlock(&b->mu);
+	return idle;
+}
+
+bool mb_bus_idle(struct mb_bus *b)
+{
+	bool idle;
+
+	pthread_mutex_lock(&b->mu);
+	idle = !b->cur;
+	pthread_mutex_unlock(&b->mu);
+	return idle;
+}
+
 void mb_bus_free(struct mb_bus *b)
 {
 	struct mb_job *j;

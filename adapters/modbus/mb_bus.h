@@ -105,8 +105,14 @@ struct mb_bus {
 int mb_bus_new(const char *key, struct mb_bus_params *p, struct mb_bus **out);
 /* Start the worker; efd is written whenever jobs are done. */
 int mb_bus_start(struct mb_bus *b);
-/* Stop and join the worker, free every job left, close the port. */
+/* Stop and join the worker, free every job left, close the port.  Waits
+ * for a transaction in flight: see mb_bus_quit. */
 void mb_bus_free(struct mb_bus *b);
+/* Tell the worker to stop, without waiting.  True when it runs no
+ * transaction (it takes no new one now): mb_bus_free will not wait for the
+ * bus.  False: keep the bus until mb_bus_idle says so. */
+bool mb_bus_quit(struct mb_bus *b);
+bool mb_bus_idle(struct mb_bus *b);
 
 void mb_bus_submit(struct mb_bus *b, struct mb_job *j);
 /* Take the finished jobs (loop thread). */

@@ -547,6 +547,56 @@ static void stop_cancels_pending(void **state)
 	assert_int_equal(do_write(CH_I16, gwd_value_double(9)), 0);
 }
 
+/* The last device of a bus goes while its transaction hangs (a muted
+ * slave, a minute's timeout): device_free returns with the connection still
+ * open, the worker finishes on its own, and fini frees the bus (issue 16,
+ * item 12c).  Before, device_free joined the worker: a minute on the loop
+ * thread, after which the worker had closed the connection. */
+static void last_device_of_a_bus_goes_without_waiting(void **state)
+{
+	/* "localhost" (from /etc/hosts): another bus key than the writer's
+	 * 127.0.0.1, so another bus, of its own. */
+	struct kv kv2[] = {KS("host", "localhost"), KI("port", 0), KI("unit", 1),
+			   KD("timeout", 60.0), KEND};
+	struct kv p2[] = {KI("address", 0), KS("type", "int16"), KEND};
+	struct gwd_cfg dcfg = {kv2}, pcfg = {p2};
+	struct gwd_device dev2 = {"slow"};
+	uint64_t deadline = f_now_ms() + H_TIMEOUT_MS;
+	gwd_channel_t ch;
+	void *d2;
+	json_t *ev;
+
+	kv2[1].i = dev_kv[1].i;
+	assert_int_equal(ops->device_new(actx, &dev2, &dcfg, NULL, &d2), 0);
+	assert_int_equal(ops->channel_new(d2, "p", &pcfg, &ch), 0);
+	slave("mute 1");
+	while ((ev = h_wait_event(&slave_proc, "request", NULL, NULL, 1)))
+		json_decref(ev);
+	while ((ev = h_wait_event(&slave_proc, "disconnect", NULL, NULL, 1)))
+		json_decref(ev);
+	assert_int_equal(ops->device_start(d2), 0);
+	in_op = true;
+	assert_int_equal(ops->read(d2, ch, (struct gwd_op *)&fake_op), 0);
+	in_op = false;
+	/* Run the loop until the request is on the wire (a 1 ms wait reads
+	 * the slave's pipe). */
+	while (!(ev = h_wait_event(&slave_proc, "request", NULL, NULL, 1))) {
+		assert_true(f_now_ms() < deadline);
+		run_until_completions(completions + 1, 10);
+	}
+	json_decref(ev);
+
+	ops->device_stop(d2);
+	ops->device_free(d2);
+	/* Back, with the worker still waiting for its answer: the connection
+	 * is open.  (Before, device_free came back once the worker had given
+	 * up and closed it; the slave's events are read after a command.) */
+	slave("unmute 1");
+	ev = h_wait_event(&slave_proc, "disconnect", NULL, NULL, 200);
+	assert_null(ev);
+	slave("drop"); /* ends the transaction; fini frees the bus */
+}
+
 /* Forgetting a device (device_free) while the bus waits for its slave must
  * not wait for the transaction: a device's timeout may be a minute, and
  * the loop thread is the one calling (issue 16, item 12c).  The bus is
@@ -621,6 +671,7 @@ int main(void)
 		cmocka_unit_test(read_joins_a_cycle),
 		cmocka_unit_test(stop_cancels_pending),
 		cmocka_unit_test(forget_does_not_wait_for_the_bus),
+		cmocka_unit_test(last_device_of_a_bus_goes_without_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
