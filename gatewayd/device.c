@@ -14,6 +14,7 @@
 #include "device_health.h"
 #include "host.h"
 #include "log.h"
+#include "statefile.h"
 #include "lwm2m/acl.h"
 #include "lwm2m/bootstrap.h"
 #include "lwm2m/codec.h"
@@ -691,20 +692,20 @@ static int apptype_file(const struct gwd_device *d, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/* The file is written by the state file writer, off the loop thread (an
+ * fsync may take long); writes in a burst coalesce. */
 static void save_apptypes(struct gwd_device *d)
 {
 	struct lwm_model *m = d->model;
-	char path[4096], tmp[4200];
+	char path[4096], *buf = NULL;
+	size_t len = 0;
 	FILE *f;
-	int fd;
 
 	if (apptype_file(d, path, sizeof(path)) < 0)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	f = open_memstream(&buf, &len);
 	if (!f) {
-		log_warn(device_name(d), "cannot keep the application type in %s: %s",
-			 d->state_dir, strerror(errno));
+		log_warn(device_name(d), "cannot keep the application type: %s", strerror(errno));
 		return;
 	}
 	for (size_t i = 0; i < d->n_points; i++) {
@@ -724,25 +725,11 @@ static void save_apptypes(struct gwd_device *d)
 			fprintf(f, "%02x", v->v.bytes.ptr[k]);
 		fputc('\n', f);
 	}
-	fd = fileno(f);
-	if (fflush(f) != 0 || fsync(fd) != 0) {
-		log_warn(device_name(d), "cannot write %s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		return;
-	}
-	fclose(f);
-	if (rename(tmp, path) != 0) {
-		log_warn(device_name(d), "cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return;
-	}
-	/* The rename itself must reach the disk too. */
-	fd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (fclose(f) == 0)
+		statefile_put(device_name(d), path, buf, len);
+	else
+		log_warn(device_name(d), "cannot keep the application type: %s", strerror(errno));
+	free(buf);
 }
 
 /* Bounded: a line per instance, each at most "65534/65534 " and 2 x 540 hex
@@ -1495,6 +1482,7 @@ void device_destroy(struct gwd_device *d)
 			loader_name(d->adapter), d->ops_in_flight);
 	if (d->actx)
 		d->ops->device_free(d->actx);
+	host_device_gone(d, d->actx); /* what its workers posted must not run now */
 	if (d->bs_timer.q)
 		gw_timer_disarm(&d->bs_timer);
 	lwm_bootstrap_free(d->bs);

@@ -9,6 +9,8 @@
 #include "host.h"
 #include "loader.h"
 #include "log.h"
+#include "resolver.h"
+#include "statefile.h"
 #include "lwm2m/client.h"
 #include "lwm2m/engine.h"
 
@@ -24,6 +26,7 @@ struct gateway {
 	struct cfg *cfg;
 	struct gw_loop *loop;
 	struct lwm_engine *engine;
+	struct gw_resolver *resolver; /* server names, off the loop thread */
 	struct gw_watch *coap_watch;
 	struct loader_set *adapters;
 	struct gwd_device **devices;
@@ -140,6 +143,11 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 	if (r < 0)
 		goto fail;
 	lwm_engine_set_op_timeout(gw->engine, cfg->gateway.operation_timeout_ms);
+	r = resolver_new(loop, NULL, &gw->resolver);
+	if (r < 0)
+		goto fail;
+	lwm_engine_set_resolver(gw->engine, &(struct lwm_resolver){
+		.start = resolver_start, .cancel = resolver_cancel, .ctx = gw->resolver});
 	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
 			  &gw->coap_watch);
 	if (r < 0)
@@ -243,8 +251,10 @@ void gateway_free(struct gateway *gw)
 		gw_timer_disarm(&gw->pace_timer);
 	for (size_t i = 0; i < gw->n_devices; i++)
 		device_destroy(gw->devices[i]);
+	statefile_flush(); /* the last values written reach the disk */
 	free(gw->devices);
 	loop_unwatch_fd(gw->coap_watch);
+	resolver_free(gw->resolver); /* after the clients, who may use it */
 	lwm_engine_free(gw->engine);
 	loader_set_free(gw->adapters);
 	cfg_free(gw->cfg);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "config.h"
 #include "device.h"
+#include "loader.h"
 #include "log.h"
 
 static struct gw_loop *bound_loop;
@@ -102,6 +103,47 @@ static int host_post(void (*fn)(void *), void *ud)
 	if (!bound_loop)
 		return -ENOTSUP;
 	return loop_post(bound_loop, fn, ud);
+}
+
+struct device_owner {
+	const void *dev, *ctx;
+};
+
+static bool posted_for_device(void (*fn)(void *), void *ud, void *ctx)
+{
+	const struct device_owner *o = ctx;
+
+	return ud && (ud == o->dev || ud == o->ctx);
+}
+
+void host_device_gone(const struct gwd_device *dev, const void *device_ctx)
+{
+	struct device_owner o = {dev, device_ctx};
+	size_t n;
+
+	if (!bound_loop)
+		return;
+	n = loop_drop_posts(bound_loop, posted_for_device, &o);
+	if (n)
+		log_debug(device_name(dev), "%zu call(s) its adapter posted dropped: the device "
+			  "is gone", n);
+}
+
+static bool posted_by_adapter(void (*fn)(void *), void *ud, void *ctx)
+{
+	return loader_has_code(ctx, (const void *)fn);
+}
+
+void host_adapter_unloading(const struct gw_adapter *a)
+{
+	size_t n;
+
+	if (!bound_loop)
+		return;
+	n = loop_drop_posts(bound_loop, posted_by_adapter, (void *)a);
+	if (n)
+		log_warn(NULL, "adapter %s: %zu posted call(s) dropped: it is being unloaded",
+			 loader_name(a), n);
 }
 
 static void host_fw_progress(struct gwd_device *dev, unsigned percent)

@@ -11,4 +11,15 @@
 const struct gwd_host *host_table(void);
 void host_bind_loop(struct gw_loop *loop);
 
+struct gw_adapter;
+struct gwd_device;
+
+/* Posts belong to an owner, found without the adapter's help: the adapter
+ * whose code the posted function is, and the device when ud is the device
+ * or its adapter context.  These drop an owner's pending posts; call them
+ * when nothing of the owner's can post any more (after device_free, after
+ * fini) and before its memory or code goes.  Without a loop, no-ops. */
+void host_device_gone(const struct gwd_device *dev, const void *device_ctx);
+void host_adapter_unloading(const struct gw_adapter *a);
+
 #endif

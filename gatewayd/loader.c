@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* asprintf, dladdr1, dlinfo */
 #endif
 #include "loader.h"
+#include "host.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -197,9 +198,17 @@ void loader_close(struct gw_adapter *a)
 		return;
 	if (a->ops.fini)
 		a->ops.fini(a->ctx);
+	/* fini has stopped its threads: nothing posts any more.  What they
+	 * posted must not run once the code is unmapped. */
+	host_adapter_unloading(a);
 	dlclose(a->handle);
 	free(a->path);
 	free(a);
+}
+
+bool loader_has_code(const struct gw_adapter *a, const void *addr)
+{
+	return symbol_is_own(a->handle, addr);
 }
 
 const char *loader_name(const struct gw_adapter *a)

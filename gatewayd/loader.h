@@ -5,6 +5,7 @@
 #ifndef GW_LOADER_H
 #define GW_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gatewayd/adapter.h"
@@ -38,8 +39,12 @@ struct gw_adapter;
  * name must be a plain file name stem (no '/'). */
 int loader_open(const char *dir, const char *name, const struct gwd_host *host,
 		struct gw_adapter **out);
-/* Call the adapter's fini and unload it.  NULL is a no-op. */
+/* Call the adapter's fini, drop what it posted to the loop and has not run
+ * yet (host_adapter_unloading), and unload it.  NULL is a no-op. */
 void loader_close(struct gw_adapter *a);
+/* Whether addr (code or data) lies in the adapter's own object, not in a
+ * library it uses. */
+bool loader_has_code(const struct gw_adapter *a, const void *addr);
 
 /* Borrowed for the adapter's lifetime. */
 const char *loader_name(const struct gw_adapter *a);

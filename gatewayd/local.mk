@@ -20,10 +20,12 @@ gatewayd_libgwdaemon_la_SOURCES = \
 	gatewayd/device.c gatewayd/device.h \
 	gatewayd/device_health.c gatewayd/device_health.h \
 	gatewayd/transform.c gatewayd/transform.h \
-	gatewayd/gateway.c gatewayd/gateway.h
+	gatewayd/gateway.c gatewayd/gateway.h \
+	gatewayd/resolver.c gatewayd/resolver.h \
+	gatewayd/statefile.c gatewayd/statefile.h
 gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)
 gatewayd_libgwdaemon_la_LIBADD = lwm2m/libgwlwm2m.la gatewayd/libgwbase.la \
-	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS)
+	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS) -lpthread
 
 sbin_PROGRAMS += gatewayd/gatewayd
 gatewayd_gatewayd_SOURCES = gatewayd/main.c

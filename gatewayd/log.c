@@ -2,6 +2,7 @@
 
 #include "clock.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct ratelimit_slot {
 };
 
 static struct ratelimit_slot slots[RATELIMIT_SLOTS];
+/* Helper threads (the state file writer) log too. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* True when the message may go out now; *held says how many were held back
  * since the last one that went out. */
@@ -46,9 +49,11 @@ static bool ratelimit_pass(const char *device, const char *msg, unsigned *held)
 	uint64_t now = clock_now_ms() / 1000u;
 
 	*held = 0;
+	pthread_mutex_lock(&slots_lock);
 	if (s->hash == h) {
 		if (now - s->last < RATELIMIT_WINDOW_S) {
 			s->suppressed++;
+			pthread_mutex_unlock(&slots_lock);
 			return false;
 		}
 		*held = s->suppressed;
@@ -56,6 +61,7 @@ static bool ratelimit_pass(const char *device, const char *msg, unsigned *held)
 	s->hash = h;
 	s->last = now;
 	s->suppressed = 0;
+	pthread_mutex_unlock(&slots_lock);
 	return true;
 }
 

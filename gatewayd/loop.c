@@ -18,9 +18,12 @@ struct gw_loop {
 	sd_event *ev;
 	struct timerq timers;
 	sd_event_source *timer_src; /* one source, armed at the heap's earliest deadline */
-	/* Post queue: producers on any thread, consumer on the loop thread. */
+	/* Post queue: producers on any thread, consumer on the loop thread.
+	 * post_run is the batch being run, still reachable by loop_drop_posts
+	 * (a posted function may free what later ones in the batch point at). */
 	pthread_mutex_t post_lock;
 	struct post_item *post_head, *post_tail;
+	struct post_item *post_run;
 	int post_fd;
 	sd_event_source *post_src;
 };
@@ -54,20 +57,60 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
+/* Runs what was posted before the call; what the functions post comes
+ * next time round, so a function that posts itself cannot starve the loop. */
 static void run_posted(struct gw_loop *loop)
 {
-	struct post_item *list;
+	pthread_mutex_lock(&loop->post_lock);
+	loop->post_run = loop->post_head;
+	loop->post_head = loop->post_tail = NULL;
+	for (;;) {
+		struct post_item *it = loop->post_run;
+
+		if (!it)
+			break;
+		loop->post_run = it->next;
+		pthread_mutex_unlock(&loop->post_lock);
+		it->fn(it->ud);
+		free(it);
+		pthread_mutex_lock(&loop->post_lock);
+	}
+	pthread_mutex_unlock(&loop->post_lock);
+}
+
+static size_t drop_from(struct post_item **list, struct post_item **tail,
+			bool (*match)(void (*fn)(void *), void *ud, void *ctx), void *ctx)
+{
+	struct post_item **pp = list, *last = NULL;
+	size_t n = 0;
+
+	while (*pp) {
+		struct post_item *it = *pp;
+
+		if (match(it->fn, it->ud, ctx)) {
+			*pp = it->next;
+			free(it);
+			n++;
+		} else {
+			last = it;
+			pp = &it->next;
+		}
+	}
+	if (tail)
+		*tail = last;
+	return n;
+}
+
+size_t loop_drop_posts(struct gw_loop *loop,
+		       bool (*match)(void (*fn)(void *), void *ud, void *ctx), void *ctx)
+{
+	size_t n;
 
 	pthread_mutex_lock(&loop->post_lock);
-	list = loop->post_head;
-	loop->post_head = loop->post_tail = NULL;
+	n = drop_from(&loop->post_run, NULL, match, ctx);
+	n += drop_from(&loop->post_head, &loop->post_tail, match, ctx);
 	pthread_mutex_unlock(&loop->post_lock);
-	while (list) {
-		struct post_item *next = list->next;
-		list->fn(list->ud);
-		free(list);
-		list = next;
-	}
+	return n;
 }
 
 static int on_post(sd_event_source *s, int fd, uint32_t revents, void *ud)

@@ -4,6 +4,8 @@
 #ifndef GW_LOOP_H
 #define GW_LOOP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -29,6 +31,12 @@ void loop_unwatch_fd(struct gw_watch *w);
 
 /* Thread-safe: run fn(ud) on the loop thread soon.  0 or -ENOMEM. */
 int loop_post(struct gw_loop *loop, void (*fn)(void *ud), void *ud);
+/* Thread-safe: take back every pending post for which match(fn, ud, ctx)
+ * is true (also those of a batch being run); they never run.  Whoever
+ * frees what a post points at (a device, an adapter) calls this first.
+ * Returns how many were dropped. */
+size_t loop_drop_posts(struct gw_loop *loop,
+		       bool (*match)(void (*fn)(void *ud), void *ud, void *ctx), void *ctx);
 
 /* Run posted functions and due timers now (tests, and the loop itself). */
 void loop_dispatch_pending(struct gw_loop *loop);

@@ -63,6 +63,8 @@ struct lwm_bootstrap {
 	void *ud;
 
 	coap_address_t server_addr;
+	bool server_named;      /* a host name, resolved at each attempt */
+	void *resolving;        /* the resolver's handle while a look-up runs */
 	coap_session_t *session;
 	enum bs_state state;
 	uint8_t token[LWM_TOKEN_MAX];
@@ -807,7 +809,18 @@ int lwm_bootstrap_new(struct lwm_engine *e, struct lwm_model *m,
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = lwm_uri_resolve(b->server_uri, &b->server_addr, &secure);
+	/* A name is resolved at each attempt, off the loop thread. */
+	{
+		char host[256], port[8];
+
+		r = lwm_uri_split(b->server_uri, host, sizeof(host), port, &secure);
+		if (r == 0) {
+			r = lwm_uri_numeric(host, port, &b->server_addr);
+			b->server_named = r == -EAGAIN;
+			if (b->server_named)
+				r = 0;
+		}
+	}
 	if (r < 0) {
 		log_err(b->name, "cannot use bootstrap server %s: %s", b->server_uri, strerror(-r));
 		goto fail;
@@ -839,10 +852,19 @@ static void drop_session(struct lwm_bootstrap *b)
 	b->request_pending = false;
 }
 
+static void cancel_resolve(struct lwm_bootstrap *b)
+{
+	if (!b->resolving)
+		return;
+	b->engine->resolver.cancel(b->engine->resolver.ctx, b->resolving);
+	b->resolving = NULL;
+}
+
 void lwm_bootstrap_free(struct lwm_bootstrap *b)
 {
 	if (!b)
 		return;
+	cancel_resolve(b);
 	gw_timer_disarm(&b->timer);
 	gw_timer_disarm(&b->notify);
 	drop_session(b);
@@ -910,6 +932,7 @@ static void fail(struct lwm_bootstrap *b, const char *why)
 {
 	uint64_t delay;
 
+	cancel_resolve(b);
 	/* A bootstrap that fails leaves the bootstrap account as it was. */
 	if (b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING)
 		restore_account(b);
@@ -981,6 +1004,53 @@ static bool use_pack(const struct lwm_bootstrap *b)
 	return strcmp(b->version, "1.2") == 0 && !b->no_pack;
 }
 
+static void resolved(void *ud, int err, const struct sockaddr *sa, socklen_t len)
+{
+	struct lwm_bootstrap *b = ud;
+	int r;
+
+	b->resolving = NULL;
+	if (err < 0 || len > sizeof(b->server_addr.addr)) {
+		fail(b, "the bootstrap server's host name does not resolve");
+		return;
+	}
+	coap_address_init(&b->server_addr);
+	b->server_addr.size = len;
+	memcpy(&b->server_addr.addr.sa, sa, len);
+	r = send_request(b, use_pack(b));
+	if (r < 0)
+		fail(b, strerror(-r));
+}
+
+/* Resolve the server's name, then send the request (resolved); the attempt
+ * counts as requesting meanwhile. */
+static void resolve_server(struct lwm_bootstrap *b)
+{
+	struct lwm_engine *e = b->engine;
+	char host[256], port[8];
+	coap_address_t addr;
+	bool secure;
+	int r;
+
+	r = lwm_uri_split(b->server_uri, host, sizeof(host), port, &secure);
+	if (r < 0) {
+		fail(b, strerror(-r));
+		return;
+	}
+	if (!e->resolver.start) {
+		/* No resolver thread (tools, tests): the blocking look-up. */
+		r = lwm_uri_lookup(host, port, &addr);
+		resolved(b, r, &addr.addr.sa, r < 0 ? 0 : addr.size);
+		return;
+	}
+	r = e->resolver.start(e->resolver.ctx, host, port, resolved, b, &b->resolving);
+	if (r < 0) {
+		fail(b, strerror(-r));
+		return;
+	}
+	set_state(b, BS_REQUESTING);
+}
+
 static void attempt(struct lwm_bootstrap *b)
 {
 	bool pack = use_pack(b);
@@ -1000,6 +1070,10 @@ static void attempt(struct lwm_bootstrap *b)
 		}
 	log_info(b->name, "requesting %s from %s", pack ? "a bootstrap pack" : "bootstrap",
 		 b->server_uri);
+	if (b->server_named) {
+		resolve_server(b);
+		return;
+	}
 	r = send_request(b, pack);
 	if (r < 0)
 		fail(b, strerror(-r));
@@ -1037,6 +1111,7 @@ void lwm_bootstrap_retry(struct lwm_bootstrap *b, const char *why)
 
 void lwm_bootstrap_stop(struct lwm_bootstrap *b)
 {
+	cancel_resolve(b);
 	gw_timer_disarm(&b->timer);
 	gw_timer_disarm(&b->notify);
 	drop_session(b);

@@ -305,6 +305,7 @@ static int account_from_model(struct lwm_client *c)
 /* ---- life cycle ---------------------------------------------------------------- */
 
 static void timer_cb(struct gw_timer *t, void *ud);
+static void cancel_resolve(struct lwm_client *c);
 static void startq_remove(struct lwm_client *c);
 static void startq_push(struct lwm_client *c, bool deregister);
 static bool start_budget(struct lwm_engine *e);
@@ -391,7 +392,20 @@ int lwm_client_new(struct lwm_engine *e, const struct lwm_client_config *cfg,
 		c->lifetime = 300;
 	if (!c->short_server_id)
 		c->short_server_id = 1;
-	r = lwm_uri_resolve(c->server_uri, &c->server_addr, &secure);
+	/* A name is resolved when a Register needs it, off the loop thread
+	 * (send_register): one that does not resolve yet is a failed attempt
+	 * retried like any other, not a reason to drop the device. */
+	{
+		char host[256], port[8];
+
+		r = lwm_uri_split(c->server_uri, host, sizeof(host), port, &secure);
+		if (r == 0) {
+			r = lwm_uri_numeric(host, port, &c->server_addr);
+			c->server_named = r == -EAGAIN;
+			if (c->server_named)
+				r = 0;
+		}
+	}
 	if (r < 0) {
 		log_err(c->name, "cannot use server %s: %s", c->server_uri, strerror(-r));
 		goto fail;
@@ -478,6 +492,7 @@ void lwm_client_free(struct lwm_client *c)
 		return;
 	startq_remove(c);
 	set_order_wait(c, false);
+	cancel_resolve(c);
 	lwm_ops_abandon_all(c);
 	lwm_observe_free(c);
 	lwm_report_free(c);
@@ -624,12 +639,20 @@ static void add_binding(struct lwm_client *c, coap_optlist_t **opts)
 							   (const uint8_t *)"Q"));
 }
 
+static int resolve_server(struct lwm_client *c);
+
 static int send_register(struct lwm_client *c)
 {
 	coap_optlist_t *opts = NULL;
 	struct lwm_buf links;
 	char lt[16];
 	int r;
+
+	/* A new session to a named server: look the name up again (the
+	 * server may have moved since), without blocking the loop. */
+	if (!c->session && c->server_named && !c->addr_fresh)
+		return resolve_server(c);
+	c->addr_fresh = false;
 
 	/* A version lowered after a 4.12 holds for that registration only:
 	 * any other Register tries the configured version again (the
@@ -653,6 +676,73 @@ static int send_register(struct lwm_client *c)
 	if (r == 0)
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERING);
 	return r;
+}
+
+static void cancel_resolve(struct lwm_client *c)
+{
+	if (!c->resolving)
+		return;
+	c->engine->resolver.cancel(c->engine->resolver.ctx, c->resolving);
+	c->resolving = NULL;
+}
+
+static void schedule_retry(struct lwm_client *c, const char *why);
+
+static void resolved(void *ud, int err, const struct sockaddr *sa, socklen_t len)
+{
+	struct lwm_client *c = ud;
+	int r;
+
+	c->resolving = NULL;
+	if (err < 0 || len > sizeof(c->server_addr.addr)) {
+		/* Counted and retried like an unanswered Register. */
+		schedule_retry(c, "the server's host name does not resolve");
+		return;
+	}
+	coap_address_init(&c->server_addr);
+	c->server_addr.size = len;
+	memcpy(&c->server_addr.addr.sa, sa, len);
+	c->addr_fresh = true;
+	/* The Register takes its turn like any other (start_budget). */
+	if (start_budget(c->engine)) {
+		r = send_register(c);
+		if (r < 0)
+			schedule_retry(c, strerror(-r));
+	} else {
+		startq_push(c, false);
+	}
+}
+
+/* Resolve the server's name, then register (resolved).  Returns 0 while the
+ * look-up runs, with the client REGISTERING. */
+static int resolve_server(struct lwm_client *c)
+{
+	struct lwm_engine *e = c->engine;
+	char host[256], port[8];
+	bool secure;
+	int r;
+
+	if (c->resolving)
+		return 0;
+	r = lwm_uri_split(c->server_uri, host, sizeof(host), port, &secure);
+	if (r < 0)
+		return r;
+	if (!e->resolver.start) {
+		/* No resolver thread (tools, tests): the blocking look-up. */
+		r = lwm_uri_lookup(host, port, &c->server_addr);
+		if (r < 0) {
+			schedule_retry(c, "the server's host name does not resolve");
+			return 0;
+		}
+		c->addr_fresh = true;
+		return send_register(c);
+	}
+	r = e->resolver.start(e->resolver.ctx, host, port, resolved, c, &c->resolving);
+	if (r < 0)
+		return r;
+	log_debug(c->name, "resolving %s", host);
+	lwm_client_set_state(c, LWM_CLIENT_REGISTERING);
+	return 0;
 }
 
 static int send_update(struct lwm_client *c)
@@ -687,6 +777,7 @@ int lwm_client_deregister(struct lwm_client *c)
 
 	gw_timer_disarm(&c->timer);
 	startq_remove(c);
+	cancel_resolve(c);
 	c->initial_wait = false;
 	set_order_wait(c, false);
 	if (!is_registered(c->state) || !c->location) {

@@ -41,6 +41,7 @@ struct lwm_engine {
 	size_t n_order_wait;         /* clients with order_wait set */
 	uint64_t start_run;          /* the timerq_run the count below is of */
 	unsigned starts_in_run;
+	struct lwm_resolver resolver; /* start NULL: blocking look-ups */
 };
 
 enum lwm_pending {
@@ -83,6 +84,9 @@ struct lwm_client {
 	void *ud;
 
 	coap_address_t server_addr;
+	bool server_named;     /* the URI has a host name, not an address */
+	bool addr_fresh;       /* server_addr was just resolved for this Register */
+	void *resolving;       /* the resolver's handle while a look-up runs */
 	struct lwm_security *security; /* owned copy; NULL: NoSec */
 	coap_session_t *session;
 	struct lwm_model *model;       /* borrowed unless own_model */

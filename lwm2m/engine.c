@@ -555,6 +555,14 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	return 0;
 }
 
+void lwm_engine_set_resolver(struct lwm_engine *e, const struct lwm_resolver *r)
+{
+	if (r)
+		e->resolver = *r;
+	else
+		memset(&e->resolver, 0, sizeof(e->resolver));
+}
+
 void lwm_engine_free(struct lwm_engine *e)
 {
 	if (!e)

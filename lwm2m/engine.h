@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "gatewayd/timerq.h"
 
@@ -18,6 +19,23 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out);
 /* How long a device may take over a server's Write or Execute before the
  * server is answered 5.04 Gateway Timeout (default 30 s). */
 void lwm_engine_set_op_timeout(struct lwm_engine *e, uint32_t ms);
+/* Resolving server host names off the loop thread.  start begins resolving
+ * host (a name, never a numeric address) and port (numeric), both borrowed
+ * for the call; it returns 0 and a handle, or a negative errno.  done runs
+ * later on the loop thread, never inside start: err 0 with the address
+ * (borrowed for the call), or -EHOSTUNREACH.  cancel(handle) before done
+ * ran means done never runs.  The engine copies the table; ctx is borrowed
+ * and must outlive the engine's clients. */
+struct lwm_resolver {
+	int (*start)(void *ctx, const char *host, const char *port,
+		     void (*done)(void *ud, int err, const struct sockaddr *sa, socklen_t len),
+		     void *ud, void **handle);
+	void (*cancel)(void *ctx, void *handle);
+	void *ctx;
+};
+/* Without one (tools, tests), names are resolved with a blocking
+ * getaddrinfo on the calling thread. */
+void lwm_engine_set_resolver(struct lwm_engine *e, const struct lwm_resolver *r);
 /* Frees the context; every client must have been freed first. */
 void lwm_engine_free(struct lwm_engine *e);
 

@@ -136,9 +136,12 @@ void mb_bus_forget(struct mb_bus *b, void *owner)
 	pthread_mutex_lock(&b->mu);
 	drop_owner(&b->wq, &b->wq_tail, owner);
 	drop_owner(&b->rq, &b->rq_tail, owner);
-	while (b->cur && b->cur->owner == owner)
-		pthread_cond_wait(&b->cv, &b->mu);
 	drop_owner(&b->done, &b->done_tail, owner);
+	/* The transaction in flight may take the device's whole timeout: do
+	 * not wait for it.  The worker never looks at the owner; the loop
+	 * drops an ownerless job when it comes back. */
+	if (b->cur && b->cur->owner == owner)
+		b->cur->owner = NULL;
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -578,7 +581,6 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&b->mu);
 		b->cur = NULL;
 		push(&b->done, &b->done_tail, j);
-		pthread_cond_broadcast(&b->cv); /* mb_bus_forget may wait for this job */
 		if (write(b->efd, &one, sizeof(one)) < 0) {
 			/* The counter cannot overflow in practice; nothing to do. */
 		}
@@ -606,6 +608,30 @@ int mb_bus_start(struct mb_bus *b)
 	}
 	b->running = true;
 	return 0;
+}
+
+bool mb_bus_quit(struct mb_bus *b)
+{
+	bool idle;
+
+	if (!b->running)
+		return true;
+	pthread_mutex_lock(&b->mu);
+	b->quit = true;
+	pthread_cond_broadcast(&b->cv);
+	idle = !b->cur;
+	pthread_mutex_unlock(&b->mu);
+	return idle;
+}
+
+bool mb_bus_idle(struct mb_bus *b)
+{
+	bool idle;
+
+	pthread_mutex_lock(&b->mu);
+	idle = !b->cur;
+	pthread_mutex_unlock(&b->mu);
+	return idle;
 }
 
 void mb_bus_free(struct mb_bus *b)

@@ -47,7 +47,8 @@ struct mb_jreq {
 struct mb_job {
 	struct mb_job *next;
 	enum mb_job_kind kind;
-	void *owner;       /* the device; only the loop thread dereferences it */
+	void *owner;       /* the device, NULL once forgotten (mb_bus_forget);
+			    * only the loop thread reads it */
 	uint64_t gen;      /* the owner's generation when queued */
 	uint8_t unit;
 	uint32_t timeout_ms;
@@ -112,14 +113,21 @@ struct mb_bus {
 int mb_bus_new(const char *key, struct mb_bus_params *p, struct mb_bus **out);
 /* Start the worker; efd is written whenever jobs are done. */
 int mb_bus_start(struct mb_bus *b);
-/* Stop and join the worker, free every job left, close the port. */
+/* Stop and join the worker, free every job left, close the port.  Waits
+ * for a transaction in flight: see mb_bus_quit. */
 void mb_bus_free(struct mb_bus *b);
+/* Tell the worker to stop, without waiting.  True when it runs no
+ * transaction (it takes no new one now): mb_bus_free will not wait for the
+ * bus.  False: keep the bus until mb_bus_idle says so. */
+bool mb_bus_quit(struct mb_bus *b);
+bool mb_bus_idle(struct mb_bus *b);
 
 void mb_bus_submit(struct mb_bus *b, struct mb_job *j);
 /* Take the finished jobs (loop thread). */
 struct mb_job *mb_bus_take_done(struct mb_bus *b);
-/* Forget every job of owner: drop queued and done ones, wait for a running
- * one to finish (at most one transaction).  Dropped jobs are freed. */
+/* Forget every job of owner: drop (and free) queued and done ones; a job
+ * running on the worker loses its owner (NULL) and comes back through
+ * mb_bus_take_done for the loop to drop.  Never waits for the bus. */
 void mb_bus_forget(struct mb_bus *b, void *owner);
 void mb_job_free(struct mb_job *j);
 

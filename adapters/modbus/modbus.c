@@ -25,6 +25,9 @@
 struct mb_adapter {
 	const struct gwd_host *host;
 	struct mb_bus *buses;
+	/* Buses no device uses any more whose worker is still in a
+	 * transaction: freed once it is over, at the latest by fini. */
+	struct mb_bus *retired;
 };
 
 struct mb_point {
@@ -165,11 +168,18 @@ static void mb_fini(void *adapter_ctx)
 {
 	struct mb_adapter *ad = adapter_ctx;
 
-	/* Devices release their buses; anything left was never freed. */
+	/* Devices release their buses; anything left was never freed.  A
+	 * retired worker must be over before the adapter is unloaded. */
 	while (ad->buses) {
 		struct mb_bus *b = ad->buses;
 
 		ad->buses = b->next;
+		mb_bus_free(b);
+	}
+	while (ad->retired) {
+		struct mb_bus *b = ad->retired;
+
+		ad->retired = b->next;
 		mb_bus_free(b);
 	}
 	free(ad);
@@ -345,6 +355,23 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	return 0;
 }
 
+/* Free the retired buses whose transaction is over. */
+static void reap_retired(struct mb_adapter *ad)
+{
+	struct mb_bus **pp = &ad->retired;
+
+	while (*pp) {
+		struct mb_bus *b = *pp;
+
+		if (mb_bus_idle(b)) {
+			*pp = b->next;
+			mb_bus_free(b); /* the worker is leaving: a short join */
+		} else {
+			pp = &b->next;
+		}
+	}
+}
+
 static void bus_release(struct mb_adapter *ad, struct mb_bus *b, struct gwd_device *dev)
 {
 	if (b && b->cfg_dev == dev) {
@@ -360,7 +387,15 @@ static void bus_release(struct mb_adapter *ad, struct mb_bus *b, struct gwd_devi
 			*pp = b->next;
 			break;
 		}
-	mb_bus_free(b);
+	reap_retired(ad);
+	/* A transaction in flight may last the device's whole timeout: the
+	 * loop does not wait for it. */
+	if (mb_bus_quit(b)) {
+		mb_bus_free(b);
+		return;
+	}
+	b->next = ad->retired;
+	ad->retired = b;
 }
 
 /* `quirks`: a comma-separated list of the device's deviations. */
@@ -990,7 +1025,8 @@ static void on_bus_done(int fd, uint32_t revents, void *ud)
 		struct mb_dev *d = j->owner;
 
 		list = j->next;
-		if (d->started && j->gen == d->gen) {
+		/* A forgotten job's device is gone (mb_bus_forget). */
+		if (d && d->started && j->gen == d->gen) {
 			switch (j->kind) {
 			case MB_JOB_CYCLE:
 				cycle_done(d, j);

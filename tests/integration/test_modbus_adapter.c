@@ -1,7 +1,8 @@
 /* The modbus adapter driven directly through a fake host, against the real
  * libmodbus slave (modbus_slave over loopback TCP): writes of every kind
  * (FC 5/6/15/16, read-modify-write of a bit, read-back), refusals, exceptions
- * and cancellation at stop.  Waits are poll() on the adapter's fd with a
+ * cancellation at stop, and forgetting a device while its transaction is on
+ * the wire.  Waits are poll() on the adapter's fd with a
  * deadline; every slave is stopped by its PID. */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "adapters/modbus/mb_bus.h"
 #include "gatewayd/adapter.h"
 #include "harness.h"
 
@@ -599,6 +601,116 @@ static void stop_cancels_pending(void **state)
 	assert_int_equal(do_write(CH_I16, gwd_value_double(9)), 0);
 }
 
+/* The last device of a bus goes while its transaction hangs (a muted
+ * slave, a minute's timeout): device_free returns with the connection still
+ * open, the worker finishes on its own, and fini frees the bus (issue 16,
+ * item 12c).  Before, device_free joined the worker: a minute on the loop
+ * thread, after which the worker had closed the connection. */
+static void last_device_of_a_bus_goes_without_waiting(void **state)
+{
+	/* "localhost" (from /etc/hosts): another bus key than the writer's
+	 * 127.0.0.1, so another bus, of its own. */
+	struct kv kv2[] = {KS("host", "localhost"), KI("port", 0), KI("unit", 1),
+			   KD("timeout", 60.0), KEND};
+	struct kv p2[] = {KI("address", 0), KS("type", "int16"), KEND};
+	struct gwd_cfg dcfg = {kv2}, pcfg = {p2};
+	struct gwd_device dev2 = {"slow"};
+	uint64_t deadline = f_now_ms() + H_TIMEOUT_MS;
+	gwd_channel_t ch;
+	void *d2;
+	json_t *ev;
+
+	kv2[1].i = dev_kv[1].i;
+	assert_int_equal(ops->device_new(actx, &dev2, &dcfg, NULL, &d2), 0);
+	assert_int_equal(ops->channel_new(d2, "p", &pcfg, &ch), 0);
+	slave("mute 1");
+	while ((ev = h_wait_event(&slave_proc, "request", NULL, NULL, 1)))
+		json_decref(ev);
+	while ((ev = h_wait_event(&slave_proc, "disconnect", NULL, NULL, 1)))
+		json_decref(ev);
+	assert_int_equal(ops->device_start(d2), 0);
+	in_op = true;
+	assert_int_equal(ops->read(d2, ch, (struct gwd_op *)&fake_op), 0);
+	in_op = false;
+	/* Run the loop until the request is on the wire (a 1 ms wait reads
+	 * the slave's pipe). */
+	while (!(ev = h_wait_event(&slave_proc, "request", NULL, NULL, 1))) {
+		assert_true(f_now_ms() < deadline);
+		run_until_completions(completions + 1, 10);
+	}
+	json_decref(ev);
+
+	ops->device_stop(d2);
+	ops->device_free(d2);
+	/* Back, with the worker still waiting for its answer: the connection
+	 * is open.  (Before, device_free came back once the worker had given
+	 * up and closed it; the slave's events are read after a command.) */
+	slave("unmute 1");
+	ev = h_wait_event(&slave_proc, "disconnect", NULL, NULL, 200);
+	assert_null(ev);
+	slave("drop"); /* ends the transaction; fini frees the bus */
+}
+
+/* Forgetting a device (device_free) while the bus waits for its slave must
+ * not wait for the transaction: a device's timeout may be a minute, and
+ * the loop thread is the one calling (issue 16, item 12c).  The bus is
+ * driven directly, with a job whose slave never answers. */
+static void forget_does_not_wait_for_the_bus(void **state)
+{
+	struct mb_bus_params p = {.rts_delay_us = -1};
+	struct mb_bus *b;
+	struct mb_job *j, *done;
+	struct pollfd pfd;
+	int owner; /* any distinct pointer */
+	bool in_flight;
+	void *owner_after;
+	json_t *ev;
+
+	p.host = strdup("127.0.0.1");
+	p.port = strdup(port_s);
+	assert_int_equal(mb_bus_new("tcp forget", &p, &b), 0);
+	assert_int_equal(mb_bus_start(b), 0);
+	slave("mute 1");
+	while ((ev = h_wait_event(&slave_proc, "request", NULL, NULL, 0)))
+		json_decref(ev);
+	j = calloc(1, sizeof(*j));
+	assert_non_null(j);
+	j->kind = MB_JOB_CYCLE;
+	j->owner = &owner;
+	j->unit = 1;
+	j->timeout_ms = 60000;
+	j->req = calloc(1, sizeof(*j->req));
+	assert_non_null(j->req);
+	j->n_req = 1;
+	j->req[0] = (struct mb_jreq){.table = MB_HOLDING, .addr = 0, .count = 1};
+	mb_bus_submit(b, j);
+	ev = h_wait_event(&slave_proc, "request", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev); /* on the wire; the slave will not answer */
+	json_decref(ev);
+
+	mb_bus_forget(b, &owner);
+	/* Back with the transaction still waiting for its answer. */
+	pthread_mutex_lock(&b->mu);
+	in_flight = b->cur == j;
+	owner_after = in_flight ? j->owner : &owner;
+	pthread_mutex_unlock(&b->mu);
+	assert_true(in_flight);
+	assert_null(owner_after);
+
+	/* The connection closes: the worker finishes and hands the job back,
+	 * ownerless, for the loop to drop. */
+	slave("drop");
+	pfd = (struct pollfd){.fd = b->efd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, H_TIMEOUT_MS), 1);
+	done = mb_bus_take_done(b);
+	assert_ptr_equal(done, j);
+	assert_null(done->owner);
+	assert_null(done->next);
+	mb_job_free(done);
+	mb_bus_free(b);
+	slave("unmute 1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +726,8 @@ int main(void)
 		cmocka_unit_test(execute_value_is_checked),
 		cmocka_unit_test(read_joins_a_cycle),
 		cmocka_unit_test(stop_cancels_pending),
+		cmocka_unit_test(forget_does_not_wait_for_the_bus),
+		cmocka_unit_test(last_device_of_a_bus_goes_without_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,6 +26,13 @@ tests_unit_test_device_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
 TESTS += tests/unit/test_device
 EXTRA_DIST += tests/fixtures/device/mapping.conf
 
+# Server names resolved off the loop thread (issue 16, item 12a).
+check_PROGRAMS += tests/unit/test_resolver
+tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c
+tests_unit_test_resolver_CFLAGS = $(TEST_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_resolver_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS) -lpthread
+TESTS += tests/unit/test_resolver
+
 check_PROGRAMS += tests/unit/test_log
 tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)

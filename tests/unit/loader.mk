@@ -13,7 +13,8 @@ check_LTLIBRARIES += \
 	tests/fixtures/adapters/noread.la \
 	tests/fixtures/adapters/tinyops.la \
 	tests/fixtures/adapters/nullver.la \
-	tests/fixtures/adapters/initfail.la
+	tests/fixtures/adapters/initfail.la \
+	tests/fixtures/adapters/poster.la
 EXTRA_DIST += tests/fixtures/adapters/fixture.h
 
 tests_fixtures_adapters_good_la_SOURCES = tests/fixtures/adapters/good.c
@@ -34,6 +35,17 @@ tests_fixtures_adapters_nullver_la_SOURCES = tests/fixtures/adapters/nullver.c
 tests_fixtures_adapters_nullver_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
 tests_fixtures_adapters_initfail_la_SOURCES = tests/fixtures/adapters/initfail.c
 tests_fixtures_adapters_initfail_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
+tests_fixtures_adapters_poster_la_SOURCES = tests/fixtures/adapters/poster.c
+tests_fixtures_adapters_poster_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
+tests_fixtures_adapters_poster_la_LIBADD = -lpthread
+
+# Posts from an adapter's worker thread outliving their device or adapter.
+check_PROGRAMS += tests/unit/test_posts
+tests_unit_test_posts_SOURCES = tests/unit/test_posts.c
+tests_unit_test_posts_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_posts_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS) -ldl
+TESTS += tests/unit/test_posts
+EXTRA_DIST += tests/fixtures/device/poster.conf
 
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c

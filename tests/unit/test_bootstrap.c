@@ -25,6 +25,7 @@
 #include "gatewayd/timerq.h"
 #include "lwm2m/bootstrap.h"
 #include "lwm2m/codec.h"
+#include "lwm2m/engine.h"
 
 static void set(struct lwm_model *m, uint16_t oid, uint16_t iid, uint16_t rid,
 		struct lwm_value v)
@@ -645,10 +646,82 @@ static void no_bootstrap_loop_without_registration(void **state)
 	free(e);
 }
 
+/* ---- a bootstrap server's host name (issue 16, item 12a/b) ---------------- */
+
+/* A resolver that holds each look-up until the test answers.  "localhost"
+ * is in /etc/hosts: nothing reaches DNS, before or after names moved off
+ * the loop. */
+static struct {
+	int starts, cancels;
+	bool held;
+	void (*done)(void *ud, int err, const struct sockaddr *sa, socklen_t len);
+	void *ud;
+} fr;
+
+static int fr_start(void *ctx, const char *host, const char *port,
+		    void (*done)(void *ud, int err, const struct sockaddr *sa, socklen_t len),
+		    void *ud, void **handle)
+{
+	assert_string_equal(host, "localhost");
+	assert_string_equal(port, "5783");
+	assert_false(fr.held);
+	fr.starts++;
+	fr.held = true;
+	fr.done = done;
+	fr.ud = ud;
+	*handle = &fr;
+	return 0;
+}
+
+static void fr_cancel(void *ctx, void *handle)
+{
+	assert_true(fr.held);
+	fr.held = false;
+	fr.cancels++;
+}
+
+static void bootstrap_name_is_resolved_and_retried(void **state)
+{
+	static const struct lwm_resolver fake = {.start = fr_start, .cancel = fr_cancel};
+	static const struct lwm_bootstrap_ops no_ops;
+	struct lwm_bootstrap_config cfg = {
+		.name = "d", .endpoint = "ep", .server_uri = "coap://localhost:5783"};
+	struct lwm_model *m = lwm_model_new();
+	struct lwm_engine *e;
+	struct lwm_bootstrap *b;
+	struct timerq tq;
+
+	clock_fake_set(1000000);
+	timerq_init(&tq);
+	assert_int_equal(lwm_engine_new(&tq, &e), 0);
+	lwm_engine_set_resolver(e, &fake);
+	assert_int_equal(lwm_bootstrap_new(e, m, &cfg, &no_ops, NULL, &b), 0);
+	assert_int_equal(fr.starts, 0); /* nothing looked up when made */
+	assert_int_equal(lwm_bootstrap_start(b), 0);
+	assert_int_equal(fr.starts, 1);
+	assert_true(lwm_bootstrap_active(b));
+	/* Does not resolve: a failed attempt, retried on the back-off. */
+	fr.held = false;
+	fr.done(fr.ud, -EHOSTUNREACH, NULL, 0);
+	assert_int_equal(lwm_bootstrap_failures(b), 1);
+	assert_true(lwm_bootstrap_active(b));
+	clock_fake_advance(60000);
+	timerq_run(&tq, clock_now_ms());
+	assert_int_equal(fr.starts, 2);
+	/* Freed while looking up: cancelled. */
+	lwm_bootstrap_free(b);
+	assert_int_equal(fr.cancels, 1);
+	lwm_engine_free(e);
+	lwm_model_free(m);
+	timerq_fini(&tq);
+	clock_fake_off();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(valid_account),
+		cmocka_unit_test(bootstrap_name_is_resolved_and_retried),
 		cmocka_unit_test(refused_at_finish),
 		cmocka_unit_test(unusable_account_beside_usable),
 		cmocka_unit_test(psk_account_security),

@@ -855,10 +855,146 @@ static void disable_answers_first_then_closes(void **state)
 	lwm_client_free(c);
 }
 
+/* ---- server host names (issue 16, item 12a/b) ---------------------------------- */
+
+/* A resolver that holds every look-up until the test answers it.  The name
+ * used, "localhost", is in /etc/hosts: before names were resolved off the
+ * loop, lwm_client_new looked it up there at once (no DNS traffic either
+ * way); now only this resolver sees it. */
+static struct {
+	int starts, cancels;
+	char host[64], port[8];
+	void (*done)(void *ud, int err, const struct sockaddr *sa, socklen_t len);
+	void *ud;
+	bool held;
+} fr;
+
+static int fr_start(void *ctx, const char *host, const char *port,
+		    void (*done)(void *ud, int err, const struct sockaddr *sa, socklen_t len),
+		    void *ud, void **handle)
+{
+	assert_false(fr.held); /* one at a time in these tests */
+	fr.starts++;
+	snprintf(fr.host, sizeof(fr.host), "%s", host);
+	snprintf(fr.port, sizeof(fr.port), "%s", port);
+	fr.done = done;
+	fr.ud = ud;
+	fr.held = true;
+	*handle = &fr;
+	return 0;
+}
+
+static void fr_cancel(void *ctx, void *handle)
+{
+	assert_ptr_equal(handle, &fr);
+	assert_true(fr.held);
+	fr.held = false;
+	fr.cancels++;
+}
+
+static void fr_answer(int err, const struct sockaddr_in *sin)
+{
+	assert_true(fr.held);
+	fr.held = false;
+	fr.done(fr.ud, err, (const struct sockaddr *)sin, sin ? sizeof(*sin) : 0);
+}
+
+static const struct lwm_resolver fake_resolver = {.start = fr_start, .cancel = fr_cancel};
+
+static struct lwm_client *named_client(struct env *e, uint16_t iid,
+				       const struct lwm_reg_policy *reg)
+{
+	struct lwm_client *c = NULL;
+	struct lwm_client_config cc = {
+		.endpoint = "named",
+		.server_uri = "coap://localhost:5683",
+		.short_server_id = (uint16_t)(iid + 1),
+		.model = e->model,
+		.security_iid = iid,
+		.server_iid = iid,
+		.reg = reg,
+	};
+
+	memset(&fr, 0, sizeof(fr));
+	lwm_engine_set_resolver(e->engine, &fake_resolver);
+	assert_int_equal(lwm_client_new(e->engine, &cc, &seq_ops, NULL, &c), 0);
+	return c;
+}
+
+static void sink_addr(struct env *e, struct sockaddr_in *sin)
+{
+	socklen_t len = sizeof(*sin);
+
+	assert_int_equal(getsockname(e->sink, (struct sockaddr *)sin, &len), 0);
+}
+
+/* The Register waits for the look-up, which does not hold up the loop: a
+ * client with an address registers meanwhile.  Then the answer is used. */
+static void name_resolved_off_the_loop(void **state)
+{
+	struct env *e = *state;
+	struct lwm_client *c = named_client(e, 0, NULL), *other = seq_client(e, 1, NULL);
+	struct sockaddr_in sin;
+	const coap_address_t *remote;
+
+	assert_int_equal(fr.starts, 0); /* nothing looked up when made */
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_int_equal(fr.starts, 1);
+	assert_string_equal(fr.host, "localhost");
+	assert_string_equal(fr.port, "5683");
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	assert_null(c->session); /* nothing sent yet */
+
+	assert_int_equal(lwm_client_start(other), 0);
+	assert_int_equal(lwm_client_state(other), LWM_CLIENT_REGISTERING);
+	assert_int_equal(other->pending, LWM_PENDING_REGISTER);
+
+	sink_addr(e, &sin);
+	fr_answer(0, &sin);
+	assert_int_equal(c->pending, LWM_PENDING_REGISTER);
+	assert_non_null(c->session);
+	remote = coap_session_get_addr_remote(c->session);
+	assert_int_equal(coap_address_get_port(remote), ntohs(sin.sin_port));
+	lwm_client_free(other);
+	lwm_client_free(c);
+	assert_int_equal(fr.cancels, 0);
+}
+
+/* A name that does not resolve is a failed attempt: the client stays and
+ * retries on the registration back-off, looking the name up again. */
+static void unresolved_name_is_retried(void **state)
+{
+	struct env *e = *state;
+	struct lwm_reg_policy reg;
+	struct lwm_client *c;
+
+	lwm_reg_policy_defaults(&reg);
+	reg.retry_count = 3;
+	reg.retry_timer_s = 10;
+	c = named_client(e, 0, &reg);
+	assert_int_equal(lwm_client_start(c), 0);
+	assert_int_equal(fr.starts, 1);
+	fr_answer(-EHOSTUNREACH, NULL);
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_BACKOFF);
+	assert_true(gw_timer_armed(&c->timer));
+	assert_about(c->timer.due_ms - clock_now_ms(), 10);
+
+	clock_fake_advance(c->timer.due_ms - clock_now_ms());
+	timerq_run(&e->timers, clock_now_ms());
+	assert_int_equal(fr.starts, 2); /* looked up again */
+	assert_int_equal(lwm_client_state(c), LWM_CLIENT_REGISTERING);
+	/* Freed while the look-up runs: it is cancelled, its answer never comes. */
+	lwm_client_free(c);
+	assert_int_equal(fr.cancels, 1);
+	assert_false(fr.held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(accounts_share_one_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(name_resolved_off_the_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(unresolved_name_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(client_from_an_account_in_the_model, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(sequences_then_the_end, setup, teardown),

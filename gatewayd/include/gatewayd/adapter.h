@@ -187,7 +187,15 @@ struct gwd_host {
 	/* Monotonic clock in milliseconds; the one clock tests can fake. */
 	uint64_t (*now_ms)(void);
 
-	/* Run fn(ud) on the loop thread.  The only thread-safe service. */
+	/* Run fn(ud) on the loop thread.  The only thread-safe service.
+	 * A post belongs to the adapter whose code fn is, and to a device
+	 * when ud is that device's device_ctx (or its struct gwd_device).
+	 * A post that has not run when its device is freed (after
+	 * device_free returns) or its adapter unloaded (after fini returns)
+	 * is dropped: fn is never called, and ud, borrowed, is not freed
+	 * by the host.  So stop (join) the threads that post in device_free
+	 * and fini, and keep what a post points at reachable from the
+	 * device's or the adapter's state, for device_free or fini to free. */
 	int (*post)(void (*fn)(void *ud), void *ud);
 
 	/* A new reading of a channel, unsolicited or from polling. */
