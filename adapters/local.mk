@@ -12,3 +12,4 @@ endif
 EXTRA_DIST += adapters/sim/README.md
 
 include adapters/modbus/local.mk
+include adapters/sysfs/local.mk
