@@ -9,3 +9,13 @@ tests_unit_test_sysfs_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sysfs_LDADD = $(TEST_LIBS) -lpthread -lm
 TESTS += tests/unit/test_sysfs
 endif
+
+# End to end: gatewayd reading a temporary tree, with the test LwM2M server.
+if ENABLE_SYSFS
+check_PROGRAMS += tests/integration/test_sysfs
+tests_integration_test_sysfs_SOURCES = tests/integration/test_sysfs.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_sysfs_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_sysfs_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) -lm
+TESTS += tests/integration/test_sysfs
+endif
