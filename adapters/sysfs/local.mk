@@ -7,4 +7,4 @@ adapters_sysfs_la_SOURCES = adapters/sysfs/sysfs.c \
 adapters_sysfs_la_LDFLAGS = $(ADAPTER_LDFLAGS)
 adapters_sysfs_la_LIBADD = -lpthread -lm
 endif
-EXTRA_DIST += adapters/sysfs/README.md
+EXTRA_DIST += adapters/sysfs/README.md config/sysfs-sensors.conf
