@@ -719,6 +719,11 @@ static int sf_device_start(void *device_ctx)
 	d->started = true;
 	d->cycle_busy = false;
 	d->failures = 0;
+	d->down = false;
+	/* The adapter judges health from the start: the host's own judgement
+	 * counts channel errors, and a device with some failing channels and
+	 * some good ones is not down. */
+	set_state(d, false, 0);
 	d->next_cycle = h->now_ms();
 	if (d->interval_ms)
 		h->timer_arm(d->cycle_timer, d->next_cycle);

@@ -667,7 +667,7 @@ static void iio(void **state)
 	assert_int_equal(op.status, -ENOENT);
 	assert_int_equal(log_count("neither in_voltage7_input nor in_voltage7_raw"), 1);
 	assert_int_equal(dev.errors[6], 1);
-	assert_int_equal(dev.state, -1); /* one bad channel is not a bad device */
+	assert_int_equal(dev.state, 0); /* one bad channel is not a bad device */
 	ops->device_free(ctx);
 }
 
@@ -798,7 +798,7 @@ static void w1(void **state)
 	put("bus/w1/devices/28-000000000002/w1_slave", W1_GOOD);
 	assert_near(read_ok(ctx, 1), 23.125, 1e-9);
 	assert_int_equal(log_count("channel p: reading again"), 1);
-	assert_int_equal(dev.state, -1);
+	assert_int_equal(dev.state, 0);
 	ops->device_free(ctx);
 }
 
@@ -864,7 +864,7 @@ static void missing_down(void **state)
 	/* Cycle 1 (at start) and cycle 2 (one interval later). */
 	assert_true(pump(has_reports, &o));
 	assert_true(pump(has_errors, &(struct nreports){&dev, 0, 1}));
-	assert_int_equal(dev.state, -1);
+	assert_int_equal(dev.state, 0);
 	assert_int_equal(log_count("gone: channel p: no 1-Wire device 28-00000000abcd in"), 1);
 	advance(1000);
 	assert_true(pump(is_down, &dev));
@@ -901,6 +901,39 @@ static void missing_down(void **state)
 	assert_int_equal(log_count("gone: readings again: device up"), 1);
 	ops->device_free(ctx);
 	ops->device_free(octx);
+}
+
+/* Cycles in which some channels fail and one succeeds: channel errors, each
+ * logged once, and the device stays up (told so from the start, so that the
+ * daemon does not judge it from the channel errors itself). */
+static void partial_failure_stays_up(void **state)
+{
+	struct gwd_device dev = {"mixed"};
+	const struct kv dkv[] = {KS("root", root), KD("interval", 1.0), KI("down_after", 1),
+				 KEND};
+	const struct kv cpu[] = {KS("source", "thermal"), KS("zone", "cpu-thermal"), KEND};
+	const struct kv w1[] = {KS("source", "w1"), KS("id", "28-000000000001"), KEND};
+	const struct kv w2[] = {KS("source", "w1"), KS("id", "28-000000000002"), KEND};
+	const struct kv w3[] = {KS("source", "w1"), KS("id", "28-000000000003"), KEND};
+	const struct kv *const pts[] = {cpu, w1, w2, w3};
+	void *ctx;
+
+	put("class/thermal/thermal_zone0/type", "cpu-thermal\n");
+	put("class/thermal/thermal_zone0/temp", "40000\n");
+	put("bus/w1/devices/28-000000000002/w1_slave", W1_BADCRC);
+	ctx = new_device(&dev, dkv, pts, 4);
+	assert_int_equal(dev.state, 0);
+	for (int i = 1; i <= 4; i++) {
+		assert_true(pump(has_errors, &(struct nreports){&dev, 3, i}));
+		if (i < 4)
+			advance(1000);
+	}
+	assert_int_equal(dev.reports[0], 4);
+	assert_int_equal(dev.errors[1] + dev.errors[2], 8);
+	assert_int_equal(dev.state, 0);
+	assert_int_equal(log_count("down after"), 0);
+	assert_int_equal(log_count("no 1-Wire device 28-000000000003"), 1);
+	ops->device_free(ctx);
 }
 
 /* A read that blocks (a 1-Wire conversion, here a FIFO nobody writes yet)
@@ -1037,6 +1070,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(thermal, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(partial_failure_stays_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(slow_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
