@@ -31,8 +31,11 @@ sbin_PROGRAMS += gatewayd/gatewayd
 gatewayd_gatewayd_SOURCES = gatewayd/main.c
 gatewayd_gatewayd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)
 gatewayd_gatewayd_LDADD = gatewayd/libgwdaemon.la
-# Adapters must not link back into the daemon; keep its symbols private.
-gatewayd_gatewayd_LDFLAGS = $(AM_LDFLAGS)
+# Adapters must not link back into the daemon; keep its symbols private, but for one:
+# libcoap's calls to these GnuTLS functions must land in lwm2m/dtls_poll.c (see there).
+gatewayd_gatewayd_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--export-dynamic-symbol=gnutls_transport_set_pull_function \
+	-Wl,--export-dynamic-symbol=gnutls_transport_set_pull_timeout_function
 
 # The adapter SDK: one header and a pkg-config file.
 gwincludedir = $(includedir)/gatewayd

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "dtls_poll.h"
 #include "gatewayd/file.h"
 #include "gatewayd/log.h"
 
@@ -718,41 +718,36 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-/* libcoap 4.3.1's GnuTLS glue polls a DTLS session's socket with select():
- * a descriptor at or above FD_SETSIZE (1024) aborts the process (glibc's
- * FD_SET check).  The socket libcoap is about to open gets the lowest free
- * descriptor; false when that one is too high to be safe. */
-static bool dtls_fd_ok(void)
-{
-	static bool told;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && fd < FD_SETSIZE;
-
-	if (fd >= 0)
-		close(fd);
-	if (!ok && !told) {
-		log_err(NULL, "no descriptor below %d left for a DTLS session: libcoap with "
-			"GnuTLS cannot poll higher ones, so one process carries about 1,000 "
-			"DTLS devices", FD_SETSIZE);
-		told = true;
-	}
-	return ok;
-}
+static coap_session_t *new_dtls_session(coap_context_t *ctx, const coap_address_t *server,
+					const struct lwm_security *sec, const char *sni);
 
 coap_session_t *lwm_security_new_session(coap_context_t *ctx, const coap_address_t *server,
 					 const struct lwm_security *sec, const char *sni)
 {
-	const char *name;
-	char *client_sni;
+	coap_session_t *s;
+	int probe;
 
 	if (!ctx)
 		return NULL;
 	if (!sec || sec->mode == LWM_SEC_NOSEC)
 		return coap_new_client_session(ctx, NULL, server, COAP_PROTO_UDP);
-	if (!dtls_fd_ok()) {
-		errno = EMFILE;
-		return NULL;
+	/* libcoap would poll the session's socket with select(): our poll() instead
+	 * (dtls_poll.c), so that any descriptor will do. */
+	probe = lwm_dtls_poll_probe();
+	s = new_dtls_session(ctx, server, sec, sni);
+	if (s && lwm_dtls_poll_adopt(s, probe) < 0) {
+		coap_session_release(s);
+		s = NULL;
 	}
+	return s;
+}
+
+static coap_session_t *new_dtls_session(coap_context_t *ctx, const coap_address_t *server,
+					const struct lwm_security *sec, const char *sni)
+{
+	const char *name;
+	char *client_sni;
+
 	name = sec->sni ? sec->sni : sni;
 	snprintf(sec->st->name, sizeof(sec->st->name), "%s", name ? name : "");
 	sec->st->failure[0] = '\0';

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -349,6 +351,141 @@ static void x509(void **state)
 	free(servers);
 }
 
+/* Hold every descriptor below `above` (in this process, inherited by the next child:
+ * no close-on-exec), so that every socket that child opens gets a higher one.  The
+ * number held, or -1 when the open-file limit does not allow it. */
+static int hold_descriptors_below(int above, int *held, int cap)
+{
+	struct rlimit rl;
+	int n = 0, fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max < (rlim_t)above + 256)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	while (n < cap && (fd = open("/dev/null", O_RDONLY)) >= 0) {
+		held[n++] = fd;
+		if (fd >= above)
+			break;
+	}
+	return n;
+}
+
+/* gatewayd's sockets at or above `from`, from /proc. */
+static int sockets_from(pid_t pid, int from)
+{
+	char *dir = h_strf("/proc/%d/fd", (int)pid), link[64];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char *path;
+		ssize_t l;
+
+		if (atoi(de->d_name) < from)
+			continue;
+		path = h_strf("%s/%s", dir, de->d_name);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l > 0 && strncmp(link, "socket:", 7) == 0)
+			n++;
+		free(path);
+	}
+	closedir(d);
+	free(dir);
+	return n;
+}
+
+/* libcoap 4.3.1 polls a DTLS socket with select(), which cannot take a descriptor of
+ * 1,024 or more (glibc aborts).  gatewayd gives every DTLS session a poll()-based
+ * function instead: PSK and RPK devices whose sockets are all above 1,100 register
+ * and answer reads. */
+static void high_descriptors(void **state)
+{
+	struct env *e = *state;
+	const char *opts[] = {"--psk", "hi-psk:" KEY_GOOD, NULL};
+	static int held[1200];
+	char *servers, *d1;
+	int port, n;
+
+	port = start_server(e, opts);
+	n = hold_descriptors_below(1100, held, 1200);
+	if (n < 0)
+		skip();
+	servers = h_strf("{ name = \"p\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
+			 port);
+	d1 = device("hi-psk", "p", "psk_identity = \"hi-psk\"; psk_key = \"" KEY_GOOD "\";");
+	start_gatewayd(e, servers, d1);
+	for (int i = 0; i < n; i++)
+		close(held[i]);
+	registers_and_reads(e, &e->srv[0], "hi-psk", "hi-psk");
+	assert_true(sockets_from(e->gw.pid, 1100) >= 1);
+	stop_clean(e);
+	free(d1);
+	free(servers);
+}
+
+/* The same on a lossy path: the relay drops the device's first datagram (the
+ * ClientHello), so the handshake completes only if GnuTLS sends it again, which it
+ * does when the pull-timeout function says that nothing arrived (dtls_poll.c).  It
+ * is the same session that completes: the relay sees a single client socket. */
+static void high_descriptors_retransmit(void **state)
+{
+	struct env *e = *state;
+	const char *opts[] = {"--psk", "hi-psk:" KEY_GOOD, NULL};
+	static int held[1200];
+	char *bin = h_build_path("tests/integration/udp-relay"), *up, *log;
+	char *argv[4], *servers, *d1;
+	struct proc relay;
+	json_t *ev;
+	int port, relay_port, n;
+
+	port = start_server(e, opts);
+	up = h_strf("%d", port);
+	log = h_strf("%s/relay.log", e->dir);
+	argv[0] = bin;
+	argv[1] = "-u";
+	argv[2] = up;
+	argv[3] = NULL;
+	assert_int_equal(h_spawn(&relay, argv, true, log), 0);
+	ev = h_wait_event(&relay, "listening", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	relay_port = (int)json_integer_value(json_object_get(ev, "port"));
+	json_decref(ev);
+	h_send(&relay, "drop 1\n");
+	n = hold_descriptors_below(1100, held, 1200);
+	if (n < 0) {
+		h_stop(&relay, SIGTERM, 5000);
+		skip();
+	}
+	servers = h_strf("{ name = \"p\"; uri = \"coaps://127.0.0.1:%d\"; security = \"psk\"; }",
+			 relay_port);
+	d1 = device("hi-psk", "p", "psk_identity = \"hi-psk\"; psk_key = \"" KEY_GOOD "\";");
+	start_gatewayd(e, servers, d1);
+	for (int i = 0; i < n; i++)
+		close(held[i]);
+	ev = h_wait_event(&relay, "dropped", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	registers_and_reads(e, &e->srv[0], "hi-psk", "hi-psk");
+	/* One flow: the retransmission came from the same socket, the same session. */
+	h_send(&relay, "flows\n");
+	ev = h_wait_event(&relay, "flows", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	if (json_integer_value(json_object_get(ev, "n")) != 1) h_dump_file(e->log);
+	assert_int_equal(json_integer_value(json_object_get(ev, "n")), 1);
+	json_decref(ev);
+	stop_clean(e);
+	h_stop(&relay, SIGTERM, 5000);
+	free(d1);
+	free(servers);
+	free(log);
+	free(up);
+	free(bin);
+}
+
 static void rpk(void **state)
 {
 	struct env *e = *state;
@@ -452,6 +589,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(x509, setup, teardown),
 		cmocka_unit_test_setup_teardown(rpk, setup, teardown),
 		cmocka_unit_test_setup_teardown(readable_key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(high_descriptors, setup, teardown),
+		cmocka_unit_test_setup_teardown(high_descriptors_retransmit, setup, teardown),
 	};
 
 	if (h_skip_without_sim())

@@ -9,11 +9,14 @@
  * "rebind" replaces every upstream socket with a new one (a new source
  * port, as when a NAT forgets its mappings); the old ones are closed, so
  * the server's traffic to the old addresses is refused as by a NAT that
- * lost them.  "quit" or the end of stdin ends it; so do SIGTERM and
+ * lost them.  "drop N" drops the next N datagrams from clients, as a lossy path
+ * does; "flows" asks how many client sockets it has seen.  "quit" or the end of stdin ends it; so do SIGTERM and
  * SIGINT.  Events on stdout, one JSON object per line:
  *   {"event":"listening","port":N}
  *   {"event":"flow","client_port":N,"upstream_port":M}   a new mapping
  *   {"event":"rebound","flows":K}                         after "rebind"
+ *   {"event":"dropped","client_port":N,"left":K}          a datagram dropped
+ *   {"event":"flows","n":K}                               after "flows"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +39,7 @@ struct flow {
 
 static struct flow flows[MAX_FLOWS];
 static size_t n_flows;
+static unsigned long to_drop; /* "drop N": client datagrams still to drop */
 static struct sockaddr_in upstream;
 
 static int udp_socket(uint16_t port)
@@ -112,6 +116,12 @@ static int read_commands(void)
 		*nl = '\0';
 		if (strcmp(buf, "rebind") == 0)
 			rebind();
+		else if (strncmp(buf, "drop ", 5) == 0)
+			to_drop = strtoul(buf + 5, NULL, 10);
+		else if (strcmp(buf, "flows") == 0) {
+			printf("{\"event\":\"flows\",\"n\":%zu}\n", n_flows);
+			fflush(stdout);
+		}
 		else if (strcmp(buf, "quit") == 0)
 			return 1;
 		len -= (size_t)(nl + 1 - buf);
@@ -177,8 +187,14 @@ int main(int argc, char **argv)
 			socklen_t flen = sizeof(from);
 			ssize_t n = recvfrom(lfd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &flen);
 			struct flow *f = n >= 0 ? flow_for(&from) : NULL;
-			if (f)
+			if (f && to_drop > 0) {
+				to_drop--;
+				printf("{\"event\":\"dropped\",\"client_port\":%u,\"left\":%lu}\n",
+				       ntohs(from.sin_port), to_drop);
+				fflush(stdout);
+			} else if (f) {
 				send(f->fd, pkt, (size_t)n, 0); /* lost when it fails, as UDP is */
+			}
 		}
 		/* Answers: back to the flow's client.  An ICMP error from the
 		 * server's side reads as an error here and is dropped. */
