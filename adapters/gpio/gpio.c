@@ -32,10 +32,6 @@
 #include "gatewayd/adapter.h"
 #include "gpio_chip.h"
 
-/* Whether the host table has a member (it may predate it). */
-#define HOST_HAS(h, member)                                                     \
-	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
-
 #define CONSUMER "gatewayd"
 #define DEBOUNCE_MAX_MS 60000  /* a minute: anything longer is not a bounce */
 #define PULSE_MAX_MS 86400000  /* a day */
@@ -131,7 +127,7 @@ struct gp_device {
 
 static const char *dev_name(const struct gp_device *d)
 {
-	const char *n = HOST_HAS(d->host, device_name) ? d->host->device_name(d->dev) : NULL;
+	const char *n = GWD_HOST_HAS(d->host, device_name) ? d->host->device_name(d->dev) : NULL;
 
 	return n ? n : "gpio";
 }
@@ -612,7 +608,7 @@ static void open_all(struct gp_device *d)
 			d->host->log(d->dev, GWD_LOG_ERR, "%s; retrying every %" PRIu64 " s", why,
 				     d->retry_ms / 1000);
 		d->logged_down = true;
-		if (HOST_HAS(d->host, set_state))
+		if (GWD_HOST_HAS(d->host, set_state))
 			d->host->set_state(d->dev, GWD_STATE_DOWN, r);
 		else
 			d->host->report_error(d->dev, GWD_CHANNEL_ALL, r);
@@ -623,7 +619,7 @@ static void open_all(struct gp_device *d)
 	}
 	d->logged_down = false;
 	d->up = true;
-	if (HOST_HAS(d->host, set_state))
+	if (GWD_HOST_HAS(d->host, set_state))
 		d->host->set_state(d->dev, GWD_STATE_UP, 0);
 	report_all(d);
 }
@@ -646,7 +642,7 @@ static void line_lost(struct gp_line *l, int err)
 	close_all(d, false);
 	d->up = false;
 	d->logged_down = true;
-	if (HOST_HAS(d->host, set_state))
+	if (GWD_HOST_HAS(d->host, set_state))
 		d->host->set_state(d->dev, GWD_STATE_DOWN, err);
 	else
 		d->host->report_error(d->dev, GWD_CHANNEL_ALL, err);
@@ -659,9 +655,7 @@ static void line_lost(struct gp_line *l, int err)
 static int gp_init(const struct gwd_host *host, void **adapter_ctx)
 {
 	/* Everything up to device_name is used unconditionally. */
-	if (host->abi_major != GWD_ADAPTER_ABI_MAJOR ||
-	    host->size < offsetof(struct gwd_host, device_name) + sizeof(host->device_name) ||
-	    !host->watch_fd)
+	if (GWD_HOST_REQUIRE(host, device_name) || !host->watch_fd)
 		return -EPROTO;
 	*adapter_ctx = (void *)host;
 	return 0;
@@ -669,13 +663,6 @@ static int gp_init(const struct gwd_host *host, void **adapter_ctx)
 
 static void gp_fini(void *adapter_ctx)
 {
-}
-
-static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-			double v, double min, double max, int *err)
-{
-	if (!(v >= min && v <= max))
-		*err = h->cfg_error(n, key, "expected a number from %g to %g, found %g", min, max, v);
 }
 
 static int gp_device_new(void *adapter_ctx, struct gwd_device *dev, const struct gwd_cfg *device,
@@ -695,8 +682,8 @@ static int gp_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	gwd_cfg_read_string(h, device, "chip", &d->chip_spec, &err);
 	gwd_cfg_read_double(h, device, "counter_save_interval", &save, &err);
 	gwd_cfg_read_double(h, device, "retry_interval", &retry, &err);
-	check_range(h, device, "counter_save_interval", save, 0.0, 86400.0, &err);
-	check_range(h, device, "retry_interval", retry, 0.0, 86400.0, &err);
+	gwd_cfg_check_range(h, device, "counter_save_interval", save, 0.0, 86400.0, &err);
+	gwd_cfg_check_range(h, device, "retry_interval", retry, 0.0, 86400.0, &err);
 	if (d->chip_spec && !*d->chip_spec)
 		err = h->cfg_error(device, "chip", "expected a chip label or /dev/gpiochipN path");
 	if (err < 0) {
@@ -903,7 +890,7 @@ static int gp_device_start(void *device_ctx)
 
 	if (d->started)
 		return -EALREADY;
-	if (any_persist(d) && !HOST_HAS(h, state_dir)) {
+	if (any_persist(d) && !GWD_HOST_HAS(h, state_dir)) {
 		h->log(d->dev, GWD_LOG_ERR,
 		       "persist_counter needs a gatewayd with adapter ABI 1.2 (state_dir)");
 		return -ENOTSUP;

@@ -19,9 +19,6 @@
 #include "mb_codec.h"
 #include "mb_plan.h"
 
-#define HOST_HAS(h, member)                                                     \
-	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
-
 struct mb_adapter {
 	const struct gwd_host *host;
 	struct mb_bus *buses;
@@ -101,28 +98,6 @@ struct mb_dev {
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-			double v, double min, double max, int *err)
-{
-	if (isnan(v) || v < min || v > max)
-		*err = h->cfg_error(n, key, "expected a number from %g to %g, found %g", min, max,
-				    v);
-}
-
-static uint64_t ms_of(double s)
-{
-	return (uint64_t)llround(s * 1000.0);
-}
-
-static uint64_t rng_next(struct mb_dev *d)
-{
-	/* xorshift64: jitter only, not security. */
-	d->rng ^= d->rng << 13;
-	d->rng ^= d->rng >> 7;
-	d->rng ^= d->rng << 17;
-	return d->rng;
-}
-
 static const char *exc_name(int code)
 {
 	switch (code) {
@@ -153,8 +128,7 @@ static int mb_init(const struct gwd_host *host, void **adapter_ctx)
 {
 	struct mb_adapter *ad;
 
-	if (host->abi_major != GWD_ADAPTER_ABI_MAJOR ||
-	    host->size < offsetof(struct gwd_host, fw_progress) + sizeof(host->fw_progress))
+	if (GWD_HOST_REQUIRE(host, fw_progress))
 		return -EPROTO;
 	ad = calloc(1, sizeof(*ad));
 	if (!ad)
@@ -254,8 +228,8 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	gwd_cfg_read_string(h, node, "serial", &serial, &err);
 	gwd_cfg_read_double(h, node, "frame_gap", &gap, &err);
 	gwd_cfg_read_double(h, node, "connect_delay", &cdelay, &err);
-	check_range(h, node, "frame_gap", gap, 0, 10, &err);
-	check_range(h, node, "connect_delay", cdelay, 0, 60, &err);
+	gwd_cfg_check_range(h, node, "frame_gap", gap, 0, 10, &err);
+	gwd_cfg_check_range(h, node, "connect_delay", cdelay, 0, 60, &err);
 	if (host && serial)
 		return h->cfg_error(node, "serial", "set either host (Modbus TCP) or serial "
 				    "(Modbus RTU), not both");
@@ -267,7 +241,7 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	}
 	if (host) {
 		gwd_cfg_read_int(h, node, "port", &port, &err);
-		check_range(h, node, "port", (double)port, 1, 65535, &err);
+		gwd_cfg_check_range(h, node, "port", (double)port, 1, 65535, &err);
 	} else {
 		gwd_cfg_read_int(h, node, "baud", &baud, &err);
 		gwd_cfg_read_string(h, node, "parity", &parity, &err);
@@ -276,11 +250,11 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 		gwd_cfg_read_bool(h, node, "rs485", &rs485, &err);
 		gwd_cfg_read_string(h, node, "rts", &rts, &err);
 		gwd_cfg_read_int(h, node, "rts_delay", &rts_delay, &err);
-		check_range(h, node, "baud", (double)baud, 50, 4000000, &err);
-		check_range(h, node, "data_bits", (double)data_bits, 5, 8, &err);
-		check_range(h, node, "stop_bits", (double)stop_bits, 1, 2, &err);
+		gwd_cfg_check_range(h, node, "baud", (double)baud, 50, 4000000, &err);
+		gwd_cfg_check_range(h, node, "data_bits", (double)data_bits, 5, 8, &err);
+		gwd_cfg_check_range(h, node, "stop_bits", (double)stop_bits, 1, 2, &err);
 		if (rts_delay != -1)
-			check_range(h, node, "rts_delay", (double)rts_delay, 0, 1000000, &err);
+			gwd_cfg_check_range(h, node, "rts_delay", (double)rts_delay, 0, 1000000, &err);
 		if (strcmp(parity, "none") == 0)
 			p.parity = 'N';
 		else if (strcmp(parity, "even") == 0)
@@ -313,8 +287,8 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	p.stop_bits = (int)stop_bits;
 	p.rs485 = rs485;
 	p.rts_delay_us = (int)rts_delay;
-	p.gap_ms = (uint32_t)ms_of(gap);
-	p.connect_delay_ms = (uint32_t)ms_of(cdelay);
+	p.gap_ms = (uint32_t)gwd_ms_of(gap);
+	p.connect_delay_ms = (uint32_t)gwd_ms_of(cdelay);
 	/* One scheduler per physical bus: devices naming the same endpoint or
 	 * port share it, whether or not they share a bus group. */
 	for (struct mb_bus *b = ad->buses; b; b = b->next)
@@ -459,14 +433,14 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	gwd_cfg_read_double(h, device, "backoff_max", &backoff_max, &err);
 	gwd_cfg_read_bool(h, device, "identify", &d->identify, &err);
 	gwd_cfg_read_string(h, device, "quirks", &quirks, &err);
-	check_range(h, device, "unit", (double)unit, 0, 255, &err);
-	check_range(h, device, "timeout", timeout, 0.01, 60, &err);
-	check_range(h, device, "interval", interval, 0, 86400, &err);
-	check_range(h, device, "max_registers", (double)max_regs, 1, 125, &err);
-	check_range(h, device, "max_bits", (double)max_bits, 1, 2000, &err);
-	check_range(h, device, "fill", (double)fill, 0, 125, &err);
-	check_range(h, device, "down_after", (double)down_after, 1, 1000, &err);
-	check_range(h, device, "backoff_max", backoff_max, 1, 86400, &err);
+	gwd_cfg_check_range(h, device, "unit", (double)unit, 0, 255, &err);
+	gwd_cfg_check_range(h, device, "timeout", timeout, 0.01, 60, &err);
+	gwd_cfg_check_range(h, device, "interval", interval, 0, 86400, &err);
+	gwd_cfg_check_range(h, device, "max_registers", (double)max_regs, 1, 125, &err);
+	gwd_cfg_check_range(h, device, "max_bits", (double)max_bits, 1, 2000, &err);
+	gwd_cfg_check_range(h, device, "fill", (double)fill, 0, 125, &err);
+	gwd_cfg_check_range(h, device, "down_after", (double)down_after, 1, 1000, &err);
+	gwd_cfg_check_range(h, device, "backoff_max", backoff_max, 1, 86400, &err);
 	if (mb_order_parse(order, &d->swap_bytes, &d->swap_words) < 0)
 		err = h->cfg_error(device, "byte_order",
 				   "expected ABCD, DCBA, BADC or CDAB (or ABCDEFGH, HGFEDCBA, "
@@ -482,13 +456,13 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 		return err == -ENOMEM ? err : -EINVAL;
 	}
 	d->unit = (uint8_t)unit;
-	d->timeout_ms = (uint32_t)ms_of(timeout);
-	d->interval_ms = ms_of(interval);
+	d->timeout_ms = (uint32_t)gwd_ms_of(timeout);
+	d->interval_ms = gwd_ms_of(interval);
 	d->lim.max_regs = (uint16_t)max_regs;
 	d->lim.max_bits = (uint16_t)max_bits;
 	d->lim.fill = (uint16_t)fill;
 	d->down_after = (unsigned)down_after;
-	d->backoff_max_ms = ms_of(backoff_max);
+	d->backoff_max_ms = gwd_ms_of(backoff_max);
 	d->rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)d;
 	*device_ctx = d;
 	return 0;
@@ -553,7 +527,7 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 				    "or \"input\", found \"%s\"", table);
 	if (addr == -1 && err == 0)
 		return h->cfg_error(point, "address", "required: the register or bit address");
-	check_range(h, point, "address", (double)addr, d->one_based ? 1 : 0,
+	gwd_cfg_check_range(h, point, "address", (double)addr, d->one_based ? 1 : 0,
 		    d->one_based ? 65536 : 65535, &err);
 	if (mb_table_is_bits(p.table)) {
 		p.fmt.type = MB_T_BOOL;
@@ -571,15 +545,15 @@ static int mb_channel_new(void *device_ctx, const char *channel, const struct gw
 					   "(or the 8-letter forms), found \"%s\"", order);
 		if (p.fmt.type == MB_T_BIT) {
 			gwd_cfg_read_int(h, point, "bit", &bit, &err);
-			check_range(h, point, "bit", (double)bit, 0, 15, &err);
+			gwd_cfg_check_range(h, point, "bit", (double)bit, 0, 15, &err);
 			p.fmt.bit = (uint8_t)bit;
 		} else if (p.fmt.type == MB_T_STRING) {
 			gwd_cfg_read_int(h, point, "length", &length, &err);
-			check_range(h, point, "length", (double)length, 1, 125, &err);
+			gwd_cfg_check_range(h, point, "length", (double)length, 1, 125, &err);
 			p.fmt.len = (uint16_t)length;
 		} else if (p.fmt.type == MB_T_FIXED16 || p.fmt.type == MB_T_FIXED32) {
 			gwd_cfg_read_int(h, point, "fraction_bits", &frac, &err);
-			check_range(h, point, "fraction_bits", (double)frac, 0,
+			gwd_cfg_check_range(h, point, "fraction_bits", (double)frac, 0,
 				    p.fmt.type == MB_T_FIXED16 ? 15 : 31, &err);
 			p.fmt.frac = (uint8_t)frac;
 		}
@@ -694,7 +668,7 @@ static void arm_defer(struct mb_dev *d)
 
 static void set_state(struct mb_dev *d, bool down, int cause)
 {
-	if (HOST_HAS(d->host, set_state))
+	if (GWD_HOST_HAS(d->host, set_state))
 		d->host->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, cause);
 }
 
@@ -858,7 +832,7 @@ static void queue_ident(struct mb_dev *d)
 {
 	struct mb_job *j;
 
-	if (!d->identify || d->identified || d->ident_tries >= 3 || !HOST_HAS(d->host, set_identity))
+	if (!d->identify || d->identified || d->ident_tries >= 3 || !GWD_HOST_HAS(d->host, set_identity))
 		return;
 	j = job_new(d, MB_JOB_IDENT);
 	if (!j)
@@ -1053,7 +1027,7 @@ static void schedule_cycle(struct mb_dev *d)
 		return;
 	if (d->down) {
 		uint64_t b = d->backoff_ms ? d->backoff_ms : 1000;
-		uint64_t jitter = b / 4 ? rng_next(d) % (b / 4 + 1) : 0;
+		uint64_t jitter = b / 4 ? gwd_jitter_next(&d->rng) % (b / 4 + 1) : 0;
 
 		d->next_cycle = now + b - b / 8 + jitter;
 		d->host->timer_arm(d->cycle_timer, d->next_cycle);

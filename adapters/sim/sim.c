@@ -51,10 +51,6 @@
 #include "gatewayd/adapter.h"
 #include "sim_model.h"
 
-/* Whether the host table has a member (it may predate it). */
-#define HOST_HAS(h, member)                                                     \
-	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
-
 #define NEVER UINT64_MAX
 
 struct sim_adapter {
@@ -397,8 +393,7 @@ static int sim_init(const struct gwd_host *host, void **adapter_ctx)
 	struct sim_adapter *ad;
 
 	/* Everything up to fw_progress is used unconditionally. */
-	if (host->abi_major != GWD_ADAPTER_ABI_MAJOR ||
-	    host->size < offsetof(struct gwd_host, fw_progress) + sizeof(host->fw_progress))
+	if (GWD_HOST_REQUIRE(host, fw_progress))
 		return -EPROTO;
 	ad = calloc(1, sizeof(*ad));
 	if (!ad)
@@ -441,7 +436,7 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 		/* used as given */
 	} else if (r != -ENOENT) {
 		err = -EINVAL;
-	} else if (HOST_HAS(h, device_name) && h->device_name(dev)) {
+	} else if (GWD_HOST_HAS(h, device_name) && h->device_name(dev)) {
 		seed = (int64_t)sim_hash_str(h->device_name(dev));
 	} else {
 		seed = (int64_t)sim_mix64(ad->n_devices);

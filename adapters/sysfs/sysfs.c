@@ -30,9 +30,6 @@
 #include "gatewayd/adapter.h"
 #include "sf_read.h"
 
-#define HOST_HAS(h, member)                                                     \
-	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
-
 struct sf_adapter {
 	const struct gwd_host *host;
 };
@@ -106,28 +103,6 @@ struct sf_dev {
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const char *key,
-			double v, double min, double max, int *err)
-{
-	if (isnan(v) || v < min || v > max)
-		*err = h->cfg_error(n, key, "expected a number from %g to %g, found %g", min, max,
-				    v);
-}
-
-static uint64_t ms_of(double s)
-{
-	return (uint64_t)llround(s * 1000.0);
-}
-
-static uint64_t rng_next(struct sf_dev *d)
-{
-	/* xorshift64: jitter only, not security. */
-	d->rng ^= d->rng << 13;
-	d->rng ^= d->rng >> 7;
-	d->rng ^= d->rng << 17;
-	return d->rng;
-}
 
 static void job_free(struct sf_job *j)
 {
@@ -229,8 +204,7 @@ static int sf_init(const struct gwd_host *host, void **adapter_ctx)
 {
 	struct sf_adapter *ad;
 
-	if (host->abi_major != GWD_ADAPTER_ABI_MAJOR ||
-	    host->size < offsetof(struct gwd_host, fw_progress) + sizeof(host->fw_progress))
+	if (GWD_HOST_REQUIRE(host, fw_progress))
 		return -EPROTO;
 	ad = calloc(1, sizeof(*ad));
 	if (!ad)
@@ -274,18 +248,18 @@ static int sf_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	if (d->root[0] != '/')
 		err = h->cfg_error(device, "root", "expected an absolute path, found \"%s\"",
 				   d->root);
-	check_range(h, device, "interval", interval, 0, 86400, &err);
-	check_range(h, device, "down_after", (double)down_after, 1, 1000, &err);
-	check_range(h, device, "backoff_max", backoff_max, 1, 86400, &err);
+	gwd_cfg_check_range(h, device, "interval", interval, 0, 86400, &err);
+	gwd_cfg_check_range(h, device, "down_after", (double)down_after, 1, 1000, &err);
+	gwd_cfg_check_range(h, device, "backoff_max", backoff_max, 1, 86400, &err);
 	if (err < 0) {
 		dev_destroy(d);
 		return -EINVAL;
 	}
-	d->interval_ms = ms_of(interval);
+	d->interval_ms = gwd_ms_of(interval);
 	if (interval > 0 && !d->interval_ms)
 		d->interval_ms = 1;
 	d->down_after = (unsigned)down_after;
-	d->backoff_max_ms = ms_of(backoff_max);
+	d->backoff_max_ms = gwd_ms_of(backoff_max);
 	d->rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)d;
 	*device_ctx = d;
 	return 0;
@@ -490,7 +464,7 @@ static void arm_defer(struct sf_dev *d)
 
 static void set_state(struct sf_dev *d, bool down, int cause)
 {
-	if (HOST_HAS(d->host, set_state))
+	if (GWD_HOST_HAS(d->host, set_state))
 		d->host->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, cause);
 }
 
@@ -578,7 +552,7 @@ static void schedule_cycle(struct sf_dev *d)
 		return;
 	if (d->down) {
 		uint64_t b = d->backoff_ms ? d->backoff_ms : 1000;
-		uint64_t jitter = b / 4 ? rng_next(d) % (b / 4 + 1) : 0;
+		uint64_t jitter = b / 4 ? gwd_jitter_next(&d->rng) % (b / 4 + 1) : 0;
 
 		d->next_cycle = now + b - b / 8 + jitter;
 		d->host->timer_arm(d->cycle_timer, d->next_cycle);

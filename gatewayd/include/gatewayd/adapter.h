@@ -35,6 +35,7 @@
 #define GATEWAYD_ADAPTER_H
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -235,6 +236,35 @@ struct gwd_host {
 	const char *(*state_dir)(const struct gwd_device *dev);
 };
 
+/* Is this member of struct gwd_host inside the host's table?  A host older than the
+ * header an adapter was built with has a smaller table (host->size). */
+#define GWD_HOST_COVERS(h, member)                                                       \
+	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size)
+
+/* Does the host provide this service: inside its table and set? */
+#define GWD_HOST_HAS(h, member) (GWD_HOST_COVERS(h, member) && (h)->member)
+
+/* For an adapter's init: 0 when the host speaks this major version and its table
+ * reaches `member` (the newest one the adapter uses without checking), else -EPROTO. */
+#define GWD_HOST_REQUIRE(h, member)                                                      \
+	((h)->abi_major == GWD_ADAPTER_ABI_MAJOR && GWD_HOST_COVERS(h, member) ? 0 : -EPROTO)
+
+/* Seconds from the config to milliseconds for the host's timers. */
+static inline uint64_t gwd_ms_of(double seconds)
+{
+	return seconds > 0 ? (uint64_t)llround(seconds * 1000.0) : 0;
+}
+
+/* xorshift64: cheap jitter for retry back-offs, not for anything secret.  *state must
+ * start non-zero (e.g. from the device's name and the time). */
+static inline uint64_t gwd_jitter_next(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* Config readers for an adapter's device_new / channel_new that keep going
  * after a bad value, so that every error of a group is reported in one
  * `gatewayd -t`: an absent key leaves *out (the default) alone, a value of
@@ -274,6 +304,16 @@ static inline void gwd_cfg_read_string(const struct gwd_host *h, const struct gw
 
 	if (r < 0 && r != -ENOENT)
 		*err = -EINVAL;
+}
+
+/* A number outside [min, max] (or NaN) is reported at its key and sets *err. */
+static inline void gwd_cfg_check_range(const struct gwd_host *h, const struct gwd_cfg *n,
+				       const char *key, double v, double min, double max,
+				       int *err)
+{
+	if (isnan(v) || v < min || v > max)
+		*err = h->cfg_error(n, key, "expected a number from %g to %g, found %g", min, max,
+				    v);
 }
 
 #define GWD_CHANNEL_ALL ((gwd_channel_t)UINT32_MAX)
