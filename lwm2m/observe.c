@@ -785,8 +785,8 @@ bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_re
 
 /* ---- Observe and Cancel requests -------------------------------------------------------- */
 
-static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct lwm_path *paths,
-			 size_t *n);
+static int observe_paths(struct lwm_client *c, const coap_pdu_t *req, const struct lwm_path *p,
+			 struct lwm_path *paths, size_t *n);
 
 static bool same_paths(const struct lwm_obs *o, const struct lwm_path *paths, size_t n)
 {
@@ -798,15 +798,15 @@ static bool same_paths(const struct lwm_obs *o, const struct lwm_path *paths, si
 	return true;
 }
 
-static void cancel_by_paths(struct lwm_obs_table *t, const coap_pdu_t *req,
-			    const struct lwm_path *p)
+static void cancel_by_paths(struct lwm_client *c, struct lwm_obs_table *t,
+			    const coap_pdu_t *req, const struct lwm_path *p)
 {
 	struct lwm_path paths[OBS_MAX_PATHS];
 	bool composite = coap_pdu_get_code(req) == COAP_REQUEST_CODE_FETCH;
 	struct lwm_obs *match = NULL;
 	size_t n = 0, found = 0;
 
-	if (!t || observe_paths(req, p, paths, &n) < 0)
+	if (!t || observe_paths(c, req, p, paths, &n) < 0)
 		return;
 	for (struct lwm_obs *o = t->list; o; o = o->next)
 		if (o->composite == composite && same_paths(o, paths, n)) {
@@ -834,7 +834,7 @@ static bool composite_will_read(struct lwm_client *c, const coap_pdu_t *req,
 	uint32_t accept;
 	bool any = false;
 
-	if (observe_paths(req, p, paths, &n) < 0 || n == 0)
+	if (observe_paths(c, req, p, paths, &n) < 0 || n == 0)
 		return false;
 	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
 	    accept != LWM_FMT_SENML_JSON && accept != LWM_FMT_SENML_CBOR &&
@@ -866,7 +866,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		if (old)
 			obs_free(old, true);
 		else
-			cancel_by_paths(t, req, p);
+			cancel_by_paths(c, t, req, p);
 		return true;
 	}
 	if (observe != 0)
@@ -907,11 +907,11 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	return true;
 }
 
-static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct lwm_path *paths,
-			 size_t *n)
+static int observe_paths(struct lwm_client *c, const coap_pdu_t *req, const struct lwm_path *p,
+			 struct lwm_path *paths, size_t *n)
 {
 	const uint8_t *data = NULL;
-	size_t len = 0, off, total;
+	size_t len = 0;
 	uint32_t cf;
 
 	if (coap_pdu_get_code(req) != COAP_REQUEST_CODE_FETCH) {
@@ -921,7 +921,7 @@ static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct
 	}
 	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0 || cf > UINT16_MAX)
 		return -EINVAL;
-	coap_get_data_large(req, &len, &data, &off, &total);
+	lwm_request_data(c->engine, req, &data, &len);
 	return lwm_senml_paths_decode((uint16_t)cf, data, len, paths, OBS_MAX_PATHS, n);
 }
 
@@ -944,7 +944,7 @@ void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *re
 	lwm_request_uint_option(resp, COAP_OPTION_CONTENT_FORMAT, &cf);
 	/* Only a successful read is observed (a Discover never is). */
 	if (coap_pdu_get_code(resp) != COAP_RESPONSE_CODE(205) || cf == LWM_FMT_LINK ||
-	    tok.length > LWM_TOKEN_MAX || observe_paths(req, p, paths, &n) < 0 || n == 0)
+	    tok.length > LWM_TOKEN_MAX || observe_paths(c, req, p, paths, &n) < 0 || n == 0)
 		return;
 	o = calloc(1, sizeof(*o) + n * sizeof(o->watch[0]));
 	if (!o)
