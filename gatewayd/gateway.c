@@ -130,6 +130,8 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 	if (r < 0)
 		goto fail;
 	lwm_engine_set_op_timeout(gw->engine, cfg->gateway.operation_timeout_ms);
+	lwm_engine_set_max_body(gw->engine, cfg->gateway.max_write_body);
+	lwm_engine_set_max_observations(gw->engine, cfg->gateway.max_observations);
 	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
 			  &gw->coap_watch);
 	if (r < 0)

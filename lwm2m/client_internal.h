@@ -261,11 +261,14 @@ void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p);
 
 /* observe.c: Observe / Cancel around a Read (GET) or Read-Composite
  * (FETCH) carrying the Observe option.  begin runs before the read (Cancel
- * with 1; with 0 it checks the request's attributes and adds the Observe
- * option, false when it answered an error itself); end runs after it and
- * keeps the observation when the read succeeded. */
+ * with 1; with 0 it checks the request's attributes and the registration's
+ * max_observations, false when it answered an error itself); end runs
+ * after it and keeps the observation when the read succeeded. */
 bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
 		       coap_pdu_t *resp, const struct lwm_path *p, uint32_t observe);
+/* Between begin and end: a successful answer, about to get its payload,
+ * gets the Observe option when begin accepted the registration. */
+void lwm_observe_option(struct lwm_client *c, coap_pdu_t *resp);
 void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *resp,
 		     const struct lwm_path *p, uint32_t observe);
 /* A notification failed (RST, CON unacknowledged): true when sent was one. */

@@ -374,6 +374,7 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 		return lwm_respond_code(resp, 413);
 	if (err < 0)
 		return lwm_respond_code(resp, 500);
+	lwm_observe_option(c, resp);
 	lwm_respond_body(r, s, req, resp, query, 205, fmt, &e->scratch);
 }
 

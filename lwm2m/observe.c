@@ -213,6 +213,7 @@ struct lwm_obs_table {
 	/* The Observe being answered (between begin and end). */
 	struct lwm_attrs new_attrs;
 	uint32_t new_seq;
+	bool add_option;            /* the answer gets Observe if it succeeds */
 	unsigned long lost;         /* notifications that could not go out */
 };
 
@@ -857,7 +858,6 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 {
 	struct lwm_obs_table *t = table_of(c, observe == 0);
 	struct lwm_obs *old = find_token(t, coap_pdu_get_token(req));
-	uint8_t buf[4];
 
 	if (observe == 1) {
 		/* Cancel: the token names the observation (RFC 7641 3.6).  Some
@@ -883,11 +883,21 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		lwm_respond_code(resp, 400);
 		return false;
 	}
-	/* libcoap 4.3.1 cannot take an option out again (nor add one once
-	 * the payload is in), so a read that will fail is not given one (the
-	 * rarer failures, 4.06 or 4.13, keep it; a server ends the
-	 * observation on any error code anyway).  RFC 7641 4.1: no Observe on
-	 * an error. */
+	/* What one registration may hold (max_observations): beyond it, a
+	 * clear refusal rather than an observation the server believes in
+	 * and never hears from.  A re-registration (same token) replaces its
+	 * old one, so it always fits. */
+	if (!old && t->n >= c->engine->max_obs) {
+		log_warn(c->name, "Observe of a %u-level path refused with 5.03: this server "
+			 "already holds %zu observation(s), the most max_observations allows",
+			 (unsigned)p->len, t->n);
+		lwm_respond_code(resp, 503);
+		return false;
+	}
+	/* RFC 7641 4.1: no Observe on an error.  The option goes in once the
+	 * answer is encoded (lwm_observe_option), as libcoap 4.3.1 can take
+	 * no option out again; a read that cannot succeed is not observed
+	 * at all. */
 	if (coap_pdu_get_code(req) == COAP_REQUEST_CODE_GET) {
 		const struct lwm_record *recs;
 		size_t n;
@@ -902,9 +912,20 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	}
 	/* A re-registration with the same token continues its numbering. */
 	t->new_seq = old ? (old->seq + 1) & 0xFFFFFFu : 1;
+	t->add_option = true;
+	return true;
+}
+
+void lwm_observe_option(struct lwm_client *c, coap_pdu_t *resp)
+{
+	struct lwm_obs_table *t = c->obs;
+	uint8_t buf[4];
+
+	if (!t || !t->add_option)
+		return;
+	t->add_option = false;
 	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), t->new_seq),
 			buf);
-	return true;
 }
 
 static int observe_paths(struct lwm_client *c, const coap_pdu_t *req, const struct lwm_path *p,
@@ -939,6 +960,8 @@ void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *re
 	bool num;
 	coap_opt_iterator_t oi;
 
+	if (t)
+		t->add_option = false;
 	if (observe != 0 || !t || !coap_check_option(resp, COAP_OPTION_OBSERVE, &oi))
 		return;
 	lwm_request_uint_option(resp, COAP_OPTION_CONTENT_FORMAT, &cf);

@@ -517,6 +517,7 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 		lwm_buf_free(&out);
 		return lwm_respond_code(resp, r == -E2BIG ? 413 : 500);
 	}
+	lwm_observe_option(c, resp);
 	lwm_respond_body(res, s, req, resp, query, 205, (uint16_t)accept, &out);
 	lwm_buf_free(&out);
 }

@@ -23,7 +23,7 @@
 #include "harness.h"
 
 static const char config_tmpl[] =
-	"gateway = { name = \"mf\"; };\n"
+	"gateway = { name = \"mf\"; max_observations = 2; };\n"
 	"servers = ( { name = \"raw\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
 	"devices = ( { name = \"th\"; adapter = \"sim\";\n"
 	"  points = ( { channel = \"h\"; path = \"/3304/0/5700\"; poll = 1.0;\n"
@@ -31,6 +31,19 @@ static const char config_tmpl[] =
 	/* A device-routed writable text point (Addressable Text Display). */
 	"  { name = \"disp\"; adapter = \"sim\";\n"
 	"  points = ( { channel = \"t\"; path = \"/3341/0/5527\"; waveform = \"output\";\n"
+	"               type = \"string\"; } ); } );\n";
+
+/* Room for two 128 KiB strings in one instance: more than one read gives. */
+static const char big_tmpl[] =
+	"gateway = { name = \"mf\"; max_write_body = 131072; };\n"
+	"servers = ( { name = \"raw\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+	"devices = ( { name = \"th\"; adapter = \"sim\";\n"
+	"  points = ( { channel = \"h\"; path = \"/3304/0/5700\"; poll = 1.0;\n"
+	"               waveform = \"constant\"; base = 45.5; } ); },\n"
+	"  { name = \"disp\"; adapter = \"sim\";\n"
+	"  points = ( { channel = \"t\"; path = \"/3341/0/5527\"; waveform = \"output\";\n"
+	"               type = \"string\"; },\n"
+	"             { channel = \"a\"; path = \"/3341/0/5750\"; waveform = \"output\";\n"
 	"               type = \"string\"; } ); } );\n";
 
 struct env {
@@ -56,6 +69,7 @@ static int recv_dgram(struct env *e, uint8_t *buf, size_t cap, int timeout_ms,
 
 static int setup(void **state)
 {
+	const char *tmpl = *state ? *state : config_tmpl;
 	struct env *e = calloc(1, sizeof(*e));
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
@@ -71,7 +85,7 @@ static int setup(void **state)
 	if (!e->dir || bind(e->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    getsockname(e->fd, (struct sockaddr *)&a, &alen) < 0)
 		return -1;
-	config = h_write_config(e->dir, "gatewayd.conf", config_tmpl, ntohs(a.sin_port));
+	config = h_write_config(e->dir, "gatewayd.conf", tmpl, ntohs(a.sin_port));
 	if (h_start_gatewayd(&e->gw, e->dir, config) < 0)
 		return -1;
 	free(config);
@@ -550,6 +564,124 @@ static void block_out_of_order_is_4_08(void **state)
 	stops_cleanly(e);
 }
 
+/* ---- observations (issue 16 item 9) ------------------------------------------ */
+
+/* CON GET /3304/0/5700 with Observe (0 register, 1 cancel), token tok. */
+static int observe_th(struct env *e, uint8_t tok, int observe, uint8_t *reply, size_t cap)
+{
+	uint8_t msg[32];
+	size_t n = 0;
+
+	e->mid++;
+	msg[n++] = 0x41;
+	msg[n++] = 0x01;
+	msg[n++] = (uint8_t)(e->mid >> 8);
+	msg[n++] = (uint8_t)e->mid;
+	msg[n++] = tok;
+	if (observe)
+		msg[n++] = 0x61, msg[n++] = (uint8_t)observe;
+	else
+		msg[n++] = 0x60;
+	memcpy(msg + n, "\x54" "3304" "\x01" "0" "\x04" "5700", 12);
+	n += 12;
+	return exchange(e, msg, n, reply, cap, H_TIMEOUT_MS);
+}
+
+static void observations_are_capped_per_registration(void **state)
+{
+	struct env *e = *state;
+	uint8_t reply[512];
+	int n;
+
+	/* max_observations = 2: two fit... */
+	n = observe_th(e, 0xa1, 0, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(2, 5));
+	assert_true(reply_option(reply, n, 6) >= 0);
+	n = observe_th(e, 0xa2, 0, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(2, 5));
+	assert_true(reply_option(reply, n, 6) >= 0);
+	/* ...a third is refused, clearly, and without an Observe option. */
+	n = observe_th(e, 0xa3, 0, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(5, 3));
+	assert_int_equal(reply_option(reply, n, 6), -1);
+	/* Re-registering a token replaces its observation: it fits. */
+	n = observe_th(e, 0xa1, 0, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(2, 5));
+	assert_true(reply_option(reply, n, 6) >= 0);
+	/* A cancel makes room. */
+	n = observe_th(e, 0xa2, 1, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(2, 5));
+	n = observe_th(e, 0xa3, 0, reply, sizeof(reply));
+	assert_int_equal(code_of(reply), CODE(2, 5));
+	assert_true(reply_option(reply, n, 6) >= 0);
+	valid_read_still_answers(e);
+}
+
+/* PUT a text body of len bytes of c to /3341/0/<rid> of disp, in 1024-byte
+ * blocks without Size1; returns the last answer's code. */
+static uint8_t put_text_blockwise(struct env *e, const char *rid, int c, size_t len)
+{
+	static uint8_t pkt[1200], reply[1400];
+	int n = -1;
+
+	for (uint32_t num = 0; num * 1024 < len; num++) {
+		size_t k = 0, chunk = len - num * 1024 > 1024 ? 1024 : len - num * 1024;
+		bool more = (num + 1) * 1024 < len;
+		uint32_t v = num << 4 | (more ? 8u : 0u) | 6;
+		e->mid++;
+		pkt[k++] = 0x41;
+		pkt[k++] = 0x03;
+		pkt[k++] = (uint8_t)(e->mid >> 8);
+		pkt[k++] = (uint8_t)e->mid;
+		pkt[k++] = 0x77;
+		memcpy(pkt + k, "\xb4" "3341" "\x01" "0", 7);
+		k += 7;
+		pkt[k++] = (uint8_t)strlen(rid);
+		memcpy(pkt + k, rid, strlen(rid));
+		k += strlen(rid);
+		pkt[k++] = 0x10;                         /* Content-Format 0 */
+		pkt[k++] = 0xd3, pkt[k++] = 0x02;        /* Block1, 3 bytes */
+		pkt[k++] = (uint8_t)(v >> 16), pkt[k++] = (uint8_t)(v >> 8), pkt[k++] = (uint8_t)v;
+		pkt[k++] = 0xff;
+		memset(pkt + k, c, chunk);
+		n = exchange_to(e, &e->disp, pkt, k + chunk, reply, sizeof(reply), H_TIMEOUT_MS);
+		if (!more)
+			n = final_answer(e, &e->disp, pkt, reply, n, sizeof(reply));
+		assert_true(n >= 4);
+		if (code_of(reply) != (more ? CODE(2, 31) : CODE(2, 4)))
+			break;
+	}
+	return code_of(reply);
+}
+
+/* A read too large to answer (4.13) carries no Observe option. */
+static void too_large_observe_has_no_observe_option(void **state)
+{
+	struct env *e = *state;
+	uint8_t msg[32], reply[1400];
+	size_t k = 0;
+	int n;
+
+	assert_int_equal(put_text_blockwise(e, "5527", 'p', 131072), CODE(2, 4));
+	assert_int_equal(put_text_blockwise(e, "5750", 'q', 131072), CODE(2, 4));
+	/* One more byte than fits: 4.13 with Size1. */
+	assert_int_equal(put_text_blockwise(e, "5750", 'q', 131073), CODE(4, 13));
+	/* CON GET /3341/0, Observe 0: the instance is 256 KiB of TLV. */
+	e->mid++;
+	msg[k++] = 0x41, msg[k++] = 0x01;
+	msg[k++] = (uint8_t)(e->mid >> 8), msg[k++] = (uint8_t)e->mid;
+	msg[k++] = 0xb0;
+	msg[k++] = 0x60;
+	memcpy(msg + k, "\x54" "3341" "\x01" "0", 7);
+	k += 7;
+	n = exchange_to(e, &e->disp, msg, k, reply, sizeof(reply), H_TIMEOUT_MS);
+	assert_true(n >= 4);
+	assert_int_equal(code_of(reply), CODE(4, 13));
+	assert_int_equal(reply_option(reply, n, 6), -1);
+	valid_read_still_answers(e);
+	stops_cleanly(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +690,7 @@ int main(void)
 		cmocka_unit_test(non_lwm2m_paths_are_4_04),
 		cmocka_unit_test(garbage_is_dropped_and_harmless),
 		cmocka_unit_test(unsupported_accept_is_4_06),
+		cmocka_unit_test(observations_are_capped_per_registration),
 	};
 	/* Each of these ends its daemon with SIGTERM: a fresh one each. */
 	const struct CMUnitTest blockwise[] = {
@@ -567,6 +700,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(huge_size1_is_4_13, setup, teardown),
 		cmocka_unit_test_setup_teardown(oversized_text_is_4_13, setup, teardown),
 		cmocka_unit_test_setup_teardown(block_out_of_order_is_4_08, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(too_large_observe_has_no_observe_option,
+							setup, teardown, (void *)big_tmpl),
 	};
 	int skip = h_skip_without_sim();
 
