@@ -655,6 +655,20 @@ static void client_request(struct lwm_client *c, coap_resource_t *r, coap_sessio
 
 /* ---- life cycle ----------------------------------------------------------- */
 
+/* The priority one of libcoap's messages gets in our log. */
+static int coap_log_priority(int level, const char *message)
+{
+	/* libcoap 4.3.1 logs every RST it receives at LOG_ALERT; a server's
+	 * RST is routine (it cancels an observation, observe.c says so). */
+	if (strncmp(message, "got RST for mid=", 16) == 0)
+		return LOG_DEBUG;
+	/* Nothing one peer's packet or one session causes is an emergency
+	 * of the whole system. */
+	if (level < LOG_ERR)
+		return LOG_ERR;
+	return level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
 /* libcoap's messages go through our logger (journald fields, levels). */
 static void coap_log_to_ours(coap_log_t level, const char *message)
 {
@@ -662,7 +676,7 @@ static void coap_log_to_ours(coap_log_t level, const char *message)
 
 	while (len && message[len - 1] == '\n')
 		len--;
-	log_msg(level > LOG_DEBUG ? LOG_DEBUG : (int)level, NULL, "libcoap: %.*s", (int)len,
+	log_msg(coap_log_priority((int)level, message), NULL, "libcoap: %.*s", (int)len,
 		message);
 }
 

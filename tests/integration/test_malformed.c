@@ -682,6 +682,30 @@ static void too_large_observe_has_no_observe_option(void **state)
 	stops_cleanly(e);
 }
 
+/* A server's RST is routine: libcoap's "got RST" line is debug, not alert. */
+static void rst_is_not_an_alert(void **state)
+{
+	struct env *e = *state;
+	uint8_t rst[4] = {0x70, 0x00, 0x12, 0x99};
+	char *log = h_strf("%s/gatewayd.log", e->dir), line[512];
+	bool seen = false;
+	FILE *f;
+
+	sendto(e->fd, rst, sizeof(rst), 0, (struct sockaddr *)&e->device, sizeof(e->device));
+	assert_true(h_wait_file_contains(log, "got RST for mid=", H_TIMEOUT_MS));
+	f = fopen(log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "got RST for mid=")) {
+			seen = true;
+			assert_non_null(strstr(line, "gatewayd[debug]"));
+		}
+	fclose(f);
+	free(log);
+	assert_true(seen);
+	valid_read_still_answers(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +715,7 @@ int main(void)
 		cmocka_unit_test(garbage_is_dropped_and_harmless),
 		cmocka_unit_test(unsupported_accept_is_4_06),
 		cmocka_unit_test(observations_are_capped_per_registration),
+		cmocka_unit_test(rst_is_not_an_alert),
 	};
 	/* Each of these ends its daemon with SIGTERM: a fresh one each. */
 	const struct CMUnitTest blockwise[] = {
