@@ -184,15 +184,15 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 		xfer_drop(t, x);
 		x = NULL;
 	}
-	if (r->num == 0) {
-		if ((r->has_size1 && r->size1 > r->limit) || r->len > r->limit)
+	if (r->num == 0 && !r->more) {
+		/* A body in one block needs no transfer. */
+		if (r->len > r->limit)
 			return fail(res, 413, r->limit);
-		if (!r->more) {
-			/* A body in one block needs no transfer. */
-			res->body = r->data;
-			res->body_len = r->len;
-			return;
-		}
+		res->body = r->data;
+		res->body_len = r->len;
+		return;
+	}
+	if (r->num == 0) {
 		limit_session(t, r->session);
 		x = calloc(1, sizeof(*x));
 		if (!x)
@@ -202,10 +202,15 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 		x->format = r->format;
 		strcpy(x->key, r->key);
 		x->limit = r->limit;
-		lwm_block1_mem_init(&x->mem, r->limit);
-		x->sink = t->sink_for ? t->sink_for(t->sink_ud, r) : NULL;
+		x->sink = t->sink_for ? t->sink_for(t->sink_ud, r, &x->limit) : NULL;
+		lwm_block1_mem_init(&x->mem, x->limit);
 		if (!x->sink)
 			x->sink = &x->mem.sink;
+		if ((r->has_size1 && r->size1 > x->limit) || r->len > x->limit) {
+			size_t limit = x->limit;
+			xfer_free(x, false);
+			return fail(res, 413, limit);
+		}
 		err = x->sink->begin(x->sink, r->has_size1 ? r->size1 : 0);
 		if (err < 0) {
 			/* Begun nothing: nothing to abort. */

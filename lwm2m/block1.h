@@ -76,9 +76,12 @@ struct lwm_block1_xfer;
 struct lwm_block1_table {
 	struct lwm_block1_xfer *list;
 	size_t n;
-	/* A sink for a new transfer (NULL: the default memory sink bounded by
-	 * req->limit).  The returned sink is released with its transfer. */
-	struct lwm_block1_sink *(*sink_for)(void *ud, const struct lwm_block1_req *req);
+	/* A sink for a new transfer of more than one block (NULL: the default
+	 * memory sink bounded by req->limit).  It may set *limit to what its
+	 * target holds (a firmware slot, free disk), checked against Size1
+	 * before anything is stored.  The sink is released with its transfer. */
+	struct lwm_block1_sink *(*sink_for)(void *ud, const struct lwm_block1_req *req,
+					    size_t *limit);
 	void *sink_ud;
 };
 
@@ -86,7 +89,8 @@ struct lwm_block1_table {
 struct lwm_block1_result {
 	unsigned code;   /* 231 Continue, 0 complete, else the error to answer */
 	uint64_t size1;  /* with 413: the most the target takes (Size1 to send) */
-	/* With code 0: the body (valid until lwm_block1_done). */
+	/* With code 0: the body (valid until lwm_block1_done); NULL when a
+	 * sink of sink_for's took it (the handler finds it there). */
 	const uint8_t *body;
 	size_t body_len;
 	struct lwm_block1_xfer *xfer; /* with code 0; give back to lwm_block1_done */

@@ -187,6 +187,13 @@ int lwm_request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32
  * (block1.c) when req is the last block of one, else req's own payload. */
 void lwm_request_data(const struct lwm_engine *e, const coap_pdu_t *req, const uint8_t **data,
 		      size_t *len);
+/* Where multi-block bodies go instead of memory (block1.h sink_for): the
+ * hook for a streaming target such as a firmware package. */
+void lwm_engine_set_block1_sink(struct lwm_engine *e,
+				struct lwm_block1_sink *(*sink_for)(void *ud,
+								    const struct lwm_block1_req *req,
+								    size_t *limit),
+				void *ud);
 /* A session goes away: its unfinished Block1 transfers with it. */
 void lwm_engine_session_gone(struct lwm_engine *e, const coap_session_t *s);
 void lwm_respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,

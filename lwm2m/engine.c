@@ -464,6 +464,16 @@ static void block1_timer_cb(struct gw_timer *t, void *ud)
 		gw_timer_arm(&e->block1_timer, next);
 }
 
+void lwm_engine_set_block1_sink(struct lwm_engine *e,
+				struct lwm_block1_sink *(*sink_for)(void *ud,
+								    const struct lwm_block1_req *req,
+								    size_t *limit),
+				void *ud)
+{
+	e->block1.sink_for = sink_for;
+	e->block1.sink_ud = ud;
+}
+
 void lwm_engine_session_gone(struct lwm_engine *e, const coap_session_t *s)
 {
 	lwm_block1_drop_session(&e->block1, s);

@@ -264,9 +264,12 @@ static void sp_release(struct lwm_block1_sink *s)
 	((struct spool *)s)->released++;
 }
 
-static struct lwm_block1_sink *sink_for(void *ud, const struct lwm_block1_req *r)
+static struct lwm_block1_sink *sink_for(void *ud, const struct lwm_block1_req *r, size_t *limit)
 {
-	return strcmp(r->key, "/5/0/0") == 0 ? ud : NULL;
+	if (strcmp(r->key, "/5/0/0") != 0)
+		return NULL;
+	*limit = 1 << 20; /* what the slot holds, beyond a request's limit */
+	return ud;
 }
 
 static void another_sink_streams_the_body(void **state)
@@ -280,13 +283,14 @@ static void another_sink_streams_the_body(void **state)
 	lwm_block1_init(&t);
 	t.sink_for = sink_for;
 	t.sink_ud = &sp;
-	r = req(&s, "/5/0/0", 0, true, 1024, 1 << 30);
+	/* The sink's limit, not the request's (2048), applies. */
+	r = req(&s, "/5/0/0", 0, true, 1024, 2048);
 	r.has_size1 = true;
 	r.size1 = 3000;
 	assert_int_equal(feed(&t, r, 0, &res), 231);
 	assert_int_equal(sp.hint, 3000);
-	assert_int_equal(feed(&t, req(&s, "/5/0/0", 1, true, 1024, 1 << 30), 0, &res), 231);
-	assert_int_equal(feed(&t, req(&s, "/5/0/0", 2, false, 952, 1 << 30), 0, &res), 0);
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 1, true, 1024, 2048), 0, &res), 231);
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 2, false, 952, 2048), 0, &res), 0);
 	assert_int_equal(sp.chunks, 3);
 	assert_int_equal(sp.next, 3000);
 	assert_int_equal(sp.ended, 1);
@@ -300,6 +304,16 @@ static void another_sink_streams_the_body(void **state)
 	lwm_block1_clear(&t);
 	assert_int_equal(sp.aborted, 1);
 	assert_int_equal(sp.released, 2);
+	/* Past the sink's limit by Size1: 4.13 before the sink begins. */
+	sp.hint = 0;
+	r = req(&s, "/5/0/0", 0, true, 1024, 2048);
+	r.has_size1 = true;
+	r.size1 = (1 << 20) + 1;
+	assert_int_equal(feed(&t, r, 0, &res), 413);
+	assert_int_equal(res.size1, 1 << 20);
+	assert_int_equal(sp.hint, 0);
+	assert_int_equal(sp.released, 3);
+	assert_int_equal(sp.aborted, 1);
 }
 
 int main(void)
