@@ -135,20 +135,26 @@ static struct lwm_block1_xfer *find(struct lwm_block1_table *t, const struct lwm
 	return NULL;
 }
 
-/* Make room for one more transfer on this session: drop its oldest. */
-static void limit_session(struct lwm_block1_table *t, const void *session)
+/* Make room for one more transfer on this session: drop its oldest, or
+ * the oldest of all when the table is full. */
+static void make_room(struct lwm_block1_table *t, const void *session)
 {
-	struct lwm_block1_xfer *oldest = NULL;
+	struct lwm_block1_xfer *oldest = NULL, *oldest_all = NULL;
 	size_t n = 0;
 
-	for (struct lwm_block1_xfer *x = t->list; x; x = x->next)
+	for (struct lwm_block1_xfer *x = t->list; x; x = x->next) {
+		if (!oldest_all || x->seen_ms <= oldest_all->seen_ms)
+			oldest_all = x;
 		if (x->session == session) {
 			n++;
 			if (!oldest || x->seen_ms <= oldest->seen_ms)
 				oldest = x;
 		}
+	}
 	if (n >= LWM_BLOCK1_PER_SESSION && oldest)
 		xfer_drop(t, oldest);
+	else if (t->n >= LWM_BLOCK1_MAX && oldest_all)
+		xfer_drop(t, oldest_all);
 }
 
 static void fail(struct lwm_block1_result *res, unsigned code, size_t limit)
@@ -193,7 +199,7 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 		return;
 	}
 	if (r->num == 0) {
-		limit_session(t, r->session);
+		make_room(t, r->session);
 		x = calloc(1, sizeof(*x));
 		if (!x)
 			return fail(res, 500, 0);

@@ -22,8 +22,12 @@
 
 /* A transfer not continued for this long is dropped (and its memory freed). */
 #define LWM_BLOCK1_TIMEOUT_MS 60000u
-/* Transfers in progress on one session; a new one beyond drops the oldest. */
+/* Transfers in progress on one session, and in all; a new one beyond
+ * either drops the oldest (of the session, or of all).  With the memory
+ * sink this bounds what unfinished bodies hold to LWM_BLOCK1_MAX times the
+ * largest limit, however many devices there are. */
 #define LWM_BLOCK1_PER_SESSION 4u
+#define LWM_BLOCK1_MAX 64u
 /* Longest key (Uri-Path as "/a/b/c") a transfer is tracked by. */
 #define LWM_BLOCK1_KEY_MAX 64u
 

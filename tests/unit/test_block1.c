@@ -225,6 +225,26 @@ static void transfers_are_kept_apart_and_bounded_per_session(void **state)
 	assert_int_equal(lwm_block1_count(&t), 0);
 }
 
+static void the_table_is_bounded_across_sessions(void **state)
+{
+	struct lwm_block1_table t;
+	struct lwm_block1_result res;
+	static int sessions[LWM_BLOCK1_MAX + 1];
+
+	lwm_block1_init(&t);
+	for (unsigned i = 0; i <= LWM_BLOCK1_MAX; i++)
+		assert_int_equal(feed(&t, req(&sessions[i], "/k", 0, true, 1024, 1 << 20), i, &res),
+				 231);
+	assert_int_equal(lwm_block1_count(&t), LWM_BLOCK1_MAX);
+	/* The oldest of all went; the newest is there. */
+	assert_int_equal(feed(&t, req(&sessions[0], "/k", 1, false, 1, 1 << 20), 100, &res), 408);
+	assert_int_equal(feed(&t, req(&sessions[LWM_BLOCK1_MAX], "/k", 1, false, 1, 1 << 20), 100,
+			      &res), 0);
+	lwm_block1_done(&t, res.xfer);
+	lwm_block1_clear(&t);
+	assert_int_equal(lwm_block1_count(&t), 0);
+}
+
 /* A streaming sink, as firmware push will use: sees each block in order. */
 struct spool {
 	struct lwm_block1_sink sink;
@@ -330,6 +350,7 @@ int main(void)
 		cmocka_unit_test(a_changed_format_is_408),
 		cmocka_unit_test(stale_transfers_expire),
 		cmocka_unit_test(transfers_are_kept_apart_and_bounded_per_session),
+		cmocka_unit_test(the_table_is_bounded_across_sessions),
 		cmocka_unit_test(another_sink_streams_the_body),
 	};
 
