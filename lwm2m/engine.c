@@ -567,10 +567,11 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	struct lwm_client *c = client_of(s);
 	struct lwm_bootstrap *b = bootstrap_of(s);
 	struct lwm_block1_xfer *x;
+	struct lwm_engine *e;
 
 	/* A bootstrap server provisioning us (bootstrap.c). */
 	if (b) {
-		struct lwm_engine *e = lwm_bootstrap_engine(b);
+		e = lwm_bootstrap_engine(b);
 		if (take_block1(e, s, req, resp, true, lwm_bootstrap_name(b), &x))
 			return;
 		lwm_bootstrap_on_request(b, r, s, req, query, resp);
@@ -592,10 +593,11 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
 		return lwm_respond_code(resp, 404);
-	if (take_block1(c->engine, s, req, resp, false, c->name, &x))
+	e = c->engine; /* c may be gone after the request (a bootstrap trigger) */
+	if (take_block1(e, s, req, resp, false, c->name, &x))
 		return;
 	client_request(c, r, s, req, query, resp);
-	block1_finish(c->engine, x);
+	block1_finish(e, x);
 }
 
 /* A server's request to a running client, its body whole. */
