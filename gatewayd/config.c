@@ -44,7 +44,8 @@ static const char cfg_read_mark;
 /* Daemon-owned keys per group.  Adapters never see these. */
 static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
-	"registration_rate", "store_count", "store_bytes", "operation_timeout", NULL,
+	"registration_rate", "store_count", "store_bytes", "operation_timeout",
+	"max_write_body", "max_observations", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -970,6 +971,15 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			cfg_err_type(ld, ot, "a number of seconds 1..3600");
 		else if (ot)
 			gw->operation_timeout_ms = (uint32_t)llround(v * 1000.0);
+	}
+	/* The most one Write's body may hold (0 here: the engine's default);
+	 * up to what a Read can give back whole. */
+	{
+		int64_t v;
+		if (cfg_read_int(ld, g, "max_write_body", false, 1024, 131072, &v) == 0)
+			gw->max_write_body = (uint32_t)v;
+		if (cfg_read_int(ld, g, "max_observations", false, 1, 65536, &v) == 0)
+			gw->max_observations = (uint32_t)v;
 	}
 }
 

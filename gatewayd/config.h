@@ -186,6 +186,11 @@ struct cfg_gateway {
 	/* A server operation the device has not finished by then is answered
 	 * 5.04 Gateway Timeout. */
 	uint32_t operation_timeout_ms;
+	/* The largest body of one Write (text, opaque, multi-resource,
+	 * composite, bootstrap), in bytes; 0: the engine's default (64 KiB). */
+	uint32_t max_write_body;
+	/* Observations one registration may hold; 0: the default (256). */
+	uint32_t max_observations;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
 };

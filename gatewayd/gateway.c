@@ -148,6 +148,8 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 		goto fail;
 	lwm_engine_set_resolver(gw->engine, &(struct lwm_resolver){
 		.start = resolver_start, .cancel = resolver_cancel, .ctx = gw->resolver});
+	lwm_engine_set_max_body(gw->engine, cfg->gateway.max_write_body);
+	lwm_engine_set_max_observations(gw->engine, cfg->gateway.max_observations);
 	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
 			  &gw->coap_watch);
 	if (r < 0)

@@ -86,6 +86,9 @@ struct lwm_bootstrap {
 	 * leaves it as it was. */
 	struct lwm_buf account_snap;
 	int account_iid;
+	/* A Bootstrap-Pack coming block-wise (Block2): libcoap hands us each
+	 * block; they are put together here, bounded like a request body. */
+	struct lwm_buf pack;
 };
 
 static const char *const state_names[] = {"idle", "requesting", "packing", "serving",
@@ -735,6 +738,16 @@ const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b)
 	return b->security;
 }
 
+struct lwm_engine *lwm_bootstrap_engine(const struct lwm_bootstrap *b)
+{
+	return b->engine;
+}
+
+const char *lwm_bootstrap_name(const struct lwm_bootstrap *b)
+{
+	return b->name;
+}
+
 bool lwm_bootstrap_active(const struct lwm_bootstrap *b)
 {
 	return b->state == BS_REQUESTING || b->state == BS_PACKING || b->state == BS_SERVING ||
@@ -847,6 +860,7 @@ static void drop_session(struct lwm_bootstrap *b)
 	if (!b->session)
 		return;
 	coap_session_set_app_data(b->session, NULL);
+	lwm_engine_session_gone(b->engine, b->session);
 	coap_session_release(b->session);
 	b->session = NULL;
 	b->request_pending = false;
@@ -869,6 +883,7 @@ void lwm_bootstrap_free(struct lwm_bootstrap *b)
 	gw_timer_disarm(&b->notify);
 	drop_session(b);
 	snap_free(&b->account_snap);
+	lwm_buf_free(&b->pack);
 	lwm_security_free(b->security);
 	free(b->name);
 	free(b->endpoint);
@@ -1196,7 +1211,7 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 	struct lwm_buf scratch;
 	struct lwm_path root = {0};
 	const uint8_t *data = NULL;
-	size_t len = 0, n = 0, offset, total;
+	size_t len = 0, n = 0;
 	uint32_t fmt = LWM_FMT_SENML_CBOR;
 	char why[200];
 	int r, accounts;
@@ -1212,7 +1227,12 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 			fail(b, strerror(-r));
 		return;
 	}
-	coap_get_data_large(rcvd, &len, &data, &offset, &total);
+	if (b->pack.len) {
+		data = b->pack.data;
+		len = b->pack.len;
+	} else if (!coap_get_data(rcvd, &len, &data)) {
+		len = 0;
+	}
 	lwm_request_uint_option(rcvd, COAP_OPTION_CONTENT_FORMAT, &fmt);
 	recs = calloc(max_records(len), sizeof(*recs));
 	lwm_buf_init(&scratch, 64 * 1024);
@@ -1260,6 +1280,45 @@ static void on_pack(struct lwm_bootstrap *b, unsigned code, const coap_pdu_t *rc
 	finished(b, accounts);
 }
 
+/* A block of a Bootstrap-Pack: kept; true when more are to come.  One too
+ * many for the engine's body limit fails the attempt (and ends the wait). */
+static bool pack_block(struct lwm_bootstrap *b, const coap_pdu_t *rcvd)
+{
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt = coap_check_option(rcvd, COAP_OPTION_BLOCK2, &oi);
+	const uint8_t *data;
+	size_t len;
+	uint32_t v, num, szx;
+
+	if (!opt || coap_opt_length(opt) > 3)
+		return false;
+	v = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	num = v >> 4;
+	szx = v & 7;
+	if (!coap_get_data(rcvd, &len, &data))
+		len = 0;
+	if (num == 0) {
+		lwm_buf_free(&b->pack);
+		lwm_buf_init(&b->pack, b->engine->max_body);
+	}
+	if (num == 0 && !(v & 8))
+		return false; /* all in one */
+	/* In order, each block once (libcoap asks for them one by one). */
+	if (szx != 7 && (uint64_t)num << (szx + 4) == b->pack.len)
+		lwm_buf_append(&b->pack, data, len);
+	else
+		b->pack.err = -EBADMSG;
+	if (b->pack.err) {
+		int err = b->pack.err;
+		lwm_buf_free(&b->pack);
+		b->request_pending = false;
+		fail(b, err == -EBADMSG ? "the Bootstrap-Pack's blocks came out of order"
+						: "the Bootstrap-Pack is larger than this client takes");
+		return true;
+	}
+	return v & 8;
+}
+
 void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd)
 {
 	coap_bin_const_t tok = coap_pdu_get_token(rcvd);
@@ -1270,9 +1329,14 @@ void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd)
 	if (!b->request_pending || tok.length != b->token_len ||
 	    memcmp(tok.s, b->token, tok.length) != 0)
 		return;
+	if (b->state == BS_PACKING && code == 205 && pack_block(b, rcvd))
+		return; /* libcoap asks for the next block */
 	b->request_pending = false;
-	if (b->state == BS_PACKING)
-		return on_pack(b, code, rcvd);
+	if (b->state == BS_PACKING) {
+		on_pack(b, code, rcvd);
+		lwm_buf_free(&b->pack);
+		return;
+	}
 	if (code == 204) {
 		log_info(b->name, "bootstrap server %s accepted the request", b->server_uri);
 		if (b->state == BS_REQUESTING)
@@ -1332,7 +1396,7 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 	struct lwm_record *recs = NULL;
 	struct lwm_buf scratch, before = {0};
 	const uint8_t *data = NULL;
-	size_t len = 0, n = 0, offset, total;
+	size_t len = 0, n = 0;
 	uint32_t fmt;
 	char ps[32];
 	bool snapped = false;
@@ -1364,8 +1428,8 @@ static void bs_write(struct lwm_bootstrap *b, const coap_pdu_t *req, coap_pdu_t 
 		log_debug(b->name, "bootstrap write %s: resource not supported, ignored", ps);
 		return lwm_respond_code(resp, 204);
 	}
-	/* The whole body, also when it came block-wise. */
-	coap_get_data_large(req, &len, &data, &offset, &total);
+	/* The whole body, also when it came block-wise (block1.c). */
+	lwm_request_data(b->engine, req, &data, &len);
 	recs = calloc(max_records(len), sizeof(*recs));
 	if (!recs)
 		return lwm_respond_code(resp, 500);

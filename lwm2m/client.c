@@ -482,6 +482,7 @@ static void drop_session(struct lwm_client *c)
 	if (!c->session)
 		return;
 	coap_session_set_app_data(c->session, NULL);
+	lwm_engine_session_gone(c->engine, c->session);
 	coap_session_release(c->session);
 	c->session = NULL;
 }

@@ -4,6 +4,7 @@
 
 #include <coap3/coap.h>
 
+#include "block1.h"
 #include "client.h"
 #include "gatewayd/timerq.h"
 
@@ -42,6 +43,15 @@ struct lwm_engine {
 	uint64_t start_run;          /* the timerq_run the count below is of */
 	unsigned starts_in_run;
 	struct lwm_resolver resolver; /* start NULL: blocking look-ups */
+	/* Block-wise request bodies being received (block1.c), and the one
+	 * complete body the request handler now runs with. */
+	struct lwm_block1_table block1;
+	struct gw_timer block1_timer; /* drops stale transfers */
+	size_t max_body;              /* lwm_engine_set_max_body */
+	uint32_t max_obs;             /* lwm_engine_set_max_observations */
+	const coap_pdu_t *body_req;
+	const uint8_t *body;
+	size_t body_len;
 };
 
 enum lwm_pending {
@@ -181,6 +191,19 @@ void lwm_respond_code(coap_pdu_t *resp, unsigned code);
 int lwm_request_path(const coap_pdu_t *req, const char *first, struct lwm_path *p,
 		     bool *first_seen);
 int lwm_request_uint_option(const coap_pdu_t *req, coap_option_num_t num, uint32_t *out);
+/* The request's whole body: the one gatewayd reassembled from Block1
+ * (block1.c) when req is the last block of one, else req's own payload. */
+void lwm_request_data(const struct lwm_engine *e, const coap_pdu_t *req, const uint8_t **data,
+		      size_t *len);
+/* Where multi-block bodies go instead of memory (block1.h sink_for): the
+ * hook for a streaming target such as a firmware package. */
+void lwm_engine_set_block1_sink(struct lwm_engine *e,
+				struct lwm_block1_sink *(*sink_for)(void *ud,
+								    const struct lwm_block1_req *req,
+								    size_t *limit),
+				void *ud);
+/* A session goes away: its unfinished Block1 transfers with it. */
+void lwm_engine_session_gone(struct lwm_engine *e, const coap_session_t *s);
 void lwm_respond_body(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		      coap_pdu_t *resp, const coap_string_t *query, unsigned code,
 		      uint16_t format, struct lwm_buf *out);
@@ -227,6 +250,8 @@ void lwm_bootstrap_on_request(struct lwm_bootstrap *b, coap_resource_t *r, coap_
 void lwm_bootstrap_on_response(struct lwm_bootstrap *b, const coap_pdu_t *rcvd);
 void lwm_bootstrap_on_failure(struct lwm_bootstrap *b, const coap_pdu_t *sent, const char *why);
 const struct lwm_security *lwm_bootstrap_security(const struct lwm_bootstrap *b);
+struct lwm_engine *lwm_bootstrap_engine(const struct lwm_bootstrap *b);
+const char *lwm_bootstrap_name(const struct lwm_bootstrap *b);
 
 /* client.c */
 void lwm_client_on_response(struct lwm_client *c, const coap_pdu_t *rcvd);
@@ -251,11 +276,14 @@ void lwm_model_changed(struct lwm_client *c, const struct lwm_path *p);
 
 /* observe.c: Observe / Cancel around a Read (GET) or Read-Composite
  * (FETCH) carrying the Observe option.  begin runs before the read (Cancel
- * with 1; with 0 it checks the request's attributes and adds the Observe
- * option, false when it answered an error itself); end runs after it and
- * keeps the observation when the read succeeded. */
+ * with 1; with 0 it checks the request's attributes and the registration's
+ * max_observations, false when it answered an error itself); end runs
+ * after it and keeps the observation when the read succeeded. */
 bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_string_t *query,
 		       coap_pdu_t *resp, const struct lwm_path *p, uint32_t observe);
+/* Between begin and end: a successful answer, about to get its payload,
+ * gets the Observe option when begin accepted the registration. */
+void lwm_observe_option(struct lwm_client *c, coap_pdu_t *resp);
 void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *resp,
 		     const struct lwm_path *p, uint32_t observe);
 /* A notification failed (RST, CON unacknowledged): true when sent was one. */

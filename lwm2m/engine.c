@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
+#include "objdefs.h"
 #include "send.h"
 #include "security.h"
 
@@ -373,6 +374,7 @@ static void handle_read(struct lwm_engine *e, struct lwm_client *c, coap_resourc
 		return lwm_respond_code(resp, 413);
 	if (err < 0)
 		return lwm_respond_code(resp, 500);
+	lwm_observe_option(c, resp);
 	lwm_respond_body(r, s, req, resp, query, 205, fmt, &e->scratch);
 }
 
@@ -384,25 +386,227 @@ static bool has_payload(const coap_pdu_t *req)
 	return coap_get_data(req, &len, &data) && len > 0;
 }
 
+/* ---- block-wise request bodies (block1.c) --------------------------------- */
+
+/* A body for one value of a fixed-size type (number, boolean, time, object
+ * link): what any format's encoding of one value takes, with room. */
+#define LWM_SCALAR_BODY_MAX 1024u
+
+void lwm_request_data(const struct lwm_engine *e, const coap_pdu_t *req, const uint8_t **data,
+		      size_t *len)
+{
+	if (e && req == e->body_req) {
+		*data = e->body;
+		*len = e->body_len;
+		return;
+	}
+	if (!coap_get_data(req, len, data)) {
+		*data = NULL;
+		*len = 0;
+	}
+}
+
+/* What the target of a request can hold, known before a byte is stored. */
+static size_t body_limit(const struct lwm_engine *e, const coap_pdu_t *req, bool bootstrap)
+{
+	const struct lwm_obj_def *o;
+	const struct lwm_res_def *d;
+	struct lwm_path p;
+
+	if (bootstrap || coap_pdu_get_code(req) != COAP_REQUEST_CODE_PUT ||
+	    lwm_request_path(req, NULL, &p, NULL) < 0 || p.len < 3)
+		return e->max_body;
+	o = lwm_objdef_find(LWM_PATH_OID(&p));
+	d = o ? lwm_resdef_find(o, LWM_PATH_RID(&p)) : NULL;
+	if (!d || (d->multiple && p.len == 3) || d->type == LWM_T_STRING ||
+	    d->type == LWM_T_OPAQUE || d->type == LWM_T_CORELNK)
+		return e->max_body;
+	return LWM_SCALAR_BODY_MAX < e->max_body ? LWM_SCALAR_BODY_MAX : e->max_body;
+}
+
+/* The Uri-Path as "/a/b": a transfer's key.  False when it does not fit. */
+static bool request_key(const coap_pdu_t *req, char *key, size_t cap)
+{
+	coap_opt_filter_t f;
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt;
+	size_t n = 0;
+
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
+	coap_option_iterator_init(req, &oi, &f);
+	key[0] = '\0';
+	while ((opt = coap_option_next(&oi))) {
+		size_t len = coap_opt_length(opt);
+		if (n + 1 + len >= cap)
+			return false;
+		key[n++] = '/';
+		memcpy(key + n, coap_opt_value(opt), len);
+		n += len;
+		key[n] = '\0';
+	}
+	return true;
+}
+
+static void add_uint_option(coap_pdu_t *pdu, coap_option_num_t num, uint32_t v)
+{
+	uint8_t buf[4];
+
+	coap_add_option(pdu, num, coap_encode_var_safe(buf, sizeof(buf), v), buf);
+}
+
+static void block1_timer_cb(struct gw_timer *t, void *ud)
+{
+	struct lwm_engine *e = ud;
+	uint64_t next = lwm_block1_expire(&e->block1, clock_now_ms());
+
+	if (next)
+		gw_timer_arm(&e->block1_timer, next);
+}
+
+void lwm_engine_set_block1_sink(struct lwm_engine *e,
+				struct lwm_block1_sink *(*sink_for)(void *ud,
+								    const struct lwm_block1_req *req,
+								    size_t *limit),
+				void *ud)
+{
+	e->block1.sink_for = sink_for;
+	e->block1.sink_ud = ud;
+}
+
+void lwm_engine_session_gone(struct lwm_engine *e, const coap_session_t *s)
+{
+	lwm_block1_drop_session(&e->block1, s);
+}
+
+/* A request with Block1: true when it is answered here (2.31 Continue for a
+ * block before the last, or an error).  When it completes a body, that body
+ * is what lwm_request_data gives the handler, and *x holds it until
+ * lwm_block1_done. */
+static bool take_block1(struct lwm_engine *e, coap_session_t *s, const coap_pdu_t *req,
+			coap_pdu_t *resp, bool bootstrap, const char *name,
+			struct lwm_block1_xfer **x)
+{
+	coap_opt_iterator_t oi;
+	coap_opt_t *opt = coap_check_option(req, COAP_OPTION_BLOCK1, &oi);
+	char key[LWM_BLOCK1_KEY_MAX + 1];
+	struct lwm_block1_req br = {.session = s, .key = key};
+	struct lwm_block1_result res;
+	uint32_t v, size1, cf;
+	uint64_t next;
+
+	*x = NULL;
+	if (!opt)
+		return false;
+	if (coap_opt_length(opt) > 3 || !request_key(req, key, sizeof(key))) {
+		lwm_respond_code(resp, 400);
+		return true;
+	}
+	v = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	br.num = v >> 4;
+	br.more = v & 0x08;
+	br.szx = v & 0x07;
+	br.method = (uint8_t)coap_pdu_get_code(req);
+	br.has_size1 = lwm_request_uint_option(req, COAP_OPTION_SIZE1, &size1) == 0;
+	br.size1 = br.has_size1 ? size1 : 0;
+	br.format = lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) == 0 &&
+				    cf <= UINT16_MAX
+			    ? (uint16_t)cf : UINT16_MAX;
+	if (!coap_get_data(req, &br.len, &br.data)) {
+		br.data = NULL;
+		br.len = 0;
+	}
+	br.limit = body_limit(e, req, bootstrap);
+	lwm_block1_feed(&e->block1, &br, clock_now_ms(), &res);
+	next = lwm_block1_expire(&e->block1, clock_now_ms());
+	if (next)
+		gw_timer_arm(&e->block1_timer, next);
+	else
+		gw_timer_disarm(&e->block1_timer);
+	if (res.code == 0) {
+		e->body_req = req;
+		e->body = res.body;
+		e->body_len = res.body_len;
+		*x = res.xfer;
+		/* The last block is acknowledged as such (RFC 7959 2.3). */
+		add_uint_option(resp, COAP_OPTION_BLOCK1, (br.num << 4) | br.szx);
+		return false;
+	}
+	lwm_respond_code(resp, res.code);
+	/* libcoap echoes the Block1 of a block before the last itself. */
+	if (br.more && !coap_check_option(resp, COAP_OPTION_BLOCK1, &oi))
+		add_uint_option(resp, COAP_OPTION_BLOCK1, v);
+	if (res.code == 413) {
+		/* RFC 7959 2.9.3: Size1 says how much the target takes. */
+		add_uint_option(resp, COAP_OPTION_SIZE1,
+				res.size1 > UINT32_MAX ? UINT32_MAX : (uint32_t)res.size1);
+		log_info(name, "block-wise request to %s refused: more than the %zu bytes it "
+			 "can hold", key, (size_t)res.size1);
+	} else if (res.code == 408) {
+		log_info(name, "block-wise request to %s: block %u out of sequence or its "
+			 "transfer expired; answered 4.08", key, br.num);
+	}
+	return true;
+}
+
+/* After the handler ran on a reassembled body: give it back. */
+static void block1_finish(struct lwm_engine *e, struct lwm_block1_xfer *x)
+{
+	e->body_req = NULL;
+	e->body = NULL;
+	e->body_len = 0;
+	lwm_block1_done(&e->block1, x);
+}
+
+static void client_request(struct lwm_client *c, coap_resource_t *r, coap_session_t *s,
+			   const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp);
+
 static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
 	struct lwm_client *c = client_of(s);
 	struct lwm_bootstrap *b = bootstrap_of(s);
-	struct lwm_path p;
-	uint32_t observe;
+	struct lwm_block1_xfer *x;
+	struct lwm_engine *e;
 
 	/* A bootstrap server provisioning us (bootstrap.c). */
-	if (b)
-		return lwm_bootstrap_on_request(b, r, s, req, query, resp);
+	if (b) {
+		e = lwm_bootstrap_engine(b);
+		if (take_block1(e, s, req, resp, true, lwm_bootstrap_name(b), &x))
+			return;
+		lwm_bootstrap_on_request(b, r, s, req, query, resp);
+		return block1_finish(e, x);
+	}
 	/* The second call for a deferred operation: its answer is ready. */
-	if (lwm_ops_resume(s, req, resp))
+	if (lwm_ops_resume(s, req, resp)) {
+		coap_opt_iterator_t oi;
+		coap_opt_t *opt = coap_check_option(req, COAP_OPTION_BLOCK1, &oi);
+		/* The last block of a body, acknowledged as such. */
+		if (opt && coap_pdu_get_code(resp) != 0)
+			add_uint_option(resp, COAP_OPTION_BLOCK1,
+					coap_decode_var_bytes(coap_opt_value(opt),
+							      coap_opt_length(opt)) & ~0x08u);
 		return;
+	}
 	/* A disabled account ignores the server's requests (no answer). */
 	if (c && c->disabled)
 		return;
 	if (!c || c->state == LWM_CLIENT_STOPPED)
 		return lwm_respond_code(resp, 404);
+	e = c->engine; /* c may be gone after the request (a bootstrap trigger) */
+	if (take_block1(e, s, req, resp, false, c->name, &x))
+		return;
+	client_request(c, r, s, req, query, resp);
+	block1_finish(e, x);
+}
+
+/* A server's request to a running client, its body whole. */
+static void client_request(struct lwm_client *c, coap_resource_t *r, coap_session_t *s,
+			   const coap_pdu_t *req, const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct lwm_path p;
+	uint32_t observe;
+
 	if (lwm_request_path(req, NULL, &p, NULL) < 0)
 		return lwm_respond_code(resp, 404);
 	switch (coap_pdu_get_code(req)) {
@@ -463,6 +667,20 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 
 /* ---- life cycle ----------------------------------------------------------- */
 
+/* The priority one of libcoap's messages gets in our log. */
+static int coap_log_priority(int level, const char *message)
+{
+	/* libcoap 4.3.1 logs every RST it receives at LOG_ALERT; a server's
+	 * RST is routine (it cancels an observation, observe.c says so). */
+	if (strncmp(message, "got RST for mid=", 16) == 0)
+		return LOG_DEBUG;
+	/* Nothing one peer's packet or one session causes is an emergency
+	 * of the whole system. */
+	if (level < LOG_ERR)
+		return LOG_ERR;
+	return level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
 /* libcoap's messages go through our logger (journald fields, levels). */
 static void coap_log_to_ours(coap_log_t level, const char *message)
 {
@@ -470,13 +688,24 @@ static void coap_log_to_ours(coap_log_t level, const char *message)
 
 	while (len && message[len - 1] == '\n')
 		len--;
-	log_msg(level > LOG_DEBUG ? LOG_DEBUG : (int)level, NULL, "libcoap: %.*s", (int)len,
+	log_msg(coap_log_priority((int)level, message), NULL, "libcoap: %.*s", (int)len,
 		message);
 }
 
 void lwm_engine_set_op_timeout(struct lwm_engine *e, uint32_t ms)
 {
 	e->op_timeout_ms = ms ? ms : LWM_OP_TIMEOUT_MS;
+}
+
+void lwm_engine_set_max_body(struct lwm_engine *e, size_t bytes)
+{
+	e->max_body = !bytes ? LWM_MAX_BODY_DEFAULT : bytes > LWM_MAX_BODY_MAX ? LWM_MAX_BODY_MAX
+										: bytes;
+}
+
+void lwm_engine_set_max_observations(struct lwm_engine *e, uint32_t n)
+{
+	e->max_obs = n ? n : LWM_MAX_OBS_DEFAULT;
 }
 
 /* A libcoap context with our handlers, its epoll set in ours. */
@@ -492,7 +721,11 @@ static coap_context_t *new_context(struct lwm_engine *e)
 
 	if (!ctx)
 		return NULL;
-	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	/* libcoap does Block2 and our own Block1 requests; the Block1 bodies
+	 * we receive are built by block1.c (libcoap's SINGLE_BODY mode would
+	 * allocate whatever Size1 a peer announces, and hand the handler a
+	 * partial body when it cannot). */
+	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(ctx, on_response);
 	coap_register_nack_handler(ctx, on_nack);
 	coap_register_event_handler(ctx, on_event);
@@ -542,6 +775,10 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	coap_set_log_level(log_get_level() >= LOG_DEBUG ? LOG_INFO : LOG_ERR);
 	e->timers = timers;
 	e->op_timeout_ms = LWM_OP_TIMEOUT_MS;
+	e->max_body = LWM_MAX_BODY_DEFAULT;
+	e->max_obs = LWM_MAX_OBS_DEFAULT;
+	lwm_block1_init(&e->block1);
+	gw_timer_init(&e->block1_timer, timers, block1_timer_cb, e);
 	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
 	gw_timer_init(&e->start_timer, timers, lwm_engine_run_starts, e);
 	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);
@@ -569,6 +806,8 @@ void lwm_engine_free(struct lwm_engine *e)
 		return;
 	gw_timer_disarm(&e->io_timer);
 	gw_timer_disarm(&e->start_timer);
+	gw_timer_disarm(&e->block1_timer);
+	lwm_block1_clear(&e->block1);
 	if (e->shutdown_timer.q)
 		gw_timer_disarm(&e->shutdown_timer);
 	for (int i = 0; i < 2; i++)

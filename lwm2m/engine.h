@@ -36,6 +36,16 @@ struct lwm_resolver {
 /* Without one (tools, tests), names are resolved with a blocking
  * getaddrinfo on the calling thread. */
 void lwm_engine_set_resolver(struct lwm_engine *e, const struct lwm_resolver *r);
+/* The most one request body may hold (a server's Write of a string or
+ * opaque value, a multi-resource or composite Write, a bootstrap write), in
+ * bytes; 0 restores the default.  A larger one is refused with 4.13. */
+#define LWM_MAX_BODY_DEFAULT (64u * 1024u)
+#define LWM_MAX_BODY_MAX (128u * 1024u)
+void lwm_engine_set_max_body(struct lwm_engine *e, size_t bytes);
+/* Observations one registration may hold (default LWM_MAX_OBS_DEFAULT); a
+ * server's Observe beyond it is refused (observe.c says how). */
+#define LWM_MAX_OBS_DEFAULT 256u
+void lwm_engine_set_max_observations(struct lwm_engine *e, uint32_t n);
 /* Frees the context; every client must have been freed first. */
 void lwm_engine_free(struct lwm_engine *e);
 

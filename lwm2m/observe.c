@@ -213,6 +213,7 @@ struct lwm_obs_table {
 	/* The Observe being answered (between begin and end). */
 	struct lwm_attrs new_attrs;
 	uint32_t new_seq;
+	bool add_option;            /* the answer gets Observe if it succeeds */
 	unsigned long lost;         /* notifications that could not go out */
 };
 
@@ -785,8 +786,8 @@ bool lwm_observe_nack(struct lwm_client *c, const coap_pdu_t *sent, coap_nack_re
 
 /* ---- Observe and Cancel requests -------------------------------------------------------- */
 
-static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct lwm_path *paths,
-			 size_t *n);
+static int observe_paths(struct lwm_client *c, const coap_pdu_t *req, const struct lwm_path *p,
+			 struct lwm_path *paths, size_t *n);
 
 static bool same_paths(const struct lwm_obs *o, const struct lwm_path *paths, size_t n)
 {
@@ -798,15 +799,15 @@ static bool same_paths(const struct lwm_obs *o, const struct lwm_path *paths, si
 	return true;
 }
 
-static void cancel_by_paths(struct lwm_obs_table *t, const coap_pdu_t *req,
-			    const struct lwm_path *p)
+static void cancel_by_paths(struct lwm_client *c, struct lwm_obs_table *t,
+			    const coap_pdu_t *req, const struct lwm_path *p)
 {
 	struct lwm_path paths[OBS_MAX_PATHS];
 	bool composite = coap_pdu_get_code(req) == COAP_REQUEST_CODE_FETCH;
 	struct lwm_obs *match = NULL;
 	size_t n = 0, found = 0;
 
-	if (!t || observe_paths(req, p, paths, &n) < 0)
+	if (!t || observe_paths(c, req, p, paths, &n) < 0)
 		return;
 	for (struct lwm_obs *o = t->list; o; o = o->next)
 		if (o->composite == composite && same_paths(o, paths, n)) {
@@ -834,7 +835,7 @@ static bool composite_will_read(struct lwm_client *c, const coap_pdu_t *req,
 	uint32_t accept;
 	bool any = false;
 
-	if (observe_paths(req, p, paths, &n) < 0 || n == 0)
+	if (observe_paths(c, req, p, paths, &n) < 0 || n == 0)
 		return false;
 	if (lwm_request_uint_option(req, COAP_OPTION_ACCEPT, &accept) == 0 &&
 	    accept != LWM_FMT_SENML_JSON && accept != LWM_FMT_SENML_CBOR &&
@@ -857,7 +858,6 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 {
 	struct lwm_obs_table *t = table_of(c, observe == 0);
 	struct lwm_obs *old = find_token(t, coap_pdu_get_token(req));
-	uint8_t buf[4];
 
 	if (observe == 1) {
 		/* Cancel: the token names the observation (RFC 7641 3.6).  Some
@@ -866,7 +866,7 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		if (old)
 			obs_free(old, true);
 		else
-			cancel_by_paths(t, req, p);
+			cancel_by_paths(c, t, req, p);
 		return true;
 	}
 	if (observe != 0)
@@ -883,11 +883,21 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 		lwm_respond_code(resp, 400);
 		return false;
 	}
-	/* libcoap 4.3.1 cannot take an option out again (nor add one once
-	 * the payload is in), so a read that will fail is not given one (the
-	 * rarer failures, 4.06 or 4.13, keep it; a server ends the
-	 * observation on any error code anyway).  RFC 7641 4.1: no Observe on
-	 * an error. */
+	/* What one registration may hold (max_observations): beyond it, a
+	 * clear refusal rather than an observation the server believes in
+	 * and never hears from.  A re-registration (same token) replaces its
+	 * old one, so it always fits. */
+	if (!old && t->n >= c->engine->max_obs) {
+		log_warn(c->name, "Observe of a %u-level path refused with 5.03: this server "
+			 "already holds %zu observation(s), the most max_observations allows",
+			 (unsigned)p->len, t->n);
+		lwm_respond_code(resp, 503);
+		return false;
+	}
+	/* RFC 7641 4.1: no Observe on an error.  The option goes in once the
+	 * answer is encoded (lwm_observe_option), as libcoap 4.3.1 can take
+	 * no option out again; a read that cannot succeed is not observed
+	 * at all. */
 	if (coap_pdu_get_code(req) == COAP_REQUEST_CODE_GET) {
 		const struct lwm_record *recs;
 		size_t n;
@@ -902,16 +912,27 @@ bool lwm_observe_begin(struct lwm_client *c, const coap_pdu_t *req, const coap_s
 	}
 	/* A re-registration with the same token continues its numbering. */
 	t->new_seq = old ? (old->seq + 1) & 0xFFFFFFu : 1;
-	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), t->new_seq),
-			buf);
+	t->add_option = true;
 	return true;
 }
 
-static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct lwm_path *paths,
-			 size_t *n)
+void lwm_observe_option(struct lwm_client *c, coap_pdu_t *resp)
+{
+	struct lwm_obs_table *t = c->obs;
+	uint8_t buf[4];
+
+	if (!t || !t->add_option)
+		return;
+	t->add_option = false;
+	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), t->new_seq),
+			buf);
+}
+
+static int observe_paths(struct lwm_client *c, const coap_pdu_t *req, const struct lwm_path *p,
+			 struct lwm_path *paths, size_t *n)
 {
 	const uint8_t *data = NULL;
-	size_t len = 0, off, total;
+	size_t len = 0;
 	uint32_t cf;
 
 	if (coap_pdu_get_code(req) != COAP_REQUEST_CODE_FETCH) {
@@ -921,7 +942,7 @@ static int observe_paths(const coap_pdu_t *req, const struct lwm_path *p, struct
 	}
 	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0 || cf > UINT16_MAX)
 		return -EINVAL;
-	coap_get_data_large(req, &len, &data, &off, &total);
+	lwm_request_data(c->engine, req, &data, &len);
 	return lwm_senml_paths_decode((uint16_t)cf, data, len, paths, OBS_MAX_PATHS, n);
 }
 
@@ -939,12 +960,14 @@ void lwm_observe_end(struct lwm_client *c, const coap_pdu_t *req, coap_pdu_t *re
 	bool num;
 	coap_opt_iterator_t oi;
 
+	if (t)
+		t->add_option = false;
 	if (observe != 0 || !t || !coap_check_option(resp, COAP_OPTION_OBSERVE, &oi))
 		return;
 	lwm_request_uint_option(resp, COAP_OPTION_CONTENT_FORMAT, &cf);
 	/* Only a successful read is observed (a Discover never is). */
 	if (coap_pdu_get_code(resp) != COAP_RESPONSE_CODE(205) || cf == LWM_FMT_LINK ||
-	    tok.length > LWM_TOKEN_MAX || observe_paths(req, p, paths, &n) < 0 || n == 0)
+	    tok.length > LWM_TOKEN_MAX || observe_paths(c, req, p, paths, &n) < 0 || n == 0)
 		return;
 	o = calloc(1, sizeof(*o) + n * sizeof(o->watch[0]));
 	if (!o)

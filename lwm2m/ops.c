@@ -379,11 +379,10 @@ static void write_records(struct lwm_client *c, coap_session_t *s, const coap_pd
 	free(dev);
 }
 
-/* The request's body (Block1 reassembled by libcoap) and its format. */
-static unsigned request_body(const coap_pdu_t *req, uint16_t *format, const uint8_t **data,
-			     size_t *len)
+/* The request's body (Block1 reassembled by block1.c) and its format. */
+static unsigned request_body(struct lwm_client *c, const coap_pdu_t *req, uint16_t *format,
+			     const uint8_t **data, size_t *len)
 {
-	size_t offset, total;
 	uint32_t cf;
 
 	if (lwm_request_uint_option(req, COAP_OPTION_CONTENT_FORMAT, &cf) < 0)
@@ -391,9 +390,7 @@ static unsigned request_body(const coap_pdu_t *req, uint16_t *format, const uint
 	if (cf > UINT16_MAX || !lwm_format_can_decode((uint16_t)cf))
 		return 415;
 	*format = (uint16_t)cf;
-	*data = NULL;
-	*len = 0;
-	coap_get_data_large(req, len, data, &offset, &total);
+	lwm_request_data(c->engine, req, data, len);
 	return 0;
 }
 
@@ -421,7 +418,7 @@ void lwm_ops_write(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *re
 	/* A Write to one resource instance replaces that instance only. */
 	if (p->len == 4)
 		replace = false;
-	code = request_body(req, &fmt, &data, &len);
+	code = request_body(c, req, &fmt, &data, &len);
 	if (code)
 		return lwm_respond_code(resp, code);
 	lwm_buf_init(&scratch, 64 * 1024);
@@ -453,7 +450,7 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 	struct lwm_buf out;
 	uint16_t fmt;
 	uint32_t accept;
-	unsigned code = request_body(req, &fmt, &data, &len);
+	unsigned code = request_body(c, req, &fmt, &data, &len);
 	bool denied = false;
 	int r;
 
@@ -520,6 +517,7 @@ void lwm_ops_read_composite(struct lwm_client *c, coap_session_t *s, coap_resour
 		lwm_buf_free(&out);
 		return lwm_respond_code(resp, r == -E2BIG ? 413 : 500);
 	}
+	lwm_observe_option(c, resp);
 	lwm_respond_body(res, s, req, resp, query, 205, (uint16_t)accept, &out);
 	lwm_buf_free(&out);
 }
@@ -534,7 +532,7 @@ void lwm_ops_write_composite(struct lwm_client *c, coap_session_t *s, const coap
 	const uint8_t *data;
 	size_t len, n = 0;
 	uint16_t fmt;
-	unsigned code = request_body(req, &fmt, &data, &len);
+	unsigned code = request_body(c, req, &fmt, &data, &len);
 	int r;
 
 	if (code)
@@ -595,7 +593,7 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 	const struct lwm_obj_def *o = lwm_objdef_find(LWM_PATH_OID(p));
 	const struct lwm_res_def *d = o ? lwm_resdef_find(o, LWM_PATH_RID(p)) : NULL;
 	const uint8_t *args = NULL;
-	size_t len = 0, offset, total;
+	size_t len = 0;
 	struct lwm_op *op;
 	int r;
 
@@ -607,7 +605,7 @@ void lwm_ops_execute(struct lwm_client *c, coap_session_t *s, const coap_pdu_t *
 		return lwm_respond_code(resp, 401);
 	if (!(d->ops & LWM_OP_E))
 		return lwm_respond_code(resp, 405);
-	coap_get_data_large(req, &len, &args, &offset, &total);
+	lwm_request_data(c->engine, req, &args, &len);
 
 	/* The Server object's executables belong to the LwM2M layer, to the
 	 * registration of that Server instance. */

@@ -574,6 +574,25 @@ static void bootstrap_write_rules(void **state)
 	assert_string_equal(str(r, "payload_text"), "120");
 	json_decref(r);
 	json_decref(bs_request(e, "4.04", "bs-read bs-bt /1/1/99 text"));
+	/* A write larger than a block comes block-wise (Block1, put
+	 * together by block1.c on the bootstrap session too). */
+	{
+		char big[2600], *bh;
+		int n = snprintf(big, sizeof(big), "[{\"bn\":\"/1/1/\",\"n\":\"1\",\"v\":150},"
+				 "{\"n\":\"99\",\"vs\":\"");
+		memset(big + n, 'x', 2400);
+		strcpy(big + n + 2400, "\"}]");
+		bh = hex(big);
+		/* (bs_request's buffer is too small for this command) */
+		r = h_request(&e->bs, H_TIMEOUT_MS, "bs-write bs-bt /1/1 senml-json %s", bh);
+		free(bh);
+		assert_non_null(r);
+		assert_string_equal(str(r, "code"), "2.04");
+		json_decref(r);
+		r = bs_request(e, "2.05", "bs-read bs-bt /1/1/1 text");
+		assert_string_equal(str(r, "payload_text"), "150");
+		json_decref(r);
+	}
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /1/1/99 text 5"));
 	json_decref(bs_request(e, "2.04", "bs-write bs-bt /2/7/0 text 3"));
 	r = bs_request(e, "2.05", "bs-read bs-bt /2/7/0 text");

@@ -349,6 +349,8 @@ static void test_minimal_defaults(void **state)
 	assert_string_equal(cfg->gateway.adapter_dir, ADAPTERDIR);
 	assert_int_equal(cfg->gateway.log_level, 6);
 	assert_int_equal(cfg->gateway.operation_timeout_ms, 30000);
+	assert_int_equal(cfg->gateway.max_write_body, 0);   /* the engine's default */
+	assert_int_equal(cfg->gateway.max_observations, 0); /* the engine's default */
 	assert_int_equal(cfg->servers[0].short_id, 1);
 	assert_int_equal(cfg->n_devices, 1);
 	snprintf(ep, sizeof(ep), "%s-d", host);
@@ -376,6 +378,8 @@ static void test_send_and_storing(void **state)
 	assert_int_equal(cfg->gateway.store_count, 100);
 	assert_int_equal(cfg->gateway.store_bytes, 16384);
 	assert_int_equal(cfg->gateway.operation_timeout_ms, 2500);
+	assert_int_equal(cfg->gateway.max_write_body, 4096);
+	assert_int_equal(cfg->gateway.max_observations, 16);
 	assert_false(cfg->servers[0].notification_storing);
 	assert_true(cfg->servers[0].mute_send);
 	assert_int_equal(cfg->servers[0].store_count, 10);
@@ -405,6 +409,8 @@ static void test_bad_send(void **state)
 		"bad-send.conf:1: gateway.store_count: expected an integer 1..1000000, found 0",
 		"bad-send.conf:1: gateway.store_bytes: expected an integer 1024..67108864, found 10",
 		"bad-send.conf:1: gateway.operation_timeout: expected a number of seconds 1..3600, found 0.5",
+		"bad-send.conf:1: gateway.max_write_body: expected an integer 1024..131072, found 131073",
+		"bad-send.conf:1: gateway.max_observations: expected an integer 1..65536, found 0",
 		"bad-send.conf:3: servers.[0].notification_storing: expected true or false, found 1",
 		"bad-send.conf:4: servers.[0].mute_send: expected true or false, found \"no\"",
 		"bad-send.conf:3: servers.[0].ack_timeout: expected a number of seconds 1..60, found 0.5",
