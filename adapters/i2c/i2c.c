@@ -516,13 +516,17 @@ static int i2c_device_new(void *adapter_ctx, struct gwd_device *dev, const struc
 	d->host = h;
 	d->ad = ad;
 	d->dev = dev;
-	r = h->cfg_string(device, "bus", &d->bus_path);
+	/* The bus device: in the device's `buses` group when it names one
+	 * (`bus = ...`), else in the device itself. */
+	if (!bus)
+		bus = device;
+	r = h->cfg_string(bus, "i2c_bus", &d->bus_path);
 	if (r == -ENOENT)
-		err = h->cfg_error(device, "bus", "required: the bus device, e.g. \"/dev/i2c-1\"");
+		err = h->cfg_error(bus, "i2c_bus", "required: the bus device, e.g. \"/dev/i2c-1\"");
 	else if (r < 0)
 		err = -EINVAL;
 	else if (d->bus_path[0] != '/')
-		err = h->cfg_error(device, "bus", "expected an absolute path such as "
+		err = h->cfg_error(bus, "i2c_bus", "expected an absolute path such as "
 				   "\"/dev/i2c-1\", found \"%s\"", d->bus_path);
 	gwd_cfg_read_string(h, device, "chip", &chip, &err);
 	if (i2c_chip_parse(chip, &d->chip.chip) < 0)

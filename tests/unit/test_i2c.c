@@ -312,12 +312,12 @@ static uint8_t reg_of(struct fake_chip *c, uint8_t reg)
 static void bme280_forced_and_normal(void **state)
 {
 	struct fake_chip *chip = bme280_chip(BUS, 0x76);
-	struct kv dkv[] = {KS("bus", BUS), KS("chip", "bme280"), KD("interval", 1.0), KEND};
+	struct kv dkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KD("interval", 1.0), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv p[] = {KS("measure", "pressure"), KEND};
 	struct kv h[] = {KS("measure", "humidity"), KEND};
 	struct kv *pts[] = {t, p, h};
-	struct kv nkv[] = {KS("bus", BUS), KS("chip", "bme280"), KS("mode", "normal"),
+	struct kv nkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KS("mode", "normal"),
 			   KI("oversampling", 4), KI("filter", 16), KI("standby", 250),
 			   KI("address", 0x77), KD("interval", 1.0), KEND};
 	struct kv *npts[] = {t};
@@ -356,7 +356,7 @@ static void bme280_forced_and_normal(void **state)
 static void bme280_wrong_chip_id(void **state)
 {
 	struct fake_chip *chip = bme280_chip(BUS, 0x76);
-	struct kv dkv[] = {KS("bus", BUS), KS("chip", "bme280"), KD("interval", 1.0), KEND};
+	struct kv dkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KD("interval", 1.0), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
 	struct dut u;
@@ -388,7 +388,7 @@ static void sht_crc(void **state)
 static void sht3x_good_and_bad_crc(void **state)
 {
 	struct fake_chip *chip = fake_i2c_cmd(BUS, 0x44);
-	struct kv dkv[] = {KS("bus", BUS), KS("chip", "sht3x"), KD("interval", 1.0),
+	struct kv dkv[] = {KS("i2c_bus", BUS), KS("chip", "sht3x"), KD("interval", 1.0),
 			   KI("down_after", 3), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv h[] = {KS("measure", "humidity"), KEND};
@@ -441,9 +441,9 @@ static void sht4x_and_bh1750(void **state)
 {
 	struct fake_chip *sht = fake_i2c_cmd(BUS, 0x44);
 	struct fake_chip *bh = fake_i2c_cmd(BUS, 0x23);
-	struct kv skv[] = {KS("bus", BUS), KS("chip", "sht4x"), KS("repeatability", "low"),
+	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "sht4x"), KS("repeatability", "low"),
 			   KD("interval", 1.0), KEND};
-	struct kv bkv[] = {KS("bus", BUS), KS("chip", "bh1750"), KD("interval", 1.0), KEND};
+	struct kv bkv[] = {KS("i2c_bus", BUS), KS("chip", "bh1750"), KD("interval", 1.0), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv h[] = {KS("measure", "humidity"), KEND};
 	struct kv l[] = {KS("measure", "illuminance"), KEND};
@@ -504,7 +504,7 @@ static void generic_codec(void **state)
 static void generic_read_and_write(void **state)
 {
 	struct fake_chip *chip = fake_i2c_regs(BUS, 0x48);
-	struct kv dkv[] = {KS("bus", BUS), KI("address", 0x48), KEND};
+	struct kv dkv[] = {KS("i2c_bus", BUS), KI("address", 0x48), KEND};
 	struct kv p0[] = {KI("register", 0x10), KS("type", "u16"), KB("writable", true), KEND};
 	struct kv p1[] = {KI("register", 0x12), KS("type", "s16"), KS("order", "little"),
 			  KB("writable", true), KEND};
@@ -603,9 +603,9 @@ static void nak_down_and_recovery(void **state)
 {
 	struct fake_chip *bme = bme280_chip(BUS, 0x76);
 	struct fake_chip *sht = fake_i2c_cmd(BUS, 0x44);
-	struct kv bkv[] = {KS("bus", BUS), KS("chip", "bme280"), KD("interval", 1.0),
+	struct kv bkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KD("interval", 1.0),
 			   KI("down_after", 2), KD("backoff_max", 4.0), KEND};
-	struct kv skv[] = {KS("bus", BUS), KS("chip", "sht3x"), KD("interval", 1.0), KEND};
+	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "sht3x"), KD("interval", 1.0), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
 	uint8_t resp[6];
@@ -700,7 +700,7 @@ static void health_backoff(void **state)
 
 static void missing_bus(void **state)
 {
-	struct kv dkv[] = {KS("bus", "/dev/i2c-9"), KS("chip", "sht4x"), KD("interval", 1.0),
+	struct kv dkv[] = {KS("i2c_bus", "/dev/i2c-9"), KS("chip", "sht4x"), KD("interval", 1.0),
 			   KI("down_after", 1), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
@@ -720,8 +720,8 @@ static void slow_transfer_does_not_block_the_loop(void **state)
 {
 	struct fake_chip *slow = bme280_chip(BUS, 0x76);
 	struct fake_chip *other = fake_i2c_cmd(BUS2, 0x44);
-	struct kv skv[] = {KS("bus", BUS), KS("chip", "bme280"), KEND};
-	struct kv okv[] = {KS("bus", BUS2), KS("chip", "sht3x"), KEND};
+	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KEND};
+	struct kv okv[] = {KS("i2c_bus", BUS2), KS("chip", "sht3x"), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
 	uint8_t resp[6];
@@ -769,8 +769,8 @@ static void reads_wait_for_a_held_bus(void **state)
 {
 	struct fake_chip *slow = bme280_chip(BUS, 0x76);
 	struct fake_chip *sht = fake_i2c_cmd(BUS, 0x44);
-	struct kv skv[] = {KS("bus", BUS), KS("chip", "bme280"), KEND};
-	struct kv okv[] = {KS("bus", BUS), KS("chip", "sht3x"), KEND};
+	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KEND};
+	struct kv okv[] = {KS("i2c_bus", BUS), KS("chip", "sht3x"), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
 	uint8_t resp[6];
@@ -812,11 +812,11 @@ static bool error_like(const char *needle)
 static void config_errors(void **state)
 {
 	struct kv nobus[] = {KS("chip", "bme280"), KEND};
-	struct kv badchip[] = {KS("bus", BUS), KS("chip", "bme680"), KS("mode", "sleep"), KEND};
-	struct kv noaddr[] = {KS("bus", "i2c-1"), KEND};
-	struct kv badaddr[] = {KS("bus", BUS), KI("address", 0x80), KI("oversampling", 3), KEND};
-	struct kv bme[] = {KS("bus", BUS), KS("chip", "bme280"), KEND};
-	struct kv gen[] = {KS("bus", BUS), KI("address", 0x48), KEND};
+	struct kv badchip[] = {KS("i2c_bus", BUS), KS("chip", "bme680"), KS("mode", "sleep"), KEND};
+	struct kv noaddr[] = {KS("i2c_bus", "i2c-1"), KEND};
+	struct kv badaddr[] = {KS("i2c_bus", BUS), KI("address", 0x80), KI("oversampling", 3), KEND};
+	struct kv bme[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KEND};
+	struct kv gen[] = {KS("i2c_bus", BUS), KI("address", 0x48), KEND};
 	struct kv lux[] = {KS("measure", "illuminance"), KEND};
 	struct kv none[] = {KEND};
 	struct kv both[] = {KS("measure", "temperature"), KI("register", 1), KEND};
@@ -829,12 +829,12 @@ static void config_errors(void **state)
 	struct dut u;
 
 	assert_int_equal(make(&u, "x", nobus, NULL, 0), -EINVAL);
-	assert_true(error_like("devices.[0].bus: required: the bus device, e.g. \"/dev/i2c-1\""));
+	assert_true(error_like("devices.[0].i2c_bus: required: the bus device, e.g. \"/dev/i2c-1\""));
 	assert_int_equal(make(&u, "x", badchip, NULL, 0), -EINVAL);
 	assert_true(error_like(".chip: expected \"bme280\", \"sht3x\", \"sht4x\", \"bh1750\" or "
 			       "\"generic\", found \"bme680\""));
 	assert_int_equal(make(&u, "x", noaddr, NULL, 0), -EINVAL);
-	assert_true(error_like(".bus: expected an absolute path"));
+	assert_true(error_like(".i2c_bus: expected an absolute path"));
 	assert_int_equal(make(&u, "x", badaddr, NULL, 0), -EINVAL);
 	assert_true(error_like(".address: expected a 7-bit address from 0x03 to 0x77, found 0x80"));
 	fx.n_errors = 0;
