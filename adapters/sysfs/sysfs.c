@@ -29,6 +29,7 @@
 
 #include "gatewayd/adapter.h"
 #include "sf_read.h"
+#include "../common/gw_health.h"
 
 #define HOST_HAS(h, member)                                                     \
 	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
@@ -73,8 +74,6 @@ struct sf_dev {
 	/* config */
 	const char *root; /* borrowed from the config */
 	uint64_t interval_ms;
-	unsigned down_after;
-	uint64_t backoff_max_ms;
 	struct sf_point *pt;
 	size_t n_pt, cap_pt;
 
@@ -97,12 +96,8 @@ struct sf_dev {
 	struct sf_waiter *in_cycle; /* reads riding the cycle in flight */
 	struct sf_waiter *fail_now; /* ops to fail from the defer timer */
 
-	/* health */
-	unsigned failures;
-	bool down;
-	uint64_t backoff_ms;
+	struct gw_health health;
 	uint64_t n_errors; /* failed channel reads since start */
-	uint64_t rng;
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -118,15 +113,6 @@ static void check_range(const struct gwd_host *h, const struct gwd_cfg *n, const
 static uint64_t ms_of(double s)
 {
 	return (uint64_t)llround(s * 1000.0);
-}
-
-static uint64_t rng_next(struct sf_dev *d)
-{
-	/* xorshift64: jitter only, not security. */
-	d->rng ^= d->rng << 13;
-	d->rng ^= d->rng >> 7;
-	d->rng ^= d->rng << 17;
-	return d->rng;
 }
 
 static void job_free(struct sf_job *j)
@@ -284,9 +270,8 @@ static int sf_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 	d->interval_ms = ms_of(interval);
 	if (interval > 0 && !d->interval_ms)
 		d->interval_ms = 1;
-	d->down_after = (unsigned)down_after;
-	d->backoff_max_ms = ms_of(backoff_max);
-	d->rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)d;
+	gw_health_init(&d->health, (unsigned)down_after, ms_of(backoff_max),
+		       0x9e3779b97f4a7c15ULL ^ (uintptr_t)d);
 	*device_ctx = d;
 	return 0;
 }
@@ -496,10 +481,7 @@ static void set_state(struct sf_dev *d, bool down, int cause)
 
 static void note_ok(struct sf_dev *d)
 {
-	d->failures = 0;
-	d->backoff_ms = 0;
-	if (d->down) {
-		d->down = false;
+	if (gw_health_ok(&d->health)) {
 		set_state(d, false, 0);
 		d->host->log(d->dev, GWD_LOG_NOTICE,
 			     "readings again: device up (%" PRIu64 " failed reads so far)",
@@ -510,21 +492,13 @@ static void note_ok(struct sf_dev *d)
 /* Every channel of a cycle failed; the channels have logged why. */
 static void note_failure(struct sf_dev *d, int err, const char *msg)
 {
-	d->failures++;
-	if (!d->down && d->failures >= d->down_after) {
-		d->down = true;
+	if (gw_health_fail(&d->health)) {
 		set_state(d, true, err);
 		d->host->log(d->dev, GWD_LOG_WARNING,
 			     "down after %u failed cycles (last: %s); retrying with backoff up "
 			     "to %" PRIu64 " s",
-			     d->failures, msg[0] ? msg : strerror(-err), d->backoff_max_ms / 1000);
-	}
-	if (d->down) {
-		/* Capped exponential backoff, with jitter so that devices that
-		 * failed together do not retry together. */
-		uint64_t base = d->backoff_ms ? 2 * d->backoff_ms : 1000;
-
-		d->backoff_ms = base < d->backoff_max_ms ? base : d->backoff_max_ms;
+			     d->health.failures, msg[0] ? msg : strerror(-err),
+			     d->health.backoff_max_ms / 1000);
 	}
 }
 
@@ -576,11 +550,8 @@ static void schedule_cycle(struct sf_dev *d)
 
 	if (!d->started)
 		return;
-	if (d->down) {
-		uint64_t b = d->backoff_ms ? d->backoff_ms : 1000;
-		uint64_t jitter = b / 4 ? rng_next(d) % (b / 4 + 1) : 0;
-
-		d->next_cycle = now + b - b / 8 + jitter;
+	if (d->health.down) {
+		d->next_cycle = now + gw_health_retry_ms(&d->health);
 		d->host->timer_arm(d->cycle_timer, d->next_cycle);
 		return;
 	}
@@ -688,7 +659,7 @@ static void on_defer_timer(void *ud)
 	complete_list(d, &d->fail_now, 0);
 	if (!d->started)
 		return;
-	if (d->down) {
+	if (d->health.down) {
 		/* A device that is down answers at once instead of hanging. */
 		complete_list(d, &d->waiting, -EHOSTDOWN);
 		return;
@@ -718,8 +689,7 @@ static int sf_device_start(void *device_ctx)
 		return r;
 	d->started = true;
 	d->cycle_busy = false;
-	d->failures = 0;
-	d->down = false;
+	gw_health_reset(&d->health);
 	/* The adapter judges health from the start: the host's own judgement
 	 * counts channel errors, and a device with some failing channels and
 	 * some good ones is not down. */
@@ -807,7 +777,7 @@ static int sf_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 		return -ENOMEM;
 	w->op = op;
 	w->ch = ch;
-	if (d->down) {
+	if (d->health.down) {
 		w->status = -EHOSTDOWN;
 		waiter_push(&d->fail_now, w);
 	} else {
