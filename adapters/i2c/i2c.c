@@ -14,8 +14,8 @@
  * its job runs.
  *
  * A device reads all its channels in one cycle every `interval` seconds;
- * reads from the daemon that arrive together share one cycle.  Health
- * (gw_health.h, shared with sysfs): a cycle in which every channel failed
+ * reads from the daemon that arrive together share one cycle (gw_cycle.h,
+ * shared with sysfs, as is the health bookkeeping): a cycle in which every channel failed
  * (a NAK, a bad CRC, a wrong chip id) is a failed cycle; after `down_after`
  * of them the device is DOWN and probed with a capped, jittered backoff, and
  * UP again on the first good read.  Other devices, even on the same bus, are
@@ -33,10 +33,7 @@
 #include "gatewayd/adapter.h"
 #include "i2c_bus.h"
 #include "i2c_chips.h"
-#include "../common/gw_health.h"
-
-#define HOST_HAS(h, member)                                                     \
-	(offsetof(struct gwd_host, member) + sizeof((h)->member) <= (h)->size && (h)->member)
+#include "../common/gw_cycle.h"
 
 struct i2c_busw;
 
@@ -362,14 +359,6 @@ struct i2c_point {
 	int logged_err; /* the error last logged for this channel, 0: none */
 };
 
-/* A read op waiting for a cycle. */
-struct i2c_waiter {
-	struct i2c_waiter *next;
-	struct gwd_op *op;
-	gwd_channel_t ch;
-	int status; /* for ops failed at once */
-};
-
 struct i2c_dev {
 	const struct gwd_host *host;
 	struct i2c_adapter *ad;
@@ -378,21 +367,12 @@ struct i2c_dev {
 	/* config */
 	const char *bus_path; /* borrowed from the config */
 	struct i2c_chip_cfg chip;
-	uint64_t interval_ms;
 	struct i2c_point *pt;
 	size_t n_pt, cap_pt;
 
 	/* loop thread */
 	struct i2c_busw *bus;
-	bool started;
-	struct gwd_timer *cycle_timer, *defer_timer;
-	uint64_t next_cycle;
-	bool cycle_busy;
-	struct i2c_waiter *waiting, *in_cycle, *fail_now;
-	unsigned writes; /* write jobs in flight */
-
-	struct gw_health health;
-	uint64_t n_errors; /* failed channel reads and writes since start */
+	struct gw_cycle c; /* cycles, reads, health */
 	int logged_write_err;
 };
 
@@ -451,6 +431,7 @@ static void i2c_fini(void *adapter_ctx)
 }
 
 static void dev_destroy(struct i2c_dev *d);
+static void start_cycle(void *ud, bool all);
 
 /* The chip's own settings. */
 static void chip_config(struct i2c_dev *d, const struct gwd_cfg *device, int *err)
@@ -556,10 +537,11 @@ static int i2c_device_new(void *adapter_ctx, struct gwd_device *dev, const struc
 		dev_destroy(d);
 		return -EINVAL;
 	}
-	d->interval_ms = ms_of(interval);
-	if (interval > 0 && !d->interval_ms)
-		d->interval_ms = 1;
-	gw_health_init(&d->health, (unsigned)down_after, ms_of(backoff_max),
+	gw_cycle_init(&d->c, h, dev, start_cycle, d);
+	d->c.interval_ms = ms_of(interval);
+	if (interval > 0 && !d->c.interval_ms)
+		d->c.interval_ms = 1;
+	gw_health_init(&d->c.health, (unsigned)down_after, ms_of(backoff_max),
 		       0x9e3779b97f4a7c15ULL ^ (uintptr_t)d);
 	*device_ctx = d;
 	return 0;
@@ -653,102 +635,23 @@ static int i2c_channel_new(void *device_ctx, const char *channel, const struct g
 	return 0;
 }
 
-/* ---- ops completion ------------------------------------------------------------- */
-
-static void waiter_push(struct i2c_waiter **list, struct i2c_waiter *w)
-{
-	w->next = *list;
-	*list = w;
-}
-
-static void complete_list(struct i2c_dev *d, struct i2c_waiter **list, int status)
-{
-	while (*list) {
-		struct i2c_waiter *w = *list;
-
-		*list = w->next;
-		d->host->complete(w->op, status ? status : w->status, NULL);
-		free(w);
-	}
-}
-
-static void finish_waiters(struct i2c_dev *d, gwd_channel_t ch, int status,
-			   const struct gwd_value *v)
-{
-	struct i2c_waiter **pp = &d->in_cycle;
-
-	while (*pp) {
-		struct i2c_waiter *w = *pp;
-
-		if (w->ch == ch) {
-			*pp = w->next;
-			d->host->complete(w->op, status, status == 0 ? v : NULL);
-			free(w);
-		} else {
-			pp = &w->next;
-		}
-	}
-}
-
-static void arm_defer(struct i2c_dev *d)
-{
-	d->host->timer_arm(d->defer_timer, d->host->now_ms());
-}
-
-/* ---- health ------------------------------------------------------------------------ */
-
-static void set_state(struct i2c_dev *d, bool down, int cause)
-{
-	if (HOST_HAS(d->host, set_state))
-		d->host->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, cause);
-}
-
-static void note_ok(struct i2c_dev *d)
-{
-	if (gw_health_ok(&d->health)) {
-		set_state(d, false, 0);
-		d->host->log(d->dev, GWD_LOG_NOTICE,
-			     "answering again: device up (%" PRIu64 " failed transfers so far)",
-			     d->n_errors);
-	}
-}
-
-static void note_failure(struct i2c_dev *d, int err, const char *msg)
-{
-	if (gw_health_fail(&d->health)) {
-		set_state(d, true, err);
-		d->host->log(d->dev, GWD_LOG_WARNING,
-			     "down after %u failed cycles (last: %s); retrying with backoff up "
-			     "to %" PRIu64 " s",
-			     d->health.failures, msg[0] ? msg : strerror(-err),
-			     d->health.backoff_max_ms / 1000);
-	}
-}
-
 /* ---- cycles ----------------------------------------------------------------------- */
-
-static bool waiting_for(const struct i2c_waiter *list, gwd_channel_t ch)
-{
-	for (; list; list = list->next)
-		if (list->ch == ch)
-			return true;
-	return false;
-}
 
 /* Queue one cycle of every channel (all), or of those the waiting reads
  * need. */
-static void start_cycle(struct i2c_dev *d, bool all)
+static void start_cycle(void *ud, bool all)
 {
+	struct i2c_dev *d = ud;
 	struct i2c_job *j;
 
-	if (d->cycle_busy || !d->n_pt)
+	if (!d->n_pt)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (j)
 		j->it = calloc(d->n_pt, sizeof(*j->it));
 	if (!j || !j->it) {
 		job_free(j);
-		complete_list(d, &d->waiting, -ENOMEM);
+		gw_cycle_fail_waiting(&d->c, -ENOMEM);
 		return;
 	}
 	j->kind = JOB_CYCLE;
@@ -756,7 +659,7 @@ static void start_cycle(struct i2c_dev *d, bool all)
 	j->chip = d->chip;
 	j->probe = all;
 	for (uint32_t i = 0; i < d->n_pt; i++) {
-		if (!all && !waiting_for(d->waiting, i))
+		if (!all && !gw_cycle_wants(&d->c, i))
 			continue;
 		if (d->pt[i].is_reg) {
 			j->it[j->n].ch = i;
@@ -765,60 +668,8 @@ static void start_cycle(struct i2c_dev *d, bool all)
 			j->measure = true;
 		}
 	}
-	while (d->waiting) {
-		struct i2c_waiter *w = d->waiting;
-
-		d->waiting = w->next;
-		waiter_push(&d->in_cycle, w);
-	}
-	d->cycle_busy = true;
+	gw_cycle_begin(&d->c);
 	bus_submit(d->bus, j);
-}
-
-static void schedule_cycle(struct i2c_dev *d)
-{
-	uint64_t now = d->host->now_ms();
-
-	if (!d->started)
-		return;
-	if (d->health.down) {
-		d->next_cycle = now + gw_health_retry_ms(&d->health);
-		d->host->timer_arm(d->cycle_timer, d->next_cycle);
-		return;
-	}
-	if (!d->interval_ms) {
-		d->host->timer_disarm(d->cycle_timer);
-		return;
-	}
-	/* Keep to the grid; skip slots already missed. */
-	if (d->next_cycle <= now)
-		d->next_cycle += ((now - d->next_cycle) / d->interval_ms + 1) * d->interval_ms;
-	d->host->timer_arm(d->cycle_timer, d->next_cycle);
-}
-
-/* One channel's outcome: reported, its reads completed, its error logged
- * once per kind.  Returns whether it was good. */
-static bool channel_result(struct i2c_dev *d, uint32_t ch, int status, const struct gwd_value *v,
-			   const char *msg)
-{
-	struct i2c_point *p = &d->pt[ch];
-
-	if (status == 0) {
-		if (p->logged_err)
-			d->host->log(d->dev, GWD_LOG_NOTICE, "channel %s: reading again", p->name);
-		p->logged_err = 0;
-		d->host->report(d->dev, ch, v);
-		finish_waiters(d, ch, 0, v);
-		return true;
-	}
-	d->n_errors++;
-	if (p->logged_err != status)
-		d->host->log(d->dev, GWD_LOG_WARNING, "channel %s: %s", p->name,
-			     msg && msg[0] ? msg : strerror(-status));
-	p->logged_err = status;
-	d->host->report_error(d->dev, ch, status);
-	finish_waiters(d, ch, status, NULL);
-	return false;
 }
 
 static void cycle_done(struct i2c_dev *d, struct i2c_job *j)
@@ -827,55 +678,41 @@ static void cycle_done(struct i2c_dev *d, struct i2c_job *j)
 	int last_err = 0;
 	bool ok = false;
 
-	d->cycle_busy = false;
 	for (uint32_t i = 0; j->measure && i < d->n_pt; i++) {
-		const struct i2c_point *p = &d->pt[i];
+		struct i2c_point *p = &d->pt[i];
 		struct gwd_value v = gwd_value_double(j->rd.v[p->q]);
 		int st = j->status;
 		const char *msg = j->msg;
 
-		if (p->is_reg || (!j->probe && !waiting_for(d->in_cycle, i)))
+		if (p->is_reg || (!j->probe && !gw_cycle_carries(&d->c, i)))
 			continue;
 		if (st == 0 && !j->rd.have[p->q]) {
 			st = -ENODATA;
 			msg = "the chip skipped this measurement";
 		}
-		if (channel_result(d, i, st, &v, msg))
+		if (gw_cycle_result(&d->c, i, st, &v, msg, &p->logged_err, p->name))
 			ok = true;
 		else
 			last_err = st, last_msg = msg;
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		const struct i2c_item *it = &j->it[i];
+		struct i2c_point *p = &d->pt[it->ch];
 
-		if (channel_result(d, it->ch, it->status, &it->val, it->msg))
+		if (gw_cycle_result(&d->c, it->ch, it->status, &it->val, it->msg, &p->logged_err,
+				    p->name))
 			ok = true;
 		else
 			last_err = it->status, last_msg = it->msg;
 	}
-	/* Reads of channels the cycle did not carry (none, normally). */
-	while (d->in_cycle) {
-		struct i2c_waiter *w = d->in_cycle;
-
-		d->in_cycle = w->next;
-		waiter_push(&d->waiting, w);
-	}
-	if (ok)
-		note_ok(d);
-	else if (last_err)
-		note_failure(d, last_err, last_msg);
-	if (d->waiting)
-		arm_defer(d);
-	schedule_cycle(d);
+	gw_cycle_end(&d->c, ok, last_err, last_msg);
 }
 
 static void write_done(struct i2c_dev *d, struct i2c_job *j)
 {
 	const struct i2c_item *it = &j->it[0];
 
-	d->writes--;
 	if (it->status < 0) {
-		d->n_errors++;
 		if (d->logged_write_err != it->status)
 			d->host->log(d->dev, GWD_LOG_WARNING, "channel %s: write failed: %s",
 				     d->pt[it->ch].name, it->msg[0] ? it->msg : strerror(-it->status));
@@ -914,61 +751,18 @@ static void on_bus_done(int fd, uint32_t revents, void *ud)
 	}
 }
 
-/* ---- timers ------------------------------------------------------------------------ */
-
-static void on_cycle_timer(void *ud)
-{
-	struct i2c_dev *d = ud;
-
-	if (!d->started)
-		return;
-	start_cycle(d, true);
-	if (!d->cycle_busy)
-		schedule_cycle(d);
-}
-
-static void on_defer_timer(void *ud)
-{
-	struct i2c_dev *d = ud;
-
-	complete_list(d, &d->fail_now, 0);
-	if (!d->started)
-		return;
-	if (d->health.down) {
-		/* A device that is down answers at once instead of hanging. */
-		complete_list(d, &d->waiting, -EHOSTDOWN);
-		return;
-	}
-	if (d->waiting)
-		start_cycle(d, false);
-}
-
 /* ---- device life cycle --------------------------------------------------------------- */
 
 static int i2c_device_start(void *device_ctx)
 {
 	struct i2c_dev *d = device_ctx;
-	const struct gwd_host *h = d->host;
 	int r;
 
-	if (d->started)
+	if (d->c.started)
 		return -EALREADY;
-	if (!d->cycle_timer && (r = h->timer_new(on_cycle_timer, d, &d->cycle_timer)) < 0)
-		return r;
-	if (!d->defer_timer && (r = h->timer_new(on_defer_timer, d, &d->defer_timer)) < 0)
-		return r;
 	if (!d->bus && (r = bus_get(d->ad, d->bus_path, &d->bus)) < 0)
 		return r;
-	d->started = true;
-	d->cycle_busy = false;
-	gw_health_reset(&d->health);
-	/* The adapter judges health from the start: a device with one failing
-	 * register and good ones is not down. */
-	set_state(d, false, 0);
-	d->next_cycle = h->now_ms();
-	if (d->interval_ms)
-		h->timer_arm(d->cycle_timer, d->next_cycle);
-	return 0;
+	return gw_cycle_start(&d->c);
 }
 
 static void i2c_device_stop(void *device_ctx)
@@ -977,12 +771,9 @@ static void i2c_device_stop(void *device_ctx)
 	struct i2c_job *gone;
 	struct gwd_op *cur_op;
 
-	if (!d->started)
+	if (!d->c.started)
 		return;
-	d->started = false;
-	d->cycle_busy = false;
-	d->host->timer_disarm(d->cycle_timer);
-	d->host->timer_disarm(d->defer_timer);
+	gw_cycle_stop(&d->c);
 	gone = bus_forget(d->bus, d, &cur_op);
 	if (cur_op)
 		d->host->complete(cur_op, -ECANCELED, NULL);
@@ -994,22 +785,13 @@ static void i2c_device_stop(void *device_ctx)
 			d->host->complete(j->op, -ECANCELED, NULL);
 		job_free(j);
 	}
-	d->writes = 0;
-	complete_list(d, &d->fail_now, -ECANCELED);
-	complete_list(d, &d->waiting, -ECANCELED);
-	complete_list(d, &d->in_cycle, -ECANCELED);
 }
 
 static void dev_destroy(struct i2c_dev *d)
 {
-	const struct gwd_host *h = d->host;
-
 	if (d->bus)
 		bus_put(d->bus);
-	if (d->cycle_timer)
-		h->timer_free(d->cycle_timer);
-	if (d->defer_timer)
-		h->timer_free(d->defer_timer);
+	gw_cycle_fini(&d->c);
 	for (size_t i = 0; i < d->n_pt; i++)
 		free(d->pt[i].name);
 	free(d->pt);
@@ -1031,27 +813,10 @@ static void i2c_device_free(void *device_ctx)
 static int i2c_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 {
 	struct i2c_dev *d = device_ctx;
-	struct i2c_waiter *w;
 
-	if (!d->started)
-		return -ENOTCONN;
 	if (ch >= d->n_pt)
 		return -ENOENT;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->op = op;
-	w->ch = ch;
-	if (d->health.down) {
-		w->status = -EHOSTDOWN;
-		waiter_push(&d->fail_now, w);
-	} else {
-		/* Reads arriving together share one cycle, started from the
-		 * defer timer. */
-		waiter_push(&d->waiting, w);
-	}
-	arm_defer(d);
-	return 0;
+	return gw_cycle_read(&d->c, ch, op);
 }
 
 static int i2c_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
@@ -1061,7 +826,7 @@ static int i2c_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value 
 	struct i2c_job *j;
 	uint8_t probe[4];
 
-	if (!d->started)
+	if (!d->c.started)
 		return -ENOTCONN;
 	if (ch >= d->n_pt)
 		return -ENOENT;
@@ -1090,7 +855,6 @@ static int i2c_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value 
 	j->it[0].reg = d->pt[ch].reg;
 	j->n = 1;
 	j->wv = *v;
-	d->writes++;
 	bus_submit(d->bus, j);
 	return 0;
 }

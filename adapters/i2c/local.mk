@@ -6,6 +6,7 @@
 I2C_CORE_SOURCES = adapters/i2c/i2c.c adapters/i2c/i2c_bus.h \
 	adapters/i2c/i2c_chips.c adapters/i2c/i2c_chips.h \
 	adapters/common/gw_health.c adapters/common/gw_health.h \
+	adapters/common/gw_cycle.c adapters/common/gw_cycle.h \
 	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h
 if ENABLE_I2C
 adapter_LTLIBRARIES += adapters/i2c.la

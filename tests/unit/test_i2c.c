@@ -666,7 +666,7 @@ static void nak_down_and_recovery(void **state)
 	advance_to(fx.now + 4600);
 	wait_n(&b, 0, R_REPORT, 2);
 	assert_int_equal(b.dev.state, GWD_STATE_UP);
-	assert_true(logged("bme: answering again: device up (4 failed transfers so far)"));
+	assert_true(logged("bme: readings again: device up (4 failed reads so far)"));
 	r = last_report(&b, 0, 0);
 	assert_near(r->v.v.d, 25.08, 1e-9);
 	destroy(&s);
