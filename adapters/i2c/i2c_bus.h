@@ -25,7 +25,8 @@ struct i2c_xfer_msg {
 int i2c_bus_open(const char *path, struct i2c_bus **out);
 /* Run n messages as one transfer.  0, or a negative errno: -ENXIO or
  * -EREMOTEIO when the chip does not acknowledge (NAK), -ETIMEDOUT,
- * -EOPNOTSUPP when the bus cannot do this shape of transfer. */
+ * -EBUSY when a kernel driver owns the address, -EOPNOTSUPP when the bus
+ * cannot do this shape of transfer. */
 int i2c_bus_transfer(struct i2c_bus *b, struct i2c_xfer_msg *msgs, unsigned n);
 /* Wait for a chip's conversion (the fake returns at once). */
 void i2c_bus_wait_us(struct i2c_bus *b, unsigned us);

@@ -18,7 +18,23 @@ struct i2c_bus {
 	int fd;
 	unsigned long funcs;
 	int slave; /* the address I2C_SLAVE last set, -1: none */
+	uint8_t checked[16]; /* addresses found free of a kernel driver */
 };
+
+/* I2C_RDWR goes to any address, even one a kernel driver has bound:
+ * talking to a chip behind its driver's back confuses both.  I2C_SLAVE
+ * (not I2C_SLAVE_FORCE) refuses such an address with EBUSY; ask it once
+ * per address. */
+static int check_free(struct i2c_bus *b, uint16_t addr)
+{
+	if (addr > 0x7f || b->checked[addr / 8] & (1u << (addr % 8)))
+		return 0;
+	if (ioctl(b->fd, I2C_SLAVE, (unsigned long)addr) < 0)
+		return -errno;
+	b->slave = addr;
+	b->checked[addr / 8] |= (uint8_t)(1u << (addr % 8));
+	return 0;
+}
 
 int i2c_bus_open(const char *path, struct i2c_bus **out)
 {
@@ -63,6 +79,12 @@ static int rdwr(struct i2c_bus *b, struct i2c_xfer_msg *msgs, unsigned n)
 
 	if (n > I2C_RDWR_IOCTL_MAX_MSGS)
 		return -EOPNOTSUPP;
+	for (unsigned i = 0; i < n; i++) {
+		int r = check_free(b, msgs[i].addr);
+
+		if (r < 0)
+			return r;
+	}
 	for (unsigned i = 0; i < n; i++)
 		km[i] = (struct i2c_msg){.addr = msgs[i].addr,
 					 .flags = msgs[i].read ? I2C_M_RD : 0,

@@ -64,12 +64,18 @@ bool i2c_chip_measures(enum i2c_chip c, enum i2c_quantity q)
 
 /* ---- bus helpers ---- */
 
+#define BUSY_FMT                                                                \
+	"0x%02x belongs to a kernel driver: read it with the sysfs adapter, or unbind " \
+	"the driver"
+
 static int xfer_err(int r, const struct i2c_chip_cfg *c, const char *what, char *msg,
 		    size_t msglen)
 {
 	if (r == -ENXIO || r == -EREMOTEIO)
 		snprintf(msg, msglen, "no answer (NAK) from %s at 0x%02x while %s",
 			 i2c_chip_name(c->chip), c->addr, what);
+	else if (r == -EBUSY)
+		snprintf(msg, msglen, BUSY_FMT, c->addr);
 	else
 		snprintf(msg, msglen, "%s at 0x%02x: %s failed: %s", i2c_chip_name(c->chip),
 			 c->addr, what, strerror(-r));
@@ -460,6 +466,8 @@ static int reg_err(int e, const struct i2c_reg *r, const char *what, char *msg, 
 	if (e == -ENXIO || e == -EREMOTEIO)
 		snprintf(msg, msglen, "no answer (NAK) from 0x%02x while %s register 0x%02x",
 			 r->addr, what, r->reg);
+	else if (e == -EBUSY)
+		snprintf(msg, msglen, BUSY_FMT, r->addr);
 	else
 		snprintf(msg, msglen, "0x%02x: %s register 0x%02x failed: %s", r->addr, what,
 			 r->reg, strerror(-e));

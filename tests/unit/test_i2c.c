@@ -353,7 +353,7 @@ static void bme280_forced_and_normal(void **state)
 	destroy(&u);
 }
 
-static void bme280_wrong_chip_id(void **state)
+static void bme280_wrong_chip_or_kernel_driver(void **state)
 {
 	struct fake_chip *chip = bme280_chip(BUS, 0x76);
 	struct kv dkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KD("interval", 1.0), KEND};
@@ -367,6 +367,13 @@ static void bme280_wrong_chip_id(void **state)
 	wait_n(&u, 0, R_ERROR, 1);
 	assert_true(logged("has id 0x58, not a BME280 (0x60): a BMP280"));
 	assert_int_equal(count(&u, 0, R_REPORT), 0);
+	/* A chip the kernel's bme280 driver has bound is not ours to talk to. */
+	fake_i2c_busy(chip, true);
+	next_cycle();
+	wait_n(&u, 0, R_ERROR, 2);
+	assert_int_equal(fx.recs[fx.n_recs - 1].status, -EBUSY);
+	assert_true(logged("channel c: 0x76 belongs to a kernel driver: read it with the sysfs "
+			   "adapter"));
 	destroy(&u);
 }
 
@@ -870,7 +877,7 @@ int main(void)
 		cmocka_unit_test(sht_crc),
 		cmocka_unit_test(generic_codec),
 		cmocka_unit_test_setup_teardown(bme280_forced_and_normal, setup, teardown),
-		cmocka_unit_test_setup_teardown(bme280_wrong_chip_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(bme280_wrong_chip_or_kernel_driver, setup, teardown),
 		cmocka_unit_test_setup_teardown(sht3x_good_and_bad_crc, setup, teardown),
 		cmocka_unit_test_setup_teardown(sht4x_and_bh1750, setup, teardown),
 		cmocka_unit_test_setup_teardown(generic_read_and_write, setup, teardown),
