@@ -385,6 +385,18 @@ static void sht_word(uint8_t *p, uint16_t v)
 	p[2] = sht_crc8(p, 2);
 }
 
+/* An SHT3x answering 25.0 degC (0x6666) and 50 %RH (0x8000). */
+static struct fake_chip *sht3x_chip(const char *bus, uint16_t addr)
+{
+	struct fake_chip *c = fake_i2c_cmd(bus, addr);
+	uint8_t resp[6];
+
+	sht_word(resp, 0x6666);
+	sht_word(resp + 3, 0x8000);
+	fake_i2c_set_response(c, resp, 6);
+	return c;
+}
+
 static void sht_crc(void **state)
 {
 	/* The datasheets' example: 0xBEEF has CRC 0x92. */
@@ -609,20 +621,16 @@ static bool is_down(const void *arg)
 static void nak_down_and_recovery(void **state)
 {
 	struct fake_chip *bme = bme280_chip(BUS, 0x76);
-	struct fake_chip *sht = fake_i2c_cmd(BUS, 0x44);
 	struct kv bkv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KD("interval", 1.0),
 			   KI("down_after", 2), KD("backoff_max", 4.0), KEND};
 	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "sht3x"), KD("interval", 1.0), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
-	uint8_t resp[6];
 	struct dut b, s;
 	const struct rec *r;
 	unsigned before;
 
-	sht_word(resp, 0x6666);
-	sht_word(resp + 3, 0x8000);
-	fake_i2c_set_response(sht, resp, 6);
+	sht3x_chip(BUS, 0x44);
 	assert_int_equal(make(&b, "bme", bkv, pts, 1), 0);
 	assert_int_equal(make(&s, "sht", skv, pts, 1), 0);
 	assert_int_equal(start(&b), 0);
@@ -726,17 +734,13 @@ static void missing_bus(void **state)
 static void slow_transfer_does_not_block_the_loop(void **state)
 {
 	struct fake_chip *slow = bme280_chip(BUS, 0x76);
-	struct fake_chip *other = fake_i2c_cmd(BUS2, 0x44);
 	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KEND};
 	struct kv okv[] = {KS("i2c_bus", BUS2), KS("chip", "sht3x"), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
-	uint8_t resp[6];
 	struct dut s, o;
 
-	sht_word(resp, 0x6666);
-	sht_word(resp + 3, 0x8000);
-	fake_i2c_set_response(other, resp, 6);
+	sht3x_chip(BUS2, 0x44);
 	assert_int_equal(make(&s, "slow", skv, pts, 1), 0);
 	assert_int_equal(make(&o, "other", okv, pts, 1), 0);
 	assert_int_equal(start(&s), 0);
@@ -775,17 +779,13 @@ static void slow_transfer_does_not_block_the_loop(void **state)
 static void reads_wait_for_a_held_bus(void **state)
 {
 	struct fake_chip *slow = bme280_chip(BUS, 0x76);
-	struct fake_chip *sht = fake_i2c_cmd(BUS, 0x44);
 	struct kv skv[] = {KS("i2c_bus", BUS), KS("chip", "bme280"), KEND};
 	struct kv okv[] = {KS("i2c_bus", BUS), KS("chip", "sht3x"), KEND};
 	struct kv t[] = {KS("measure", "temperature"), KEND};
 	struct kv *pts[] = {t};
-	uint8_t resp[6];
 	struct dut s, o;
 
-	sht_word(resp, 0x6666);
-	sht_word(resp + 3, 0x8000);
-	fake_i2c_set_response(sht, resp, 6);
+	sht3x_chip(BUS, 0x44);
 	assert_int_equal(make(&s, "slow", skv, pts, 1), 0);
 	assert_int_equal(make(&o, "sht", okv, pts, 1), 0);
 	assert_int_equal(start(&s), 0);
