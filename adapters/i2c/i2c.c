@@ -374,6 +374,7 @@ struct i2c_dev {
 	struct i2c_busw *bus;
 	struct gw_cycle c; /* cycles, reads, health */
 	int logged_write_err;
+	uint64_t n_nak, n_crc; /* failed channel reads by kind, since made */
 };
 
 static const struct gwd_adapter_ops i2c_ops;
@@ -672,11 +673,20 @@ static void start_cycle(void *ud, bool all)
 	bus_submit(d->bus, j);
 }
 
+/* Count a failed channel read by kind. */
+static void count_err(struct i2c_dev *d, int status)
+{
+	if (status == -ENXIO || status == -EREMOTEIO)
+		d->n_nak++;
+	else if (status == -EBADMSG)
+		d->n_crc++;
+}
+
 static void cycle_done(struct i2c_dev *d, struct i2c_job *j)
 {
 	const char *last_msg = "";
 	int last_err = 0;
-	bool ok = false;
+	bool ok = false, was_down = d->c.health.down;
 
 	for (uint32_t i = 0; j->measure && i < d->n_pt; i++) {
 		struct i2c_point *p = &d->pt[i];
@@ -693,7 +703,7 @@ static void cycle_done(struct i2c_dev *d, struct i2c_job *j)
 		if (gw_cycle_result(&d->c, i, st, &v, msg, &p->logged_err, p->name))
 			ok = true;
 		else
-			last_err = st, last_msg = msg;
+			last_err = st, last_msg = msg, count_err(d, st);
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		const struct i2c_item *it = &j->it[i];
@@ -703,9 +713,14 @@ static void cycle_done(struct i2c_dev *d, struct i2c_job *j)
 				    p->name))
 			ok = true;
 		else
-			last_err = it->status, last_msg = it->msg;
+			last_err = it->status, last_msg = it->msg, count_err(d, it->status);
 	}
 	gw_cycle_end(&d->c, ok, last_err, last_msg);
+	if (was_down && !d->c.health.down)
+		d->host->log(d->dev, GWD_LOG_NOTICE,
+			     "failed reads so far: %" PRIu64 " not answered (NAK), %" PRIu64
+			     " with a bad CRC, %" PRIu64 " other",
+			     d->n_nak, d->n_crc, d->c.n_errors - d->n_nak - d->n_crc);
 }
 
 static void write_done(struct i2c_dev *d, struct i2c_job *j)

@@ -682,6 +682,8 @@ static void nak_down_and_recovery(void **state)
 	wait_n(&b, 0, R_REPORT, 2);
 	assert_int_equal(b.dev.state, GWD_STATE_UP);
 	assert_true(logged("bme: readings again: device up (4 failed reads so far)"));
+	assert_true(logged("bme: failed reads so far: 4 not answered (NAK), 0 with a bad CRC, "
+			   "0 other"));
 	r = last_report(&b, 0, 0);
 	assert_near(r->v.v.d, 25.08, 1e-9);
 	destroy(&s);
