@@ -9,6 +9,14 @@ tests_unit_test_i2c_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_i2c_LDADD = $(TEST_LIBS) -lpthread -lm
 TESTS += tests/unit/test_i2c
 
+# The Linux backend's error paths (no I2C hardware needed).
+check_PROGRAMS += tests/unit/test_i2c_linux
+tests_unit_test_i2c_linux_SOURCES = tests/unit/test_i2c_linux.c adapters/i2c/i2c_bus.h \
+	adapters/i2c/i2c_bus_linux.c
+tests_unit_test_i2c_linux_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_i2c_linux_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_i2c_linux
+
 # The adapter with the fake bus as a plugin, for the integration test only
 # (never installed): the fake loads its chips' register images from the
 # file GWD_I2C_FAKE names.

@@ -124,7 +124,9 @@ static int bus_open(struct i2c_busw *b, char *msg, size_t msglen)
 	if (b->bus)
 		return 0;
 	r = i2c_bus_open(b->path, &b->bus);
-	if (r < 0)
+	if (r == -ENOTTY)
+		snprintf(msg, msglen, "cannot open %s: not an I2C bus device", b->path);
+	else if (r < 0)
 		snprintf(msg, msglen, "cannot open %s: %s", b->path, strerror(-r));
 	return r;
 }
