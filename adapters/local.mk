@@ -14,3 +14,4 @@ EXTRA_DIST += adapters/sim/README.md
 include adapters/modbus/local.mk
 include adapters/gpio/local.mk
 include adapters/sysfs/local.mk
+include adapters/i2c/local.mk

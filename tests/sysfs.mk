@@ -4,7 +4,9 @@ if ENABLE_SYSFS
 # host, on temporary trees laid out like /sys.
 check_PROGRAMS += tests/unit/test_sysfs
 tests_unit_test_sysfs_SOURCES = tests/unit/test_sysfs.c \
-	adapters/sysfs/sysfs.c adapters/sysfs/sf_read.c adapters/sysfs/sf_read.h
+	adapters/sysfs/sysfs.c adapters/sysfs/sf_read.c adapters/sysfs/sf_read.h \
+	adapters/common/gw_health.c adapters/common/gw_health.h \
+	adapters/common/gw_cycle.c adapters/common/gw_cycle.h
 tests_unit_test_sysfs_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sysfs_LDADD = $(TEST_LIBS) -lpthread -lm
 TESTS += tests/unit/test_sysfs

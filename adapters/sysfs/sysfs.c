@@ -29,6 +29,7 @@
 
 #include "gatewayd/adapter.h"
 #include "sf_read.h"
+#include "../common/gw_cycle.h"
 
 struct sf_adapter {
 	const struct gwd_host *host;
@@ -55,23 +56,12 @@ struct sf_job {
 	struct sf_result *res; /* owned */
 };
 
-/* A read op waiting for a cycle. */
-struct sf_waiter {
-	struct sf_waiter *next;
-	struct gwd_op *op;
-	gwd_channel_t ch;
-	int status; /* for ops failed at once */
-};
-
 struct sf_dev {
 	const struct gwd_host *host;
 	struct gwd_device *dev;
 
 	/* config */
 	const char *root; /* borrowed from the config */
-	uint64_t interval_ms;
-	unsigned down_after;
-	uint64_t backoff_max_ms;
 	struct sf_point *pt;
 	size_t n_pt, cap_pt;
 
@@ -85,21 +75,8 @@ struct sf_dev {
 	struct gwd_watch *watch;
 
 	/* loop thread */
-	bool started;
 	uint64_t gen; /* bumped at stop: jobs of an older generation are stale */
-	struct gwd_timer *cycle_timer, *defer_timer;
-	uint64_t next_cycle;
-	bool cycle_busy;
-	struct sf_waiter *waiting;  /* reads for the next cycle */
-	struct sf_waiter *in_cycle; /* reads riding the cycle in flight */
-	struct sf_waiter *fail_now; /* ops to fail from the defer timer */
-
-	/* health */
-	unsigned failures;
-	bool down;
-	uint64_t backoff_ms;
-	uint64_t n_errors; /* failed channel reads since start */
-	uint64_t rng;
+	struct gw_cycle c; /* cycles, reads, health */
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -222,6 +199,7 @@ static void sf_fini(void *adapter_ctx)
 /* ---- configuration -------------------------------------------------------------- */
 
 static void dev_destroy(struct sf_dev *d);
+static void start_cycle(void *ud, bool all);
 
 static int sf_device_new(void *adapter_ctx, struct gwd_device *dev, const struct gwd_cfg *device,
 			 const struct gwd_cfg *bus, void **device_ctx)
@@ -255,12 +233,12 @@ static int sf_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 		dev_destroy(d);
 		return -EINVAL;
 	}
-	d->interval_ms = gwd_ms_of(interval);
-	if (interval > 0 && !d->interval_ms)
-		d->interval_ms = 1;
-	d->down_after = (unsigned)down_after;
-	d->backoff_max_ms = gwd_ms_of(backoff_max);
-	d->rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)d;
+	gw_cycle_init(&d->c, h, dev, start_cycle, d);
+	d->c.interval_ms = gwd_ms_of(interval);
+	if (interval > 0 && !d->c.interval_ms)
+		d->c.interval_ms = 1;
+	gw_health_init(&d->c.health, (unsigned)down_after, gwd_ms_of(backoff_max),
+		       0x9e3779b97f4a7c15ULL ^ (uintptr_t)d);
 	*device_ctx = d;
 	return 0;
 }
@@ -418,154 +396,33 @@ static int sf_channel_new(void *device_ctx, const char *channel, const struct gw
 	return 0;
 }
 
-/* ---- ops completion --------------------------------------------------------------- */
-
-static void waiter_push(struct sf_waiter **list, struct sf_waiter *w)
-{
-	w->next = *list;
-	*list = w;
-}
-
-static void complete_list(struct sf_dev *d, struct sf_waiter **list, int status)
-{
-	while (*list) {
-		struct sf_waiter *w = *list;
-
-		*list = w->next;
-		d->host->complete(w->op, status ? status : w->status, NULL);
-		free(w);
-	}
-}
-
-static void finish_waiters(struct sf_dev *d, gwd_channel_t ch, int status,
-			   const struct gwd_value *v)
-{
-	struct sf_waiter **pp = &d->in_cycle;
-
-	while (*pp) {
-		struct sf_waiter *w = *pp;
-
-		if (w->ch == ch) {
-			*pp = w->next;
-			d->host->complete(w->op, status, status == 0 ? v : NULL);
-			free(w);
-		} else {
-			pp = &w->next;
-		}
-	}
-}
-
-static void arm_defer(struct sf_dev *d)
-{
-	d->host->timer_arm(d->defer_timer, d->host->now_ms());
-}
-
-/* ---- health ------------------------------------------------------------------- */
-
-static void set_state(struct sf_dev *d, bool down, int cause)
-{
-	if (GWD_HOST_HAS(d->host, set_state))
-		d->host->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, cause);
-}
-
-static void note_ok(struct sf_dev *d)
-{
-	d->failures = 0;
-	d->backoff_ms = 0;
-	if (d->down) {
-		d->down = false;
-		set_state(d, false, 0);
-		d->host->log(d->dev, GWD_LOG_NOTICE,
-			     "readings again: device up (%" PRIu64 " failed reads so far)",
-			     d->n_errors);
-	}
-}
-
-/* Every channel of a cycle failed; the channels have logged why. */
-static void note_failure(struct sf_dev *d, int err, const char *msg)
-{
-	d->failures++;
-	if (!d->down && d->failures >= d->down_after) {
-		d->down = true;
-		set_state(d, true, err);
-		d->host->log(d->dev, GWD_LOG_WARNING,
-			     "down after %u failed cycles (last: %s); retrying with backoff up "
-			     "to %" PRIu64 " s",
-			     d->failures, msg[0] ? msg : strerror(-err), d->backoff_max_ms / 1000);
-	}
-	if (d->down) {
-		/* Capped exponential backoff, with jitter so that devices that
-		 * failed together do not retry together. */
-		uint64_t base = d->backoff_ms ? 2 * d->backoff_ms : 1000;
-
-		d->backoff_ms = base < d->backoff_max_ms ? base : d->backoff_max_ms;
-	}
-}
-
 /* ---- cycles -------------------------------------------------------------------- */
-
-static bool waiting_for(const struct sf_waiter *list, gwd_channel_t ch)
-{
-	for (; list; list = list->next)
-		if (list->ch == ch)
-			return true;
-	return false;
-}
 
 /* Queue one cycle of every channel (all), or of the channels the waiting
  * reads need. */
-static void start_cycle(struct sf_dev *d, bool all)
+static void start_cycle(void *ud, bool all)
 {
+	struct sf_dev *d = ud;
 	struct sf_job *j;
 	size_t n = 0;
 
-	if (d->cycle_busy || !d->n_pt)
+	if (!d->n_pt)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (j)
 		j->res = calloc(d->n_pt, sizeof(*j->res));
 	if (!j || !j->res) {
 		job_free(j);
-		complete_list(d, &d->waiting, -ENOMEM);
+		gw_cycle_fail_waiting(&d->c, -ENOMEM);
 		return;
 	}
 	for (uint32_t i = 0; i < d->n_pt; i++)
-		if (all || waiting_for(d->waiting, i))
+		if (all || gw_cycle_wants(&d->c, i))
 			j->res[n++].ch = i;
 	j->n = n;
 	j->gen = d->gen;
-	while (d->waiting) {
-		struct sf_waiter *w = d->waiting;
-
-		d->waiting = w->next;
-		waiter_push(&d->in_cycle, w);
-	}
-	d->cycle_busy = true;
+	gw_cycle_begin(&d->c);
 	worker_submit(d, j);
-}
-
-static void schedule_cycle(struct sf_dev *d)
-{
-	uint64_t now = d->host->now_ms();
-
-	if (!d->started)
-		return;
-	if (d->down) {
-		uint64_t b = d->backoff_ms ? d->backoff_ms : 1000;
-		uint64_t jitter = b / 4 ? gwd_jitter_next(&d->rng) % (b / 4 + 1) : 0;
-
-		d->next_cycle = now + b - b / 8 + jitter;
-		d->host->timer_arm(d->cycle_timer, d->next_cycle);
-		return;
-	}
-	if (!d->interval_ms) {
-		d->host->timer_disarm(d->cycle_timer);
-		return;
-	}
-	/* Keep to the grid; skip slots already missed. */
-	if (d->next_cycle <= now)
-		d->next_cycle += ((now - d->next_cycle) / d->interval_ms + 1) * d->interval_ms;
-	d->host->timer_arm(d->cycle_timer, d->next_cycle);
 }
 
 static void cycle_done(struct sf_dev *d, struct sf_job *j)
@@ -574,48 +431,19 @@ static void cycle_done(struct sf_dev *d, struct sf_job *j)
 	int last_err = 0;
 	bool ok = false;
 
-	d->cycle_busy = false;
 	for (size_t i = 0; i < j->n; i++) {
 		const struct sf_result *r = &j->res[i];
 		struct sf_point *p = &d->pt[r->ch];
+		struct gwd_value v = gwd_value_double(r->value);
 
-		if (r->status == 0) {
-			struct gwd_value v = gwd_value_double(r->value);
-
+		if (gw_cycle_result(&d->c, r->ch, r->status, &v, r->msg, &p->logged_err, p->name)) {
 			ok = true;
-			if (p->logged_err)
-				d->host->log(d->dev, GWD_LOG_NOTICE, "channel %s: reading again",
-					     p->name);
-			p->logged_err = 0;
-			d->host->report(d->dev, r->ch, &v);
-			finish_waiters(d, r->ch, 0, &v);
-			continue;
+		} else {
+			last_err = r->status;
+			last_msg = r->msg;
 		}
-		d->n_errors++;
-		/* Once per channel and kind of error, not once per cycle. */
-		if (p->logged_err != r->status)
-			d->host->log(d->dev, GWD_LOG_WARNING, "channel %s: %s", p->name,
-				     r->msg[0] ? r->msg : strerror(-r->status));
-		p->logged_err = r->status;
-		d->host->report_error(d->dev, r->ch, r->status);
-		finish_waiters(d, r->ch, r->status, NULL);
-		last_err = r->status;
-		last_msg = r->msg;
 	}
-	/* Reads of channels the cycle did not carry (none, normally). */
-	while (d->in_cycle) {
-		struct sf_waiter *w = d->in_cycle;
-
-		d->in_cycle = w->next;
-		waiter_push(&d->waiting, w);
-	}
-	if (ok)
-		note_ok(d);
-	else if (last_err)
-		note_failure(d, last_err, last_msg);
-	if (d->waiting)
-		arm_defer(d);
-	schedule_cycle(d);
+	gw_cycle_end(&d->c, ok, last_err, last_msg);
 }
 
 /* The worker says cycles are done. */
@@ -635,40 +463,10 @@ static void on_done(int fd, uint32_t revents, void *ud)
 		struct sf_job *j = list;
 
 		list = j->next;
-		if (d->started && j->gen == d->gen)
+		if (d->c.started && j->gen == d->gen)
 			cycle_done(d, j);
 		job_free(j);
 	}
-}
-
-/* ---- timers -------------------------------------------------------------------- */
-
-static void on_cycle_timer(void *ud)
-{
-	struct sf_dev *d = ud;
-
-	if (!d->started)
-		return;
-	start_cycle(d, true);
-	if (!d->cycle_busy)
-		schedule_cycle(d);
-	/* else cycle_done schedules the next one. */
-}
-
-static void on_defer_timer(void *ud)
-{
-	struct sf_dev *d = ud;
-
-	complete_list(d, &d->fail_now, 0);
-	if (!d->started)
-		return;
-	if (d->down) {
-		/* A device that is down answers at once instead of hanging. */
-		complete_list(d, &d->waiting, -EHOSTDOWN);
-		return;
-	}
-	if (d->waiting)
-		start_cycle(d, false);
 }
 
 /* ---- device life cycle ------------------------------------------------------------- */
@@ -679,45 +477,24 @@ static int sf_device_start(void *device_ctx)
 	const struct gwd_host *h = d->host;
 	int r;
 
-	if (d->started)
+	if (d->c.started)
 		return -EALREADY;
-	if (!d->cycle_timer && (r = h->timer_new(on_cycle_timer, d, &d->cycle_timer)) < 0)
-		return r;
-	if (!d->defer_timer && (r = h->timer_new(on_defer_timer, d, &d->defer_timer)) < 0)
-		return r;
 	r = worker_start(d);
 	if (r < 0)
 		return r;
 	if (!d->watch && (r = h->watch_fd(d->efd, GWD_EV_IN, on_done, d, &d->watch)) < 0)
 		return r;
-	d->started = true;
-	d->cycle_busy = false;
-	d->failures = 0;
-	d->down = false;
-	/* The adapter judges health from the start: the host's own judgement
-	 * counts channel errors, and a device with some failing channels and
-	 * some good ones is not down. */
-	set_state(d, false, 0);
-	d->next_cycle = h->now_ms();
-	if (d->interval_ms)
-		h->timer_arm(d->cycle_timer, d->next_cycle);
-	return 0;
+	return gw_cycle_start(&d->c);
 }
 
 static void sf_device_stop(void *device_ctx)
 {
 	struct sf_dev *d = device_ctx;
 
-	if (!d->started)
+	if (!d->c.started)
 		return;
-	d->started = false;
 	d->gen++;
-	d->cycle_busy = false;
-	d->host->timer_disarm(d->cycle_timer);
-	d->host->timer_disarm(d->defer_timer);
-	complete_list(d, &d->fail_now, -ECANCELED);
-	complete_list(d, &d->waiting, -ECANCELED);
-	complete_list(d, &d->in_cycle, -ECANCELED);
+	gw_cycle_stop(&d->c);
 }
 
 static void dev_destroy(struct sf_dev *d)
@@ -741,10 +518,7 @@ static void dev_destroy(struct sf_dev *d)
 		d->done = j->next;
 		job_free(j);
 	}
-	if (d->cycle_timer)
-		h->timer_free(d->cycle_timer);
-	if (d->defer_timer)
-		h->timer_free(d->defer_timer);
+	gw_cycle_fini(&d->c);
 	for (size_t i = 0; i < d->n_pt; i++) {
 		free(d->pt[i].name);
 		sf_chan_clear(&d->pt[i].c);
@@ -770,27 +544,12 @@ static void sf_device_free(void *device_ctx)
 static int sf_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 {
 	struct sf_dev *d = device_ctx;
-	struct sf_waiter *w;
 
-	if (!d->started)
+	if (!d->c.started)
 		return -ENOTCONN;
 	if (ch >= d->n_pt)
 		return -ENOENT;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->op = op;
-	w->ch = ch;
-	if (d->down) {
-		w->status = -EHOSTDOWN;
-		waiter_push(&d->fail_now, w);
-	} else {
-		/* Reads arriving together (the daemon polls all due points in
-		 * one pass) share one cycle: it starts from the defer timer. */
-		waiter_push(&d->waiting, w);
-	}
-	arm_defer(d);
-	return 0;
+	return gw_cycle_read(&d->c, ch, op);
 }
 
 static int sf_write(void *device_ctx, gwd_channel_t ch, const struct gwd_value *v,
