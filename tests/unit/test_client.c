@@ -573,7 +573,8 @@ static void next_register(struct env *e, char *query, size_t qcap, char *payload
 	if (!coap_get_data(pdu, &dlen, &data))
 		dlen = 0;
 	assert_true(dlen < pcap);
-	memcpy(payload, data, dlen);
+	if (dlen)
+		memcpy(payload, data, dlen);
 	payload[dlen] = '\0';
 	coap_delete_pdu(pdu);
 }
