@@ -48,9 +48,6 @@ struct gw_retiree {
 	struct gateway *gw;
 	struct gwd_device *dev;
 	struct gw_gen *gen;
-	/* Made again from the current configuration once gone, if it has
-	 * the device then (a restart, or a reload that brought it back). */
-	bool recreate;
 	char *name; /* owned */
 	struct gw_retiree *next;
 };
@@ -67,6 +64,12 @@ struct gateway {
 	size_t n_devices, cap_devices;
 	size_t n_started;
 	struct gw_retiree *retiring;
+	/* Names of devices to make from the current configuration once every
+	 * retiring device is gone (restarted ones, and those a reload adds
+	 * meanwhile): the old and new instance of a device, or of a bus, never
+	 * run side by side in an adapter.  Owned strings. */
+	char **pending;
+	size_t n_pending, cap_pending;
 	bool stopping;
 	/* Registration pacing: devices [pace_next, n_devices) wait for
 	 * pace_timer; device pace_base started at pace_t0. */
@@ -246,14 +249,6 @@ static struct gw_retiree *find_retiree(const struct gateway *gw, const char *nam
 	return NULL;
 }
 
-static const struct cfg_device *find_config(const struct cfg *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_devices; i++)
-		if (strcmp(cfg->devices[i].name, name) == 0)
-			return &cfg->devices[i];
-	return NULL;
-}
-
 /* Start the device just appended: now, or at its turn when pacing. */
 static void start_appended(struct gateway *gw)
 {
@@ -279,19 +274,68 @@ int gateway_add_device(struct gateway *gw, const struct cfg_device *dc)
 
 	if (gw->stopping)
 		return -ESHUTDOWN;
-	if (find_slot(gw, dc->name) >= 0 || find_retiree(gw, dc->name))
+	if (find_slot(gw, dc->name) >= 0)
 		return -EEXIST;
+	if (find_retiree(gw, dc->name))
+		return -EBUSY;
 	r = make_device(gw, dc);
 	if (r == 0)
 		start_appended(gw);
 	return r;
 }
 
+static int pending_push(struct gateway *gw, const char *name)
+{
+	char *dup;
+
+	if (gw->n_pending == gw->cap_pending) {
+		size_t cap = gw->cap_pending ? gw->cap_pending * 2 : 8;
+		char **p = realloc(gw->pending, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		gw->pending = p;
+		gw->cap_pending = cap;
+	}
+	dup = strdup(name);
+	if (!dup)
+		return -ENOMEM;
+	gw->pending[gw->n_pending++] = dup;
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every retiring device is gone: make the pending ones, in the file's order,
+ * from the current configuration (a device it no longer has is dropped). */
+static void pending_drain(struct gateway *gw)
+{
+	const struct cfg *cfg = GW_CFG(gw);
+	char **names = gw->pending;
+	size_t n = gw->n_pending;
+
+	gw->pending = NULL;
+	gw->n_pending = gw->cap_pending = 0;
+	qsort(names, n, sizeof(*names), str_cmp);
+	for (size_t i = 0; n && i < cfg->n_devices; i++) {
+		const char *name = cfg->devices[i].name;
+
+		if (bsearch(&name, names, n, sizeof(*names), str_cmp) &&
+		    gateway_add_device(gw, &cfg->devices[i]) == 0)
+			log_info(name, "started with its new configuration");
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 static void retired(struct gwd_device *d, void *ud)
 {
 	struct gw_retiree *t = ud;
 	struct gateway *gw = t->gw;
-	const struct cfg_device *dc;
 
 	for (struct gw_retiree **pp = &gw->retiring; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
@@ -300,11 +344,18 @@ static void retired(struct gwd_device *d, void *ud)
 		}
 	slot_destroy(gw, t->dev, t->gen);
 	log_info(t->name, "removed");
-	dc = t->recreate ? find_config(GW_CFG(gw), t->name) : NULL;
-	if (dc && gateway_add_device(gw, dc) == 0)
-		log_info(t->name, "started again with its new configuration");
 	free(t->name);
 	free(t);
+	if (!gw->retiring && gw->n_pending && !gw->stopping)
+		pending_drain(gw);
+}
+
+/* Add dc's device now, or once the retiring devices are gone. */
+static int add_or_defer(struct gateway *gw, const struct cfg_device *dc)
+{
+	if (gw->retiring)
+		return pending_push(gw, dc->name);
+	return gateway_add_device(gw, dc);
 }
 
 /* Take slot i out of the set (the caller compacts) and retire its device. */
@@ -313,14 +364,16 @@ static int retire_slot(struct gateway *gw, size_t i, bool recreate)
 	struct gw_slot *s = &gw->devices[i];
 	struct gw_retiree *t = calloc(1, sizeof(*t));
 
-	if (!t || !(t->name = strdup(s->dc->name))) {
+	if (!t || !(t->name = strdup(s->dc->name)) ||
+	    (recreate && pending_push(gw, s->dc->name) < 0)) {
+		if (t)
+			free(t->name);
 		free(t);
 		return -ENOMEM;
 	}
 	t->gw = gw;
 	t->dev = s->dev;
 	t->gen = s->gen;
-	t->recreate = recreate;
 	t->next = gw->retiring;
 	gw->retiring = t;
 	s->dev = NULL;
@@ -507,6 +560,9 @@ void gateway_free(struct gateway *gw)
 		free(t->name);
 		free(t);
 	}
+	for (size_t i = 0; i < gw->n_pending; i++)
+		free(gw->pending[i]);
+	free(gw->pending);
 	for (size_t i = 0; i < gw->n_devices; i++)
 		device_destroy(gw->devices[i].dev);
 	statefile_flush(); /* the last values written reach the disk */
@@ -715,13 +771,7 @@ static int reload_devices(struct gateway *gw, struct cfg *ncfg, struct gateway_r
 			}
 			i++;
 		} else if (c > 0) {
-			struct gw_retiree *t = find_retiree(gw, n[j].name);
-
-			/* Still de-registering: it comes back, from the new file, once gone. */
-			if (t)
-				t->recreate = true;
-			else
-				add[n[j].i] = true;
+			add[n[j].i] = true;
 			res->added++;
 			j++;
 		} else {
@@ -747,16 +797,35 @@ static int reload_devices(struct gateway *gw, struct cfg *ncfg, struct gateway_r
 	gw->old_gens = gw->gen;
 	gw->gen = g;
 	gen_release(gw, gw->old_gens);
-	/* In the file's order, as at start-up. */
+	/* In the file's order, as at start-up; after what is being removed
+	 * or restarted is gone, when there is such a device. */
 	for (size_t k = 0; k < n_new; k++)
 		if (add[k]) {
 			log_notice(ncfg->devices[k].name, "reload: added");
-			gateway_add_device(gw, &ncfg->devices[k]);
+			add_or_defer(gw, &ncfg->devices[k]);
 		}
 	free(o);
 	free(n);
 	free(add);
 	return 0;
+}
+
+/* Check ncfg with adapter instances of its own: the running devices hold
+ * their buses and lines with the settings in force, which the new file may
+ * change. */
+static int check_alone(struct gateway *gw, struct cfg *ncfg)
+{
+	struct loader_set *set;
+	size_t n;
+	int r = loader_set_new(loader_set_dir(gw->adapters), loader_set_host(gw->adapters), &set);
+
+	if (r < 0) {
+		cfg_diag_add(ncfg, NULL, "cannot check the devices: %s", strerror(-r));
+		return r;
+	}
+	n = gateway_check(ncfg, set);
+	loader_set_free(set);
+	return n > 0 ? -EINVAL : 0;
 }
 
 int gateway_reload(struct gateway *gw, struct gateway_reload_result *res)
@@ -771,8 +840,8 @@ int gateway_reload(struct gateway *gw, struct gateway_reload_result *res)
 	if (gw->stopping)
 		return -ESHUTDOWN;
 	r = cfg_load(cur->file, &ncfg);
-	if (r == 0 && gateway_check(ncfg, gw->adapters) > 0)
-		r = -EINVAL;
+	if (r == 0)
+		r = check_alone(gw, ncfg);
 	if (r < 0) {
 		log_err(NULL, "reload: %s is invalid; keeping the running configuration",
 			cur->file);

@@ -44,15 +44,19 @@ void gateway_free(struct gateway *gw);
  * Add dc's device and start it (at its pacing turn when
  * gateway.registration_rate is set).  dc is borrowed for the device's
  * lifetime and must belong to the gateway's current configuration
- * (gateway_config).  -EEXIST when a device of that name runs or is still
- * being removed, -ESHUTDOWN while stopping, or device_create's error. */
+ * (gateway_config).  -EEXIST when a device of that name runs, -EBUSY while
+ * one is still being removed, -ESHUTDOWN while stopping, or device_create's
+ * error (logged). */
 int gateway_add_device(struct gateway *gw, const struct cfg_device *dc);
 /* De-register the device (waiting at most 2 s for the answers), stop it and
  * free it; the other devices are not touched.  Returns at once (-ENOENT:
  * no such device); the device is gone from the count now. */
 int gateway_remove_device(struct gateway *gw, const char *name);
 /* The same, then the device is made again from the current configuration
- * (when it still has it) and registers afresh. */
+ * (when it still has it) and registers afresh.  Re-creations, and devices a
+ * reload adds while others are being removed, wait until every device being
+ * removed is gone: an adapter never holds the old and the new instance of a
+ * device (or of the bus they share) side by side. */
 int gateway_restart_device(struct gateway *gw, const char *name);
 /* The configuration in force (the last one loaded); borrowed until the
  * next reload. */
