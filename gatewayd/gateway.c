@@ -1,6 +1,10 @@
 #include "gateway.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +45,9 @@ struct gw_slot {
 	struct gwd_device *dev;
 	struct gw_gen *gen;
 	const struct cfg_device *dc; /* in gen->cfg */
+	/* Proposed by an adapter (gen is its own): a reload leaves it, unless
+	 * the file now has a device of that name. */
+	bool proposed;
 };
 
 /* A device being de-registered before it goes (device_retire). */
@@ -64,6 +71,7 @@ struct gateway {
 	size_t n_devices, cap_devices;
 	size_t n_started;
 	struct gw_retiree *retiring;
+	bool in_start; /* gateway_start's loop: a proposal must wait */
 	/* Names of devices to make from the current configuration once every
 	 * retiring device is gone (restarted ones, and those a reload adds
 	 * meanwhile): the old and new instance of a device, or of a bus, never
@@ -205,8 +213,8 @@ static int slots_reserve(struct gateway *gw, size_t n)
 	return 0;
 }
 
-/* Make dc's device (from the current generation) and append it, unstarted. */
-static int make_device(struct gateway *gw, const struct cfg_device *dc)
+/* Make dc's device (from generation g) and append it, unstarted. */
+static int make_device_in(struct gateway *gw, struct gw_gen *g, const struct cfg_device *dc)
 {
 	struct gw_adapter *a;
 	struct gwd_device *d;
@@ -215,15 +223,20 @@ static int make_device(struct gateway *gw, const struct cfg_device *dc)
 	if (r == 0)
 		r = loader_set_get(gw->adapters, dc->adapter, &a);
 	if (r == 0)
-		r = device_create(GW_CFG(gw), dc, a, gw->engine, loop_timers(gw->loop), &d);
+		r = device_create(g->cfg, dc, a, gw->engine, loop_timers(gw->loop), &d);
 	if (r < 0) {
 		/* One bad device must not take the others down. */
 		log_err(dc->name, "device not created: %s", strerror(-r));
 		return r;
 	}
-	gw->devices[gw->n_devices++] = (struct gw_slot){.dev = d, .gen = gw->gen, .dc = dc};
-	gw->gen->users++;
+	gw->devices[gw->n_devices++] = (struct gw_slot){.dev = d, .gen = g, .dc = dc};
+	g->users++;
 	return 0;
+}
+
+static int make_device(struct gateway *gw, const struct cfg_device *dc)
+{
+	return make_device_in(gw, gw->gen, dc);
 }
 
 static void slot_destroy(struct gateway *gw, struct gwd_device *d, struct gw_gen *g)
@@ -428,6 +441,180 @@ int gateway_restart_device(struct gateway *gw, const char *name)
 	return remove_or_restart(gw, name, true);
 }
 
+/* ---- devices adapters propose (ABI 1.3) ------------------------------------ */
+
+static bool valid_key(const char *k)
+{
+	if (!k || !isalpha((unsigned char)*k))
+		return false;
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-')
+			return false;
+	return true;
+}
+
+/* One key = value; in libconfig syntax; -EINVAL for what a file cannot say. */
+static int write_setting(FILE *f, const struct gwd_setting *st)
+{
+	const struct gwd_value *v = &st->value;
+	char num[64];
+
+	if (!valid_key(st->key))
+		return -EINVAL;
+	fprintf(f, "%s = ", st->key);
+	switch (v->type) {
+	case GWD_V_BOOL:
+		fputs(v->v.b ? "true" : "false", f);
+		break;
+	case GWD_V_INT:
+		fprintf(f, "%" PRId64 "L", v->v.i);
+		break;
+	case GWD_V_UINT:
+		if (v->v.u > INT64_MAX)
+			return -EINVAL;
+		fprintf(f, "%" PRIu64 "L", v->v.u);
+		break;
+	case GWD_V_DOUBLE:
+		if (!isfinite(v->v.d))
+			return -EINVAL;
+		snprintf(num, sizeof(num), "%.17g", v->v.d);
+		fprintf(f, "%s%s", num, strpbrk(num, ".eE") ? "" : ".0");
+		break;
+	case GWD_V_STRING: {
+		char *str = strndup(v->v.bytes.ptr ? v->v.bytes.ptr : "", v->v.bytes.len);
+
+		if (!str || strlen(str) != v->v.bytes.len) {
+			free(str);
+			return -EINVAL;
+		}
+		cfg_write_string_literal(f, str);
+		free(str);
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	fputs("; ", f);
+	return 0;
+}
+
+static void write_section(FILE *f, const struct cfg *cfg, const char *name)
+{
+	const config_setting_t *s = config_lookup(&cfg->lc, name);
+
+	if (!s)
+		return;
+	fprintf(f, "%s = ", name);
+	cfg_write_setting(f, s);
+	fputs(";\n", f);
+}
+
+/* The proposal as a configuration of its own: the running file's gateway,
+ * servers and buses, the rule, and one device.  NULL on a bad setting or out
+ * of memory (*err says which). */
+static char *proposal_text(const struct cfg *cur, const struct cfg_profile *rule,
+			   const struct gwd_device_proposal *p, int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	*err = -ENOMEM;
+	if (!f)
+		return NULL;
+	write_section(f, cur, "gateway");
+	write_section(f, cur, "servers");
+	write_section(f, cur, "buses");
+	fputs("profiles = ( ", f);
+	cfg_write_setting(f, rule->setting);
+	fputs(" );\ndevices = ( { name = ", f);
+	cfg_write_string_literal(f, p->name);
+	fputs("; profile = ", f);
+	cfg_write_string_literal(f, p->rule);
+	fputs("; ", f);
+	*err = 0;
+	for (size_t i = 0; *err == 0 && i < p->n_settings; i++)
+		*err = write_setting(f, &p->settings[i]);
+	fputs("} );\n", f);
+	if (fclose(f) != 0 && *err == 0)
+		*err = -ENOMEM;
+	if (*err < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int propose_device(void *ctx, const struct gwd_device_proposal *p)
+{
+	struct gateway *gw = ctx;
+	const struct cfg *cur = GW_CFG(gw);
+	const struct cfg_profile *rule = NULL;
+	struct cfg *ncfg = NULL;
+	struct gw_gen *g;
+	char *text, *label;
+	int r;
+
+	if (gw->stopping)
+		return -ESHUTDOWN;
+	if (gw->in_start)
+		return -EAGAIN;
+	if (!p->name || !p->rule || (p->n_settings && !p->settings))
+		return -EINVAL;
+	if (find_slot(gw, p->name) >= 0 || find_retiree(gw, p->name))
+		return -EEXIST;
+	for (size_t i = 0; i < cur->n_profiles; i++)
+		if (strcmp(cur->profiles[i].name, p->rule) == 0)
+			rule = &cur->profiles[i];
+	if (!rule) {
+		log_warn(p->name, "proposed device refused: no rule (profile) \"%s\"", p->rule);
+		return -ENOENT;
+	}
+	text = proposal_text(cur, rule, p, &r);
+	if (!text) {
+		log_warn(p->name, "proposed device refused: %s",
+			 r == -EINVAL ? "a setting has a bad key or a value a file cannot hold"
+				      : strerror(-r));
+		return r;
+	}
+	if (asprintf(&label, "proposed device %s (rule %s)", p->name, p->rule) < 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	r = cfg_load_text(label, text, &ncfg);
+	free(label);
+	free(text);
+	/* Checked by the running adapters: beside the devices it will join. */
+	if (r == 0 && gateway_check(ncfg, gw->adapters) > 0)
+		r = -EINVAL;
+	if (r < 0 || ncfg->n_devices != 1) {
+		log_warn(p->name, "proposed device refused");
+		for (size_t i = 0; ncfg && i < ncfg->n_diags; i++) {
+			char *m = cfg_diag_format(&ncfg->diags[i]);
+			log_warn(p->name, "%s", m ? m : ncfg->diags[i].msg);
+			free(m);
+		}
+		cfg_free(ncfg);
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	g = gen_new(ncfg);
+	if (!g) {
+		cfg_free(ncfg);
+		return -ENOMEM;
+	}
+	g->next = gw->old_gens;
+	gw->old_gens = g;
+	r = make_device_in(gw, g, &ncfg->devices[0]);
+	if (r < 0) {
+		gen_release(gw, g);
+		return r;
+	}
+	gw->devices[gw->n_devices - 1].proposed = true;
+	log_notice(p->name, "proposed by its adapter (rule %s): starting", p->rule);
+	start_appended(gw);
+	return 0;
+}
+
 /* ---- the gateway --------------------------------------------------------- */
 
 int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapters,
@@ -462,6 +649,7 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 			  &gw->coap_watch);
 	if (r < 0)
 		goto fail;
+	host_bind_proposer(propose_device, gw);
 	for (size_t i = 0; i < cfg->n_devices; i++)
 		make_device(gw, &cfg->devices[i]);
 	*out = gw;
@@ -506,9 +694,11 @@ size_t gateway_start(struct gateway *gw)
 
 	gw->n_started = 0;
 	if (rate == 0 || gw->n_devices <= 1) {
+		gw->in_start = true;
 		for (size_t i = 0; i < gw->n_devices; i++)
 			if (device_start(gw->devices[i].dev) == 0)
 				gw->n_started++;
+		gw->in_start = false;
 		gw->pace_next = gw->n_devices;
 		return gw->n_started;
 	}
@@ -553,6 +743,7 @@ void gateway_free(struct gateway *gw)
 		return;
 	if (gw->pace_timer.q)
 		gw_timer_disarm(&gw->pace_timer);
+	host_bind_proposer(NULL, NULL);
 	while (gw->retiring) {
 		struct gw_retiree *t = gw->retiring;
 		gw->retiring = t->next;
@@ -763,7 +954,9 @@ static int reload_devices(struct gateway *gw, struct cfg *ncfg, struct gateway_r
 	while (i < n_old || j < n_new) {
 		int c = i == n_old ? 1 : j == n_new ? -1 : strcmp(o[i].name, n[j].name);
 
-		if (c < 0) {
+		if (c < 0 && gw->devices[o[i].i].proposed) {
+			i++; /* not the file's: it stays */
+		} else if (c < 0) {
 			log_notice(o[i].name, "reload: removed from the configuration");
 			if (retire_slot(gw, o[i].i, false) == 0) {
 				res->removed++;
@@ -777,7 +970,8 @@ static int reload_devices(struct gateway *gw, struct cfg *ncfg, struct gateway_r
 		} else {
 			struct gw_slot *s = &gw->devices[o[i].i];
 
-			if (same_device(s->gen->cfg, s->dc, ncfg, &ncfg->devices[n[j].i])) {
+			if (!s->proposed &&
+			    same_device(s->gen->cfg, s->dc, ncfg, &ncfg->devices[n[j].i])) {
 				res->unchanged++;
 			} else {
 				log_notice(o[i].name, "reload: changed: restarting it");

@@ -338,12 +338,106 @@ static void changed_server_or_profile_restarts_only_its_devices(void **state)
 	free(devs);
 }
 
+/* An adapter proposes a device from a rule (ABI 1.3 propose_device): it is
+ * made, registers and serves; a bad rule or a bad key is refused and
+ * logged; a reload leaves it alone until the file has a device of that
+ * name, which then replaces it. */
+static void adapter_proposes_a_device(void **state)
+{
+	static const char scanners[] =
+		"{ name = \"scan\"; adapter = \"finder\"; propose = \"s1\"; rule = \"found\";\n"
+		"  value = 7.5; points = ( { channel = \"t\"; path = \"/3303/0/5700\"; } ); },\n"
+		"{ name = \"scan2\"; adapter = \"finder\"; propose = \"s2\"; rule = \"nosuch\";\n"
+		"  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; } ); },\n"
+		"{ name = \"scan3\"; adapter = \"finder\"; propose = \"s3\"; rule = \"found\";\n"
+		"  bad_key = true; points = ( { channel = \"t\"; path = \"/3303/0/5700\"; } ); }";
+	struct env e;
+	char *fixtures = h_build_path("tests/fixtures/adapters/.libs");
+	char *old = getenv("GW_ADAPTER_DIR") ? strdup(getenv("GW_ADAPTER_DIR")) : NULL;
+	char *devs, *tmp;
+	FILE *f;
+	json_t *ev;
+
+	memset(&e, 0, sizeof(e));
+	e.dir = h_tmpdir();
+	e.port_a = h_start_server(&e.a, e.dir);
+	assert_true(e.port_a > 0);
+	e.conf = h_strf("%s/gatewayd.conf", e.dir);
+	e.log = h_strf("%s/gatewayd.log", e.dir);
+	devs = h_strf(
+		"gateway = { name = \"r\"; };\n"
+		"servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; } );\n"
+		"profiles = ( { name = \"found\"; adapter = \"finder\";\n"
+		"  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; } ); } );\n"
+		"devices = (\n%s\n);\n", e.port_a, scanners);
+	f = fopen(e.conf, "w");
+	assert_non_null(f);
+	fputs(devs, f);
+	fclose(f);
+	e.notify_fd = -1;
+	setenv("GW_ADAPTER_DIR", fixtures, 1);
+	assert_int_equal(h_start_gatewayd(&e.gw, e.dir, e.conf), 0);
+	if (old)
+		setenv("GW_ADAPTER_DIR", old, 1);
+	expect_event(&e.a, "register", "r-scan");
+	expect_event(&e.a, "register", "r-s1");
+	expect_read(&e.a, "r-s1", "8.5");
+	assert_true(h_wait_file_contains(e.log, "finder: proposal s1: accepted", H_TIMEOUT_MS));
+	assert_true(h_wait_file_contains(e.log, "no rule (profile) \"nosuch\"", H_TIMEOUT_MS));
+	assert_true(h_wait_file_contains(e.log, "finder: proposal s2: No such file or directory",
+					 H_TIMEOUT_MS));
+	assert_true(h_wait_file_contains(e.log, "finder: proposal s3: Invalid argument",
+					 H_TIMEOUT_MS));
+
+	/* The same file again: the proposed device is not the file's to remove. */
+	assert_int_equal(kill(e.gw.pid, SIGHUP), 0);
+	assert_true(h_wait_file_contains(e.log, "reload: 0 added, 0 removed, 0 restarted, "
+					 "3 unchanged", H_TIMEOUT_MS));
+	expect_read(&e.a, "r-s1", "8.5");
+	expect_no_event(&e.a, "deregister", "r-s1");
+
+	/* The file takes the name over: its device replaces the proposed one. */
+	free(devs);
+	devs = h_strf(
+		"gateway = { name = \"r\"; };\n"
+		"servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; } );\n"
+		"profiles = ( { name = \"found\"; adapter = \"finder\";\n"
+		"  points = ( { channel = \"t\"; path = \"/3303/0/5700\"; } ); } );\n"
+		"devices = (\n%s,\n{ name = \"s1\"; profile = \"found\"; value = 1.5; }\n);\n",
+		e.port_a, scanners);
+	tmp = h_strf("%s.new", e.conf);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(devs, f);
+	fclose(f);
+	assert_int_equal(rename(tmp, e.conf), 0);
+	assert_int_equal(kill(e.gw.pid, SIGHUP), 0);
+	assert_true(h_wait_file_contains(e.log, "reload: 0 added, 0 removed, 1 restarted, "
+					 "3 unchanged", H_TIMEOUT_MS));
+	expect_event(&e.a, "deregister", "r-s1");
+	ev = h_wait_event(&e.a, "register", "ep", "r-s1", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	expect_read(&e.a, "r-s1", "1.5");
+
+	h_stop(&e.gw, SIGTERM, 5000);
+	h_stop(&e.a, SIGTERM, 5000);
+	free(e.conf);
+	free(e.log);
+	h_tmpdir_remove(e.dir);
+	free(tmp);
+	free(devs);
+	free(fixtures);
+	free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(add_remove_change_keep_others_untouched),
 		cmocka_unit_test(broken_file_changes_nothing),
 		cmocka_unit_test(changed_server_or_profile_restarts_only_its_devices),
+		cmocka_unit_test(adapter_proposes_a_device),
 	};
 
 	if (h_skip_without_sim())
