@@ -103,6 +103,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		else if (st->notify)
 			sd_notifyf(0, "READY=1\nSTATUS=reload failed (%s): configuration kept",
 				   r == -EINVAL ? "invalid file, see the log" : strerror(-r));
+		free(res.errors); /* they are in the log */
 		return 0;
 	}
 	if (st->stopping) {
