@@ -399,20 +399,21 @@ static int retire_slot(struct gateway *gw, size_t i, bool recreate)
 /* Drop the slots whose device was retired, keeping the order (pacing). */
 static void compact_slots(struct gateway *gw)
 {
-	size_t j = 0, next = gw->pace_next;
+	size_t j = 0, next = gw->pace_next, base = gw->pace_base;
 
 	for (size_t i = 0; i < gw->n_devices; i++) {
 		if (!gw->devices[i].dev) {
 			if (i < gw->pace_next)
 				next--;
+			if (i < gw->pace_base)
+				base--;
 			continue;
 		}
 		gw->devices[j++] = gw->devices[i];
 	}
 	gw->n_devices = j;
 	gw->pace_next = next;
-	if (gw->pace_base > next)
-		gw->pace_base = next;
+	gw->pace_base = base;
 }
 
 static int remove_or_restart(struct gateway *gw, const char *name, bool recreate)

@@ -431,6 +431,79 @@ static void adapter_proposes_a_device(void **state)
 	free(old);
 }
 
+/* With registration_rate set, devices a reload adds start through the
+ * pacer: while it still works through the start-up's devices, and after. */
+static void added_devices_are_paced(void **state)
+{
+	struct env e;
+	char *x = constant_dev("x", "a", "1.5"), *y = constant_dev("y", "a", "1.5");
+	char *z = constant_dev("z", "a", "1.5"), *w = constant_dev("w", "a", "2.5");
+	char *text, *tmp;
+	FILE *f;
+
+	memset(&e, 0, sizeof(e));
+	e.notify_fd = -1;
+	e.dir = h_tmpdir();
+	e.port_a = h_start_server(&e.a, e.dir);
+	assert_true(e.port_a > 0);
+	e.conf = h_strf("%s/gatewayd.conf", e.dir);
+	e.log = h_strf("%s/gatewayd.log", e.dir);
+	tmp = h_strf("%s.new", e.conf);
+	/* 2 per second: y starts half a second after x. */
+	text = h_strf("gateway = { name = \"r\"; registration_rate = 2; };\n"
+		      "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; } );\n"
+		      "devices = (\n%s,\n%s\n);\n", e.port_a, x, y);
+	f = fopen(e.conf, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(h_start_gatewayd(&e.gw, e.dir, e.conf), 0);
+	expect_event(&e.a, "register", "r-x");
+	/* z comes while y may still wait for its turn; then w after all. */
+	free(text);
+	text = h_strf("gateway = { name = \"r\"; registration_rate = 2; };\n"
+		      "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; } );\n"
+		      "devices = (\n%s,\n%s,\n%s\n);\n", e.port_a, x, y, z);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(rename(tmp, e.conf), 0);
+	assert_int_equal(kill(e.gw.pid, SIGHUP), 0);
+	assert_true(h_wait_file_contains(e.log, "reload: 1 added, 0 removed, 0 restarted, "
+					 "2 unchanged", H_TIMEOUT_MS));
+	expect_event(&e.a, "register", "r-y");
+	expect_event(&e.a, "register", "r-z");
+	free(text);
+	text = h_strf("gateway = { name = \"r\"; registration_rate = 2; };\n"
+		      "servers = ( { name = \"a\"; uri = \"coap://127.0.0.1:%d\"; } );\n"
+		      "devices = (\n%s,\n%s,\n%s,\n%s\n);\n", e.port_a, x, y, z, w);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(rename(tmp, e.conf), 0);
+	assert_int_equal(kill(e.gw.pid, SIGHUP), 0);
+	assert_true(h_wait_file_contains(e.log, "reload: 1 added, 0 removed, 0 restarted, "
+					 "3 unchanged", H_TIMEOUT_MS));
+	expect_event(&e.a, "register", "r-w");
+	expect_read(&e.a, "r-w", "2.5");
+	expect_no_event(&e.a, "register", "r-x");
+	expect_no_event(&e.a, "register", "r-y");
+
+	h_stop(&e.gw, SIGTERM, 5000);
+	h_stop(&e.a, SIGTERM, 5000);
+	free(e.conf);
+	free(e.log);
+	h_tmpdir_remove(e.dir);
+	free(tmp);
+	free(text);
+	free(x);
+	free(y);
+	free(z);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +511,7 @@ int main(void)
 		cmocka_unit_test(broken_file_changes_nothing),
 		cmocka_unit_test(changed_server_or_profile_restarts_only_its_devices),
 		cmocka_unit_test(adapter_proposes_a_device),
+		cmocka_unit_test(added_devices_are_paced),
 	};
 
 	if (h_skip_without_sim())
