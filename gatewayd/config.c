@@ -2203,7 +2203,20 @@ static int cfg_scan_file(struct cfg_loader *ld, const char *name, const char *te
 	return errors;
 }
 
+static int cfg_load_from(const char *file, const char *given, struct cfg **out);
+
 int cfg_load(const char *file, struct cfg **out)
+{
+	return cfg_load_from(file, NULL, out);
+}
+
+int cfg_load_text(const char *name, const char *text, struct cfg **out)
+{
+	return cfg_load_from(name, text, out);
+}
+
+/* The file's text, or given (named file in diags) when not NULL. */
+static int cfg_load_from(const char *file, const char *given, struct cfg **out)
 {
 	struct cfg_loader ld = {0};
 	struct cfg *cfg;
@@ -2232,7 +2245,17 @@ int cfg_load(const char *file, struct cfg **out)
 
 	/* Read it ourselves: libconfig would wait on a FIFO, and says only
 	 * "file I/O error". */
-	r = gw_file_read(file, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	if (given) {
+		text = strdup(given);
+		len = text ? strlen(text) : 0;
+		r = text ? 0 : -ENOMEM;
+	} else {
+		r = gw_file_read(file, CFG_FILE_MAX, 0, &text, &len, err, sizeof(err));
+	}
+	if (r == -ENOMEM) {
+		ld.err = r;
+		goto done;
+	}
 	if (r < 0) {
 		cfg_err(&ld, NULL, "%s", cfg_file_error(r));
 		goto done;
@@ -2456,4 +2479,77 @@ int cfg_node_error(const struct gwd_cfg *node, const char *key, const char *fmt,
 	r = cfg_node_verror(node, key, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* ---- writing settings back as libconfig text --------------------------------- */
+
+static void cfg_write_string(FILE *f, const char *v)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void cfg_write_setting(FILE *f, const config_setting_t *s)
+{
+	unsigned n;
+	char num[64];
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		n = (unsigned)config_setting_length(s);
+		fputs("{ ", f);
+		for (unsigned i = 0; i < n; i++) {
+			const config_setting_t *m = config_setting_get_elem(s, i);
+			fprintf(f, "%s = ", config_setting_name(m));
+			cfg_write_setting(f, m);
+			fputs("; ", f);
+		}
+		fputc('}', f);
+		return;
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		n = (unsigned)config_setting_length(s);
+		fputs(config_setting_type(s) == CONFIG_TYPE_LIST ? "( " : "[ ", f);
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				fputs(", ", f);
+			cfg_write_setting(f, config_setting_get_elem(s, i));
+		}
+		fputs(config_setting_type(s) == CONFIG_TYPE_LIST ? " )" : " ]", f);
+		return;
+	case CONFIG_TYPE_INT:
+		fprintf(f, "%d", config_setting_get_int(s));
+		return;
+	case CONFIG_TYPE_INT64:
+		fprintf(f, "%lldL", config_setting_get_int64(s));
+		return;
+	case CONFIG_TYPE_FLOAT:
+		/* Always with a point or an exponent: it must read back as a float. */
+		snprintf(num, sizeof(num), "%.17g", config_setting_get_float(s));
+		fputs(num, f);
+		if (!strpbrk(num, ".eE"))
+			fputs(".0", f);
+		return;
+	case CONFIG_TYPE_BOOL:
+		fputs(config_setting_get_bool(s) ? "true" : "false", f);
+		return;
+	case CONFIG_TYPE_STRING:
+		cfg_write_string(f, config_setting_get_string(s));
+		return;
+	default:
+		fputs("0", f);
+	}
+}
+
+void cfg_write_string_literal(FILE *f, const char *v)
+{
+	cfg_write_string(f, v);
 }

@@ -222,7 +222,16 @@ struct cfg {
  * negative errno (-ENOMEM, -ENOENT when the file cannot be read: a diag says
  * so).  Free with cfg_free. */
 int cfg_load(const char *file, struct cfg **out);
+/* The same from text (NUL-terminated, borrowed); name stands for the file
+ * in diags.  The text has no @include. */
+int cfg_load_text(const char *name, const char *text, struct cfg **out);
 void cfg_free(struct cfg *cfg);
+
+/* Write a setting's value (not its name) as libconfig text that reads back
+ * the same: groups, lists, arrays, every scalar type. */
+void cfg_write_setting(FILE *f, const config_setting_t *s);
+/* A string as a libconfig string literal, escaped. */
+void cfg_write_string_literal(FILE *f, const char *v);
 
 /* Record an error at a setting (setting may be NULL: file-level). */
 void cfg_diag_add(struct cfg *cfg, const config_setting_t *setting, const char *fmt, ...)

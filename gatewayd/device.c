@@ -90,6 +90,12 @@ struct gwd_device {
 	size_t ops_in_flight;
 	struct dev_health health; /* Error Code, stale points (device_health.c) */
 	struct gw_timer reboot_timer; /* Execute /3/0/4, after its answer */
+	/* device_retire: done(d, ud) once every De-register is answered, or
+	 * when retire_timer (the deadline, then "now") fires. */
+	bool retiring;
+	struct gw_timer retire_timer;
+	void (*retire_done)(struct gwd_device *d, void *ud);
+	void *retire_ud;
 };
 
 enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE };
@@ -153,6 +159,7 @@ bool device_is_down(const struct gwd_device *d)
 
 static void ready_timeout(struct gw_timer *t, void *ud);
 static void reboot_due(struct gw_timer *t, void *ud);
+static void retire_due(struct gw_timer *t, void *ud);
 
 /* Start the LwM2M registrations, once. */
 static void register_client(struct gwd_device *d)
@@ -825,12 +832,24 @@ static void client_registration_failed(struct lwm_client *c, void *ud)
 }
 
 /* A registration succeeded: the bootstrap's back-off starts afresh. */
+static bool clients_quiet(const struct gwd_device *d)
+{
+	for (size_t i = 0; i < d->n_clients; i++)
+		if (lwm_client_state(d->clients[i]) == LWM_CLIENT_DEREGISTERING)
+			return false;
+	return true;
+}
+
 static void client_state_changed(struct lwm_client *c, enum lwm_client_state s, void *ud)
 {
 	struct gwd_device *d = ud;
 
 	if (s == LWM_CLIENT_REGISTERED && d->bs)
 		lwm_bootstrap_registered(d->bs);
+	/* This runs inside libcoap's handler for the session: the device
+	 * goes from the timer, not from here. */
+	if (d->retiring && clients_quiet(d))
+		gw_timer_arm(&d->retire_timer, clock_now_ms());
 }
 
 static const struct lwm_client_ops client_ops = {
@@ -1377,6 +1396,7 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 		gw_timer_init(&d->poll_timer, timers, poll_due, d);
 		gw_timer_init(&d->ready_timer, timers, ready_timeout, d);
 		gw_timer_init(&d->reboot_timer, timers, reboot_due, d);
+		gw_timer_init(&d->retire_timer, timers, retire_due, d);
 	}
 	*out = d;
 	return 0;
@@ -1472,10 +1492,35 @@ void device_stop(struct gwd_device *d)
 	d->ops->device_stop(d->actx);
 }
 
+static void retire_due(struct gw_timer *t, void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!clients_quiet(d))
+		log_warn(device_name(d), "removed without an answer to its De-register");
+	d->retire_done(d, d->retire_ud);
+}
+
+void device_retire(struct gwd_device *d, uint32_t timeout_ms,
+		   void (*done)(struct gwd_device *d, void *ud), void *ud)
+{
+	d->retiring = true;
+	d->retire_done = done;
+	d->retire_ud = ud;
+	device_stop(d);
+	/* A client never started, or not registered, stops at once. */
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_stop(d->clients[i]);
+	gw_timer_arm(&d->retire_timer, clock_now_ms() + (clients_quiet(d) ? 0 : timeout_ms));
+}
+
 void device_destroy(struct gwd_device *d)
 {
 	if (!d)
 		return;
+	d->retiring = false; /* freeing the clients below changes their state */
+	if (d->retire_timer.q)
+		gw_timer_disarm(&d->retire_timer);
 	device_stop(d);
 	if (d->ops_in_flight)
 		log_err(device_name(d), "adapter %s left %zu operation(s) uncompleted after stop",

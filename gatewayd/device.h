@@ -36,6 +36,13 @@ int device_start(struct gwd_device *d);
 /* Stop the adapter's I/O (it completes what is pending) and polling. */
 void device_stop(struct gwd_device *d);
 void device_destroy(struct gwd_device *d);
+/* Take a running (or never started) device out of service: stop its
+ * adapter I/O and polling, and de-register each registration.  done(d, ud)
+ * runs from a timer once every De-register was answered (or failed), or
+ * after timeout_ms; the caller then destroys d.  The engine's shutdown
+ * (lwm_engine_shutdown) may overtake it; device_destroy is always safe. */
+void device_retire(struct gwd_device *d, uint32_t timeout_ms,
+		   void (*done)(struct gwd_device *d, void *ud), void *ud);
 
 const char *device_name(const struct gwd_device *d);
 /* gateway.state_dir; borrowed from the config (host service, ABI 1.2). */

@@ -1,6 +1,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,10 +12,27 @@
 #include "log.h"
 
 static struct gw_loop *bound_loop;
+static int (*proposer)(void *ctx, const struct gwd_device_proposal *p);
+static void *proposer_ctx;
 
 void host_bind_loop(struct gw_loop *loop)
 {
 	bound_loop = loop;
+}
+
+void host_bind_proposer(int (*fn)(void *ctx, const struct gwd_device_proposal *p), void *ctx)
+{
+	proposer = fn;
+	proposer_ctx = ctx;
+}
+
+static int host_propose_device(const struct gwd_device_proposal *p)
+{
+	if (!p || p->size < offsetof(struct gwd_device_proposal, n_settings) + sizeof(size_t))
+		return -EINVAL;
+	if (!proposer)
+		return -ENOSYS;
+	return proposer(proposer_ctx, p);
 }
 
 static void host_log(struct gwd_device *dev, int priority, const char *fmt, ...)
@@ -177,6 +195,7 @@ static const struct gwd_host table = {
 	.set_identity = device_set_identity,
 	.set_state = device_set_state,
 	.state_dir = device_state_dir,
+	.propose_device = host_propose_device,
 };
 
 const struct gwd_host *host_table(void)

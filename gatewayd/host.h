@@ -10,6 +10,9 @@
  * which adapters never meet because device_new must do no I/O. */
 const struct gwd_host *host_table(void);
 void host_bind_loop(struct gw_loop *loop);
+/* Who makes the devices adapters propose (propose_device, ABI 1.3): fn(ctx,
+ * p) runs on the loop thread; NULL unbinds (proposals then fail -ENOSYS). */
+void host_bind_proposer(int (*fn)(void *ctx, const struct gwd_device_proposal *p), void *ctx);
 
 struct gw_adapter;
 struct gwd_device;

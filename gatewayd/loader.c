@@ -114,6 +114,52 @@ static int check_descriptor(const struct gwd_host *host, const char *path, const
 	return 0;
 }
 
+/* Instances open per shared object (dlopen hands the same handle to each):
+ * a reload checks the new file with instances of its own, beside the
+ * running ones.  Only the loop thread loads and unloads. */
+struct open_handle {
+	void *handle;
+	unsigned n;
+	struct open_handle *next;
+};
+static struct open_handle *open_handles;
+
+static int handle_ref(void *handle)
+{
+	struct open_handle *h;
+
+	for (h = open_handles; h; h = h->next)
+		if (h->handle == handle) {
+			h->n++;
+			return 0;
+		}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->handle = handle;
+	h->n = 1;
+	h->next = open_handles;
+	open_handles = h;
+	return 0;
+}
+
+/* Whether this was the handle's last instance. */
+static bool handle_unref(void *handle)
+{
+	for (struct open_handle **pp = &open_handles; *pp; pp = &(*pp)->next) {
+		struct open_handle *h = *pp;
+
+		if (h->handle != handle)
+			continue;
+		if (--h->n > 0)
+			return false;
+		*pp = h->next;
+		free(h);
+		return true;
+	}
+	return true;
+}
+
 int loader_open(const char *dir, const char *name, const struct gwd_host *host,
 		struct gw_adapter **out)
 {
@@ -179,6 +225,12 @@ int loader_open(const char *dir, const char *name, const struct gwd_host *host,
 			goto fail;
 		}
 	}
+	r = handle_ref(a->handle);
+	if (r < 0) {
+		if (a->ops.fini)
+			a->ops.fini(a->ctx);
+		goto fail;
+	}
 	host->log(NULL, GWD_LOG_INFO, "adapter %s %s loaded from %s (ABI %u.%u)", a->desc->name,
 		  a->desc->version, a->path, a->desc->abi_major, a->desc->abi_minor);
 	*out = a;
@@ -199,8 +251,11 @@ void loader_close(struct gw_adapter *a)
 	if (a->ops.fini)
 		a->ops.fini(a->ctx);
 	/* fini has stopped its threads: nothing posts any more.  What they
-	 * posted must not run once the code is unmapped. */
-	host_adapter_unloading(a);
+	 * posted must not run once the code is unmapped.  While another
+	 * instance keeps the code mapped, what is queued may be that
+	 * instance's: it stays (this one, a reload's check, posts nothing). */
+	if (handle_unref(a->handle))
+		host_adapter_unloading(a);
 	dlclose(a->handle);
 	free(a->path);
 	free(a);
@@ -250,6 +305,16 @@ struct loader_set {
 	struct loader_entry *v;
 	size_t n, cap;
 };
+
+const char *loader_set_dir(const struct loader_set *set)
+{
+	return set->dir;
+}
+
+const struct gwd_host *loader_set_host(const struct loader_set *set)
+{
+	return set->host;
+}
 
 int loader_set_new(const char *dir, const struct gwd_host *host, struct loader_set **out)
 {

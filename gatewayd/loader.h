@@ -65,7 +65,12 @@ int loader_set_new(const char *dir, const struct gwd_host *host, struct loader_s
 /* The adapter called name, loading it when first asked.  *out is borrowed
  * until loader_set_free.  Errors are loader_open's. */
 int loader_set_get(struct loader_set *set, const char *name, struct gw_adapter **out);
-/* Unload every adapter, last loaded first.  NULL is a no-op. */
+/* The set's directory and host table; borrowed for the set's lifetime. */
+const char *loader_set_dir(const struct loader_set *set);
+const struct gwd_host *loader_set_host(const struct loader_set *set);
+/* Unload every adapter, last loaded first.  NULL is a no-op.  A second set
+ * may load the same adapters beside the first (fresh instances: init is
+ * called again), as a reload's check does. */
 void loader_set_free(struct loader_set *set);
 
 #endif

@@ -86,11 +86,24 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	struct daemon_state *st = ud;
 
 	if (si->ssi_signo == SIGHUP) {
+		struct gateway_reload_result res;
+		int r;
+
+		if (st->stopping)
+			return 0;
+		/* MONOTONIC_USEC: what Type=notify-reload (systemd 253) expects. */
 		if (st->notify)
-			sd_notify(0, "RELOADING=1");
-		gateway_reload(st->gw);
-		if (st->notify)
-			sd_notify(0, "READY=1");
+			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+				   (unsigned long long)clock_now_ms() * 1000ull);
+		r = gateway_reload(st->gw, &res);
+		if (st->notify && r == 0)
+			sd_notifyf(0, "READY=1\nSTATUS=reload: %zu added, %zu removed, %zu "
+				   "restarted, %zu unchanged", res.added, res.removed,
+				   res.restarted, res.unchanged);
+		else if (st->notify)
+			sd_notifyf(0, "READY=1\nSTATUS=reload failed (%s): configuration kept",
+				   r == -EINVAL ? "invalid file, see the log" : strerror(-r));
+		free(res.errors); /* they are in the log */
 		return 0;
 	}
 	if (st->stopping) {

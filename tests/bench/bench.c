@@ -298,6 +298,7 @@ struct conf_opts {
 	double report_s;       /* > 0: a sawtooth the sim reports this often */
 	double report_delay_s; /* sim report_delay: values hold still this long */
 	bool dtls;             /* coaps:// with a PSK per device */
+	long changed;          /* > 0: device changed - 1 has another constant */
 };
 
 /* A configuration with n sim devices, one point each: constant, or with report_s a
@@ -335,8 +336,9 @@ static char *write_conf(const char *dir, long n, int port, const struct conf_opt
 		fprintf(f, " points = ( { channel = \"t\"; path = \"" READ_PATH "\";");
 		if (o->poll_s > 0)
 			fprintf(f, " poll = %g;", o->poll_s);
-		fprintf(f, " waveform = \"%s\"; base = 21.5; } ); }%s\n",
-			o->report_s > 0 ? "sawtooth" : "constant", i + 1 < n ? "," : "");
+		fprintf(f, " waveform = \"%s\"; base = %s; } ); }%s\n",
+			o->report_s > 0 ? "sawtooth" : "constant",
+			i == o->changed - 1 ? "22.5" : "21.5", i + 1 < n ? "," : "");
 	}
 	fprintf(f, ");\n");
 	fclose(f);
@@ -906,6 +908,82 @@ static void bench_startup(void)
 	}
 }
 
+/* ---- reload_one_of_10k: one device changed among n ------------------------------- */
+
+/* The load server's counters: registers, de-registers. */
+static bool load_counts(struct proc *srv, long *reg, long *dereg)
+{
+	json_t *ev = cmd(srv, "stats", H_TIMEOUT_MS, "stats");
+
+	if (!ev)
+		return false;
+	*reg = (long)jnum(ev, "register");
+	*dereg = (long)jnum(ev, "deregister");
+	json_decref(ev);
+	return true;
+}
+
+static void bench_reload(void)
+{
+	long n = O.quick ? 200 : 10000;
+	int runs = O.runs < 3 ? O.runs : 3;
+	struct figure *ready = fig("reload_one_of_10k", n, "ms");
+	struct figure *regs = fig("reload_registers", n, "count");
+	struct figure *again = info("reload_changed_registered", n, "ms");
+	char why[200];
+
+	if (!fd_limit_ok(n, why, sizeof(why))) {
+		not_measurable(ready, why);
+		return;
+	}
+	for (int i = 0; i < runs; i++) {
+		char *dir = h_tmpdir();
+		struct proc srv, gw;
+		int port = start_load(&srv, dir, NULL);
+		struct conf_opts o = {.poll_s = 3600};
+		char *conf = write_conf(dir, n, port, &o);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		uint64_t t0, tr = 0, tg = 0;
+		long r0, d0, r1 = -1, d1 = 0;
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/notify", dir);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			die("cannot bind the notify socket");
+		start_daemon(&gw, dir, conf, a.sun_path, &t0);
+		if (wait_ready(fd, CMD_TIMEOUT_MS) && wait_registered(&srv, n, CMD_TIMEOUT_MS) &&
+		    load_counts(&srv, &r0, &d0)) {
+			free(conf);
+			o.changed = n / 2 + 1;
+			conf = write_conf(dir, n, port, &o);
+			t0 = mono_us();
+			kill(gw.pid, SIGHUP);
+			tr = wait_ready(fd, CMD_TIMEOUT_MS);
+			/* The changed device de-registers, then registers again. */
+			while (tr && mono_us() - t0 < (uint64_t)CMD_TIMEOUT_MS * 1000u &&
+			       load_counts(&srv, &r1, &d1) && d1 == d0)
+				;
+			/* reached_us is when n were first registered: take our own clock. */
+			if (d1 > d0 && wait_registered(&srv, n, CMD_TIMEOUT_MS))
+				tg = mono_us();
+			if (tg)
+				load_counts(&srv, &r1, &d1);
+		}
+		if (tr && tg) {
+			add(ready, (double)(tr - t0) / 1000.0);
+			add(again, (double)(tg - t0) / 1000.0);
+			add(regs, (double)(r1 - r0));
+		} else {
+			fprintf(stderr, "bench: reload run %d did not complete\n", i);
+		}
+		stop_daemon(&gw);
+		stop_load(&srv);
+		close(fd);
+		free(conf);
+		h_tmpdir_remove(dir);
+	}
+}
+
 /* ---- 7: GPIO edges ----------------------------------------------------------------- */
 
 /* CPU time of every thread of pid so far (ns): schedstat's run time, far finer than
@@ -1166,6 +1244,8 @@ int main(int argc, char **argv)
 		bench_startup();
 	if (wanted("gpio_edge_cost"))
 		bench_gpio();
+	if (wanted("reload_one_of_10k"))
+		bench_reload();
 	if (O.test_server_n > 0)
 		bench_test_server(O.test_server_n);
 	report();

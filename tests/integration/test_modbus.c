@@ -416,6 +416,54 @@ static void endpoint_restarts(void **state)
 	wait_value(&E->tcp, "mb-pm", "/3316/0/5700", "233");
 }
 
+/* A reload that changes a serial bus's line setting: the new file is checked
+ * beside the running devices (which still hold the port with the old
+ * setting) without a conflict, and exactly the bus's two devices restart,
+ * the new ones after the old ones are gone. */
+static void reload_changes_a_serial_line(void **state)
+{
+	char *tmp = h_strf("%s.new", E->config), *text, *at;
+	FILE *f = fopen(E->config, "r");
+	json_t *ev;
+	long n;
+
+	assert_non_null(f);
+	text = calloc(1, 65536);
+	n = (long)fread(text, 1, 65535, f);
+	fclose(f);
+	assert_true(n > 0);
+	at = strstr(text, "baud = 19200;\n    parity");
+	assert_non_null(at);
+	memcpy(at, "baud =  9600;", 13);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, E->config), 0);
+	assert_int_equal(kill(E->gw.pid, SIGHUP), 0);
+	if (!h_wait_file_contains(E->log, "reload: 0 added, 0 removed, 2 restarted, 4 unchanged",
+				  H_TIMEOUT_MS)) {
+		h_dump_file(E->log);
+		fail_msg("the reload did not restart exactly the serial bus's devices");
+	}
+	ev = h_wait_event(&E->srv, "deregister", "ep", "mb-r1", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&E->srv, "deregister", "ep", "mb-r2", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&E->srv, "register", "ep", "mb-r1", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&E->srv, "register", "ep", "mb-r2", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	slave(&E->rtu, "set 1 h 0 222");
+	wait_value(&E->rtu, "mb-r1", "/3303/0/5700", "22.2");
+	free(text);
+	free(tmp);
+}
+
 /* Two buses naming one serial port with other line settings: the second
  * used to get the first one's silently.  gatewayd -t names both. */
 static void conflicting_serial_settings_refused(void **state)
@@ -488,6 +536,7 @@ int main(void)
 		cmocka_unit_test(endpoint_drops_and_comes_back),
 		cmocka_unit_test(endpoint_restarts),
 		cmocka_unit_test(conflicting_serial_settings_refused),
+		cmocka_unit_test(reload_changes_a_serial_line),
 	};
 
 	snprintf(so, sizeof(so), "%s/modbus.so", adir ? adir : ".");

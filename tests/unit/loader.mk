@@ -14,7 +14,8 @@ check_LTLIBRARIES += \
 	tests/fixtures/adapters/tinyops.la \
 	tests/fixtures/adapters/nullver.la \
 	tests/fixtures/adapters/initfail.la \
-	tests/fixtures/adapters/poster.la
+	tests/fixtures/adapters/poster.la \
+	tests/fixtures/adapters/finder.la
 EXTRA_DIST += tests/fixtures/adapters/fixture.h
 
 tests_fixtures_adapters_good_la_SOURCES = tests/fixtures/adapters/good.c
@@ -38,6 +39,9 @@ tests_fixtures_adapters_initfail_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
 tests_fixtures_adapters_poster_la_SOURCES = tests/fixtures/adapters/poster.c
 tests_fixtures_adapters_poster_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
 tests_fixtures_adapters_poster_la_LIBADD = -lpthread
+# Proposes devices (ABI 1.3 propose_device); used by test_reload.
+tests_fixtures_adapters_finder_la_SOURCES = tests/fixtures/adapters/finder.c
+tests_fixtures_adapters_finder_la_LDFLAGS = $(FIXTURE_ADAPTER_LDFLAGS)
 
 # Posts from an adapter's worker thread outliving their device or adapter.
 check_PROGRAMS += tests/unit/test_posts

@@ -485,6 +485,69 @@ static void test_example_loads(void **state)
 
 /* ---- getters for adapters ----------------------------------------------- */
 
+/* cfg_write_setting writes what reads back the same (a proposed device's
+ * configuration is made from it), and cfg_load_text names its text in diags. */
+static char *written(const config_setting_t *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	cfg_write_setting(f, s);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void test_write_setting_round_trip(void **state)
+{
+	static const char text[] =
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\";\n"
+		"  s = \"q\\\"b\\\\n\\nt\\tx\"; i = -7; big = 9000000000L; f = 2.0; e = 1e300;\n"
+		"  t = true; no = false; arr = [1, 2, 3]; l = ( \"a\", 1.5, { k = 1; } );\n"
+		"  g = { inner = \"v\"; }; } );\n";
+	struct cfg *a = NULL, *b = NULL;
+	config_setting_t *da, *db;
+	char *wa, *wb, *again;
+	double d;
+	long long i;
+	const char *str;
+
+	assert_int_equal(cfg_load_text("first", text, &a), 0);
+	da = config_setting_get_elem(config_lookup(&a->lc, "devices"), 0);
+	wa = written(da);
+	again = NULL;
+	assert_true(asprintf(&again, "servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+			     "devices = ( %s );\n", wa) > 0);
+	assert_int_equal(cfg_load_text("second", again, &b), 0);
+	db = config_setting_get_elem(config_lookup(&b->lc, "devices"), 0);
+	wb = written(db);
+	assert_string_equal(wa, wb);
+	assert_int_equal(config_setting_lookup_string(db, "s", &str), CONFIG_TRUE);
+	assert_string_equal(str, "q\"b\\n\nt\tx");
+	assert_int_equal(config_setting_lookup_int64(db, "big", &i), CONFIG_TRUE);
+	assert_true(i == 9000000000LL);
+	assert_int_equal(config_setting_lookup_float(db, "f", &d), CONFIG_TRUE);
+	assert_true(d == 2.0);
+	assert_int_equal(config_setting_lookup_float(db, "e", &d), CONFIG_TRUE);
+	assert_true(d == 1e300);
+	assert_int_equal(config_setting_type(config_setting_lookup(db, "arr")), CONFIG_TYPE_ARRAY);
+	assert_int_equal(config_setting_type(config_setting_lookup(db, "l")), CONFIG_TYPE_LIST);
+	free(wa);
+	free(wb);
+	free(again);
+	cfg_free(a);
+	cfg_free(b);
+
+	/* A broken text: the diag names the text. */
+	assert_int_equal(cfg_load_text("proposed device x", "devices = ( { name = 1; } );\n", &a),
+			 -EINVAL);
+	assert_true(a->n_diags > 0);
+	assert_string_equal(a->diags[0].file, "proposed device x");
+	cfg_free(a);
+}
+
 static void test_node_getters(void **state)
 {
 	struct cfg *cfg = load("good.conf", 0);
@@ -1166,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_bad_stale),
 		cmocka_unit_test(test_node_getters),
+		cmocka_unit_test(test_write_setting_round_trip),
 		cmocka_unit_test(test_node_errors),
 		cmocka_unit_test(test_unknown_keys_unread),
 		cmocka_unit_test(test_unknown_keys_after_reads),

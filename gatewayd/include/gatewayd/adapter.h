@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 #define GWD_ADAPTER_ABI_MAJOR 1
-#define GWD_ADAPTER_ABI_MINOR 2
+#define GWD_ADAPTER_ABI_MINOR 3
 
 /* Name of the one data symbol an adapter exports. */
 #define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
@@ -146,6 +146,30 @@ struct gwd_fw_info {
 	const char *version;  /* package version from /5/0/7, may be NULL; borrowed */
 };
 
+/* One adapter key of a proposed device (ABI 1.3).  key and a GWD_V_STRING
+ * value are copied.  GWD_V_STRING must be NUL-free UTF-8; GWD_V_BYTES and
+ * GWD_V_NONE are refused. */
+struct gwd_setting {
+	const char *key;
+	struct gwd_value value;
+};
+
+/* A device an adapter found and proposes to the daemon (ABI 1.3), e.g. a
+ * BLE sensor whose advertisement matched a discovery rule. */
+struct gwd_device_proposal {
+	uint32_t size;     /* sizeof(struct gwd_device_proposal) as the adapter built it */
+	const char *name;  /* the new device's name (as in the config); copied */
+	/* The rule it matched: the name of a profile of the configuration,
+	 * which gives the device its adapter (the proposing adapter's),
+	 * points and shared keys.  Copied. */
+	const char *rule;
+	/* The device's own keys (its address, unit...): what a device group
+	 * would set beside `profile`.  The array and its keys are borrowed
+	 * for the call (copied). */
+	const struct gwd_setting *settings;
+	size_t n_settings;
+};
+
 /* ---- services the host gives the adapter -------------------------------- */
 
 struct gwd_host {
@@ -234,6 +258,24 @@ struct gwd_host {
 	 * named after the device (device_name) and ending in the adapter's
 	 * name.  Borrowed for the device's lifetime. */
 	const char *(*state_dir)(const struct gwd_device *dev);
+
+	/* ---- ABI 1.3 ---- */
+
+	/* Propose a device made from a rule (see struct gwd_device_proposal;
+	 * p is borrowed for the call).  The daemon checks it as it checks the
+	 * configuration (the adapter's device_new and channel_new included,
+	 * every error logged with the proposal's name), then makes it, starts
+	 * it and registers it, as if the file had a device group
+	 * { name; profile = rule; settings... }.  It stays until the daemon
+	 * stops, or a reload brings a device of the same name from the file
+	 * (which replaces it); a reload does not re-check it against a changed
+	 * rule.  Loop thread only, and not from inside an op: from a timer, an
+	 * fd watch or a post.  Returns 0, -EEXIST (a device of that name
+	 * exists: proposing again is harmless), -ENOENT (no such rule),
+	 * -EINVAL (refused; logged), -EAGAIN (the daemon is starting its
+	 * devices: try again from a timer), -ESHUTDOWN (stopping),
+	 * -ENOSYS (a host that cannot make devices, e.g. gatewayd -t). */
+	int (*propose_device)(const struct gwd_device_proposal *p);
 };
 
 /* Is this member of struct gwd_host inside the host's table?  A host older than the
