@@ -301,3 +301,21 @@ size_t gateway_registered_count(const struct gateway *gw)
 {
 	return lwm_engine_registered_count(gw->engine);
 }
+
+struct gwd_device *gateway_device_at(const struct gateway *gw, size_t i)
+{
+	return i < gw->n_devices ? gw->devices[i] : NULL;
+}
+
+struct gwd_device *gateway_find_device(const struct gateway *gw, const char *name)
+{
+	for (size_t i = 0; i < gw->n_devices; i++)
+		if (strcmp(device_name(gw->devices[i]), name) == 0)
+			return gw->devices[i];
+	return NULL;
+}
+
+const struct cfg *gateway_config(const struct gateway *gw)
+{
+	return gw->cfg;
+}
