@@ -41,3 +41,10 @@ tests_integration_test_multi_SOURCES = tests/integration/test_multi.c \
 tests_integration_test_multi_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_multi_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_multi
+
+check_PROGRAMS += tests/integration/test_ctl
+tests_integration_test_ctl_SOURCES = tests/integration/test_ctl.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_ctl_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_ctl_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_ctl
