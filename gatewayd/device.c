@@ -1462,6 +1462,21 @@ static void reboot_due(struct gw_timer *t, void *ud)
 	schedule_poll(d);
 }
 
+void device_prefetch(const struct gwd_device *d, int stage)
+{
+	/* Each stage loads what the previous one brought into the cache. */
+	if (stage == 0) {
+		__builtin_prefetch(d->cfg);
+		__builtin_prefetch(d->clients);
+		__builtin_prefetch(&d->last_reading_ms);
+	} else {
+		__builtin_prefetch(d->cfg->name);
+		__builtin_prefetch(d->cfg->servers);
+		if (d->n_clients)
+			lwm_client_prefetch(d->clients[0]);
+	}
+}
+
 int device_restart(struct gwd_device *d)
 {
 	if (!d->started || !d->reboot_timer.q)

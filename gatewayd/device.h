@@ -66,6 +66,9 @@ const struct cfg_device *device_config(const struct gwd_device *d); /* borrowed 
 const struct device_counters *device_counters(const struct gwd_device *d);
 /* clock_now_ms of the last value that reached the model; 0: none yet. */
 uint64_t device_last_reading_ms(const struct gwd_device *d);
+/* Walking thousands of devices (gatewayctl devices): bring what stage 0,
+ * then stage 1 of a device reads into the cache, a few devices ahead. */
+void device_prefetch(const struct gwd_device *d, int stage);
 /* Restart the device alone, as Execute /3/0/4 Reboot does: its adapter
  * state and registrations, from a timer.  -ENOTCONN when not started. */
 int device_restart(struct gwd_device *d);

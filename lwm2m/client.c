@@ -113,6 +113,12 @@ const char *lwm_client_version(const struct lwm_client *c)
 	return c->version;
 }
 
+void lwm_client_prefetch(const struct lwm_client *c)
+{
+	__builtin_prefetch(&c->state);
+	__builtin_prefetch(&c->obs);
+}
+
 uint64_t lwm_client_last_update_ms(const struct lwm_client *c)
 {
 	return c->last_update_ms;

@@ -222,6 +222,8 @@ const char *lwm_client_version(const struct lwm_client *c);
 uint64_t lwm_client_last_update_ms(const struct lwm_client *c);
 size_t lwm_client_observation_count(const struct lwm_client *c);
 size_t lwm_client_stored_count(const struct lwm_client *c);
+/* Hint: those three will be asked for soon. */
+void lwm_client_prefetch(const struct lwm_client *c);
 
 /* Whether the device behind the client answers.  While unavailable, reads
  * of its own objects answer 5.03 Service Unavailable at once instead of
