@@ -652,20 +652,6 @@ static void dispatch(struct ctl *c, struct obuf *b, const char *line, size_t len
 	}
 }
 
-char *ctl_answer(struct ctl *c, const char *line, size_t len, size_t *out_len)
-{
-	struct obuf b = {0};
-
-	dispatch(c, &b, line, len);
-	ob_put(&b, "\n", 1);
-	if (b.failed) {
-		free(b.p);
-		return NULL;
-	}
-	*out_len = b.len;
-	return b.p;
-}
-
 /* ---- clients ----------------------------------------------------------------- */
 
 static void client_free(struct ctl_client *cl)
@@ -878,7 +864,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
-int ctl_new_detached(const struct ctl_params *p, struct ctl **out)
+static int ctl_alloc(const struct ctl_params *p, struct ctl **out)
 {
 	struct ctl *c = calloc(1, sizeof(*c));
 
@@ -905,7 +891,7 @@ int ctl_new(const struct ctl_params *p, struct ctl **out)
 	}
 	if (strlen(g->control_socket) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG; /* the config refuses it first */
-	r = ctl_new_detached(p, &c);
+	r = ctl_alloc(p, &c);
 	if (r < 0)
 		return r;
 	snprintf(c->path, sizeof(c->path), "%s", g->control_socket);

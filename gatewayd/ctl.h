@@ -43,11 +43,4 @@ int ctl_new(const struct ctl_params *p, struct ctl **out);
 /* Close every client and the socket, and remove its file. */
 void ctl_free(struct ctl *c);
 
-/* The answer to one request line (without its newline), as one JSON line
- * ending in a newline; the caller frees it.  NULL when out of memory.
- * (For tests and benchmarks: this is what a client gets.) */
-char *ctl_answer(struct ctl *c, const char *line, size_t len, size_t *out_len);
-/* The same without a socket (c made with no path): for tests and benchmarks. */
-int ctl_new_detached(const struct ctl_params *p, struct ctl **out);
-
 #endif

@@ -56,3 +56,9 @@ tests_unit_test_acl_SOURCES = tests/unit/test_acl.c
 tests_unit_test_acl_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_acl_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_acl
+
+check_PROGRAMS += tests/unit/test_ctl
+tests_unit_test_ctl_SOURCES = tests/unit/test_ctl.c
+tests_unit_test_ctl_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ctl_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+TESTS += tests/unit/test_ctl
