@@ -926,6 +926,7 @@ int ctl_new(const struct ctl_params *p, struct ctl **out)
 	if (r < 0)
 		goto fail_bound;
 	log_info(NULL, "control socket: %s (mode %04o)", c->path, g->control_mode);
+	c->p.cfg = NULL; /* a reload may free it */
 	*out = c;
 	return 0;
 fail_bound:

@@ -124,21 +124,26 @@ int log_set_device_level(const char *device, int max_priority)
 		if (strcmp(dev_levels[i].name, device) == 0)
 			break;
 	if (max_priority < 0) {
-		if (i < n_dev_levels)
-			dev_levels[i] = dev_levels[--n_dev_levels];
+		if (i < n_dev_levels) {
+			dev_levels[i] = dev_levels[n_dev_levels - 1];
+			__atomic_store_n(&n_dev_levels, n_dev_levels - 1, __ATOMIC_RELAXED);
+		}
 	} else if (i < n_dev_levels) {
 		dev_levels[i].level = max_priority;
 	} else if (n_dev_levels < LOG_DEVICE_LEVELS) {
 		snprintf(dev_levels[i].name, sizeof(dev_levels[i].name), "%s", device);
 		dev_levels[i].level = max_priority;
-		n_dev_levels++;
+		__atomic_store_n(&n_dev_levels, n_dev_levels + 1, __ATOMIC_RELAXED);
 	} else {
 		r = -ENOSPC;
 	}
-	max_dev_level = -1;
-	for (i = 0; i < n_dev_levels; i++)
-		if (dev_levels[i].level > max_dev_level)
-			max_dev_level = dev_levels[i].level;
+	{
+		int max = -1;
+		for (i = 0; i < n_dev_levels; i++)
+			if (dev_levels[i].level > max)
+				max = dev_levels[i].level;
+		__atomic_store_n(&max_dev_level, max, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&levels_lock);
 	return r;
 }

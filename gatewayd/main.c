@@ -111,6 +111,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		return 0;
 	}
 	st->stopping = true;
+	/* No requests while the devices go: restart or reload would fight it. */
+	ctl_free(st->ctl);
+	st->ctl = NULL;
 	log_info(NULL, "%s: de-registering %zu client(s)", strsignal((int)si->ssi_signo),
 		 gateway_registered_count(st->gw));
 	if (st->notify)

@@ -115,6 +115,9 @@ static void device_levels(void **state)
 	assert_int_equal(log_set_device_level("q", LOG_ERR), 0);
 	assert_int_equal(log_get_device_level("a"), LOG_DEBUG);
 	assert_int_equal(log_get_device_level("b"), -1);
+	/* Removing a device that has no level of its own touches no other. */
+	assert_int_equal(log_set_device_level("nobody", -1), 0);
+	assert_int_equal(log_get_device_level("q"), LOG_ERR);
 	log_debug("a", "a-debug");
 	log_info("b", "b-info");
 	log_warn("q", "q-warning");
