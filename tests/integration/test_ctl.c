@@ -217,10 +217,12 @@ static void assert_ok(json_t *a)
 		fail_msg("not ok: %s", json_dumps(a, JSON_COMPACT));
 }
 
+/* Takes a. */
 static void assert_error(json_t *a, const char *needle)
 {
 	if (!json_is_false(json_object_get(a, "ok")) || !strstr(str(a, "error"), needle))
 		fail_msg("expected an error with \"%s\": %s", needle, json_dumps(a, JSON_COMPACT));
+	json_decref(a);
 }
 
 static json_t *find_device(json_t *devices, const char *name)
@@ -464,7 +466,6 @@ static void check_reload(struct env *e)
 	fclose(f);
 	ans = request(e, "{\"command\":\"reload\"}");
 	assert_error(ans, e->conf);
-	json_decref(ans);
 	assert_true(h_wait_file_contains(e->log, "syntax error", H_TIMEOUT_MS));
 	assert_int_equal(rename(bad, e->conf), 0);
 	free(bad);
@@ -518,13 +519,10 @@ static void bad_clients_do_not_block_others(void **state)
 
 	a = call(garbage, "hello daemon");
 	assert_error(a, "not a JSON request");
-	json_decref(a);
 	a = call(garbage, "[1,2]");
 	assert_error(a, "a request is an object with a \"command\"");
-	json_decref(a);
 	a = call(garbage, "{\"command\":\"shutdown\"}");
 	assert_error(a, "unknown command \"shutdown\"");
-	json_decref(a);
 	a = call(garbage, "{\"command\":\"status\"}");
 	assert_ok(a);
 	json_decref(a);
