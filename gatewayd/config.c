@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -45,7 +48,8 @@ static const char cfg_read_mark;
 static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
 	"registration_rate", "store_count", "store_bytes", "operation_timeout",
-	"max_write_body", "max_observations", NULL,
+	"max_write_body", "max_observations", "control_socket", "control_mode", "control_group",
+	NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -877,6 +881,69 @@ static const char *cfg_default_state_dir(void)
 	return LOCALSTATEDIR "/lib/gatewayd";
 }
 
+/* The same for RuntimeDirectory= ($RUNTIME_DIRECTORY): each instance's
+ * control socket goes in its own runtime directory. */
+static const char *cfg_default_control_socket(void)
+{
+	static char path[108]; /* sun_path */
+	const char *env = getenv("RUNTIME_DIRECTORY");
+
+	if (env && env[0] == '/' && !strchr(env, ':') &&
+	    (size_t)snprintf(path, sizeof(path), "%s/gatewayd.sock", env) < sizeof(path))
+		return path;
+	return CFG_DEFAULT_CONTROL_SOCKET;
+}
+
+/* control_mode: "0660", octal permission bits of the socket file. */
+static void cfg_read_control_mode(struct cfg_loader *ld, config_setting_t *g)
+{
+	config_setting_t *m = cfg_get(g, "control_mode");
+	const char *s;
+	char *end;
+	long v;
+
+	if (!m)
+		return;
+	s = config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m) : NULL;
+	if (s && *s) {
+		errno = 0;
+		v = strtol(s, &end, 8);
+		if (!*end && !errno && v >= 0 && v <= 0777) {
+			ld->cfg->gateway.control_mode = (uint32_t)v;
+			return;
+		}
+	}
+	cfg_err_type(ld, m, "a string of octal permission bits 0..0777, such as \"0660\"");
+}
+
+/* control_group: a group name or number; looked up now, so that -t and a
+ * reload report a group that does not exist. */
+static void cfg_read_control_group(struct cfg_loader *ld, config_setting_t *g)
+{
+	struct cfg_gateway *gw = &ld->cfg->gateway;
+	const char *s;
+	char *end;
+	struct group *gr;
+	unsigned long v;
+
+	if (cfg_read_string(ld, g, "control_group", false, &s) != 0)
+		return;
+	errno = 0;
+	v = *s ? strtoul(s, &end, 10) : 0;
+	if (*s && !*end && !errno && v < (gid_t)-1) {
+		gw->control_gid = (gid_t)v;
+		gw->has_control_group = true;
+		return;
+	}
+	gr = *s ? getgrnam(s) : NULL;
+	if (!gr) {
+		cfg_err(ld, cfg_get(g, "control_group"), "no such group \"%s\"", s);
+		return;
+	}
+	gw->control_gid = gr->gr_gid;
+	gw->has_control_group = true;
+}
+
 static void cfg_gateway_defaults(struct cfg_loader *ld)
 {
 	struct cfg_gateway *gw = &ld->cfg->gateway;
@@ -886,6 +953,8 @@ static void cfg_gateway_defaults(struct cfg_loader *ld)
 	gw->adapter_dir = ADAPTERDIR;
 	gw->models_dir = CFG_DEFAULT_MODELS_DIR;
 	gw->log_level = LOG_INFO;
+	gw->control_socket = cfg_default_control_socket();
+	gw->control_mode = CFG_DEFAULT_CONTROL_MODE;
 	gw->operation_timeout_ms = CFG_DEFAULT_OPERATION_TIMEOUT_MS;
 	ld->pattern = CFG_DEFAULT_PATTERN;
 }
@@ -963,6 +1032,20 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			gw->registration_rate = (uint32_t)v;
 	}
 	cfg_read_store(ld, g, &gw->store_count, &gw->store_bytes);
+	/* The control socket: an absolute path, or "" for none. */
+	if (cfg_read_string(ld, g, "control_socket", false, &s) == 0) {
+		struct sockaddr_un sa;
+
+		if (*s && s[0] != '/')
+			cfg_err_type(ld, cfg_get(g, "control_socket"), "an absolute path or \"\"");
+		else if (strlen(s) >= sizeof(sa.sun_path))
+			cfg_err(ld, cfg_get(g, "control_socket"), "path longer than %zu bytes",
+				sizeof(sa.sun_path) - 1);
+		else
+			gw->control_socket = s;
+	}
+	cfg_read_control_mode(ld, g);
+	cfg_read_control_group(ld, g);
 	/* How long a server's Write or Execute may wait for a device. */
 	{
 		config_setting_t *ot = cfg_get(g, "operation_timeout");

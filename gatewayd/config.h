@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gatewayd/adapter.h"
 #include "lwm2m/security.h"
@@ -173,6 +174,9 @@ struct cfg_device {
 /* Below common LwM2M servers' own request timeouts. */
 #define CFG_DEFAULT_OPERATION_TIMEOUT_MS 30000u
 
+#define CFG_DEFAULT_CONTROL_SOCKET "/run/gatewayd/gatewayd.sock"
+#define CFG_DEFAULT_CONTROL_MODE 0660
+
 struct cfg_gateway {
 	const char *name;             /* default: host name */
 	const char *endpoint_pattern; /* default "%g-%d": %g gateway, %d device, %% */
@@ -193,6 +197,13 @@ struct cfg_gateway {
 	uint32_t max_observations;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
+	/* The control socket (ctl.c): its path ("": none; default
+	 * $RUNTIME_DIRECTORY/gatewayd.sock, else CFG_DEFAULT_CONTROL_SOCKET),
+	 * permission bits and group (when has_control_group). */
+	const char *control_socket;
+	uint32_t control_mode;
+	bool has_control_group;
+	gid_t control_gid;
 };
 
 struct cfg {

@@ -96,6 +96,10 @@ struct gwd_device {
 	struct gw_timer retire_timer;
 	void (*retire_done)(struct gwd_device *d, void *ud);
 	void *retire_ud;
+	/* What the control socket shows (gatewayctl device, metrics). */
+	struct device_counters ctr;
+	int down_cause;           /* negative errno of the last failure */
+	uint64_t last_reading_ms; /* clock_now_ms of the last value; 0: none yet */
 };
 
 enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE };
@@ -155,6 +159,36 @@ static void values_changed(struct gwd_device *d, const struct lwm_path *p)
 bool device_is_down(const struct gwd_device *d)
 {
 	return d->down;
+}
+
+bool device_is_started(const struct gwd_device *d)
+{
+	return d->started;
+}
+
+int device_down_cause(const struct gwd_device *d)
+{
+	return d->down_cause;
+}
+
+const char *device_adapter_name(const struct gwd_device *d)
+{
+	return loader_name(d->adapter);
+}
+
+const struct cfg_device *device_config(const struct gwd_device *d)
+{
+	return d->cfg;
+}
+
+const struct device_counters *device_counters(const struct gwd_device *d)
+{
+	return &d->ctr;
+}
+
+uint64_t device_last_reading_ms(const struct gwd_device *d)
+{
+	return d->last_reading_ms;
 }
 
 static void ready_timeout(struct gw_timer *t, void *ud);
@@ -243,6 +277,10 @@ static void note_success(struct gwd_device *d)
 static void note_failure(struct gwd_device *d, int err)
 {
 	d->failures++;
+	d->ctr.errors++;
+	if (err == -ETIMEDOUT)
+		d->ctr.timeouts++;
+	d->down_cause = err;
 	health_failure(&d->health); /* reports again after Reset Error Code */
 	if (!d->down && !d->adapter_judges && d->failures >= DEVICE_DOWN_AFTER) {
 		mark_down(d, true);
@@ -256,6 +294,8 @@ void device_set_state(struct gwd_device *d, enum gwd_device_state state, int cau
 	bool down = state == GWD_STATE_DOWN;
 
 	d->adapter_judges = true;
+	if (down)
+		d->down_cause = cause < 0 ? cause : -EIO;
 	if (down == d->down)
 		return;
 	mark_down(d, down);
@@ -333,6 +373,7 @@ static void apply_value(struct gwd_device *d, struct gw_point *pt, const struct 
 		return;
 	}
 	pt->warned = false;
+	d->last_reading_ms = clock_now_ms();
 	health_fresh(&d->health, (size_t)(pt - d->points), clock_now_ms());
 	if (r == 1)
 		values_changed(d, &pt->path); /* observers */
@@ -451,8 +492,13 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 	struct gwd_device *d = op->dev;
 
 	d->ops_in_flight--;
+	/* Failures that are not the device's (a refusal) count as errors
+	 * here; note_failure counts those that are. */
+	if (status < 0 && status != -ECANCELED && !(op->kind == OP_READ || is_device_failure(status)))
+		d->ctr.errors++;
 	switch (op->kind) {
 	case OP_WRITE:
+		d->ctr.writes++;
 		if (status == 0) {
 			note_success(d);
 			/* Write-through: the server reads back what it wrote until
@@ -469,6 +515,7 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 		batch_done_one(op->batch, status);
 		break;
 	case OP_EXECUTE:
+		d->ctr.executes++;
 		if (status == 0)
 			note_success(d);
 		else if (is_device_failure(status))
@@ -478,6 +525,7 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 	case OP_READ: {
 		struct gw_point *pt = &d->points[op->point];
 		pt->read_pending = false;
+		d->ctr.reads++;
 		if (status == 0 && v) {
 			note_success(d);
 			apply_value(d, pt, v);
@@ -1432,6 +1480,30 @@ static void reboot_due(struct gw_timer *t, void *ud)
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].next_poll_ms = now;
 	schedule_poll(d);
+}
+
+void device_prefetch(const struct gwd_device *d, int stage)
+{
+	/* Each stage loads what the previous one brought into the cache. */
+	if (stage == 0) {
+		__builtin_prefetch(d->cfg);
+		__builtin_prefetch(d->clients);
+		__builtin_prefetch(&d->last_reading_ms);
+	} else {
+		__builtin_prefetch(d->cfg->name);
+		__builtin_prefetch(d->cfg->servers);
+		if (d->n_clients)
+			lwm_client_prefetch(d->clients[0]);
+	}
+}
+
+int device_restart(struct gwd_device *d)
+{
+	if (!d->started || !d->reboot_timer.q)
+		return -ENOTCONN;
+	/* As Execute /3/0/4 does: from a timer, after the caller's answer. */
+	log_notice(device_name(d), "restart requested through the control socket");
+	return gw_timer_arm(&d->reboot_timer, clock_now_ms());
 }
 
 static void ready_timeout(struct gw_timer *t, void *ud)

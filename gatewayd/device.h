@@ -56,6 +56,30 @@ struct lwm_client *device_client_at(struct gwd_device *d, size_t i);
 struct lwm_model *device_model(struct gwd_device *d);
 bool device_is_down(const struct gwd_device *d);
 
+/* Read-only state for the control socket (ctl.c). */
+struct device_counters {
+	uint64_t reads;    /* reads completed (values or failures) */
+	uint64_t writes;   /* writes completed */
+	uint64_t executes; /* executes completed */
+	uint64_t errors;   /* failed operations of any kind */
+	uint64_t timeouts; /* of those, timed out */
+};
+bool device_is_started(const struct gwd_device *d);
+/* Negative errno of the failure that last counted against the device (0:
+ * none): the cause shown while it is down. */
+int device_down_cause(const struct gwd_device *d);
+const char *device_adapter_name(const struct gwd_device *d);
+const struct cfg_device *device_config(const struct gwd_device *d); /* borrowed */
+const struct device_counters *device_counters(const struct gwd_device *d);
+/* clock_now_ms of the last value that reached the model; 0: none yet. */
+uint64_t device_last_reading_ms(const struct gwd_device *d);
+/* Walking thousands of devices (gatewayctl devices): bring what stage 0,
+ * then stage 1 of a device reads into the cache, a few devices ahead. */
+void device_prefetch(const struct gwd_device *d, int stage);
+/* Restart the device alone, as Execute /3/0/4 Reboot does: its adapter
+ * state and registrations, from a timer.  -ENOTCONN when not started. */
+int device_restart(struct gwd_device *d);
+
 /* Host services (see struct gwd_host). */
 void device_report(struct gwd_device *d, gwd_channel_t ch, const struct gwd_value *v);
 void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err);

@@ -1079,6 +1079,21 @@ size_t gateway_registered_count(const struct gateway *gw)
 	return lwm_engine_registered_count(gw->engine);
 }
 
+/* NULL for a slot whose device is being removed (a reload or gatewayctl): callers
+ * skip it. */
+struct gwd_device *gateway_device_at(const struct gateway *gw, size_t i)
+{
+	return i < gw->n_devices ? gw->devices[i].dev : NULL;
+}
+
+struct gwd_device *gateway_find_device(const struct gateway *gw, const char *name)
+{
+	for (size_t i = 0; i < gw->n_devices; i++)
+		if (gw->devices[i].dev && strcmp(device_name(gw->devices[i].dev), name) == 0)
+			return gw->devices[i].dev;
+	return NULL;
+}
+
 const struct cfg *gateway_config(const struct gateway *gw)
 {
 	return GW_CFG(gw);

@@ -85,4 +85,11 @@ int gateway_reload(struct gateway *gw, struct gateway_reload_result *res);
 size_t gateway_device_count(const struct gateway *gw);
 size_t gateway_registered_count(const struct gateway *gw);
 
+/* Read-only views for the control socket (ctl.c); borrowed. */
+struct gwd_device;
+struct gwd_device *gateway_device_at(const struct gateway *gw, size_t i);
+/* NULL when no device has that name. */
+struct gwd_device *gateway_find_device(const struct gateway *gw, const char *name);
+const struct cfg *gateway_config(const struct gateway *gw);
+
 #endif

@@ -22,10 +22,12 @@ gatewayd_libgwdaemon_la_SOURCES = \
 	gatewayd/transform.c gatewayd/transform.h \
 	gatewayd/gateway.c gatewayd/gateway.h \
 	gatewayd/resolver.c gatewayd/resolver.h \
-	gatewayd/statefile.c gatewayd/statefile.h
-gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS)
+	gatewayd/statefile.c gatewayd/statefile.h \
+	gatewayd/ctl.c gatewayd/ctl.h
+gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS) \
+	$(JANSSON_CFLAGS)
 gatewayd_libgwdaemon_la_LIBADD = lwm2m/libgwlwm2m.la gatewayd/libgwbase.la \
-	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS) -lpthread
+	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS) $(JANSSON_LIBS) -lpthread
 
 sbin_PROGRAMS += gatewayd/gatewayd
 gatewayd_gatewayd_SOURCES = gatewayd/main.c
@@ -44,4 +46,10 @@ pkgconfig_DATA += gatewayd/gatewayd-adapter.pc
 EXTRA_DIST += gatewayd/gatewayd-adapter.pc.in
 DISTCLEANFILES += gatewayd/gatewayd-adapter.pc
 
-dist_man_MANS += gatewayd/gatewayd.8
+dist_man_MANS += gatewayd/gatewayd.8 gatewayd/gatewayctl.8
+
+# gatewayctl: the control socket's client (gatewayctl(8)).
+sbin_PROGRAMS += gatewayd/gatewayctl
+gatewayd_gatewayctl_SOURCES = gatewayd/gatewayctl.c
+gatewayd_gatewayctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+gatewayd_gatewayctl_LDADD = $(JANSSON_LIBS)

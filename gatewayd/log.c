@@ -2,6 +2,7 @@
 
 #include "clock.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,22 @@
 
 static int max_level = LOG_INFO;
 static bool to_journal;
+
+/* Per-device levels (gatewayctl log-level LEVEL NAME): a short table, set on
+ * the loop thread and read by any thread under its lock.  Looked at only
+ * while it holds something, and only for a message above the global level
+ * or from a device with an entry. */
+#define LOG_DEVICE_LEVELS 64
+
+struct device_level {
+	char name[64];
+	int level;
+};
+
+static struct device_level dev_levels[LOG_DEVICE_LEVELS];
+static int n_dev_levels;   /* read without the lock: only a hint */
+static int max_dev_level = -1; /* the highest of dev_levels */
+static pthread_mutex_t levels_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Rate limit: the same message (its text and device) at most once per
  * window; what was held back is counted and said with the next one.  A
@@ -96,6 +113,64 @@ int log_get_level(void)
 	return max_level;
 }
 
+int log_set_device_level(const char *device, int max_priority)
+{
+	int r = 0, i;
+
+	if (strlen(device) >= sizeof(dev_levels[0].name))
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&levels_lock);
+	for (i = 0; i < n_dev_levels; i++)
+		if (strcmp(dev_levels[i].name, device) == 0)
+			break;
+	if (max_priority < 0) {
+		if (i < n_dev_levels) {
+			dev_levels[i] = dev_levels[n_dev_levels - 1];
+			__atomic_store_n(&n_dev_levels, n_dev_levels - 1, __ATOMIC_RELAXED);
+		}
+	} else if (i < n_dev_levels) {
+		dev_levels[i].level = max_priority;
+	} else if (n_dev_levels < LOG_DEVICE_LEVELS) {
+		snprintf(dev_levels[i].name, sizeof(dev_levels[i].name), "%s", device);
+		dev_levels[i].level = max_priority;
+		__atomic_store_n(&n_dev_levels, n_dev_levels + 1, __ATOMIC_RELAXED);
+	} else {
+		r = -ENOSPC;
+	}
+	{
+		int max = -1;
+		for (i = 0; i < n_dev_levels; i++)
+			if (dev_levels[i].level > max)
+				max = dev_levels[i].level;
+		__atomic_store_n(&max_dev_level, max, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&levels_lock);
+	return r;
+}
+
+int log_get_device_level(const char *device)
+{
+	int level = -1;
+
+	pthread_mutex_lock(&levels_lock);
+	for (int i = 0; i < n_dev_levels; i++)
+		if (strcmp(dev_levels[i].name, device) == 0)
+			level = dev_levels[i].level;
+	pthread_mutex_unlock(&levels_lock);
+	return level;
+}
+
+/* The level in force for a message of this device. */
+static bool level_passes(int priority, const char *device)
+{
+	int level;
+
+	if (!device || !__atomic_load_n(&n_dev_levels, __ATOMIC_RELAXED))
+		return priority <= max_level;
+	level = log_get_device_level(device);
+	return priority <= (level >= 0 ? level : max_level);
+}
+
 void log_vmsg(int priority, const char *device, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {"emerg", "alert", "crit", "error",
@@ -104,7 +179,9 @@ void log_vmsg(int priority, const char *device, const char *fmt, va_list ap)
 	unsigned held;
 	int len;
 
-	if (priority > max_level)
+	if (priority > max_level && priority > __atomic_load_n(&max_dev_level, __ATOMIC_RELAXED))
+		return;
+	if (!level_passes(priority, device))
 		return;
 	len = vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* Debug output is for a person watching: never held back. */

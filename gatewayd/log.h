@@ -14,6 +14,12 @@ enum log_target {
 void log_setup(enum log_target target, int max_priority);
 void log_set_level(int max_priority);
 int log_get_level(void);
+/* A device's own level, which wins over the global one for its messages
+ * (max_priority < 0: remove it).  0, -ENOSPC (64 devices have one) or
+ * -ENAMETOOLONG.  Thread-safe. */
+int log_set_device_level(const char *device, int max_priority);
+/* The device's own level, or -1 when it follows the global one. */
+int log_get_device_level(const char *device);
 
 /* device may be NULL.  Lines are "<device>: message" on stderr; under
  * journald the device also goes into the GATEWAYD_DEVICE field. */

@@ -229,6 +229,11 @@ void loop_unwatch_fd(struct gw_watch *w)
 	free(w);
 }
 
+int loop_watch_events(struct gw_watch *w, uint32_t events)
+{
+	return sd_event_source_set_io_events(w->src, events);
+}
+
 int loop_post(struct gw_loop *loop, void (*fn)(void *ud), void *ud)
 {
 	struct post_item *it = malloc(sizeof(*it));

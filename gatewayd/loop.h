@@ -28,6 +28,8 @@ int loop_watch_fd(struct gw_loop *loop, int fd, uint32_t events,
 		  void (*cb)(int fd, uint32_t revents, void *ud), void *ud,
 		  struct gw_watch **out);
 void loop_unwatch_fd(struct gw_watch *w);
+/* Change the epoll events a watch waits for. */
+int loop_watch_events(struct gw_watch *w, uint32_t events);
 
 /* Thread-safe: run fn(ud) on the loop thread soon.  0 or -ENOMEM. */
 int loop_post(struct gw_loop *loop, void (*fn)(void *ud), void *ud);

@@ -11,6 +11,7 @@
 #include "build-aux/config.h"
 #include "clock.h"
 #include "config.h"
+#include "ctl.h"
 #include "gateway.h"
 #include "host.h"
 #include "loader.h"
@@ -31,6 +32,7 @@
 struct daemon_state {
 	struct gw_loop *loop;
 	struct gateway *gw;
+	struct ctl *ctl;         /* the control socket; NULL when there is none */
 	bool stopping;
 	bool notify;             /* running under systemd with NOTIFY_SOCKET */
 	struct gw_timer status_timer;
@@ -81,29 +83,37 @@ static void stopped(void *ud)
 	loop_exit(st->loop, 0);
 }
 
+/* SIGHUP, and gatewayctl reload. */
+static int reload(void *ud)
+{
+	struct daemon_state *st = ud;
+	struct gateway_reload_result res;
+	int r;
+
+	if (st->stopping)
+		return -ECANCELED;
+	/* MONOTONIC_USEC: what Type=notify-reload (systemd 253) expects. */
+	if (st->notify)
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)clock_now_ms() * 1000ull);
+	r = gateway_reload(st->gw, &res);
+	if (st->notify && r == 0)
+		sd_notifyf(0, "READY=1\nSTATUS=reload: %zu added, %zu removed, %zu "
+			   "restarted, %zu unchanged", res.added, res.removed,
+			   res.restarted, res.unchanged);
+	else if (st->notify)
+		sd_notifyf(0, "READY=1\nSTATUS=reload failed (%s): configuration kept",
+			   r == -EINVAL ? "invalid file, see the log" : strerror(-r));
+	free(res.errors); /* they are in the log */
+	return r;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
 {
 	struct daemon_state *st = ud;
 
 	if (si->ssi_signo == SIGHUP) {
-		struct gateway_reload_result res;
-		int r;
-
-		if (st->stopping)
-			return 0;
-		/* MONOTONIC_USEC: what Type=notify-reload (systemd 253) expects. */
-		if (st->notify)
-			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-				   (unsigned long long)clock_now_ms() * 1000ull);
-		r = gateway_reload(st->gw, &res);
-		if (st->notify && r == 0)
-			sd_notifyf(0, "READY=1\nSTATUS=reload: %zu added, %zu removed, %zu "
-				   "restarted, %zu unchanged", res.added, res.removed,
-				   res.restarted, res.unchanged);
-		else if (st->notify)
-			sd_notifyf(0, "READY=1\nSTATUS=reload failed (%s): configuration kept",
-				   r == -EINVAL ? "invalid file, see the log" : strerror(-r));
-		free(res.errors); /* they are in the log */
+		reload(st);
 		return 0;
 	}
 	if (st->stopping) {
@@ -112,6 +122,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		return 0;
 	}
 	st->stopping = true;
+	/* No requests while the devices go: restart or reload would fight it. */
+	ctl_free(st->ctl);
+	st->ctl = NULL;
 	log_info(NULL, "%s: de-registering %zu client(s)", strsignal((int)si->ssi_signo),
 		 gateway_registered_count(st->gw));
 	if (st->notify)
@@ -135,6 +148,7 @@ static void raise_fd_limit(void)
 static int run(struct cfg *cfg, struct loader_set *adapters)
 {
 	struct daemon_state st = {0};
+	uint64_t start_ms = clock_now_ms();
 	sigset_t mask;
 	size_t started;
 	int r;
@@ -175,9 +189,15 @@ static int run(struct cfg *cfg, struct loader_set *adapters)
 	gw_timer_init(&st.status_timer, loop_timers(st.loop), status_tick, &st);
 	if (st.notify)
 		gw_timer_arm(&st.status_timer, clock_now_ms() + STATUS_PERIOD_MS);
+	/* Without it the daemon still runs; ctl_new said why in the log. */
+	ctl_new(&(struct ctl_params){.cfg = &gateway_config(st.gw)->gateway, .loop = st.loop,
+				     .gw = st.gw, .start_ms = start_ms, .reload = reload,
+				     .ud = &st},
+		&st.ctl);
 
 	r = loop_run(st.loop);
 	gw_timer_disarm(&st.status_timer);
+	ctl_free(st.ctl);
 	gateway_free(st.gw);
 	loop_free(st.loop);
 	return r < 0 ? 1 : 0;

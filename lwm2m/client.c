@@ -113,6 +113,17 @@ const char *lwm_client_version(const struct lwm_client *c)
 	return c->version;
 }
 
+void lwm_client_prefetch(const struct lwm_client *c)
+{
+	__builtin_prefetch(&c->state);
+	__builtin_prefetch(&c->obs);
+}
+
+uint64_t lwm_client_last_update_ms(const struct lwm_client *c)
+{
+	return c->last_update_ms;
+}
+
 static bool is_registered(enum lwm_client_state s)
 {
 	return s == LWM_CLIENT_REGISTERED || s == LWM_CLIENT_UPDATING;
@@ -1255,6 +1266,7 @@ static void on_register_response(struct lwm_client *c, unsigned code, const coap
 		c->plain_tried = false; /* logged; a later 4.00 may try it again */
 		c->initial_done = true;
 		c->links_changed = false;
+		c->last_update_ms = clock_now_ms();
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		order_release(c); /* the next servers in the order may go */
 		arm_update(c);
@@ -1298,6 +1310,7 @@ static void on_update_response(struct lwm_client *c, unsigned code)
 	if (code == 204) {
 		c->links_changed = false;
 		c->lifetime_changed = false;
+		c->last_update_ms = clock_now_ms();
 		lwm_client_set_state(c, LWM_CLIENT_REGISTERED);
 		arm_update(c);
 		lwm_report_online(c); /* stored notifications on their observations */

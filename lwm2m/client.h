@@ -216,6 +216,14 @@ enum lwm_client_state lwm_client_state(const struct lwm_client *c);
 const char *lwm_client_location(const struct lwm_client *c);
 /* The LwM2M version the server accepted (after any 4.12 fall-back). */
 const char *lwm_client_version(const struct lwm_client *c);
+/* For the control socket: when the last Register or Update succeeded
+ * (clock_now_ms; 0: never), the observations the server holds, and the
+ * notifications stored while it could not be reached. */
+uint64_t lwm_client_last_update_ms(const struct lwm_client *c);
+size_t lwm_client_observation_count(const struct lwm_client *c);
+size_t lwm_client_stored_count(const struct lwm_client *c);
+/* Hint: those three will be asked for soon. */
+void lwm_client_prefetch(const struct lwm_client *c);
 
 /* Whether the device behind the client answers.  While unavailable, reads
  * of its own objects answer 5.03 Service Unavailable at once instead of

@@ -105,6 +105,7 @@ struct lwm_client {
 	uint16_t security_iid, server_iid;
 
 	enum lwm_client_state state;
+	uint64_t last_update_ms; /* the last Register or Update that succeeded */
 	enum lwm_pending pending;
 	uint8_t token[LWM_TOKEN_MAX];
 	size_t token_len;

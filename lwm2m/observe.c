@@ -275,6 +275,11 @@ static struct lwm_obs *find_token(struct lwm_obs_table *t, coap_bin_const_t tok)
 	return NULL;
 }
 
+size_t lwm_client_observation_count(const struct lwm_client *c)
+{
+	return c->obs ? c->obs->n : 0;
+}
+
 void lwm_observe_drop_all(struct lwm_client *c, const char *why)
 {
 	struct lwm_obs_table *t = c->obs;

@@ -599,6 +599,11 @@ static void deliver_stored(struct lwm_client *c, bool quiet)
 				     : "observation gone and Send unavailable");
 }
 
+size_t lwm_client_stored_count(const struct lwm_client *c)
+{
+	return c->report ? lwm_store_count(c->report->store) : 0;
+}
+
 void lwm_report_registered(struct lwm_client *c)
 {
 	struct lwm_report *r = c->report;

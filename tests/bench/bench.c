@@ -299,6 +299,7 @@ struct conf_opts {
 	double report_delay_s; /* sim report_delay: values hold still this long */
 	bool dtls;             /* coaps:// with a PSK per device */
 	long changed;          /* > 0: device changed - 1 has another constant */
+	const char *ctl_sock;  /* gateway.control_socket; NULL: none */
 };
 
 /* A configuration with n sim devices, one point each: constant, or with report_s a
@@ -314,10 +315,10 @@ static char *write_conf(const char *dir, long n, int port, const struct conf_opt
 	/* 0600: the DTLS runs put inline keys in it. */
 	if (!f || fchmod(fileno(f), 0600) < 0)
 		die("cannot write %s", path);
+	fprintf(f, "gateway = { name = \"b\"; control_socket = \"%s\";", o->ctl_sock ? o->ctl_sock : "");
 	if (O.rate > 0)
-		fprintf(f, "gateway = { name = \"b\"; registration_rate = %ld; };\n", O.rate);
-	else
-		fprintf(f, "gateway = { name = \"b\"; };\n");
+		fprintf(f, " registration_rate = %ld;", O.rate);
+	fprintf(f, " };\n");
 	if (o->dtls)
 		fprintf(f, "servers = ( { name = \"s\"; uri = \"coaps://127.0.0.1:%d\"; "
 			"security = \"psk\"; lifetime = 300; } );\n", port);
@@ -1185,6 +1186,111 @@ static void bench_test_server(long n)
 	h_tmpdir_remove(dir);
 }
 
+/* One request on the control socket: the time from its first byte out to its
+ * answer's newline in, in us; 0 on failure.  *answer (when not NULL) gets the line. */
+static uint64_t ctl_time(int fd, const char *req, char **answer)
+{
+	static char *buf;
+	static size_t cap;
+	size_t have = 0, len = strlen(req);
+	uint64_t t0 = mono_us();
+
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (have + 65536 > cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		if (poll(&p, 1, CMD_TIMEOUT_MS) != 1)
+			return 0;
+		n = recv(fd, buf + have, cap - have - 1, 0);
+		if (n <= 0)
+			return 0;
+		have += (size_t)n;
+		if (buf[have - 1] == '\n')
+			break;
+	}
+	buf[have] = '\0';
+	if (answer)
+		*answer = buf;
+	return mono_us() - t0;
+}
+
+/* gatewayctl devices with 10,000 registered devices: the daemon builds the whole
+ * answer on its loop thread, so this is also how long the loop is busy with it. */
+static void bench_ctl(void)
+{
+	long n = O.quick ? 500 : 10000;
+	struct figure *f = fig("ctl_devices_10k", n, "ms");
+	struct figure *st = info("ctl_status_10k", n, "ms");
+	struct figure *bytes = info("ctl_devices_bytes", n, "B");
+	char why[200];
+
+	if (!fd_limit_ok(n, why, sizeof(why))) {
+		not_measurable(f, why);
+		return;
+	}
+	for (int run = 0; run < O.runs; run++) {
+		char *dir = h_tmpdir(), *sock, *conf, *answer = NULL;
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		struct proc srv, gw;
+		int port = start_load(&srv, dir, NULL), fd;
+		double t[20];
+		uint64_t t0;
+		json_t *a;
+
+		fprintf(stderr, "bench: ctl n=%ld run %d/%d\n", n, run + 1, O.runs);
+		if (asprintf(&sock, "%s/ctl.sock", dir) < 0)
+			abort();
+		conf = write_conf(dir, n, port,
+				  &(struct conf_opts){.poll_s = 3600, .ctl_sock = sock});
+		start_daemon(&gw, dir, conf, NULL, &t0);
+		if (!wait_registered(&srv, n, CMD_TIMEOUT_MS))
+			goto next;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fprintf(stderr, "bench: cannot connect to %s\n", sock);
+			goto next;
+		}
+		/* The first answer checked: every device listed. */
+		if (!ctl_time(fd, "{\"command\":\"devices\"}\n", &answer))
+			goto next_fd;
+		a = json_loads(answer, 0, NULL);
+		if (json_array_size(json_object_get(a, "devices")) != (size_t)n) {
+			fprintf(stderr, "bench: devices listed %zu, not %ld\n",
+				json_array_size(json_object_get(a, "devices")), n);
+			json_decref(a);
+			goto next_fd;
+		}
+		json_decref(a);
+		add(bytes, (double)strlen(answer));
+		for (int i = 0; i < 20; i++)
+			t[i] = (double)ctl_time(fd, "{\"command\":\"devices\"}\n", NULL) / 1000.0;
+		qsort(t, 20, sizeof(*t), cmp_d);
+		add(f, (t[9] + t[10]) / 2);
+		for (int i = 0; i < 20; i++)
+			t[i] = (double)ctl_time(fd, "{\"command\":\"status\"}\n", NULL) / 1000.0;
+		qsort(t, 20, sizeof(*t), cmp_d);
+		add(st, (t[9] + t[10]) / 2);
+next_fd:
+		if (fd >= 0)
+			close(fd);
+next:
+		stop_daemon(&gw);
+		stop_load(&srv);
+		free(conf);
+		free(sock);
+		h_tmpdir_remove(dir);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1246,6 +1352,8 @@ int main(int argc, char **argv)
 		bench_gpio();
 	if (wanted("reload_one_of_10k"))
 		bench_reload();
+	if (wanted("ctl_devices_10k"))
+		bench_ctl();
 	if (O.test_server_n > 0)
 		bench_test_server(O.test_server_n);
 	report();

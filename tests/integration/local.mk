@@ -48,3 +48,9 @@ tests_integration_test_reload_SOURCES = tests/integration/test_reload.c \
 tests_integration_test_reload_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_reload_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_reload
+check_PROGRAMS += tests/integration/test_ctl
+tests_integration_test_ctl_SOURCES = tests/integration/test_ctl.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_ctl_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_ctl_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_ctl

@@ -8,6 +8,9 @@ EXTRA_DIST += \
 	tests/fixtures/config/good.conf \
 	tests/fixtures/config/good-profiles.inc \
 	tests/fixtures/config/minimal.conf \
+	tests/fixtures/config/good-control.conf \
+	tests/fixtures/config/bad-control.conf \
+	tests/fixtures/config/bad-control2.conf \
 	tests/fixtures/config/good-send.conf \
 	tests/fixtures/config/bad-send.conf \
 	tests/fixtures/config/good-stale.conf \

@@ -336,6 +336,48 @@ static void test_state_dir_from_systemd(void **state)
 	unsetenv("STATE_DIRECTORY");
 }
 
+/* The control socket's keys: defaults (also from $RUNTIME_DIRECTORY),
+ * values, and each error at its line. */
+static void test_control_socket(void **state)
+{
+	static const char *const diags[] = {
+		"bad-control.conf:2: gateway.control_socket: expected an absolute path or \"\", found \"run/gatewayd.sock\"",
+		"bad-control.conf:3: gateway.control_mode: expected a string of octal permission bits 0..0777, such as \"0660\", found 660",
+		"bad-control.conf:4: gateway.control_group: no such group \"no-such-group-gatewayd\"",
+		NULL,
+	};
+	static const char *const diags2[] = {
+		"bad-control2.conf:2: gateway.control_socket: path longer than 107 bytes",
+		"bad-control2.conf:3: gateway.control_mode: expected a string of octal permission bits 0..0777, such as \"0660\", found \"0999\"",
+		NULL,
+	};
+	struct cfg *cfg = load("minimal.conf", 0);
+
+	assert_string_equal(cfg->gateway.control_socket, "/run/gatewayd/gatewayd.sock");
+	assert_int_equal(cfg->gateway.control_mode, 0660);
+	assert_false(cfg->gateway.has_control_group);
+	cfg_free(cfg);
+	setenv("RUNTIME_DIRECTORY", "/run/gatewayd/plant-a", 1);
+	cfg = load("minimal.conf", 0);
+	assert_string_equal(cfg->gateway.control_socket, "/run/gatewayd/plant-a/gatewayd.sock");
+	cfg_free(cfg);
+	unsetenv("RUNTIME_DIRECTORY");
+
+	cfg = load("good-control.conf", 0);
+	assert_string_equal(cfg->gateway.control_socket, "/tmp/gatewayd-test.sock");
+	assert_int_equal(cfg->gateway.control_mode, 0640);
+	assert_true(cfg->gateway.has_control_group);
+	assert_int_equal(cfg->gateway.control_gid, 0);
+	cfg_free(cfg);
+
+	cfg = load("bad-control.conf", -EINVAL);
+	assert_diags(cfg, diags);
+	cfg_free(cfg);
+	cfg = load("bad-control2.conf", -EINVAL);
+	assert_diags(cfg, diags2);
+	cfg_free(cfg);
+}
+
 static void test_minimal_defaults(void **state)
 {
 	struct cfg *cfg = load("minimal.conf", 0);
@@ -1222,6 +1264,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_control_socket),
 		cmocka_unit_test(test_state_dir_from_systemd),
 		cmocka_unit_test(test_example_loads),
 		cmocka_unit_test(test_send_and_storing),

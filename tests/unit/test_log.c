@@ -103,12 +103,47 @@ static void level_filters(void **state)
 	assert_null(strstr(take(), "quiet"));
 }
 
+/* A device's own level wins over the global one, both ways, for its lines
+ * only; removing it brings the global one back. */
+static void device_levels(void **state)
+{
+	const char *t;
+
+	take();
+	log_set_level(LOG_WARNING);
+	assert_int_equal(log_set_device_level("a", LOG_DEBUG), 0);
+	assert_int_equal(log_set_device_level("q", LOG_ERR), 0);
+	assert_int_equal(log_get_device_level("a"), LOG_DEBUG);
+	assert_int_equal(log_get_device_level("b"), -1);
+	/* Removing a device that has no level of its own touches no other. */
+	assert_int_equal(log_set_device_level("nobody", -1), 0);
+	assert_int_equal(log_get_device_level("q"), LOG_ERR);
+	log_debug("a", "a-debug");
+	log_info("b", "b-info");
+	log_warn("q", "q-warning");
+	log_err("q", "q-err");
+	log_info(NULL, "global-info");
+	t = take();
+	assert_non_null(strstr(t, "a: a-debug"));
+	assert_null(strstr(t, "b-info"));
+	assert_null(strstr(t, "q-warning"));
+	assert_non_null(strstr(t, "q: q-err"));
+	assert_null(strstr(t, "global-info"));
+	assert_int_equal(log_set_device_level("a", -1), 0);
+	assert_int_equal(log_get_device_level("a"), -1);
+	log_debug("a", "a-debug-again");
+	assert_null(strstr(take(), "a-debug-again"));
+	assert_int_equal(log_set_device_level("q", -1), 0);
+	log_set_level(LOG_DEBUG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(repeats_are_held_back_and_counted),
 		cmocka_unit_test(debug_is_never_held_back),
 		cmocka_unit_test(level_filters),
+		cmocka_unit_test(device_levels),
 	};
 	return cmocka_run_group_tests_name("log", tests, setup, teardown);
 }
