@@ -412,7 +412,7 @@ int lwm_model_read(struct lwm_model *m, const struct lwm_path *p,
 		if (e->path.len < 3 || e->value.type == LWM_T_NONE || !(e->def->ops & LWM_OP_R))
 			continue;
 		if (count == m->out_cap) {
-			size_t cap = m->out_cap ? m->out_cap * 2 : 32;
+			size_t cap = m->out_cap ? m->out_cap * 2 : 4;
 			struct lwm_record *r = realloc(m->out, cap * sizeof(*r));
 			if (!r)
 				return -ENOMEM;
@@ -575,7 +575,7 @@ int lwm_model_records(struct lwm_model *m, const struct lwm_path *p,
 		if (e->path.len < 3 || e->value.type == LWM_T_NONE)
 			continue;
 		if (count == m->out_cap) {
-			size_t cap = m->out_cap ? m->out_cap * 2 : 32;
+			size_t cap = m->out_cap ? m->out_cap * 2 : 4;
 			struct lwm_record *r = realloc(m->out, cap * sizeof(*r));
 			if (!r)
 				return -ENOMEM;

@@ -4,7 +4,11 @@
  * rounded up to 8 so the next header is aligned.  An entry never wraps: when
  * it does not fit before the end of the arena it goes to the start and the
  * reader skips the gap (wrap_at).  Entries dropped by hqmax from the middle
- * are marked dead and reclaimed when they reach the head. */
+ * are marked dead and reclaimed when they reach the head.
+ *
+ * The arena starts as small as its first entry needs and doubles up to
+ * max_bytes: every device has a store, and most hold an entry or two (a Send
+ * awaiting its answer), not max_bytes' worth. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@ struct entry_hdr {
 
 struct lwm_store {
 	uint8_t *buf;       /* NULL while empty */
+	size_t size;        /* of buf: grows up to cap */
 	size_t cap;         /* max_bytes */
 	uint32_t max_count;
 	size_t head, tail;  /* oldest entry; where the next one goes */
@@ -72,7 +77,7 @@ static void remove_head(struct lwm_store *s)
 	s->used -= h->size;
 	s->head += h->size;
 	if (s->wrap_at && s->head == s->wrap_at) {
-		s->used -= s->cap - s->wrap_at;
+		s->used -= s->size - s->wrap_at;
 		s->head = 0;
 		s->wrap_at = 0;
 	}
@@ -80,6 +85,7 @@ static void remove_head(struct lwm_store *s)
 		/* Drained: give the arena back until the next time. */
 		free(s->buf);
 		s->buf = NULL;
+		s->size = 0;
 		s->head = s->tail = s->wrap_at = s->used = 0;
 	}
 }
@@ -103,14 +109,57 @@ void lwm_store_drop_oldest(struct lwm_store *s)
 static long place(const struct lwm_store *s, size_t size)
 {
 	if (s->entries == 0)
-		return size <= s->cap ? 0 : -1;
+		return size <= s->size ? 0 : -1;
 	if (s->tail > s->head) {
-		if (s->cap - s->tail >= size)
+		if (s->size - s->tail >= size)
 			return (long)s->tail;
 		return s->head >= size ? 0 : -1;
 	}
 	/* Wrapped (tail <= head): the room is between them. */
 	return s->head - s->tail >= size ? (long)s->tail : -1;
+}
+
+/* A larger arena holding the entries in order from its start (the bytes of
+ * records rebased), room for one more of size bytes; false when already at
+ * cap or out of memory. */
+static bool grow(struct lwm_store *s, size_t size)
+{
+	size_t want = s->size ? s->size * 2 : 256, off = s->head, w = 0;
+	uint8_t *nb;
+
+	if (s->size >= s->cap)
+		return false;
+	while (want < s->used + size)
+		want *= 2;
+	if (want > s->cap)
+		want = s->cap;
+	nb = malloc(want);
+	if (!nb)
+		return false;
+	for (size_t left = s->entries; left--;) {
+		struct entry_hdr *h = at(s, off);
+		struct lwm_record *r = (struct lwm_record *)(void *)(nb + w + sizeof(*h));
+
+		memcpy(nb + w, h, h->size);
+		/* Records' bytes live in the entry: point them at the copy. */
+		for (uint32_t i = 0; i < h->n; i++)
+			if (r[i].value.type == LWM_T_STRING || r[i].value.type == LWM_T_OPAQUE ||
+			    r[i].value.type == LWM_T_CORELNK)
+				r[i].value.v.bytes.ptr = nb + w + (r[i].value.v.bytes.ptr -
+								   (const uint8_t *)h);
+		w += h->size;
+		off += h->size;
+		if (s->wrap_at && off == s->wrap_at)
+			off = 0;
+	}
+	free(s->buf);
+	s->buf = nb;
+	s->size = want;
+	s->head = 0;
+	s->tail = w;
+	s->wrap_at = 0;
+	s->used = w;
+	return true;
 }
 
 void lwm_store_set_limits(struct lwm_store *s, uint32_t max_count, uint32_t max_bytes)
@@ -163,13 +212,6 @@ int lwm_store_push(struct lwm_store *s, uint64_t key, uint32_t hqmax, int64_t ti
 		s->dropped++;
 		return -E2BIG;
 	}
-	if (!s->buf) {
-		s->buf = malloc(s->cap);
-		if (!s->buf) {
-			s->dropped++;
-			return -ENOMEM;
-		}
-	}
 	/* hqmax first: it names which entry goes. */
 	if (hqmax) {
 		size_t oldest = 0;
@@ -188,24 +230,23 @@ int lwm_store_push(struct lwm_store *s, uint64_t key, uint32_t hqmax, int64_t ti
 	while ((pos = place(s, size)) < 0) {
 		bool had_live = s->live > 0;
 		skip_dead(s);
-		if (had_live && place(s, size) < 0) {
+		if (place(s, size) >= 0 || grow(s, size))
+			continue;
+		if (!s->buf) {
+			/* Empty, and not even the first arena could be had. */
+			s->dropped++;
+			return -ENOMEM;
+		}
+		if (had_live) {
 			lwm_store_drop_oldest(s);
 			dropped++;
-		}
-		if (!s->buf) {
-			/* Drained to nothing: the arena went with it. */
-			s->buf = malloc(s->cap);
-			if (!s->buf) {
-				s->dropped++;
-				return -ENOMEM;
-			}
 		}
 	}
 	off = (size_t)pos;
 	if (s->entries && off == 0 && s->tail != 0) {
 		/* Wrap: the gap at the end counts as used until the reader passes. */
 		s->wrap_at = s->tail;
-		s->used += s->cap - s->tail;
+		s->used += s->size - s->tail;
 	}
 	h = at(s, off);
 	*h = (struct entry_hdr){.size = (uint32_t)size, .n = (uint32_t)n, .key = key,

@@ -31,7 +31,8 @@
  *                             notifications_raw (bench-raw-notifier's), notifications_bare
  *                             (libcoap's), other, acked, cpu_us (this process's CPU time
  *                             in the window) and sample (one of gatewayd's, in hex)
- *   stats ID                  counters: "stats"
+ *   stats ID                  counters: "stats" (register, deregister, send: the POST /dp
+ *                             it answered 2.04, ...)
  *   quit
  */
 #include <arpa/inet.h>
@@ -90,7 +91,7 @@ static struct {
 	size_t n_active;
 	uint64_t *reach_us; /* reach_us[k]: when k endpoints were first registered */
 	size_t reach_cap;
-	uint64_t n_register, n_update, n_deregister, n_bad;
+	uint64_t n_register, n_update, n_deregister, n_bad, n_send;
 	uint64_t n_register_dup, dup_delay_max_us; /* retransmitted Registers */
 	/* The one synchronous request in flight (reads, observe set-up). */
 	uint32_t cur_seq;
@@ -281,6 +282,13 @@ static void on_rd(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req
 	char loc[16];
 	long idx;
 
+	if (n == 1 && len[0] == 2 && memcmp(seg[0], "dp", 2) == 0 &&
+	    code == COAP_REQUEST_CODE_POST) {
+		/* A Send: counted, its payload not looked at. */
+		S.n_send++;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
+		return;
+	}
 	if (n < 1 || len[0] != 2 || memcmp(seg[0], "rd", 2) != 0 || n > 2) {
 		S.n_bad++;
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
@@ -688,10 +696,11 @@ static void print_stats(const char *id)
 	       "\"register\":%" PRIu64 ",\"update\":%" PRIu64 ",\"deregister\":%" PRIu64
 	       ",\"bad\":%" PRIu64 ",\"notify\":%" PRIu64 ",\"observed\":%" PRIu64
 	       ",\"not_observed\":%" PRIu64 ",\"observe_failed\":%" PRIu64 ",\"udp_drops\":%lu"
-	       ",\"register_dup\":%" PRIu64 ",\"dup_delay_max_us\":%" PRIu64 "}\n",
+	       ",\"register_dup\":%" PRIu64 ",\"dup_delay_max_us\":%" PRIu64
+	       ",\"send\":%" PRIu64 "}\n",
 	       id, S.n_active, S.n_regs, S.n_register, S.n_update, S.n_deregister, S.n_bad,
 	       S.n_notify, S.n_observed, S.n_not_observed, S.n_obs_failed, drops, S.n_register_dup,
-	       S.dup_delay_max_us);
+	       S.dup_delay_max_us, S.n_send);
 }
 
 /* A pending "wait" command; checked after every turn of the loop. */

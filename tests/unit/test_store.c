@@ -2,7 +2,10 @@
  * oldest-first order, drop counting, the arena's wrap-around, and the
  * timed SenML encoders that deliver what it kept. */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -296,6 +299,75 @@ static void storing_defaults_to_on(void **state)
 	timerq_fini(&timers);
 }
 
+/* Every device has a store (and one more for its Sends in flight): one small
+ * entry must not cost the whole max_bytes (it took 64 KiB per Sending
+ * device, issue 15). */
+static void small_entries_small_arena(void **state)
+{
+	struct mallinfo2 m0, m1;
+	struct lwm_store *s;
+	struct lwm_record r = num(3303, 21.5);
+	void *volatile probe; /* volatile: the compiler may not drop the pair */
+
+	/* Only where the heap is glibc's own (not under ASan or valgrind). */
+	m0 = mallinfo2();
+	probe = malloc(64 * 1024);
+	m1 = mallinfo2();
+	free(probe);
+	if (m1.uordblks < m0.uordblks + 64 * 1024) {
+		skip();
+		return;
+	}
+	s = lwm_store_new(256, 64 * 1024);
+	m0 = mallinfo2();
+	assert_int_equal(lwm_store_push(s, 1, 0, 1000, &r, 1), 0);
+	m1 = mallinfo2();
+	assert_true(m1.uordblks - m0.uordblks < 1024);
+	pop_expect(s, 1, 1000, 21.5);
+	lwm_store_free(s);
+}
+
+/* The arena grows while entries wrap around it: they keep their order, and
+ * their strings (which live in the entries) move with them. */
+static void growing_keeps_order_and_bytes(void **state)
+{
+	struct lwm_store *s = lwm_store_new(1000, 8192);
+	char want[64][48];
+	int first = 0, next = 0;
+
+	for (int round = 0; round < 40; round++) {
+		for (int k = 0; k < 2; k++, next++) {
+			struct lwm_record r;
+
+			snprintf(want[next % 64], sizeof(want[0]), "value %d %.*s", next, next % 30,
+				 "abcdefghijklmnopqrstuvwxyz0123456789");
+			r = text(want[next % 64]);
+			assert_int_equal(lwm_store_push(s, (uint64_t)next, 0, next, &r, 1), 0);
+		}
+		if (round % 3 != 2) {
+			struct lwm_store_entry e;
+
+			assert_true(lwm_store_peek(s, &e));
+			assert_int_equal(e.key, first);
+			lwm_store_pop(s);
+			first++;
+		}
+	}
+	assert_int_equal(lwm_store_count(s), next - first);
+	for (int i = first; i < next; i++) {
+		struct lwm_store_entry e;
+
+		assert_true(lwm_store_peek(s, &e));
+		assert_int_equal(e.key, i);
+		assert_int_equal(e.recs[0].value.v.bytes.len, strlen(want[i % 64]));
+		assert_memory_equal(e.recs[0].value.v.bytes.ptr, want[i % 64],
+				    e.recs[0].value.v.bytes.len);
+		lwm_store_pop(s);
+	}
+	assert_int_equal(lwm_store_count(s), 0);
+	lwm_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +382,8 @@ int main(void)
 		cmocka_unit_test(timed_senml_cbor),
 		cmocka_unit_test(timed_without_a_set_clock),
 		cmocka_unit_test(storing_defaults_to_on),
+		cmocka_unit_test(small_entries_small_arena),
+		cmocka_unit_test(growing_keeps_order_and_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
