@@ -144,6 +144,20 @@ static void reload(struct env *e, const char *want_status)
 	}
 }
 
+/* The daemon has taken the server's answer to dev's Register in (the server's
+ * "register" event comes before that): only then is there a registration to end.
+ * A device retired while its Register is still unanswered sends no De-register. */
+static void registered(struct env *e, const char *dev)
+{
+	char *line = h_strf("%s: registered with", dev);
+
+	if (!h_wait_file_contains(e->log, line, H_TIMEOUT_MS)) {
+		h_dump_file(e->log);
+		fail_msg("%s never registered", dev);
+	}
+	free(line);
+}
+
 static void expect_event(struct proc *srv, const char *event, const char *ep)
 {
 	json_t *ev = h_wait_event(srv, event, "ep", ep, H_TIMEOUT_MS);
@@ -197,6 +211,8 @@ static void add_remove_change_keep_others_untouched(void **state)
 	expect_event(&e.a, "register", "r-keep");
 	expect_event(&e.a, "register", "r-gone");
 	expect_event(&e.a, "register", "r-chg");
+	registered(&e, "gone");
+	registered(&e, "chg");
 	obs = h_request(&e.a, H_TIMEOUT_MS, "observe r-keep /3303/0/5700 text");
 	assert_non_null(obs);
 	assert_true(json_is_true(json_object_get(obs, "observing")));
@@ -308,6 +324,8 @@ static void changed_server_or_profile_restarts_only_its_devices(void **state)
 	assert_non_null(ev);
 	assert_int_equal(json_integer_value(json_object_get(ev, "lt")), 300);
 	json_decref(ev);
+	registered(&e, "b1");
+	registered(&e, "a2");
 
 	/* Server b's lifetime: b1 registers again with it, a1 and a2 stay. */
 	write_conf(&e, 120, "1.5", devs);
