@@ -415,12 +415,41 @@ static void cmd_plan(struct ctl *c, struct obuf *b, json_t *req)
 	ob_jstr(b, device_name(d));
 	ob_puts(b, ",\"adapter\":");
 	ob_jstr(b, device_adapter_name(d));
-	ob_puts(b, ",\"adapter_plan\":null,\"note\":");
 	{
-		char note[160];
-		snprintf(note, sizeof(note), "adapter %s has no read plan to show; the points "
-			 "below are what gatewayd polls", device_adapter_name(d));
-		ob_jstr(b, note);
+		char text[8192], note[160];
+		int n = device_describe_plan(d, text, sizeof(text));
+
+		if (n >= 0) {
+			/* One string per line; a plan cut at the buffer says so. */
+			const char *p = text;
+
+			ob_puts(b, ",\"adapter_plan\":[");
+			for (bool first = true; *p; first = false) {
+				size_t l = strcspn(p, "\n");
+				char line[256];
+
+				snprintf(line, sizeof(line), "%.*s", (int)l, p);
+				if (!first)
+					ob_put(b, ",", 1);
+				ob_jstr(b, line);
+				p += l + (p[l] == '\n');
+			}
+			ob_puts(b, "]");
+			if ((size_t)n >= sizeof(text))
+				snprintf(note, sizeof(note), "the plan is cut at %zu bytes", sizeof(text));
+			else
+				note[0] = '\0';
+		} else {
+			ob_puts(b, ",\"adapter_plan\":null");
+			snprintf(note, sizeof(note), "adapter %s has no read plan to show (%s); the "
+				 "points below are what gatewayd polls", device_adapter_name(d),
+				 n == -ENOTSUP ? "it does not describe one" : strerror(-n));
+		}
+		ob_puts(b, ",\"note\":");
+		if (note[0])
+			ob_jstr(b, note);
+		else
+			ob_puts(b, "null");
 	}
 	ob_puts(b, ",\"points\":[");
 	for (size_t i = 0; i < dc->n_points; i++) {

@@ -176,6 +176,13 @@ const char *device_adapter_name(const struct gwd_device *d)
 	return loader_name(d->adapter);
 }
 
+int device_describe_plan(const struct gwd_device *d, char *buf, size_t len)
+{
+	if (!d->ops->describe_plan)
+		return -ENOTSUP;
+	return d->ops->describe_plan(d->actx, buf, len);
+}
+
 const struct cfg_device *device_config(const struct gwd_device *d)
 {
 	return d->cfg;

@@ -69,6 +69,9 @@ bool device_is_started(const struct gwd_device *d);
  * none): the cause shown while it is down. */
 int device_down_cause(const struct gwd_device *d);
 const char *device_adapter_name(const struct gwd_device *d);
+/* The adapter's own account of how it reads the device (ABI 1.4 describe_plan):
+ * the length it wanted, -ENOTSUP when the adapter has none, or its negative errno. */
+int device_describe_plan(const struct gwd_device *d, char *buf, size_t len);
 const struct cfg_device *device_config(const struct gwd_device *d); /* borrowed */
 const struct device_counters *device_counters(const struct gwd_device *d);
 /* clock_now_ms of the last value that reached the model; 0: none yet. */

@@ -615,6 +615,38 @@ static void log_plan(struct mb_dev *d, const char *why)
 		     d->n_pt == 1 ? "" : "s", d->plan.n_req ? line : "(none)");
 }
 
+/* gatewayctl plan: one line per request of a poll cycle, with the points it holds,
+ * then the points that are never read (executes). */
+static int mb_describe_plan(void *device_ctx, char *buf, size_t len)
+{
+	struct mb_dev *d = device_ctx;
+	size_t n = 0;
+
+#define PUT(...) (n += (size_t)snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__))
+	if (!d->planned)
+		return -EAGAIN;
+	if (len)
+		buf[0] = '\0';
+	for (size_t r = 0; r < d->plan.n_req; r++) {
+		char one[64];
+		bool first = true;
+
+		mb_req_format(&d->plan.req[r], one, sizeof(one));
+		PUT("%s:", one);
+		for (size_t i = 0; i < d->n_pt; i++)
+			if (d->plan.point_req[i] == r) {
+				PUT("%s%s", first ? " " : ", ", d->pt[i].name);
+				first = false;
+			}
+		PUT("\n");
+	}
+	for (size_t i = 0; i < d->n_pt; i++)
+		if (d->plan.point_req[i] == MB_PLAN_UNREAD)
+			PUT("never read: %s\n", d->pt[i].name);
+#undef PUT
+	return (int)n;
+}
+
 static int plan_device(struct mb_dev *d)
 {
 	int r;
@@ -1282,6 +1314,7 @@ static const struct gwd_adapter_ops mb_ops = {
 	.read = mb_read,
 	.write = mb_write,
 	.execute = mb_execute,
+	.describe_plan = mb_describe_plan,
 };
 
 GWD_ADAPTER_DEFINE("modbus", "0.1.0", &mb_ops);

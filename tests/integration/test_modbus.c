@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -27,7 +30,7 @@ struct env {
 static struct env *E;
 
 static const char config_tmpl[] =
-	"gateway = { name = \"mb\"; };\n"
+	"gateway = { name = \"mb\"; control_socket = \"%s/ctl.sock\"; };\n"
 	"servers = ( { name = \"test\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
 	"buses = (\n"
 	"  { name = \"plc\"; adapter = \"modbus\"; host = \"127.0.0.1\"; port = %d; },\n"
@@ -152,7 +155,7 @@ static int group_setup(void **state)
 	E->port = h_start_server(&E->srv, E->dir);
 	if (E->port <= 0)
 		return -1;
-	if (asprintf(&tmpl, config_tmpl, E->tcp_port, E->pty) < 0)
+	if (asprintf(&tmpl, config_tmpl, E->dir, E->tcp_port, E->pty) < 0)
 		return -1;
 	E->config = h_write_config(E->dir, "gatewayd.conf", tmpl, E->port);
 	free(tmpl);
@@ -309,6 +312,54 @@ static void plan_is_batched(void **state)
 	 * reboot coil is never read. */
 	log_has("plan: 4 requests per cycle for 6 points: FC1 unit 1 0-0, FC3 unit 1 0-3, "
 		"FC3 unit 1 50-50, FC4 unit 1 10-11");
+}
+
+/* One request on the control socket; the answer, parsed. */
+static json_t *ctl_request(const char *line)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char buf[16384];
+	size_t n = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	json_t *ans;
+
+	assert_true(fd >= 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/ctl.sock", E->dir);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	while (!memchr(buf, '\n', n)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		assert_int_equal(poll(&p, 1, H_TIMEOUT_MS), 1);
+		r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(ans);
+	return ans;
+}
+
+/* gatewayctl plan shows the adapter's own plan (ABI 1.4 describe_plan): the requests
+ * of one cycle with the points each holds, and the point never read. */
+static void plan_is_shown_by_gatewayctl(void **state)
+{
+	json_t *ans = ctl_request("{\"command\":\"plan\",\"name\":\"pm\"}\n");
+	json_t *plan = json_object_get(ans, "adapter_plan");
+	const char *want[] = {"FC1 unit 1 0-0: ", "FC3 unit 1 0-3: ", "FC3 unit 1 50-50: ",
+			      "FC4 unit 1 10-11: ", "never read: "};
+
+	assert_true(json_is_true(json_object_get(ans, "ok")));
+	assert_true(json_is_array(plan));
+	assert_int_equal(json_array_size(plan), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(strncmp(json_string_value(json_array_get(plan, i)), want[i],
+					 strlen(want[i])), 0);
+	assert_true(json_is_null(json_object_get(ans, "note")));
+	json_decref(ans);
 }
 
 /* Item 3: Reboot mapped by the profile to a coil: the Execute writes it. */
@@ -526,6 +577,7 @@ int main(void)
 		cmocka_unit_test(tcp_reads_every_type),
 		cmocka_unit_test(lwm2m_writes_reach_the_registers),
 		cmocka_unit_test(plan_is_batched),
+		cmocka_unit_test(plan_is_shown_by_gatewayctl),
 		cmocka_unit_test(reboot_writes_the_declared_coil),
 		cmocka_unit_test(one_connection_per_endpoint),
 		cmocka_unit_test(identification_fills_object_3),

@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 #define GWD_ADAPTER_ABI_MAJOR 1
-#define GWD_ADAPTER_ABI_MINOR 3
+#define GWD_ADAPTER_ABI_MINOR 4
 
 /* Name of the one data symbol an adapter exports. */
 #define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
@@ -410,6 +410,15 @@ struct gwd_adapter_ops {
 	int (*fw_close)(void *device_ctx, struct gwd_op *op);
 	int (*fw_apply)(void *device_ctx, struct gwd_op *op);
 	void (*fw_abort)(void *device_ctx);
+
+	/* ---- ABI 1.4 ---- */
+
+	/* Optional (NULL, and absent from adapters built before 1.4): how the adapter
+	 * reads this device, for `gatewayctl plan`, e.g. the requests of one Modbus poll
+	 * cycle.  Plain text, one line per request or step, written into buf (len bytes,
+	 * owned by the caller) and NUL-terminated, cut at len - 1.  Returns the length it
+	 * wanted, or a negative errno (-EAGAIN: no plan yet).  Loop thread; no I/O. */
+	int (*describe_plan)(void *device_ctx, char *buf, size_t len);
 };
 
 /* ---- the exported descriptor -------------------------------------------- */
