@@ -76,8 +76,20 @@ int lwm_dtls_poll_probe(void)
 	return fd;
 }
 
+/* What was held for another session is stale: GnuTLS reads a held datagram in the
+ * call that asked, so a different session asking means it never will (and that
+ * session's memory may since have been reused by this one). */
+static void drop_stale(gnutls_transport_ptr_t ptr)
+{
+	if (held.owner && held.owner != ptr) {
+		held.owner = NULL;
+		held.len = 0;
+	}
+}
+
 static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
+	drop_stale(ptr);
 	if (held.owner == ptr && held.len) {
 		size_t n = held.len < len ? held.len : len; /* a datagram: the rest is cut */
 
@@ -100,6 +112,7 @@ static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 	/* libcoap's sessions are non-blocking: GnuTLS asks with ms 0, and libcoap's
 	 * function ignores ms as well. */
 	(void)ms;
+	drop_stale(ptr);
 	if (held.owner == ptr && held.len)
 		return 1;
 	n = coap_pull(ptr, held.data, sizeof(held.data));
