@@ -63,6 +63,11 @@ static int host_watch_fd(int fd, uint32_t events, void (*cb)(int, uint32_t, void
 	return loop_watch_fd(bound_loop, fd, events, cb, ud, (struct gw_watch **)out);
 }
 
+static int host_watch_set_events(struct gwd_watch *w, uint32_t events)
+{
+	return loop_watch_events((struct gw_watch *)w, events);
+}
+
 static void host_unwatch_fd(struct gwd_watch *w)
 {
 	loop_unwatch_fd((struct gw_watch *)w);
@@ -196,6 +201,7 @@ static const struct gwd_host table = {
 	.set_state = device_set_state,
 	.state_dir = device_state_dir,
 	.propose_device = host_propose_device,
+	.watch_set_events = host_watch_set_events,
 };
 
 const struct gwd_host *host_table(void)

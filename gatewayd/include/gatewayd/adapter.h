@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 #define GWD_ADAPTER_ABI_MAJOR 1
-#define GWD_ADAPTER_ABI_MINOR 4
+#define GWD_ADAPTER_ABI_MINOR 5
 
 /* Name of the one data symbol an adapter exports. */
 #define GWD_ADAPTER_SYMBOL "gwd_adapter_descriptor"
@@ -139,12 +139,58 @@ enum gwd_device_state {
 	GWD_STATE_DOWN = 1,
 };
 
-/* Firmware image description passed to fw_open (declared for later use). */
+/* The package being delivered, passed to fw_open and fw_recover.  The host
+ * fills it; every pointer is borrowed until the update ends (fw_apply or
+ * fw_recover completed, or fw_abort returned).  The members after `version`
+ * exist from ABI 1.5 on (the host only calls the fw_* ops of adapters built
+ * against 1.5 or later, so an adapter never sees a shorter struct). */
 struct gwd_fw_info {
-	uint64_t size;        /* total size in bytes, 0 when not known yet */
-	const char *name;     /* package name from /5/0/6, may be NULL; borrowed */
-	const char *version;  /* package version from /5/0/7, may be NULL; borrowed */
+	uint64_t size;        /* total size in bytes; always known from 1.5 on */
+	const char *name;     /* package name (/5/0/6), may be NULL */
+	const char *version;  /* package version (/5/0/7), may be NULL */
+	/* ---- ABI 1.5 ---- */
+	const char *path;     /* the whole, verified package in the host's spool
+			       * file (read-only): for transports that want a
+			       * file rather than fw_write chunks */
+	const uint8_t *sha256; /* its SHA-256 digest, 32 bytes */
+	/* The package's format as the host recognised it: GWD_FW_FMT_*. */
+	uint32_t format;
+	/* Where the image proper starts inside the package, and its length
+	 * (the whole package for GWD_FW_FMT_RAW). */
+	uint64_t image_offset, image_size;
 };
+
+/* Package formats (struct gwd_fw_info.format). */
+#define GWD_FW_FMT_RAW 0     /* opaque bytes: size (and a configured digest) only */
+#define GWD_FW_FMT_MCUBOOT 1 /* an MCUboot image: header, image, TLVs with SHA-256 */
+
+/* What a device's firmware delivery can do (ABI 1.5, ops->fw_caps).  The
+ * host zeroes it and sets size to sizeof as it built it; the adapter fills
+ * the members it knows that lie inside size. */
+struct gwd_fw_caps {
+	uint32_t size;
+	uint32_t chunk_size;  /* bytes per fw_write the device wants (0: 4096);
+			       * every write but the last has exactly this many */
+	uint64_t max_size;    /* largest package it takes (0: no limit of its own) */
+	uint32_t apply_timeout_ms; /* longest fw_apply may take, reboot included
+				    * (0: the host's default, 300 s) */
+	uint32_t flags;       /* GWD_FW_CAP_* */
+};
+/* fw_apply learns the version the device runs afterwards and reports it with
+ * set_identity(GWD_ID_FIRMWARE) before completing. */
+#define GWD_FW_CAP_REPORTS_VERSION 0x1
+/* The device takes only GWD_FW_FMT_MCUBOOT packages. */
+#define GWD_FW_CAP_MCUBOOT_ONLY 0x2
+
+/* Completion status of the fw_* ops, and what the host makes of it in the
+ * device's Object 5 Update Result (/5/0/5):
+ *   0            success (1 after fw_apply)
+ *   -ENOSPC      2  not enough flash / storage on the device
+ *   -ENOMEM      3  out of RAM on the device
+ *   -EBADMSG     5  integrity check failed (CRC, digest, signature)
+ *   -ENOTSUP     6  unsupported package type
+ *   -ECANCELED   10 cancelled (fw_abort)
+ *   -EIO, -ETIMEDOUT, -EPROTO, any other: 8  firmware update failed */
 
 /* One adapter key of a proposed device (ABI 1.3).  key and a GWD_V_STRING
  * value are copied.  GWD_V_STRING must be NUL-free UTF-8; GWD_V_BYTES and
@@ -231,7 +277,9 @@ struct gwd_host {
 	/* Finish an asynchronous op.  status 0 or negative errno; v is the
 	 * value read (read ops) or NULL.  Each op is completed exactly once. */
 	void (*complete)(struct gwd_op *op, int status, const struct gwd_value *v);
-	/* Firmware delivery progress, 0..100 (declared for later use). */
+	/* Firmware delivery progress of the phase in progress (ABI 1.5 gives it
+	 * a meaning: the adapter may report fw_apply's progress, 0..100; the
+	 * host reports fw_write's itself). */
 	void (*fw_progress)(struct gwd_device *dev, unsigned percent);
 	/* The device's configured name; borrowed for the device's lifetime.
 	 * May be NULL in a host that does not provide it: check first. */
@@ -276,6 +324,12 @@ struct gwd_host {
 	 * devices: try again from a timer), -ESHUTDOWN (stopping),
 	 * -ENOSYS (a host that cannot make devices, e.g. gatewayd -t). */
 	int (*propose_device)(const struct gwd_device_proposal *p);
+
+	/* ---- ABI 1.5 ---- */
+
+	/* Change the events an fd watch waits for (e.g. sd-bus asks for
+	 * EPOLLOUT only while it has something to write).  0 or -errno. */
+	int (*watch_set_events)(struct gwd_watch *w, uint32_t events);
 };
 
 /* Is this member of struct gwd_host inside the host's table?  A host older than the
@@ -402,8 +456,26 @@ struct gwd_adapter_ops {
 		       struct gwd_op *op);
 
 	/* Firmware delivery to the field device (optional: NULL when the adapter
-	 * cannot update its devices).  The image arrives in order via fw_write;
-	 * fw_close says it is complete (verify it); fw_apply installs it. */
+	 * cannot update its devices).  Declared in 1.0 but given their meaning
+	 * in 1.5: the host calls them only for adapters built against 1.5 or
+	 * later that also provide fw_caps.  One update per device at a time,
+	 * one op in flight at a time, in this order:
+	 *   fw_open   prepare the device (enter its loader, erase a slot...);
+	 *   fw_write  the package's bytes in order, offset from 0, chunks of
+	 *             caps.chunk_size (data borrowed for the call: copy what
+	 *             is needed after it returns);
+	 *   fw_close  everything was written: the device verifies it;
+	 *   fw_apply  install and run it; complete once the device runs the
+	 *             new image (after its reboot) or has failed to.
+	 * Each returns 0 and completes op later (host->complete, status as in
+	 * the table above), or returns a negative errno now.  The device's
+	 * polling is the adapter's business: pause it while the device cannot
+	 * answer, and report nothing wrong about a device that is rebooting.
+	 * fw_abort cancels the update: the adapter completes the op in flight
+	 * (if any) with -ECANCELED before returning, as device_stop does,
+	 * returns the device to normal service where it can, and hears
+	 * nothing more of that update.  device_stop during an update implies
+	 * fw_abort. */
 	int (*fw_open)(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op);
 	int (*fw_write)(void *device_ctx, uint64_t offset, const void *data, size_t len,
 			struct gwd_op *op);
@@ -419,6 +491,22 @@ struct gwd_adapter_ops {
 	 * owned by the caller) and NUL-terminated, cut at len - 1.  Returns the length it
 	 * wanted, or a negative errno (-EAGAIN: no plan yet).  Loop thread; no I/O. */
 	int (*describe_plan)(void *device_ctx, char *buf, size_t len);
+
+	/* ---- ABI 1.5 ---- */
+
+	/* Can this device be updated, and how?  Called after channel_new, on
+	 * the loop thread, no I/O.  0 with caps filled; -ENOTSUP: not this
+	 * device (e.g. no firmware transport in its profile).  NULL or
+	 * -ENOTSUP: the device gets no Object 5 unless a command hook is
+	 * configured for it. */
+	int (*fw_caps)(void *device_ctx, struct gwd_fw_caps *caps);
+	/* Optional.  The daemon stopped while this device was applying info's
+	 * package: find out how that ended (e.g. read the version it runs).
+	 * Completes op with 0 when the device runs the package, or a status
+	 * of the table above; it may wait for the device to come back.  NULL:
+	 * the host compares the version the adapter reports (set_identity)
+	 * with info->version, and judges a failure after the apply timeout. */
+	int (*fw_recover)(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op);
 };
 
 /* ---- the exported descriptor -------------------------------------------- */
