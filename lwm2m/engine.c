@@ -179,6 +179,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					  "reset by server", "TLS failure", "ICMP error",
 					  "bad response", "TLS layer failure"};
 
+	if (c && c->forgetting)
+		return; /* what a shutdown dropped on purpose (client.c) */
 	/* A failed notification ends its observation (observe.c). */
 	if (c && sent && (lwm_observe_nack(c, sent, reason) || lwm_send_nack(c, sent, reason)))
 		return;
