@@ -28,6 +28,11 @@ struct ble_reading {
 	double value;     /* in the unit the name documents */
 };
 
+/* An out array this long is never cut short: the longest advert (254 bytes
+ * of extended-advertising service data) holds at most 126 BTHome objects.
+ * With a smaller max, readings past max are left out (not an error). */
+#define BLE_READINGS_MAX 128
+
 /* Decoders return the number of readings written to out (at most max), or
  * a negative errno: -EBADMSG (malformed, truncated), -ENOTSUP (a version or
  * variant this decoder does not know), -EALREADY (a duplicate packet: same
@@ -50,12 +55,26 @@ int ble_decode_bthome(const uint8_t *data, size_t len, const uint8_t *key,
 		      struct ble_bthome_state *st, const uint8_t mac[6],
 		      struct ble_reading *out, size_t max);
 
+/* The BTHome device information byte (the first byte of the service data),
+ * e.g. for the adapter to spare a trigger-based device (one that only
+ * advertises when something happens) the silence timeout.  Returns 0,
+ * -EBADMSG (no data) or -ENOTSUP (not version 2; info is filled anyway). */
+struct ble_bthome_info {
+	uint8_t version;    /* bits 5-7: 2 for BTHome v2 */
+	bool encrypted;     /* bit 0 */
+	bool mac_included;  /* bit 1: the device's MAC follows (reversed) */
+	bool trigger_based; /* bit 2: irregular adverts, on events only */
+};
+int ble_bthome_info(const uint8_t *data, size_t len, struct ble_bthome_info *info);
+
 /* Xiaomi LYWSD03MMC custom firmwares on service data 0x181A: atc1441
  * (13 bytes) and pvvx (15 bytes); the length tells them apart. */
 int ble_decode_atc_pvvx(const uint8_t *data, size_t len, struct ble_reading *out, size_t max);
 
 /* RuuviTag manufacturer data (company id 0x0499 already stripped): data
- * formats 5 (RAWv2) and 6, and newer ones the decoder documents. */
+ * formats 5 (RAWv2), 6 (Ruuvi Air, Bluetooth 4) and E1 (Ruuvi Air,
+ * extended advertising).  A field at its "not available" value yields no
+ * reading. */
 int ble_decode_ruuvi(const uint8_t *data, size_t len, struct ble_reading *out, size_t max);
 
 /* The generic decoder: one value at a byte offset of service data or
