@@ -38,7 +38,9 @@ struct ble_reading {
  * variant this decoder does not know), -EALREADY (a duplicate packet: same
  * packet id / counter as the last one, nothing new), -EACCES (encryption:
  * wrong key, bad MIC, replayed counter, or plaintext from a device that has
- * a key). */
+ * a key; also an encrypted advert from a device that has none), -EINVAL
+ * (the caller's: an encrypted advert and no mac; a generic field of an
+ * unknown type).  A negative return leaves st as it was. */
 
 /* BTHome v2 (service data 0xFCD2).  key: the device's 16-byte bind key, or
  * NULL when it has none.  st: per-device state kept by the caller between
