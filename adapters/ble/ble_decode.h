@@ -92,6 +92,10 @@ struct ble_gen_field {
 	bool big_endian;
 	double scale, add;     /* value = raw * scale + add */
 };
+/* A type by its config name: "u8" "s8" "u16" "s16" "u24" "s24" "u32" "s32"
+ * "f32"; 0 or -EINVAL. */
+int ble_gen_type_parse(const char *s, enum ble_gen_type *t);
+
 /* One reading per field whose bytes are all present; a field past the
  * end is skipped (not an error); returns the count. */
 int ble_decode_generic(const uint8_t *data, size_t len, const struct ble_gen_field *fields,

@@ -823,6 +823,41 @@ static void t_generic(void **state)
 	assert_int_equal(ble_decode_generic(NULL, 0, f, N(f), r, N(r)), 0);
 }
 
+static void t_generic_type_names(void **state)
+{
+	static const char *const names[] = {"u8",  "s8",  "u16", "s16", "u24",
+					    "s24", "u32", "s32", "f32"};
+	static const uint8_t d[] = {0x80, 0x00, 0x00, 0x00};
+	enum ble_gen_type t;
+
+	(void)state;
+	for (size_t i = 0; i < N(names); i++) {
+		struct ble_gen_field f = {"x", 0, BLE_GEN_U8, true, 1, 0};
+		struct ble_reading r[1];
+		int n;
+
+		assert_int_equal(ble_gen_type_parse(names[i], &f.type), 0);
+		n = ble_decode_generic(d, sizeof(d), &f, 1, r, 1);
+		assert_int_equal(n, 1);
+		/* 0x80 first, MSB first: the width and signedness show */
+		if (i == 0)
+			assert_true(r[0].value == 128);
+		if (i == 1)
+			assert_true(r[0].value == -128);
+		if (i == 2)
+			assert_true(r[0].value == 0x8000);
+		if (i == 5)
+			assert_true(r[0].value == -0x800000);
+		if (i == 7)
+			assert_true(r[0].value == -2147483648.0);
+		if (i == 8)
+			assert_true(r[0].value == 0.0); /* -0.0f */
+	}
+	assert_int_equal(ble_gen_type_parse("uint16", &t), -EINVAL);
+	assert_int_equal(ble_gen_type_parse("", &t), -EINVAL);
+	assert_int_equal(ble_gen_type_parse(NULL, &t), -EINVAL);
+}
+
 static void t_generic_bad_type(void **state)
 {
 	static const uint8_t d[] = {1, 2, 3, 4};
@@ -857,6 +892,7 @@ int main(void)
 		cmocka_unit_test(t_ruuvi_e1),
 		cmocka_unit_test(t_ruuvi_malformed),
 		cmocka_unit_test(t_generic),
+		cmocka_unit_test(t_generic_type_names),
 		cmocka_unit_test(t_generic_bad_type),
 	};
 
