@@ -1,0 +1,21 @@
+# adapters/ble/: the Bluetooth LE adapter (issue 12).
+
+# --- advert decoders --------------------------------------------------------
+# Pure functions (no BlueZ, no D-Bus, no allocation) in a convenience
+# library that the adapter module links and the unit tests link alone.
+noinst_LTLIBRARIES += adapters/ble/libbledecode.la
+adapters_ble_libbledecode_la_SOURCES = adapters/ble/ble_decode.h \
+	adapters/ble/decode_util.c adapters/ble/decode_util.h \
+	adapters/ble/decode_bthome.c adapters/ble/decode_pvvx.c \
+	adapters/ble/decode_ruuvi.c adapters/ble/decode_generic.c
+adapters_ble_libbledecode_la_CFLAGS = $(AM_CFLAGS) $(NETTLE_CFLAGS)
+adapters_ble_libbledecode_la_LIBADD = $(NETTLE_LIBS) -lm
+
+check_PROGRAMS += tests/unit/test_ble_decode
+tests_unit_test_ble_decode_SOURCES = tests/unit/test_ble_decode.c
+tests_unit_test_ble_decode_CFLAGS = $(TEST_CFLAGS) $(NETTLE_CFLAGS)
+tests_unit_test_ble_decode_LDADD = adapters/ble/libbledecode.la $(NETTLE_LIBS) $(TEST_LIBS) -lm
+TESTS += tests/unit/test_ble_decode
+
+EXTRA_DIST += adapters/ble/README.md
+# --- end of advert decoders -------------------------------------------------
