@@ -31,6 +31,9 @@ struct fw_hook_params {
 	 * or NULL when the device has no such key.  May be NULL. */
 	const char *(*lookup)(void *lookup_ud, const char *key);
 	void *lookup_ud;
+	/* Appended by the implementation: how long a program told to stop
+	 * (SIGTERM, on timeout or cancel) has before SIGKILL.  0: 5 s. */
+	uint32_t kill_grace_ms;
 };
 
 struct fw_hook_ops {
@@ -48,7 +51,10 @@ struct fw_hook_ops {
 int fw_hook_start(struct gw_loop *loop, const struct fw_hook_params *p,
 		  const struct fw_hook_ops *ops, void *ud, struct fw_hook **out);
 /* Kill the program (SIGTERM, SIGKILL after a grace period, reaped by the
- * loop); done() is not called. */
+ * loop); done() is not called.  Also safe from inside progress() and
+ * version(); a no-op from inside done().  Cancel a hook before freeing its
+ * loop: a program still running when the loop is freed is killed (SIGKILL)
+ * and reaped then, its done() never called, and *h freed. */
 void fw_hook_cancel(struct fw_hook *h);
 
 #endif
