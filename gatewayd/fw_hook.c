@@ -38,6 +38,8 @@
 /* A line longer than this is not interpreted (stdout) or logged cut. */
 #define LINE_MAX_LEN 1024
 #define VERSION_MAX_LEN 255
+/* How much of an overlong line the log shows. */
+#define LOG_CUT 200
 /* What one wake-up reads from a pipe: a chatty program cannot hold the
  * loop for long. */
 #define READ_CHUNK 4096
@@ -279,7 +281,7 @@ static void line_end(struct fw_hook *h, int which)
 		/* An overlong stdout line is not interpreted: its end could
 		 * otherwise pass for a line of its own. */
 		log_msg(which == SRC_ERR ? LOG_INFO : LOG_DEBUG, h->device,
-			"firmware command: %s... (line of %zu bytes cut)", lb->b,
+			"firmware command: %.*s... (line of %zu bytes cut)", LOG_CUT, lb->b,
 			lb->len + lb->dropped);
 	} else if (which == SRC_OUT) {
 		stdout_line(h, lb->b);
