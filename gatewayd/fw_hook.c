@@ -440,6 +440,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
+int fw_hook_pid(const struct fw_hook *h)
+{
+	return (int)h->pid;
+}
+
 void fw_hook_cancel(struct fw_hook *h)
 {
 	if (!h || h->cancelled || h->finished)

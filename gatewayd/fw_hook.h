@@ -50,6 +50,8 @@ struct fw_hook_ops {
  * fork failure: nothing will be called). */
 int fw_hook_start(struct gw_loop *loop, const struct fw_hook_params *p,
 		  const struct fw_hook_ops *ops, void *ud, struct fw_hook **out);
+/* The program's PID (its process group's ID too), for logs and tests. */
+int fw_hook_pid(const struct fw_hook *h);
 /* Kill the program (SIGTERM, SIGKILL after a grace period, reaped by the
  * loop); done() is not called.  Also safe from inside progress() and
  * version(); a no-op from inside done().  Cancel a hook before freeing its

@@ -95,11 +95,34 @@ static int setup(void **state)
 	return mkdtemp(e->dir) ? 0 : -1;
 }
 
+static char *slurp(const struct env *e, const char *name);
+
+/* A test that failed may leave what it started: stopped by PID (the
+ * scripts write theirs). */
+static void stop_leftovers(const struct env *e)
+{
+	static const char *const files[] = {"pid", "pid1", "pid2", "child.pid"};
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *s = slurp(e, files[i]);
+		pid_t pid = s ? (pid_t)atoi(s) : 0;
+		int fd = pid > 0 ? (int)pidfd_open(pid, 0) : -1;
+
+		if (fd < 0)
+			continue;
+		pidfd_send_signal(fd, SIGKILL, NULL, 0);
+		close(fd);
+		waitpid(pid, NULL, WNOHANG); /* when it was ours */
+	}
+}
+
 static int teardown(void **state)
 {
 	struct env *e = *state;
 
 	loop_free(e->loop);
+	stop_leftovers(e);
 	nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	free(e);
 	return 0;
@@ -227,6 +250,8 @@ static bool gone(pid_t pid)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	r = poll(&pfd, 1, DEADLINE_MS);
+	if (r != 1)
+		pidfd_send_signal(fd, SIGKILL, NULL, 0); /* the test failed; stop it */
 	close(fd);
 	return r == 1;
 }
@@ -270,8 +295,10 @@ static void progress_and_version_lines(void **state)
 	       "echo 'version 2.1.0 '\n"
 	       "echo 'version '\n"
 	       "echo 'warning on stderr' >&2\n"
-	       "printf '%02000d progress 77\\n' 0\n"
-	       "printf '%02000d version 9\\n' 0\n"
+	       /* overlong: 1,024 bytes (the limit), then what looks like a
+	        * line of its own */
+	       "printf '%01024dprogress 77\\n' 0\n"
+	       "printf '%04000d version 9\\n' 0\n"
 	       "echo progress 100\n"
 	       "printf 'version 2.1.1'\n");
 	p = params(e, "@S@flash.sh", cmd, sizeof(cmd));
@@ -302,7 +329,54 @@ static void progress_and_version_lines(void **state)
 	assert_non_null(strstr(log, "meter-1: firmware command: warning on stderr\n"));
 	assert_non_null(strstr(log, "meter-1: firmware command: not a progress line\n"));
 	assert_non_null(strstr(log, "meter-1: firmware command: progress 101\n"));
-	assert_non_null(strstr(log, "(line of 2012 bytes cut)"));
+	assert_non_null(strstr(log, "(line of 1035 bytes cut)"));
+}
+
+struct order {
+	struct result r;
+	int version_after_done;
+};
+
+static void order_version(void *ud, const char *v)
+{
+	struct order *o = ud;
+
+	o->version_after_done += o->r.done_calls;
+	on_version(&o->r, v);
+}
+
+static void order_done(void *ud, int status)
+{
+	on_done(&((struct order *)ud)->r, status);
+}
+
+/* What the program writes just before it exits (many reads' worth, then
+ * its version) is all read before done(). */
+static void last_lines_come_before_done(void **state)
+{
+	static const struct fw_hook_ops order_ops = {NULL, order_version, order_done};
+	struct env *e = *state;
+	struct fw_hook_params p;
+	struct order o = {0};
+	struct fw_hook *h = NULL;
+	char cmd[256];
+
+	script(e, "burst.sh",
+	       "i=0; while [ $i -lt 600 ]; do\n"
+	       "  echo 'writing block ......................................................'\n"
+	       "  i=$((i + 1))\n"
+	       "done\n"
+	       "echo version 7.7\n");
+	p = params(e, "@S@burst.sh", cmd, sizeof(cmd));
+	assert_int_equal(fw_hook_start(e->loop, &p, &order_ops, &o, &h), 0);
+	/* The loop runs only once the program has ended: all it wrote
+	 * (under a pipe's 64 KiB) waits in the pipe when the exit is seen. */
+	assert_true(gone(fw_hook_pid(h)));
+	assert_true(run_until(e, &o.r.done_calls, 1));
+	assert_int_equal(o.r.status, 0);
+	assert_int_equal(o.r.nversion, 1);
+	assert_string_equal(o.r.version[0], "7.7");
+	assert_int_equal(o.version_after_done, 0);
 }
 
 /* ---- exit status --------------------------------------------------------- */
@@ -522,14 +596,13 @@ static const char *lookup(void *ud, const char *key)
 
 /* Words as documented (quotes, backslash, substitutions never split), the
  * environment (ours, the daemon's own variables withheld), stdin
- * /dev/null, no signal blocked, no fd of the daemon's inherited. */
+ * /dev/null, no fd of the daemon's inherited. */
 static void substitutions_and_environment(void **state)
 {
 	struct env *e = *state;
 	struct fw_hook_params p;
 	struct result r = {0};
 	char cmd[512], expect[2048];
-	sigset_t mask, old;
 	int leak, fd;
 
 	script(e, "args.sh",
@@ -537,7 +610,6 @@ static void substitutions_and_environment(void **state)
 	       "env | grep '^GATEWAYD_' | sort > @DIR@/env\n"
 	       "echo \"notify=${NOTIFY_SOCKET-unset}\" > @DIR@/misc\n"
 	       "readlink /proc/$$/fd/0 >> @DIR@/misc\n"
-	       "grep '^SigBlk' /proc/$$/status >> @DIR@/misc\n"
 	       "for fd in 3 4 5 6 7 8 9 $LEAK; do\n"
 	       "  [ -e /proc/$$/fd/$fd ] && echo \"open $fd\" >> @DIR@/misc\n"
 	       "done\n"
@@ -549,7 +621,7 @@ static void substitutions_and_environment(void **state)
 	p.lookup = lookup;
 	p.timeout_ms = 0; /* the default */
 	/* What the daemon has: a variable of its own, systemd's, an fd
-	 * without O_CLOEXEC, SIGTERM blocked. */
+	 * without O_CLOEXEC. */
 	fd = open("/dev/null", O_RDONLY);
 	assert_true(fd >= 0);
 	leak = fcntl(fd, F_DUPFD, 100);
@@ -559,11 +631,7 @@ static void substitutions_and_environment(void **state)
 	setenv("LEAK", expect, 1);
 	setenv("GATEWAYD_STALE", "1", 1);
 	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, &old);
 	assert_int_equal(run_hook(e, &p, &r), 0);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	unsetenv("GATEWAYD_STALE");
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("LEAK");
@@ -599,8 +667,41 @@ static void substitutions_and_environment(void **state)
 			    "GATEWAYD_TIMEOUT_MS=600000\n");
 	assert_string_equal(slurp(e, "misc"),
 			    "notify=unset\n"
-			    "/dev/null\n"
-			    "SigBlk:\t0000000000000000\n");
+			    "/dev/null\n");
+}
+
+/* The daemon blocks SIGTERM (for sd-event) and may ignore SIGPIPE: the
+ * program starts with no signal blocked or ignored.  Looked at by grep
+ * itself, run without a shell (a shell would clear its mask on its own). */
+static void signals_unblocked_for_the_program(void **state)
+{
+	static const char *const cmds[] = {
+		"grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status",
+		/* Signals 1..31; glibc's posix_spawn itself leaves its two
+		 * internal ones (32, 33) ignored. */
+		"grep -qE '^SigIgn:[[:space:]]*[0-9a-f]{8}[08]0000000$' /proc/self/status",
+	};
+	struct env *e = *state;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigset_t mask, old;
+	size_t i;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct fw_hook_params p;
+		struct result r = {0};
+		char cmd[256];
+
+		p = params(e, cmds[i], cmd, sizeof(cmd));
+		print_message("%s\n", cmds[i]);
+		assert_int_equal(run_hook(e, &p, &r), 0);
+	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Unknown package name and version: empty words, variables unset. */
@@ -677,6 +778,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(progress_and_version_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(last_lines_come_before_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(exit_status_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(timeout_terminates, setup, teardown),
 		cmocka_unit_test_setup_teardown(timeout_kills_after_grace, setup, teardown),
@@ -685,6 +787,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cancel_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(loop_freed_under_running_programs, setup, teardown),
 		cmocka_unit_test_setup_teardown(substitutions_and_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(signals_unblocked_for_the_program, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_package_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_command_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(command_not_found, setup, teardown),
