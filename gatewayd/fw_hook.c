@@ -4,9 +4,11 @@
  * a process with adapter threads, and an exec failure comes back as
  * fw_hook_start's error), in a process group of its own so that a timeout
  * or a cancel also stops what a script started.  Its exit is watched with
- * a pidfd on the loop and reaped with a non-blocking waitid: SIGCHLD is
- * neither blocked nor handled, so this does not interfere with sd-event
- * or with anybody else's children.
+ * a pidfd on the loop (polled on a timer where pidfds do not exist) and
+ * reaped with a non-blocking waitid of its PID: SIGCHLD is neither blocked
+ * nor handled, so this does not interfere with sd-event or with anybody
+ * else's children (it must not be SIG_IGN, which would reap them all:
+ * gatewayd leaves it at its default).
  *
  * Every sd-event source of a hook is floating (the event owns it) with a
  * destroy callback: the hook lives as long as one of its sources does.  So
@@ -376,30 +378,34 @@ static void log_exit(struct fw_hook *h, const siginfo_t *si, bool known)
 			si->si_status, strsignal(si->si_status));
 }
 
-static int on_child(sd_event_source *s, int fd, uint32_t revents, void *ud)
+/* The program may have ended: false when it has not (h untouched), true
+ * when it was reaped and the hook wound up (only its child source, being
+ * dispatched, keeps h until the callback returns). */
+static bool child_event(struct fw_hook *h)
 {
-	struct fw_hook *h = ((struct hook_src *)ud)->h;
 	siginfo_t si;
 	bool known = true;
 	int status, i, n;
 
-	/* The program is a zombie now, so its group ID cannot be reused yet:
-	 * what it left behind after a timeout or cancel goes too. */
-	if (h->killing)
-		kill(-h->pid, SIGKILL);
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG) < 0) {
+	if (waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
 		if (errno == EINTR)
-			return 0;
+			return false;
 		known = false; /* ECHILD: reaped by somebody else */
 	} else if (si.si_pid == 0) {
-		return 0; /* not yet */
+		return false; /* not yet */
 	}
+	/* A zombie until reaped, so its group ID cannot be reused yet: what
+	 * it left behind after a timeout or cancel goes too. */
+	if (h->killing && known)
+		kill(-h->pid, SIGKILL);
+	if (known)
+		waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG);
 	h->reaped = true;
 	log_exit(h, &si, known);
 	if (h->cancelled) {
 		drop_all(h);
-		return 0;
+		return true;
 	}
 	/* What it wrote last ("version X" just before exiting) comes before
 	 * done(); bounded, in case something it left keeps writing. */
@@ -411,7 +417,7 @@ static int on_child(sd_event_source *s, int fd, uint32_t revents, void *ud)
 			line_end(h, i);
 	if (h->cancelled) { /* by progress() or version() just now */
 		drop_all(h);
-		return 0;
+		return true;
 	}
 	if (h->timed_out)
 		status = -ETIMEDOUT;
@@ -420,6 +426,27 @@ static int on_child(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	h->finished = true;
 	h->ops.done(h->ud, status);
 	drop_all(h);
+	return true;
+}
+
+static int on_child(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	child_event(((struct hook_src *)ud)->h);
+	return 0;
+}
+
+/* Without pidfds (Linux before 5.3; valgrind 3.19 does not know the
+ * call), the exit is looked for every CHILD_POLL_MS instead. */
+#define CHILD_POLL_MS 100
+
+static int on_child_poll(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct fw_hook *h = ((struct hook_src *)ud)->h;
+
+	if (!child_event(h)) {
+		sd_event_source_set_time(s, usec + CHILD_POLL_MS * 1000u);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	}
 	return 0;
 }
 
@@ -868,18 +895,24 @@ int fw_hook_start(struct gw_loop *loop, const struct fw_hook_params *p,
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
 	pidfd = (int)pidfd_open(h->pid, 0);
-	if (pidfd < 0) {
+	if (pidfd >= 0) {
+		r = sd_event_add_io(h->ev, &s, pidfd, EPOLLIN, on_child, &h->src[SRC_CHILD]);
+		if (r < 0)
+			close(pidfd);
+		else
+			sd_event_source_set_io_fd_own(s, 1);
+	} else if (errno == ENOSYS) {
+		uint64_t now = 0;
+
+		sd_event_now(h->ev, CLOCK_MONOTONIC, &now);
+		r = sd_event_add_time(h->ev, &s, CLOCK_MONOTONIC, now + CHILD_POLL_MS * 1000u,
+				      1000, on_child_poll, &h->src[SRC_CHILD]);
+	} else {
 		r = -errno;
-		log_err(p->device_name, "firmware command: pidfd_open: %s (Linux 5.3 or later "
-			"needed)", strerror(-r));
-		goto fail;
+		log_err(p->device_name, "firmware command: pidfd_open: %s", strerror(-r));
 	}
-	r = sd_event_add_io(h->ev, &s, pidfd, EPOLLIN, on_child, &h->src[SRC_CHILD]);
-	if (r < 0) {
-		close(pidfd);
+	if (r < 0)
 		goto fail;
-	}
-	sd_event_source_set_io_fd_own(s, 1);
 	r = own_src(h, SRC_CHILD, s);
 	if (r < 0)
 		goto fail;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,11 +110,14 @@ static void stop_leftovers(const struct env *e)
 		pid_t pid = s ? (pid_t)atoi(s) : 0;
 		int fd = pid > 0 ? (int)pidfd_open(pid, 0) : -1;
 
-		if (fd < 0)
-			continue;
-		pidfd_send_signal(fd, SIGKILL, NULL, 0);
-		close(fd);
-		waitpid(pid, NULL, WNOHANG); /* when it was ours */
+		if (fd >= 0) {
+			pidfd_send_signal(fd, SIGKILL, NULL, 0);
+			close(fd);
+		} else if (pid > 0 && errno == ENOSYS) {
+			kill(pid, SIGKILL);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, WNOHANG); /* when it was ours */
 	}
 }
 
@@ -238,13 +242,41 @@ static bool run_until_reaped(struct env *e, pid_t pid)
 	return true;
 }
 
-/* A process that is not our child (a script's own child) has ended:
- * waits on its pidfd, with the deadline. */
+/* Under valgrind (3.19 knows no pidfd_open; it also turns posix_spawn's
+ * vfork into a fork, so an exec failure shows as exit code 127). */
+static bool under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p && strstr(p, "vgpreload");
+}
+
+/* pid, a child of ours, has ended (not reaped): a blocking wait, with the
+ * deadline as an alarm (its default action ends the test, as a failure). */
+static bool child_exited(pid_t pid)
+{
+	siginfo_t si;
+	int r;
+
+	alarm(DEADLINE_MS / 1000);
+	r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
+	alarm(0);
+	return r == 0;
+}
+
+/* pid has ended: a child of ours, or one of a script's own (the test is a
+ * subreaper: main), which is ours once the script is gone.  Waits on its
+ * pidfd with the deadline; reaps it when it is ours. */
 static bool gone(pid_t pid)
 {
 	struct pollfd pfd;
 	int fd = (int)pidfd_open(pid, 0), r;
 
+	if (fd < 0 && errno == ENOSYS) {
+		r = child_exited(pid);
+		waitpid(pid, NULL, WNOHANG);
+		return r;
+	}
 	if (fd < 0)
 		return errno == ESRCH;
 	pfd.fd = fd;
@@ -371,7 +403,7 @@ static void last_lines_come_before_done(void **state)
 	assert_int_equal(fw_hook_start(e->loop, &p, &order_ops, &o, &h), 0);
 	/* The loop runs only once the program has ended: all it wrote
 	 * (under a pipe's 64 KiB) waits in the pipe when the exit is seen. */
-	assert_true(gone(fw_hook_pid(h)));
+	assert_true(child_exited(fw_hook_pid(h)));
 	assert_true(run_until(e, &o.r.done_calls, 1));
 	assert_int_equal(o.r.status, 0);
 	assert_int_equal(o.r.nversion, 1);
@@ -759,6 +791,10 @@ static void command_not_found(void **state)
 	FILE *f;
 
 	p = params(e, "/nonexistent-dir/flasher %f", cmd, sizeof(cmd));
+	if (under_valgrind()) {
+		assert_int_equal(run_hook(e, &p, &r), -EIO);
+		skip();
+	}
 	assert_int_equal(fw_hook_start(e->loop, &p, &ops, &r, &h), -ENOENT);
 	p = params(e, "gatewayd-no-such-flasher %f", cmd, sizeof(cmd));
 	assert_int_equal(fw_hook_start(e->loop, &p, &ops, &r, &h), -ENOENT);
@@ -776,6 +812,8 @@ static void command_not_found(void **state)
 
 int main(void)
 {
+	/* What a script leaves when it is killed comes to us (see gone). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(progress_and_version_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_lines_come_before_done, setup, teardown),
