@@ -810,6 +810,92 @@ static void command_not_found(void **state)
 	assert_int_equal(r.done_calls, 0);
 }
 
+/* ---- config/firmware-hook-example.sh ------------------------------------- */
+
+#define EX_SIZE 100003
+#define EX_SHA "b4bec991fc613fcb4d2a26eb529e493ed4e3152cc00f0a49bd39b3e48b34824e"
+
+/* Runs the example flasher on a 100,003-byte package, claimed to be size
+ * bytes with digest sha; the hook's status. */
+static int run_example(struct env *e, uint64_t size, const char *sha, struct result *r)
+{
+	const char *top = getenv("top_srcdir");
+	char cmd[512], image[256], dest[256];
+	struct fw_hook_params p;
+	FILE *f;
+	int i;
+
+	if (!top || !*top)
+		skip(); /* make check sets it */
+	path_in(e, "image.bin", image, sizeof(image));
+	path_in(e, "flash", dest, sizeof(dest));
+	f = fopen(image, "w");
+	assert_non_null(f);
+	for (i = 0; i < EX_SIZE; i++)
+		fputc((i * 7 + 3) & 0xff, f);
+	assert_int_equal(fclose(f), 0);
+	mkdir(dest, 0700);
+	p = params(e, "", cmd, sizeof(cmd));
+	snprintf(cmd, sizeof(cmd), "'%s/config/firmware-hook-example.sh' '%s'", top, dest);
+	p.image_path = image;
+	p.size = size;
+	p.sha256_hex = sha;
+	return run_hook(e, &p, r);
+}
+
+static bool same_file(const struct env *e, const char *a, const char *b)
+{
+	char pa[256], pb[256];
+	FILE *fa, *fb;
+	int ca, cb;
+
+	path_in(e, a, pa, sizeof(pa));
+	path_in(e, b, pb, sizeof(pb));
+	fa = fopen(pa, "r");
+	fb = fopen(pb, "r");
+	if (!fa || !fb) {
+		if (fa)
+			fclose(fa);
+		if (fb)
+			fclose(fb);
+		return false;
+	}
+	do {
+		ca = fgetc(fa);
+		cb = fgetc(fb);
+	} while (ca == cb && ca != EOF);
+	fclose(fa);
+	fclose(fb);
+	return ca == cb;
+}
+
+static void example_script_flashes(void **state)
+{
+	struct env *e = *state;
+	struct result r = {0};
+	int i;
+
+	assert_int_equal(run_example(e, EX_SIZE, EX_SHA, &r), 0);
+	assert_int_equal(r.nprogress, 10);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(r.progress[i], (unsigned)(i + 1) * 10);
+	assert_int_equal(r.nversion, 1);
+	assert_string_equal(r.version[0], "2.0.0");
+	assert_true(same_file(e, "image.bin", "flash/meter-1.bin"));
+	assert_null(slurp(e, "flash/.meter-1.part"));
+}
+
+static void example_script_checks_the_package(void **state)
+{
+	struct env *e = *state;
+	struct result r = {0}, r2 = {0};
+
+	assert_int_equal(run_example(e, EX_SIZE, SHA, &r), -EBADMSG);
+	assert_int_equal(run_example(e, EX_SIZE - 1, EX_SHA, &r2), -EBADMSG);
+	assert_int_equal(r.nprogress + r2.nprogress, 0);
+	assert_null(slurp(e, "flash/meter-1.bin"));
+}
+
 int main(void)
 {
 	/* What a script leaves when it is killed comes to us (see gone). */
@@ -829,6 +915,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unknown_package_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_command_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(command_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(example_script_flashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(example_script_checks_the_package, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
