@@ -365,17 +365,19 @@ static int exit_to_status(const siginfo_t *si)
 
 static void log_exit(struct fw_hook *h, const siginfo_t *si, bool known)
 {
+	bool fine = h->cancelled || (si->si_code == CLD_EXITED && si->si_status == 0 &&
+				     !h->timed_out);
+	int prio = fine ? LOG_INFO : LOG_WARNING;
+
 	if (!known)
 		log_warn(h->device, "firmware command (pid %d): its exit status was taken by "
 			 "someone else (SIGCHLD ignored?)", (int)h->pid);
 	else if (si->si_code == CLD_EXITED)
-		log_msg(si->si_status == 0 && !h->timed_out ? LOG_INFO : LOG_WARNING, h->device,
-			"firmware command (pid %d) exited with code %d", (int)h->pid,
-			si->si_status);
+		log_msg(prio, h->device, "firmware command (pid %d) exited with code %d",
+			(int)h->pid, si->si_status);
 	else
-		log_msg(h->cancelled ? LOG_INFO : LOG_WARNING, h->device,
-			"firmware command (pid %d) killed by signal %d (%s)", (int)h->pid,
-			si->si_status, strsignal(si->si_status));
+		log_msg(prio, h->device, "firmware command (pid %d) killed by signal %d (%s)",
+			(int)h->pid, si->si_status, strsignal(si->si_status));
 }
 
 /* The program may have ended: false when it has not (h untouched), true
