@@ -73,4 +73,5 @@ check_PROGRAMS += tests/unit/test_fw_hook
 tests_unit_test_fw_hook_SOURCES = tests/unit/test_fw_hook.c
 tests_unit_test_fw_hook_CFLAGS = $(TEST_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_fw_hook_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+tests_unit_test_fw_hook_LDFLAGS = -Wl,--wrap=pidfd_open
 TESTS += tests/unit/test_fw_hook
