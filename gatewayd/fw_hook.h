@@ -16,7 +16,9 @@ struct fw_hook;
 struct fw_hook_params {
 	/* The configured command line (firmware_command), with %
 	 * substitutions still in it; split and substituted by fw_hook, never
-	 * passed to a shell.  Borrowed for the call. */
+	 * passed to a shell (the rules, the environment and the exit codes:
+	 * gatewayd.conf(5), FIRMWARE COMMAND HOOK).  Borrowed for the call,
+	 * like every string here. */
 	const char *command;
 	const char *image_path;  /* the verified package (spool file) */
 	const char *device_name;
