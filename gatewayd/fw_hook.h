@@ -16,7 +16,9 @@ struct fw_hook;
 struct fw_hook_params {
 	/* The configured command line (firmware_command), with %
 	 * substitutions still in it; split and substituted by fw_hook, never
-	 * passed to a shell.  Borrowed for the call. */
+	 * passed to a shell (the rules, the environment and the exit codes:
+	 * gatewayd.conf(5), FIRMWARE COMMAND HOOK).  Borrowed for the call,
+	 * like every string here. */
 	const char *command;
 	const char *image_path;  /* the verified package (spool file) */
 	const char *device_name;
@@ -31,6 +33,9 @@ struct fw_hook_params {
 	 * or NULL when the device has no such key.  May be NULL. */
 	const char *(*lookup)(void *lookup_ud, const char *key);
 	void *lookup_ud;
+	/* Appended by the implementation: how long a program told to stop
+	 * (SIGTERM, on timeout or cancel) has before SIGKILL.  0: 5 s. */
+	uint32_t kill_grace_ms;
 };
 
 struct fw_hook_ops {
@@ -47,8 +52,13 @@ struct fw_hook_ops {
  * fork failure: nothing will be called). */
 int fw_hook_start(struct gw_loop *loop, const struct fw_hook_params *p,
 		  const struct fw_hook_ops *ops, void *ud, struct fw_hook **out);
+/* The program's PID (its process group's ID too), for logs and tests. */
+int fw_hook_pid(const struct fw_hook *h);
 /* Kill the program (SIGTERM, SIGKILL after a grace period, reaped by the
- * loop); done() is not called. */
+ * loop); done() is not called.  Also safe from inside progress() and
+ * version(); a no-op from inside done().  Cancel a hook before freeing its
+ * loop: a program still running when the loop is freed is killed (SIGKILL)
+ * and reaped then, its done() never called, and *h freed. */
 void fw_hook_cancel(struct fw_hook *h);
 
 #endif

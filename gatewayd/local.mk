@@ -23,6 +23,7 @@ gatewayd_libgwdaemon_la_SOURCES = \
 	gatewayd/gateway.c gatewayd/gateway.h \
 	gatewayd/resolver.c gatewayd/resolver.h \
 	gatewayd/statefile.c gatewayd/statefile.h \
+	gatewayd/fw_hook.c gatewayd/fw_hook.h \
 	gatewayd/ctl.c gatewayd/ctl.h
 gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS) \
 	$(JANSSON_CFLAGS)

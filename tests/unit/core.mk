@@ -67,3 +67,11 @@ tests_unit_test_ctl_SOURCES = tests/unit/test_ctl.c
 tests_unit_test_ctl_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_ctl_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
 TESTS += tests/unit/test_ctl
+
+# The firmware command hook (issue 11) on a real loop, with scripts.
+check_PROGRAMS += tests/unit/test_fw_hook
+tests_unit_test_fw_hook_SOURCES = tests/unit/test_fw_hook.c
+tests_unit_test_fw_hook_CFLAGS = $(TEST_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_fw_hook_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS)
+tests_unit_test_fw_hook_LDFLAGS = -Wl,--wrap=pidfd_open
+TESTS += tests/unit/test_fw_hook
