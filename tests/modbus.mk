@@ -38,6 +38,7 @@ tests_integration_test_modbus_adapter_SOURCES = tests/integration/test_modbus_ad
 	tests/integration/harness.c tests/integration/harness.h \
 	adapters/modbus/modbus.c adapters/modbus/mb_bus.c adapters/modbus/mb_bus.h \
 	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h \
 	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h
 tests_integration_test_modbus_adapter_CFLAGS = $(TEST_CFLAGS) $(MODBUS_CFLAGS)
 tests_integration_test_modbus_adapter_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) $(MODBUS_LIBS) \
