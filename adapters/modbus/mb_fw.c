@@ -126,7 +126,7 @@ void mb_fw_config(const struct gwd_host *h, const struct gwd_cfg *n, struct mb_f
 	if (c->status_busy == c->status_done || c->status_idle == c->status_done)
 		e = h->cfg_error(n, "fw_status_done",
 				 "must differ from fw_status_busy and fw_status_idle");
-	ms_key(h, n, "fw_status_interval", 0.01, 60, 0.2, &c->status_interval_ms, &e);
+	ms_key(h, n, "fw_status_interval", 0.001, 60, 0.2, &c->status_interval_ms, &e);
 	ms_key(h, n, "fw_status_timeout", 0.1, 3600, 60, &c->status_timeout_ms, &e);
 	ms_key(h, n, "fw_reboot_time", 0, 600, 2, &c->reboot_ms, &e);
 	ms_key(h, n, "fw_apply_timeout", 1, 3600, 300, &c->apply_timeout_ms, &e);
