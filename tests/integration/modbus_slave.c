@@ -441,8 +441,15 @@ static void handle(int fd, uint8_t *req, int len)
 		modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 		return;
 	}
-	/* libmodbus echoes write requests byte for byte: without the CRC. */
-	modbus_reply(ctx, req, rtu ? len - 2 : len, u->map);
+	if (rtu && fc == 6 && addr < N_REGS) {
+		/* Debian's libmodbus 3.1.6 answers an RTU FC 6 passed without
+		 * its CRC with "illegal data value": store and echo it here. */
+		u->map->tab_registers[addr] = (uint16_t)(req[off + 3] << 8 | req[off + 4]);
+		send_pdu(fd, req, req + off, 5);
+	} else {
+		/* libmodbus echoes write requests byte for byte: without the CRC. */
+		modbus_reply(ctx, req, rtu ? len - 2 : len, u->map);
+	}
 	if (u->fw.on && (fc == 6 || fc == 16) && addr <= FW_CMD && FW_CMD < addr + count)
 		fw_command(u);
 }

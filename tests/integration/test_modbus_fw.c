@@ -188,7 +188,8 @@ static int fw_apply(void *d)
 }
 
 /* The image the slave stored, compared byte for byte. */
-static void assert_slave_image(int unit, const uint8_t *img, size_t size)
+static void assert_image(struct proc *p, const char *name, int unit, const uint8_t *img,
+			 size_t size)
 {
 	char path[512];
 	uint8_t *got = malloc(size + 1);
@@ -196,8 +197,8 @@ static void assert_slave_image(int unit, const uint8_t *img, size_t size)
 	size_t n;
 
 	assert_non_null(got);
-	snprintf(path, sizeof(path), "%s/image-%d", tmpdir, unit);
-	slave("fwdump %d %s", unit, path);
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	fh_slave(p, "fwdump %d %s", unit, path);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	n = fread(got, 1, size + 1, f);
@@ -206,6 +207,8 @@ static void assert_slave_image(int unit, const uint8_t *img, size_t size)
 	assert_memory_equal(got, img, size);
 	free(got);
 }
+
+#define assert_slave_image(unit, img, size) assert_image(&slave_proc, "image", unit, img, size)
 
 /* A read of the device's point: 0 when it is polled, -EAGAIN while it is
  * being updated. */
@@ -532,6 +535,55 @@ static void one_update_per_bus(void **state)
 	dev_drop(a);
 }
 
+/* Both transports over Modbus RTU (a pty): the FC 0x15/0x14 answers are
+ * framed by their byte count and CRC, not by the MBAP header. */
+static void rtu_both_transports(void **state)
+{
+	char *bin = h_build_path("tests/integration/modbus_slave");
+	char *argv[] = {bin, "--rtu", "--units", "1", NULL};
+	struct proc rtu_proc;
+	char pty[128];
+	size_t size = 5000;
+	uint8_t *img = malloc(size);
+	struct kv *profiles[] = {file_kv, win32_kv};
+	json_t *ev;
+
+	assert_non_null(img);
+	assert_int_equal(h_spawn(&rtu_proc, argv, true, NULL), 0);
+	free(bin);
+	ev = h_wait_event(&rtu_proc, "listening", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	snprintf(pty, sizeof(pty), "%s", json_string_value(json_object_get(ev, "pty")));
+	json_decref(ev);
+	fh_slave(&rtu_proc, "quiet 1");
+	for (int t = 0; t < 2; t++) {
+		struct kv kv[32];
+		size_t i, n = 0;
+		void *d;
+
+		/* The profile, on the serial line instead of TCP. */
+		for (i = 0; profiles[t][i].type != KV_END; i++)
+			if (strcmp(profiles[t][i].key, "host") && strcmp(profiles[t][i].key, "port"))
+				kv[n++] = profiles[t][i];
+		kv[n++] = (struct kv)KS("serial", pty);
+		kv[n++] = (struct kv)KS("parity", "none");
+		kv[n] = (struct kv)KEND;
+		make_image(img, size, 99 + (uint64_t)t);
+		fh_slave(&rtu_proc, t == 0 ? "fw 1 4 10 1000 32 0 1 2" : "fw 1 1 0 10000 32 2 1 2");
+		fh_slave(&rtu_proc, "fwnext 1 rtu-%d", t);
+		d = dev_make(&tdev, kv);
+		assert_int_equal(fw_open(d, size), 0);
+		assert_int_equal(fw_write_all(d, img, size, 0, NULL), 0);
+		assert_int_equal(fw_close(d), 0);
+		assert_int_equal(fw_apply(d), 0);
+		assert_string_equal(identity[GWD_ID_FIRMWARE], t == 0 ? "rtu-0" : "rtu-1");
+		dev_drop(d);
+		assert_image(&rtu_proc, "rtu", 1, img, size);
+	}
+	h_stop(&rtu_proc, SIGTERM, 5000);
+	free(img);
+}
+
 /* Devices without a transport have no firmware; a bad profile names its
  * keys. */
 static void caps_and_config(void **state)
@@ -571,6 +623,7 @@ int main(void)
 		cmocka_unit_test(never_comes_back),
 		cmocka_unit_test(abort_mid_transfer),
 		cmocka_unit_test(one_update_per_bus),
+		cmocka_unit_test(rtu_both_transports),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
