@@ -114,6 +114,10 @@ struct mb_dev {
 		uint64_t seq;    /* jobs of another update are stale */
 		bool holds;      /* holds one of the bus's update turns */
 		bool closed;     /* fw_close succeeded */
+		/* fw_recover: find out how an apply the daemon did not see end
+		 * (as apply's wait for the reboot), expecting this version. */
+		bool recovering;
+		char expect[64];
 		uint64_t size, written;
 		uint32_t crc32;  /* of the bytes written so far */
 		uint64_t deadline;
@@ -1071,7 +1075,7 @@ static void ident_done(struct mb_dev *d, struct mb_job *j)
 
 static bool fw_updating(const struct mb_dev *d)
 {
-	return d->fw.holds;
+	return d->fw.holds || d->fw.recovering;
 }
 
 static struct mb_job *fw_job(struct mb_dev *d, enum mb_job_kind kind)
@@ -1132,6 +1136,7 @@ static void fw_end(struct mb_dev *d)
 	d->fw.phase = FW_IDLE;
 	d->fw.op = NULL;
 	d->fw.holds = false;
+	d->fw.recovering = false;
 	d->fw.closed = false;
 	d->fw.seq++;
 	if (d->fw.timer)
@@ -1346,6 +1351,15 @@ static void fw_version_seen(struct mb_dev *d, const char *v)
 		d->host->set_identity(d->dev, GWD_ID_FIRMWARE, v);
 	d->host->log(d->dev, GWD_LOG_NOTICE, "firmware: the device runs version %s",
 		     v && *v ? v : "(unknown)");
+	/* Recovering: the device must run the package's version (when both
+	 * are known); it may have rolled back. */
+	if (d->fw.recovering && d->fw.expect[0] && v && *v && strcmp(v, d->fw.expect) != 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "it runs %s, not the package's %s", v, d->fw.expect);
+		fw_fail(d, -EIO, msg, 0);
+		return;
+	}
 	fw_complete(d, 0);
 }
 
@@ -1946,6 +1960,33 @@ static int mb_fw_apply(void *device_ctx, struct gwd_op *op)
 	return 0;
 }
 
+/* The daemon stopped during an apply: wait for the device as fw_apply does
+ * after its command (status probes until fw_apply_timeout, then the
+ * version), and compare the version with the package's.  Polling pauses
+ * meanwhile; no update turn of the bus is taken (no image is sent). */
+static int mb_fw_recover(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	uint64_t now = d->host->now_ms();
+
+	if (d->fwc.transport == MB_FW_NONE)
+		return -ENOTSUP;
+	if (!d->started)
+		return -ENOTCONN;
+	if (d->fw.phase != FW_IDLE)
+		return -EBUSY;
+	if (!d->fw.timer && d->host->timer_new(on_fw_timer, d, &d->fw.timer) < 0)
+		return -ENOMEM;
+	snprintf(d->fw.expect, sizeof(d->fw.expect), "%s", info && info->version ? info->version : "");
+	d->fw.recovering = true;
+	d->fw.phase = FW_APPLY;
+	d->fw.stage = 1;
+	d->fw.deadline = now + d->fwc.apply_timeout_ms;
+	d->fw.op = op;
+	d->host->timer_arm(d->fw.timer, now);
+	return 0;
+}
+
 /* Cancel: the op in flight completes now with -ECANCELED, the jobs still
  * queued are dropped (one on the wire comes back and is ignored), polling
  * resumes.  The device keeps what it received; a new update starts over. */
@@ -1988,6 +2029,7 @@ static const struct gwd_adapter_ops mb_ops = {
 	.fw_apply = mb_fw_apply,
 	.fw_abort = mb_fw_abort,
 	.fw_caps = mb_fw_caps,
+	.fw_recover = mb_fw_recover,
 };
 
 GWD_ADAPTER_DEFINE("modbus", "0.1.0", &mb_ops);

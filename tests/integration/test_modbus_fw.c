@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <modbus.h>
 
 #include "adapters/modbus/mb_bus.h"
 #include "gatewayd/adapter.h"
@@ -535,6 +536,56 @@ static void one_update_per_bus(void **state)
 	dev_drop(a);
 }
 
+/* The apply command, as the daemon sent it before it stopped. */
+static void apply_behind_the_adapter(int unit)
+{
+	modbus_t *m = modbus_new_tcp("127.0.0.1", port);
+
+	assert_non_null(m);
+	assert_int_equal(modbus_connect(m), 0);
+	modbus_set_slave(m, unit);
+	assert_int_equal(modbus_write_register(m, 200, 2), 1);
+	modbus_close(m);
+	modbus_free(m);
+}
+
+static int fw_recover(void *d, const char *version)
+{
+	struct gwd_fw_info info = {.size = 1, .version = version};
+	int before = completions;
+
+	return finish(START(ops->fw_recover(d, &info, OP_A)), before);
+}
+
+/* fw_recover after a restart during an apply: the device comes back from
+ * its reboot and runs the package's version (0), or another one (-EIO, a
+ * rollback); polling pauses meanwhile and resumes after. */
+static void recover_after_a_restart(void **state)
+{
+	void *d;
+
+	slave("fw 1 4 10 1000 32 0 1 3");
+	slave("fwnext 1 7.7");
+	d = dev_make(&tdev, file_kv);
+	apply_behind_the_adapter(1);
+	identity[GWD_ID_FIRMWARE][0] = '\0';
+	assert_int_equal(fw_recover(d, "7.7"), 0);
+	assert_string_equal(identity[GWD_ID_FIRMWARE], "7.7");
+	assert_int_equal(read_point(d), 0);
+
+	slave("fwnext 1 7.6");
+	apply_behind_the_adapter(1);
+	assert_int_equal(START(ops->fw_recover(d, &(struct gwd_fw_info){.size = 1, .version = "7.7"},
+					     OP_A)),
+			 0);
+	assert_int_equal(read_point(d), -EAGAIN); /* not polled while it reboots */
+	assert_true(run_until_completions(completions + 1, H_TIMEOUT_MS));
+	assert_int_equal(last_status, -EIO);
+	assert_string_equal(identity[GWD_ID_FIRMWARE], "7.6");
+	assert_int_equal(read_point(d), 0);
+	dev_drop(d);
+}
+
 /* Both transports over Modbus RTU (a pty): the FC 0x15/0x14 answers are
  * framed by their byte count and CRC, not by the MBAP header. */
 static void rtu_both_transports(void **state)
@@ -623,6 +674,7 @@ int main(void)
 		cmocka_unit_test(never_comes_back),
 		cmocka_unit_test(abort_mid_transfer),
 		cmocka_unit_test(one_update_per_bus),
+		cmocka_unit_test(recover_after_a_restart),
 		cmocka_unit_test(rtu_both_transports),
 	};
 
