@@ -1599,7 +1599,7 @@ static void on_defer_timer(void *ud)
 	}
 	if (fw_updating(d)) {
 		/* Reads that arrived before the update began. */
-		complete_list(d, &d->waiting, -EAGAIN);
+		complete_list(d, &d->waiting, -ECANCELED);
 		return;
 	}
 	if (d->waiting)
@@ -1708,8 +1708,9 @@ static int mb_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 	w->op = op;
 	w->ch = ch;
 	if (d->down || fw_updating(d)) {
-		/* Down, or being updated: answered at once. */
-		w->status = d->down ? -EHOSTDOWN : -EAGAIN;
+		/* Down, or being updated: answered at once (-ECANCELED: 5.03,
+		 * and no failure of the device). */
+		w->status = d->down ? -EHOSTDOWN : -ECANCELED;
 		waiter_push(&d->fail_now, w);
 	} else {
 		/* Reads arriving together (the daemon polls all due points in
@@ -1758,7 +1759,7 @@ static int write_value(struct mb_dev *d, gwd_channel_t ch, const struct gwd_valu
 	w->op = op;
 	w->ch = ch;
 	if (d->down || fw_updating(d)) {
-		w->status = d->down ? -EHOSTDOWN : -EAGAIN;
+		w->status = d->down ? -EHOSTDOWN : -ECANCELED;
 		waiter_push(&d->fail_now, w);
 		arm_defer(d);
 		return 0;
