@@ -16,6 +16,13 @@ tests_unit_test_modbus_plan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_modbus_plan_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/unit/test_modbus_plan
 
+check_PROGRAMS += tests/unit/test_modbus_fw
+tests_unit_test_modbus_fw_SOURCES = tests/unit/test_modbus_fw.c \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h
+tests_unit_test_modbus_fw_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_modbus_fw_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/unit/test_modbus_fw
+
 # A real libmodbus slave (TCP on loopback, RTU on a pty), started by PID.
 check_PROGRAMS += tests/integration/modbus_slave
 tests_integration_modbus_slave_SOURCES = tests/integration/modbus_slave.c
