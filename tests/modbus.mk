@@ -16,6 +16,13 @@ tests_unit_test_modbus_plan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_modbus_plan_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/unit/test_modbus_plan
 
+check_PROGRAMS += tests/unit/test_modbus_fw
+tests_unit_test_modbus_fw_SOURCES = tests/unit/test_modbus_fw.c \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h
+tests_unit_test_modbus_fw_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_modbus_fw_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/unit/test_modbus_fw
+
 # A real libmodbus slave (TCP on loopback, RTU on a pty), started by PID.
 check_PROGRAMS += tests/integration/modbus_slave
 tests_integration_modbus_slave_SOURCES = tests/integration/modbus_slave.c
@@ -35,12 +42,29 @@ endif
 if ENABLE_MODBUS
 check_PROGRAMS += tests/integration/test_modbus_adapter
 tests_integration_test_modbus_adapter_SOURCES = tests/integration/test_modbus_adapter.c \
+	tests/integration/mb_fakehost.c tests/integration/mb_fakehost.h \
 	tests/integration/harness.c tests/integration/harness.h \
 	adapters/modbus/modbus.c adapters/modbus/mb_bus.c adapters/modbus/mb_bus.h \
 	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h \
 	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h
 tests_integration_test_modbus_adapter_CFLAGS = $(TEST_CFLAGS) $(MODBUS_CFLAGS)
 tests_integration_test_modbus_adapter_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) $(MODBUS_LIBS) \
 	-lpthread -lm
 TESTS += tests/integration/test_modbus_adapter
+
+# Firmware delivery (issue 11): the adapter's fw ops against the slave's
+# FC 0x15/0x14 and register window, a neighbour polled on the same bus.
+check_PROGRAMS += tests/integration/test_modbus_fw
+tests_integration_test_modbus_fw_SOURCES = tests/integration/test_modbus_fw.c \
+	tests/integration/mb_fakehost.c tests/integration/mb_fakehost.h \
+	tests/integration/harness.c tests/integration/harness.h \
+	adapters/modbus/modbus.c adapters/modbus/mb_bus.c adapters/modbus/mb_bus.h \
+	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h \
+	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h
+tests_integration_test_modbus_fw_CFLAGS = $(TEST_CFLAGS) $(MODBUS_CFLAGS)
+tests_integration_test_modbus_fw_LDADD = $(JANSSON_LIBS) $(TEST_LIBS) $(MODBUS_LIBS) \
+	-lpthread -lm
+TESTS += tests/integration/test_modbus_fw
 endif

@@ -4,6 +4,7 @@ adapter_LTLIBRARIES += adapters/modbus.la
 adapters_modbus_la_SOURCES = adapters/modbus/modbus.c \
 	adapters/modbus/mb_bus.c adapters/modbus/mb_bus.h \
 	adapters/modbus/mb_codec.c adapters/modbus/mb_codec.h \
+	adapters/modbus/mb_fw.c adapters/modbus/mb_fw.h \
 	adapters/modbus/mb_plan.c adapters/modbus/mb_plan.h
 adapters_modbus_la_CFLAGS = $(AM_CFLAGS) $(MODBUS_CFLAGS)
 adapters_modbus_la_LDFLAGS = $(ADAPTER_LDFLAGS)

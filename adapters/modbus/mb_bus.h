@@ -31,7 +31,34 @@ struct mb_bus_params {
 	uint32_t connect_delay_ms;
 };
 
-enum mb_job_kind { MB_JOB_CYCLE, MB_JOB_WRITE, MB_JOB_IDENT };
+enum mb_job_kind { MB_JOB_CYCLE, MB_JOB_WRITE, MB_JOB_IDENT, MB_JOB_FW };
+
+/* One transaction of a firmware job (one bus turn of an update). */
+enum mb_fw_op {
+	MB_FW_WRITE, /* regs[0 .. count) to holding registers at addr (FC 6 or 16) */
+	MB_FW_READ,  /* holding registers at addr into regs (FC 3) */
+	MB_FW_FILE,  /* the job's FC 0x15 request, then its FC 0x14 read-back if any */
+};
+
+struct mb_fwstep {
+	enum mb_fw_op op;
+	uint16_t addr, count;
+	uint16_t regs[125];
+	/* No answer is no failure: the device may reboot before it answers
+	 * this write (the apply command). */
+	bool lenient;
+};
+
+struct mb_fwjob {
+	uint64_t seq; /* the update it belongs to (stale once aborted) */
+	struct mb_fwstep step[6];
+	unsigned n_step;
+	unsigned failed; /* index of the step that failed */
+	/* MB_FW_FILE: PDUs, function code first; rd_len 0: no read-back */
+	uint8_t wr[256], rd[256], rd_answer[256];
+	size_t wr_len, rd_len, rd_answer_len;
+	bool mismatch; /* the read-back differs from what was written */
+};
 
 /* One read request of a cycle, with its outcome. */
 struct mb_jreq {
@@ -71,6 +98,15 @@ struct mb_job {
 	int status;
 	int exc;
 
+	/* firmware; owned */
+	struct mb_fwjob *fw;
+
+	/* bus turns of updates (MB_JOB_FW jobs) started when this job was
+	 * queued, and how many ran before it (the test of "a neighbour waits
+	 * at most one chunk") */
+	uint64_t fw_mark;
+	uint64_t queued_ms;
+
 	/* identification: vendor, product code, revision; owned */
 	char *ident[3];
 
@@ -101,6 +137,25 @@ struct mb_bus {
 	int efd;
 	struct gwd_watch *watch; /* the loop's watch of efd; the adapter's */
 
+	/* Firmware updates: at most max_updates at a time; the devices
+	 * waiting for their turn, in order (loop thread only, the adapter's);
+	 * updates running (written by the loop under mu: the worker reads it). */
+	unsigned max_updates;
+	void *fw_waiting;
+	unsigned updates;
+
+	/* How the bus was shared during updates (under mu): jobs of other
+	 * kinds run while an update held the bus, the most update turns one
+	 * of them waited behind and the longest wait, the longest update
+	 * turn.  Reset by mb_bus_fw_stats. */
+	struct mb_bus_fw_stats {
+		uint64_t shared_jobs;
+		uint64_t max_turns_waited;
+		uint64_t max_wait_ms, max_turn_ms;
+		uint64_t turns;
+	} fws;
+	uint64_t fw_turns; /* update turns started, ever */
+
 	/* worker only */
 	void *ctx; /* modbus_t */
 	uint64_t last_io_ms;
@@ -129,7 +184,14 @@ struct mb_job *mb_bus_take_done(struct mb_bus *b);
  * running on the worker loses its owner (NULL) and comes back through
  * mb_bus_take_done for the loop to drop.  Never waits for the bus. */
 void mb_bus_forget(struct mb_bus *b, void *owner);
+/* Drop owner's queued and done jobs of one kind (a job on the wire comes
+ * back as usual). */
+void mb_bus_forget_kind(struct mb_bus *b, void *owner, enum mb_job_kind kind);
 void mb_job_free(struct mb_job *j);
+/* An update starts (+1) or ends (-1) on the bus (loop thread). */
+void mb_bus_update_count(struct mb_bus *b, int delta);
+/* The sharing figures since the last call, and reset them. */
+struct mb_bus_fw_stats mb_bus_fw_stats(struct mb_bus *b, bool reset);
 
 uint64_t mb_now_ms(void);
 

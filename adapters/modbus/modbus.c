@@ -17,6 +17,7 @@
 #include "gatewayd/adapter.h"
 #include "mb_bus.h"
 #include "mb_codec.h"
+#include "mb_fw.h"
 #include "mb_plan.h"
 
 struct mb_adapter {
@@ -94,6 +95,39 @@ struct mb_dev {
 	bool identified;
 	unsigned ident_tries;
 	uint64_t rng;
+
+	/* firmware delivery (README.md, "Firmware updates") */
+	struct mb_fw_cfg fwc;
+	struct {
+		enum {
+			FW_IDLE,    /* no update */
+			FW_WAITING, /* fw_open waits for the bus's turn (max_updates) */
+			FW_OPEN,    /* fw_open on the bus */
+			FW_READY,   /* open, no op in flight */
+			FW_WRITE, FW_CLOSE, FW_APPLY,
+		} phase;
+		/* Within an op: 0 its first job; 1 polling the status (after
+		 * apply: waiting for the reboot, probing); 2 reading the
+		 * version (apply). */
+		int stage;
+		struct gwd_op *op;
+		uint64_t seq;    /* jobs of another update are stale */
+		bool holds;      /* holds one of the bus's update turns */
+		bool closed;     /* fw_close succeeded */
+		/* fw_recover: find out how an apply the daemon did not see end
+		 * (as apply's wait for the reboot), expecting this version. */
+		bool recovering;
+		char expect[64];
+		uint64_t size, written;
+		uint32_t crc32;  /* of the bytes written so far */
+		uint64_t deadline;
+		unsigned tries;
+		struct gwd_timer *timer;
+		struct mb_dev *next_waiting;
+		/* The chunk on the bus, kept for a retry. */
+		uint8_t chunk[256];
+		size_t chunk_len;
+	} fw;
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -219,6 +253,7 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	const char *host = NULL, *serial = NULL, *parity = "even", *rts = "none";
 	int64_t port = 502, baud = 19200, data_bits = 8, stop_bits = 1, rts_delay = -1;
 	double gap = 0.0, cdelay = 0.0;
+	int64_t max_updates = 1;
 	bool rs485 = false;
 	struct mb_bus_params p = {0};
 	char key[512];
@@ -230,6 +265,8 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 	gwd_cfg_read_double(h, node, "connect_delay", &cdelay, &err);
 	gwd_cfg_check_range(h, node, "frame_gap", gap, 0, 10, &err);
 	gwd_cfg_check_range(h, node, "connect_delay", cdelay, 0, 60, &err);
+	gwd_cfg_read_int(h, node, "max_updates", &max_updates, &err);
+	gwd_cfg_check_range(h, node, "max_updates", (double)max_updates, 1, 255, &err);
 	if (host && serial)
 		return h->cfg_error(node, "serial", "set either host (Modbus TCP) or serial "
 				    "(Modbus RTU), not both");
@@ -320,6 +357,7 @@ static int bus_config(struct mb_adapter *ad, struct gwd_device *dev, const struc
 		if (r < 0)
 			return r;
 		b->refs = 1;
+		b->max_updates = (unsigned)max_updates;
 		b->cfg_node = node;
 		b->cfg_dev = dev;
 		b->next = ad->buses;
@@ -448,6 +486,7 @@ static int mb_device_new(void *adapter_ctx, struct gwd_device *dev, const struct
 				   order);
 	if (quirks_parse(d, device, quirks) < 0)
 		err = -EINVAL;
+	mb_fw_config(h, device, &d->fwc, &err);
 	r = bus_config(ad, dev, bus ? bus : device, &d->bus);
 	if (r < 0)
 		err = r;
@@ -705,6 +744,8 @@ static void set_state(struct mb_dev *d, bool down, int cause)
 }
 
 static void schedule_cycle(struct mb_dev *d);
+static bool fw_updating(const struct mb_dev *d);
+static void mb_fw_abort(void *device_ctx);
 
 static void note_ok(struct mb_dev *d)
 {
@@ -864,7 +905,8 @@ static void queue_ident(struct mb_dev *d)
 {
 	struct mb_job *j;
 
-	if (!d->identify || d->identified || d->ident_tries >= 3 || !GWD_HOST_HAS(d->host, set_identity))
+	if (!d->identify || d->identified || d->ident_tries >= 3 ||
+	    !GWD_HOST_HAS(d->host, set_identity) || fw_updating(d))
 		return;
 	j = job_new(d, MB_JOB_IDENT);
 	if (!j)
@@ -1021,6 +1063,455 @@ static void ident_done(struct mb_dev *d, struct mb_job *j)
 			d->host->set_identity(d->dev, fields[i], j->ident[i]);
 }
 
+/* ---- firmware delivery ------------------------------------------------------------
+ *
+ * An update holds one of the bus's update turns (bus key max_updates) from
+ * fw_open until it ends; a device whose bus has none free waits in line.
+ * Each op is one job (one bus turn: a chunk, a status read, a command) at a
+ * time, queued behind the other devices' requests, so that a neighbour
+ * waits for at most one chunk.  Polling pauses while the device holds its
+ * turn.  A failed op ends the update as fw_abort does (the device is polled
+ * again); the host starts over with fw_open. */
+
+static bool fw_updating(const struct mb_dev *d)
+{
+	return d->fw.holds || d->fw.recovering;
+}
+
+static struct mb_job *fw_job(struct mb_dev *d, enum mb_job_kind kind)
+{
+	struct mb_job *j = job_new(d, kind);
+
+	if (!j)
+		return NULL;
+	j->fw = calloc(1, sizeof(*j->fw));
+	if (!j->fw) {
+		mb_job_free(j);
+		return NULL;
+	}
+	j->fw->seq = d->fw.seq;
+	j->multiple = d->write_multiple;
+	return j;
+}
+
+static struct mb_fwstep *fw_step(struct mb_job *j, enum mb_fw_op op, uint16_t addr,
+				 uint16_t count)
+{
+	struct mb_fwstep *s = &j->fw->step[j->fw->n_step++];
+
+	s->op = op;
+	s->addr = addr;
+	s->count = count;
+	return s;
+}
+
+/* A 32-bit value in two registers, high word first. */
+static void fw_put32(struct mb_job *j, int32_t reg, uint32_t v)
+{
+	struct mb_fwstep *s = fw_step(j, MB_FW_WRITE, (uint16_t)reg, 2);
+
+	s->regs[0] = (uint16_t)(v >> 16);
+	s->regs[1] = (uint16_t)v;
+}
+
+static void fw_put16(struct mb_job *j, uint16_t reg, uint16_t v)
+{
+	fw_step(j, MB_FW_WRITE, reg, 1)->regs[0] = v;
+}
+
+static void fw_read_status(struct mb_dev *d, struct mb_job *j)
+{
+	fw_step(j, MB_FW_READ, d->fwc.status_reg, 1);
+}
+
+static void fw_grant(struct mb_bus *b);
+
+/* The update is over (done, failed or aborted): give the bus turn to the
+ * next device in line; polling goes on by itself (the cycle timer kept
+ * its grid). */
+static void fw_end(struct mb_dev *d)
+{
+	bool held = d->fw.holds;
+
+	d->fw.phase = FW_IDLE;
+	d->fw.op = NULL;
+	d->fw.holds = false;
+	d->fw.recovering = false;
+	d->fw.closed = false;
+	d->fw.seq++;
+	if (d->fw.timer)
+		d->host->timer_disarm(d->fw.timer);
+	if (!held)
+		return;
+	mb_bus_update_count(d->bus, -1);
+	{
+		struct mb_bus_fw_stats st = mb_bus_fw_stats(d->bus, true);
+
+		d->host->log(d->dev, GWD_LOG_INFO,
+			     "firmware: %" PRIu64 " bus turns; %" PRIu64 " requests of other "
+			     "devices meanwhile, waiting behind at most %" PRIu64 " turn(s), %" PRIu64
+			     " ms (longest turn %" PRIu64 " ms)",
+			     st.turns, st.shared_jobs, st.max_turns_waited, st.max_wait_ms,
+			     st.max_turn_ms);
+	}
+	fw_grant(d->bus);
+}
+
+/* Finish the op in flight (from a job or a timer, never inside the op). */
+static void fw_complete(struct mb_dev *d, int status)
+{
+	struct gwd_op *op = d->fw.op;
+
+	d->fw.op = NULL;
+	d->fw.stage = 0;
+	if (status < 0 || d->fw.phase == FW_APPLY)
+		fw_end(d);
+	else
+		d->fw.phase = FW_READY;
+	if (op)
+		d->host->complete(op, status, NULL);
+}
+
+static void fw_fail(struct mb_dev *d, int status, const char *what, int exc)
+{
+	if (status == -EREMOTEIO || exc)
+		d->host->log(d->dev, GWD_LOG_WARNING,
+			     "firmware update failed: %s: exception %d (%s)", what, exc,
+			     exc_name(exc));
+	else
+		d->host->log(d->dev, GWD_LOG_WARNING, "firmware update failed: %s: %s", what,
+			     strerror(-status));
+	fw_complete(d, status == -EREMOTEIO ? -EIO : status);
+}
+
+static int fw_submit(struct mb_dev *d, struct mb_job *j)
+{
+	if (!j)
+		return -ENOMEM;
+	mb_bus_submit(d->bus, j);
+	return 0;
+}
+
+static int fw_submit_status(struct mb_dev *d)
+{
+	struct mb_job *j = fw_job(d, MB_JOB_FW);
+
+	if (j)
+		fw_read_status(d, j);
+	return fw_submit(d, j);
+}
+
+/* The chunk d->fw.chunk at d->fw.written, in one job. */
+static int fw_submit_chunk(struct mb_dev *d)
+{
+	const struct mb_fw_cfg *c = &d->fwc;
+	struct mb_job *j = fw_job(d, MB_JOB_FW);
+	uint64_t off = d->fw.written;
+	size_t len = d->fw.chunk_len;
+
+	if (!j)
+		return -ENOMEM;
+	if (c->transport == MB_FW_FILE_RECORD) {
+		struct mb_fwjob *f = j->fw;
+		int r = mb_fw_file_pdus(c, off, d->fw.chunk, len, f->wr, &f->wr_len, f->rd,
+					&f->rd_len, f->rd_answer, &f->rd_answer_len);
+
+		if (r < 0) {
+			mb_job_free(j);
+			return r;
+		}
+		if (!c->readback)
+			f->rd_len = 0;
+		fw_step(j, MB_FW_FILE, 0, 0);
+	} else {
+		struct mb_fwstep *s = fw_step(j, MB_FW_WRITE, c->window, 0);
+
+		s->count = (uint16_t)mb_fw_bytes_to_regs(d->fw.chunk, len, s->regs);
+		fw_put32(j, c->offset_reg, (uint32_t)off);
+		fw_put16(j, (uint16_t)c->length_reg, (uint16_t)len);
+		if (c->crc == MB_FW_CRC_CHUNK16)
+			fw_put16(j, (uint16_t)c->crc_reg, mb_fw_crc16(d->fw.chunk, len));
+		fw_put16(j, c->command_reg, c->chunk_value);
+		fw_read_status(d, j);
+		d->fw.deadline = d->host->now_ms() + c->status_timeout_ms;
+	}
+	return fw_submit(d, j);
+}
+
+/* Take the turn: check that the device answers and is not busy. */
+static int fw_begin(struct mb_dev *d)
+{
+	int r;
+
+	d->fw.holds = true;
+	d->fw.phase = FW_OPEN;
+	d->fw.stage = 0;
+	mb_bus_update_count(d->bus, +1);
+	mb_bus_fw_stats(d->bus, true);
+	r = fw_submit_status(d);
+	if (r < 0) {
+		d->fw.holds = false;
+		d->fw.phase = FW_IDLE;
+		mb_bus_update_count(d->bus, -1);
+	}
+	return r;
+}
+
+/* Give free update turns to the devices waiting for one, in order. */
+static void fw_grant(struct mb_bus *b)
+{
+	while (b->fw_waiting && b->updates < b->max_updates) {
+		struct mb_dev *d = b->fw_waiting;
+
+		b->fw_waiting = d->fw.next_waiting;
+		d->fw.next_waiting = NULL;
+		d->host->log(d->dev, GWD_LOG_INFO, "firmware: the bus is free, starting");
+		if (fw_begin(d) < 0)
+			fw_fail(d, -ENOMEM, "starting", 0);
+	}
+}
+
+static void fw_unqueue(struct mb_dev *d)
+{
+	for (struct mb_dev **pp = (struct mb_dev **)&d->bus->fw_waiting; *pp;
+	     pp = &(*pp)->fw.next_waiting)
+		if (*pp == d) {
+			*pp = d->fw.next_waiting;
+			d->fw.next_waiting = NULL;
+			return;
+		}
+}
+
+/* What a failed firmware job means for the update. */
+static int fw_status_of(const struct mb_job *j)
+{
+	const struct mb_fwjob *f = j->fw;
+
+	if (f->mismatch)
+		return -EBADMSG;
+	switch (j->status) {
+	case -EREMOTEIO:
+		/* A record number the device has no room for. */
+		return f->step[f->failed].op == MB_FW_FILE && j->exc == 2 ? -ENOSPC : -EIO;
+	case -ETIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		return -EIO;
+	}
+}
+
+static bool fw_transient(const struct mb_job *j)
+{
+	return !j->fw->mismatch && j->status != -EREMOTEIO;
+}
+
+/* Poll the status again after fw_status_interval, or give up. */
+static void fw_poll_later(struct mb_dev *d, const char *what)
+{
+	uint64_t now = d->host->now_ms();
+
+	if (now >= d->fw.deadline) {
+		fw_fail(d, -ETIMEDOUT, what, 0);
+		return;
+	}
+	d->fw.stage = 1;
+	d->host->timer_arm(d->fw.timer, now + d->fwc.status_interval_ms);
+}
+
+/* The status register after a chunk or the commit. */
+static void fw_status_seen(struct mb_dev *d, uint16_t v)
+{
+	const struct mb_fw_cfg *c = &d->fwc;
+	const char *what = d->fw.phase == FW_WRITE ? "chunk" : "commit";
+	char msg[96];
+
+	if (v == c->status_done) {
+		if (d->fw.phase == FW_WRITE) {
+			d->fw.crc32 = mb_fw_crc32(d->fw.crc32, d->fw.chunk, d->fw.chunk_len);
+			d->fw.written += d->fw.chunk_len;
+		} else {
+			d->fw.closed = true;
+		}
+		fw_complete(d, 0);
+		return;
+	}
+	if (v == c->status_busy || v == c->status_idle) {
+		fw_poll_later(d, d->fw.phase == FW_WRITE ? "the chunk stays busy"
+							 : "the commit stays busy");
+		return;
+	}
+	/* The device refused what it was given: its check failed. */
+	snprintf(msg, sizeof(msg), "%s at offset %" PRIu64 ": status %u", what, d->fw.written, v);
+	fw_fail(d, -EBADMSG, msg, 0);
+}
+
+static void fw_version_seen(struct mb_dev *d, const char *v)
+{
+	if (v && *v && GWD_HOST_HAS(d->host, set_identity))
+		d->host->set_identity(d->dev, GWD_ID_FIRMWARE, v);
+	d->host->log(d->dev, GWD_LOG_NOTICE, "firmware: the device runs version %s",
+		     v && *v ? v : "(unknown)");
+	/* Recovering: the device must run the package's version (when both
+	 * are known); it may have rolled back. */
+	if (d->fw.recovering && d->fw.expect[0] && v && *v && strcmp(v, d->fw.expect) != 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "it runs %s, not the package's %s", v, d->fw.expect);
+		fw_fail(d, -EIO, msg, 0);
+		return;
+	}
+	fw_complete(d, 0);
+}
+
+static int fw_submit_version(struct mb_dev *d)
+{
+	struct mb_job *j;
+
+	if (d->fwc.version_reg >= 0) {
+		j = fw_job(d, MB_JOB_FW);
+		if (j)
+			fw_step(j, MB_FW_READ, (uint16_t)d->fwc.version_reg, d->fwc.version_regs);
+	} else {
+		j = fw_job(d, MB_JOB_IDENT);
+	}
+	d->fw.stage = 2;
+	return fw_submit(d, j);
+}
+
+static void fw_job_done(struct mb_dev *d, struct mb_job *j)
+{
+	const struct mb_fw_cfg *c = &d->fwc;
+	const struct mb_fwjob *f = j->fw;
+	const struct mb_fwstep *last = &f->step[f->n_step ? f->n_step - 1 : 0];
+	uint64_t now = d->host->now_ms();
+	int r;
+
+	if (f->seq != d->fw.seq || !d->fw.op)
+		return; /* an aborted update's */
+	d->n_timeouts += j->timeouts;
+	d->n_crc += j->crc_errors;
+	d->n_exceptions += j->exceptions;
+	switch (d->fw.phase) {
+	case FW_OPEN:
+		if (j->status < 0) {
+			fw_fail(d, fw_status_of(j), d->fw.stage ? "writing the image size"
+								 : "reading the status register",
+				j->exc);
+			return;
+		}
+		if (d->fw.stage == 0 && f->step[0].regs[0] == c->status_busy) {
+			fw_fail(d, -EBUSY, "the device is busy", 0);
+			return;
+		}
+		if (d->fw.stage == 0 && c->size_reg >= 0) {
+			struct mb_job *k = fw_job(d, MB_JOB_FW);
+
+			if (k)
+				fw_put32(k, c->size_reg, (uint32_t)d->fw.size);
+			d->fw.stage = 1;
+			if (fw_submit(d, k) < 0)
+				fw_fail(d, -ENOMEM, "starting", 0);
+			return;
+		}
+		fw_complete(d, 0);
+		return;
+	case FW_WRITE:
+	case FW_CLOSE:
+		if (j->status < 0) {
+			if (d->fw.stage == 1 && fw_transient(j)) {
+				/* A status read that got no answer: ask again. */
+				fw_poll_later(d, "no status");
+				return;
+			}
+			if (d->fw.phase == FW_WRITE && d->fw.stage == 0 && fw_transient(j) &&
+			    d->fw.tries < c->retries) {
+				d->fw.tries++;
+				if (fw_submit_chunk(d) < 0)
+					fw_fail(d, -ENOMEM, "retrying a chunk", 0);
+				return;
+			}
+			fw_fail(d, fw_status_of(j),
+				d->fw.phase == FW_CLOSE ? "commit" : "writing a chunk", j->exc);
+			return;
+		}
+		if (c->transport == MB_FW_FILE_RECORD && d->fw.phase == FW_WRITE) {
+			fw_status_seen(d, c->status_done);
+			return;
+		}
+		fw_status_seen(d, last->regs[0]);
+		return;
+	case FW_APPLY:
+		if (d->fw.stage == 0) {
+			if (j->status < 0) {
+				fw_fail(d, fw_status_of(j), "apply command", j->exc);
+				return;
+			}
+			/* Rebooting: no question before fw_reboot_time. */
+			d->fw.stage = 1;
+			d->host->timer_arm(d->fw.timer, now + c->reboot_ms);
+			return;
+		}
+		if (d->fw.stage == 2 && j->status == -EREMOTEIO) {
+			/* Back and done, but no version to read: not a failure of
+			 * the update. */
+			d->host->log(d->dev, GWD_LOG_WARNING,
+				     "firmware: the version read answered exception %d (%s)",
+				     j->exc, exc_name(j->exc));
+			fw_version_seen(d, NULL);
+			return;
+		}
+		if (j->status < 0 || (d->fw.stage == 1 && last->regs[0] == c->status_busy)) {
+			/* Not back yet (no answer, or booting). */
+			if (now >= d->fw.deadline) {
+				fw_fail(d, -ETIMEDOUT, "the device did not come back", 0);
+				return;
+			}
+			d->host->timer_arm(d->fw.timer, now + c->status_interval_ms);
+			return;
+		}
+		if (d->fw.stage == 1) {
+			if (last->regs[0] != c->status_done && last->regs[0] != c->status_idle) {
+				char msg[64];
+
+				snprintf(msg, sizeof(msg), "after the reboot: status %u",
+					 last->regs[0]);
+				fw_fail(d, -EIO, msg, 0);
+				return;
+			}
+			r = fw_submit_version(d);
+			if (r < 0)
+				fw_fail(d, r, "reading the version", 0);
+			return;
+		}
+		if (j->kind == MB_JOB_IDENT) {
+			fw_version_seen(d, j->ident[2]);
+		} else {
+			char v[80];
+
+			mb_fw_version_text(c, last->regs, v, sizeof(v));
+			fw_version_seen(d, v);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+static void on_fw_timer(void *ud)
+{
+	struct mb_dev *d = ud;
+	int r = 0;
+
+	if (!d->fw.op)
+		return;
+	if (d->fw.phase == FW_APPLY && d->fw.stage == 2)
+		r = fw_submit_version(d);
+	else if (d->fw.phase == FW_WRITE || d->fw.phase == FW_CLOSE || d->fw.phase == FW_APPLY)
+		r = fw_submit_status(d);
+	if (r < 0)
+		fw_fail(d, r, "polling the status", 0);
+}
+
 /* The bus says jobs are done: hand each to its device. */
 static void on_bus_done(int fd, uint32_t revents, void *ud)
 {
@@ -1032,7 +1523,9 @@ static void on_bus_done(int fd, uint32_t revents, void *ud)
 
 		list = j->next;
 		/* A forgotten job's device is gone (mb_bus_forget). */
-		if (d && d->started && j->gen == d->gen) {
+		if (d && d->started && j->gen == d->gen && j->fw) {
+			fw_job_done(d, j);
+		} else if (d && d->started && j->gen == d->gen) {
 			switch (j->kind) {
 			case MB_JOB_CYCLE:
 				cycle_done(d, j);
@@ -1042,6 +1535,8 @@ static void on_bus_done(int fd, uint32_t revents, void *ud)
 				break;
 			case MB_JOB_IDENT:
 				ident_done(d, j);
+				break;
+			case MB_JOB_FW:
 				break;
 			}
 		}
@@ -1081,7 +1576,9 @@ static void on_cycle_timer(void *ud)
 
 	if (!d->started)
 		return;
-	if (d->down)
+	if (fw_updating(d))
+		; /* polling pauses; the grid goes on */
+	else if (d->down)
 		start_cycle(d, false, true);
 	else
 		start_cycle(d, true, false);
@@ -1098,6 +1595,11 @@ static void on_defer_timer(void *ud)
 	if (d->down) {
 		/* A device that is down answers at once instead of hanging. */
 		complete_list(d, &d->waiting, -EHOSTDOWN);
+		return;
+	}
+	if (fw_updating(d)) {
+		/* Reads that arrived before the update began. */
+		complete_list(d, &d->waiting, -ECANCELED);
 		return;
 	}
 	if (d->waiting)
@@ -1141,6 +1643,8 @@ static void mb_device_stop(void *device_ctx)
 
 	if (!d->started)
 		return;
+	/* An update does not outlive the device's I/O. */
+	mb_fw_abort(d);
 	d->started = false;
 	d->gen++;
 	d->cycle_busy = false;
@@ -1164,6 +1668,8 @@ static void dev_destroy(struct mb_dev *d)
 		h->timer_free(d->cycle_timer);
 	if (d->defer_timer)
 		h->timer_free(d->defer_timer);
+	if (d->fw.timer)
+		h->timer_free(d->fw.timer);
 	for (size_t i = 0; i < d->n_pt; i++)
 		free(d->pt[i].name);
 	free(d->pt);
@@ -1201,8 +1707,10 @@ static int mb_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 		return -ENOMEM;
 	w->op = op;
 	w->ch = ch;
-	if (d->down) {
-		w->status = -EHOSTDOWN;
+	if (d->down || fw_updating(d)) {
+		/* Down, or being updated: answered at once (-ECANCELED: 5.03,
+		 * and no failure of the device). */
+		w->status = d->down ? -EHOSTDOWN : -ECANCELED;
 		waiter_push(&d->fail_now, w);
 	} else {
 		/* Reads arriving together (the daemon polls all due points in
@@ -1250,8 +1758,8 @@ static int write_value(struct mb_dev *d, gwd_channel_t ch, const struct gwd_valu
 		return -ENOMEM;
 	w->op = op;
 	w->ch = ch;
-	if (d->down) {
-		w->status = -EHOSTDOWN;
+	if (d->down || fw_updating(d)) {
+		w->status = d->down ? -EHOSTDOWN : -ECANCELED;
 		waiter_push(&d->fail_now, w);
 		arm_defer(d);
 		return 0;
@@ -1302,6 +1810,207 @@ static int mb_execute(void *device_ctx, gwd_channel_t ch, const void *args, size
 	return write_value(d, ch, &d->pt[ch].exec_value, op);
 }
 
+/* ---- firmware ops ------------------------------------------------------------------ */
+
+static int mb_fw_caps(void *device_ctx, struct gwd_fw_caps *caps)
+{
+	struct mb_dev *d = device_ctx;
+	const struct mb_fw_cfg *c = &d->fwc;
+
+	if (c->transport == MB_FW_NONE)
+		return -ENOTSUP;
+#define CAPS_HAS(m) (offsetof(struct gwd_fw_caps, m) + sizeof(caps->m) <= caps->size)
+	if (CAPS_HAS(chunk_size))
+		caps->chunk_size = mb_fw_chunk_size(c);
+	if (CAPS_HAS(max_size))
+		caps->max_size = c->max_size;
+	/* The adapter gives up first: its own deadline, plus the last probe
+	 * and version read in flight. */
+	if (CAPS_HAS(apply_timeout_ms))
+		caps->apply_timeout_ms = c->apply_timeout_ms + c->status_interval_ms +
+					 2 * d->timeout_ms + 1000;
+	if (CAPS_HAS(flags))
+		caps->flags = c->version_reg >= 0 || d->identify ? GWD_FW_CAP_REPORTS_VERSION : 0;
+#undef CAPS_HAS
+	return 0;
+}
+
+static int mb_fw_open(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	const struct mb_fw_cfg *c = &d->fwc;
+	uint64_t rec, records;
+
+	if (c->transport == MB_FW_NONE)
+		return -ENOTSUP;
+	if (!d->started)
+		return -ENOTCONN;
+	if (d->fw.phase != FW_IDLE)
+		return -EBUSY;
+	if (!info || !info->size)
+		return -EINVAL;
+	if (c->max_size && info->size > c->max_size)
+		return -ENOSPC;
+	/* Room to address it: files of records, or a 32-bit offset. */
+	if (c->transport == MB_FW_FILE_RECORD) {
+		rec = c->record_regs * 2u;
+		records = (info->size + rec - 1) / rec;
+		if (c->file + (records - 1) / c->file_records > 65535)
+			return -ENOSPC;
+	} else if (info->size > UINT32_MAX) {
+		return -ENOSPC;
+	}
+	if (!d->fw.timer && d->host->timer_new(on_fw_timer, d, &d->fw.timer) < 0)
+		return -ENOMEM;
+	d->fw.size = info->size;
+	d->fw.written = 0;
+	d->fw.crc32 = 0;
+	d->fw.closed = false;
+	d->fw.op = op;
+	if (d->bus->updates >= d->bus->max_updates) {
+		struct mb_dev **pp = (struct mb_dev **)&d->bus->fw_waiting;
+
+		while (*pp)
+			pp = &(*pp)->fw.next_waiting;
+		*pp = d;
+		d->fw.phase = FW_WAITING;
+		d->host->log(d->dev, GWD_LOG_INFO,
+			     "firmware: waiting for the bus (max_updates = %u running)",
+			     d->bus->max_updates);
+		return 0;
+	}
+	if (fw_begin(d) < 0) {
+		d->fw.op = NULL;
+		return -ENOMEM;
+	}
+	d->host->log(d->dev, GWD_LOG_INFO, "firmware: updating (%" PRIu64 " bytes, %s)",
+		     info->size, c->transport == MB_FW_FILE_RECORD ? "file records"
+								    : "register window");
+	return 0;
+}
+
+static int mb_fw_write(void *device_ctx, uint64_t offset, const void *data, size_t len,
+		       struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	uint32_t chunk = mb_fw_chunk_size(&d->fwc);
+	int r;
+
+	if (d->fw.phase != FW_READY || d->fw.closed)
+		return d->fw.phase == FW_IDLE ? -ENOTCONN : -EBUSY;
+	/* In order, whole chunks but the last. */
+	if (offset != d->fw.written || !len || len > chunk || offset + len > d->fw.size ||
+	    (len < chunk && offset + len != d->fw.size))
+		return -EINVAL;
+	memcpy(d->fw.chunk, data, len);
+	d->fw.chunk_len = len;
+	d->fw.tries = 0;
+	d->fw.phase = FW_WRITE;
+	d->fw.stage = 0;
+	r = fw_submit_chunk(d);
+	if (r < 0) {
+		d->fw.phase = FW_READY;
+		return r;
+	}
+	d->fw.op = op;
+	return 0;
+}
+
+static int mb_fw_close(void *device_ctx, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	const struct mb_fw_cfg *c = &d->fwc;
+	struct mb_job *j;
+
+	if (d->fw.phase != FW_READY || d->fw.closed)
+		return d->fw.phase == FW_IDLE ? -ENOTCONN : -EBUSY;
+	if (d->fw.written != d->fw.size)
+		return -EINVAL;
+	j = fw_job(d, MB_JOB_FW);
+	if (!j)
+		return -ENOMEM;
+	if (c->transport == MB_FW_REGISTER_WINDOW && c->crc == MB_FW_CRC_IMAGE32)
+		fw_put32(j, c->crc_reg, d->fw.crc32);
+	fw_put16(j, c->command_reg, c->commit_value);
+	fw_read_status(d, j);
+	d->fw.phase = FW_CLOSE;
+	d->fw.stage = 0;
+	d->fw.deadline = d->host->now_ms() + c->status_timeout_ms;
+	d->fw.op = op;
+	mb_bus_submit(d->bus, j);
+	return 0;
+}
+
+static int mb_fw_apply(void *device_ctx, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	struct mb_job *j;
+
+	if (d->fw.phase != FW_READY || !d->fw.closed)
+		return d->fw.phase == FW_IDLE ? -ENOTCONN : -EBUSY;
+	j = fw_job(d, MB_JOB_FW);
+	if (!j)
+		return -ENOMEM;
+	fw_put16(j, d->fwc.command_reg, d->fwc.apply_value);
+	j->fw->step[0].lenient = true;
+	d->fw.phase = FW_APPLY;
+	d->fw.stage = 0;
+	d->fw.deadline = d->host->now_ms() + d->fwc.apply_timeout_ms;
+	d->fw.op = op;
+	mb_bus_submit(d->bus, j);
+	return 0;
+}
+
+/* The daemon stopped during an apply: wait for the device as fw_apply does
+ * after its command (status probes until fw_apply_timeout, then the
+ * version), and compare the version with the package's.  Polling pauses
+ * meanwhile; no update turn of the bus is taken (no image is sent). */
+static int mb_fw_recover(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct mb_dev *d = device_ctx;
+	uint64_t now = d->host->now_ms();
+
+	if (d->fwc.transport == MB_FW_NONE)
+		return -ENOTSUP;
+	if (!d->started)
+		return -ENOTCONN;
+	if (d->fw.phase != FW_IDLE)
+		return -EBUSY;
+	if (!d->fw.timer && d->host->timer_new(on_fw_timer, d, &d->fw.timer) < 0)
+		return -ENOMEM;
+	snprintf(d->fw.expect, sizeof(d->fw.expect), "%s", info && info->version ? info->version : "");
+	d->fw.recovering = true;
+	d->fw.phase = FW_APPLY;
+	d->fw.stage = 1;
+	d->fw.deadline = now + d->fwc.apply_timeout_ms;
+	d->fw.op = op;
+	d->host->timer_arm(d->fw.timer, now);
+	return 0;
+}
+
+/* Cancel: the op in flight completes now with -ECANCELED, the jobs still
+ * queued are dropped (one on the wire comes back and is ignored), polling
+ * resumes.  The device keeps what it received; a new update starts over. */
+static void mb_fw_abort(void *device_ctx)
+{
+	struct mb_dev *d = device_ctx;
+	struct gwd_op *op = d->fw.op;
+
+	if (d->fw.phase == FW_IDLE)
+		return;
+	if (d->fw.phase == FW_WAITING)
+		fw_unqueue(d);
+	mb_bus_forget_kind(d->bus, d, MB_JOB_FW);
+	if (d->fw.phase == FW_APPLY)
+		mb_bus_forget_kind(d->bus, d, MB_JOB_IDENT);
+	d->fw.op = NULL;
+	d->host->log(d->dev, GWD_LOG_NOTICE, "firmware: update cancelled at %" PRIu64 " of %" PRIu64
+		     " bytes", d->fw.written, d->fw.size);
+	fw_end(d);
+	if (op)
+		d->host->complete(op, -ECANCELED, NULL);
+}
+
 static const struct gwd_adapter_ops mb_ops = {
 	.size = sizeof(struct gwd_adapter_ops),
 	.init = mb_init,
@@ -1315,6 +2024,13 @@ static const struct gwd_adapter_ops mb_ops = {
 	.write = mb_write,
 	.execute = mb_execute,
 	.describe_plan = mb_describe_plan,
+	.fw_open = mb_fw_open,
+	.fw_write = mb_fw_write,
+	.fw_close = mb_fw_close,
+	.fw_apply = mb_fw_apply,
+	.fw_abort = mb_fw_abort,
+	.fw_caps = mb_fw_caps,
+	.fw_recover = mb_fw_recover,
 };
 
 GWD_ADAPTER_DEFINE("modbus", "0.1.0", &mb_ops);

@@ -16,7 +16,29 @@
  *   exc UNIT ADDR CODE          requests touching ADDR answer exception CODE
  *   ident UNIT VENDOR PRODUCT REVISION
  *   drop                        close every TCP connection (a PLC reboot)
+ *   quiet 0|1                   stop / resume the request events (long runs)
  *   quit
+ *
+ * Firmware (FC 0x15 / 0x14 and a register window, README "Firmware
+ * updates"), on a fixed register map: command 200, status 201, size 202-203,
+ * offset 204-205, length 206, CRC 207(-208), version 210-217 (a string),
+ * window from 100; commands 1 commit, 2 apply, 3 chunk; status 0 idle,
+ * 1 busy, 2 done, 3 error:
+ *   fw UNIT FILE0 FIRST PERFILE RECREGS CRC BUSY REBOOT
+ *                               enable with an empty image: file records
+ *                               from FILE0/FIRST, PERFILE records a file of
+ *                               RECREGS registers; window CRC 0 none,
+ *                               1 CRC-16 per chunk, 2 CRC-32 of the image;
+ *                               BUSY status reads answer busy after each
+ *                               command; REBOOT requests go unanswered
+ *                               after apply
+ *   fwfail UNIT WHAT [N]        none, exc (data writes answer exception 4),
+ *                               crc (the check fails: status error), apply
+ *                               (status error after the reboot), gone (never
+ *                               comes back), readback (FC 0x14 answers other
+ *                               data), full N (records from N on: exception 2)
+ *   fwnext UNIT VERSION         the version it runs after the next apply
+ *   fwdump UNIT PATH            write the image received to PATH
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +59,25 @@
 #define MAX_CLIENTS 8
 #define N_REGS 300
 
+enum { FW_WINDOW = 100, FW_CMD = 200, FW_STATUS, FW_SIZE, FW_OFFSET = 204, FW_LENGTH = 206,
+       FW_CRC, FW_VERSION = 210, FW_VERSION_REGS = 8 };
+#define FW_IMAGE_MAX (4u << 20)
+
+struct fw {
+	bool on;
+	int file0, first, per_file, rec_regs, crc, busy_polls, reboot_reqs;
+	uint8_t *img;
+	size_t cap, len;
+	int busy_left, status;
+	int reboot_left; /* requests left unanswered; -1: never back */
+	char fail[16];
+	int full_from;
+	char next[32];
+};
+
 struct unit {
 	int id;
+	struct fw fw;
 	modbus_mapping_t *map;
 	bool muted;
 	int hole_addr, hole_count;
@@ -50,6 +89,7 @@ static struct unit units[MAX_UNITS];
 static int n_units;
 static modbus_t *ctx;
 static bool rtu;
+static bool quiet;
 
 static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void emit(const char *fmt, ...)
@@ -138,6 +178,209 @@ static void reply_ident(int fd, const uint8_t *req, int off, struct unit *u)
 	send_pdu(fd, req, pdu, n);
 }
 
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static bool fw_store(struct fw *f, size_t off, const uint8_t *p, size_t n)
+{
+	if (off + n > FW_IMAGE_MAX)
+		return false;
+	if (off + n > f->cap) {
+		size_t cap = f->cap ? f->cap : 65536;
+		uint8_t *q;
+
+		while (cap < off + n)
+			cap *= 2;
+		q = realloc(f->img, cap);
+		if (!q)
+			return false;
+		memset(q + f->cap, 0, cap - f->cap);
+		f->img = q;
+		f->cap = cap;
+	}
+	memcpy(f->img + off, p, n);
+	if (off + n > f->len)
+		f->len = off + n;
+	return true;
+}
+
+static size_t fw_size(struct unit *u)
+{
+	uint16_t *r = u->map->tab_registers;
+	size_t size = (size_t)r[FW_SIZE] << 16 | r[FW_SIZE + 1];
+
+	return size ? size : u->fw.len;
+}
+
+static void fw_exception(int fd, const uint8_t *req, int fc, int code)
+{
+	uint8_t e[2] = {(uint8_t)(fc | 0x80), (uint8_t)code};
+
+	send_pdu(fd, req, e, 2);
+}
+
+/* The image offset of (file, record), or -1 when the layout has no room. */
+static long fw_record_offset(struct fw *f, int file, int rec)
+{
+	long index;
+
+	if (file < f->file0 || rec < f->first || rec > 9999 || rec - f->first >= f->per_file)
+		return -1;
+	index = (long)(file - f->file0) * f->per_file + (rec - f->first);
+	if (f->full_from >= 0 && index >= f->full_from)
+		return -1;
+	return index * f->rec_regs * 2;
+}
+
+/* FC 0x15: every sub-request checked, then stored; answered by its echo. */
+static void fw_write_file(int fd, const uint8_t *req, const uint8_t *pdu, size_t n, struct unit *u)
+{
+	struct fw *f = &u->fw;
+	size_t k;
+
+	if (n < 2 || pdu[1] != n - 2 || pdu[1] < 9) {
+		fw_exception(fd, req, 0x15, 3);
+		return;
+	}
+	if (strcmp(f->fail, "exc") == 0) {
+		fw_exception(fd, req, 0x15, 4);
+		return;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (k = 2; k + 7 <= n;) {
+			int file = pdu[k + 1] << 8 | pdu[k + 2], rec = pdu[k + 3] << 8 | pdu[k + 4];
+			size_t regs = (size_t)(pdu[k + 5] << 8 | pdu[k + 6]);
+			long off = fw_record_offset(f, file, rec);
+
+			if (pdu[k] != 6 || k + 7 + 2 * regs > n || !regs) {
+				fw_exception(fd, req, 0x15, 3);
+				return;
+			}
+			if (off < 0 || (int)regs > f->rec_regs) {
+				fw_exception(fd, req, 0x15, 2);
+				return;
+			}
+			if (pass == 1 && !fw_store(f, (size_t)off, pdu + k + 7, 2 * regs)) {
+				fw_exception(fd, req, 0x15, 4);
+				return;
+			}
+			k += 7 + 2 * regs;
+		}
+		if (k != n) {
+			fw_exception(fd, req, 0x15, 3);
+			return;
+		}
+	}
+	send_pdu(fd, req, pdu, n);
+}
+
+/* FC 0x14: the records asked for, as stored. */
+static void fw_read_file(int fd, const uint8_t *req, const uint8_t *pdu, size_t n, struct unit *u)
+{
+	struct fw *f = &u->fw;
+	uint8_t ans[256];
+	size_t a = 2;
+
+	if (n < 9 || pdu[1] != n - 2 || (n - 2) % 7) {
+		fw_exception(fd, req, 0x14, 3);
+		return;
+	}
+	for (size_t k = 2; k < n; k += 7) {
+		int file = pdu[k + 1] << 8 | pdu[k + 2], rec = pdu[k + 3] << 8 | pdu[k + 4];
+		size_t regs = (size_t)(pdu[k + 5] << 8 | pdu[k + 6]);
+		long off = fw_record_offset(f, file, rec);
+
+		if (pdu[k] != 6 || !regs || a + 2 + 2 * regs > 247) {
+			fw_exception(fd, req, 0x14, 3);
+			return;
+		}
+		if (off < 0 || (size_t)off + 2 * regs > f->len) {
+			fw_exception(fd, req, 0x14, 2);
+			return;
+		}
+		ans[a++] = (uint8_t)(1 + 2 * regs);
+		ans[a++] = 6;
+		memcpy(ans + a, f->img + off, 2 * regs);
+		if (strcmp(f->fail, "readback") == 0)
+			ans[a] ^= 0x01;
+		a += 2 * regs;
+	}
+	ans[0] = 0x14;
+	ans[1] = (uint8_t)(a - 2);
+	send_pdu(fd, req, ans, a);
+}
+
+static void fw_command(struct unit *u)
+{
+	struct fw *f = &u->fw;
+	uint16_t *r = u->map->tab_registers;
+	/* fwfail crc: the check the device makes fails (the chunk's with a
+	 * CRC-16 per chunk, else the commit's). */
+	bool bad = strcmp(f->fail, "crc") == 0, ok = true;
+
+	switch (r[FW_CMD]) {
+	case 3: { /* a chunk in the window */
+		size_t off = (size_t)r[FW_OFFSET] << 16 | r[FW_OFFSET + 1], len = r[FW_LENGTH];
+		uint8_t chunk[256];
+
+		if (len > 2 * (N_REGS - FW_WINDOW) || len > sizeof(chunk)) {
+			ok = false;
+			break;
+		}
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = (uint8_t)(i % 2 ? r[FW_WINDOW + i / 2] : r[FW_WINDOW + i / 2] >> 8);
+		if (f->crc == 1 && (bad || crc16(chunk, len) != r[FW_CRC]))
+			ok = false;
+		ok = ok && fw_store(f, off, chunk, len);
+		break;
+	}
+	case 1: /* commit: check the whole image */
+		if ((f->crc != 1 && bad) ||
+		    (f->crc == 2 && crc32_of(f->img, fw_size(u)) !=
+					    ((uint32_t)r[FW_CRC] << 16 | r[FW_CRC + 1])))
+			ok = false;
+		break;
+	case 2: /* apply: reboot after this answer */
+		f->reboot_left = strcmp(f->fail, "gone") == 0 ? -1 : f->reboot_reqs;
+		f->status = 1;
+		if (!f->reboot_left)
+			f->reboot_left = 1;
+		return;
+	default:
+		return;
+	}
+	f->status = ok ? 2 : 3;
+	f->busy_left = f->busy_polls;
+}
+
+/* The reboot is over: the new image runs. */
+static void fw_installed(struct unit *u)
+{
+	struct fw *f = &u->fw;
+	uint16_t *r = u->map->tab_registers;
+	size_t n = strlen(f->next);
+
+	f->status = strcmp(f->fail, "apply") == 0 ? 3 : 0;
+	f->busy_left = 0;
+	for (int i = 0; i < FW_VERSION_REGS; i++)
+		r[FW_VERSION + i] = (uint16_t)(((size_t)2 * i < n ? (uint8_t)f->next[2 * i] : 0) << 8 |
+					       ((size_t)2 * i + 1 < n ? (uint8_t)f->next[2 * i + 1] : 0));
+	if (!u->ident[0][0]) {
+		snprintf(u->ident[0], sizeof(u->ident[0]), "acme");
+		snprintf(u->ident[1], sizeof(u->ident[1]), "pm3");
+	}
+	snprintf(u->ident[2], sizeof(u->ident[2]), "%s", f->next);
+}
+
 /* One complete request (with the RTU CRC or TCP header). */
 static void handle(int fd, uint8_t *req, int len)
 {
@@ -147,15 +390,47 @@ static void handle(int fd, uint8_t *req, int len)
 	int count = fc == 5 || fc == 6 ? 1 : len > off + 4 ? req[off + 3] << 8 | req[off + 4] : 0;
 	struct unit *u = unit_get(id);
 
-	emit("{\"event\":\"request\",\"unit\":%d,\"fc\":%d,\"addr\":%d,\"count\":%d}", id, fc,
-	     fc == 0x2b ? 0 : addr, fc == 0x2b ? 0 : count);
+	bool raw = fc == 0x2b || fc == 0x14 || fc == 0x15;
+	size_t pdu_len = (size_t)len - (size_t)off - (rtu ? 2 : 0);
+
+	if (!quiet)
+		emit("{\"event\":\"request\",\"unit\":%d,\"fc\":%d,\"addr\":%d,\"count\":%d}",
+		     id, fc, raw ? 0 : addr, raw ? 0 : count);
 	if (!u || u->muted)
 		return;
+	if (u->fw.reboot_left) {
+		/* Rebooting: silent, then the new image runs. */
+		if (u->fw.reboot_left > 0 && --u->fw.reboot_left == 0)
+			fw_installed(u);
+		return;
+	}
 	modbus_set_socket(ctx, fd);
 	modbus_set_slave(ctx, id);
 	if (fc == 0x2b) {
 		reply_ident(fd, req, off, u);
 		return;
+	}
+	if (fc == 0x15 || fc == 0x14) {
+		if (!u->fw.on)
+			fw_exception(fd, req, fc, 1);
+		else if (fc == 0x15)
+			fw_write_file(fd, req, req + off, pdu_len, u);
+		else
+			fw_read_file(fd, req, req + off, pdu_len, u);
+		return;
+	}
+	if (u->fw.on && fc == 16 && addr == FW_WINDOW && strcmp(u->fw.fail, "exc") == 0) {
+		modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE);
+		return;
+	}
+	if (u->fw.on && fc == 3 && addr <= FW_STATUS && FW_STATUS < addr + count) {
+		/* Busy for a few reads after a command. */
+		if (u->fw.busy_left > 0) {
+			u->fw.busy_left--;
+			u->map->tab_registers[FW_STATUS] = 1;
+		} else {
+			u->map->tab_registers[FW_STATUS] = (uint16_t)u->fw.status;
+		}
 	}
 	if (u->exc_code && addr <= u->exc_addr && u->exc_addr < addr + count) {
 		modbus_reply_exception(ctx, req, (unsigned)u->exc_code);
@@ -166,8 +441,17 @@ static void handle(int fd, uint8_t *req, int len)
 		modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 		return;
 	}
-	/* libmodbus echoes write requests byte for byte: without the CRC. */
-	modbus_reply(ctx, req, rtu ? len - 2 : len, u->map);
+	if (rtu && fc == 6 && addr < N_REGS) {
+		/* Debian's libmodbus 3.1.6 answers an RTU FC 6 passed without
+		 * its CRC with "illegal data value": store and echo it here. */
+		u->map->tab_registers[addr] = (uint16_t)(req[off + 3] << 8 | req[off + 4]);
+		send_pdu(fd, req, req + off, 5);
+	} else {
+		/* libmodbus echoes write requests byte for byte: without the CRC. */
+		modbus_reply(ctx, req, rtu ? len - 2 : len, u->map);
+	}
+	if (u->fw.on && (fc == 6 || fc == 16) && addr <= FW_CMD && FW_CMD < addr + count)
+		fw_command(u);
 }
 
 /* RTU framing on the pty master: the length follows from the function. */
@@ -191,6 +475,8 @@ static void rtu_input(int fd)
 			need = rlen >= 7 ? 9u + rbuf[6] : 0;
 		else if (fc == 0x2b)
 			need = 7;
+		else if (fc == 0x14 || fc == 0x15)
+			need = rlen >= 3 ? 5u + rbuf[2] : 0;
 		else
 			need = 1; /* not a request we know: resynchronise */
 		if (!need || rlen < need)
@@ -255,7 +541,7 @@ static modbus_mapping_t *table_of(struct unit *u, char t, uint16_t **regs, uint8
 
 static bool command(char *line)
 {
-	char cmd[16], t = 0, a[32] = "", b[32] = "", c[32] = "";
+	char cmd[16], t = 0, a[32] = "", b[32] = "", c[32] = "", path[201];
 	int id = 0, x = 0, y = 0;
 	long long v = 0;
 	struct unit *u;
@@ -291,6 +577,40 @@ static bool command(char *line)
 		   (u = unit_get(id))) {
 		u->exc_addr = x;
 		u->exc_code = y;
+	} else if (strcmp(cmd, "quiet") == 0 && sscanf(line, "%*s %d", &x) == 1) {
+		quiet = x != 0;
+	} else if (strcmp(cmd, "fw") == 0 && (u = NULL, sscanf(line, "%*s %d", &id) == 1) &&
+		   (u = unit_get(id)) &&
+		   sscanf(line, "%*s %*d %d %d %d %d %d %d %d", &u->fw.file0, &u->fw.first,
+			  &u->fw.per_file, &u->fw.rec_regs, &u->fw.crc, &u->fw.busy_polls,
+			  &u->fw.reboot_reqs) == 7) {
+		u->fw.on = true;
+		u->fw.len = 0;
+		u->fw.status = 0;
+		u->fw.busy_left = 0;
+		u->fw.reboot_left = 0;
+		u->fw.full_from = -1;
+		u->fw.fail[0] = '\0';
+		memset(u->map->tab_registers + FW_SIZE, 0, 7 * sizeof(uint16_t));
+	} else if (strcmp(cmd, "fwfail") == 0 && sscanf(line, "%*s %d %31s", &id, a) == 2 &&
+		   (u = unit_get(id))) {
+		snprintf(u->fw.fail, sizeof(u->fw.fail), "%s", strcmp(a, "none") == 0 ? "" : a);
+		u->fw.full_from = sscanf(line, "%*s %*d %*s %d", &x) == 1 ? x : -1;
+	} else if (strcmp(cmd, "fwnext") == 0 && sscanf(line, "%*s %d %31s", &id, a) == 2 &&
+		   (u = unit_get(id))) {
+		snprintf(u->fw.next, sizeof(u->fw.next), "%s", a);
+	} else if (strcmp(cmd, "fwdump") == 0 && sscanf(line, "%*s %d %200s", &id, path) == 2 &&
+		   (u = unit_get(id))) {
+		FILE *out = fopen(path, "wb");
+		size_t n = fw_size(u);
+
+		if (!out || (n && fwrite(u->fw.img, 1, n < u->fw.len ? n : u->fw.len, out) == 0)) {
+			if (out)
+				fclose(out);
+			emit("{\"event\":\"error\",\"cmd\":\"%s\"}", cmd);
+			return true;
+		}
+		fclose(out);
 	} else if (strcmp(cmd, "ident") == 0 &&
 		   sscanf(line, "%*s %d %31s %31s %31s", &id, a, b, c) == 4 && (u = unit_get(id))) {
 		snprintf(u->ident[0], sizeof(u->ident[0]), "%s", a);
@@ -424,8 +744,10 @@ out:
 		close(master);
 	if (keep >= 0)
 		close(keep);
-	for (int i = 0; i < n_units; i++)
+	for (int i = 0; i < n_units; i++) {
 		modbus_mapping_free(units[i].map);
+		free(units[i].fw.img);
+	}
 	modbus_free(ctx);
 	return 0;
 }
