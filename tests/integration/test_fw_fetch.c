@@ -6,6 +6,7 @@
  * loop's events with a deadline; nothing sleeps. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +139,8 @@ static void run_until_done(struct env *e, struct sink *s)
 
 	while (!s->done && clock_now_ms() < end)
 		sd_event_run(loop_sd_event(e->loop), 200 * 1000);
+	if (!s->done)
+		print_error("not done: %d data calls, at byte %" PRIu64 "\n", s->data_calls, s->next);
 	assert_true(s->done);
 }
 
@@ -452,6 +455,268 @@ static void test_https(void **state)
 	free(ca);
 }
 
+/* ---- coap:// from the test LwM2M server's --serve ---------------------------- */
+
+static int start_coap(struct proc *p, const char *const extra[])
+{
+	const char *args[8] = {NULL};
+	char *serve = h_strf("--serve=%s", dir);
+	size_t n = 0;
+	int port;
+
+	args[n++] = serve;
+	for (size_t i = 0; extra && extra[i] && n < 7; i++)
+		args[n++] = extra[i];
+	port = h_start_server_argv(p, dir, 0, args);
+	free(serve);
+	assert_true(port > 0);
+	return port;
+}
+
+static int start_relay(struct proc *p, int upstream)
+{
+	char *bin = h_build_path("tests/integration/udp-relay"), up[16];
+	char *argv[] = {bin, "-u", up, NULL};
+	json_t *ev;
+	int port = -1;
+
+	snprintf(up, sizeof(up), "%d", upstream);
+	if (h_spawn(p, argv, true, NULL) == 0) {
+		ev = h_wait_event(p, "listening", NULL, NULL, H_TIMEOUT_MS);
+		if (ev)
+			port = (int)json_integer_value(json_object_get(ev, "port"));
+		json_decref(ev);
+	}
+	free(bin);
+	assert_true(port > 0);
+	return port;
+}
+
+/* What the server's --serve answered so far (the "served" event). */
+static json_t *served(struct proc *srv)
+{
+	json_t *ev;
+
+	h_send(srv, "served");
+	ev = h_wait_event(srv, "served", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	return ev;
+}
+
+static long jint(json_t *ev, const char *key)
+{
+	return (long)json_integer_value(json_object_get(ev, key));
+}
+
+static void test_coap_whole(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, NULL);
+	char *uri = h_strf("coap://127.0.0.1:%d/pkg.bin", port);
+	json_t *ev;
+
+	env_init(&e);
+	assert_true(fw_fetcher_protocols(e.f) & FW_PROTO_COAP);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 0);
+	assert_whole(&s, 0);
+	/* Blocks of 1024 bytes, one request each, in order. */
+	ev = served(&srv);
+	assert_int_equal(jint(ev, "requests"), PKG_SIZE / 1024);
+	assert_int_equal(jint(ev, "first_block"), 0);
+	assert_int_equal(jint(ev, "last_block"), 1023);
+	assert_int_equal(jint(ev, "last_szx"), 6);
+	json_decref(ev);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
+/* A server that sends 256-byte blocks: the download goes on with those. */
+static void test_coap_small_blocks(void **state)
+{
+	const char *const extra[] = {"--serve-szx=4", NULL};
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, extra);
+	char *uri = h_strf("coap://127.0.0.1:%d/pkg.bin", port);
+	json_t *ev;
+
+	env_init(&e);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 0);
+	assert_whole(&s, 0);
+	/* The first request asks for 1024, every later one for 256. */
+	ev = served(&srv);
+	assert_int_equal(jint(ev, "requests"), PKG_SIZE / 256);
+	assert_int_equal(jint(ev, "last_block"), PKG_SIZE / 256 - 1);
+	assert_int_equal(jint(ev, "last_szx"), 4);
+	json_decref(ev);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
+/* From params.offset: the block holding it, and nothing before. */
+static void test_coap_offset(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, NULL);
+	char *uri = h_strf("coap://127.0.0.1:%d/pkg.bin", port);
+	json_t *ev;
+
+	env_init(&e);
+	sink_init(&s);
+	fetch(&e, &s, uri, 524289, 0);
+	assert_whole(&s, 524289);
+	ev = served(&srv);
+	assert_int_equal(jint(ev, "requests"), 512);
+	assert_int_equal(jint(ev, "first_block"), 512);
+	assert_int_equal(jint(ev, "block0"), 0);
+	json_decref(ev);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
+static void test_coap_missing(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, NULL);
+	char *uri = h_strf("coap://127.0.0.1:%d/nothing.bin", port);
+
+	env_init(&e);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 0);
+	assert_int_equal(s.status, -ENOENT);
+	assert_int_equal(s.data_calls, 0);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
+/* Requests lost on the way (udp-relay drops them) until libcoap gives up
+ * on the session: a new session asks for the next block, not block 0. */
+static void test_coap_resume(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv, relay;
+	int port = start_coap(&srv, NULL);
+	int rport = start_relay(&relay, port);
+	char *uri = h_strf("coap://127.0.0.1:%d/pkg.bin", rport);
+	struct fw_fetch_params p = {.uri = uri, .give_up_ms = 30000};
+	struct fw_fetch *x;
+	json_t *ev;
+
+	env_init(&e);
+	/* ACK_TIMEOUT 1 s, one retransmission: two lost datagrams lose the
+	 * session's request. */
+	fw_fetcher_set_coap_timing(e.f, 1000, 1);
+	sink_init(&s);
+	assert_int_equal(fw_fetch_start(e.f, &p, &sink_ops, &s, &x), 0);
+	for (uint64_t end = clock_now_ms() + DEADLINE_MS; s.data_calls < 100 && clock_now_ms() < end;)
+		sd_event_run(loop_sd_event(e.loop), 200 * 1000);
+	assert_true(s.data_calls >= 100);
+	h_send(&relay, "drop 2");
+	run_until_done(&e, &s);
+	assert_whole(&s, 0);
+	for (int k = 0; k < 2; k++) {
+		ev = h_wait_event(&relay, "dropped", NULL, NULL, H_TIMEOUT_MS);
+		assert_non_null(ev);
+		json_decref(ev);
+	}
+	/* Block 0 was asked for once: the new session went on from where
+	 * the lost one was, and the end came through it (another source
+	 * port through the relay). */
+	ev = served(&srv);
+	assert_int_equal(jint(ev, "block0"), 1);
+	assert_int_equal(jint(ev, "last_block"), 1023);
+	assert_int_equal(jint(ev, "peer_changes"), 1);
+	assert_string_not_equal(json_string_value(json_object_get(ev, "first_peer")),
+				json_string_value(json_object_get(ev, "last_peer")));
+	assert_true(jint(ev, "requests") <= 1024 + 2);
+	json_decref(ev);
+	free(s.buf);
+	env_fini(&e);
+	stop(&relay);
+	stop(&srv);
+	free(uri);
+}
+
+/* Nobody at the port (ICMP port unreachable, again and again). */
+static void test_coap_nobody(void **state)
+{
+	struct env e;
+	struct sink s;
+	char *uri = h_strf("coap://127.0.0.1:%d/pkg.bin", h_free_udp_port());
+
+	env_init(&e);
+	fw_fetcher_set_coap_timing(e.f, 1000, 0);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 1500);
+	assert_int_equal(s.status, -ETIMEDOUT);
+	free(s.buf);
+	env_fini(&e);
+	free(uri);
+}
+
+/* coaps:// with PSK: the right key gives the package, a wrong one -EACCES. */
+static void test_coaps_psk(void **state)
+{
+	const char *const extra[] = {"--psk=fwdev:00112233445566778899aabbccddeeff", NULL};
+	struct lwm_security_params good = {.mode = LWM_SEC_PSK, .psk_identity = "fwdev",
+					   .psk_key = "00112233445566778899aabbccddeeff"};
+	struct lwm_security_params bad = good;
+	struct lwm_security *sgood, *sbad;
+	char err[256];
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, extra);
+	char *uri = h_strf("coaps://127.0.0.1:%d/pkg.bin", port);
+	struct fw_fetch_params p = {.uri = uri, .give_up_ms = 5000};
+	struct fw_fetch *x;
+
+	bad.psk_key = "ffeeddccbbaa99887766554433221100";
+	assert_int_equal(lwm_security_load(&good, &sgood, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lwm_security_load(&bad, &sbad, NULL, err, sizeof(err)), 0);
+	env_init(&e);
+	if (!(fw_fetcher_protocols(e.f) & FW_PROTO_COAPS)) {
+		env_fini(&e);
+		stop(&srv);
+		skip();
+	}
+	sink_init(&s);
+	p.security = sgood;
+	assert_int_equal(fw_fetch_start(e.f, &p, &sink_ops, &s, &x), 0);
+	run_until_done(&e, &s);
+	assert_whole(&s, 0);
+	free(s.buf);
+	sink_init(&s);
+	p.security = sbad;
+	assert_int_equal(fw_fetch_start(e.f, &p, &sink_ops, &s, &x), 0);
+	run_until_done(&e, &s);
+	assert_int_equal(s.status, -EACCES);
+	free(s.buf);
+	env_fini(&e);
+	lwm_security_free(sgood);
+	lwm_security_free(sbad);
+	stop(&srv);
+	free(uri);
+}
+
 /* ---- set-up --------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -499,6 +764,13 @@ int main(void)
 		cmocka_unit_test(test_http_refused),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_https),
+		cmocka_unit_test(test_coap_whole),
+		cmocka_unit_test(test_coap_small_blocks),
+		cmocka_unit_test(test_coap_offset),
+		cmocka_unit_test(test_coap_missing),
+		cmocka_unit_test(test_coap_resume),
+		cmocka_unit_test(test_coap_nobody),
+		cmocka_unit_test(test_coaps_psk),
 	};
 
 	log_setup(LOG_TARGET_STDERR, LOG_INFO);
