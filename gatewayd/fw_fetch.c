@@ -49,6 +49,7 @@ struct fw_fetcher {
 	CURLM *multi;
 	struct gw_timer curl_timer;
 	struct fw_fetch *list;
+	struct fw_sock *socks; /* the sockets libcurl has us watch */
 	/* Tests: CoAP transmission parameters for new downloads. */
 	uint32_t coap_ack_timeout_ms;
 	int coap_max_retransmit;
@@ -57,6 +58,7 @@ struct fw_fetcher {
 /* One socket libcurl asked us to watch. */
 struct fw_sock {
 	struct fw_fetcher *f;
+	struct fw_sock *next;
 	struct gw_watch *w;
 	curl_socket_t fd;
 };
@@ -250,6 +252,17 @@ static void sock_cb(int fd, uint32_t revents, void *ud)
 	check_done(f);
 }
 
+static void sock_free(struct fw_fetcher *f, struct fw_sock *s)
+{
+	for (struct fw_sock **pp = &f->socks; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	loop_unwatch_fd(s->w);
+	free(s);
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct fw_fetcher *f = userp;
@@ -258,9 +271,8 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
-			loop_unwatch_fd(s->w);
 			curl_multi_assign(f->multi, fd, NULL);
-			free(s);
+			sock_free(f, s);
 		}
 		return 0;
 	}
@@ -280,6 +292,8 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		return -1;
 	}
 	curl_multi_assign(f->multi, fd, s);
+	s->next = f->socks;
+	f->socks = s;
 	return 0;
 }
 
@@ -834,9 +848,12 @@ void fw_fetcher_free(struct fw_fetcher *f)
 		return;
 	while (f->list)
 		fw_fetch_cancel(f->list);
-	gw_timer_disarm(&f->curl_timer);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
+	/* Whatever libcurl did not take back itself in its clean-up. */
+	while (f->socks)
+		sock_free(f, f->socks);
+	gw_timer_disarm(&f->curl_timer);
 	curl_global_cleanup();
 	free(f);
 }

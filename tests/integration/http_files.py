@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A file server for the firmware download tests, on Python's own http.server.
 
-    http_files.py DIR [--drop-after N] [--tls CERT KEY]
+    http_files.py DIR [--drop-after N] [--no-range] [--tls CERT KEY]
 
 Serves DIR on 127.0.0.1 (an ephemeral port) with Python's http.server, plus
 single byte ranges ("Range: bytes=A-" and "bytes=A-B", 206 with
 Content-Range, 416 past the end), which SimpleHTTPRequestHandler lacks.
 --drop-after N: the first answer with a body closes the connection after N
-bytes of it (a lost connection, once).  --tls: HTTPS with that certificate.
+bytes of it (a lost connection, once).  --no-range: Range is ignored, as
+by a server without ranges (every answer is 200 with the whole file).  --tls: HTTPS with that certificate.
 Events on stdout, one JSON object per line:
     {"event":"listening","port":P}
     {"event":"request","path":"/x","range":"bytes=..." or null,"code":C}
@@ -24,6 +25,7 @@ import threading
 from http.server import HTTPServer, SimpleHTTPRequestHandler
 
 drop_after = None
+no_range = False
 lock = threading.Lock()
 
 
@@ -47,7 +49,7 @@ class Handler(SimpleHTTPRequestHandler):
             return
         size = os.path.getsize(path)
         start, end, code = 0, size - 1, 200
-        if rng:
+        if rng and not no_range:
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
             if m:
                 start = int(m.group(1))
@@ -93,7 +95,7 @@ class Handler(SimpleHTTPRequestHandler):
 
 
 def main():
-    global drop_after
+    global drop_after, no_range
     args = sys.argv[1:]
     if not args:
         sys.stderr.write(__doc__)
@@ -104,6 +106,8 @@ def main():
         a = args.pop(0)
         if a == "--drop-after":
             drop_after = int(args.pop(0))
+        elif a == "--no-range":
+            no_range = True
         elif a == "--tls":
             tls = (args.pop(0), args.pop(0))
         else:

@@ -251,6 +251,35 @@ static void test_http_resume(void **state)
 	free(uri);
 }
 
+/* The same from a server without ranges: the second answer is the whole
+ * package again, and what we had is skipped. */
+static void test_http_resume_no_range(void **state)
+{
+	const char *const extra[] = {"--drop-after", "300000", "--no-range", NULL};
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_http(&srv, extra);
+	char *uri = h_strf("http://127.0.0.1:%d/pkg.bin", port);
+	json_t *ev;
+
+	env_init(&e);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 20000);
+	assert_whole(&s, 0);
+	ev = h_wait_event(&srv, "dropped", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	ev = h_wait_event(&srv, "request", "range", "bytes=300000-", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "code")), 200);
+	json_decref(ev);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
 /* A download that starts from params.offset (a daemon restart). */
 static void test_http_offset(void **state)
 {
@@ -758,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_bad_uris),
 		cmocka_unit_test(test_http_whole),
 		cmocka_unit_test(test_http_resume),
+		cmocka_unit_test(test_http_resume_no_range),
 		cmocka_unit_test(test_http_offset),
 		cmocka_unit_test(test_http_404),
 		cmocka_unit_test(test_http_data_error),
