@@ -78,6 +78,9 @@ struct fw_fetch {
 	bool answered;         /* the server answered something, ever */
 	uint32_t backoff_ms;
 	struct gw_timer timer; /* the next attempt, or done() */
+	/* give_up_ms after the last byte, whatever an attempt is doing (a
+	 * CoAP request's retransmissions, a stall libcurl is slow to see). */
+	struct gw_timer watchdog;
 	int status;            /* size()/data() stopped it with this */
 	bool finishing;        /* done() is due: nothing else runs */
 	bool in_done;
@@ -129,6 +132,7 @@ static void stop_http(struct fw_fetch *x)
 static void free_fetch(struct fw_fetch *x)
 {
 	gw_timer_disarm(&x->timer);
+	gw_timer_disarm(&x->watchdog);
 	stop_http(x);
 	if (x->get)
 		lwm_get_free(x->get);
@@ -147,7 +151,27 @@ static void finish(struct fw_fetch *x, int status)
 		return;
 	x->finishing = true;
 	x->final = status;
+	gw_timer_disarm(&x->watchdog);
 	gw_timer_arm(&x->timer, clock_now_ms());
+}
+
+/* Re-armed lazily: bytes only move last_byte_ms, and the watchdog looks
+ * again when it fires. */
+static void watchdog_cb(struct gw_timer *t, void *ud)
+{
+	struct fw_fetch *x = ud;
+	uint64_t now = clock_now_ms();
+
+	if (x->finishing)
+		return;
+	if (now - x->last_byte_ms < x->give_up_ms) {
+		gw_timer_arm(&x->watchdog, x->last_byte_ms + x->give_up_ms);
+		return;
+	}
+	log_info(NULL, "firmware package %s: no data for %" PRIu64 " ms; giving up", x->uri,
+		 now - x->last_byte_ms);
+	stop_http(x);
+	finish(x, x->answered ? -ECONNRESET : -ETIMEDOUT);
 }
 
 static void timer_cb(struct gw_timer *t, void *ud)
@@ -777,6 +801,7 @@ int fw_fetch_start(struct fw_fetcher *f, const struct fw_fetch_params *p,
 	x->insecure = p->insecure;
 	x->szx = FW_COAP_SZX;
 	gw_timer_init(&x->timer, loop_timers(f->loop), timer_cb, x);
+	gw_timer_init(&x->watchdog, loop_timers(f->loop), watchdog_cb, x);
 	x->uri = strdup(p->uri);
 	if (!x->uri || (p->ca_file && !(x->ca_file = strdup(p->ca_file)))) {
 		free_fetch(x);
@@ -795,6 +820,7 @@ int fw_fetch_start(struct fw_fetcher *f, const struct fw_fetch_params *p,
 		free_fetch(x);
 		return r;
 	}
+	gw_timer_arm(&x->watchdog, x->last_byte_ms + x->give_up_ms);
 	x->next = f->list;
 	if (f->list)
 		f->list->prev = x;

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A file server for the firmware download tests, on Python's own http.server.
 
-    http_files.py DIR [--drop-after N] [--no-range] [--tls CERT KEY]
+    http_files.py DIR [--drop-after N] [--stall-after N] [--no-range] [--tls CERT KEY]
 
 Serves DIR on 127.0.0.1 (an ephemeral port) with Python's http.server, plus
 single byte ranges ("Range: bytes=A-" and "bytes=A-B", 206 with
 Content-Range, 416 past the end), which SimpleHTTPRequestHandler lacks.
 --drop-after N: the first answer with a body closes the connection after N
-bytes of it (a lost connection, once).  --no-range: Range is ignored, as
+bytes of it (a lost connection, once).  --stall-after N: the first answer with a body stops after N bytes of it, the
+connection left open, and the server answers nothing more (a peer gone
+silent).  --no-range: Range is ignored, as
 by a server without ranges (every answer is 200 with the whole file).  --tls: HTTPS with that certificate.
 Events on stdout, one JSON object per line:
     {"event":"listening","port":P}
@@ -25,6 +27,8 @@ import threading
 from http.server import HTTPServer, SimpleHTTPRequestHandler
 
 drop_after = None
+stall_after = None
+stalled = threading.Event()
 no_range = False
 lock = threading.Lock()
 
@@ -40,7 +44,7 @@ class Handler(SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        global drop_after
+        global drop_after, stall_after
         path = self.translate_path(self.path)
         rng = self.headers.get("Range")
         if not os.path.isfile(path):
@@ -74,6 +78,8 @@ class Handler(SimpleHTTPRequestHandler):
         left = end - start + 1
         limit = drop_after
         drop_after = None
+        stall = stall_after
+        stall_after = None
         sent = 0
         with open(path, "rb") as f:
             f.seek(start)
@@ -89,13 +95,19 @@ class Handler(SimpleHTTPRequestHandler):
                     # An abrupt end: the client sees the connection reset.
                     self.connection.shutdown(2)
                     return
+                if stall is not None and sent + len(chunk) >= stall:
+                    self.wfile.write(chunk[: stall - sent])
+                    self.wfile.flush()
+                    event(event="stalled", path=self.path, sent=stall)
+                    stalled.wait()  # until the process ends
+                    return
                 self.wfile.write(chunk)
                 sent += len(chunk)
                 left -= len(chunk)
 
 
 def main():
-    global drop_after, no_range
+    global drop_after, stall_after, no_range
     args = sys.argv[1:]
     if not args:
         sys.stderr.write(__doc__)
@@ -106,6 +118,8 @@ def main():
         a = args.pop(0)
         if a == "--drop-after":
             drop_after = int(args.pop(0))
+        elif a == "--stall-after":
+            stall_after = int(args.pop(0))
         elif a == "--no-range":
             no_range = True
         elif a == "--tls":

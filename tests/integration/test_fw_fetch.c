@@ -357,6 +357,31 @@ static int closed_tcp_port(void)
 	return port;
 }
 
+/* A server gone silent mid-transfer (it keeps the connection and answers
+ * nothing more): after give_up_ms without a byte, -ECONNRESET (it did
+ * answer once), with every byte before it delivered. */
+static void test_http_stalled(void **state)
+{
+	const char *const extra[] = {"--stall-after", "200000", NULL};
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_http(&srv, extra);
+	char *uri = h_strf("http://127.0.0.1:%d/pkg.bin", port);
+
+	env_init(&e);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 1500);
+	assert_int_equal(s.status, -ECONNRESET);
+	assert_true(s.order_ok);
+	assert_int_equal(s.next, 200000);
+	assert_memory_equal(s.buf, pkg, 200000);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
 /* Connection refused, again and again: after give_up_ms, -ETIMEDOUT (the
  * server never answered). */
 static void test_http_refused(void **state)
@@ -715,7 +740,7 @@ static void test_coaps_psk(void **state)
 	struct proc srv;
 	int port = start_coap(&srv, extra);
 	char *uri = h_strf("coaps://127.0.0.1:%d/pkg.bin", port);
-	struct fw_fetch_params p = {.uri = uri, .give_up_ms = 5000};
+	struct fw_fetch_params p = {.uri = uri, .give_up_ms = 50000};
 	struct fw_fetch *x;
 
 	bad.psk_key = "ffeeddccbbaa99887766554433221100";
@@ -792,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_http_404),
 		cmocka_unit_test(test_http_data_error),
 		cmocka_unit_test(test_http_refused),
+		cmocka_unit_test(test_http_stalled),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_https),
 		cmocka_unit_test(test_coap_whole),
