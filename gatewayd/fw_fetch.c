@@ -538,10 +538,12 @@ static int http_status_err(long code)
 static void http_ended(struct fw_fetch *x, CURLcode res)
 {
 	long code = 0;
+	curl_off_t cl = -1;
 	char why[CURL_ERROR_SIZE + 64];
 	int err;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	if (code > 0)
 		x->answered = true;
 	snprintf(why, sizeof(why), "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
@@ -550,6 +552,9 @@ static void http_ended(struct fw_fetch *x, CURLcode res)
 		return finish(x, x->status);
 	switch (res) {
 	case CURLE_OK:
+		/* An empty package has no body to say its size with. */
+		if (!x->body_started && code == 200 && cl == 0 && (err = take_size(x, 0)) < 0)
+			return finish(x, err);
 		if (x->size_known && x->off < x->total)
 			return retry(x, "the connection ended early");
 		return finish(x, 0);

@@ -303,6 +303,29 @@ static void test_http_offset(void **state)
 	free(uri);
 }
 
+/* An empty package: its size (0) is said, and it is complete. */
+static void test_http_empty(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_http(&srv, NULL);
+	char *uri = h_strf("http://127.0.0.1:%d/empty.bin", port);
+
+	env_init(&e);
+	sink_init(&s);
+	s.size = 1;
+	fetch(&e, &s, uri, 0, 0);
+	assert_int_equal(s.status, 0);
+	assert_int_equal(s.size_calls, 1);
+	assert_int_equal(s.size, 0);
+	assert_int_equal(s.data_calls, 0);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+}
+
 static void test_http_404(void **state)
 {
 	struct env e;
@@ -796,6 +819,11 @@ static int setup(void **state)
 	assert_int_equal(fwrite(pkg, 1, PKG_SIZE, fp), PKG_SIZE);
 	fclose(fp);
 	free(path);
+	path = h_strf("%s/empty.bin", dir);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fclose(fp);
+	free(path);
 	return 0;
 }
 
@@ -814,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_http_resume),
 		cmocka_unit_test(test_http_resume_no_range),
 		cmocka_unit_test(test_http_offset),
+		cmocka_unit_test(test_http_empty),
 		cmocka_unit_test(test_http_404),
 		cmocka_unit_test(test_http_data_error),
 		cmocka_unit_test(test_http_refused),
