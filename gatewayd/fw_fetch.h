@@ -74,9 +74,11 @@ struct fw_fetch_params {
 	int insecure;
 };
 
-/* 0 and *out, or a negative errno (and nothing will be called): a URI
- * that does not parse is -EINVAL and a scheme this build cannot pull
- * -EPROTONOSUPPORT here, at once; so is a coap:// URI without an engine. */
+/* 0 and *out, or a negative errno (and nothing will be called).  What can
+ * be told without the network fails here, at once, not through done(): a
+ * URI that does not parse (-EINVAL), a scheme this build cannot pull, or
+ * coap(s):// without an engine (-EPROTONOSUPPORT), coaps:// without
+ * credentials (-EACCES). */
 int fw_fetch_start(struct fw_fetcher *f, const struct fw_fetch_params *p,
 		   const struct fw_fetch_ops *ops, void *ud, struct fw_fetch **out);
 /* Stop a download; done() is not called.  Safe until done() has run. */
