@@ -701,8 +701,7 @@ static void coap_failed(void *ud, int err)
 	if (x->finishing)
 		return;
 	switch (err) {
-	case -EACCES:
-		log_warn(NULL, "firmware package %s: DTLS handshake failed", x->uri);
+	case -EACCES: /* coap_fetch.c logged why */
 		return finish(x, -EACCES);
 	case -EHOSTUNREACH:
 		if (x->off == 0 && !x->answered)

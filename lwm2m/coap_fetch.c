@@ -240,6 +240,15 @@ void lwm_get_free(struct lwm_get *g)
 	free(g);
 }
 
+/* The handshake failed: say why, when the credentials' checks know. */
+static void log_refused(struct lwm_get *g, coap_session_t *s)
+{
+	const char *why = g->sec ? lwm_security_failure(g->sec, s) : NULL;
+
+	log_warn(NULL, "package download from %s:%s: %s", g->host, g->port,
+		 why ? why : "DTLS handshake failed");
+}
+
 /* ---- engine.c's side ------------------------------------------------------ */
 
 static bool token_is_ours(const struct lwm_get *g, coap_bin_const_t t)
@@ -301,6 +310,8 @@ void lwm_get_on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason
 		err = -ECONNRESET;
 		break;
 	}
+	if (err == -EACCES)
+		log_refused(g, s);
 	g->ops.failed(g->ud, err);
 }
 
@@ -316,6 +327,8 @@ void lwm_get_on_event(coap_session_t *s, coap_event_t ev)
 	}
 	if ((ev == COAP_EVENT_DTLS_CLOSED || ev == COAP_EVENT_DTLS_ERROR) && g->waiting) {
 		g->waiting = false;
+		if (!g->connected)
+			log_refused(g, s);
 		g->ops.failed(g->ud, g->connected ? -ECONNRESET : -EACCES);
 	}
 }

@@ -794,6 +794,59 @@ static void test_coaps_psk(void **state)
 	free(uri);
 }
 
+/* coaps:// with X.509 (the fetch contexts' certificate side): the server's
+ * certificate checked against the CA and the name; a wrong name is
+ * -EACCES. */
+static void test_coaps_x509(void **state)
+{
+	char *cert = h_strf("--cert=%s/server.pem", dir), *key = h_strf("--key=%s/server.key", dir);
+	char *cca = h_strf("--ca=%s/ca.pem", dir);
+	char *ccert = h_strf("%s/client.pem", dir), *ckey = h_strf("%s/client.key", dir);
+	char *ca = h_strf("%s/ca.pem", dir);
+	const char *const extra[] = {cert, key, cca, NULL};
+	struct lwm_security_params good = {.mode = LWM_SEC_X509, .certificate = ccert,
+					   .private_key = ckey, .ca_file = ca,
+					   .sni = "lwm2m.test"};
+	struct lwm_security_params bad = good;
+	struct lwm_security *sgood, *sbad;
+	char err[256];
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	int port = start_coap(&srv, extra);
+	char *uri = h_strf("coaps://127.0.0.1:%d/pkg.bin", port);
+	struct fw_fetch_params p = {.uri = uri, .give_up_ms = 50000};
+	struct fw_fetch *x;
+
+	bad.sni = "elsewhere.test";
+	assert_int_equal(lwm_security_load(&good, &sgood, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lwm_security_load(&bad, &sbad, NULL, err, sizeof(err)), 0);
+	env_init(&e);
+	sink_init(&s);
+	p.security = sgood;
+	assert_int_equal(fw_fetch_start(e.f, &p, &sink_ops, &s, &x), 0);
+	run_until_done(&e, &s);
+	assert_whole(&s, 0);
+	free(s.buf);
+	sink_init(&s);
+	p.security = sbad;
+	assert_int_equal(fw_fetch_start(e.f, &p, &sink_ops, &s, &x), 0);
+	run_until_done(&e, &s);
+	assert_int_equal(s.status, -EACCES);
+	free(s.buf);
+	env_fini(&e);
+	lwm_security_free(sgood);
+	lwm_security_free(sbad);
+	stop(&srv);
+	free(uri);
+	free(cert);
+	free(key);
+	free(cca);
+	free(ccert);
+	free(ckey);
+	free(ca);
+}
+
 /* ---- set-up --------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -856,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_coap_resume),
 		cmocka_unit_test(test_coap_nobody),
 		cmocka_unit_test(test_coaps_psk),
+		cmocka_unit_test(test_coaps_x509),
 	};
 
 	log_setup(LOG_TARGET_STDERR, LOG_INFO);
