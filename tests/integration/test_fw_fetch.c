@@ -26,6 +26,7 @@
 #include "gatewayd/fw_fetch.h"
 #include "gatewayd/log.h"
 #include "gatewayd/loop.h"
+#include "gatewayd/resolver.h"
 #include "harness.h"
 #include "lwm2m/engine.h"
 #include "lwm2m/security.h"
@@ -41,6 +42,7 @@ struct env {
 	struct lwm_engine *engine;
 	struct gw_watch *engine_watch;
 	struct fw_fetcher *f;
+	struct gw_resolver *rs; /* when a test sets one */
 };
 
 /* What a download delivered. */
@@ -127,6 +129,8 @@ static void env_init(struct env *e)
 static void env_fini(struct env *e)
 {
 	fw_fetcher_free(e->f);
+	if (e->rs)
+		resolver_free(e->rs); /* before the loop it borrows */
 	loop_unwatch_fd(e->engine_watch);
 	lwm_engine_free(e->engine);
 	loop_free(e->loop);
@@ -794,6 +798,52 @@ static void test_coaps_psk(void **state)
 	free(uri);
 }
 
+/* Host names through the daemon's resolver (its worker thread, a look-up
+ * of the test's own: no name reaches the system's resolver): "files.test"
+ * is loopback, "nx.test" does not resolve (-EHOSTUNREACH, at once). */
+static int test_lookup(const char *host, const char *port, struct sockaddr_storage *out,
+		       socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+	if (strcmp(host, "files.test") != 0)
+		return -EHOSTUNREACH;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(port));
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*len = sizeof(*sin);
+	return 0;
+}
+
+static void test_coap_names(void **state)
+{
+	struct env e;
+	struct sink s;
+	struct proc srv;
+	struct lwm_resolver lr = {.start = resolver_start, .cancel = resolver_cancel};
+	int port = start_coap(&srv, NULL);
+	char *uri = h_strf("coap://files.test:%d/pkg.bin", port);
+	char *nx = h_strf("coap://nx.test:%d/pkg.bin", port);
+
+	env_init(&e);
+	assert_int_equal(resolver_new(e.loop, test_lookup, &e.rs), 0);
+	lr.ctx = e.rs;
+	lwm_engine_set_resolver(e.engine, &lr);
+	sink_init(&s);
+	fetch(&e, &s, uri, 0, 0);
+	assert_whole(&s, 0);
+	free(s.buf);
+	sink_init(&s);
+	fetch(&e, &s, nx, 0, 0);
+	assert_int_equal(s.status, -EHOSTUNREACH);
+	free(s.buf);
+	env_fini(&e);
+	stop(&srv);
+	free(uri);
+	free(nx);
+}
+
 /* coaps:// with X.509 (the fetch contexts' certificate side): the server's
  * certificate checked against the CA and the name; a wrong name is
  * -EACCES. */
@@ -908,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_coap_missing),
 		cmocka_unit_test(test_coap_resume),
 		cmocka_unit_test(test_coap_nobody),
+		cmocka_unit_test(test_coap_names),
 		cmocka_unit_test(test_coaps_psk),
 		cmocka_unit_test(test_coaps_x509),
 	};
