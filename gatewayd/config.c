@@ -49,7 +49,7 @@ static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
 	"registration_rate", "store_count", "store_bytes", "operation_timeout",
 	"max_write_body", "max_observations", "control_socket", "control_mode", "control_group",
-	NULL,
+	"firmware_ca_file", "firmware_give_up", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -956,6 +956,7 @@ static void cfg_gateway_defaults(struct cfg_loader *ld)
 	gw->control_socket = cfg_default_control_socket();
 	gw->control_mode = CFG_DEFAULT_CONTROL_MODE;
 	gw->operation_timeout_ms = CFG_DEFAULT_OPERATION_TIMEOUT_MS;
+	gw->firmware_give_up_ms = CFG_DEFAULT_FIRMWARE_GIVE_UP_MS;
 	ld->pattern = CFG_DEFAULT_PATTERN;
 }
 
@@ -1063,6 +1064,22 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			gw->max_write_body = (uint32_t)v;
 		if (cfg_read_int(ld, g, "max_observations", false, 1, 65536, &v) == 0)
 			gw->max_observations = (uint32_t)v;
+	}
+	/* Pulling firmware packages: whom https:// servers must be certified
+	 * by, and how long a download may go without a byte. */
+	if (cfg_read_string(ld, g, "firmware_ca_file", false, &s) == 0) {
+		if (s[0] == '/')
+			gw->firmware_ca_file = s;
+		else
+			cfg_err_type(ld, cfg_get(g, "firmware_ca_file"), "an absolute path");
+	}
+	{
+		config_setting_t *gu = cfg_get(g, "firmware_give_up");
+		double v;
+		if (gu && (!cfg_number(gu, &v) || !isfinite(v) || v < 1.0 || v > 86400.0))
+			cfg_err_type(ld, gu, "a number of seconds 1..86400");
+		else if (gu)
+			gw->firmware_give_up_ms = (uint32_t)llround(v * 1000.0);
 	}
 }
 

@@ -174,6 +174,9 @@ struct cfg_device {
 /* Below common LwM2M servers' own request timeouts. */
 #define CFG_DEFAULT_OPERATION_TIMEOUT_MS 30000u
 
+/* A firmware download with no byte for this long fails (Update Result 4). */
+#define CFG_DEFAULT_FIRMWARE_GIVE_UP_MS 600000u
+
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/gatewayd/gatewayd.sock"
 #define CFG_DEFAULT_CONTROL_MODE 0660
 
@@ -195,6 +198,11 @@ struct cfg_gateway {
 	uint32_t max_write_body;
 	/* Observations one registration may hold; 0: the default (256). */
 	uint32_t max_observations;
+	/* Firmware pulled from a Package URI (fw_fetch.h): the CA bundle for
+	 * https:// servers (NULL: the system's), and how long a download may
+	 * go without a byte before it fails (default 600 s). */
+	const char *firmware_ca_file;
+	uint32_t firmware_give_up_ms;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
 	/* The control socket (ctl.c): its path ("": none; default

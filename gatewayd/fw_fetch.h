@@ -30,6 +30,11 @@ int fw_fetcher_new(struct gw_loop *loop, struct lwm_engine *engine, struct fw_fe
 /* Cancels every download still running (their done() is not called). */
 void fw_fetcher_free(struct fw_fetcher *f);
 uint32_t fw_fetcher_protocols(const struct fw_fetcher *f);
+/* Tests: the CoAP transmission parameters of the downloads started after
+ * it (ACK_TIMEOUT in ms, MAX_RETRANSMIT; 0 / negative: libcoap's defaults,
+ * 2 s and 4). */
+void fw_fetcher_set_coap_timing(struct fw_fetcher *f, uint32_t ack_timeout_ms,
+				int max_retransmit);
 
 struct fw_fetch_ops {
 	/* The size of the whole package, when the peer says it (Content-Length
@@ -69,7 +74,11 @@ struct fw_fetch_params {
 	int insecure;
 };
 
-/* 0 and *out, or a negative errno (and nothing will be called). */
+/* 0 and *out, or a negative errno (and nothing will be called).  What can
+ * be told without the network fails here, at once, not through done(): a
+ * URI that does not parse (-EINVAL), a scheme this build cannot pull, or
+ * coap(s):// without an engine (-EPROTONOSUPPORT), coaps:// without
+ * credentials (-EACCES). */
 int fw_fetch_start(struct fw_fetcher *f, const struct fw_fetch_params *p,
 		   const struct fw_fetch_ops *ops, void *ud, struct fw_fetch **out);
 /* Stop a download; done() is not called.  Safe until done() has run. */

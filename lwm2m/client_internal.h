@@ -14,9 +14,13 @@
  * request timeouts.  lwm_engine_set_op_timeout changes it. */
 #define LWM_OP_TIMEOUT_MS 30000u
 
+#define LWM_ENGINE_CTXS 4
+
 struct lwm_engine {
-	/* [0]: NoSec and PSK sessions; [1]: RPK and X.509, once needed. */
-	coap_context_t *ctxs[2];
+	/* [0]: NoSec and PSK sessions; [1]: RPK and X.509, once needed;
+	 * [2], [3]: the same for package downloads (coap_fetch.c), with
+	 * libcoap's block handling off, once needed. */
+	coap_context_t *ctxs[LWM_ENGINE_CTXS];
 	int epfd;                    /* holds the contexts' epoll fds */
 	struct timerq *timers;
 	uint32_t op_timeout_ms;      /* a device's Write/Execute, then 5.04 */
@@ -67,6 +71,7 @@ enum lwm_pending {
 enum lwm_owner_kind {
 	LWM_OWNER_CLIENT = 1,
 	LWM_OWNER_BOOTSTRAP,
+	LWM_OWNER_FETCH, /* a package download (coap_fetch.c) */
 };
 
 struct lwm_owner {
@@ -186,6 +191,9 @@ void lwm_engine_kick(struct lwm_engine *e);
 /* The context a session with these credentials (NULL: NoSec) belongs in;
  * NULL when it cannot be made. */
 coap_context_t *lwm_engine_context(struct lwm_engine *e, const struct lwm_security *sec);
+/* The context for a package download's session with sec (coap_fetch.c);
+ * NULL when it cannot be made. */
+coap_context_t *lwm_engine_fetch_context(struct lwm_engine *e, const struct lwm_security *sec);
 void lwm_respond_code(coap_pdu_t *resp, unsigned code);
 /* The request's Uri-Path as an LwM2M path; -ENOENT when it is not one.
  * With first ("bs"), a path that is exactly that one segment sets

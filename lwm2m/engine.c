@@ -6,6 +6,7 @@
 
 #include "acl.h"
 #include "client_internal.h"
+#include "coap_fetch.h"
 #include "codec.h"
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
@@ -35,7 +36,7 @@ static void prepare(struct lwm_engine *e)
 
 	e->kick_pending = false; /* whatever asked for it is covered now */
 	coap_ticks(&now);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < LWM_ENGINE_CTXS; i++) {
 		unsigned m = e->ctxs[i] ? coap_io_prepare_epoll(e->ctxs[i], now) : 0;
 		/* 0 means libcoap has nothing scheduled. */
 		if (m && (!ms || m < ms))
@@ -63,7 +64,7 @@ void lwm_engine_io(struct lwm_engine *e)
 
 	/* Drain libcoap's epoll sets ourselves: coap_io_process would prepare
 	 * (walk every session) before and after each batch. */
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < LWM_ENGINE_CTXS; i++) {
 		int fd, n;
 		if (!e->ctxs[i])
 			continue;
@@ -148,8 +149,12 @@ const struct lwm_security *lwm_security_of_session(coap_session_t *s)
 	struct lwm_client *c = client_of(s);
 	struct lwm_bootstrap *b = bootstrap_of(s);
 
+	struct lwm_owner *o = owner_of(s);
+
 	if (c)
 		return c->security;
+	if (o && o->kind == LWM_OWNER_FETCH)
+		return lwm_get_security(s);
 	return b ? lwm_bootstrap_security(b) : NULL;
 }
 
@@ -158,7 +163,12 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 {
 	struct lwm_client *c = client_of(session);
 	struct lwm_bootstrap *b = bootstrap_of(session);
+	struct lwm_owner *o = owner_of(session);
 
+	if (o && o->kind == LWM_OWNER_FETCH) {
+		lwm_get_on_response(session, rcvd);
+		return COAP_RESPONSE_OK;
+	}
 	if (b) {
 		lwm_bootstrap_on_response(b, rcvd);
 		return COAP_RESPONSE_OK;
@@ -178,6 +188,10 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 	static const char *const why[] = {"no answer from server", "not deliverable",
 					  "reset by server", "TLS failure", "ICMP error",
 					  "bad response", "TLS layer failure"};
+	struct lwm_owner *o = owner_of(session);
+
+	if (o && o->kind == LWM_OWNER_FETCH)
+		return lwm_get_on_nack(session, sent, reason);
 
 	if (c && c->forgetting)
 		return; /* what a shutdown dropped on purpose (client.c) */
@@ -198,7 +212,12 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
 	struct lwm_client *c = client_of(session);
+	struct lwm_owner *o = owner_of(session);
 
+	if (o && o->kind == LWM_OWNER_FETCH) {
+		lwm_get_on_event(session, event);
+		return 0;
+	}
 	if (!c || c->session != session)
 		return 0;
 	switch (event) {
@@ -720,7 +739,7 @@ void lwm_engine_set_max_observations(struct lwm_engine *e, uint32_t n)
 }
 
 /* A libcoap context with our handlers, its epoll set in ours. */
-static coap_context_t *new_context(struct lwm_engine *e)
+static coap_context_t *new_context(struct lwm_engine *e, uint8_t block_mode)
 {
 	static const coap_request_t methods[] = {
 		COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
@@ -736,7 +755,7 @@ static coap_context_t *new_context(struct lwm_engine *e)
 	 * we receive are built by block1.c (libcoap's SINGLE_BODY mode would
 	 * allocate whatever Size1 a peer announces, and hand the handler a
 	 * partial body when it cannot). */
-	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP);
+	coap_context_set_block_mode(ctx, block_mode);
 	coap_register_response_handler(ctx, on_response);
 	coap_register_nack_handler(ctx, on_nack);
 	coap_register_event_handler(ctx, on_event);
@@ -769,8 +788,20 @@ coap_context_t *lwm_engine_context(struct lwm_engine *e, const struct lwm_securi
 	if (m != LWM_SEC_RPK && m != LWM_SEC_X509)
 		return e->ctxs[0];
 	if (!e->ctxs[1])
-		e->ctxs[1] = new_context(e);
+		e->ctxs[1] = new_context(e, COAP_BLOCK_USE_LIBCOAP);
 	return e->ctxs[1];
+}
+
+coap_context_t *lwm_engine_fetch_context(struct lwm_engine *e, const struct lwm_security *sec)
+{
+	enum lwm_sec_mode m = sec ? lwm_security_mode(sec) : LWM_SEC_NOSEC;
+	/* Apart from the clients' for the same reason as there, and with no
+	 * block mode: the download asks for each block itself. */
+	int i = m != LWM_SEC_RPK && m != LWM_SEC_X509 ? 2 : 3;
+
+	if (!e->ctxs[i])
+		e->ctxs[i] = new_context(e, 0);
+	return e->ctxs[i];
 }
 
 int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
@@ -795,7 +826,7 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	lwm_buf_init(&e->scratch, LWM_MAX_RESPONSE);
 	/* One fd for the daemon's loop, whatever number of contexts. */
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (e->epfd < 0 || !(e->ctxs[0] = new_context(e))) {
+	if (e->epfd < 0 || !(e->ctxs[0] = new_context(e, COAP_BLOCK_USE_LIBCOAP))) {
 		lwm_engine_free(e);
 		return -ENOMEM;
 	}
@@ -821,7 +852,7 @@ void lwm_engine_free(struct lwm_engine *e)
 	lwm_block1_clear(&e->block1);
 	if (e->shutdown_timer.q)
 		gw_timer_disarm(&e->shutdown_timer);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < LWM_ENGINE_CTXS; i++)
 		if (e->ctxs[i])
 			coap_free_context(e->ctxs[i]);
 	if (e->epfd >= 0)

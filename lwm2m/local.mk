@@ -13,7 +13,8 @@ lwm2m_libgwlwm2m_la_SOURCES = \
 	lwm2m/ops.c lwm2m/attrs.c lwm2m/observe.c lwm2m/observe.h \
 	lwm2m/security.c lwm2m/security.h lwm2m/dtls_poll.c lwm2m/dtls_poll.h lwm2m/uri.c lwm2m/uri.h \
 	lwm2m/store.c lwm2m/store.h lwm2m/send.c lwm2m/send.h \
-	lwm2m/bootstrap.c lwm2m/bootstrap.h
+	lwm2m/bootstrap.c lwm2m/bootstrap.h \
+	lwm2m/coap_fetch.c lwm2m/coap_fetch.h
 lwm2m_libgwlwm2m_la_CFLAGS = $(AM_CFLAGS) $(COAP_CFLAGS) $(GNUTLS_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBXML_CFLAGS) $(LIBCBOR_CFLAGS)
 lwm2m_libgwlwm2m_la_LIBADD = gatewayd/libgwbase.la $(COAP_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(LIBXML_LIBS) $(LIBCBOR_LIBS)
 

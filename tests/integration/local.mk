@@ -54,3 +54,15 @@ tests_integration_test_ctl_SOURCES = tests/integration/test_ctl.c \
 tests_integration_test_ctl_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_ctl_LDADD = $(JANSSON_LIBS) $(TEST_LIBS)
 TESTS += tests/integration/test_ctl
+
+# The firmware package downloader against Python's http.server and the test
+# LwM2M server's --serve (issue 11).
+check_PROGRAMS += tests/integration/test_fw_fetch
+tests_integration_test_fw_fetch_SOURCES = tests/integration/test_fw_fetch.c \
+	tests/integration/creds.c tests/integration/creds.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_fw_fetch_CFLAGS = $(TEST_CFLAGS) $(GNUTLS_CFLAGS)
+tests_integration_test_fw_fetch_LDADD = gatewayd/libgwdaemon.la $(JANSSON_LIBS) $(GNUTLS_LIBS) \
+	$(TEST_LIBS)
+TESTS += tests/integration/test_fw_fetch
+dist_noinst_SCRIPTS += tests/integration/http_files.py

@@ -511,6 +511,8 @@ int cmd_exec(char *line)
 			srv_close(id, ep);
 	} else if (!strcmp(verb, "list"))
 		srv_list();
+	else if (!strcmp(verb, "served"))
+		srv_served();
 	else if (!strcmp(verb, "quit") || !strcmp(verb, "exit"))
 		return 1;
 	else

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	      "      --ca FILE            X.509: accept clients with a certificate from FILE\n"
 	      "      --rpk                raw public keys instead of certificates\n"
 	      "      --no-send            answer 4.04 to Send (POST /dp)\n"
+	      "      --serve DIR          answer GET /NAME with the file DIR/NAME (Block2)\n"
+	      "      --serve-szx N        blocks of at most 2^(N+4) bytes (0..6, default 6)\n"
 	      "      --refuse-register M  answer 4.00 to Registers: all, strict (a root link's\n"
 	      "                           ct= not one bare number), plain (any link attribute)\n"
 	      "      --bootstrap-to URI   answer Bootstrap-Requests with Delete /, an account\n"
@@ -133,7 +135,7 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	enum {
 		O_DEMO = 256, O_INTERVAL, O_VERSIONS, O_ACK, O_RETRANS, O_RESPTMO, O_PSK,
 		O_PSK_ID, O_PSK_KEY, O_CERT, O_KEY, O_CA, O_RPK, O_NOSEND, O_BS_TO, O_BS_SSID,
-		O_BS_LT, O_BS_PSK, O_REFUSE_REG,
+		O_BS_LT, O_BS_PSK, O_REFUSE_REG, O_SERVE, O_SERVE_SZX,
 	};
 	const char *psk_id = NULL, *psk_key = NULL;
 	static const struct option opts[] = {
@@ -153,6 +155,8 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 	    {"ca", required_argument, NULL, O_CA},
 	    {"rpk", no_argument, NULL, O_RPK},
 	    {"no-send", no_argument, NULL, O_NOSEND},
+	    {"serve", required_argument, NULL, O_SERVE},
+	    {"serve-szx", required_argument, NULL, O_SERVE_SZX},
 	    {"refuse-register", required_argument, NULL, O_REFUSE_REG},
 	    {"bootstrap-to", required_argument, NULL, O_BS_TO},
 	    {"bootstrap-ssid", required_argument, NULL, O_BS_SSID},
@@ -182,6 +186,14 @@ static int parse_args(int argc, char **argv, struct srv_config *cfg)
 			break;
 		case O_NOSEND:
 			cfg->no_send = true;
+			break;
+		case O_SERVE:
+			cfg->serve_dir = optarg;
+			break;
+		case O_SERVE_SZX:
+			if (parse_num(optarg, 6, &v))
+				goto bad;
+			cfg->serve_szx = (unsigned)v;
 			break;
 		case O_REFUSE_REG:
 			if (strcmp(optarg, "all") == 0)
@@ -357,6 +369,7 @@ int main(int argc, char **argv)
 	    .versions = SRV_V1_0 | SRV_V1_1 | SRV_V1_2,
 	    .max_retransmit = -1,
 	    .response_timeout = 60,
+	    .serve_szx = 6,
 	};
 	struct linebuf lb = {0};
 	sigset_t mask;

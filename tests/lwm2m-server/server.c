@@ -2,12 +2,14 @@
  * registered clients over the session they registered from, observations,
  * lifetime expiry and the demo's periodic reads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -606,6 +608,110 @@ static void do_send(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 	out_emit(ev);
 }
 
+/* --serve: GET /NAME answered with the file DIR/NAME one block at a time
+ * (RFC 7959 Block2, at most 2^(serve_szx+4) bytes a block, a smaller size
+ * than asked renumbering the block as 2.4 says), read from the file for
+ * each request.  A transfer is a thousand requests: they are counted (the
+ * "served" command tells), and only an answer other than 2.05 is an event
+ * ("serve"). */
+static struct {
+	uint64_t requests, block0;
+	long first_block, last_block;
+	unsigned last_szx, peer_changes;
+	char first_peer[64], last_peer[64];
+} SV = {.first_block = -1, .last_block = -1};
+
+static void serve_count(const char *peer, bool asked, const coap_block_t *b, unsigned szx)
+{
+	long num = asked ? (long)b->num : 0;
+
+	if (SV.requests++ == 0) {
+		snprintf(SV.first_peer, sizeof(SV.first_peer), "%s", peer);
+		snprintf(SV.last_peer, sizeof(SV.last_peer), "%s", peer);
+		SV.first_block = num;
+	}
+	if (strcmp(SV.last_peer, peer) != 0) {
+		SV.peer_changes++;
+		snprintf(SV.last_peer, sizeof(SV.last_peer), "%s", peer);
+	}
+	if (num == 0)
+		SV.block0++;
+	SV.last_block = num;
+	SV.last_szx = szx;
+}
+
+void srv_served(void)
+{
+	json_t *ev = out_event("served");
+
+	json_object_set_new(ev, "requests", json_integer((json_int_t)SV.requests));
+	json_object_set_new(ev, "block0", json_integer((json_int_t)SV.block0));
+	json_object_set_new(ev, "first_block", json_integer(SV.first_block));
+	json_object_set_new(ev, "last_block", json_integer(SV.last_block));
+	json_object_set_new(ev, "last_szx", json_integer(SV.last_szx));
+	json_object_set_new(ev, "peer_changes", json_integer(SV.peer_changes));
+	json_object_set_new(ev, "first_peer", json_string(SV.first_peer));
+	json_object_set_new(ev, "last_peer", json_string(SV.last_peer));
+	out_emit(ev);
+}
+
+static void serve_file(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
+		       const coap_string_t *path)
+{
+	char peer[64], code[8], file[4096];
+	uint8_t buf[1024], opt[8];
+	coap_opt_iterator_t oi;
+	coap_block_t b = {.num = 0, .szx = 6};
+	bool asked = coap_get_block(req, COAP_OPTION_BLOCK2, &b);
+	unsigned szx = b.szx < S.cfg.serve_szx ? b.szx : S.cfg.serve_szx;
+	uint64_t off = (uint64_t)b.num << (b.szx + 4), size;
+	size_t bs = (size_t)1 << (szx + 4);
+	ssize_t n = -1;
+	struct stat st;
+	int fd = -1;
+
+	peer_str(s, peer, sizeof(peer));
+	serve_count(peer, asked, &b, asked ? b.szx : szx);
+	/* One plain name: nothing outside DIR. */
+	if (path->length && !memchr(path->s, '/', path->length) && path->s[0] != '.') {
+		snprintf(file, sizeof(file), "%s/%.*s", S.cfg.serve_dir, (int)path->length,
+			 (const char *)path->s);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
+	} else if ((size = (uint64_t)st.st_size, off > size) || (off == size && off > 0)) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(402)); /* no such block */
+	} else if ((n = pread(fd, buf, bs, (off_t)off)) < 0) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+	} else {
+		bool more = off + (uint64_t)n < size;
+		uint32_t num = (uint32_t)(off >> (szx + 4));
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+				coap_encode_var_safe(opt, sizeof(opt), 42), opt);
+		if (asked || more)
+			coap_add_option(resp, COAP_OPTION_BLOCK2,
+					coap_encode_var_safe(opt, sizeof(opt),
+							     (num << 4) | (more ? 8u : 0u) | szx),
+					opt);
+		if (coap_check_option(req, COAP_OPTION_SIZE2, &oi) || (more && off == 0))
+			coap_add_option(resp, COAP_OPTION_SIZE2,
+					coap_encode_var_safe8(opt, sizeof(opt), size), opt);
+		coap_add_data(resp, (size_t)n, buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (coap_pdu_get_code(resp) != COAP_RESPONSE_CODE(205)) {
+		json_t *ev = out_event("serve");
+		json_object_set_new(ev, "path", json_stringn((const char *)path->s, path->length));
+		json_object_set_new(ev, "peer", json_string(peer));
+		code_str(coap_pdu_get_code(resp), code);
+		json_object_set_new(ev, "code", json_string(code));
+		out_emit(ev);
+	}
+}
+
 /* Everything not matched by a resource: /rd/<id> Update and De-register. */
 static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 			const coap_string_t *query, coap_pdu_t *resp)
@@ -621,6 +727,11 @@ static void hnd_unknown(coap_resource_t *res, coap_session_t *s, const coap_pdu_
 	if (method == COAP_REQUEST_CODE_POST && strcmp(loc, "/dp") == 0) {
 		coap_delete_string(path);
 		do_send(s, req, resp);
+		return;
+	}
+	if (method == COAP_REQUEST_CODE_GET && S.cfg.serve_dir && path) {
+		serve_file(s, req, resp, path);
+		coap_delete_string(path);
 		return;
 	}
 	if (path && path->length > 3 && !memcmp(path->s, "rd/", 3))

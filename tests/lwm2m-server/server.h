@@ -37,6 +37,10 @@ struct srv_config {
 	bool verbose;
 	bool no_send;		   /* answer 4.04 to POST /dp (a server without Send) */
 	unsigned refuse_register;  /* SRV_REFUSE_*: 4.00 to some or every Register */
+	/* GET /NAME answered with the file DIR/NAME, block-wise (firmware
+	 * packages to pull); NULL: no files. */
+	const char *serve_dir;
+	unsigned serve_szx;	   /* the largest block it sends (default 6: 1024) */
 	/* DTLS: with any of these the endpoint is coaps (COAP_PROTO_DTLS). */
 	struct srv_psk *psks;	   /* accepted identities and keys */
 	size_t n_psks;
@@ -109,5 +113,7 @@ void srv_close(const char *id, const char *ep);
 
 /* Emit the "list" event. */
 void srv_list(void);
+/* Emit the "served" event: what --serve answered so far. */
+void srv_served(void);
 
 #endif

@@ -525,6 +525,48 @@ static void test_example_loads(void **state)
 	cfg_free(cfg);
 }
 
+/* gateway.firmware_ca_file and firmware_give_up (pulling packages): their
+ * defaults, their values, and their errors with file:line. */
+static void test_firmware_fetch_keys(void **state)
+{
+	static const char servers[] =
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"devices = ( { name = \"d\"; adapter = \"sim\"; } );\n";
+	struct cfg *cfg = NULL;
+	char *text = NULL;
+	char *msg;
+
+	assert_int_equal(cfg_load_text("fw", servers, &cfg), 0);
+	assert_null(cfg->gateway.firmware_ca_file);
+	assert_int_equal(cfg->gateway.firmware_give_up_ms, 600000);
+	cfg_free(cfg);
+
+	assert_true(asprintf(&text, "gateway = { firmware_ca_file = \"/etc/fw-ca.pem\";\n"
+			     "  firmware_give_up = 90.5; };\n%s", servers) > 0);
+	assert_int_equal(cfg_load_text("fw", text, &cfg), 0);
+	assert_string_equal(cfg->gateway.firmware_ca_file, "/etc/fw-ca.pem");
+	assert_int_equal(cfg->gateway.firmware_give_up_ms, 90500);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	cfg_free(cfg);
+	free(text);
+
+	assert_true(asprintf(&text, "gateway = {\n  firmware_ca_file = \"ca.pem\";\n"
+			     "  firmware_give_up = 0; };\n%s", servers) > 0);
+	assert_int_equal(cfg_load_text("fw", text, &cfg), -EINVAL);
+	assert_int_equal(cfg->n_diags, 2);
+	msg = cfg_diag_format(&cfg->diags[0]);
+	assert_string_equal(msg, "fw:2: gateway.firmware_ca_file: expected an absolute path, "
+			    "found \"ca.pem\"");
+	free(msg);
+	msg = cfg_diag_format(&cfg->diags[1]);
+	assert_string_equal(msg, "fw:3: gateway.firmware_give_up: expected a number of seconds "
+			    "1..86400, found 0");
+	free(msg);
+	assert_int_equal(cfg->gateway.firmware_give_up_ms, 600000);
+	cfg_free(cfg);
+	free(text);
+}
+
 /* ---- getters for adapters ----------------------------------------------- */
 
 /* cfg_write_setting writes what reads back the same (a proposed device's
@@ -1273,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(test_bad_stale),
 		cmocka_unit_test(test_node_getters),
 		cmocka_unit_test(test_write_setting_round_trip),
+		cmocka_unit_test(test_firmware_fetch_keys),
 		cmocka_unit_test(test_node_errors),
 		cmocka_unit_test(test_unknown_keys_unread),
 		cmocka_unit_test(test_unknown_keys_after_reads),
