@@ -15,3 +15,4 @@ include adapters/modbus/local.mk
 include adapters/gpio/local.mk
 include adapters/sysfs/local.mk
 include adapters/i2c/local.mk
+include adapters/ble/local.mk
