@@ -103,7 +103,7 @@ struct ble_dev {
 	bool started, is_ctl_dev;
 
 	/* config */
-	const char *ctl_name, *dbus_addr, *bus_name;
+	const char *ctl_name, *dbus_addr;
 	uint8_t mac[6];
 	char macs[18];
 	enum fmt fmt;
@@ -125,6 +125,8 @@ struct ble_dev {
 	/* presence */
 	struct gwd_timer *presence;
 	bool down;
+	unsigned n_down;
+	bool had_readings;
 	int16_t rssi;
 	bool has_rssi;
 	double last_seen; /* Unix time */
@@ -159,7 +161,7 @@ struct ble_svc {
 /* A discovery rule, from a bus group. */
 struct ble_rule {
 	struct ble_rule *next;
-	char *bus, *profile, *pattern, *prefix, *file;
+	char *profile, *pattern, *prefix, *file;
 	enum fmt fmt;
 	unsigned max;
 	bool full_logged;
@@ -419,11 +421,14 @@ static void set_down(struct ble_dev *d, bool down, int cause)
 	if (d->down == down)
 		return;
 	d->down = down;
+	/* The count keeps a flapping sensor's lines apart (the log limits
+	 * repeats of one message). */
 	if (down)
-		H->log(d->dev, GWD_LOG_WARNING, "ble: %s silent for %.1f s: down", d->macs,
-		       (double)d->timeout_ms / 1000.0);
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s silent for %.1f s: down (%u times)",
+		       d->macs, (double)d->timeout_ms / 1000.0, ++d->n_down);
 	else
-		H->log(d->dev, GWD_LOG_NOTICE, "ble: %s heard again: up", d->macs);
+		H->log(d->dev, GWD_LOG_NOTICE, "ble: %s heard again: up (after down %u times)",
+		       d->macs, d->n_down);
 	if (GWD_HOST_HAS(H, set_state))
 		H->set_state(d->dev, down ? GWD_STATE_DOWN : GWD_STATE_UP, down ? cause : 0);
 }
@@ -531,19 +536,14 @@ static int decode(struct ble_dev *d, const struct ble_data *x, struct ble_readin
 
 static void dev_advert(struct ble_dev *d, const struct ble_adv *a)
 {
-	struct ble_reading rd[MAX_READINGS];
+	struct ble_reading all[MAX_READINGS];
+	size_t n_all = 0;
 	bool any = a->has_rssi || a->n_data;
 
 	if (!d->started)
 		return;
-	if (a->has_rssi) {
-		d->rssi = a->rssi;
-		d->has_rssi = true;
-		for (uint32_t i = 0; i < d->n_pt; i++)
-			if (d->pt[i].kind == PT_RSSI)
-				report_pt(d, i, a->rssi);
-	}
 	for (size_t k = 0; k < a->n_data; k++) {
+		struct ble_reading rd[MAX_READINGS];
 		int n = decode(d, &a->data[k], rd);
 
 		if (n == -EALREADY)
@@ -555,19 +555,34 @@ static void dev_advert(struct ble_dev *d, const struct ble_adv *a)
 				any = a->has_rssi;
 			continue;
 		}
-		if (n > 0)
+		if (n > 0 && !d->had_readings)
+			H->log(d->dev, GWD_LOG_INFO, "ble: %s: first %s readings (%d)", d->macs,
+			       fmt_names[d->fmt], n);
+		if (n > 0) {
 			d->last_err = 0;
-		for (int r = 0; r < n; r++)
-			for (uint32_t i = 0; i < d->n_pt; i++) {
-				struct ble_pt *p = &d->pt[i];
-
-				if (p->kind == PT_ADV && strcmp(p->measure, rd[r].name) == 0 &&
-				    p->index == rd[r].index)
-					report_pt(d, i, rd[r].value);
-			}
+			d->had_readings = true;
+		}
+		for (int r = 0; r < n && n_all < MAX_READINGS; r++)
+			all[n_all++] = rd[r];
 	}
+	/* Up first, so that the readings are not those of a device down. */
 	if (any)
 		heard(d);
+	if (a->has_rssi) {
+		d->rssi = a->rssi;
+		d->has_rssi = true;
+		for (uint32_t i = 0; i < d->n_pt; i++)
+			if (d->pt[i].kind == PT_RSSI)
+				report_pt(d, i, a->rssi);
+	}
+	for (size_t r = 0; r < n_all; r++)
+		for (uint32_t i = 0; i < d->n_pt; i++) {
+			struct ble_pt *p = &d->pt[i];
+
+			if (p->kind == PT_ADV && strcmp(p->measure, all[r].name) == 0 &&
+			    p->index == all[r].index)
+				report_pt(d, i, all[r].value);
+		}
 }
 
 /* ---- controllers: sd-bus on the loop ---------------------------------------------- */
@@ -709,8 +724,14 @@ static int parse_device_props(sd_bus_message *m, struct ble_adv *a)
 		} else if (strcmp(k, "ServiceData") == 0 || strcmp(k, "ManufacturerData") == 0) {
 			bool mfr = k[0] == 'M';
 
-			if (sd_bus_message_enter_container(m, 'v', mfr ? "a{qv}" : "a{sv}") <= 0 ||
-			    sd_bus_message_enter_container(m, 'a', mfr ? "{qv}" : "{sv}") <= 0)
+			if (sd_bus_message_enter_container(m, 'v', mfr ? "a{qv}" : "a{sv}") <= 0) {
+				/* Not the type BlueZ documents: ignored, not fatal. */
+				if (sd_bus_message_skip(m, "v") < 0 ||
+				    sd_bus_message_exit_container(m) < 0)
+					return -EBADMSG;
+				continue;
+			}
+			if (sd_bus_message_enter_container(m, 'a', mfr ? "{qv}" : "{sv}") <= 0)
 				return -EBADMSG;
 			while ((r = sd_bus_message_enter_container(m, 'e', mfr ? "qv" : "sv")) > 0) {
 				struct ble_data x = {.mfr = mfr};
@@ -882,7 +903,8 @@ static int iface_props(struct ble_ctl *c, const char *path, const char *iface, s
 				if (c->path)
 					H->log(NULL, GWD_LOG_NOTICE, "ble %s: controller %s present",
 					       c->name, path);
-				ctl_pump(c);
+				/* Links start once the devices' objects are known
+				 * (their Connected state), by the caller. */
 			}
 		} else if (strcmp(iface, IFACE_SERVICE) == 0 && uuid) {
 			struct ble_svc *s = calloc(1, sizeof(*s));
@@ -1080,8 +1102,10 @@ static int on_ifaces_added(sd_bus_message *m, void *ud, sd_bus_error *e)
 
 	if (sd_bus_message_read(m, "o", &path) < 0 || object_ifaces(c, path, m) < 0)
 		return 0;
-	if (!had && c->path) /* the controller is back */
+	if (!had && c->path) { /* the controller is back */
 		start_discovery(c);
+		ctl_pump(c);
+	}
 	return 0;
 }
 
@@ -1589,12 +1613,15 @@ static void rule_save(struct ble_rule *u)
 static int rule_propose(struct ble_ctl *c, struct ble_rule *u, const char *macs)
 {
 	char *name = rule_name(u, macs);
-	struct gwd_setting set[2] = {
+	/* The device's own keys: its address and its controller (not the bus
+	 * group, whose name an adapter cannot read). */
+	struct gwd_setting set[3] = {
 		{"mac", {.type = GWD_V_STRING, .v.bytes = {macs, strlen(macs)}}},
-		{"bus", {.type = GWD_V_STRING, .v.bytes = {u->bus, strlen(u->bus)}}},
+		{"controller", {.type = GWD_V_STRING, .v.bytes = {c->name, strlen(c->name)}}},
+		{"dbus_address", {.type = GWD_V_STRING, .v.bytes = {c->addr, c->addr ? strlen(c->addr) : 0}}},
 	};
 	struct gwd_device_proposal p = {.size = sizeof(p), .rule = u->profile,
-					.settings = set, .n_settings = 2};
+					.settings = set, .n_settings = c->addr ? 3 : 2};
 	int r;
 
 	if (!name)
@@ -1685,13 +1712,13 @@ static void rule_add(struct ble_ctl *c, struct ble_dev *d)
 	FILE *f;
 	char line[64];
 
-	if (!d->rule.profile || !d->bus_name)
+	if (!d->rule.profile)
 		return;
 	for (u = c->rules; u; u = u->next)
-		if (strcmp(u->bus, d->bus_name) == 0)
+		if (strcmp(u->profile, d->rule.profile) == 0)
 			return;
 	u = calloc(1, sizeof(*u));
-	if (!u || !(u->bus = strdup(d->bus_name)) || !(u->profile = strdup(d->rule.profile)) ||
+	if (!u || !(u->profile = strdup(d->rule.profile)) ||
 	    !(u->pattern = strdup(d->rule.pattern)) ||
 	    (d->rule.prefix && !(u->prefix = strdup(d->rule.prefix))))
 		goto oom;
@@ -1707,7 +1734,7 @@ static void rule_add(struct ble_ctl *c, struct ble_dev *d)
 			       "ble: rule %s: no gateway.state_dir, admitted devices are not "
 			       "remembered",
 			       u->profile);
-		else if (asprintf(&u->file, "%s/%s.%s.ble", dir, u->bus, u->profile) < 0)
+		else if (asprintf(&u->file, "%s/%s.%s.ble", dir, c->name, u->profile) < 0)
 			goto oom;
 	}
 	u->next = c->rules;
@@ -1735,7 +1762,6 @@ static void rule_add(struct ble_ctl *c, struct ble_dev *d)
 	return;
 oom:
 	if (u) {
-		free(u->bus);
 		free(u->profile);
 		free(u->pattern);
 		free(u->prefix);
@@ -1749,7 +1775,6 @@ static void rules_free(struct ble_ctl *c)
 		struct ble_rule *u = c->rules;
 
 		c->rules = u->next;
-		free(u->bus);
 		free(u->profile);
 		free(u->pattern);
 		free(u->prefix);
@@ -1888,7 +1913,6 @@ static int ble_device_new(void *adapter_ctx, struct gwd_device *dev, const struc
 	gwd_cfg_check_range(H, cn, "max_connections", (double)d->max_conn, 1, 32, &err);
 	gwd_cfg_check_range(H, cn, "max_connecting", (double)d->max_connecting, 1, 32, &err);
 	if (bus) {
-		gwd_cfg_read_string(H, bus, "name", &d->bus_name, &err);
 		gwd_cfg_read_string(H, bus, "discover", &d->rule.profile, &err);
 		gwd_cfg_read_string(H, bus, "discover_format", &d->rule.fmt, &err);
 		gwd_cfg_read_string(H, bus, "discover_mac_prefix", &d->rule.prefix, &err);
@@ -2137,6 +2161,10 @@ static int ble_device_start(void *device_ctx)
 	d->started = true;
 	d->down = false;
 	d->backoff_ms = 0;
+	/* Health is the adapter's to judge (presence), from the start: a read
+	 * before the first advert has no value, and that is no failure. */
+	if (GWD_HOST_HAS(H, set_state))
+		H->set_state(d->dev, GWD_STATE_UP, 0);
 	rule_add(c, d);
 	/* Never heard: down after one timeout, like a sensor that fell silent. */
 	if (d->timeout_ms && !d->is_ctl_dev)
