@@ -2072,8 +2072,8 @@ static int ble_channel_new(void *device_ctx, const char *channel, const struct g
 			return H->cfg_error(point, "service", "expected a UUID, found \"%s\"", svc);
 		if (!p.has_gen && !gatt_builtin(p.uuid, &p.gen))
 			return H->cfg_error(point, "type",
-					    "required for characteristic %s (built in: 2A6E, 2A6F, "
-					    "2A6D, 2A19)",
+					    "`type` is required for characteristic %s (built in: "
+					    "2A6E, 2A6F, 2A6D, 2A19)",
 					    chr);
 		p.has_gen = true;
 		p.gen.name = "value";
@@ -2104,8 +2104,8 @@ static int ble_channel_new(void *device_ctx, const char *channel, const struct g
 			p.kind = PT_ADV;
 			if (d->fmt == FMT_GENERIC && !p.has_gen)
 				return H->cfg_error(point, "type",
-						    "required with format \"generic\" (and `at`, "
-						    "the byte offset)");
+						    "`type` is required with format \"generic\" "
+						    "(with `at`, the byte offset)");
 			if (d->fmt != FMT_GENERIC && p.has_gen)
 				return H->cfg_error(point, "type", "only with format \"generic\"");
 			if (d->fmt == FMT_NONE)

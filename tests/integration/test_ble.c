@@ -536,6 +536,75 @@ static void bluez_restart_and_controller_loss_are_recovered(void **state)
 	assert_true(fabs(read_value("bt-th", "/4/0/2") - -52) < 1e-6);
 }
 
+/* What a rule admitted comes back after a restart, before any advert. */
+static void admitted_devices_return_after_a_restart(void **state)
+{
+	char *config = h_strf("%s/gatewayd.conf", E->dir);
+	int st = h_stop(&E->gw, SIGTERM, 10000);
+	json_t *ev;
+
+	assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(h_start_gatewayd(&E->gw, E->dir, config), 0);
+	free(config);
+	ev = h_wait_event(&E->srv, "register", "ep", "bt-bthome-any-a4c138000099", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("the remembered device did not come back");
+	json_decref(ev);
+	ev = h_wait_event(&E->srv, "register", "ep", "bt-th", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	bz("device hci0 A4:C1:38:00:00:99"); /* gone with the controller before */
+	bz("sdata A4:C1:38:00:00:99 fcd2 40021e0b"); /* 28.46 °C */
+	wait_log("A4:C1:38:00:00:99: first bthome readings (1)", 1);
+	assert_true(fabs(read_value("bt-bthome-any-a4c138000099", "/3303/0/5700") - 28.46) < 1e-6);
+}
+
+/* `gatewayd -t` names every bad key of the BLE adapter with file:line. */
+static void config_errors_name_file_and_line(void **state)
+{
+	static const char bad[] =
+		"gateway = { name = \"x\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"devices = (\n"
+		"  { name = \"a\"; adapter = \"ble\"; mac = \"nonsense\"; },\n"
+		"  { name = \"b\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:05\"; format = \"bthome\"; bind_key = \"12\"; },\n"
+		"  { name = \"c\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:06\"; format = \"generic\";\n"
+		"    company = 70000;\n"
+		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); },\n"
+		"  { name = \"d\"; adapter = \"ble\"; controller = \"usb0\"; mac = \"A4:C1:38:00:00:07\"; },\n"
+		"  { name = \"e\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:08\"; format = \"generic\"; uuid = \"181C\";\n"
+		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); }\n"
+		");\n";
+	char *conf = h_strf("%s/bad.conf", E->dir), *out = h_strf("%s/check.log", E->dir);
+	char *bin = h_build_path("gatewayd/gatewayd");
+	const char *adir = getenv("GW_ADAPTER_DIR");
+	char *argv[] = {bin, "-t", "-c", conf, "-A", (char *)(adir ? adir : "."), NULL};
+	struct proc p;
+	FILE *f = fopen(conf, "w");
+	int st;
+
+	assert_non_null(f);
+	fputs(bad, f);
+	fclose(f);
+	chmod(conf, 0600);
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	st = h_wait_exit(&p, H_TIMEOUT_MS);
+	assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	assert_true(h_wait_file_contains(out, "bad.conf:4: ", 0));
+	assert_true(h_wait_file_contains(out, "expected a MAC address AA:BB:CC:DD:EE:FF, found \"nonsense\"", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:5: ", 0));
+	assert_true(h_wait_file_contains(out, "expected 32 hexadecimal digits", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:7: ", 0));
+	assert_true(h_wait_file_contains(out, "expected a company id 0..65535", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:9: ", 0));
+	assert_true(h_wait_file_contains(out, "expected \"hciN\" or the controller's address", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:11: ", 0));
+	assert_true(h_wait_file_contains(out, "`type` is required with format \"generic\"", 0));
+	free(conf);
+	free(out);
+	free(bin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +615,8 @@ int main(void)
 		cmocka_unit_test(a_silent_device_goes_down_and_comes_back),
 		cmocka_unit_test(a_rule_admits_a_new_device),
 		cmocka_unit_test(bluez_restart_and_controller_loss_are_recovered),
+		cmocka_unit_test(admitted_devices_return_after_a_restart),
+		cmocka_unit_test(config_errors_name_file_and_line),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
