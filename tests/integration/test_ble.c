@@ -58,6 +58,9 @@ static const char config_tmpl[] =
 	"      { channel = \"b\"; path = \"/3/0/9\"; measure = \"battery\"; },\n"
 	"      { channel = \"r\"; path = \"/4/0/2\"; measure = \"rssi\"; }\n"
 	"    ); },\n"
+	"  { name = \"ctl\"; adapter = \"ble\"; bus = \"bt0\";\n"
+	"    points = ( { channel = \"seen\"; path = \"/3300/0/5700\"; measure = \"seen\"; },\n"
+	"               { channel = \"adm\"; path = \"/3300/1/5700\"; measure = \"admitted\"; } ); },\n"
 	"  { name = \"quiet\"; profile = \"bthome-any\"; bus = \"bt0\"; mac = \"A4:C1:38:00:00:02\";\n"
 	"    timeout = 1.0; },\n"
 	"  { name = \"ess\"; adapter = \"ble\"; bus = \"bt0\"; mac = \"C0:FF:EE:00:00:02\"; timeout = 0;\n"
@@ -195,7 +198,7 @@ static char *read_address(struct proc *p)
 
 static int group_setup(void **state)
 {
-	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess"};
+	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess", "bt-ctl"};
 	const char *script = getenv("top_srcdir");
 	char *tmpl, *config, *path, *conf_arg, *script_path;
 	FILE *f;
@@ -373,6 +376,10 @@ static void discovery_is_set_up(void **state)
 	assert_string_equal(str(ev, "path"), "/org/bluez/hci0");
 	json_decref(ev);
 	json_decref(mock_event("discovery"));
+	/* The controller's own device: BlueZ knew three devices (the filter is
+	 * set once their objects are read). */
+	assert_true(fabs(read_value("bt-ctl", "/3300/0/5700") - 3) < 1e-6);
+	assert_true(fabs(read_value("bt-ctl", "/3300/1/5700") - 0) < 1e-6);
 	/* Reads before any advert: no value yet, an error and not a made-up one. */
 	{
 		char code[8];
@@ -510,6 +517,7 @@ static void a_rule_admits_a_new_device(void **state)
 	fclose(f);
 	free(path);
 	assert_string_equal(line, "A4:C1:38:00:00:99\n");
+	assert_true(fabs(read_value("bt-ctl", "/3300/1/5700") - 1) < 1e-6);
 	/* A second one is past discover_max = 1; another prefix never matches. */
 	bz("device hci0 A4:C1:38:00:00:98");
 	bz("sdata A4:C1:38:00:00:98 fcd2 40020a0b");
