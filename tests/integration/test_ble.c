@@ -567,7 +567,8 @@ static void admitted_devices_return_after_a_restart(void **state)
 	assert_true(fabs(read_value("bt-bthome-any-a4c138000099", "/3303/0/5700") - 28.46) < 1e-6);
 }
 
-/* `gatewayd -t` names every bad key of the BLE adapter with file:line. */
+/* `gatewayd -t` names every bad key of the BLE adapter with file:line, and
+ * passes the example configuration. */
 static void config_errors_name_file_and_line(void **state)
 {
 	static const char bad[] =
@@ -608,6 +609,16 @@ static void config_errors_name_file_and_line(void **state)
 	assert_true(h_wait_file_contains(out, "expected \"hciN\" or the controller's address", 0));
 	assert_true(h_wait_file_contains(out, "bad.conf:11: ", 0));
 	assert_true(h_wait_file_contains(out, "`type` is required with format \"generic\"", 0));
+	free(conf);
+	/* The shipped example is a valid configuration. */
+	conf = h_strf("%s/config/ble-sensors.conf", getenv("top_srcdir") ? getenv("top_srcdir") : "..");
+	argv[3] = conf;
+	assert_int_equal(h_spawn(&p, argv, false, out), 0);
+	st = h_wait_exit(&p, H_TIMEOUT_MS);
+	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		h_dump_file(out);
+		fail_msg("config/ble-sensors.conf does not check");
+	}
 	free(conf);
 	free(out);
 	free(bin);
