@@ -65,6 +65,7 @@ struct ble_pt {
 	/* GATT */
 	char uuid[37], svc[37]; /* characteristic, its service ("" any) */
 	bool notify, notifying;
+	sd_bus_slot *notify_slot; /* StartNotify in flight */
 	char *cpath;            /* the characteristic's object path, once known */
 	/* last value */
 	bool has_value;
@@ -593,22 +594,29 @@ static void ctl_pump(struct ble_ctl *c);
 static void link_lost(struct ble_dev *d, int err);
 static void rule_check(struct ble_ctl *c, const char *macs, const struct ble_adv *a);
 
+/* Messages handled per wake-up: a storm of adverts must not keep the loop
+ * from its other devices; the rest are handled on the next turn. */
+#define BUS_BATCH 64
+
 static void on_bus_io(int fd, uint32_t revents, void *ud)
 {
 	struct ble_ctl *c = ud;
-	int r;
+	int r, n = 0;
 
-	while ((r = sd_bus_process(c->bus, NULL)) > 0 && !c->broken)
+	while ((r = sd_bus_process(c->bus, NULL)) > 0 && !c->broken && ++n < BUS_BATCH)
 		;
 	if (r < 0 && !c->broken) {
 		H->log(NULL, GWD_LOG_WARNING, "ble %s: D-Bus connection lost: %s", c->name,
 		       strerror(-r));
 		c->broken = true;
 	}
-	if (c->broken)
+	if (c->broken) {
 		ctl_close(c, true);
-	else
+	} else {
 		ctl_update(c);
+		if (r > 0) /* more to do: soon, from the loop */
+			H->timer_arm(c->bus_timer, H->now_ms());
+	}
 }
 
 static void on_bus_timer(void *ud)
@@ -1292,6 +1300,10 @@ static int on_notify_reply(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
 	struct ble_dev *d = ud;
 
+	for (uint32_t i = 0; i < d->n_pt; i++)
+		if (d->pt[i].notify_slot == sd_bus_get_current_slot(d->ctl->bus))
+			d->pt[i].notify_slot = sd_bus_slot_unref(d->pt[i].notify_slot);
+
 	if (sd_bus_message_is_method_error(m, NULL))
 		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: StartNotify: %s", d->macs,
 		       sd_bus_message_get_error(m)->message);
@@ -1314,8 +1326,8 @@ static void link_ready(struct ble_dev *d)
 		struct ble_pt *p = &d->pt[i];
 
 		if (p->kind == PT_GATT && p->notify && p->cpath &&
-		    sd_bus_call_method_async(d->ctl->bus, NULL, BLUEZ, p->cpath, IFACE_CHAR,
-					     "StartNotify", on_notify_reply, d, "") >= 0)
+		    sd_bus_call_method_async(d->ctl->bus, &p->notify_slot, BLUEZ, p->cpath,
+					     IFACE_CHAR, "StartNotify", on_notify_reply, d, "") >= 0)
 			p->notifying = true;
 	}
 	while ((q = d->waiting)) {
@@ -1363,8 +1375,10 @@ static void link_lost(struct ble_dev *d, int err)
 		c->n_conn--;
 	d->link = L_IDLE;
 	d->link_slot = sd_bus_slot_unref(d->link_slot);
-	for (uint32_t i = 0; i < d->n_pt; i++)
+	for (uint32_t i = 0; i < d->n_pt; i++) {
 		d->pt[i].notifying = false;
+		d->pt[i].notify_slot = sd_bus_slot_unref(d->pt[i].notify_slot);
+	}
 	req_fail_all(d, &d->inflight, err);
 	if (d->started && d->timeout_ms && !d->down)
 		H->timer_arm(d->presence, H->now_ms() + d->timeout_ms);
