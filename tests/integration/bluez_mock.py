@@ -14,7 +14,9 @@ JSON object per line, and the adapter's calls show up as events too
 
   adapter hci0                     add a controller (again after remove)
   remove-adapter hci0              remove it and its devices
-  device hci0 MAC                  add a device
+  device hci0 MAC [hold]           add a device (hold: its services resolve
+                                   only on `resolve MAC`)
+  resolve MAC                      a held device's services are resolved
   sdata MAC UUID HEX [RSSI]        an advert with service data
   mfr MAC COMPANY HEX [RSSI]       an advert with manufacturer data
   gatt MAC SVC CHAR HEX            add a GATT service/characteristic
@@ -79,9 +81,17 @@ def update(obj, iface, props):
 
 
 def connect(self):
-    emit(event='connect', path=self.path)
+    # What the controller holds when the call comes: links up, and links
+    # still resolving their services (the adapter's budget is about these).
+    adapter = str(self.props[DEVICE]['Adapter'])
+    devs = [o.props[DEVICE] for p, o in mockobject.objects.items()
+            if DEVICE in o.props and str(o.props[DEVICE]['Adapter']) == adapter]
+    emit(event='connect', path=self.path, address=str(self.props[DEVICE]['Address']),
+         connected=sum(1 for d in devs if d['Connected']),
+         resolving=sum(1 for d in devs if d['Connected'] and not d['ServicesResolved']))
     update(self, DEVICE, {'Connected': dbus.Boolean(True, variant_level=1)})
-    update(self, DEVICE, {'ServicesResolved': dbus.Boolean(True, variant_level=1)})
+    if not getattr(self, 'hold', False):
+        update(self, DEVICE, {'ServicesResolved': dbus.Boolean(True, variant_level=1)})
 
 
 def disconnect(self):
@@ -140,6 +150,10 @@ class Mock:
             obj = mockobject.objects[path]
             obj.AddMethods(DEVICE, [('Connect', '', '', connect),
                                     ('Disconnect', '', '', disconnect)])
+            obj.hold = len(words) > 3 and words[3] == 'hold'
+        elif verb == 'resolve':
+            update(mockobject.objects[dev_path(words[1])], DEVICE,
+                   {'ServicesResolved': dbus.Boolean(True, variant_level=1)})
         elif verb in ('sdata', 'mfr'):
             obj = mockobject.objects[dev_path(words[1])]
             if verb == 'sdata':

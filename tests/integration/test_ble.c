@@ -46,10 +46,15 @@ static const char config_tmpl[] =
 	"buses = ( { name = \"bt0\"; adapter = \"ble\"; controller = \"hci0\";\n"
 	"            dbus_address = \"%s\";\n"
 	"            discover = \"bthome-any\"; discover_mac_prefix = \"A4:C1:38\";\n"
-	"            discover_max = 1; discover_remember = true; } );\n"
+	"            discover_max = 1; discover_remember = true; },\n"
+	"          { name = \"bt1\"; adapter = \"ble\"; controller = \"hci1\";\n"
+	"            dbus_address = \"%s\"; max_connections = 2; max_connecting = 1; } );\n"
 	"profiles = ( { name = \"bthome-any\"; adapter = \"ble\"; format = \"bthome\";\n"
 	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } );"
-	" } );\n"
+	" },\n"
+	"  { name = \"ess-t\"; adapter = \"ble\"; timeout = 0;\n"
+	"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; characteristic = \"2A6E\";\n"
+	"                 notify = true; } ); } );\n"
 	"devices = (\n"
 	"  { name = \"th\"; profile = \"bthome-any\"; bus = \"bt0\"; mac = \"A4:C1:38:00:00:01\";\n"
 	"    points = (\n"
@@ -69,7 +74,10 @@ static const char config_tmpl[] =
 	"      { channel = \"sp\"; path = \"/3308/0/5900\";\n"
 	"        characteristic = \"12345678-1234-5678-1234-56789abcdef1\"; type = \"int16\";\n"
 	"        scale = 0.1; }\n"
-	"    ); }\n"
+	"    ); },\n"
+	"  { name = \"s1\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:01\"; },\n"
+	"  { name = \"s2\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:02\"; },\n"
+	"  { name = \"s3\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:03\"; }\n"
 	");\n";
 
 static const char bus_conf[] =
@@ -198,7 +206,7 @@ static char *read_address(struct proc *p)
 
 static int group_setup(void **state)
 {
-	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess", "bt-ctl"};
+	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess", "bt-ctl", "bt-s1", "bt-s2", "bt-s3"};
 	const char *script = getenv("top_srcdir");
 	char *tmpl, *config, *path, *conf_arg, *script_path;
 	FILE *f;
@@ -258,11 +266,17 @@ static int group_setup(void **state)
 	bz("gatt C0:FF:EE:00:00:02 181a 2a6e 3408"); /* 21.00 °C */
 	bz("gatt C0:FF:EE:00:00:02 12345678-1234-5678-1234-56789abcdef0 "
 	     "12345678-1234-5678-1234-56789abcdef1 c800"); /* 200: 20.0 */
+	/* A second controller whose GATT devices resolve only when told. */
+	bz("adapter hci1");
+	for (int i = 1; i <= 3; i++) {
+		bz("device hci1 C0:FF:EE:01:00:0%d hold", i);
+		bz("gatt C0:FF:EE:01:00:0%d 181a 2a6e 3408", i);
+	}
 
 	E->port = h_start_server(&E->srv, E->dir);
 	if (E->port <= 0)
 		return -1;
-	tmpl = h_strf(config_tmpl, E->dir, E->addr);
+	tmpl = h_strf(config_tmpl, E->dir, E->addr, E->addr);
 	config = h_write_config(E->dir, "gatewayd.conf", tmpl, E->port);
 	free(tmpl);
 	if (h_start_gatewayd(&E->gw, E->dir, config) < 0)
@@ -428,6 +442,15 @@ static void an_advert_notifies_an_observer(void **state)
 	assert_true(fabs(read_value("bt-th", "/3303/0/5700") - 23.0) < 1e-6);
 }
 
+static json_t *ess_connect(void)
+{
+	json_t *ev = h_wait_event(&E->mock, "connect", "address", "C0:FF:EE:00:00:02", H_TIMEOUT_MS);
+
+	if (!ev)
+		fail_dump("the GATT device was not connected");
+	return ev;
+}
+
 /* ESS temperature read and notified; a vendor characteristic written
  * through the point's inverse transform; notifications re-armed after the
  * link drops. */
@@ -435,7 +458,7 @@ static void gatt_read_notify_write(void **state)
 {
 	json_t *ev, *r;
 
-	json_decref(mock_event("connect"));
+	json_decref(ess_connect());
 	ev = mock_event("start_notify");
 	assert_string_equal(str(ev, "uuid"), "00002a6e-0000-1000-8000-00805f9b34fb");
 	json_decref(ev);
@@ -460,7 +483,7 @@ static void gatt_read_notify_write(void **state)
 
 	/* The link drops: reconnected, subscribed again, notified again. */
 	bz("disconnect C0:FF:EE:00:00:02");
-	json_decref(mock_event("connect"));
+	json_decref(ess_connect());
 	ev = mock_event("start_notify");
 	assert_string_equal(str(ev, "uuid"), "00002a6e-0000-1000-8000-00805f9b34fb");
 	json_decref(ev);
@@ -624,6 +647,48 @@ static void config_errors_name_file_and_line(void **state)
 	free(bin);
 }
 
+/* A connect event of the second controller's devices, checked against its
+ * budget: at most max_connecting (1) attempts, max_connections (2) links. */
+static char *next_connect(void)
+{
+	json_t *ev;
+	char *mac;
+
+	for (;;) {
+		ev = mock_event("connect");
+		if (strncmp(str(ev, "address"), "C0:FF:EE:01:", 12) == 0)
+			break;
+		json_decref(ev); /* hci0's devices reconnecting */
+	}
+	assert_int_equal(json_integer_value(json_object_get(ev, "resolving")), 0);
+	assert_true(json_integer_value(json_object_get(ev, "connected")) <= 1);
+	mac = strdup(str(ev, "address"));
+	json_decref(ev);
+	return mac;
+}
+
+/* hci1 has max_connecting = 1 and max_connections = 2 for three devices
+ * that all want a link: one attempt at a time, two links at most, the
+ * third when a link drops. */
+static void gatt_links_keep_the_controller_budget(void **state)
+{
+	char *a = next_connect(), *b, *c;
+
+	bz("resolve %s", a);
+	b = next_connect();
+	assert_string_not_equal(a, b);
+	bz("resolve %s", b);
+	/* Both up: the third waits for a link to go. */
+	bz("disconnect %s", a);
+	c = next_connect();
+	assert_string_not_equal(c, a);
+	assert_string_not_equal(c, b);
+	bz("resolve %s", c);
+	free(a);
+	free(b);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +696,7 @@ int main(void)
 		cmocka_unit_test(adverts_give_readings),
 		cmocka_unit_test(an_advert_notifies_an_observer),
 		cmocka_unit_test(gatt_read_notify_write),
+		cmocka_unit_test(gatt_links_keep_the_controller_budget),
 		cmocka_unit_test(a_silent_device_goes_down_and_comes_back),
 		cmocka_unit_test(a_rule_admits_a_new_device),
 		cmocka_unit_test(bluez_restart_and_controller_loss_are_recovered),
