@@ -782,6 +782,9 @@ static int send_update(struct lwm_client *c)
 	return r;
 }
 
+static void before_shutdown_delete(struct lwm_client *c);
+static void forget_shutdown_delete(struct lwm_client *c);
+
 int lwm_client_deregister(struct lwm_client *c)
 {
 	coap_optlist_t *opts = NULL;
@@ -808,13 +811,54 @@ int lwm_client_deregister(struct lwm_client *c)
 		}
 	}
 	add_location_path(c, &opts);
+	before_shutdown_delete(c);
 	r = send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL);
 	if (r < 0) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		return r;
 	}
+	forget_shutdown_delete(c);
 	lwm_client_set_state(c, LWM_CLIENT_DEREGISTERING);
 	return 0;
+}
+
+/* A shutdown's DELETE leaves once and is not kept for retransmission.
+ * libcoap 4.3.1 keeps the CONs awaiting an ACK in one list per context,
+ * sorted by time, and walks it to the end for each one sent, each ACK and
+ * (at exit, deleting from the tail) each one freed: with 10,000 devices
+ * de-registering at once that is quadratic, and most of what a shutdown
+ * cost (tests/bench/README.md).  The daemon waits for the answers less long
+ * than the first retransmission would come (800 ms against ACK_TIMEOUT,
+ * 2 s), so nothing is lost by dropping the DELETE from that list as soon as
+ * it left: the answer still finds its client by token (on_response), and
+ * the shutdown timer ends the wait for those that do not come.
+ *
+ * libcoap exports one way to drop a session's queued messages,
+ * coap_session_disconnected; for plain UDP it keeps the socket and the
+ * session (a DTLS session would lose its keys, and with them the answer, so
+ * DTLS DELETEs stay queued).  Its NACKs for what it drops are ignored
+ * (c->forgetting).  NSTART is lifted first so that the DELETE leaves at
+ * once even behind a notification awaiting its ACK, rather than wait in the
+ * session's delay queue, which this would empty unsent. */
+static bool forgets_shutdown_delete(const struct lwm_client *c)
+{
+	return c->engine->shutting_down && c->session &&
+	       coap_session_get_proto(c->session) == COAP_PROTO_UDP;
+}
+
+static void before_shutdown_delete(struct lwm_client *c)
+{
+	if (forgets_shutdown_delete(c))
+		coap_session_set_nstart(c->session, UINT16_MAX);
+}
+
+static void forget_shutdown_delete(struct lwm_client *c)
+{
+	if (!forgets_shutdown_delete(c))
+		return;
+	c->forgetting = true;
+	coap_session_disconnected(c->session, COAP_NACK_NOT_DELIVERABLE);
+	c->forgetting = false;
 }
 
 static void send_deregister(struct lwm_client *c)
@@ -822,10 +866,13 @@ static void send_deregister(struct lwm_client *c)
 	coap_optlist_t *opts = NULL;
 
 	add_location_path(c, &opts);
+	before_shutdown_delete(c);
 	if (send_request(c, COAP_REQUEST_CODE_DELETE, LWM_PENDING_DEREGISTER, &opts, NULL) < 0) {
 		lwm_client_set_state(c, LWM_CLIENT_STOPPED);
 		lwm_engine_deregistered(c->engine);
+		return;
 	}
+	forget_shutdown_delete(c);
 }
 
 /* When to send the Update: early enough that even a retransmitted request
@@ -1037,6 +1084,16 @@ static void schedule_retry(struct lwm_client *c, const char *why)
  * same requests went out again: the server got 18,000 Registers for 10,000
  * devices.  Between batches the loop reads the answers. */
 #define LWM_STARTS_PER_TURN 64 /* Registers and de-registering DELETEs */
+/* A shutdown's DELETEs are not kept for retransmission (forget_shutdown_delete),
+ * so that reason for small batches is gone; what is left is the loop turn
+ * itself, whose prepare walks every session: 10,000 DELETEs 64 a turn took
+ * 157 turns and most of the 800 ms a shutdown waits. */
+#define LWM_SHUTDOWN_DELETES_PER_TURN 1024
+
+static unsigned starts_per_turn(const struct lwm_engine *e)
+{
+	return e->shutting_down ? LWM_SHUTDOWN_DELETES_PER_TURN : LWM_STARTS_PER_TURN;
+}
 
 static void startq_remove(struct lwm_client *c)
 {
@@ -1064,7 +1121,7 @@ static bool start_budget(struct lwm_engine *e)
 		e->start_run = e->timers->runs;
 		e->starts_in_run = 0;
 	}
-	if (e->startq_head || e->starts_in_run >= LWM_STARTS_PER_TURN)
+	if (e->startq_head || e->starts_in_run >= starts_per_turn(e))
 		return false;
 	e->starts_in_run++;
 	return true;
@@ -1095,7 +1152,7 @@ void lwm_engine_run_starts(struct gw_timer *t, void *ud)
 		e->start_run = e->timers->runs;
 		e->starts_in_run = 0;
 	}
-	while (e->startq_head && e->starts_in_run < LWM_STARTS_PER_TURN) {
+	while (e->startq_head && e->starts_in_run < starts_per_turn(e)) {
 		struct lwm_client *c = e->startq_head;
 		int r;
 

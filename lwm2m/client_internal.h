@@ -114,6 +114,7 @@ struct lwm_client {
 	struct lwm_client *startq_prev, *startq_next;
 	bool start_queued;     /* in the engine's start queue */
 	bool queued_deregister; /* ... for its DELETE, not its Register */
+	bool forgetting;        /* libcoap drops its queue: ignore the NACKs */
 	unsigned failures;     /* consecutive registration failures */
 	struct lwm_reg_policy reg; /* configured; /1/x/13..20 override */
 	uint32_t attempt;      /* failed attempts in this sequence */

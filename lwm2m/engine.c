@@ -10,6 +10,7 @@
 #include "gatewayd/clock.h"
 #include "gatewayd/log.h"
 #include "objdefs.h"
+#include "oversize.h"
 #include "send.h"
 #include "security.h"
 
@@ -69,6 +70,14 @@ void lwm_engine_io(struct lwm_engine *e)
 		fd = coap_context_get_coap_fd(e->ctxs[i]);
 		do {
 			n = epoll_wait(fd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
+			for (int j = 0; j < n; j++) {
+				/* libcoap 4.3.1 tags a socket's event with its
+				 * coap_socket_t, whose first member is the fd (NULL:
+				 * its timer). */
+				if (ev[j].data.ptr && (ev[j].events & EPOLLIN))
+					lwm_oversize_take(*(const int *)ev[j].data.ptr,
+							  LWM_OVERSIZE_MTU);
+			}
 			if (n > 0)
 				coap_io_do_epoll(e->ctxs[i], ev, (size_t)n);
 		} while (n == (int)(sizeof(ev) / sizeof(ev[0])));
@@ -170,6 +179,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 					  "reset by server", "TLS failure", "ICMP error",
 					  "bad response", "TLS layer failure"};
 
+	if (c && c->forgetting)
+		return; /* what a shutdown dropped on purpose (client.c) */
 	/* A failed notification ends its observation (observe.c). */
 	if (c && sent && (lwm_observe_nack(c, sent, reason) || lwm_send_nack(c, sent, reason)))
 		return;

@@ -9,7 +9,7 @@ lwm2m_libgwlwm2m_la_SOURCES = \
 	lwm2m/objdefs.c lwm2m/objdefs.h lwm2m/objdefs_table.c lwm2m/objdefs_ddf.c \
 	lwm2m/model.c lwm2m/model.h lwm2m/acl.c lwm2m/acl.h \
 	lwm2m/client.c lwm2m/client.h lwm2m/client_internal.h \
-	lwm2m/engine.c lwm2m/engine.h lwm2m/block1.c lwm2m/block1.h \
+	lwm2m/engine.c lwm2m/engine.h lwm2m/block1.c lwm2m/block1.h lwm2m/oversize.c lwm2m/oversize.h \
 	lwm2m/ops.c lwm2m/attrs.c lwm2m/observe.c lwm2m/observe.h \
 	lwm2m/security.c lwm2m/security.h lwm2m/dtls_poll.c lwm2m/dtls_poll.h lwm2m/uri.c lwm2m/uri.h \
 	lwm2m/store.c lwm2m/store.h lwm2m/send.c lwm2m/send.h \

@@ -43,7 +43,6 @@
 #define IFACE_PROPS "org.freedesktop.DBus.Properties"
 #define IFACE_OM "org.freedesktop.DBus.ObjectManager"
 
-#define MAX_READINGS 32
 #define MAX_DATA 8 /* service data / manufacturer data entries in one change */
 
 struct ble_ad;
@@ -133,6 +132,7 @@ struct ble_dev {
 	double last_seen; /* Unix time */
 	int last_err;     /* last decoder error logged */
 	struct ble_bthome_state bth;
+	bool trigger_based; /* BTHome: adverts on events only, no silence timeout */
 
 	/* GATT link */
 	enum link link;
@@ -448,7 +448,10 @@ static void heard(struct ble_dev *d)
 {
 	d->last_seen = wall_now();
 	set_down(d, false, 0);
-	if (d->timeout_ms)
+	/* A trigger-based BTHome device speaks only when something happens. */
+	if (d->trigger_based)
+		H->timer_disarm(d->presence);
+	else if (d->timeout_ms)
 		H->timer_arm(d->presence, H->now_ms() + d->timeout_ms);
 	for (uint32_t i = 0; i < d->n_pt; i++)
 		if (d->pt[i].kind == PT_LAST_SEEN) {
@@ -487,15 +490,26 @@ struct ble_adv {
 	size_t n_data;
 };
 
-static void log_decode_err(struct ble_dev *d, int r)
+static void log_decode_err(struct ble_dev *d, const struct ble_data *x, int r)
 {
+	bool plain = x->n && !(x->p[0] & 1);
+
+	/* Once per change, not once per advert: a plaintext advert and an
+	 * encrypted one refused are different changes. */
+	if (r == -EACCES && plain)
+		r = -EPERM;
 	if (r == d->last_err)
-		return; /* once per change, not once per advert */
+		return;
 	d->last_err = r;
-	if (r == -EACCES)
+	if (r == -EPERM)
 		H->log(d->dev, GWD_LOG_WARNING,
-		       "ble: %s: advert refused (wrong key, bad MIC, replayed counter, or "
-		       "plaintext from a device with a bind key)",
+		       "ble: %s: plaintext advert refused: the device has a bind_key "
+		       "(a downgrade?)",
+		       d->macs);
+	else if (r == -EACCES)
+		H->log(d->dev, GWD_LOG_WARNING,
+		       "ble: %s: encrypted advert refused (wrong bind_key, altered advert, "
+		       "or a counter that went back)",
 		       d->macs);
 	else
 		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: %s advert not decoded: %s", d->macs,
@@ -504,31 +518,41 @@ static void log_decode_err(struct ble_dev *d, int r)
 
 static int decode(struct ble_dev *d, const struct ble_data *x, struct ble_reading *out)
 {
-	struct ble_gen_field fields[MAX_READINGS];
+	struct ble_gen_field fields[BLE_READINGS_MAX];
 	size_t nf = 0;
 
 	switch (d->fmt) {
-	case FMT_BTHOME:
+	case FMT_BTHOME: {
+		struct ble_bthome_info info;
+
 		if (x->mfr || !x->has16 || x->id != BLE_UUID_BTHOME)
 			return 0;
+		if (ble_bthome_info(x->p, x->n, &info) == 0 && info.trigger_based != d->trigger_based) {
+			d->trigger_based = info.trigger_based;
+			H->log(d->dev, GWD_LOG_INFO, "ble: %s is %s: %s", d->macs,
+			       info.trigger_based ? "trigger-based" : "no longer trigger-based",
+			       info.trigger_based ? "never down for silence"
+						  : "down when silent for its timeout");
+		}
 		return ble_decode_bthome(x->p, x->n, d->has_key ? d->key : NULL, &d->bth, d->mac,
-					 out, MAX_READINGS);
+					 out, BLE_READINGS_MAX);
+	}
 	case FMT_ATC:
 		if (x->mfr || !x->has16 || x->id != BLE_UUID_ENV_SENSING)
 			return 0;
-		return ble_decode_atc_pvvx(x->p, x->n, out, MAX_READINGS);
+		return ble_decode_atc_pvvx(x->p, x->n, out, BLE_READINGS_MAX);
 	case FMT_RUUVI:
 		if (!x->mfr || x->id != BLE_COMPANY_RUUVI)
 			return 0;
-		return ble_decode_ruuvi(x->p, x->n, out, MAX_READINGS);
+		return ble_decode_ruuvi(x->p, x->n, out, BLE_READINGS_MAX);
 	case FMT_GENERIC:
 		if (d->has_company ? !x->mfr || x->id != d->gen_company
 				   : x->mfr || !x->has16 || x->id != d->gen_uuid)
 			return 0;
-		for (size_t i = 0; i < d->n_pt && nf < MAX_READINGS; i++)
+		for (size_t i = 0; i < d->n_pt && nf < BLE_READINGS_MAX; i++)
 			if (d->pt[i].kind == PT_ADV && d->pt[i].has_gen)
 				fields[nf++] = d->pt[i].gen;
-		return ble_decode_generic(x->p, x->n, fields, nf, out, MAX_READINGS);
+		return ble_decode_generic(x->p, x->n, fields, nf, out, BLE_READINGS_MAX);
 	case FMT_NONE:
 		break;
 	}
@@ -537,20 +561,20 @@ static int decode(struct ble_dev *d, const struct ble_data *x, struct ble_readin
 
 static void dev_advert(struct ble_dev *d, const struct ble_adv *a)
 {
-	struct ble_reading all[MAX_READINGS];
+	struct ble_reading all[BLE_READINGS_MAX];
 	size_t n_all = 0;
 	bool any = a->has_rssi || a->n_data;
 
 	if (!d->started)
 		return;
 	for (size_t k = 0; k < a->n_data; k++) {
-		struct ble_reading rd[MAX_READINGS];
+		struct ble_reading rd[BLE_READINGS_MAX];
 		int n = decode(d, &a->data[k], rd);
 
 		if (n == -EALREADY)
 			continue; /* the same packet again: heard, nothing new */
 		if (n < 0) {
-			log_decode_err(d, n);
+			log_decode_err(d, &a->data[k], n);
 			/* An advert we refuse is not a sign of life of the sensor. */
 			if (n == -EACCES)
 				any = a->has_rssi;
@@ -563,7 +587,7 @@ static void dev_advert(struct ble_dev *d, const struct ble_adv *a)
 			d->last_err = 0;
 			d->had_readings = true;
 		}
-		for (int r = 0; r < n && n_all < MAX_READINGS; r++)
+		for (int r = 0; r < n && n_all < BLE_READINGS_MAX; r++)
 			all[n_all++] = rd[r];
 	}
 	/* Up first, so that the readings are not those of a device down. */
@@ -2058,18 +2082,23 @@ static int ble_channel_new(void *device_ctx, const char *channel, const struct g
 		return H->cfg_error(point, "byte_order", "expected \"little\" or \"big\", found \"%s\"",
 				    order);
 	if (type) {
+		enum ble_gen_type t;
 		size_t i;
 
-		for (i = 0; i < sizeof(gen_types) / sizeof(gen_types[0]); i++)
-			if (strcmp(type, gen_types[i].name) == 0)
-				break;
-		if (i == sizeof(gen_types) / sizeof(gen_types[0]))
-			return H->cfg_error(point, "type",
-					    "expected uint8, int8, uint16, int16, uint24, int24, "
-					    "uint32, int32 or float32, found \"%s\"",
-					    type);
+		/* The decoders' short names, or the long ones of other adapters. */
+		if (ble_gen_type_parse(type, &t) < 0) {
+			for (i = 0; i < sizeof(gen_types) / sizeof(gen_types[0]); i++)
+				if (strcmp(type, gen_types[i].name) == 0)
+					break;
+			if (i == sizeof(gen_types) / sizeof(gen_types[0]))
+				return H->cfg_error(point, "type",
+						    "expected u8, s8, u16, s16, u24, s24, u32, s32 or "
+						    "f32 (or uint8, int8, ... float32), found \"%s\"",
+						    type);
+			t = gen_types[i].type;
+		}
 		p.has_gen = true;
-		p.gen = (struct ble_gen_field){.offset = (uint16_t)at, .type = gen_types[i].type,
+		p.gen = (struct ble_gen_field){.offset = (uint16_t)at, .type = t,
 					       .big_endian = order[0] == 'b', .scale = 1, .add = 0};
 	}
 	if (chr) {

@@ -19,14 +19,29 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_LIBS = $(JANSSON_LIBS) $(LIBCBOR_LIBS) -lm
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 
+# The BLE advert decoders (adapters/ble/), one target each: their own
+# sources, and nettle for BTHome's AES-CCM.
+FUZZ_BLE_TARGETS = ble_bthome ble_atc_pvvx ble_ruuvi ble_generic
+FUZZ_BLE_SRC_LIST = adapters/ble/decode_util.c adapters/ble/decode_bthome.c \
+	adapters/ble/decode_pvvx.c adapters/ble/decode_ruuvi.c adapters/ble/decode_generic.c
+FUZZ_BLE_HDR_LIST = adapters/ble/ble_decode.h adapters/ble/decode_util.h tests/fuzz/fuzz_ble.h
+FUZZ_BLE_BINS = $(FUZZ_BLE_TARGETS:%=tests/fuzz/fuzz_%)
+FUZZ_ALL_TARGETS = $(FUZZ_TARGETS) $(FUZZ_BLE_TARGETS)
+
 $(FUZZ_BINS): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c \
 		$(FUZZ_SRC_LIST:%=$(srcdir)/%) $(FUZZ_HDR_LIST:%=$(srcdir)/%)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_$*.c \
 		$(FUZZ_SRC_LIST:%=$(srcdir)/%) $(FUZZ_LIBS)
 
-fuzz: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
+$(FUZZ_BLE_BINS): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c \
+		$(FUZZ_BLE_SRC_LIST:%=$(srcdir)/%) $(FUZZ_BLE_HDR_LIST:%=$(srcdir)/%)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) $(NETTLE_CFLAGS) -o $@ $(srcdir)/tests/fuzz/fuzz_$*.c \
+		$(FUZZ_BLE_SRC_LIST:%=$(srcdir)/%) $(NETTLE_LIBS) -lm
+
+fuzz: $(FUZZ_BINS) $(FUZZ_BLE_BINS)
+	@set -e; for t in $(FUZZ_ALL_TARGETS); do \
 	  $(MKDIR_P) tests/fuzz/work/$$t; \
 	  echo "== fuzz_$$t ($(FUZZ_SECONDS)s)"; \
 	  tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -39,8 +54,8 @@ fuzz: $(FUZZ_BINS)
 .PHONY: fuzz
 
 clean-fuzz:
-	rm -rf $(FUZZ_BINS) tests/fuzz/work tests/fuzz/*.log tests/fuzz/crash-*
+	rm -rf $(FUZZ_BINS) $(FUZZ_BLE_BINS) tests/fuzz/work tests/fuzz/*.log tests/fuzz/crash-*
 .PHONY: clean-fuzz
 
-EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.c) tests/fuzz/fuzz_common.h \
-	tests/fuzz/fuzz_single.h tests/fuzz/corpus
+EXTRA_DIST += $(FUZZ_ALL_TARGETS:%=tests/fuzz/fuzz_%.c) tests/fuzz/fuzz_common.h \
+	tests/fuzz/fuzz_single.h tests/fuzz/fuzz_ble.h tests/fuzz/corpus

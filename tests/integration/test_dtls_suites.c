@@ -291,6 +291,23 @@ static void rpk_server_shows_certificate(void **state)
 		RPK_DEV "server_public_key = \"@C@/server.pub\";", REGISTERS, NULL);
 }
 
+/* ... whatever signed it: a self-signed certificate too (libcoap's own
+ * check would refuse it as "Self-signed" before asking ours). */
+static void rpk_server_shows_self_signed_certificate(void **state)
+{
+	(void)state;
+	against(BOTH("other.pem", "other.key", "other.pub"), BOTH_PRIO, "rpk", "rpk-self",
+		RPK_DEV "server_public_key = \"@C@/other.pub\";", REGISTERS, NULL);
+}
+
+/* ... or an expired one: the key is what RPK mode trusts, not the dates. */
+static void rpk_server_shows_expired_certificate(void **state)
+{
+	(void)state;
+	against(BOTH("expired.pem", "server.key", "server.pub"), BOTH_PRIO, "rpk", "rpk-expired",
+		RPK_DEV "server_public_key = \"@C@/server.pub\";", REGISTERS, NULL);
+}
+
 /* ... and a certificate with another key is not. */
 static void rpk_server_shows_certificate_of_other_key(void **state)
 {
@@ -378,6 +395,8 @@ int main(void)
 		cmocka_unit_test(ecdhe_ecdsa_aes_128_ccm_8_rpk),
 		cmocka_unit_test(rpk_server_shows_certificate),
 		cmocka_unit_test(rpk_server_shows_certificate_of_other_key),
+		cmocka_unit_test(rpk_server_shows_self_signed_certificate),
+		cmocka_unit_test(rpk_server_shows_expired_certificate),
 		cmocka_unit_test(x509_anonymous_server_refused),
 		cmocka_unit_test(rpk_anonymous_server_refused),
 		cmocka_unit_test(x509_psk_server_refused),

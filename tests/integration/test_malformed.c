@@ -543,6 +543,34 @@ static void oversized_text_is_4_13(void **state)
 	stops_cleanly(e);
 }
 
+/* A request longer than one datagram libcoap takes (1,152 bytes): 4.13 with
+ * the request's message ID and a Block1 option asking for 1,024-byte
+ * blocks, not a Reset of message ID 0; one longer than libcoap's receive
+ * buffer (1,472) too, rather than read cut short. */
+static void oversized_datagram_is_4_13(void **state)
+{
+	struct env *e = *state;
+	static uint8_t pkt[2048], reply[256];
+	static const size_t fills[] = {1300, 1800};
+
+	for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
+		char hex[64];
+		int n;
+
+		/* CON PUT /3341/0/5527 text/plain, no Block1. */
+		snprintf(hex, sizeof(hex), "4303%04x544b37b4333334310130043535323710ff",
+			 (unsigned)(0x700 + i));
+		n = exchange_to(e, &e->disp, pkt, packet(pkt, hex, 'w', fills[i]), reply,
+				sizeof(reply), H_TIMEOUT_MS);
+		assert_true(n >= 4);
+		assert_int_equal(reply[0] >> 4 & 3, 2); /* ACK, same message ID */
+		assert_int_equal(code_of(reply), CODE(4, 13));
+		assert_int_equal(reply_option(reply, n, 27), 6); /* Block1 0/0/1024 */
+	}
+	valid_read_still_answers(e);
+	stops_cleanly(e);
+}
+
 /* A block after a gap ends the transfer with 4.08. */
 static void block_out_of_order_is_4_08(void **state)
 {
@@ -724,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(block0_alone_then_sigterm, setup, teardown),
 		cmocka_unit_test_setup_teardown(huge_size1_is_4_13, setup, teardown),
 		cmocka_unit_test_setup_teardown(oversized_text_is_4_13, setup, teardown),
+		cmocka_unit_test_setup_teardown(oversized_datagram_is_4_13, setup, teardown),
 		cmocka_unit_test_setup_teardown(block_out_of_order_is_4_08, setup, teardown),
 		cmocka_unit_test_prestate_setup_teardown(too_large_observe_has_no_observe_option,
 							setup, teardown, (void *)big_tmpl),
