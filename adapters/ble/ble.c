@@ -63,7 +63,7 @@ struct ble_pt {
 	struct ble_gen_field gen;
 	/* GATT */
 	char uuid[37], svc[37]; /* characteristic, its service ("" any) */
-	bool notify, notifying;
+	bool notify;
 	sd_bus_slot *notify_slot; /* StartNotify in flight */
 	char *cpath;            /* the characteristic's object path, once known */
 	/* last value */
@@ -120,7 +120,7 @@ struct ble_dev {
 	} rule;
 	struct ble_pt *pt;
 	size_t n_pt, cap_pt;
-	bool has_gatt, wants_link; /* any GATT point; one that notifies */
+	bool wants_link; /* a GATT point that notifies: always connected */
 
 	/* presence */
 	struct gwd_timer *presence;
@@ -1351,8 +1351,9 @@ static void link_ready(struct ble_dev *d)
 
 		if (p->kind == PT_GATT && p->notify && p->cpath &&
 		    sd_bus_call_method_async(d->ctl->bus, &p->notify_slot, BLUEZ, p->cpath,
-					     IFACE_CHAR, "StartNotify", on_notify_reply, d, "") >= 0)
-			p->notifying = true;
+					     IFACE_CHAR, "StartNotify", on_notify_reply, d, "") < 0)
+			H->log(d->dev, GWD_LOG_WARNING, "ble: %s: StartNotify %s: out of memory",
+			       d->macs, p->uuid);
 	}
 	while ((q = d->waiting)) {
 		int r;
@@ -1399,10 +1400,8 @@ static void link_lost(struct ble_dev *d, int err)
 		c->n_conn--;
 	d->link = L_IDLE;
 	d->link_slot = sd_bus_slot_unref(d->link_slot);
-	for (uint32_t i = 0; i < d->n_pt; i++) {
-		d->pt[i].notifying = false;
+	for (uint32_t i = 0; i < d->n_pt; i++) /* subscriptions end with the link */
 		d->pt[i].notify_slot = sd_bus_slot_unref(d->pt[i].notify_slot);
-	}
 	req_fail_all(d, &d->inflight, err);
 	if (d->started && d->timeout_ms && !d->down)
 		H->timer_arm(d->presence, H->now_ms() + d->timeout_ms);
@@ -2172,11 +2171,8 @@ static int ble_channel_new(void *device_ctx, const char *channel, const struct g
 	}
 	if (!(p.name = strdup(channel)))
 		return -ENOMEM;
-	if (p.kind == PT_GATT) {
-		d->has_gatt = true;
-		if (p.notify)
-			d->wants_link = true;
-	}
+	if (p.kind == PT_GATT && p.notify)
+		d->wants_link = true;
 	d->pt[d->n_pt] = p;
 	*out = (gwd_channel_t)d->n_pt++;
 	return 0;

@@ -125,9 +125,13 @@ static void bz(const char *fmt, ...)
 	}
 }
 
+/* The next event of that name; of hci0 (its path) for "filter" and
+ * "discovery", since hci1 runs its own discovery too. */
 static json_t *mock_event(const char *event)
 {
-	json_t *ev = h_wait_event(&E->mock, event, NULL, NULL, H_TIMEOUT_MS);
+	bool hci0 = strcmp(event, "filter") == 0 || strcmp(event, "discovery") == 0;
+	json_t *ev = h_wait_event(&E->mock, event, hci0 ? "path" : NULL,
+				  hci0 ? "/org/bluez/hci0" : NULL, H_TIMEOUT_MS);
 
 	if (!ev) {
 		h_dump_file(E->log);
