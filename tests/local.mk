@@ -27,6 +27,7 @@ include tests/out-of-tree/local.mk
 include tests/systemd/local.mk
 include tests/modbus.mk
 include tests/sysfs.mk
+include tests/ble.mk
 include tests/i2c.mk
 include tests/fuzz/local.mk
 include tests/dtls.mk

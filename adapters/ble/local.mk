@@ -19,3 +19,16 @@ TESTS += tests/unit/test_ble_decode
 
 EXTRA_DIST += adapters/ble/README.md
 # --- end of advert decoders -------------------------------------------------
+
+# --- the adapter plugin -----------------------------------------------------
+# sd-bus comes from libsystemd, which the daemon links already; the decoders
+# from the library above.
+if ENABLE_BLE
+adapter_LTLIBRARIES += adapters/ble.la
+adapters_ble_la_SOURCES = adapters/ble/ble.c adapters/ble/ble_decode.h
+adapters_ble_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+adapters_ble_la_LDFLAGS = $(ADAPTER_LDFLAGS)
+adapters_ble_la_LIBADD = adapters/ble/libbledecode.la $(SYSTEMD_LIBS) -lm
+endif
+EXTRA_DIST += config/ble-sensors.conf
+# --- end of the adapter plugin ------------------------------------------------
