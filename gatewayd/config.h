@@ -165,6 +165,11 @@ struct cfg_device {
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
+	/* Object 5 (firmware.c): firmware_command, NULL when not set, and
+	 * firmware_sha256 (device, else profile). */
+	const char *firmware_command;
+	bool has_firmware_sha256;
+	uint8_t firmware_sha256[32];
 };
 
 /* Vendor object definitions (DDF XML) read at start-up; this default may be
@@ -195,6 +200,9 @@ struct cfg_gateway {
 	uint32_t max_write_body;
 	/* Observations one registration may hold; 0: the default (256). */
 	uint32_t max_observations;
+	/* The largest firmware package (Object 5) one device takes, bytes;
+	 * 0: firmware.h's default. */
+	uint64_t firmware_max_size;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
 	/* The control socket (ctl.c): its path ("": none; default

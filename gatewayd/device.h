@@ -89,5 +89,6 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err);
 void device_complete(struct gwd_op *op, int status, const struct gwd_value *v);
 void device_set_identity(struct gwd_device *d, enum gwd_identity field, const char *value);
 void device_set_state(struct gwd_device *d, enum gwd_device_state state, int cause);
+void device_fw_progress(struct gwd_device *d, unsigned percent);
 
 #endif
