@@ -1392,6 +1392,8 @@ static int build_model(struct fw_obj *fw)
 /* Take up what the last run left. */
 static void take_up_state(struct fw_obj *fw)
 {
+	enum fw_state was = fw->state;
+	int result = fw->result;
 	struct stat st;
 
 	if (fw->state == FW_DOWNLOADED || fw->state == FW_UPDATING) {
@@ -1425,7 +1427,8 @@ static void take_up_state(struct fw_obj *fw)
 		unlink(fw->path_part);
 	if (fw->state != FW_DOWNLOADED && fw->state != FW_UPDATING && stat(fw->path_pkg, &st) == 0)
 		unlink(fw->path_pkg);
-	persist(fw);
+	if (fw->state != was || fw->result != result)
+		persist(fw);
 }
 
 int firmware_new(const struct fw_env *env, struct fw_obj **out)
