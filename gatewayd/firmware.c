@@ -70,8 +70,9 @@ struct fw_obj {
 	int part_fd;
 	struct fw_pkg *pkg;
 	unsigned gen;             /* bumped when a download is dropped */
-	/* Push: the sink the engine streams Block1 into. */
-	struct lwm_block1_sink sink;
+	/* Push: the sink the engine streams Block1 into (its own allocation:
+	 * the engine may hold it after this object is gone). */
+	struct fw_sink *sink;
 	bool sink_busy;
 	unsigned sink_gen;
 	bool push_ended;          /* its last block came; the Write runs next */
@@ -104,6 +105,13 @@ struct fw_obj {
 	struct fw_hook *hook;
 	char hook_version[STR_MAX];
 	bool started;
+};
+
+/* A transfer the engine holds may outlive its device (the device goes while
+ * a push is in flight): fw is then NULL and release frees the sink. */
+struct fw_sink {
+	struct lwm_block1_sink sink; /* first */
+	struct fw_obj *fw;
 };
 
 static struct gw_loop *bound_loop;
@@ -721,7 +729,7 @@ static void cancel_download(struct fw_obj *fw)
 
 static struct fw_obj *sink_fw(struct lwm_block1_sink *s)
 {
-	return (struct fw_obj *)((char *)s - offsetof(struct fw_obj, sink));
+	return ((struct fw_sink *)s)->fw;
 }
 
 static int sink_begin(struct lwm_block1_sink *s, uint64_t total_hint)
@@ -730,7 +738,7 @@ static int sink_begin(struct lwm_block1_sink *s, uint64_t total_hint)
 	int r;
 
 	(void)total_hint; /* checked against the limit by the table already */
-	if (fw->state != FW_IDLE)
+	if (!fw || fw->state != FW_IDLE)
 		return -EPERM;
 	r = download_begin(fw, false);
 	if (r < 0) {
@@ -747,7 +755,7 @@ static int sink_chunk(struct lwm_block1_sink *s, uint64_t off, const uint8_t *da
 	struct fw_obj *fw = sink_fw(s);
 
 	(void)off;
-	if (fw->sink_gen != fw->gen)
+	if (!fw || fw->sink_gen != fw->gen)
 		return -EPERM; /* cancelled or reset meanwhile */
 	return part_append(fw, data, len);
 }
@@ -756,7 +764,7 @@ static int sink_end(struct lwm_block1_sink *s)
 {
 	struct fw_obj *fw = sink_fw(s);
 
-	if (fw->sink_gen != fw->gen)
+	if (!fw || fw->sink_gen != fw->gen)
 		return -EPERM;
 	fw->push_ended = true;
 	return 0;
@@ -767,7 +775,7 @@ static void sink_abort(struct lwm_block1_sink *s)
 	struct fw_obj *fw = sink_fw(s);
 	int why = s->abort_reason;
 
-	if (fw->sink_gen != fw->gen)
+	if (!fw || fw->sink_gen != fw->gen)
 		return; /* ours already dropped it */
 	if (why == -ECANCELED) {
 		/* The server starts over: its new transfer begins afresh. */
@@ -787,6 +795,10 @@ static void sink_release(struct lwm_block1_sink *s)
 {
 	struct fw_obj *fw = sink_fw(s);
 
+	if (!fw) {
+		free(s); /* its device went first */
+		return;
+	}
 	fw->sink_busy = false;
 	if (fw->push_ended) {
 		/* The Write never reached us (refused on its way): drop it. */
@@ -826,14 +838,17 @@ struct lwm_block1_sink *firmware_body_sink(struct fw_obj *fw, uint16_t format, u
 		set_result(fw, 2);
 		persist(fw);
 	}
-	fw->sink = (struct lwm_block1_sink){
+	if (!fw->sink && !(fw->sink = calloc(1, sizeof(*fw->sink))))
+		return NULL; /* the memory sink, bounded: refused beyond it */
+	fw->sink->sink = (struct lwm_block1_sink){
 		.begin = sink_begin, .chunk = sink_chunk, .end = sink_end,
 		.abort = sink_abort, .release = sink_release,
 	};
+	fw->sink->fw = fw;
 	fw->sink_busy = true;
 	fw->push_ended = false;
 	fw->sink_gen = fw->gen - 1; /* nothing until begin */
-	return &fw->sink;
+	return &fw->sink->sink;
 }
 
 /* ---- delivery ------------------------------------------------------------------------- */
@@ -1488,6 +1503,12 @@ void firmware_free(struct fw_obj *fw)
 	}
 	if (fw->fetch)
 		fw_fetch_cancel(fw->fetch);
+	if (fw->hook)
+		fw_hook_cancel(fw->hook);
+	if (fw->sink && fw->sink_busy)
+		fw->sink->fw = NULL; /* the engine frees it when it lets it go */
+	else
+		free(fw->sink);
 	answer_write(fw, -ECANCELED);
 	part_close(fw);
 	if (fw->pkg_fd >= 0)

@@ -886,6 +886,24 @@ static void restart_cuts_a_push_with_4(void **state)
 	free(img);
 }
 
+static void device_gone_with_a_push_in_flight(void **state)
+{
+	size_t len, limit = 65536;
+	uint8_t *img = image(&len);
+	struct lwm_block1_sink *s = firmware_body_sink(cur, 42, 0, &limit);
+
+	assert_int_equal(s->begin(s, 0), 0);
+	assert_int_equal(s->chunk(s, 0, img, 1024), 0);
+	/* The device goes first; the engine lets the transfer go later. */
+	fw_close_obj();
+	assert_int_equal(s->chunk(s, 1024, img + 1024, 1024), -EPERM);
+	s->abort_reason = -ECONNRESET;
+	s->abort(s);
+	s->release(s); /* frees it: valgrind and ASan say whether it was right */
+	fw_open_obj();
+	free(img);
+}
+
 static void downloaded_survives_restart(void **state)
 {
 	push_ok();
@@ -1037,6 +1055,7 @@ int main(void)
 		T(restart_while_updating_asks_fw_recover),
 		T(restart_while_updating_waits_for_version),
 		T(restart_cuts_a_push_with_4),
+		T(device_gone_with_a_push_in_flight),
 		T(downloaded_survives_restart),
 		T(pull_completes_and_resumes),
 		T(pull_failures_map_to_results),
