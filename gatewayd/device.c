@@ -1437,6 +1437,11 @@ static const char *fw_lookup(void *ud, const char *key)
 	return cfg_node_string(&d->cfg->node, key, &s) == 0 ? s : NULL;
 }
 
+struct fw_obj *device_firmware(const struct gwd_device *d)
+{
+	return d->fw;
+}
+
 void device_fw_progress(struct gwd_device *d, unsigned percent)
 {
 	if (d->fw)

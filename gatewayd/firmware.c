@@ -1599,6 +1599,20 @@ unsigned firmware_delivery_percent(const struct fw_obj *fw)
 	return fw->pct;
 }
 
+void firmware_describe(const struct fw_obj *fw, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", state_names[fw->state]);
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (fw->state == FW_DOWNLOADING)
+		n += snprintf(buf + n, len - (size_t)n, " %" PRIu64 " B", firmware_bytes(fw));
+	else if (fw->state == FW_UPDATING)
+		n += snprintf(buf + n, len - (size_t)n, " %u%%", fw->pct);
+	if (fw->result && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", result %d", fw->result);
+}
+
 uint64_t firmware_bytes(const struct fw_obj *fw)
 {
 	return fw->pkg ? fw_pkg_length(fw->pkg) : fw->have_info ? fw->info.size : 0;

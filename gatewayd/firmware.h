@@ -127,6 +127,10 @@ int firmware_result(const struct fw_obj *fw);
 unsigned firmware_delivery_percent(const struct fw_obj *fw);
 uint64_t firmware_bytes(const struct fw_obj *fw);
 
+/* One line for gatewayctl: "Idle", "Downloading 1048576 B", "Updating 40%",
+ * with ", result N" when the Update Result is not 0. */
+void firmware_describe(const struct fw_obj *fw, char *buf, size_t len);
+
 /* Status -> Update Result: of a download (push or pull: fetch.h statuses)
  * and of a delivery (the adapter ABI's table). */
 int firmware_download_result(int status);

@@ -1005,6 +1005,21 @@ static void pull_failures_map_to_results(void **state)
 	assert_int_equal(firmware_result(cur), 10);
 }
 
+static void gatewayctl_line(void **state)
+{
+	char buf[96];
+
+	firmware_describe(cur, buf, sizeof(buf));
+	assert_string_equal(buf, "Idle");
+	push_ok();
+	deliver_to_apply();
+	firmware_describe(cur, buf, sizeof(buf));
+	assert_string_equal(buf, "Updating 100%");
+	complete(-EIO);
+	firmware_describe(cur, buf, sizeof(buf));
+	assert_string_equal(buf, "Downloaded, result 8");
+}
+
 static void update_result_table(void **state)
 {
 	assert_int_equal(firmware_update_result(0), 1);
@@ -1060,6 +1075,7 @@ int main(void)
 		T(pull_completes_and_resumes),
 		T(pull_failures_map_to_results),
 		T(update_result_table),
+		T(gatewayctl_line),
 		T(hook_without_implementation_fails_with_8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
