@@ -50,7 +50,7 @@ static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
 	"registration_rate", "store_count", "store_bytes", "operation_timeout",
 	"max_write_body", "max_observations", "control_socket", "control_mode", "control_group",
-	"firmware_max_size", NULL,
+	"firmware_max_size", "firmware_give_up", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -1067,6 +1067,15 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 		/* The largest firmware package a device's Object 5 takes. */
 		if (cfg_read_int(ld, g, "firmware_max_size", false, 1024, INT64_MAX, &v) == 0)
 			gw->firmware_max_size = (uint64_t)v;
+	}
+	/* How long a firmware download may go without a byte. */
+	{
+		config_setting_t *gu = cfg_get(g, "firmware_give_up");
+		double v;
+		if (gu && (!cfg_number(gu, &v) || !isfinite(v) || v < 1.0 || v > 86400.0))
+			cfg_err_type(ld, gu, "a number of seconds 1..86400");
+		else if (gu)
+			gw->firmware_give_up_ms = (uint32_t)llround(v * 1000.0);
 	}
 }
 

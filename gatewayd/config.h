@@ -203,6 +203,9 @@ struct cfg_gateway {
 	/* The largest firmware package (Object 5) one device takes, bytes;
 	 * 0: firmware.h's default. */
 	uint64_t firmware_max_size;
+	/* A firmware download (Package URI) that makes no progress for this
+	 * long fails; 0: the fetcher's default (10 minutes). */
+	uint32_t firmware_give_up_ms;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;
 	/* The control socket (ctl.c): its path ("": none; default

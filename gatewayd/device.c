@@ -101,8 +101,10 @@ struct gwd_device {
 	struct device_counters ctr;
 	int down_cause;           /* negative errno of the last failure */
 	uint64_t last_reading_ms; /* clock_now_ms of the last value; 0: none yet */
-	/* Object 5, when the adapter or a command hook can update the device. */
+	/* Object 5, when the adapter or a command hook can update the device,
+	 * and the credentials its coaps:// pulls use. */
 	struct fw_obj *fw;
+	struct lwm_security *fw_security;
 };
 
 enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE, OP_FW };
@@ -1465,6 +1467,7 @@ static int firmware_create(struct gwd_device *d, const struct cfg *cfg, struct t
 		.actx = d->actx,
 		.loop = firmware_loop(),
 		.fetcher = firmware_fetcher(),
+		.give_up_ms = cfg->gateway.firmware_give_up_ms,
 		.timers = timers,
 		.model = d->model,
 		.ud = d,
@@ -1482,6 +1485,9 @@ static int firmware_create(struct gwd_device *d, const struct cfg *cfg, struct t
 		env.adapter_updates = true;
 	if (!env.adapter_updates && !env.command)
 		return 0;
+	/* A coaps:// package comes with the device's own credentials. */
+	if (dc->n_servers && !dc->bootstrap && load_security(dc, 0, &d->fw_security) == 0)
+		env.security = d->fw_security;
 	return firmware_new(&env, &d->fw);
 }
 
@@ -1752,6 +1758,7 @@ void device_destroy(struct gwd_device *d)
 	device_stop(d);
 	firmware_free(d->fw);
 	d->fw = NULL;
+	lwm_security_free(d->fw_security);
 	if (d->ops_in_flight)
 		log_err(device_name(d), "adapter %s left %zu operation(s) uncompleted after stop",
 			loader_name(d->adapter), d->ops_in_flight);

@@ -687,7 +687,8 @@ static bool uri_plausible(const char *uri)
 static void pull_start(struct fw_obj *fw, bool resume)
 {
 	uint32_t have = bound_fetcher ? fw_fetcher_protocols(bound_fetcher) : 0;
-	struct fw_fetch_params prm = {.uri = fw->uri};
+	struct fw_fetch_params prm = {.uri = fw->uri, .give_up_ms = fw->env.give_up_ms,
+				      .security = fw->env.security};
 	int r;
 
 	if (!(scheme_bit(fw->uri) & have)) {

@@ -69,6 +69,10 @@ struct fw_env {
 	struct gwd_fw_caps caps;
 	struct gw_loop *loop;    /* NULL: no hook, spool finished inline (tests) */
 	struct fw_fetcher *fetcher; /* NULL: nothing can be pulled */
+	uint32_t give_up_ms;     /* a pull without progress for this long fails */
+	/* coaps:// pulls: the device's credentials (those of its first
+	 * server), or NULL. */
+	const struct lwm_security *security;
 	struct timerq *timers;
 	struct lwm_model *model;
 	void *ud;

@@ -511,7 +511,7 @@ static void test_bad_stale(void **state)
 static void test_firmware_keys(void **state)
 {
 	static const char good[] =
-		"gateway = { firmware_max_size = 1048576; };\n"
+		"gateway = { firmware_max_size = 1048576; firmware_give_up = 90; };\n"
 		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
 		"profiles = ( { name = \"p\"; adapter = \"sim\"; firmware_command = \"flash %f\";\n"
 		"  firmware_sha256 = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"; } );\n"
@@ -519,12 +519,13 @@ static void test_firmware_keys(void **state)
 		"  { name = \"b\"; profile = \"p\"; firmware_command = \"other\"; },\n"
 		"  { name = \"c\"; adapter = \"sim\"; } );\n";
 	static const char bad[] =
-		"gateway = { firmware_max_size = 100; };\n"
+		"gateway = { firmware_max_size = 100; firmware_give_up = 0.5; };\n"
 		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
 		"devices = ( { name = \"a\"; adapter = \"sim\";\n"
 		"  firmware_sha256 = \"not-hex\"; firmware_command = \"\"; } );\n";
 	static const char *const diags[] = {
 		"bad:1: gateway.firmware_max_size: expected an integer 1024..9223372036854775807, found 100",
+		"bad:1: gateway.firmware_give_up: expected a number of seconds 1..86400, found 0.5",
 		"bad:4: devices.[0].firmware_command: expected a command line, found \"\"",
 		"bad:4: devices.[0].firmware_sha256: expected 64 hexadecimal digits (a SHA-256 digest), found \"not-hex\"",
 		NULL,
@@ -533,6 +534,7 @@ static void test_firmware_keys(void **state)
 
 	assert_int_equal(cfg_load_text("good", good, &cfg), 0);
 	assert_int_equal(cfg->gateway.firmware_max_size, 1048576);
+	assert_int_equal(cfg->gateway.firmware_give_up_ms, 90000);
 	assert_string_equal(cfg->devices[0].firmware_command, "flash %f");
 	assert_true(cfg->devices[0].has_firmware_sha256);
 	assert_int_equal(cfg->devices[0].firmware_sha256[1], 0x11);

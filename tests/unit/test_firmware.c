@@ -37,6 +37,7 @@ static struct {
 	int calls, cancels, start_err;
 	char uri[256];
 	uint64_t offset;
+	uint32_t give_up_ms;
 	const struct fw_fetch_ops *ops;
 	void *ud;
 } fetch;
@@ -64,6 +65,7 @@ int fw_fetch_start(struct fw_fetcher *f, const struct fw_fetch_params *p,
 		return fetch.start_err;
 	snprintf(fetch.uri, sizeof(fetch.uri), "%s", p->uri);
 	fetch.offset = p->offset;
+	fetch.give_up_ms = p->give_up_ms;
 	fetch.ops = ops;
 	fetch.ud = ud;
 	*out = &fake_fetch;
@@ -287,7 +289,7 @@ static int setup(void **state)
 	firmware_bind(NULL, &fake_fetcher);
 	env = (struct fw_env){
 		.name = "dev", .endpoint = "gw-dev", .state_dir = dir,
-		.max_size = 1000000, .ops = &fake_ops, .adapter_updates = true,
+		.max_size = 1000000, .ops = &fake_ops, .adapter_updates = true, .give_up_ms = 45000,
 		.caps = {.size = sizeof(struct gwd_fw_caps), .chunk_size = 4096},
 		.timers = &q, .model = model, .changed = changed, .set_version = set_version,
 		.op_new = op_new, .op_drop = op_drop,
@@ -934,6 +936,7 @@ static void pull_completes_and_resumes(void **state)
 	assert_int_equal(fetch.calls, 1);
 	assert_string_equal(fetch.uri, "coap://127.0.0.1:5683/fw/a.bin");
 	assert_int_equal(fetch.offset, 0);
+	assert_int_equal(fetch.give_up_ms, 45000); /* gateway.firmware_give_up */
 	assert_int_equal(firmware_state(cur), FW_DOWNLOADING);
 	assert_string_equal(res_str(1), "coap://127.0.0.1:5683/fw/a.bin");
 	assert_int_equal(fetch.ops->size(fetch.ud, len), 0);
