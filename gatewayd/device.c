@@ -329,8 +329,10 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 		return;
 	if (field == GWD_ID_FIRMWARE && d->fw)
 		firmware_version_reported(d->fw, value);
-	if (configured[field])
-		return; /* the operator's word wins */
+	/* The operator's word wins, but for the firmware of a device that
+	 * Object 5 updates: that changes under the configuration's feet. */
+	if (configured[field] && !(field == GWD_ID_FIRMWARE && d->fw))
+		return;
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
 	/* Device text: invalid UTF-8 becomes U+FFFD (see transform.h). */
 	lwm_buf_init(&text, 0);

@@ -69,6 +69,7 @@ struct fw_obj {
 	/* The package being received into .part. */
 	int part_fd;
 	struct fw_pkg *pkg;
+	uint64_t limit;           /* what this download may take (pull) */
 	unsigned gen;             /* bumped when a download is dropped */
 	/* Push: the sink the engine streams Block1 into (its own allocation:
 	 * the engine may hold it after this object is gone). */
@@ -104,6 +105,7 @@ struct fw_obj {
 	uint64_t defer_until;
 	struct fw_hook *hook;
 	char hook_version[STR_MAX];
+	char reported[STR_MAX];   /* the version the adapter last reported */
 	bool started;
 };
 
@@ -463,6 +465,7 @@ static int download_begin(struct fw_obj *fw, bool pull)
 	if (r < 0)
 		return r;
 	fw->pull = pull;
+	fw->limit = space_limit(fw);
 	fw->pct = fw->pct_logged = 0;
 	set_text(fw, R_NAME, fw->name, "");
 	set_text(fw, R_VERSION, fw->version, "");
@@ -613,9 +616,9 @@ static int fetch_size(void *ud, uint64_t total)
 {
 	struct fw_obj *fw = ud;
 
-	if (total > space_limit(fw)) {
+	if (total > fw->limit) {
 		log_notice(fw->env.name, "firmware: the package's %" PRIu64 " bytes are more than "
-			   "the %" PRIu64 " it may take", total, space_limit(fw));
+			   "the %" PRIu64 " it may take", total, fw->limit);
 		return -EFBIG;
 	}
 	return 0;
@@ -627,7 +630,7 @@ static int fetch_data(void *ud, uint64_t off, const uint8_t *p, size_t len)
 
 	if (!fw->pkg || off != fw_pkg_length(fw->pkg))
 		return -EPROTO;
-	if (off + len > space_limit(fw) + fw_pkg_length(fw->pkg))
+	if (off + len > fw->limit)
 		return -EFBIG;
 	return part_append(fw, p, len);
 }
@@ -701,7 +704,15 @@ static void pull_start(struct fw_obj *fw, bool resume)
 		persist(fw);
 		return;
 	}
-	r = resume ? part_open(fw, true) : download_begin(fw, true);
+	if (resume) {
+		/* What is kept counts against what it may take. */
+		r = part_open(fw, true);
+		fw->limit = space_limit(fw) + (fw->pkg ? fw_pkg_length(fw->pkg) : 0);
+		if (fw->env.max_size && fw->limit > fw->env.max_size)
+			fw->limit = fw->env.max_size;
+	} else {
+		r = download_begin(fw, true);
+	}
 	if (r < 0) {
 		download_failed(fw, r);
 		return;
@@ -856,15 +867,18 @@ struct lwm_block1_sink *firmware_body_sink(struct fw_obj *fw, uint16_t format, u
 
 static void update_succeeded(struct fw_obj *fw)
 {
-	const char *v = fw->hook_version[0] ? NULL :
+	bool reports = fw->env.adapter_updates &&
+		       (fw->env.caps.flags & GWD_FW_CAP_REPORTS_VERSION) && fw->reported[0];
+	/* The device's own word (the adapter's report, the hook's "version"
+	 * line), else the package's. */
+	const char *v = fw->hook_version[0] ? fw->hook_version :
+			reports ? fw->reported :
 			fw->info.version[0] ? fw->info.version :
 			fw->version[0] ? fw->version : NULL;
 
 	fw->phase = PH_NONE;
 	gw_timer_disarm(&fw->deadline);
-	/* The device's own word comes through set_identity; else the package's. */
-	if (v && !(fw->env.adapter_updates && (fw->env.caps.flags & GWD_FW_CAP_REPORTS_VERSION)) &&
-	    fw->env.set_version)
+	if (v && fw->env.set_version)
 		fw->env.set_version(fw->env.ud, v);
 	log_notice(fw->env.name, "firmware: update applied%s%s", v ? ", now running " : "",
 		   v ? v : "");
@@ -1049,8 +1063,6 @@ static void hook_version(void *ud, const char *version)
 	struct fw_obj *fw = ud;
 
 	snprintf(fw->hook_version, sizeof(fw->hook_version), "%s", version);
-	if (fw->env.set_version)
-		fw->env.set_version(fw->env.ud, version);
 }
 
 static void hook_done(void *ud, int status)
@@ -1184,6 +1196,8 @@ void firmware_progress(struct fw_obj *fw, unsigned percent)
 
 void firmware_version_reported(struct fw_obj *fw, const char *version)
 {
+	if (version)
+		snprintf(fw->reported, sizeof(fw->reported), "%s", version);
 	if (fw->phase == PH_AWAIT_VERSION && version && fw->version[0] &&
 	    strcmp(version, fw->version) == 0)
 		update_succeeded(fw);

@@ -1008,6 +1008,20 @@ static void pull_failures_map_to_results(void **state)
 	assert_int_equal(firmware_result(cur), 10);
 }
 
+static void device_reported_version_wins(void **state)
+{
+	env.caps.flags = GWD_FW_CAP_REPORTS_VERSION;
+	fw_close_obj();
+	fw_open_obj();
+	push_ok();
+	deliver_to_apply();
+	/* The device comes back and says what it runs, then completes. */
+	firmware_version_reported(cur, "1.2.3-rc9");
+	complete(0);
+	assert_int_equal(firmware_result(cur), 1);
+	assert_string_equal(version_set, "1.2.3-rc9");
+}
+
 static void gatewayctl_line(void **state)
 {
 	char buf[96];
@@ -1079,6 +1093,7 @@ int main(void)
 		T(pull_failures_map_to_results),
 		T(update_result_table),
 		T(gatewayctl_line),
+		T(device_reported_version_wins),
 		T(hook_without_implementation_fails_with_8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
