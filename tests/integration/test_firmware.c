@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -108,21 +109,41 @@ static int setup(void **state)
 	return start_daemon(e);
 }
 
+/* Stop the daemon by its PID; it must exit cleanly (under GW_VALGRIND=1,
+ * 99 on any memory error or leak). */
+static void stop_daemon(struct env *e)
+{
+	int st = h_stop(&e->gw, SIGTERM, 10000);
+
+	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		dump_log(e);
+		fail_msg("gatewayd did not exit cleanly (status %d)", st);
+	}
+}
+
 static int teardown(void **state)
 {
 	struct env *e = *state;
+	int st = 0;
 
 	if (!e)
 		return 0;
 	if (e->gw.pid > 0)
-		h_stop(&e->gw, SIGTERM, 5000);
+		st = h_stop(&e->gw, SIGTERM, 10000);
 	if (e->srv.pid > 0)
 		h_stop(&e->srv, SIGTERM, 5000);
+	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		dump_log(e);
+		fprintf(stderr, "gatewayd did not exit cleanly (status %d)\n", st);
+		st = -1;
+	} else {
+		st = 0;
+	}
 	free(e->config);
 	if (e->dir)
 		h_tmpdir_remove(e->dir);
 	free(e);
-	return 0;
+	return st;
 }
 
 /* A file in the test's directory holding data. */
@@ -321,6 +342,19 @@ static void only_updatable_devices_have_object_5(void **state)
 	assert_string_equal(str(r, "code"), "4.04");
 	json_decref(r);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
+	/* A package in one request (no Block1) is taken too. */
+	{
+		uint8_t raw[600];
+		char *file;
+		for (size_t i = 0; i < sizeof(raw); i++)
+			raw[i] = (uint8_t)(i * 13);
+		file = write_file(e, "small", raw, sizeof(raw));
+		r = push(e, "fw-fw", file, "");
+		assert_string_equal(str(r, "code"), "2.04");
+		json_decref(r);
+		expect_int(e, "fw-fw", "/5/0/3", 2);
+		free(file);
+	}
 }
 
 static void failures_give_their_results(void **state)
@@ -454,7 +488,7 @@ static void restart_mid_push_and_in_downloaded(void **state)
 	assert_non_null(ev);
 	json_decref(ev);
 	expect_int(e, "fw-fw", "/5/0/3", 1);
-	assert_true(h_stop(&e->gw, SIGTERM, 10000) >= 0);
+	stop_daemon(e);
 	assert_int_equal(start_daemon(e), 0);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
 	expect_int(e, "fw-fw", "/5/0/5", 4);
@@ -463,7 +497,7 @@ static void restart_mid_push_and_in_downloaded(void **state)
 	r = push(e, "fw-fw", file, "");
 	assert_string_equal(str(r, "code"), "2.04");
 	json_decref(r);
-	assert_true(h_stop(&e->gw, SIGTERM, 10000) >= 0);
+	stop_daemon(e);
 	assert_int_equal(start_daemon(e), 0);
 	expect_int(e, "fw-fw", "/5/0/3", 2);
 	{
@@ -479,7 +513,7 @@ static void restart_mid_push_and_in_downloaded(void **state)
 	assert_string_equal(str(r, "payload_text"), "5.1.4");
 	json_decref(r);
 	/* And the device keeps running it after another restart. */
-	assert_true(h_stop(&e->gw, SIGTERM, 10000) >= 0);
+	stop_daemon(e);
 	assert_int_equal(start_daemon(e), 0);
 	r = h_request(&e->srv, H_TIMEOUT_MS, "read %s %s text", "fw-fw", "/3/0/3");
 	assert_string_equal(str(r, "payload_text"), "5.1.4");
