@@ -6,6 +6,7 @@
  * each setting read (libconfig's per-setting hook), so that
  * cfg_check_unknown_keys can later name the keys nobody read. */
 #include "config.h"
+#include "fw_pkg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,7 +50,7 @@ static const char *const cfg_gateway_keys[] = {
 	"name", "endpoint_pattern", "state_dir", "adapter_dir", "models_dir", "log_level",
 	"registration_rate", "store_count", "store_bytes", "operation_timeout",
 	"max_write_body", "max_observations", "control_socket", "control_mode", "control_group",
-	"firmware_ca_file", "firmware_give_up", NULL,
+	"firmware_ca_file", "firmware_max_size", "firmware_give_up", NULL,
 };
 static const char *const cfg_server_keys[] = {
 	"name", "uri", "lifetime", "version", "binding", "short_id", "security",
@@ -70,7 +71,7 @@ static const char *const cfg_bus_reserved[] = {"name", "adapter", NULL};
 static const char *const cfg_profile_reserved[] = {
 	"name", "adapter", "manufacturer", "model", "serial", "firmware_version",
 	"points", "credentials", "access", CFG_CREDENTIAL_KEYS, "stale_after", "stale_factor",
-	NULL,
+	"firmware_command", "firmware_timeout", "firmware_sha256", NULL,
 };
 /* A device's node falls back to its profile, so this must cover the
  * profile's reserved keys too. */
@@ -78,7 +79,7 @@ static const char *const cfg_device_reserved[] = {
 	"name", "profile", "adapter", "endpoint", "bus", "servers", "manufacturer",
 	"model", "serial", "firmware_version", "points", "credentials", "access",
 	CFG_CREDENTIAL_KEYS, "send_period", "send_on_change", "send_format", "stale_after",
-	"stale_factor", NULL,
+	"stale_factor", "firmware_command", "firmware_timeout", "firmware_sha256", NULL,
 };
 static const char *const cfg_access_keys[] = {"server", "objects", "rights", NULL};
 /* One entry of a device's (or profile's) per-server credentials list. */
@@ -1064,6 +1065,9 @@ static void cfg_load_gateway(struct cfg_loader *ld)
 			gw->max_write_body = (uint32_t)v;
 		if (cfg_read_int(ld, g, "max_observations", false, 1, 65536, &v) == 0)
 			gw->max_observations = (uint32_t)v;
+		/* The largest firmware package a device's Object 5 takes. */
+		if (cfg_read_int(ld, g, "firmware_max_size", false, 1024, INT64_MAX, &v) == 0)
+			gw->firmware_max_size = (uint64_t)v;
 	}
 	/* Pulling firmware packages: whom https:// servers must be certified
 	 * by, and how long a download may go without a byte. */
@@ -2013,6 +2017,30 @@ static void cfg_load_device(struct cfg_loader *ld, config_setting_t *g)
 	d.model = cfg_identity(ld, g, d.profile, "model");
 	d.serial = cfg_identity(ld, g, d.profile, "serial");
 	d.firmware_version = cfg_identity(ld, g, d.profile, "firmware_version");
+	/* Firmware delivery by a command (device, else profile), and the
+	 * digest a raw package must have. */
+	d.firmware_command = cfg_identity(ld, g, d.profile, "firmware_command");
+	if (d.firmware_command && !d.firmware_command[0])
+		cfg_err_type(ld, cfg_credential_setting(g, d.profile, "firmware_command"),
+			     "a command line");
+	{
+		/* How long the command may run (device, else profile). */
+		config_setting_t *ft = config_setting_get_member(g, "firmware_timeout");
+		double v;
+
+		if (!ft && d.profile)
+			ft = config_setting_get_member(d.profile->setting, "firmware_timeout");
+		if (ft && (!cfg_number(ft, &v) || !isfinite(v) || v < 1.0 || v > 86400.0))
+			cfg_err_type(ld, ft, "a number of seconds 1..86400");
+		else if (ft)
+			d.firmware_timeout_ms = (uint32_t)llround(v * 1000.0);
+	}
+	str = cfg_identity(ld, g, d.profile, "firmware_sha256");
+	if (str && fw_sha256_from_hex(str, d.firmware_sha256) < 0)
+		cfg_err_type(ld, cfg_credential_setting(g, d.profile, "firmware_sha256"),
+			     "64 hexadecimal digits (a SHA-256 digest)");
+	else if (str)
+		d.has_firmware_sha256 = true;
 
 	/* A device's own points replace the profile's entirely. */
 	s = cfg_get(g, "points");

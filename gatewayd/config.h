@@ -165,6 +165,14 @@ struct cfg_device {
 	struct cfg_point *points;          /* owned array */
 	size_t n_points;
 	struct gwd_cfg node;               /* adapter keys (device, then profile) */
+	/* Object 5 (firmware.c): firmware_command, NULL when not set, and
+	 * firmware_sha256 (device, else profile). */
+	const char *firmware_command;
+	/* firmware_timeout in ms (device, else profile); 0: the hook's
+	 * default (10 minutes). */
+	uint32_t firmware_timeout_ms;
+	bool has_firmware_sha256;
+	uint8_t firmware_sha256[32];
 };
 
 /* Vendor object definitions (DDF XML) read at start-up; this default may be
@@ -202,6 +210,11 @@ struct cfg_gateway {
 	 * https:// servers (NULL: the system's), and how long a download may
 	 * go without a byte before it fails (default 600 s). */
 	const char *firmware_ca_file;
+	/* The largest firmware package (Object 5) one device takes, bytes;
+	 * 0: firmware.h's default. */
+	uint64_t firmware_max_size;
+	/* A firmware download (Package URI) that makes no progress for this
+	 * long fails; 0: the fetcher's default (10 minutes). */
 	uint32_t firmware_give_up_ms;
 	/* Default bounds of each device's notification store. */
 	uint32_t store_count, store_bytes;

@@ -16,6 +16,7 @@
 #include "build-aux/config.h"
 #include "clock.h"
 #include "device.h"
+#include "firmware.h"
 #include "log.h"
 #include "lwm2m/client.h"
 #include "lwm2m/lwm_types.h"
@@ -290,8 +291,15 @@ static void put_device(struct obuf *b, struct gwd_device *d, uint64_t now)
 	ob_u64(b, obs);
 	ob_puts(b, ",\"stored\":");
 	ob_u64(b, stored);
-	/* Firmware updates through Object 5 are not forwarded to devices yet. */
-	ob_puts(b, ",\"firmware\":\"none\"");
+	/* Object 5 (firmware.c): "none" when nothing can update the device. */
+	ob_puts(b, ",\"firmware\":");
+	if (device_firmware(d)) {
+		char fw[96];
+		firmware_describe(device_firmware(d), fw, sizeof(fw));
+		ob_jstr(b, fw);
+	} else {
+		ob_puts(b, "\"none\"");
+	}
 }
 
 static void cmd_status(struct ctl *c, struct obuf *b)

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "file.h"
+#include "firmware.h"
 #include "device_health.h"
 #include "host.h"
 #include "log.h"
@@ -100,9 +101,13 @@ struct gwd_device {
 	struct device_counters ctr;
 	int down_cause;           /* negative errno of the last failure */
 	uint64_t last_reading_ms; /* clock_now_ms of the last value; 0: none yet */
+	/* Object 5, when the adapter or a command hook can update the device,
+	 * and the credentials its coaps:// pulls use. */
+	struct fw_obj *fw;
+	struct lwm_security *fw_security;
 };
 
-enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE };
+enum op_kind { OP_READ, OP_WRITE, OP_EXECUTE, OP_FW };
 
 /* One server request, possibly spanning several points. */
 struct op_batch {
@@ -322,8 +327,12 @@ void device_set_identity(struct gwd_device *d, enum gwd_identity field, const ch
 
 	if ((unsigned)field > GWD_ID_FIRMWARE || !value || !d->model)
 		return;
-	if (configured[field])
-		return; /* the operator's word wins */
+	if (field == GWD_ID_FIRMWARE && d->fw)
+		firmware_version_reported(d->fw, value);
+	/* The operator's word wins, but for the firmware of a device that
+	 * Object 5 updates: that changes under the configuration's feet. */
+	if (configured[field] && !(field == GWD_ID_FIRMWARE && d->fw))
+		return;
 	p = lwm_path_make(3, 3, 0, (uint16_t)field, 0);
 	/* Device text: invalid UTF-8 becomes U+FFFD (see transform.h). */
 	lwm_buf_init(&text, 0);
@@ -504,6 +513,10 @@ void device_complete(struct gwd_op *op, int status, const struct gwd_value *v)
 	if (status < 0 && status != -ECANCELED && !(op->kind == OP_READ || is_device_failure(status)))
 		d->ctr.errors++;
 	switch (op->kind) {
+	case OP_FW:
+		if (d->fw)
+			firmware_op_done(d->fw, status);
+		break;
 	case OP_WRITE:
 		d->ctr.writes++;
 		if (status == 0) {
@@ -587,6 +600,8 @@ static bool client_owns(struct lwm_client *c, const struct lwm_path *p, void *ud
 
 	if (point_at(d, p) || device_obj3_executable(p))
 		return true;
+	if (d->fw && firmware_owns(d->fw, p))
+		return true;
 	return LWM_PATH_RID(p) == IPSO_RESET_MIN_MAX && min_max_point(d, p);
 }
 
@@ -612,6 +627,13 @@ static int client_write(struct lwm_client *c, const struct lwm_record *recs, siz
 
 	if (n > sizeof(raw) / sizeof(raw[0]))
 		return -E2BIG;
+	/* Object 5 is the gateway's own (firmware.c), even while the device is down. */
+	if (d->fw && n && firmware_owns(d->fw, &recs[0].path)) {
+		for (size_t i = 1; i < n; i++)
+			if (!firmware_owns(d->fw, &recs[i].path))
+				return -EINVAL;
+		return firmware_write(d->fw, recs, n, lop);
+	}
 	if (d->down)
 		return -EHOSTDOWN;
 	if (!d->ops->write)
@@ -695,6 +717,8 @@ static int client_execute(struct lwm_client *c, const struct lwm_path *p, const 
 		}
 		return LWM_OP_DONE;
 	}
+	if (d->fw && firmware_owns(d->fw, p))
+		return firmware_execute(d->fw, LWM_PATH_RID(p), lop);
 	pt = point_at(d, p);
 	if (!pt && device_obj3_executable(p))
 		return device_obj3_execute(d, LWM_PATH_RID(p));
@@ -907,6 +931,18 @@ static void client_state_changed(struct lwm_client *c, enum lwm_client_state s, 
 		gw_timer_arm(&d->retire_timer, clock_now_ms());
 }
 
+/* A Block1 Write of /5/0/0 streams into the firmware spool. */
+static struct lwm_block1_sink *client_body_sink(struct lwm_client *c, const struct lwm_path *p,
+						uint16_t format, uint64_t size1, size_t *limit,
+						void *ud)
+{
+	struct gwd_device *d = ud;
+
+	if (!d->fw || LWM_PATH_OID(p) != 5 || LWM_PATH_IID(p) != 0 || LWM_PATH_RID(p) != 0)
+		return NULL;
+	return firmware_body_sink(d->fw, format, size1, limit);
+}
+
 static const struct lwm_client_ops client_ops = {
 	.state_changed = client_state_changed,
 	.registration_failed = client_registration_failed,
@@ -915,6 +951,7 @@ static const struct lwm_client_ops client_ops = {
 	.write = client_write,
 	.execute = client_execute,
 	.sampling_changed = client_sampling_changed,
+	.body_sink = client_body_sink,
 };
 
 static void client_bootstrap_requested(struct lwm_client *c, void *ud)
@@ -937,6 +974,7 @@ static const struct lwm_client_ops client_ops_bs = {
 	.sampling_changed = client_sampling_changed,
 	.bootstrap_requested = client_bootstrap_requested,
 	.registration_failed = client_registration_failed,
+	.body_sink = client_body_sink,
 };
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -1342,6 +1380,121 @@ static int device_health_init(struct gwd_device *d, struct timerq *timers)
 	return r;
 }
 
+/* ---- Object 5 (firmware.c) ------------------------------------------------------ */
+
+static void fw_changed(void *ud, const struct lwm_path *p, bool event)
+{
+	struct gwd_device *d = ud;
+
+	if (!event)
+		return values_changed(d, p);
+	for (size_t i = 0; i < d->n_clients; i++)
+		lwm_client_values_changed_now(d->clients[i], p);
+}
+
+/* The version the device runs after an update: the device's word (or the
+ * package's) replaces even a configured firmware_version. */
+static void fw_set_version(void *ud, const char *version)
+{
+	struct gwd_device *d = ud;
+	struct lwm_path p = lwm_path_make(3, 3, 0, GWD_ID_FIRMWARE, 0);
+	struct lwm_value v = {.type = LWM_T_STRING};
+	struct lwm_buf text;
+
+	lwm_buf_init(&text, 0);
+	if (lwm_utf8_repair((const uint8_t *)version, strlen(version), &text, &v.v.bytes.ptr,
+			    &v.v.bytes.len) == 0 &&
+	    lwm_model_set(d->model, &p, &v) == 1) {
+		log_info(device_name(d), "firmware version now \"%.*s\"", (int)v.v.bytes.len,
+			 (const char *)v.v.bytes.ptr);
+		values_changed(d, &p);
+	}
+	lwm_buf_free(&text);
+}
+
+static struct gwd_op *fw_op_new(void *ud)
+{
+	struct gwd_device *d = ud;
+	struct gwd_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	*op = (struct gwd_op){.dev = d, .kind = OP_FW};
+	d->ops_in_flight++;
+	return op;
+}
+
+static void fw_op_drop(void *ud, struct gwd_op *op)
+{
+	struct gwd_device *d = ud;
+
+	d->ops_in_flight--;
+	free(op);
+}
+
+/* The device's own keys as text, for firmware_command's substitutions. */
+static const char *fw_lookup(void *ud, const char *key)
+{
+	struct gwd_device *d = ud;
+	const char *s;
+
+	return cfg_node_string(&d->cfg->node, key, &s) == 0 ? s : NULL;
+}
+
+struct fw_obj *device_firmware(const struct gwd_device *d)
+{
+	return d->fw;
+}
+
+void device_fw_progress(struct gwd_device *d, unsigned percent)
+{
+	if (d->fw)
+		firmware_progress(d->fw, percent);
+}
+
+/* Object 5 for a device whose adapter (ABI 1.5, fw_caps 0) or a
+ * configured firmware_command can update it; none for the others. */
+static int firmware_create(struct gwd_device *d, const struct cfg *cfg, struct timerq *timers)
+{
+	const struct cfg_device *dc = d->cfg;
+	struct fw_env env = {
+		.name = dc->name,
+		.endpoint = dc->endpoint,
+		.state_dir = d->state_dir,
+		.max_size = cfg->gateway.firmware_max_size ? cfg->gateway.firmware_max_size
+							   : FW_MAX_SIZE_DEFAULT,
+		.raw_sha256 = dc->has_firmware_sha256 ? dc->firmware_sha256 : NULL,
+		.command = dc->firmware_command,
+		.command_timeout_ms = dc->firmware_timeout_ms,
+		.ops = d->ops,
+		.actx = d->actx,
+		.loop = firmware_loop(),
+		.fetcher = firmware_fetcher(),
+		.give_up_ms = cfg->gateway.firmware_give_up_ms,
+		.ca_file = cfg->gateway.firmware_ca_file,
+		.timers = timers,
+		.model = d->model,
+		.ud = d,
+		.changed = fw_changed,
+		.set_version = fw_set_version,
+		.op_new = fw_op_new,
+		.op_drop = fw_op_drop,
+		.lookup = fw_lookup,
+	};
+
+	env.caps.size = sizeof(env.caps);
+	/* loader_ops leaves fw_caps NULL for adapters built before 1.5. */
+	if (d->ops->fw_caps && d->ops->fw_open && d->ops->fw_write && d->ops->fw_close &&
+	    d->ops->fw_apply && d->ops->fw_caps(d->actx, &env.caps) == 0)
+		env.adapter_updates = true;
+	if (!env.adapter_updates && !env.command)
+		return 0;
+	/* A coaps:// package comes with the device's own credentials. */
+	if (dc->n_servers && !dc->bootstrap && load_security(dc, 0, &d->fw_security) == 0)
+		env.security = d->fw_security;
+	return firmware_new(&env, &d->fw);
+}
+
 int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_adapter *adapter,
 		  struct lwm_engine *engine, struct timerq *timers, struct gwd_device **out)
 {
@@ -1434,6 +1587,8 @@ int device_create(const struct cfg *cfg, const struct cfg_device *dc, struct gw_
 	}
 	if (r == 0 && d->model)
 		r = build_model(d);
+	if (r == 0 && d->model && timers)
+		r = firmware_create(d, cfg, timers);
 	if (r == 0)
 		r = device_health_init(d, timers); /* after /3/0 exists */
 	if (r == 0 && d->model)
@@ -1547,6 +1702,8 @@ int device_start(struct gwd_device *d)
 		d->first_reads_left += d->points[i].readable;
 	}
 	schedule_poll(d);
+	if (d->fw)
+		firmware_start(d->fw);
 	/* Register once the first readings are in (done, failed, or late). */
 	if (d->first_reads_left == 0)
 		register_client(d);
@@ -1568,6 +1725,8 @@ void device_stop(struct gwd_device *d)
 	if (d->reboot_timer.q)
 		gw_timer_disarm(&d->reboot_timer);
 	health_stop(&d->health);
+	if (d->fw)
+		firmware_stop(d->fw); /* fw_abort first: device_stop follows */
 	d->ops->device_stop(d->actx);
 }
 
@@ -1601,6 +1760,9 @@ void device_destroy(struct gwd_device *d)
 	if (d->retire_timer.q)
 		gw_timer_disarm(&d->retire_timer);
 	device_stop(d);
+	firmware_free(d->fw);
+	d->fw = NULL;
+	lwm_security_free(d->fw_security);
 	if (d->ops_in_flight)
 		log_err(device_name(d), "adapter %s left %zu operation(s) uncompleted after stop",
 			loader_name(d->adapter), d->ops_in_flight);

@@ -79,6 +79,8 @@ uint64_t device_last_reading_ms(const struct gwd_device *d);
 /* Walking thousands of devices (gatewayctl devices): bring what stage 0,
  * then stage 1 of a device reads into the cache, a few devices ahead. */
 void device_prefetch(const struct gwd_device *d, int stage);
+/* Its Object 5 (firmware.h), NULL when nothing can update it. */
+struct fw_obj *device_firmware(const struct gwd_device *d);
 /* Restart the device alone, as Execute /3/0/4 Reboot does: its adapter
  * state and registrations, from a timer.  -ENOTCONN when not started. */
 int device_restart(struct gwd_device *d);
@@ -89,5 +91,6 @@ void device_report_error(struct gwd_device *d, gwd_channel_t ch, int err);
 void device_complete(struct gwd_op *op, int status, const struct gwd_value *v);
 void device_set_identity(struct gwd_device *d, enum gwd_identity field, const char *value);
 void device_set_state(struct gwd_device *d, enum gwd_device_state state, int cause);
+void device_fw_progress(struct gwd_device *d, unsigned percent);
 
 #endif

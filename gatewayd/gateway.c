@@ -1,5 +1,8 @@
 #include "gateway.h"
 
+#include "firmware.h"
+#include "fw_fetch.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +68,7 @@ struct gateway {
 	struct gw_loop *loop;
 	struct lwm_engine *engine;
 	struct gw_resolver *resolver; /* server names, off the loop thread */
+	struct fw_fetcher *fetcher;   /* firmware packages pulled (Object 5) */
 	struct gw_watch *coap_watch;
 	struct loader_set *adapters;
 	struct gw_slot *devices;
@@ -648,6 +652,10 @@ int gateway_new(struct cfg *cfg, struct gw_loop *loop, struct loader_set *adapte
 		.start = resolver_start, .cancel = resolver_cancel, .ctx = gw->resolver});
 	lwm_engine_set_max_body(gw->engine, cfg->gateway.max_write_body);
 	lwm_engine_set_max_observations(gw->engine, cfg->gateway.max_observations);
+	r = fw_fetcher_new(loop, gw->engine, &gw->fetcher);
+	if (r < 0)
+		goto fail;
+	firmware_bind(loop, gw->fetcher);
 	r = loop_watch_fd(loop, lwm_engine_fd(gw->engine), EPOLLIN, on_coap_readable, gw,
 			  &gw->coap_watch);
 	if (r < 0)
@@ -761,6 +769,8 @@ void gateway_free(struct gateway *gw)
 		device_destroy(gw->devices[i].dev);
 	statefile_flush(); /* the last values written reach the disk */
 	free(gw->devices);
+	firmware_bind(NULL, NULL);
+	fw_fetcher_free(gw->fetcher);
 	loop_unwatch_fd(gw->coap_watch);
 	resolver_free(gw->resolver); /* after the clients, who may use it */
 	lwm_engine_free(gw->engine);

@@ -171,7 +171,7 @@ void host_adapter_unloading(const struct gw_adapter *a)
 
 static void host_fw_progress(struct gwd_device *dev, unsigned percent)
 {
-	log_debug(device_name(dev), "firmware delivery %u%%", percent);
+	device_fw_progress(dev, percent);
 }
 
 static const struct gwd_host table = {

@@ -23,13 +23,16 @@ gatewayd_libgwdaemon_la_SOURCES = \
 	gatewayd/gateway.c gatewayd/gateway.h \
 	gatewayd/resolver.c gatewayd/resolver.h \
 	gatewayd/statefile.c gatewayd/statefile.h \
-	gatewayd/fw_hook.c gatewayd/fw_hook.h \
 	gatewayd/ctl.c gatewayd/ctl.h \
-	gatewayd/fw_fetch.c gatewayd/fw_fetch.h
+	gatewayd/firmware.c gatewayd/firmware.h \
+	gatewayd/fw_pkg.c gatewayd/fw_pkg.h \
+	gatewayd/fw_fetch.c gatewayd/fw_fetch.h \
+	gatewayd/fw_hook.c gatewayd/fw_hook.h
 gatewayd_libgwdaemon_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS) $(COAP_CFLAGS) \
-	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
+	$(JANSSON_CFLAGS) $(GNUTLS_CFLAGS) $(LIBCURL_CFLAGS)
 gatewayd_libgwdaemon_la_LIBADD = lwm2m/libgwlwm2m.la gatewayd/libgwbase.la \
-	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS) -lpthread
+	$(LIBCONFIG_LIBS) $(SYSTEMD_LIBS) $(COAP_LIBS) $(JANSSON_LIBS) $(GNUTLS_LIBS) $(LIBCURL_LIBS) \
+	-lpthread
 
 sbin_PROGRAMS += gatewayd/gatewayd
 gatewayd_gatewayd_SOURCES = gatewayd/main.c

@@ -109,10 +109,16 @@ static void xfer_free(struct lwm_block1_xfer *x, bool abort)
 	free(x);
 }
 
-static void xfer_drop(struct lwm_block1_table *t, struct lwm_block1_xfer *x)
+static void xfer_drop_why(struct lwm_block1_table *t, struct lwm_block1_xfer *x, int why)
 {
 	xfer_unlink(t, x);
+	x->sink->abort_reason = why;
 	xfer_free(x, true);
+}
+
+static void xfer_drop(struct lwm_block1_table *t, struct lwm_block1_xfer *x)
+{
+	xfer_drop_why(t, x, -ECONNRESET);
 }
 
 void lwm_block1_clear(struct lwm_block1_table *t)
@@ -166,7 +172,7 @@ static void fail(struct lwm_block1_result *res, unsigned code, size_t limit)
 /* A sink's error as an answer. */
 static unsigned sink_code(int err)
 {
-	return err == -EFBIG ? 413 : 500;
+	return err == -EFBIG || err == -ENOSPC ? 413 : err == -EPERM ? 405 : 500;
 }
 
 void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r, uint64_t now_ms,
@@ -187,7 +193,7 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 	x = find(t, r);
 	if (r->num == 0 && x) {
 		/* Block 0 again: the peer starts over. */
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, -ECANCELED);
 		x = NULL;
 	}
 	if (r->num == 0 && !r->more) {
@@ -230,7 +236,7 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 		/* Its first block never came (or the transfer was dropped). */
 		return fail(res, 408, 0);
 	} else if (r->format != x->format) {
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, -EPROTO);
 		return fail(res, 408, 0);
 	} else if (off != x->received) {
 		/* The block before again (our 2.31 was lost): answered again,
@@ -240,17 +246,17 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 			res->code = 231;
 			return;
 		}
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, -EPROTO);
 		return fail(res, 408, 0);
 	} else if ((r->has_size1 && r->size1 > x->limit) || r->len > x->limit - x->received) {
 		size_t limit = x->limit;
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, -EFBIG);
 		return fail(res, 413, limit);
 	}
 	err = x->sink->chunk(x->sink, off, r->data, r->len);
 	if (err < 0) {
 		size_t limit = x->limit;
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, err);
 		return fail(res, sink_code(err), limit);
 	}
 	x->received += r->len;
@@ -264,7 +270,7 @@ void lwm_block1_feed(struct lwm_block1_table *t, const struct lwm_block1_req *r,
 	err = x->sink->end(x->sink);
 	if (err < 0) {
 		size_t limit = x->limit;
-		xfer_drop(t, x);
+		xfer_drop_why(t, x, err);
 		return fail(res, sink_code(err), limit);
 	}
 	/* Complete: the caller consumes it, then gives it back. */
@@ -291,7 +297,7 @@ uint64_t lwm_block1_expire(struct lwm_block1_table *t, uint64_t now_ms)
 		uint64_t due = x->seen_ms + LWM_BLOCK1_TIMEOUT_MS;
 		next = x->next;
 		if (due <= now_ms) {
-			xfer_drop(t, x);
+			xfer_drop_why(t, x, -ETIMEDOUT);
 			continue;
 		}
 		if (!first || due < first)

@@ -32,9 +32,10 @@
 #define LWM_BLOCK1_KEY_MAX 64u
 
 /* Where one transfer's bytes go.  Every call but abort returns 0 or a
- * negative errno; -EFBIG means "more than the target can hold" (4.13), any
- * other error ends the transfer with 5.00.  After end or abort the sink is
- * not called again; the table calls release (when set) last of all. */
+ * negative errno; -EFBIG or -ENOSPC means "more than the target can hold"
+ * (4.13), -EPERM "not now" (4.05), any other error ends the transfer with
+ * 5.00.  After end or abort the sink is not called again; the table calls
+ * release (when set) last of all. */
 struct lwm_block1_sink {
 	/* The transfer starts; total_hint is the peer's Size1, 0 when unknown.
 	 * Allocate nothing here on the hint's word alone. */
@@ -47,6 +48,13 @@ struct lwm_block1_sink {
 	void (*abort)(struct lwm_block1_sink *s);
 	/* Free the sink itself (NULL: not owned by the table). */
 	void (*release)(struct lwm_block1_sink *s);
+	/* Set by the table before abort: why the transfer is dropped.
+	 * -ETIMEDOUT (not continued in time), -ECONNRESET (its session went
+	 * away, or a newer transfer took its place), -ECANCELED (the peer
+	 * started over with block 0), -EPROTO (a block out of sequence or of
+	 * another format), -EFBIG (more than the limit), or the error the
+	 * sink itself returned. */
+	int abort_reason;
 };
 
 /* The default sink: the body in memory, at most limit bytes. */

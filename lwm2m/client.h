@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "block1.h"
 #include "engine.h"
 #include "model.h"
 
@@ -133,6 +134,16 @@ struct lwm_client_ops {
 	 * bootstrap from a timer, never free the client here.  NULL: the
 	 * client has no /1/x/9 (no bootstrap server). */
 	void (*bootstrap_requested)(struct lwm_client *c, void *ud);
+	/* A Write to the device-owned resource p (len 3) comes block-wise
+	 * (Block1, more than one block): a sink to stream its body into
+	 * instead of memory (lwm2m/block1.h), e.g. a firmware spool file, or
+	 * NULL for the memory default.  *limit is what the body may hold (the
+	 * engine's bound on entry); size1 the peer's Size1 (0: not sent).
+	 * When the last block arrives, the device's write callback runs with
+	 * an empty value for p: the body is in the sink.  Optional. */
+	struct lwm_block1_sink *(*body_sink)(struct lwm_client *c, const struct lwm_path *p,
+					     uint16_t format, uint64_t size1, size_t *limit,
+					     void *ud);
 };
 
 /* Finish a pending op: status 0 or a negative errno, mapped to a CoAP code
@@ -256,6 +267,12 @@ void lwm_client_restart(struct lwm_client *c);
  * in the model: notify its observers as their attributes allow.  Costs a
  * few hash lookups, nothing when p is not observed. */
 void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p);
+/* The same for a value whose every change is an event the server must see
+ * (Object 5 State and Update Result): its observers are notified at once,
+ * with the value the model holds now, whatever their pmin and other
+ * conditions, so that a transition is never coalesced away by the next
+ * one.  pmin and pmax then run from this notification. */
+void lwm_client_values_changed_now(struct lwm_client *c, const struct lwm_path *p);
 /* Send (POST /dp, LwM2M 1.1+; send.c): what the client sends by itself.
  * Each item is a path (resource or instance) sent every period_ms (0:
  * never) and/or when its value changes; items with the same period go in

@@ -494,6 +494,24 @@ static void block1_timer_cb(struct gw_timer *t, void *ud)
 		gw_timer_arm(&e->block1_timer, next);
 }
 
+/* The default sink_for: the client whose session it is may stream a Write
+ * to a resource of its device's (lwm_client_ops.body_sink). */
+static struct lwm_block1_sink *client_sink_for(void *ud, const struct lwm_block1_req *req,
+					       size_t *limit)
+{
+	struct lwm_client *c = client_of((const coap_session_t *)req->session);
+	struct lwm_path p;
+
+	(void)ud;
+	if (!c || !c->ops || !c->ops->body_sink || !c->ops->owns ||
+	    (req->method != COAP_REQUEST_CODE_PUT && req->method != COAP_REQUEST_CODE_POST) ||
+	    lwm_path_parse(req->key, strlen(req->key), &p) < 0 || p.len != 3 ||
+	    !c->ops->owns(c, &p, c->ud) || !lwm_client_may(c, &p, LWM_ACL_WRITE))
+		return NULL; /* the memory sink; the Write is refused at its end */
+	return c->ops->body_sink(c, &p, req->format, req->has_size1 ? req->size1 : 0, limit,
+				 c->ud);
+}
+
 void lwm_engine_set_block1_sink(struct lwm_engine *e,
 				struct lwm_block1_sink *(*sink_for)(void *ud,
 								    const struct lwm_block1_req *req,
@@ -820,6 +838,7 @@ int lwm_engine_new(struct timerq *timers, struct lwm_engine **out)
 	e->max_body = LWM_MAX_BODY_DEFAULT;
 	e->max_obs = LWM_MAX_OBS_DEFAULT;
 	lwm_block1_init(&e->block1);
+	e->block1.sink_for = client_sink_for;
 	gw_timer_init(&e->block1_timer, timers, block1_timer_cb, e);
 	gw_timer_init(&e->io_timer, timers, io_timer_cb, e);
 	gw_timer_init(&e->start_timer, timers, lwm_engine_run_starts, e);

@@ -669,6 +669,50 @@ void lwm_client_values_changed(struct lwm_client *c, const struct lwm_path *p)
 	}
 }
 
+void lwm_client_values_changed_now(struct lwm_client *c, const struct lwm_path *p)
+{
+	struct lwm_obs_table *t = c->obs;
+	struct lwm_obs *hit[16];
+	size_t n = 0;
+	uint64_t now;
+
+	lwm_send_changed(c, p);
+	if (!t || !t->n)
+		return;
+	now = clock_now_ms();
+	/* Observers of p and of its parents; an observation watching several
+	 * of them (composite) is notified once. */
+	for (int len = p->len; len >= 0; len--) {
+		struct lwm_path q = *p;
+		q.len = (uint8_t)len;
+		for (struct lwm_obs_watch *w = t->buckets[path_hash(&q)]; w; w = w->next) {
+			bool seen = false;
+			if (lwm_path_cmp(&w->path, &q) != 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				seen |= hit[i] == w->obs;
+			if (seen)
+				continue;
+			if (n == sizeof(hit) / sizeof(hit[0])) {
+				obs_changed(w->obs, now); /* beyond: as usual */
+				continue;
+			}
+			hit[n++] = w->obs;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lwm_obs *o = hit[i];
+		struct lwm_attrs a;
+		double v = 0;
+		bool num = numeric_value(o, &v);
+
+		effective(o, &a);
+		send_notification(o, &a, now);
+		lwm_obs_sent(&o->st, num, v, now);
+		rearm(o, &a);
+	}
+}
+
 uint32_t lwm_client_sample_ms(const struct lwm_client *c, const struct lwm_path *p)
 {
 	struct lwm_obs_table *t = c->obs;

@@ -47,7 +47,11 @@ case "$port" in ''|*[!0-9]*) echo "demo: server did not start: $first" >&2; cat 
 cat <&4 &
 cat_pid=$!
 
-sed "s|coap://127.0.0.1:5683|coap://127.0.0.1:$port|" "$srcdir/config/demo.conf" >"$work/demo.conf"
+# The server's port, and a state directory of the demo's own (the relay keeps
+# its firmware spool there).
+sed -e "s|coap://127.0.0.1:5683|coap://127.0.0.1:$port|" \
+	-e "s|log_level = \"info\";|log_level = \"info\"; state_dir = \"$work\";|" \
+	"$srcdir/config/demo.conf" >"$work/demo.conf"
 echo "[demo]   gatewayd -c config/demo.conf  (server port $port, log in $work/gatewayd.log)"
 "$gatewayd_bin" -c "$work/demo.conf" -A "$builddir/adapters/.libs" --log-target stderr \
 	2>"$work/gatewayd.log" &

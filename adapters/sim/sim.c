@@ -38,15 +38,33 @@
  *   target    string  execute: channel of an EARLIER counter or output point
  *   action    string  execute: reset (default), toggle, increment
  *
+ * Firmware slot (ABI 1.5 fw_* ops), with `firmware = true` (the fw_* keys
+ * are read only then):
+ *   fw_version      string  the version it runs at first; default "1.0.0"
+ *   fw_chunk_size   int     bytes per fw_write; default 4096
+ *   fw_max_size     int     largest package it takes; default 0 = any
+ *   fw_reboot_time  float   seconds the "reboot" of fw_apply takes; default 2
+ *   fw_mcuboot_only bool    takes MCUboot images only; default false
+ *   fw_fail         string  none, refuse (-ENOTSUP at fw_open), busy
+ *                           (-EBUSY), nospace (-ENOSPC), corrupt (a byte
+ *                           flipped as stored: fw_close finds -EBADMSG),
+ *                           apply (-EIO after the reboot), never (does not
+ *                           come back)
+ * The image goes to STATE_DIR/<device>.slot.sim as it is written, and the
+ * version it runs to STATE_DIR/<device>.version.sim (kept across restarts,
+ * for fw_recover).  While it "reboots", reports stop and reads wait.
+ *
  * Ops never complete inside read/write/execute: results go through a queue
  * drained by one per-device timer armed at the earliest due time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gatewayd/adapter.h"
 #include "sim_model.h"
@@ -71,6 +89,8 @@ struct sim_channel {
 	gwd_channel_t target;
 };
 
+struct sim_device;
+
 /* An accepted op waiting for its completion. */
 struct sim_pending {
 	struct sim_pending *next;
@@ -81,6 +101,23 @@ struct sim_pending {
 	bool report;          /* report value on report_ch first (writes, executes) */
 	gwd_channel_t report_ch;
 	struct gwd_value value; /* string bytes owned */
+	/* Run just before completing (firmware: the reboot's end). */
+	void (*before)(struct sim_device *d, struct sim_pending *p, int status);
+	bool fw;              /* a firmware op (fw_abort takes it back) */
+};
+
+enum sim_fw_fail {
+	FW_FAIL_NONE = 0,
+	FW_FAIL_REFUSE,
+	FW_FAIL_BUSY,
+	FW_FAIL_NOSPACE,
+	FW_FAIL_CORRUPT,
+	FW_FAIL_APPLY,
+	FW_FAIL_NEVER,
+};
+
+static const char *const fw_fail_names[] = {
+	"none", "refuse", "busy", "nospace", "corrupt", "apply", "never",
 };
 
 struct sim_device {
@@ -99,6 +136,21 @@ struct sim_device {
 	struct gwd_timer *op_timer;
 	struct gwd_timer *report_timer;
 	uint64_t report_due;
+
+	/* The firmware slot. */
+	bool fw_enabled;
+	bool fw_mcuboot_only;
+	enum sim_fw_fail fw_fail;
+	uint32_t fw_chunk;
+	uint64_t fw_max;
+	uint64_t fw_reboot_ms;
+	char fw_running[64];      /* the version it runs */
+	char fw_next[64];         /* the package's, being installed */
+	char *fw_slot_path, *fw_version_path;
+	const char *fw_pkg_path;  /* the host's spool (borrowed during the update) */
+	uint64_t fw_size;
+	int fw_fd;                /* the slot being written */
+	uint64_t reboot_until;    /* "rebooting" while now_ms < this */
 
 	uint64_t t0;  /* now_ms at device_start */
 	uint64_t ops; /* ops accepted so far: the failure schedule's clock */
@@ -307,6 +359,8 @@ static bool busy_leave(struct sim_device *d)
 
 static void pending_finish(struct sim_device *d, struct sim_pending *p, int status)
 {
+	if (p->before)
+		p->before(d, p, status);
 	if (status == 0 && p->report)
 		d->host->report(d->dev, p->report_ch, &p->value);
 	d->host->complete(p->op, status, status == 0 && p->has_value ? &p->value : NULL);
@@ -418,6 +472,310 @@ static void check_min(const struct gwd_host *h, const struct gwd_cfg *n, const c
 				    inclusive ? ">=" : ">", min, v);
 }
 
+/* ---- the firmware slot ------------------------------------------------------------- */
+
+static void fw_free(struct sim_device *d)
+{
+	if (d->fw_fd >= 0)
+		close(d->fw_fd);
+	d->fw_fd = -1;
+	free(d->fw_slot_path);
+	free(d->fw_version_path);
+	d->fw_slot_path = d->fw_version_path = NULL;
+}
+
+static void fw_config(struct sim_device *d, const struct gwd_cfg *device, int *err)
+{
+	const struct gwd_host *h = d->host;
+	const char *version = "1.0.0", *fail = "none", *name, *dir;
+	int64_t chunk = 4096, max = 0;
+	double reboot = 2.0;
+	bool on = false;
+	size_t i;
+
+	if (h->cfg_bool(device, "firmware", &on) == -EINVAL)
+		*err = -EINVAL;
+	if (!on)
+		return;
+	d->fw_enabled = true;
+	gwd_cfg_read_string(h, device, "fw_version", &version, err);
+	gwd_cfg_read_int(h, device, "fw_chunk_size", &chunk, err);
+	gwd_cfg_read_int(h, device, "fw_max_size", &max, err);
+	gwd_cfg_read_double(h, device, "fw_reboot_time", &reboot, err);
+	gwd_cfg_read_bool(h, device, "fw_mcuboot_only", &d->fw_mcuboot_only, err);
+	gwd_cfg_read_string(h, device, "fw_fail", &fail, err);
+	if (chunk < 16 || chunk > 65536)
+		*err = h->cfg_error(device, "fw_chunk_size", "expected 16..65536 bytes, found %" PRId64,
+				    chunk);
+	if (max < 0)
+		*err = h->cfg_error(device, "fw_max_size", "expected a size >= 0, found %" PRId64,
+				    max);
+	check_min(h, device, "fw_reboot_time", reboot, 0.0, true, err);
+	if (strlen(version) >= sizeof(d->fw_running))
+		*err = h->cfg_error(device, "fw_version", "longer than %zu bytes",
+				    sizeof(d->fw_running) - 1);
+	for (i = 0; i < sizeof(fw_fail_names) / sizeof(fw_fail_names[0]); i++)
+		if (strcmp(fail, fw_fail_names[i]) == 0)
+			break;
+	if (i == sizeof(fw_fail_names) / sizeof(fw_fail_names[0]))
+		*err = h->cfg_error(device, "fw_fail",
+				    "expected none, refuse, busy, nospace, corrupt, apply or never, "
+				    "found \"%s\"", fail);
+	d->fw_fail = (enum sim_fw_fail)i;
+	d->fw_chunk = (uint32_t)chunk;
+	d->fw_max = (uint64_t)max;
+	d->fw_reboot_ms = gwd_ms_of(reboot);
+	snprintf(d->fw_running, sizeof(d->fw_running), "%s", version);
+	/* Where the slot and the running version live. */
+	if (!GWD_HOST_HAS(h, state_dir) || !GWD_HOST_HAS(h, device_name) ||
+	    !GWD_HOST_HAS(h, set_identity) ||
+	    !(dir = h->state_dir(d->dev)) || !(name = h->device_name(d->dev))) {
+		*err = h->cfg_error(device, "firmware", "needs a host with a state directory");
+		return;
+	}
+	if (asprintf(&d->fw_slot_path, "%s/%s.slot.sim", dir, name) < 0)
+		d->fw_slot_path = NULL;
+	if (asprintf(&d->fw_version_path, "%s/%s.version.sim", dir, name) < 0)
+		d->fw_version_path = NULL;
+	if (!d->fw_slot_path || !d->fw_version_path)
+		*err = -ENOMEM;
+}
+
+/* The version it runs: what the last update installed, else fw_version. */
+static void fw_load_version(struct sim_device *d)
+{
+	FILE *f = fopen(d->fw_version_path, "re");
+	char buf[64];
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (buf[0])
+				snprintf(d->fw_running, sizeof(d->fw_running), "%s", buf);
+		}
+		fclose(f);
+	}
+}
+
+static void fw_save_version(struct sim_device *d, const char *v)
+{
+	FILE *f = fopen(d->fw_version_path, "we");
+
+	if (!f) {
+		d->host->log(d->dev, GWD_LOG_ERR, "cannot write %s", d->fw_version_path);
+		return;
+	}
+	fprintf(f, "%s\n", v);
+	fclose(f);
+}
+
+static int fw_caps(void *device_ctx, struct gwd_fw_caps *caps)
+{
+	struct sim_device *d = device_ctx;
+
+	if (!d->fw_enabled)
+		return -ENOTSUP;
+	caps->chunk_size = d->fw_chunk;
+	caps->max_size = d->fw_max;
+	/* The reboot, and room for the host's own turn. */
+	caps->apply_timeout_ms = (uint32_t)(d->fw_reboot_ms + 10000 > UINT32_MAX
+						    ? UINT32_MAX : d->fw_reboot_ms + 10000);
+	caps->flags = GWD_FW_CAP_REPORTS_VERSION | (d->fw_mcuboot_only ? GWD_FW_CAP_MCUBOOT_ONLY : 0);
+	return 0;
+}
+
+/* Queue a firmware op's completion. */
+static int fw_queue(struct sim_device *d, struct gwd_op *op, int status, uint64_t due,
+		    void (*before)(struct sim_device *, struct sim_pending *, int))
+{
+	struct sim_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->op = op;
+	p->status = status;
+	p->due_ms = due;
+	p->before = before;
+	p->fw = true;
+	pending_push(d, p);
+	return 0;
+}
+
+static int fw_open(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct sim_device *d = device_ctx;
+	uint64_t now = d->host->now_ms();
+	int status = 0;
+
+	if (!d->started)
+		return -ENOTCONN;
+	switch (d->fw_fail) {
+	case FW_FAIL_REFUSE:
+		status = -ENOTSUP;
+		break;
+	case FW_FAIL_BUSY:
+		status = -EBUSY;
+		break;
+	case FW_FAIL_NOSPACE:
+		status = -ENOSPC;
+		break;
+	default:
+		if (d->fw_mcuboot_only && info->format != GWD_FW_FMT_MCUBOOT)
+			status = -ENOTSUP;
+		break;
+	}
+	if (status == 0) {
+		/* Erase the slot. */
+		if (d->fw_fd >= 0)
+			close(d->fw_fd);
+		d->fw_fd = open(d->fw_slot_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (d->fw_fd < 0)
+			status = -EIO;
+		snprintf(d->fw_next, sizeof(d->fw_next), "%s", info->version ? info->version : "");
+		d->fw_pkg_path = info->path;
+		d->fw_size = info->size;
+		d->host->log(d->dev, GWD_LOG_INFO, "firmware slot open for %" PRIu64 " bytes (%s)",
+			     info->size, d->fw_next[0] ? d->fw_next : "no version");
+	}
+	return fw_queue(d, op, status, now, NULL);
+}
+
+static int fw_write(void *device_ctx, uint64_t offset, const void *data, size_t len,
+		    struct gwd_op *op)
+{
+	struct sim_device *d = device_ctx;
+	const uint8_t *p = data;
+	uint64_t start = offset;
+	int status = 0;
+
+	if (d->fw_fd < 0)
+		return -EBADF;
+	while (len && status == 0) {
+		ssize_t n = pwrite(d->fw_fd, p, len, (off_t)offset);
+		if (n < 0 && errno != EINTR)
+			status = errno == ENOSPC ? -ENOSPC : -EIO;
+		if (n > 0) {
+			p += n;
+			offset += (uint64_t)n;
+			len -= (size_t)n;
+		}
+	}
+	/* Failure injection: the slot keeps one byte wrong. */
+	if (status == 0 && d->fw_fail == FW_FAIL_CORRUPT && start == 0 && offset > 0) {
+		uint8_t b = 0;
+		if (pread(d->fw_fd, &b, 1, 0) == 1) {
+			b ^= 0x5a;
+			if (pwrite(d->fw_fd, &b, 1, 0) != 1)
+				status = -EIO;
+		}
+	}
+	return fw_queue(d, op, status, d->host->now_ms(), NULL);
+}
+
+/* The device checks what it stored against the package. */
+static int fw_verify(struct sim_device *d)
+{
+	uint8_t a[4096], b[4096];
+	int fd = open(d->fw_pkg_path, O_RDONLY | O_CLOEXEC);
+	uint64_t off = 0;
+	int r = 0;
+
+	if (fd < 0)
+		return -EIO;
+	while (r == 0 && off < d->fw_size) {
+		size_t n = d->fw_size - off < sizeof(a) ? (size_t)(d->fw_size - off) : sizeof(a);
+		if (pread(fd, a, n, (off_t)off) != (ssize_t)n ||
+		    pread(d->fw_fd, b, n, (off_t)off) != (ssize_t)n)
+			r = -EBADMSG; /* short: not what was sent */
+		else if (memcmp(a, b, n) != 0)
+			r = -EBADMSG;
+		off += n;
+	}
+	close(fd);
+	return r;
+}
+
+static int fw_close(void *device_ctx, struct gwd_op *op)
+{
+	struct sim_device *d = device_ctx;
+	int status;
+
+	if (d->fw_fd < 0)
+		return -EBADF;
+	status = fw_verify(d);
+	if (status < 0)
+		d->host->log(d->dev, GWD_LOG_WARNING, "firmware image check failed");
+	return fw_queue(d, op, status, d->host->now_ms(), NULL);
+}
+
+/* The end of the reboot: the device runs the new image (or the old). */
+static void fw_booted(struct sim_device *d, struct sim_pending *p, int status)
+{
+	if (status == 0 && d->fw_next[0]) {
+		snprintf(d->fw_running, sizeof(d->fw_running), "%s", d->fw_next);
+		d->host->log(d->dev, GWD_LOG_NOTICE, "rebooted into firmware %s", d->fw_running);
+	} else if (status != -ECANCELED) {
+		d->host->log(d->dev, GWD_LOG_WARNING, "rebooted into the old firmware %s",
+			     d->fw_running);
+	}
+	if (status == 0)
+		d->host->set_identity(d->dev, GWD_ID_FIRMWARE, d->fw_running);
+}
+
+static int fw_apply(void *device_ctx, struct gwd_op *op)
+{
+	struct sim_device *d = device_ctx;
+	uint64_t now = d->host->now_ms();
+	uint64_t due = d->fw_fail == FW_FAIL_NEVER ? NEVER : now + d->fw_reboot_ms;
+	int status = d->fw_fail == FW_FAIL_APPLY ? -EIO : 0;
+
+	if (d->fw_fd < 0)
+		return -EBADF;
+	close(d->fw_fd);
+	d->fw_fd = -1;
+	/* Installed: it boots the new image from now on (a restart of the
+	 * daemon meanwhile finds it so through fw_recover). */
+	if (status == 0 && d->fw_fail != FW_FAIL_NEVER && d->fw_next[0])
+		fw_save_version(d, d->fw_next);
+	d->reboot_until = due;
+	d->host->fw_progress(d->dev, 0);
+	return fw_queue(d, op, status, due, fw_booted);
+}
+
+static void fw_abort(void *device_ctx)
+{
+	struct sim_device *d = device_ctx;
+
+	busy_enter(d);
+	for (struct sim_pending **pp = &d->pending; *pp;) {
+		struct sim_pending *p = *pp;
+		if (!p->fw) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		pending_finish(d, p, -ECANCELED);
+	}
+	if (d->fw_fd >= 0)
+		close(d->fw_fd);
+	d->fw_fd = -1;
+	if (d->fw_slot_path)
+		unlink(d->fw_slot_path);
+	if (!d->doomed)
+		op_timer_rearm(d);
+	busy_leave(d);
+}
+
+static int fw_recover(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct sim_device *d = device_ctx;
+	bool runs = info->version && strcmp(info->version, d->fw_running) == 0;
+
+	if (d->fw_fail == FW_FAIL_NEVER)
+		return fw_queue(d, op, 0, NEVER, NULL);
+	return fw_queue(d, op, runs ? 0 : -EIO, d->host->now_ms(), NULL);
+}
+
 static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 			  const struct gwd_cfg *device, const struct gwd_cfg *bus,
 			  void **device_ctx)
@@ -468,7 +826,10 @@ static int sim_device_new(void *adapter_ctx, struct gwd_device *dev,
 	check_min(h, device, "fail_delay", delay, 0.0, true, &err);
 	check_min(h, device, "report_interval", interval, 0.0, true, &err);
 	check_min(h, device, "report_delay", report_delay, 0.0, true, &err);
+	d->fw_fd = -1;
+	fw_config(d, device, &err);
 	if (err < 0) {
+		fw_free(d);
 		free(d);
 		return -EINVAL;
 	}
@@ -673,10 +1034,17 @@ static int sim_channel_new(void *device_ctx, const char *channel, const struct g
 	return 0;
 }
 
+static bool rebooting(const struct sim_device *d)
+{
+	return d->reboot_until && d->host->now_ms() < d->reboot_until;
+}
+
 static void report_all(struct sim_device *d)
 {
 	char buf[32];
 
+	if (rebooting(d))
+		return; /* a rebooting device says nothing */
 	if (sim_fail_hits(&d->fail, d->ops)) {
 		/* A failing device: say so instead (a silent one says nothing). */
 		if (d->fail.mode == SIM_FAIL_ERROR)
@@ -735,6 +1103,10 @@ static int sim_device_start(void *device_ctx)
 	for (size_t i = 0; i < d->n_ch; i++)
 		sim_wave_state_reset(&d->ch[i].st);
 	d->started = true;
+	if (d->fw_enabled) {
+		fw_load_version(d);
+		h->set_identity(d->dev, GWD_ID_FIRMWARE, d->fw_running);
+	}
 	if (d->report_timer) {
 		/* A delay holds the values still, e.g. while a benchmark's server
 		 * sets its observations up. */
@@ -784,6 +1156,7 @@ static void device_destroy(struct sim_device *d)
 	for (size_t i = 0; i < d->n_ch; i++)
 		channel_clear(&d->ch[i]);
 	free(d->ch);
+	fw_free(d);
 	free(d);
 }
 
@@ -827,6 +1200,9 @@ static int sim_read(void *device_ctx, gwd_channel_t ch, struct gwd_op *op)
 		}
 		p->has_value = true;
 	}
+	/* A rebooting device answers once it is back. */
+	if (rebooting(d) && p->due_ms < d->reboot_until)
+		p->due_ms = d->reboot_until;
 	pending_push(d, p);
 	return 0;
 }
@@ -947,6 +1323,13 @@ static const struct gwd_adapter_ops sim_ops = {
 	.read = sim_read,
 	.write = sim_write,
 	.execute = sim_execute,
+	.fw_open = fw_open,
+	.fw_write = fw_write,
+	.fw_close = fw_close,
+	.fw_apply = fw_apply,
+	.fw_abort = fw_abort,
+	.fw_caps = fw_caps,
+	.fw_recover = fw_recover,
 };
 
 GWD_ADAPTER_DEFINE("sim", "0.1.0", &sim_ops);

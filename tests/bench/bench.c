@@ -1433,6 +1433,121 @@ next:
 	}
 }
 
+/* ---- firmware push (issue 11) ------------------------------------------------------- */
+
+/* A file of kib KiB of varied bytes (a raw package). */
+static char *fw_file(const char *dir, const char *name, long kib)
+{
+	char *path = h_strf("%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	uint8_t buf[1024];
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+
+	if (!f)
+		die("cannot write %s", path);
+	for (long i = 0; i < kib; i++) {
+		for (size_t j = 0; j < sizeof(buf); j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[j] = (uint8_t)x;
+		}
+		if (fwrite(buf, 1, sizeof(buf), f) != sizeof(buf))
+			die("cannot write %s", path);
+	}
+	fclose(f);
+	return path;
+}
+
+/* One push through the load server; its time in us, or -1 (and why, on stderr). */
+static double fw_push(struct proc *srv, const char *target, const char *file)
+{
+	json_t *ev = cmd(srv, "push", CMD_TIMEOUT_MS, "%s /5/0/0 %s", target, file);
+	double us = -1;
+
+	if (ev && jnum(ev, "failed") == 0)
+		us = jnum(ev, "us");
+	else if (ev)
+		fprintf(stderr, "bench: push to %s failed after %g bytes (code %g)\n", target,
+			jnum(ev, "bytes"), jnum(ev, "code"));
+	json_decref(ev);
+	return us;
+}
+
+/* The Block1 push of a firmware package into a sim device's Object 5 (streamed to the
+ * spool in state_dir, hashed as it comes), beside a bare libcoap server putting the same
+ * body together in memory (COAP_BLOCK_SINGLE_BODY); then the peak RSS growth of the
+ * daemon while it takes a 16 MiB package. */
+static void bench_fw(void)
+{
+	long kib = O.quick ? 256 : 4096, big_mib = O.quick ? 2 : 16;
+	char *dir = h_tmpdir();
+	struct proc srv, bare, gw;
+	int port = start_load(&srv, dir, NULL), bport = start_load(&bare, dir, "--bare");
+	char *conf = h_strf("%s/fw.conf", dir), *pkg = fw_file(dir, "pkg", kib);
+	char *big = fw_file(dir, "big", big_mib * 1024), *empty = fw_file(dir, "empty", 0);
+	char *bare_target = h_strf("pushaddr 127.0.0.1 %d", bport);
+	struct figure *rate = fig("fw_push_rate", kib, "KiB/s");
+	struct figure *rss = fig("fw_push_rss", big_mib * 1024, "KiB");
+	FILE *f = fopen(conf, "w");
+	uint64_t t0;
+
+	rate->floor_kind = "libcoap_block1";
+	if (!f)
+		die("cannot write %s", conf);
+	fprintf(f, "gateway = { name = \"b\"; control_socket = \"\"; state_dir = \"%s\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 300; } );\n"
+		"devices = ( { name = \"d0\"; adapter = \"sim\"; firmware = true;\n"
+		"  points = ( { channel = \"t\"; path = \"" READ_PATH "\"; waveform = \"constant\";"
+		" base = 21.5; } ); } );\n", dir, port);
+	fclose(f);
+	start_daemon(&gw, dir, conf, NULL, &t0);
+	if (!wait_registered(&srv, 1, CMD_TIMEOUT_MS))
+		die("fw: gatewayd did not register its device");
+	/* Warm both paths up; an empty Package takes the device back to Idle. */
+	fw_push(&srv, "push -", pkg);
+	fw_push(&srv, "push -", empty);
+	fw_push(&bare, bare_target, pkg);
+	for (int i = 0; i < O.runs; i++) {
+		double d = fw_push(&srv, "push -", pkg), b = fw_push(&bare, bare_target, pkg);
+
+		fprintf(stderr, "bench: fw push run %d/%d\n", i + 1, O.runs);
+		fw_push(&srv, "push -", empty);
+		if (d > 0 && b > 0) {
+			add(rate, kib / (d / 1e6));
+			add_floor(rate, kib / (b / 1e6));
+		}
+	}
+	for (int i = 0; i < O.runs; i++) {
+		char *refs = h_strf("/proc/%d/clear_refs", (int)gw.pid);
+		FILE *cr = fopen(refs, "w");
+		long rss0, hwm;
+
+		/* "5" resets the peak (VmHWM) to the current RSS. */
+		if (!cr || fputs("5", cr) < 0 || fclose(cr) != 0) {
+			not_measurable(rss, "cannot reset VmHWM through /proc/PID/clear_refs");
+			free(refs);
+			break;
+		}
+		free(refs);
+		rss0 = proc_status(gw.pid, "VmRSS");
+		if (fw_push(&srv, "push -", big) > 0) {
+			hwm = proc_status(gw.pid, "VmHWM");
+			add(rss, (double)(hwm - rss0));
+		}
+		fw_push(&srv, "push -", empty);
+	}
+	stop_daemon(&gw);
+	stop_load(&bare);
+	stop_load(&srv);
+	free(bare_target);
+	free(conf);
+	free(pkg);
+	free(big);
+	free(empty);
+	h_tmpdir_remove(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1500,6 +1615,8 @@ int main(int argc, char **argv)
 		bench_reload();
 	if (wanted("ctl_devices_10k"))
 		bench_ctl();
+	if (wanted("fw_push_rate") || wanted("fw_push_rss"))
+		bench_fw();
 	if (O.test_server_n > 0)
 		bench_test_server(O.test_server_n);
 	report();

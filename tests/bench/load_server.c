@@ -103,6 +103,7 @@ static struct {
 	size_t obs_in_flight;
 	uint64_t n_notify, n_notify_bare, n_observed, n_not_observed, n_obs_failed;
 	unsigned bare_value;
+	uint64_t bare_bytes; /* what the bare Block1 receiver took in */
 	bool quit;
 } S;
 
@@ -357,6 +358,19 @@ static void on_bare_get(coap_resource_t *res, coap_session_t *s, const coap_pdu_
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
 }
 
+/* The bare partner's Block1 receiver: libcoap puts the body together itself
+ * (COAP_BLOCK_SINGLE_BODY) and answers each block; the handler sees it whole. */
+static void on_bare_put(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			const coap_string_t *query, coap_pdu_t *resp)
+{
+	size_t len, off, total;
+	const uint8_t *data;
+
+	if (coap_get_data_large(req, &len, &data, &off, &total))
+		S.bare_bytes += len;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
+}
+
 /* ---- requests we send ------------------------------------------------------------- */
 
 static void make_token(uint8_t tok[8], char kind, uint32_t a)
@@ -570,6 +584,86 @@ static void timed_reads(const char *id, coap_session_t *s, const char *path, uns
 	       id, ok, failed, last_code, percentile(rtt, ok, 50), percentile(rtt, ok, 99),
 	       ok ? rtt[0] : 0);
 	free(rtt);
+}
+
+/* Push a file to path, Block1 of 1024 bytes, one block per answer (2.31 Continue), the
+ * way an LwM2M server sends a firmware package; timed from the first block out to the
+ * last answer in.  An empty file: one PUT without payload. */
+static void timed_push(const char *id, coap_session_t *s, const char *path, const char *file)
+{
+	FILE *f = fopen(file, "rb");
+	uint8_t *body = NULL;
+	size_t len = 0, cap = 0, off = 0;
+	unsigned code = 0;
+	uint32_t num = 0;
+	bool failed = false;
+	uint64_t t0;
+
+	while (f) {
+		size_t n;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			body = xrealloc(body, cap);
+		}
+		n = fread(body + len, 1, cap - len, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (f)
+		fclose(f);
+	t0 = now_us();
+	do {
+		size_t n = len - off < 1024 ? len - off : 1024;
+		bool more = off + n < len;
+		coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_PUT, s);
+		uint8_t tok[8], buf[4];
+		const char *p = path;
+
+		if (!pdu) {
+			failed = true;
+			break;
+		}
+		S.cur_seq++;
+		S.cur_done = false;
+		make_token(tok, TOK_READ, S.cur_seq);
+		coap_add_token(pdu, sizeof(tok), tok);
+		while (*p == '/') {
+			const char *seg = ++p;
+			while (*p && *p != '/')
+				p++;
+			if (p > seg)
+				coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)(p - seg),
+						(const uint8_t *)seg);
+		}
+		coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+				coap_encode_var_safe(buf, sizeof(buf), 42), buf);
+		if (len) {
+			coap_add_option(pdu, COAP_OPTION_BLOCK1,
+					coap_encode_var_safe(buf, sizeof(buf),
+							     num << 4 | (more ? 8u : 0u) | 6u), buf);
+			if (num == 0)
+				coap_add_option(pdu, COAP_OPTION_SIZE1,
+						coap_encode_var_safe(buf, sizeof(buf), (unsigned)len),
+						buf);
+			coap_add_data(pdu, n, body + off);
+		}
+		if (coap_send(s, pdu) == COAP_INVALID_MID ||
+		    !run_until_done(now_us() + REQ_TIMEOUT_US)) {
+			failed = true;
+			break;
+		}
+		code = S.cur_code;
+		if (code != (more ? 231u : 204u)) {
+			failed = true;
+			break;
+		}
+		off += n;
+		num++;
+	} while (off < len);
+	printf("{\"event\":\"push\",\"id\":\"%s\",\"bytes\":%zu,\"us\":%" PRIu64
+	       ",\"code\":%u,\"failed\":%d}\n", id, off, now_us() - t0, code, failed);
+	free(body);
 }
 
 static coap_session_t *session_to(const char *host, const char *port)
@@ -896,6 +990,22 @@ static void command(char *line)
 		}
 		timed_reads(argv[1], s, argv[4], (unsigned)strtoul(argv[5], NULL, 10));
 		coap_session_release(s);
+	} else if (strcmp(argv[0], "push") == 0 && argc == 5) {
+		long idx = strcmp(argv[2], "-") == 0 ? (S.n_regs ? 0 : -1)
+						      : reg_find(argv[2], strlen(argv[2]));
+		if (idx < 0 || !S.regs[idx].active)
+			printf("{\"event\":\"error\",\"id\":\"%s\",\"msg\":\"not registered\"}\n",
+			       argv[1]);
+		else
+			timed_push(argv[1], S.regs[idx].session, argv[3], argv[4]);
+	} else if (strcmp(argv[0], "pushaddr") == 0 && argc == 6) {
+		coap_session_t *s = session_to(argv[2], argv[3]);
+		if (!s) {
+			printf("{\"event\":\"error\",\"id\":\"%s\",\"msg\":\"bad address\"}\n", argv[1]);
+			return;
+		}
+		timed_push(argv[1], s, argv[4], argv[5]);
+		coap_session_release(s);
 	} else if (strcmp(argv[0], "observe") == 0 && (argc == 3 || argc == 4)) {
 		long w = argc == 4 ? atol(argv[3]) : OBSERVE_WINDOW;
 		observe_all(argv[1], argv[2], w > 0 ? (size_t)w : OBSERVE_WINDOW);
@@ -1086,6 +1196,9 @@ int main(int argc, char **argv)
 		coap_register_request_handler(r, COAP_REQUEST_GET, on_bare_get);
 		coap_resource_set_get_observable(r, 1);
 		S.bare_res = r;
+		coap_add_resource(S.ctx, r);
+		r = coap_resource_init(coap_make_str_const("5/0/0"), 0);
+		coap_register_request_handler(r, COAP_REQUEST_PUT, on_bare_put);
 	} else {
 		r = coap_resource_unknown_init2(on_rd, 0);
 		coap_register_request_handler(r, COAP_REQUEST_POST, on_rd);

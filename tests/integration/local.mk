@@ -66,3 +66,11 @@ tests_integration_test_fw_fetch_LDADD = gatewayd/libgwdaemon.la $(JANSSON_LIBS) 
 	$(TEST_LIBS)
 TESTS += tests/integration/test_fw_fetch
 dist_noinst_SCRIPTS += tests/integration/http_files.py
+
+# Firmware forwarding (issue 11): Object 5, push to sim devices.
+check_PROGRAMS += tests/integration/test_firmware
+tests_integration_test_firmware_SOURCES = tests/integration/test_firmware.c \
+	tests/integration/harness.c tests/integration/harness.h tests/fw_image.h
+tests_integration_test_firmware_CFLAGS = $(TEST_CFLAGS) $(GNUTLS_CFLAGS)
+tests_integration_test_firmware_LDADD = $(JANSSON_LIBS) $(GNUTLS_LIBS) $(TEST_LIBS)
+TESTS += tests/integration/test_firmware

@@ -1,6 +1,8 @@
 /* Stdin commands: one per line, whitespace separated; the token after the
  * verb is the caller's request id, echoed in the matching event. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -329,6 +331,61 @@ static void cmd_write(char *p, const char *verb)
 	lwm_buf_free(&scratch);
 }
 
+/* push ID EP PATH FILE [szx=N] [cut=BYTES] [size1] */
+static void cmd_push(char *p)
+{
+	struct args a;
+	const char *file, *opt;
+	unsigned long szx = 6, cut = 0;
+	bool size1 = false;
+	uint8_t *body = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+
+	if (common_args("push", &p, &a, true))
+		return;
+	if (!(file = next_tok(&p))) {
+		out_error(a.id, a.ep, "usage: push ID EP PATH FILE [szx=N] [cut=BYTES] [size1]");
+		return;
+	}
+	while ((opt = next_tok(&p))) {
+		if (!strncmp(opt, "szx=", 4) && parse_uint(opt + 4, 6, &szx) == 0)
+			continue;
+		if (!strncmp(opt, "cut=", 4) && parse_uint(opt + 4, ULONG_MAX, &cut) == 0)
+			continue;
+		if (!strcmp(opt, "size1")) {
+			size1 = true;
+			continue;
+		}
+		out_error(a.id, a.ep, "bad push option '%.40s'", opt);
+		return;
+	}
+	f = fopen(file, "rb");
+	if (!f) {
+		out_error(a.id, a.ep, "cannot open %s: %s", file, strerror(errno));
+		return;
+	}
+	for (;;) {
+		size_t n;
+		if (len == cap) {
+			uint8_t *nb = realloc(body, cap = cap ? cap * 2 : 65536);
+			if (!nb) {
+				free(body);
+				fclose(f);
+				out_error(a.id, a.ep, "out of memory");
+				return;
+			}
+			body = nb;
+		}
+		n = fread(body + len, 1, cap - len, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	srv_push(a.id, a.ep, a.path, body, len, (unsigned)szx, cut, size1);
+}
+
 static void cmd_execute(char *p)
 {
 	struct args a;
@@ -497,6 +554,8 @@ int cmd_exec(char *line)
 		cmd_bs_account(p);
 	else if (!strcmp(verb, "execute"))
 		cmd_execute(p);
+	else if (!strcmp(verb, "push"))
+		cmd_push(p);
 	else if (!strcmp(verb, "cancel"))
 		cmd_cancel(p);
 	else if (!strcmp(verb, "forget"))

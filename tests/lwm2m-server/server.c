@@ -57,6 +57,13 @@ struct req {
 	unsigned seq;	      /* notifications seen */
 	uint64_t deadline_ms; /* RQ_WAIT, RQ_CANCEL: give up on the answer */
 	coap_session_t *sess; /* referenced */
+	/* A push (srv_push): the whole body, sent one Block1 block at a
+	 * time, each after the 2.31 of the one before. */
+	uint8_t *body;
+	size_t body_len, sent, cut;
+	unsigned szx;
+	uint32_t num;
+	bool size1;
 };
 
 static struct {
@@ -767,6 +774,7 @@ static void req_free(struct req *r)
 	free(r->ep);
 	free(r->path);
 	free(r->obs_id);
+	free(r->body);
 	free(r);
 }
 
@@ -922,6 +930,79 @@ static int request_on(struct reg *g, const struct srv_req_spec *sp, bool demo)
 		return rc;
 	}
 	r->sess = coap_session_reference(g->sess);
+	r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
+	r->next = S.reqs;
+	S.reqs = r;
+	return 0;
+}
+
+/* The next block of a push, with the request's token. */
+static int push_block(struct req *r)
+{
+	size_t bs = (size_t)16 << r->szx, n = r->body_len - r->sent < bs ? r->body_len - r->sent : bs;
+	bool more = r->sent + n < r->body_len;
+	coap_optlist_t *ol = NULL;
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_PUT, r->sess);
+	int rc;
+
+	if (!pdu)
+		return -ENOMEM;
+	rc = coap_add_token(pdu, r->toklen, r->tok) ? add_path_opts(&ol, r->path) : -ENOMEM;
+	if (!rc)
+		rc = add_uint_opt(&ol, COAP_OPTION_CONTENT_FORMAT, 42);
+	if (!rc)
+		rc = add_uint_opt(&ol, COAP_OPTION_BLOCK1, r->num << 4 | (more ? 8u : 0u) | r->szx);
+	if (!rc && r->size1 && r->num == 0)
+		rc = add_uint_opt(&ol, COAP_OPTION_SIZE1, (unsigned)r->body_len);
+	if (!rc && !coap_add_optlist_pdu(pdu, &ol))
+		rc = -ENOMEM;
+	coap_delete_optlist(ol);
+	if (!rc && n && !coap_add_data(pdu, n, r->body + r->sent))
+		rc = -ENOMEM;
+	if (rc) {
+		coap_delete_pdu(pdu);
+		return rc;
+	}
+	if (coap_send(r->sess, pdu) == COAP_INVALID_MID)
+		return -EIO;
+	r->sent += n;
+	r->num++;
+	return 0;
+}
+
+int srv_push(const char *id, const char *ep, const char *path, uint8_t *body, size_t len,
+	     unsigned szx, size_t cut, bool size1)
+{
+	struct reg *g = reg_by_ep(ep);
+	struct req *r;
+
+	if (!g) {
+		free(body);
+		out_error(id, ep, "unknown endpoint");
+		return -ENOENT;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->id = strdup(id)) || !(r->ep = strdup(g->ep)) || !(r->path = strdup(path))) {
+		free(body);
+		if (r)
+			req_free(r);
+		out_error(id, ep, "out of memory");
+		return -ENOMEM;
+	}
+	r->op = "push";
+	r->accept = -1;
+	r->body = body;
+	r->body_len = len;
+	r->szx = szx;
+	r->cut = cut;
+	r->size1 = size1;
+	r->sess = coap_session_reference(g->sess);
+	coap_session_new_token(g->sess, &r->toklen, r->tok);
+	if (push_block(r) < 0) {
+		req_free(r);
+		out_error(id, ep, "cannot send request");
+		return -EIO;
+	}
 	r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
 	r->next = S.reqs;
 	S.reqs = r;
@@ -1233,8 +1314,26 @@ static bool demo_retry(struct req *r, coap_pdu_code_t code)
 
 /* Answer to a request (not a notification).  Returns true when the
  * entry stays: an observation was established. */
+static int push_block(struct req *r);
+
 static bool on_answer(struct req *r, const coap_pdu_t *pdu, bool ok, bool has_obs)
 {
+	if (r->body && coap_pdu_get_code(pdu) == COAP_RESPONSE_CODE(231) &&
+	    r->sent < r->body_len) {
+		/* Continue: the next block, unless the push is to be cut here. */
+		if (r->cut && r->sent >= r->cut) {
+			json_t *ev = out_event("push-cut");
+			json_object_set_new(ev, "id", json_string(r->id));
+			json_object_set_new(ev, "ep", json_string(r->ep));
+			json_object_set_new(ev, "sent", json_integer((json_int_t)r->sent));
+			out_emit(ev);
+			return false;
+		}
+		if (push_block(r) == 0) {
+			r->deadline_ms = now_ms() + (uint64_t)S.cfg.response_timeout * 1000u;
+			return true;
+		}
+	}
 	json_t *ev = response_event("response", r->id, r->op, r, pdu);
 
 	if (r->observe) {

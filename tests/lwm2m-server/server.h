@@ -96,6 +96,12 @@ struct srv_req_spec {
 /* Send a request; failures are reported as error events.  Returns 0 or a
  * negative errno. */
 int srv_request(const struct srv_req_spec *spec);
+/* Push body (taken) to path with PUT, application/octet-stream, one Block1
+ * block of 16 << szx bytes at a time (Size1 on the first when size1), each
+ * after the 2.31 Continue of the one before; with cut, stop sending once
+ * cut bytes went (a "push-cut" event), as a server that dropped it. */
+int srv_push(const char *id, const char *ep, const char *path, uint8_t *body, size_t len,
+	     unsigned szx, size_t cut, bool size1);
 /* Cancel the observation of path on ep (GET with Observe 1, same token). */
 int srv_cancel(const char *id, const char *ep, const char *path);
 /* Forget the observation of path on ep without telling the client, as a

@@ -19,6 +19,18 @@ tests_unit_test_model_LDFLAGS = $(WIPE_CHECK_WRAP)
 tests_unit_test_model_LDADD = lwm2m/libgwlwm2m.la $(TEST_LIBS)
 TESTS += tests/unit/test_model
 
+check_PROGRAMS += tests/unit/test_fw_pkg
+tests_unit_test_fw_pkg_SOURCES = tests/unit/test_fw_pkg.c tests/fw_image.h
+tests_unit_test_fw_pkg_CFLAGS = $(TEST_CFLAGS) $(GNUTLS_CFLAGS)
+tests_unit_test_fw_pkg_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS) $(GNUTLS_LIBS)
+TESTS += tests/unit/test_fw_pkg
+
+check_PROGRAMS += tests/unit/test_firmware
+tests_unit_test_firmware_SOURCES = tests/unit/test_firmware.c tests/fw_image.h
+tests_unit_test_firmware_CFLAGS = $(TEST_CFLAGS) $(GNUTLS_CFLAGS)
+tests_unit_test_firmware_LDADD = gatewayd/libgwdaemon.la $(TEST_LIBS) $(GNUTLS_LIBS)
+TESTS += tests/unit/test_firmware
+
 check_PROGRAMS += tests/unit/test_device
 tests_unit_test_device_SOURCES = tests/unit/test_device.c
 tests_unit_test_device_CFLAGS = $(TEST_CFLAGS)

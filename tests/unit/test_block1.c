@@ -250,6 +250,8 @@ struct spool {
 	struct lwm_block1_sink sink;
 	uint64_t hint, next;
 	int chunks, ended, aborted, released;
+	int reason;    /* abort_reason at the last abort */
+	int chunk_err; /* what chunk returns (0: take it) */
 };
 
 static int sp_begin(struct lwm_block1_sink *s, uint64_t hint)
@@ -262,6 +264,8 @@ static int sp_chunk(struct lwm_block1_sink *s, uint64_t off, const uint8_t *d, s
 {
 	struct spool *p = (struct spool *)s;
 
+	if (p->chunk_err)
+		return p->chunk_err;
 	assert_int_equal(off, p->next);
 	p->next += len;
 	p->chunks++;
@@ -277,6 +281,7 @@ static int sp_end(struct lwm_block1_sink *s)
 static void sp_abort(struct lwm_block1_sink *s)
 {
 	((struct spool *)s)->aborted++;
+	((struct spool *)s)->reason = s->abort_reason;
 }
 
 static void sp_release(struct lwm_block1_sink *s)
@@ -336,6 +341,45 @@ static void another_sink_streams_the_body(void **state)
 	assert_int_equal(sp.aborted, 1);
 }
 
+/* Why a transfer was dropped reaches its sink (the firmware spool makes an
+ * Update Result of it), and a sink's -EPERM / -ENOSPC are 4.05 / 4.13. */
+static void a_sink_learns_why_it_was_dropped(void **state)
+{
+	struct spool sp = {.sink = {sp_begin, sp_chunk, sp_end, sp_abort, sp_release}};
+	struct lwm_block1_table t;
+	struct lwm_block1_result res;
+	int s;
+
+	lwm_block1_init(&t);
+	t.sink_for = sink_for;
+	t.sink_ud = &sp;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 231);
+	lwm_block1_expire(&t, LWM_BLOCK1_TIMEOUT_MS);
+	assert_int_equal(sp.reason, -ETIMEDOUT);
+	sp.next = 0;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 231);
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 2, true, 1024, 2048), 0, &res), 408);
+	assert_int_equal(sp.reason, -EPROTO);
+	sp.next = 0;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 231);
+	sp.next = 0;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 231);
+	assert_int_equal(sp.reason, -ECANCELED); /* started over */
+	lwm_block1_drop_session(&t, &s);
+	assert_int_equal(sp.reason, -ECONNRESET);
+	sp.next = 0;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 231);
+	sp.chunk_err = -EPERM;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 1, true, 1024, 2048), 0, &res), 405);
+	assert_int_equal(sp.reason, -EPERM);
+	sp.chunk_err = -ENOSPC;
+	sp.next = 0;
+	assert_int_equal(feed(&t, req(&s, "/5/0/0", 0, true, 1024, 2048), 0, &res), 413);
+	assert_int_equal(sp.reason, -ENOSPC);
+	assert_int_equal(lwm_block1_count(&t), 0);
+	assert_int_equal(sp.aborted, sp.released);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +396,7 @@ int main(void)
 		cmocka_unit_test(transfers_are_kept_apart_and_bounded_per_session),
 		cmocka_unit_test(the_table_is_bounded_across_sessions),
 		cmocka_unit_test(another_sink_streams_the_body),
+		cmocka_unit_test(a_sink_learns_why_it_was_dropped),
 	};
 
 	return cmocka_run_group_tests_name("block1", tests, NULL, NULL);

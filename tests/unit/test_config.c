@@ -506,6 +506,56 @@ static void test_bad_stale(void **state)
 	check_bad("bad-stale.conf", diags);
 }
 
+/* Firmware keys (issue 11): the gateway's limit, a device's hook and raw
+ * digest, from its profile unless it sets its own; bad values named. */
+static void test_firmware_keys(void **state)
+{
+	static const char good[] =
+		"gateway = { firmware_max_size = 1048576; firmware_give_up = 90; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"profiles = ( { name = \"p\"; adapter = \"sim\"; firmware_command = \"flash %f\";\n"
+		"  firmware_sha256 = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"; } );\n"
+		"devices = ( { name = \"a\"; profile = \"p\"; },\n"
+		"  { name = \"b\"; profile = \"p\"; firmware_command = \"other\"; },\n"
+		"  { name = \"c\"; adapter = \"sim\"; } );\n";
+	static const char bad[] =
+		"gateway = { firmware_max_size = 100; firmware_give_up = 0.5; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:5683\"; } );\n"
+		"devices = ( { name = \"a\"; adapter = \"sim\";\n"
+		"  firmware_sha256 = \"not-hex\"; firmware_command = \"\"; } );\n";
+	static const char *const diags[] = {
+		"bad:1: gateway.firmware_max_size: expected an integer 1024..9223372036854775807, found 100",
+		"bad:1: gateway.firmware_give_up: expected a number of seconds 1..86400, found 0.5",
+		"bad:4: devices.[0].firmware_command: expected a command line, found \"\"",
+		"bad:4: devices.[0].firmware_sha256: expected 64 hexadecimal digits (a SHA-256 digest), found \"not-hex\"",
+		NULL,
+	};
+	struct cfg *cfg;
+
+	assert_int_equal(cfg_load_text("good", good, &cfg), 0);
+	assert_int_equal(cfg->gateway.firmware_max_size, 1048576);
+	assert_int_equal(cfg->gateway.firmware_give_up_ms, 90000);
+	assert_string_equal(cfg->devices[0].firmware_command, "flash %f");
+	assert_true(cfg->devices[0].has_firmware_sha256);
+	assert_int_equal(cfg->devices[0].firmware_sha256[1], 0x11);
+	assert_int_equal(cfg->devices[0].firmware_sha256[31], 0xff);
+	assert_string_equal(cfg->devices[1].firmware_command, "other");
+	assert_null(cfg->devices[2].firmware_command);
+	assert_false(cfg->devices[2].has_firmware_sha256);
+	assert_int_equal(cfg_check_unknown_keys(cfg), 0);
+	cfg_free(cfg);
+	assert_int_equal(cfg_load_text("bad", bad, &cfg), -EINVAL);
+	for (size_t i = 0; diags[i] || i < cfg->n_diags; i++) {
+		char *m;
+		assert_non_null(diags[i]);
+		assert_true(i < cfg->n_diags);
+		m = cfg_diag_format(&cfg->diags[i]);
+		assert_string_equal(m, diags[i]);
+		free(m);
+	}
+	cfg_free(cfg);
+}
+
 /* The shipped example must stay a valid configuration. */
 static void test_example_loads(void **state)
 {
@@ -1313,6 +1363,7 @@ int main(void)
 		cmocka_unit_test(test_bad_send),
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_bad_stale),
+		cmocka_unit_test(test_firmware_keys),
 		cmocka_unit_test(test_node_getters),
 		cmocka_unit_test(test_write_setting_round_trip),
 		cmocka_unit_test(test_firmware_fetch_keys),

@@ -263,7 +263,9 @@ static void test_sim_adapter(void **state)
 	assert_string_equal(loader_name(a), "sim");
 	assert_int_equal(loader_ops(a)->size, sizeof(struct gwd_adapter_ops));
 	assert_non_null(loader_ops(a)->write);
-	assert_null(loader_ops(a)->fw_open);
+	/* ABI 1.5: sim has a firmware slot (for devices with firmware = true). */
+	assert_non_null(loader_ops(a)->fw_open);
+	assert_non_null(loader_ops(a)->fw_caps);
 	loader_close(a);
 }
 

@@ -380,6 +380,28 @@ static const char *fake_device_name(const struct gwd_device *dev)
 	return dev->name;
 }
 
+/* Firmware: the state directory, the versions reported, the progress. */
+static char fw_dir[64];
+static char fw_identity[64];
+static int fw_identities;
+
+static const char *fake_state_dir(const struct gwd_device *dev)
+{
+	return fw_dir;
+}
+
+static void fake_set_identity(struct gwd_device *dev, enum gwd_identity field, const char *v)
+{
+	assert_int_equal(field, GWD_ID_FIRMWARE);
+	snprintf(fw_identity, sizeof(fw_identity), "%s", v);
+	fw_identities++;
+}
+
+static void fake_fw_progress(struct gwd_device *dev, unsigned percent)
+{
+	assert_true(percent <= 100);
+}
+
 static const struct gwd_host host = {
 	.size = sizeof(struct gwd_host),
 	.abi_major = GWD_ADAPTER_ABI_MAJOR,
@@ -398,7 +420,10 @@ static const struct gwd_host host = {
 	.report = fake_report,
 	.report_error = fake_report_error,
 	.complete = fake_complete,
+	.fw_progress = fake_fw_progress,
 	.device_name = fake_device_name,
+	.set_identity = fake_set_identity,
+	.state_dir = fake_state_dir,
 };
 
 /* ---- driving the plugin ---------------------------------------------------- */
@@ -1297,7 +1322,190 @@ static void test_descriptor(void **state)
 	assert_string_equal(gwd_adapter_descriptor.name, "sim");
 	assert_string_equal(gwd_adapter_descriptor.version, "0.1.0");
 	assert_int_equal(ops->size, sizeof(struct gwd_adapter_ops));
-	assert_null(ops->fw_open);
+	assert_non_null(ops->fw_caps);
+	assert_non_null(ops->fw_recover);
+}
+
+/* ---- the firmware slot ---------------------------------------------------- */
+
+static struct gwd_fw_info fw_pkg(const char *version, size_t size)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pkg", fw_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < size; i++)
+		fputc((int)(i * 7 % 251), f);
+	fclose(f);
+	return (struct gwd_fw_info){.size = size, .version = version, .path = path};
+}
+
+static void fw_mkdir(void)
+{
+	strcpy(fw_dir, "/tmp/test_sim_fw.XXXXXX");
+	assert_non_null(mkdtemp(fw_dir));
+	fw_identity[0] = '\0';
+	fw_identities = 0;
+}
+
+static void fw_rmdir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fw_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The status the op in slot `op` completed with (INT32_MIN: not yet). */
+static int completed(int op)
+{
+	for (size_t i = 0; i < fx.n_recs; i++)
+		if (fx.recs[i].kind == R_COMPLETE && fx.recs[i].op == op)
+			return fx.recs[i].status;
+	return INT32_MIN;
+}
+
+/* fw_open .. fw_close of info; returns fw_close's status. */
+static int fw_deliver(struct sim_dev *d, const struct gwd_fw_info *info, int *op)
+{
+	char buf[1024];
+	uint64_t off = 0;
+	FILE *f = fopen(info->path, "r");
+
+	assert_non_null(f);
+	assert_int_equal(ops->fw_open(d->ctx, info, OP(*op)), 0);
+	assert_int_equal(completed(*op), INT32_MIN); /* never inside the call */
+	run_timers();
+	if (completed(*op) != 0) {
+		fclose(f);
+		return completed((*op)++);
+	}
+	(*op)++;
+	while (off < info->size) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		assert_int_equal(ops->fw_write(d->ctx, off, buf, n, OP(*op)), 0);
+		run_timers();
+		assert_int_equal(completed((*op)++), 0);
+		off += n;
+	}
+	fclose(f);
+	assert_int_equal(ops->fw_close(d->ctx, OP(*op)), 0);
+	run_timers();
+	return completed((*op)++);
+}
+
+static void test_fw_slot_update(void **state)
+{
+	struct kv keys[] = {KB("firmware", true), KS("fw_version", "1.0.0"),
+			    KI("fw_chunk_size", 1024), KD("fw_reboot_time", 5.0),
+			    KD("report_interval", 1.0), KEND};
+	struct kv pk[] = {KS("waveform", "constant"), KD("base", 3.0), KEND};
+	struct gwd_fw_info info;
+	struct gwd_fw_caps caps = {.size = sizeof(caps)};
+	struct sim_dev d;
+	gwd_channel_t ch;
+	int op = 1;
+	size_t reports;
+
+	fw_mkdir();
+	assert_int_equal(dev_new(&d, "fwdev", keys), 0);
+	assert_int_equal(chan_new(&d, "v", pk, &ch), 0);
+	assert_int_equal(ops->fw_caps(d.ctx, &caps), 0);
+	assert_int_equal(caps.chunk_size, 1024);
+	assert_true(caps.flags & GWD_FW_CAP_REPORTS_VERSION);
+	assert_int_equal(ops->device_start(d.ctx), 0);
+	assert_string_equal(fw_identity, "1.0.0");
+	info = fw_pkg("2.1.0", 3000);
+	assert_int_equal(fw_deliver(&d, &info, &op), 0);
+	assert_int_equal(ops->fw_apply(d.ctx, OP(op)), 0);
+	/* Rebooting: no reports, reads wait, then the new version. */
+	reports = fx.n_recs;
+	assert_int_equal(do_read(&d, ch, 40), 0);
+	advance_to(fx.now + 4999);
+	assert_int_equal(completed(op), INT32_MIN);
+	assert_int_equal(completed(40), INT32_MIN);
+	for (size_t i = reports; i < fx.n_recs; i++)
+		assert_int_not_equal(fx.recs[i].kind, R_REPORT);
+	assert_string_equal(fw_identity, "1.0.0");
+	advance_to(fx.now + 1);
+	assert_int_equal(completed(op), 0);
+	assert_int_equal(completed(40), 0);
+	assert_string_equal(fw_identity, "2.1.0");
+	/* It stays so across a restart of the daemon (fw_recover says so). */
+	dev_free(&d);
+	assert_int_equal(dev_new(&d, "fwdev", keys), 0);
+	assert_int_equal(ops->device_start(d.ctx), 0);
+	assert_string_equal(fw_identity, "2.1.0");
+	assert_int_equal(ops->fw_recover(d.ctx, &info, OP(50)), 0);
+	run_timers();
+	assert_int_equal(completed(50), 0);
+	info.version = "3.0.0";
+	assert_int_equal(ops->fw_recover(d.ctx, &info, OP(51)), 0);
+	run_timers();
+	assert_int_equal(completed(51), -EIO);
+	dev_free(&d);
+	fw_rmdir();
+}
+
+static void test_fw_slot_failures(void **state)
+{
+	static const struct {
+		const char *fail;
+		int open, close, apply;
+	} cases[] = {
+		{"refuse", -ENOTSUP, 0, 0}, {"busy", -EBUSY, 0, 0}, {"nospace", -ENOSPC, 0, 0},
+		{"corrupt", 0, -EBADMSG, 0}, {"apply", 0, 0, -EIO}, {"never", 0, 0, INT32_MIN},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kv keys[] = {KB("firmware", true), KS("fw_fail", cases[i].fail),
+				    KD("fw_reboot_time", 1.0), KEND};
+		struct gwd_fw_info info;
+		struct sim_dev d;
+		int op = 1, r;
+
+		fx.n_recs = 0;
+		fw_mkdir();
+		assert_int_equal(dev_new(&d, "fwdev", keys), 0);
+		assert_int_equal(ops->device_start(d.ctx), 0);
+		info = fw_pkg("2.0.0", 5000);
+		r = fw_deliver(&d, &info, &op);
+		if (cases[i].open) {
+			assert_int_equal(r, cases[i].open);
+		} else if (cases[i].close) {
+			assert_int_equal(r, cases[i].close);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(ops->fw_apply(d.ctx, OP(op)), 0);
+			advance_to(fx.now + 600000);
+			assert_int_equal(completed(op), cases[i].apply);
+			if (cases[i].apply == INT32_MIN) {
+				/* Never back: fw_abort takes the op back. */
+				ops->fw_abort(d.ctx);
+				assert_int_equal(completed(op), -ECANCELED);
+			}
+			assert_string_equal(fw_identity, "1.0.0");
+		}
+		dev_free(&d);
+		fw_rmdir();
+	}
+	/* A device without `firmware` cannot be updated; bad values are named. */
+	{
+		struct kv none[] = {KEND};
+		struct kv bad[] = {KB("firmware", true), KS("fw_fail", "often"),
+				   KI("fw_chunk_size", 3), KEND};
+		struct gwd_fw_caps caps = {.size = sizeof(caps)};
+		struct sim_dev d;
+
+		fw_mkdir();
+		assert_int_equal(dev_new(&d, "plain", none), 0);
+		assert_int_equal(ops->fw_caps(d.ctx, &caps), -ENOTSUP);
+		ops->device_free(d.ctx);
+		assert_int_equal(dev_new(&d, "bad", bad), -EINVAL);
+		fw_rmdir();
+	}
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1329,6 +1537,8 @@ int main(void)
 		T(test_keys_that_do_not_apply),
 		T(test_init_checks_host),
 		T(test_descriptor),
+		T(test_fw_slot_update),
+		T(test_fw_slot_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,7 +190,10 @@ struct gwd_fw_caps {
  *   -EBADMSG     5  integrity check failed (CRC, digest, signature)
  *   -ENOTSUP     6  unsupported package type
  *   -ECANCELED   10 cancelled (fw_abort)
- *   -EIO, -ETIMEDOUT, -EPROTO, any other: 8  firmware update failed */
+ *   -EIO, -ETIMEDOUT, -EPROTO, any other: 8  firmware update failed
+ *   -EBUSY       (fw_open only) 11 deferred: the device cannot take it now;
+ *                the host tries fw_open again for up to the Maximum Defer
+ *                Period (/5/0/13), then 8 */
 
 /* One adapter key of a proposed device (ABI 1.3).  key and a GWD_V_STRING
  * value are copied.  GWD_V_STRING must be NUL-free UTF-8; GWD_V_BYTES and
