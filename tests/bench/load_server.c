@@ -31,6 +31,9 @@
  *                             notifications_raw (bench-raw-notifier's), notifications_bare
  *                             (libcoap's), other, acked, cpu_us (this process's CPU time
  *                             in the window) and sample (one of gatewayd's, in hex)
+ *   drain ID IDLE_MS          run until nothing arrived for IDLE_MS (at most 20 s): what
+ *                             senders that have gone left in the socket is taken in;
+ *                             "drain" with the requests taken and the time it took
  *   stats ID                  counters: "stats" (register, deregister, send: the POST /dp
  *                             it answered 2.04, ...)
  *   quit
@@ -1019,6 +1022,27 @@ static void command(char *line)
 		       "\"failed\":%d}\n", argv[1], ok, !ok);
 	} else if (strcmp(argv[0], "leancount") == 0 && argc == 3) {
 		lean_count(argv[1], (unsigned)strtoul(argv[2], NULL, 10));
+	} else if (strcmp(argv[0], "drain") == 0 && argc == 3) {
+		/* Slices of the idle time: the requests counted so far tell whether
+		 * anything arrived in the last one. */
+		uint64_t idle_us = strtoull(argv[2], NULL, 10) * 1000u, t0 = now_us();
+		uint64_t seen = S.n_register + S.n_update + S.n_deregister + S.n_send + S.n_bad;
+		uint64_t first = seen, quiet_since = t0;
+
+		S.cur_done = false;
+		S.cur_seq++;
+		while (now_us() - quiet_since < idle_us && now_us() - t0 < 20000000u) {
+			uint64_t n;
+
+			run_until_done(now_us() + 20000u);
+			n = S.n_register + S.n_update + S.n_deregister + S.n_send + S.n_bad;
+			if (n != seen) {
+				seen = n;
+				quiet_since = now_us();
+			}
+		}
+		printf("{\"event\":\"drain\",\"id\":\"%s\",\"requests\":%" PRIu64
+		       ",\"window_us\":%" PRIu64 "}\n", argv[1], seen - first, now_us() - t0);
 	} else if (strcmp(argv[0], "count") == 0 && argc == 3) {
 		uint64_t t0 = now_us(), n0 = S.n_notify, b0 = S.n_notify_bare, t1;
 		uint64_t end = t0 + strtoull(argv[2], NULL, 10) * 1000u;
