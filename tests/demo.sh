@@ -15,9 +15,13 @@ for b in "$server_bin" "$gatewayd_bin"; do
 done
 
 work=$(mktemp -d /tmp/gatewayd-demo-XXXXXX)
-server_pid= gw_pid= cat_pid=
+server_pid= gw_pid= cat_pid= fw_demo_pid=
 cleanup() {
 	trap - EXIT INT TERM
+	if [ -n "$fw_demo_pid" ] && kill -0 "$fw_demo_pid" 2>/dev/null; then
+		kill "$fw_demo_pid" 2>/dev/null || true
+		wait "$fw_demo_pid" 2>/dev/null || true
+	fi
 	if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
 		kill -TERM "$gw_pid"
 		wait "$gw_pid" 2>/dev/null || true
@@ -56,6 +60,32 @@ echo "[demo]   gatewayd -c config/demo.conf  (server port $port, log in $work/ga
 "$gatewayd_bin" -c "$work/demo.conf" -A "$builddir/adapters/.libs" --log-target stderr \
 	2>"$work/gatewayd.log" &
 gw_pid=$!
+
+# The firmware part of the demo: once the relay has registered, the server
+# pushes it a new firmware package (an MCUboot image, version 2.0.0) into its
+# Object 5, watches the State, runs the Update and reads the version the relay
+# runs afterwards.  DEMO_FIRMWARE=0 leaves it out.
+firmware_demo() {
+	local img="$work/relay-2.0.0.img" i
+	python3 "$srcdir/tests/mcuboot-image.py" 2.0.0 "$img" --size 262144 || return 0
+	for i in $(seq 1 60); do
+		grep -q "relay-1: registered" "$work/gatewayd.log" 2>/dev/null && break
+		sleep 0.5
+	done
+	sleep 4
+	echo "[demo]   firmware: the server pushes relay-1 a package (2.0.0, 256 KiB) and updates it"
+	echo "observe fw-state demo-relay-1 /5/0/3 text" >&3
+	echo "push fw-push demo-relay-1 /5/0/0 $img size1" >&3
+	sleep 3
+	echo "execute fw-update demo-relay-1 /5/0/2" >&3
+	sleep 8
+	echo "read fw-result demo-relay-1 /5/0/5 text" >&3
+	echo "read fw-version demo-relay-1 /3/0/3 text" >&3
+}
+if [ "${DEMO_FIRMWARE:-1}" != 0 ]; then
+	firmware_demo &
+	fw_demo_pid=$!
+fi
 
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	# Bounded run (CI, screenshots): end after DEMO_SECONDS or when gatewayd dies.
