@@ -1067,6 +1067,9 @@ static double ble_window(struct proc *src, struct proc *bus, pid_t rcv, struct p
 	long long b0, b1, c0, c1, r0 = -1, r1 = -1;
 	double rate = NAN;
 
+	*sent_rate = *bus_cpu = *src_cpu = NAN;
+	if (rcv_cpu)
+		*rcv_cpu = NAN;
 	h_send(src, "go\n");
 	if (srv) /* settle 0.5 s, as lean_rate does */
 		json_decref(cmd(srv, "leancount", 500 + H_TIMEOUT_MS, "leancount 500"));
@@ -1075,7 +1078,7 @@ static double ble_window(struct proc *src, struct proc *bus, pid_t rcv, struct p
 	if (rcv > 0)
 		r0 = cpu_ticks(rcv);
 	if (!ble_mark(src, &s0, &t0))
-		return NAN;
+		goto stop;
 	if (srv) {
 		json_t *ev = cmd(srv, "leancount", window_ms + H_TIMEOUT_MS, "leancount %d",
 				 window_ms);
@@ -1096,24 +1099,28 @@ static double ble_window(struct proc *src, struct proc *bus, pid_t rcv, struct p
 		if (poll(&pfd, 1, window_ms) != 0)
 			die("ble: the advert source exited");
 	}
-	if (!ble_mark(src, &s1, &t1))
-		return NAN;
+	if (!ble_mark(src, &s1, &t1)) {
+		rate = NAN;
+		goto stop;
+	}
 	b1 = cpu_ticks(bus->pid);
 	c1 = cpu_ticks(src->pid);
 	if (rcv > 0)
 		r1 = cpu_ticks(rcv);
-	h_send(src, "stop\n");
-	json_decref(h_wait_event(src, "stopped", NULL, NULL, H_TIMEOUT_MS));
 	*sent_rate = t1 > t0 ? (double)(s1 - s0) * 1e6 / (double)(t1 - t0) : NAN;
 	*bus_cpu = core_share(b0, b1, t0, t1);
 	*src_cpu = core_share(c0, c1, t0, t1);
 	if (rcv_cpu)
 		*rcv_cpu = core_share(r0, r1, t0, t1);
+stop:
+	h_send(src, "stop\n");
+	json_decref(h_wait_event(src, "stopped", NULL, NULL, H_TIMEOUT_MS));
 	return rate;
 }
 
-/* Observe every device, again for those not observed yet (a device answers once its
- * first advert is in); NULL when all are. */
+/* Observe every device, again for those not observed yet (a device answers 2.05 once
+ * its primed advert is in; the load server sets up again only those that failed);
+ * NULL when all are. */
 static const char *ble_observe(struct proc *srv, long n, char *why, size_t len)
 {
 	long total = 0;
@@ -1128,6 +1135,19 @@ static const char *ble_observe(struct proc *srv, long n, char *why, size_t len)
 		return NULL;
 	snprintf(why, len, "only %ld of %ld observations were set up", total, n);
 	return why;
+}
+
+/* A measurement that may have failed (NAN): left out, not a NAN in the medians. */
+static void add_num(struct figure *f, double v)
+{
+	if (!isnan(v))
+		add(f, v);
+}
+
+static void add_floor_num(struct figure *f, double v)
+{
+	if (!isnan(v))
+		add_floor(f, v);
 }
 
 /* One run: a private dbus-daemon and the advert source (bench-ble-source) with n
@@ -1176,9 +1196,9 @@ static bool ble_run(long n, int window_ms, struct ble_figs *F_)
 	/* 1. The source alone: what the bus takes with no one listening. */
 	ble_window(&src, &bus, 0, NULL, window_ms, NULL, NULL, 0, &sent_rate, &bus_cpu, NULL,
 		   &src_cpu);
-	add(F_->alone, sent_rate);
-	add(F_->bus_alone, bus_cpu);
-	add(F_->src_alone, src_cpu);
+	add_num(F_->alone, sent_rate);
+	add_num(F_->bus_alone, bus_cpu);
+	add_num(F_->src_alone, src_cpu);
 
 	/* 2. gatewayd: n devices registered, primed with one advert each, observed. */
 	port = start_load(&srv, dir, NULL);
@@ -1203,7 +1223,7 @@ static bool ble_run(long n, int window_ms, struct ble_figs *F_)
 	rate = ble_window(&src, &bus, gw.pid, &srv, window_ms, "notifications", sample,
 			  sizeof(sample), &sent_rate, &bus_cpu, &rcv_cpu, &src_cpu);
 	/* What dbus-daemon holds for a slower gatewayd stays bounded (max_incoming_bytes). */
-	add(F_->bus_rss, (double)proc_status(bus.pid, "VmRSS"));
+	add_num(F_->bus_rss, (double)proc_status(bus.pid, "VmRSS"));
 	stop_daemon(&gw);
 	/* What is left in the receive buffer is read off, not answered by libcoap. */
 	json_decref(cmd(&srv, "leancount", 300 + H_TIMEOUT_MS, "leancount 300"));
@@ -1211,14 +1231,14 @@ static bool ble_run(long n, int window_ms, struct ble_figs *F_)
 		not_measurable(F_->rate, "no notification from gatewayd reached the receiver");
 		goto out;
 	}
-	add(F_->rate, rate);
-	add(F_->taken, sent_rate);
-	add(F_->bus_gw, bus_cpu);
-	add(F_->gw_cpu, rcv_cpu);
-	add(F_->src_gw, src_cpu);
+	add_num(F_->rate, rate);
+	add_num(F_->taken, sent_rate);
+	add_num(F_->bus_gw, bus_cpu);
+	add_num(F_->gw_cpu, rcv_cpu);
+	add_num(F_->src_gw, src_cpu);
 	/* Per CPU second of each process: what the shared machine's load changes least. */
-	add(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
-	add(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
+	add_num(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
+	add_num(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
 
 	/* 3. The floor: the bare client on the same bus, to the same receiver. */
 	ps = h_strf("%d", port);
@@ -1243,13 +1263,18 @@ static bool ble_run(long n, int window_ms, struct ble_figs *F_)
 	if (h_wait_exit(&fl, 5000) == -1)
 		h_stop(&fl, SIGTERM, 5000);
 	json_decref(cmd(&srv, "leancount", 300 + H_TIMEOUT_MS, "leancount 300"));
+	if (isnan(rate)) {
+		/* A value without its floor would pair the next runs' ratios wrongly. */
+		snprintf(F_->rate->note, sizeof(F_->rate->note), "the floor client's count failed");
+		goto out;
+	}
 	add_floor(F_->rate, rate);
-	add(F_->taken_floor, sent_rate);
-	add(F_->bus_floor, bus_cpu);
-	add(F_->floor_cpu, rcv_cpu);
-	add(F_->src_floor, src_cpu);
-	add_floor(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
-	add_floor(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
+	add_num(F_->taken_floor, sent_rate);
+	add_num(F_->bus_floor, bus_cpu);
+	add_num(F_->floor_cpu, rcv_cpu);
+	add_num(F_->src_floor, src_cpu);
+	add_floor_num(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
+	add_floor_num(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
 	ok = true;
 out:
 	stop_load(&srv);
