@@ -955,6 +955,388 @@ static void bench_notify(void)
 	bench_notify_n(10000, 5000);
 }
 
+/* ---- ble_adverts_rate: BLE adverts over a real D-Bus into notifications -------------- */
+
+#define DBUS_DAEMON "/usr/bin/dbus-daemon"
+
+/* The private bus: anyone may own and talk to anything.  max_incoming_bytes: dbus-daemon
+ * stops reading from a sender (the advert source) while this much of what it sent still
+ * waits for a slow receiver, so the source's count is what the receivers took, and the
+ * bus does not swell. */
+static const char ble_bus_conf[] =
+	"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+	" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+	"<busconfig><type>session</type><listen>unix:path=%s/bus</listen>\n"
+	"<limit name=\"max_incoming_bytes\">1048576</limit>\n"
+	"<policy context=\"default\"><allow send_destination=\"*\"/><allow receive_sender=\"*\"/>"
+	"<allow own=\"*\"/>"
+	"</policy></busconfig>\n";
+
+/* A line of a child's stdout that is not JSON (dbus-daemon's --print-address). */
+static char *read_line(struct proc *p, int timeout_ms)
+{
+	char buf[512];
+	size_t len = 0;
+
+	while (len < sizeof(buf) - 1) {
+		struct pollfd pfd = {.fd = p->out_fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			return NULL;
+		r = read(p->out_fd, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
+			return NULL;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (strchr(buf, '\n')) {
+			*strchr(buf, '\n') = '\0';
+			return strdup(buf);
+		}
+	}
+	return NULL;
+}
+
+/* The advert source's count of adverts written to the bus, and when. */
+static bool ble_mark(struct proc *src, uint64_t *sent, uint64_t *t_us)
+{
+	static unsigned seq;
+	char id[16];
+	json_t *ev;
+
+	snprintf(id, sizeof(id), "m%u", ++seq);
+	h_send(src, "mark %s\n", id);
+	ev = h_wait_event(src, "mark", "id", id, H_TIMEOUT_MS);
+	if (!ev)
+		return false;
+	*sent = (uint64_t)jnum(ev, "sent");
+	*t_us = (uint64_t)jnum(ev, "t_us");
+	json_decref(ev);
+	return true;
+}
+
+/* CPU time of one process over a measured stretch, as a share of one core. */
+static double core_share(long long c0, long long c1, uint64_t w0, uint64_t w1)
+{
+	if (c0 < 0 || c1 < c0 || w1 <= w0)
+		return NAN;
+	return (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / ((double)(w1 - w0) / 1e6) * 100.0;
+}
+
+/* gatewayd's config: one ble bus on the private D-Bus, n BTHome devices with their
+ * temperature on /3303/0/5700 (no presence timeout: they are silent until primed). */
+static char *write_ble_conf(const char *dir, long n, int port, const char *addr)
+{
+	char *path = h_strf("%s/ble.conf", dir);
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die("cannot write %s", path);
+	fprintf(f, "gateway = { name = \"b\"; };\n"
+		"servers = ( { name = \"s\"; uri = \"coap://127.0.0.1:%d\"; lifetime = 300; } );\n"
+		"buses = ( { name = \"bt\"; adapter = \"ble\"; controller = \"hci0\"; "
+		"dbus_address = \"%s\"; } );\ndevices = (\n", port, addr);
+	for (long i = 0; i < n; i++) {
+		unsigned a = (unsigned)(i + 1);
+
+		fprintf(f, "  { name = \"d%ld\"; adapter = \"ble\"; bus = \"bt\"; "
+			"mac = \"A4:C1:38:00:%02X:%02X\"; format = \"bthome\"; timeout = 0;\n"
+			"    points = ( { channel = \"t\"; path = \"" READ_PATH "\"; "
+			"measure = \"temperature\"; } ); }%s\n", i, (a >> 8) & 0xff, a & 0xff,
+			i + 1 < n ? "," : "");
+	}
+	fprintf(f, ");\n");
+	fclose(f);
+	return path;
+}
+
+struct ble_figs {
+	struct figure *rate, *taken, *taken_floor, *alone, *bus_gw, *bus_floor, *gw_cpu,
+		*floor_cpu, *bus_alone, *src_alone, *src_gw, *src_floor, *bus_rss,
+		*per_cpu, *bus_per_cpu;
+};
+
+/* One measured window of the source going flat out: the source's send rate over it
+ * (into *sent_rate), dbus-daemon's and the receiver's CPU share; the lean receiver's
+ * count of key per second (NAN when srv is NULL: the source alone). */
+static double ble_window(struct proc *src, struct proc *bus, pid_t rcv, struct proc *srv,
+			 int window_ms, const char *key, char *sample, size_t sample_len,
+			 double *sent_rate, double *bus_cpu, double *rcv_cpu, double *src_cpu)
+{
+	uint64_t s0, s1, t0, t1;
+	long long b0, b1, c0, c1, r0 = -1, r1 = -1;
+	double rate = NAN;
+
+	*sent_rate = *bus_cpu = *src_cpu = NAN;
+	if (rcv_cpu)
+		*rcv_cpu = NAN;
+	h_send(src, "go\n");
+	if (srv) /* settle 0.5 s, as lean_rate does */
+		json_decref(cmd(srv, "leancount", 500 + H_TIMEOUT_MS, "leancount 500"));
+	b0 = cpu_ticks(bus->pid);
+	c0 = cpu_ticks(src->pid);
+	if (rcv > 0)
+		r0 = cpu_ticks(rcv);
+	if (!ble_mark(src, &s0, &t0))
+		goto stop;
+	if (srv) {
+		json_t *ev = cmd(srv, "leancount", window_ms + H_TIMEOUT_MS, "leancount %d",
+				 window_ms);
+
+		if (ev) {
+			rate = jnum(ev, key) * 1e6 / jnum(ev, "window_us");
+			if (sample) {
+				const char *hex = json_string_value(json_object_get(ev, "sample"));
+
+				snprintf(sample, sample_len, "%s", hex ? hex : "");
+			}
+		}
+		json_decref(ev);
+	} else {
+		/* A timed window; it ends early only if the source exits. */
+		struct pollfd pfd = {.fd = src->pidfd, .events = POLLIN};
+
+		if (poll(&pfd, 1, window_ms) != 0)
+			die("ble: the advert source exited");
+	}
+	if (!ble_mark(src, &s1, &t1)) {
+		rate = NAN;
+		goto stop;
+	}
+	b1 = cpu_ticks(bus->pid);
+	c1 = cpu_ticks(src->pid);
+	if (rcv > 0)
+		r1 = cpu_ticks(rcv);
+	*sent_rate = t1 > t0 ? (double)(s1 - s0) * 1e6 / (double)(t1 - t0) : NAN;
+	*bus_cpu = core_share(b0, b1, t0, t1);
+	*src_cpu = core_share(c0, c1, t0, t1);
+	if (rcv_cpu)
+		*rcv_cpu = core_share(r0, r1, t0, t1);
+stop:
+	h_send(src, "stop\n");
+	json_decref(h_wait_event(src, "stopped", NULL, NULL, H_TIMEOUT_MS));
+	return rate;
+}
+
+/* Observe every device, again for those not observed yet (a device answers 2.05 once
+ * its primed advert is in; the load server sets up again only those that failed);
+ * NULL when all are. */
+static const char *ble_observe(struct proc *srv, long n, char *why, size_t len)
+{
+	long total = 0;
+
+	for (int tries = 0; tries < 20 && total < n; tries++) {
+		json_t *ev = cmd(srv, "observed", CMD_TIMEOUT_MS, "observe %s", READ_PATH);
+
+		total += ev ? (long)jnum(ev, "observed") : 0;
+		json_decref(ev);
+	}
+	if (total >= n)
+		return NULL;
+	snprintf(why, len, "only %ld of %ld observations were set up", total, n);
+	return why;
+}
+
+/* A measurement that may have failed (NAN): left out, not a NAN in the medians. */
+static void add_num(struct figure *f, double v)
+{
+	if (!isnan(v))
+		add(f, v);
+}
+
+static void add_floor_num(struct figure *f, double v)
+{
+	if (!isnan(v))
+		add_floor(f, v);
+}
+
+/* One run: a private dbus-daemon and the advert source (bench-ble-source) with n
+ * devices; the source alone, then gatewayd's ble adapter as the subscriber, then the
+ * bare floor client (bench-ble-floor), each for one window with the source flat out. */
+static bool ble_run(long n, int window_ms, struct ble_figs *F_)
+{
+	char *dir = h_tmpdir(), *bus_conf = h_strf("%s/bus.conf", dir), *conf_arg, *addr;
+	char *src_bin = h_build_path("tests/bench/bench-ble-source");
+	char *floor_bin = h_build_path("tests/bench/bench-ble-floor");
+	char *ns = h_strf("%ld", n), *conf = NULL, *ps = NULL, *log = NULL;
+	struct proc bus, src, srv, gw, fl;
+	char why[200], sample[3200];
+	double rate, sent_rate, bus_cpu, rcv_cpu, src_cpu;
+	uint64_t t0;
+	bool ok = false;
+	int port;
+	json_t *ev;
+	FILE *f = fopen(bus_conf, "w");
+
+	if (!f)
+		die("cannot write %s", bus_conf);
+	fprintf(f, ble_bus_conf, dir);
+	fclose(f);
+	conf_arg = h_strf("--config-file=%s", bus_conf);
+	{
+		char *argv[] = {DBUS_DAEMON, conf_arg, "--nofork", "--print-address=1", NULL};
+
+		if (h_spawn(&bus, argv, true, NULL) < 0)
+			die("cannot start dbus-daemon");
+	}
+	addr = read_line(&bus, H_TIMEOUT_MS);
+	if (!addr)
+		die("dbus-daemon printed no address");
+	{
+		char *argv[] = {src_bin, addr, ns, NULL};
+
+		log = h_strf("%s/ble-source.log", dir);
+		if (h_spawn(&src, argv, true, log) < 0 ||
+		    !(ev = h_wait_event(&src, "ready", NULL, NULL, H_TIMEOUT_MS)))
+			die("the advert source did not start (see %s)", log);
+		json_decref(ev);
+		free(log);
+	}
+
+	/* 1. The source alone: what the bus takes with no one listening. */
+	ble_window(&src, &bus, 0, NULL, window_ms, NULL, NULL, 0, &sent_rate, &bus_cpu, NULL,
+		   &src_cpu);
+	add_num(F_->alone, sent_rate);
+	add_num(F_->bus_alone, bus_cpu);
+	add_num(F_->src_alone, src_cpu);
+
+	/* 2. gatewayd: n devices registered, primed with one advert each, observed. */
+	port = start_load(&srv, dir, NULL);
+	conf = write_ble_conf(dir, n, port, addr);
+	start_daemon(&gw, dir, conf, NULL, &t0);
+	if (!wait_registered(&srv, n, CMD_TIMEOUT_MS))
+		die("ble: gatewayd did not register its devices (see %s/gatewayd.log)", dir);
+	ev = h_wait_event(&src, "discovery", NULL, NULL, CMD_TIMEOUT_MS);
+	if (!ev) {
+		not_measurable(F_->rate, "gatewayd's ble adapter never started discovery");
+		stop_daemon(&gw);
+		goto out;
+	}
+	json_decref(ev);
+	h_send(&src, "prime\n");
+	json_decref(h_wait_event(&src, "primed", NULL, NULL, CMD_TIMEOUT_MS));
+	if (ble_observe(&srv, n, why, sizeof(why))) {
+		not_measurable(F_->rate, why);
+		stop_daemon(&gw);
+		goto out;
+	}
+	rate = ble_window(&src, &bus, gw.pid, &srv, window_ms, "notifications", sample,
+			  sizeof(sample), &sent_rate, &bus_cpu, &rcv_cpu, &src_cpu);
+	/* What dbus-daemon holds for a slower gatewayd stays bounded (max_incoming_bytes). */
+	add_num(F_->bus_rss, (double)proc_status(bus.pid, "VmRSS"));
+	stop_daemon(&gw);
+	/* What is left in the receive buffer is read off, not answered by libcoap. */
+	json_decref(cmd(&srv, "leancount", 300 + H_TIMEOUT_MS, "leancount 300"));
+	if (isnan(rate) || !sample[0]) {
+		not_measurable(F_->rate, "no notification from gatewayd reached the receiver");
+		goto out;
+	}
+	add_num(F_->rate, rate);
+	add_num(F_->taken, sent_rate);
+	add_num(F_->bus_gw, bus_cpu);
+	add_num(F_->gw_cpu, rcv_cpu);
+	add_num(F_->src_gw, src_cpu);
+	/* Per CPU second of each process: what the shared machine's load changes least. */
+	add_num(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
+	add_num(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
+
+	/* 3. The floor: the bare client on the same bus, to the same receiver. */
+	ps = h_strf("%d", port);
+	{
+		char *argv[] = {floor_bin, addr, ns, ps, sample, NULL};
+
+		log = h_strf("%s/ble-floor.log", dir);
+		if (h_spawn(&fl, argv, true, log) < 0 ||
+		    !(ev = h_wait_event(&fl, "ready", NULL, NULL, H_TIMEOUT_MS)))
+			die("the floor client did not start (see %s)", log);
+		json_decref(ev);
+		free(log);
+	}
+	rate = ble_window(&src, &bus, fl.pid, &srv, window_ms, "notifications_raw", NULL, 0,
+			  &sent_rate, &bus_cpu, &rcv_cpu, &src_cpu);
+	h_send(&fl, "quit\n");
+	ev = h_wait_event(&fl, "exit", NULL, NULL, H_TIMEOUT_MS);
+	if (ev && jnum(ev, "decoded") < jnum(ev, "adverts") * 0.99)
+		fprintf(stderr, "bench: ble floor decoded %g of %g adverts\n", jnum(ev, "decoded"),
+			jnum(ev, "adverts"));
+	json_decref(ev);
+	if (h_wait_exit(&fl, 5000) == -1)
+		h_stop(&fl, SIGTERM, 5000);
+	json_decref(cmd(&srv, "leancount", 300 + H_TIMEOUT_MS, "leancount 300"));
+	if (isnan(rate)) {
+		/* A value without its floor would pair the next runs' ratios wrongly. */
+		snprintf(F_->rate->note, sizeof(F_->rate->note), "the floor client's count failed");
+		goto out;
+	}
+	add_floor(F_->rate, rate);
+	add_num(F_->taken_floor, sent_rate);
+	add_num(F_->bus_floor, bus_cpu);
+	add_num(F_->floor_cpu, rcv_cpu);
+	add_num(F_->src_floor, src_cpu);
+	add_floor_num(F_->per_cpu, rcv_cpu > 0 ? rate / (rcv_cpu / 100.0) : NAN);
+	add_floor_num(F_->bus_per_cpu, bus_cpu > 0 ? sent_rate / (bus_cpu / 100.0) : NAN);
+	ok = true;
+out:
+	stop_load(&srv);
+	h_send(&src, "quit\n");
+	if (h_wait_exit(&src, 5000) == -1)
+		h_stop(&src, SIGTERM, 5000);
+	h_stop(&bus, SIGTERM, 5000);
+	free(conf);
+	free(ps);
+	free(addr);
+	free(conf_arg);
+	free(bus_conf);
+	free(src_bin);
+	free(floor_bin);
+	free(ns);
+	h_tmpdir_remove(dir);
+	return ok;
+}
+
+static void bench_ble(void)
+{
+	long n = O.quick ? 100 : 1000;
+	int window_ms = O.quick ? 1000 : 3000, runs = O.runs;
+	char *so = h_strf("%s/ble.so", getenv("GW_ADAPTER_DIR"));
+	struct ble_figs f;
+
+	/* One at a time: the table lists them in the order they are made. */
+	f.rate = fig("ble_adverts_rate", n, "notif/s");
+	f.per_cpu = info("ble_per_cpu_s", n, "notif");
+	f.taken = info("ble_adverts_taken_gw", n, "adv/s");
+	f.taken_floor = info("ble_adverts_taken_floor", n, "adv/s");
+	f.alone = info("ble_source_alone", n, "adv/s");
+	f.gw_cpu = info("ble_gatewayd_cpu", n, "%core");
+	f.floor_cpu = info("ble_floor_cpu", n, "%core");
+	f.bus_gw = info("ble_dbus_cpu_gw", n, "%core");
+	f.bus_floor = info("ble_dbus_cpu_floor", n, "%core");
+	f.bus_alone = info("ble_dbus_cpu_alone", n, "%core");
+	f.bus_per_cpu = info("ble_dbus_per_cpu_s", n, "adv");
+	f.src_gw = info("ble_source_cpu_gw", n, "%core");
+	f.src_floor = info("ble_source_cpu_floor", n, "%core");
+	f.src_alone = info("ble_source_cpu_alone", n, "%core");
+	f.bus_rss = info("ble_dbus_rss_gw", n, "KiB");
+
+	f.rate->floor_kind = "bare_sdbus_udp";
+	if (access(DBUS_DAEMON, X_OK) != 0) {
+		not_measurable(f.rate, DBUS_DAEMON " is not installed");
+		free(so);
+		return;
+	}
+	if (access(so, R_OK) != 0) {
+		not_measurable(f.rate, "the ble adapter is not built (configure --disable-ble?)");
+		free(so);
+		return;
+	}
+	free(so);
+	for (int i = 0; i < runs; i++) {
+		fprintf(stderr, "bench: ble adverts (%ld devices) run %d/%d\n", n, i + 1, runs);
+		if (!ble_run(n, window_ms, &f))
+			return;
+	}
+}
+
 /* ---- 5: idle cost ------------------------------------------------------------------ */
 
 static void bench_idle(void)
@@ -1607,6 +1989,8 @@ int main(int argc, char **argv)
 		bench_read();
 	if (wanted("notify_rate"))
 		bench_notify();
+	if (wanted("ble_adverts_rate"))
+		bench_ble();
 	if (wanted("idle_cpu"))
 		bench_idle();
 	if (wanted("startup_ready") || wanted("startup_registered"))
