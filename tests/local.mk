@@ -36,7 +36,7 @@ include tests/observe.mk
 include tests/bench/local.mk
 
 # The demo (README's first command): make demo
-dist_noinst_SCRIPTS += tests/demo.sh
+dist_noinst_SCRIPTS += tests/demo.sh tests/mcuboot-image.py
 demo: all
 	$(srcdir)/tests/demo.sh $(abs_top_builddir) $(abs_top_srcdir)
 .PHONY: demo
