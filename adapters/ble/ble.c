@@ -94,11 +94,28 @@ struct ble_req {
 
 enum link { L_IDLE, L_CONNECTING, L_RESOLVING, L_READY };
 
+/* MAC -> the devices configured with it, and whether it was heard.  Adverts
+ * come by the thousand a second and each is looked up once here: walking
+ * every device (and every MAC heard) per advert was most of an advert's
+ * cost with 1,000 sensors (tests/bench, ble_adverts_rate).  Open addressing;
+ * entries stay, as the count of MACs heard does. */
+struct mac_slot {
+	uint64_t key; /* the MAC's 48 bits | MAC_KEY_SET; 0: empty slot */
+	struct ble_dev *devs; /* chained by next_same_mac */
+	bool heard;
+};
+struct mac_tab {
+	struct mac_slot *slot;
+	size_t cap, n; /* cap: 0 or a power of two */
+};
+#define MAC_KEY_SET (1ull << 48)
+
 struct ble_dev {
 	const struct gwd_host *host;
 	struct ble_ad *ad;
 	struct gwd_device *dev;
 	struct ble_dev *next_in_ctl;
+	struct ble_dev *next_same_mac; /* in the controller's mac_tab */
 	struct ble_ctl *ctl;
 	bool started, is_ctl_dev;
 
@@ -189,8 +206,7 @@ struct ble_ctl {
 	struct ble_svc *svcs;
 	struct ble_rule *rules;
 	unsigned seen; /* distinct devices heard */
-	char (*seen_macs)[18];
-	size_t cap_seen;
+	struct mac_tab macs; /* every MAC configured or heard */
 };
 
 struct ble_ad {
@@ -675,12 +691,78 @@ static void ctl_update(struct ble_ctl *c)
 	}
 }
 
+/* "A4:C1:38:00:11:22" -> its mac_tab key, 0 when it is not a MAC. */
+static uint64_t mac_key(const char *macs)
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < 17; i++) {
+		char ch = macs[i];
+		int v;
+
+		if (i % 3 == 2) {
+			if (ch != ':')
+				return 0;
+			continue;
+		}
+		v = ch >= '0' && ch <= '9' ? ch - '0'
+		    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+		    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (v < 0)
+			return 0;
+		k = k << 4 | (uint64_t)v;
+	}
+	return macs[17] == '\0' ? k | MAC_KEY_SET : 0;
+}
+
+static struct mac_slot *mac_probe(const struct mac_tab *t, uint64_t key)
+{
+	size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (t->cap - 1);
+
+	while (t->slot[i].key && t->slot[i].key != key)
+		i = (i + 1) & (t->cap - 1);
+	return &t->slot[i];
+}
+
+/* The slot of key, NULL when absent (add false) or out of memory. */
+static struct mac_slot *mac_find(struct mac_tab *t, uint64_t key, bool add)
+{
+	struct mac_slot *sl;
+
+	if (!key)
+		return NULL;
+	if (t->cap) {
+		sl = mac_probe(t, key);
+		if (sl->key || !add)
+			return sl->key ? sl : NULL;
+	} else if (!add) {
+		return NULL;
+	}
+	if (2 * (t->n + 1) > t->cap) {
+		/* Grow at half full: probes stay short. */
+		struct mac_tab g = {.cap = t->cap ? 2 * t->cap : 64};
+
+		g.slot = calloc(g.cap, sizeof(*g.slot));
+		if (!g.slot)
+			return NULL;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->slot[i].key)
+				*mac_probe(&g, t->slot[i].key) = t->slot[i];
+		g.n = t->n;
+		free(t->slot);
+		*t = g;
+	}
+	sl = mac_probe(t, key);
+	sl->key = key;
+	t->n++;
+	return sl;
+}
+
 static struct ble_dev *dev_by_mac(struct ble_ctl *c, const char *macs)
 {
-	for (struct ble_dev *d = c->devs; d; d = d->next_in_ctl)
-		if (!d->is_ctl_dev && strcmp(d->macs, macs) == 0)
-			return d;
-	return NULL;
+	struct mac_slot *sl = mac_find(&c->macs, mac_key(macs), false);
+
+	return sl ? sl->devs : NULL;
 }
 
 /* "/org/bluez/hci0/dev_A4_C1_38_00_11_22[/...]" -> "A4:C1:38:00:11:22" when it
@@ -808,39 +890,29 @@ static void device_changed(struct ble_ctl *c, const char *path, const struct ble
 	struct ble_dev *d;
 	bool found = false;
 
+	struct mac_slot *sl;
+	uint64_t key;
+
 	if (!path_mac(c, path, macs) || strlen(path) != strlen(c->path) + 5 + 17)
 		return;
-	for (d = c->devs; d; d = d->next_in_ctl) {
-		if (d->is_ctl_dev || strcmp(d->macs, macs) != 0)
-			continue;
+	key = mac_key(macs);
+	sl = mac_find(&c->macs, key, false);
+	for (d = sl ? sl->devs : NULL; d; d = d->next_same_mac) {
 		found = true;
 		if (a->has_connected || a->has_resolved)
 			on_link_props(d, a);
 		dev_advert(d, a);
 	}
-	if (a->n_data || a->has_rssi) {
-		bool known = false;
-
-		for (size_t i = 0; i < c->seen; i++)
-			if (strcmp(c->seen_macs[i], macs) == 0)
-				known = true;
-		if (!known) {
-			if (c->seen == c->cap_seen) {
-				size_t cap = c->cap_seen ? 2 * c->cap_seen : 16;
-				void *v = realloc(c->seen_macs, cap * sizeof(*c->seen_macs));
-
-				if (v) {
-					c->seen_macs = v;
-					c->cap_seen = cap;
-				}
-			}
-			if (c->seen < c->cap_seen) {
-				memcpy(c->seen_macs[c->seen++], macs, 18);
-				for (d = c->devs; d; d = d->next_in_ctl)
-					for (uint32_t i = 0; d->started && i < d->n_pt; i++)
-						if (d->pt[i].kind == PT_SEEN)
-							report_pt(d, i, c->seen);
-			}
+	if ((a->n_data || a->has_rssi) && (!sl || !sl->heard)) {
+		/* A MAC heard for the first time (sl may have moved: look again). */
+		sl = mac_find(&c->macs, key, true);
+		if (sl) {
+			sl->heard = true;
+			c->seen++;
+			for (d = c->devs; d; d = d->next_in_ctl)
+				for (uint32_t i = 0; d->started && i < d->n_pt; i++)
+					if (d->pt[i].kind == PT_SEEN)
+						report_pt(d, i, c->seen);
 		}
 	}
 	if (!found && a->n_data)
@@ -1874,7 +1946,7 @@ static void ctl_put(struct ble_ctl *c)
 	H->timer_free(c->reopen);
 	H->timer_free(c->rules_timer);
 	rules_free(c);
-	free(c->seen_macs);
+	free(c->macs.slot);
 	free(c->name);
 	free(c->addr);
 	free(c);
@@ -2197,6 +2269,18 @@ static int ble_device_start(void *device_ctx)
 	d->ctl = c;
 	d->next_in_ctl = c->devs;
 	c->devs = d;
+	if (!d->is_ctl_dev) {
+		struct mac_slot *sl = mac_find(&c->macs, mac_key(d->macs), true);
+
+		if (!sl) {
+			c->devs = d->next_in_ctl;
+			d->ctl = NULL;
+			ctl_put(c);
+			return -ENOMEM;
+		}
+		d->next_same_mac = sl->devs;
+		sl->devs = d;
+	}
 	d->started = true;
 	d->down = false;
 	d->backoff_ms = 0;
@@ -2245,6 +2329,16 @@ static void ble_device_stop(void *device_ctx)
 	for (pp = &c->devs; *pp != d; pp = &(*pp)->next_in_ctl)
 		;
 	*pp = d->next_in_ctl;
+	if (!d->is_ctl_dev) {
+		struct mac_slot *sl = mac_find(&c->macs, mac_key(d->macs), false);
+
+		for (pp = sl ? &sl->devs : NULL; pp && *pp; pp = &(*pp)->next_same_mac)
+			if (*pp == d) {
+				*pp = d->next_same_mac;
+				break;
+			}
+		d->next_same_mac = NULL;
+	}
 	d->ctl = NULL;
 	if (c->bus)
 		ctl_update(c);
