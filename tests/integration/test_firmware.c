@@ -2,7 +2,11 @@
  * to sim devices' Object 5, observes State and Update Result through every
  * transition (with a pmin that must not swallow any), executes Update and
  * sees /3/0/3 change; failure paths with their Update Result; Cancel; the
- * daemon stopped in the middle of a push and in Downloaded. */
+ * daemon stopped in the middle of a push and in Downloaded.  Pulls through
+ * the daemon: http:// from Python's http.server (http_files.py) with a
+ * dropped connection, coap:// from a second test server's --serve, a
+ * restart in the middle of a pull; the command hook; a Modbus device
+ * updated through a register window on a real libmodbus slave. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +33,10 @@
 struct env {
 	char *dir;
 	struct proc srv, gw;
+	struct proc http, files, slave; /* peers some tests start */
 	int port;
 	char *config;
+	const char *const *eps; /* the endpoints a start waits for */
 	unsigned obs;
 };
 
@@ -61,22 +70,24 @@ static bool wait_register(struct env *e, const char *ep, json_t **out)
 	return true;
 }
 
+static const char *const sim_eps[] = {"fw-fw",   "fw-fwbad", "fw-fwapply", "fw-plain",
+				       "fw-hook", "fw-hook5", NULL};
+
 static int start_daemon(struct env *e)
 {
 	if (h_start_gatewayd(&e->gw, e->dir, e->config) < 0)
 		return -1;
-	for (int i = 0; i < 4; i++) {
-		static const char *const eps[] = {"fw-fw", "fw-fwbad", "fw-fwapply", "fw-plain"};
-		if (!wait_register(e, eps[i], NULL))
+	for (int i = 0; e->eps[i]; i++)
+		if (!wait_register(e, e->eps[i], NULL))
 			return -1;
-	}
 	return 0;
 }
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char *tmpl;
+	char *tmpl, *flashed, *fail5, *example, top[PATH_MAX];
+	FILE *f;
 
 	*state = e;
 	if (h_skip_without_sim())
@@ -84,9 +95,21 @@ static int setup(void **state)
 	e->dir = h_tmpdir();
 	if (!e->dir)
 		return -1;
+	e->eps = sim_eps;
 	e->port = h_start_server(&e->srv, e->dir);
 	if (e->port <= 0)
 		return -1;
+	/* The hooks: the example script, copying into dir/flashed, and one
+	 * that fails its integrity check (exit 5). */
+	flashed = h_strf("%s/flashed", e->dir);
+	fail5 = h_strf("%s/fail5.sh", e->dir);
+	if (mkdir(flashed, 0700) < 0 || !(f = fopen(fail5, "w")))
+		return -1;
+	fputs("#!/bin/sh\necho progress 50\necho 'bad image' >&2\nexit 5\n", f);
+	fclose(f);
+	if (!realpath(getenv("top_srcdir") ? getenv("top_srcdir") : ".", top))
+		return -1;
+	example = h_strf("%s/config/firmware-hook-example.sh", top);
 	tmpl = h_strf(
 		"gateway = { name = \"fw\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\";\n"
 		"  firmware_max_size = 2097152; };\n"
@@ -101,9 +124,18 @@ static int setup(void **state)
 		"  { name = \"fwapply\"; profile = \"updatable\"; fw_fail = \"apply\"; },\n"
 		"  { name = \"plain\"; adapter = \"sim\";\n"
 		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+		"                 waveform = \"constant\"; base = 20.0; } ); },\n"
+		"  { name = \"hook\"; adapter = \"sim\"; firmware_command = \"%s %s\";\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
+		"                 waveform = \"constant\"; base = 20.0; } ); },\n"
+		"  { name = \"hook5\"; adapter = \"sim\"; firmware_command = \"/bin/sh %s %%f\";\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; poll = 1.0;\n"
 		"                 waveform = \"constant\"; base = 20.0; } ); }\n"
 		");\n",
-		e->dir);
+		e->dir, example, flashed, fail5);
+	free(example);
+	free(flashed);
+	free(fail5);
 	e->config = h_write_config(e->dir, "gatewayd.conf", tmpl, e->port);
 	free(tmpl);
 	return start_daemon(e);
@@ -132,6 +164,9 @@ static int teardown(void **state)
 		st = h_stop(&e->gw, SIGTERM, 10000);
 	if (e->srv.pid > 0)
 		h_stop(&e->srv, SIGTERM, 5000);
+	h_stop(&e->http, SIGTERM, 5000);
+	h_stop(&e->files, SIGTERM, 5000);
+	h_stop(&e->slave, SIGTERM, 5000);
 	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		dump_log(e);
 		fprintf(stderr, "gatewayd did not exit cleanly (status %d)\n", st);
@@ -523,6 +558,304 @@ static void restart_mid_push_and_in_downloaded(void **state)
 	free(img);
 }
 
+/* ---- pulls through the daemon --------------------------------------------------- */
+
+static void write_uri(struct env *e, const char *ep, const char *code, const char *uri)
+{
+	json_t *r = request_ok(e, code, "write %s /5/0/1 text %s", ep, uri);
+
+	json_decref(r);
+}
+
+/* The HTTP server's next "request" event for path: its Range and code. */
+static void expect_http_request(struct env *e, const char *path, const char *range, int code)
+{
+	json_t *ev = h_wait_event(&e->http, "request", "path", path, 30000), *rng;
+
+	if (!ev) {
+		dump_log(e);
+		fail_msg("no HTTP request for %s", path);
+	}
+	rng = json_object_get(ev, "range");
+	if (range ? !json_is_string(rng) || strcmp(json_string_value(rng), range) != 0 :
+		    !json_is_null(rng)) {
+		dump_log(e);
+		fail_msg("HTTP request for %s: range %s, expected %s", path,
+			 json_is_string(rng) ? json_string_value(rng) : "none", range ? range : "none");
+	}
+	assert_int_equal(json_integer_value(json_object_get(ev, "code")), code);
+	json_decref(ev);
+}
+
+static void expect_version(struct env *e, const char *ep, const char *want)
+{
+	json_t *r = request_ok(e, "2.05", "read %s /3/0/3 text", ep);
+
+	if (strcmp(str(r, "payload_text"), want) != 0) {
+		dump_log(e);
+		fail_msg("%s /3/0/3 is \"%s\", expected \"%s\"", ep, str(r, "payload_text"), want);
+	}
+	json_decref(r);
+}
+
+/* The sim device fw-fw holds exactly img. */
+static void expect_slot(struct env *e, const uint8_t *img, size_t len)
+{
+	char *slot = h_strf("%s/fw.slot.sim", e->dir);
+	FILE *f = fopen(slot, "rb");
+	uint8_t *got = malloc(len + 1);
+
+	assert_non_null(f);
+	assert_int_equal(fread(got, 1, len + 1, f), len);
+	fclose(f);
+	assert_memory_equal(got, img, len);
+	free(got);
+	free(slot);
+}
+
+/* Update a Downloaded fw-fw: Updating, Idle, result 1, the new version. */
+static void update_and_expect(struct env *e, const char *st, const char *version)
+{
+	static const long upd[] = {3, 0};
+	json_t *r = request_ok(e, "2.04", "execute %s %s", "fw-fw", "/5/0/2");
+
+	json_decref(r);
+	expect_notifies(e, st, upd, 2);
+	expect_int(e, "fw-fw", "/5/0/5", 1);
+	expect_version(e, "fw-fw", version);
+}
+
+/* An HTTP pull whose connection drops after 300000 bytes: the daemon asks
+ * for the rest with a Range, stays in Downloading meanwhile, and the
+ * package is applied whole. */
+static void pull_http_resumed_after_a_drop_is_applied(void **state)
+{
+	struct env *e = *state;
+	const char *const extra[] = {"--drop-after", "300000", NULL};
+	size_t len;
+	uint8_t *img = image(MIB, 6, 2, &len);
+	char *file = write_file(e, "pkg-6.2.4", img, len), *uri;
+	char *st = observe(e, "fw-fw", "/5/0/3");
+	static const long downloads[] = {1, 2};
+	int port = h_start_http(&e->http, e->dir, extra);
+	json_t *ev;
+
+	assert_true(port > 0);
+	uri = h_strf("http://127.0.0.1:%d/pkg-6.2.4", port);
+	write_uri(e, "fw-fw", "2.04", uri);
+	expect_notifies(e, st, downloads, 2);
+	expect_http_request(e, "/pkg-6.2.4", NULL, 200);
+	ev = h_wait_event(&e->http, "dropped", "path", "/pkg-6.2.4", H_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	expect_http_request(e, "/pkg-6.2.4", "bytes=300000-", 206);
+	{
+		json_t *r = request_ok(e, "2.05", "read %s /5/0/1 text", "fw-fw");
+		assert_string_equal(str(r, "payload_text"), uri);
+		json_decref(r);
+	}
+	update_and_expect(e, st, "6.2.4");
+	expect_slot(e, img, len);
+	assert_false(file_exists(e, "fw.fw.part"));
+	assert_false(file_exists(e, "fw.fw.pkg"));
+	assert_int_equal(h_stop(&e->http, SIGTERM, H_TIMEOUT_MS), 0);
+	free(uri);
+	free(st);
+	free(file);
+	free(img);
+}
+
+/* Pulls that fail, each with its result and back to Idle. */
+static void pull_failures_give_their_results(void **state)
+{
+	struct env *e = *state;
+	int port = h_start_http(&e->http, e->dir, NULL);
+	char *res = observe(e, "fw-fw", "/5/0/5"), *uri;
+
+	assert_true(port > 0);
+	/* No such package: 404, result 7 (invalid URI). */
+	uri = h_strf("http://127.0.0.1:%d/missing.bin", port);
+	write_uri(e, "fw-fw", "2.04", uri);
+	expect_http_request(e, "/missing.bin", NULL, 404);
+	wait_int(e, "fw-fw", res, 7);
+	expect_int(e, "fw-fw", "/5/0/3", 0);
+	assert_false(file_exists(e, "fw.fw.part"));
+	free(uri);
+	/* A host name that does not resolve: 7. */
+	write_uri(e, "fw-fw", "2.04", "http://nx.invalid/pkg.bin");
+	wait_int(e, "fw-fw", res, 7);
+	expect_int(e, "fw-fw", "/5/0/3", 0);
+	/* Between the two, a result other than 7, so the next 7 is seen. */
+	write_uri(e, "fw-fw", "2.04", "ftp://127.0.0.1/pkg.bin");
+	wait_int(e, "fw-fw", res, 9);
+	expect_int(e, "fw-fw", "/5/0/3", 0);
+	/* Not a URI at all: refused, 7. */
+	write_uri(e, "fw-fw", "4.00", "no-scheme-here");
+	wait_int(e, "fw-fw", res, 7);
+	expect_int(e, "fw-fw", "/5/0/3", 0);
+	/* The other devices were served all along. */
+	expect_int(e, "fw-plain", "/3303/0/5700", 20);
+	assert_int_equal(h_stop(&e->http, SIGTERM, H_TIMEOUT_MS), 0);
+	free(res);
+}
+
+/* A coap:// pull, block-wise, from a second test server's --serve. */
+static void pull_coap_from_the_test_server_is_applied(void **state)
+{
+	struct env *e = *state;
+	size_t len;
+	uint8_t *img = image(MIB / 2, 7, 0, &len);
+	char *file = write_file(e, "pkg-7.0.4", img, len), *uri;
+	char *serve = h_strf("--serve=%s", e->dir), *st = observe(e, "fw-fw", "/5/0/3");
+	const char *const extra[] = {serve, NULL};
+	static const long downloads[] = {1, 2};
+	int port = h_start_server_argv(&e->files, e->dir, 0, extra);
+
+	assert_true(port > 0);
+	uri = h_strf("coap://127.0.0.1:%d/pkg-7.0.4", port);
+	write_uri(e, "fw-fw", "2.04", uri);
+	expect_notifies(e, st, downloads, 2);
+	update_and_expect(e, st, "7.0.4");
+	expect_slot(e, img, len);
+	assert_int_equal(h_stop(&e->files, SIGTERM, H_TIMEOUT_MS), 0);
+	free(uri);
+	free(serve);
+	free(st);
+	free(file);
+	free(img);
+}
+
+/* Wait (inotify, with a deadline) until the file at path holds at least
+ * size bytes. */
+static bool wait_file_size(const char *path, off_t size, int timeout_ms)
+{
+	int fd = inotify_init1(IN_CLOEXEC);
+	struct stat st;
+	bool ok = false;
+
+	assert_true(fd >= 0);
+	if (inotify_add_watch(fd, path, IN_MODIFY) < 0) {
+		close(fd);
+		return false;
+	}
+	/* Watch first, then look, so that no write slips between the two. */
+	while (!(ok = stat(path, &st) == 0 && st.st_size >= size)) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		char ev[4096];
+		if (poll(&pfd, 1, timeout_ms) != 1 || read(fd, ev, sizeof(ev)) < 0)
+			break;
+	}
+	close(fd);
+	return ok;
+}
+
+/* The daemon stopped while an HTTP pull is mid-transfer (the server stalls
+ * after 200000 bytes): restarted, it asks for the rest from what its spool
+ * holds, and the package is applied whole. */
+static void restart_mid_pull_resumes_from_the_spool(void **state)
+{
+	struct env *e = *state;
+	const char *const stall[] = {"--stall-after", "200000", NULL};
+	size_t len;
+	uint8_t *img = image(MIB, 8, 0, &len);
+	char *file = write_file(e, "pkg-8.0.4", img, len), *uri, *part, *st, portarg[16];
+	static const long one[] = {1};
+	int port = h_start_http(&e->http, e->dir, stall);
+	json_t *ev;
+	struct stat sb;
+
+	assert_true(port > 0);
+	st = observe(e, "fw-fw", "/5/0/3");
+	uri = h_strf("http://127.0.0.1:%d/pkg-8.0.4", port);
+	write_uri(e, "fw-fw", "2.04", uri);
+	expect_notifies(e, st, one, 1);
+	free(st);
+	ev = h_wait_event(&e->http, "stalled", "path", "/pkg-8.0.4", 30000);
+	assert_non_null(ev);
+	json_decref(ev);
+	part = h_strf("%s/fw.fw.part", e->dir);
+	assert_true(wait_file_size(part, 200000, 30000));
+	stop_daemon(e);
+	assert_int_equal(stat(part, &sb), 0);
+	assert_int_equal(sb.st_size, 200000);
+	/* The stalled server answers nothing more: another takes its port. */
+	assert_int_equal(h_stop(&e->http, SIGTERM, H_TIMEOUT_MS), 0);
+	snprintf(portarg, sizeof(portarg), "%d", port);
+	{
+		const char *const same[] = {"--port", portarg, NULL};
+		assert_int_equal(h_start_http(&e->http, e->dir, same), port);
+	}
+	assert_int_equal(start_daemon(e), 0);
+	expect_http_request(e, "/pkg-8.0.4", "bytes=200000-", 206);
+	st = observe(e, "fw-fw", "/5/0/3");
+	if (read_int(e, "fw-fw", "/5/0/3") != 2)
+		wait_int(e, "fw-fw", st, 2);
+	{
+		char *log = h_strf("%s/gatewayd.log", e->dir);
+		assert_true(h_wait_file_contains(log, "resuming the download of", 0));
+		free(log);
+	}
+	update_and_expect(e, st, "8.0.4");
+	expect_slot(e, img, len);
+	assert_int_equal(h_stop(&e->http, SIGTERM, H_TIMEOUT_MS), 0);
+	free(st);
+	free(part);
+	free(uri);
+	free(file);
+	free(img);
+}
+
+/* ---- the command hook through the daemon ------------------------------------------------ */
+
+static void hook_sets_the_version_and_its_exit_status_maps(void **state)
+{
+	struct env *e = *state;
+	size_t len;
+	uint8_t *img = image(200 * 1024, 9, 1, &len);
+	char *file = write_file(e, "pkg-9.1.4", img, len), *res;
+	json_t *r;
+
+	/* The example script copies the package and prints its version. */
+	res = observe(e, "fw-hook", "/5/0/5");
+	r = push(e, "fw-hook", file, "size1");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	expect_int(e, "fw-hook", "/5/0/3", 2);
+	r = request_ok(e, "2.04", "execute %s %s", "fw-hook", "/5/0/2");
+	json_decref(r);
+	wait_int(e, "fw-hook", res, 1);
+	expect_int(e, "fw-hook", "/5/0/3", 0);
+	expect_version(e, "fw-hook", "9.1.4");
+	{
+		char *bin = h_strf("%s/flashed/fw-hook.bin", e->dir), *bin2 =
+			h_strf("%s/flashed/hook.bin", e->dir);
+		FILE *f = fopen(bin, "rb");
+		uint8_t *got = malloc(len + 1);
+		if (!f)
+			f = fopen(bin2, "rb");
+		assert_non_null(f);
+		assert_int_equal(fread(got, 1, len + 1, f), len);
+		fclose(f);
+		assert_memory_equal(got, img, len);
+		free(got);
+		free(bin);
+		free(bin2);
+	}
+	free(res);
+	/* A script exiting 5: integrity check failed, 5. */
+	res = observe(e, "fw-hook5", "/5/0/5");
+	r = push(e, "fw-hook5", file, "");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	r = request_ok(e, "2.04", "execute %s %s", "fw-hook5", "/5/0/2");
+	json_decref(r);
+	wait_int(e, "fw-hook5", res, 5);
+	expect_int(e, "fw-hook5", "/5/0/3", 0);
+	free(res);
+	free(file);
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +866,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failures_give_their_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(cancel_gives_10, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_mid_push_and_in_downloaded, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(pull_http_resumed_after_a_drop_is_applied, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(pull_failures_give_their_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(pull_coap_from_the_test_server_is_applied, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(restart_mid_pull_resumes_from_the_spool, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(hook_sets_the_version_and_its_exit_status_maps, setup,
 						teardown),
 	};
 	int skip = h_skip_without_sim();
