@@ -37,6 +37,7 @@ struct env {
 	int port;
 	char *config;
 	const char *const *eps; /* the endpoints a start waits for */
+	bool skip;              /* what the test needs is not built */
 	unsigned obs;
 };
 
@@ -827,19 +828,16 @@ static void hook_sets_the_version_and_its_exit_status_maps(void **state)
 	expect_int(e, "fw-hook", "/5/0/3", 0);
 	expect_version(e, "fw-hook", "9.1.4");
 	{
-		char *bin = h_strf("%s/flashed/fw-hook.bin", e->dir), *bin2 =
-			h_strf("%s/flashed/hook.bin", e->dir);
+		/* <device name>.bin, from GATEWAYD_DEVICE */
+		char *bin = h_strf("%s/flashed/hook.bin", e->dir);
 		FILE *f = fopen(bin, "rb");
 		uint8_t *got = malloc(len + 1);
-		if (!f)
-			f = fopen(bin2, "rb");
 		assert_non_null(f);
 		assert_int_equal(fread(got, 1, len + 1, f), len);
 		fclose(f);
 		assert_memory_equal(got, img, len);
 		free(got);
 		free(bin);
-		free(bin2);
 	}
 	free(res);
 	/* A script exiting 5: integrity check failed, 5. */
@@ -851,6 +849,183 @@ static void hook_sets_the_version_and_its_exit_status_maps(void **state)
 	json_decref(r);
 	wait_int(e, "fw-hook5", res, 5);
 	expect_int(e, "fw-hook5", "/5/0/3", 0);
+	free(res);
+	free(file);
+	free(img);
+}
+
+/* ---- a Modbus device through the daemon -------------------------------------------- */
+
+static const char *const mb_eps[] = {"fw-rc", "fw-nb", NULL};
+
+/* A command to the Modbus slave, waiting for its acknowledgement. */
+static void slave(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slave(struct env *e, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	json_t *ok;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	h_send(&e->slave, "%s", line);
+	ok = h_wait_event(&e->slave, "ok", NULL, NULL, H_TIMEOUT_MS);
+	assert_non_null(ok);
+	json_decref(ok);
+}
+
+/* The slave of tests/integration/modbus_slave.c (its fixed firmware map:
+ * window from 100, command 200, status 201, size 202, offset 204, length
+ * 206, CRC 207) with unit 1, updated through a register window, and unit
+ * 2, its neighbour on the same connection, polled every 20 ms. */
+static int mb_setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const char *adir = getenv("GW_ADAPTER_DIR");
+	char *so = h_strf("%s/modbus.so", adir ? adir : ".");
+	char *bin = h_build_path("tests/integration/modbus_slave"), *log, *tmpl;
+	char *argv[] = {bin, "--tcp", "0", "--units", "1,2", NULL};
+	json_t *ev;
+	int tcp_port;
+
+	*state = e;
+	e->skip = access(so, R_OK) != 0 || access(bin, X_OK) != 0;
+	free(so);
+	if (e->skip || h_skip_without_sim()) {
+		e->skip = true;
+		free(bin);
+		return 0;
+	}
+	e->dir = h_tmpdir();
+	if (!e->dir)
+		return -1;
+	e->eps = mb_eps;
+	log = h_strf("%s/slave.log", e->dir);
+	if (h_spawn(&e->slave, argv, true, log) < 0 ||
+	    !(ev = h_wait_event(&e->slave, "listening", NULL, NULL, H_TIMEOUT_MS)))
+		return -1;
+	free(log);
+	free(bin);
+	tcp_port = (int)json_integer_value(json_object_get(ev, "port"));
+	json_decref(ev);
+	slave(e, "set 1 h 0 2301");
+	slave(e, "set 2 h 0 215");
+	slave(e, "ident 1 Acme RC-2 1.0.0");
+	/* Window, CRC-16 per chunk, status busy once after each command, and
+	 * one unanswered request after the apply (its reboot). */
+	slave(e, "fw 1 1 0 10000 32 1 1 1");
+	slave(e, "fwnext 1 3.1.4");
+	e->port = h_start_server(&e->srv, e->dir);
+	if (e->port <= 0)
+		return -1;
+	tmpl = h_strf(
+		"gateway = { name = \"fw\"; endpoint_pattern = \"%%g-%%d\"; state_dir = \"%s\"; };\n"
+		"servers = ( { name = \"test\"; uri = \"coap://127.0.0.1:@PORT@\"; lifetime = 60; } );\n"
+		"buses = ( { name = \"plc\"; adapter = \"modbus\"; host = \"127.0.0.1\"; port = %d; } );\n"
+		"profiles = ( { name = \"rc2\"; adapter = \"modbus\"; interval = 0.2; timeout = 0.3;\n"
+		"    fw_transport = \"register_window\"; fw_window = 100; fw_window_size = 64;\n"
+		"    fw_offset_reg = 204; fw_length_reg = 206; fw_crc = \"chunk16\"; fw_crc_reg = 207;\n"
+		"    fw_chunk_value = 3; fw_command_reg = 200; fw_status_reg = 201; fw_size_reg = 202;\n"
+		"    fw_status_interval = 0.01; fw_reboot_time = 0.05; fw_apply_timeout = 20.0;\n"
+		"    points = ( { channel = \"v\"; path = \"/3316/0/5700\"; address = 0;\n"
+		"                 type = \"int16\"; scale = 0.1; } ); } );\n"
+		"devices = (\n"
+		"  { name = \"rc\"; profile = \"rc2\"; bus = \"plc\"; unit = 1; },\n"
+		"  { name = \"nb\"; adapter = \"modbus\"; bus = \"plc\"; unit = 2; interval = 0.02;\n"
+		"    identify = false;\n"
+		"    points = ( { channel = \"t\"; path = \"/3303/0/5700\"; address = 0;\n"
+		"                 type = \"int16\"; scale = 0.1; } ); }\n"
+		");\n",
+		e->dir, tcp_port);
+	e->config = h_write_config(e->dir, "gatewayd.conf", tmpl, e->port);
+	free(tmpl);
+	return start_daemon(e);
+}
+
+static int mb_teardown(void **state)
+{
+	struct env *e = *state;
+
+	if (e && e->skip) {
+		free(e);
+		return 0;
+	}
+	return teardown(state);
+}
+
+/* A 64 KiB package pushed to the Modbus device's /5/0/0 and applied: the
+ * slave holds it byte for byte, /3/0/3 is the version the device reports
+ * (FC 43/14) after its reboot, and the neighbour on the same connection
+ * was polled between the chunks while the device itself was not. */
+static void modbus_register_window_through_the_daemon(void **state)
+{
+	struct env *e = *state;
+	size_t len, chunks, n = 0, nb_during = 0, own_polls = 0, since = 0, worst = 0;
+	uint8_t *img, *got;
+	char *file, *res, *dump;
+	json_t *r, *ev;
+	FILE *f;
+
+	if (e->skip)
+		skip();
+	img = image(64 * 1024, 3, 1, &len);
+	chunks = (len + 127) / 128;
+	file = write_file(e, "pkg-3.1.4", img, len);
+	expect_int(e, "fw-rc", "/5/0/3", 0);
+	r = push(e, "fw-rc", file, "size1");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	expect_int(e, "fw-rc", "/5/0/3", 2);
+	res = observe(e, "fw-rc", "/5/0/5");
+	r = request_ok(e, "2.04", "execute %s %s", "fw-rc", "/5/0/2");
+	json_decref(r);
+	/* The slave's requests in the order it saw them, from the first chunk
+	 * written into the window to the last. */
+	while (n < chunks) {
+		int unit, fc, addr;
+		ev = h_wait_event(&e->slave, "request", NULL, NULL, 30000);
+		if (!ev) {
+			dump_log(e);
+			fail_msg("the slave saw %zu of %zu chunks", n, chunks);
+		}
+		unit = (int)json_integer_value(json_object_get(ev, "unit"));
+		fc = (int)json_integer_value(json_object_get(ev, "fc"));
+		addr = (int)json_integer_value(json_object_get(ev, "addr"));
+		json_decref(ev);
+		if (unit == 1 && fc == 16 && addr == 100) {
+			n++;
+			since++;
+		} else if (n > 0 && unit == 2 && fc == 3) {
+			nb_during++;
+			if (since > worst)
+				worst = since;
+			since = 0;
+		} else if (n > 0 && unit == 1 && fc == 3 && addr == 0) {
+			own_polls++;
+		}
+	}
+	printf("modbus update: %zu chunks; the neighbour read %zu times meanwhile, at most %zu "
+	       "chunk(s) between two of its reads; the device's own polls meanwhile: %zu\n",
+	       chunks, nb_during, worst, own_polls);
+	wait_int(e, "fw-rc", res, 1);
+	expect_int(e, "fw-rc", "/5/0/3", 0);
+	expect_version(e, "fw-rc", "3.1.4");
+	dump = h_strf("%s/slave-image", e->dir);
+	slave(e, "fwdump 1 %s", dump);
+	f = fopen(dump, "rb");
+	assert_non_null(f);
+	got = malloc(len + 1);
+	assert_int_equal(fread(got, 1, len + 1, f), len);
+	fclose(f);
+	assert_memory_equal(got, img, len);
+	/* The device was not polled while it took its chunks; its neighbour
+	 * was, between them, and still is. */
+	assert_int_equal(own_polls, 0);
+	assert_true(nb_during >= 3);
+	expect_int(e, "fw-nb", "/3303/0/5700", 21);
+	free(got);
+	free(dump);
 	free(res);
 	free(file);
 	free(img);
@@ -876,6 +1051,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(hook_sets_the_version_and_its_exit_status_maps, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(modbus_register_window_through_the_daemon, mb_setup,
+						mb_teardown),
 	};
 	int skip = h_skip_without_sim();
 
