@@ -666,33 +666,35 @@ static void pull_http_resumed_after_a_drop_is_applied(void **state)
 	free(img);
 }
 
-/* Pulls that fail, each with its result and back to Idle. */
+/* Pulls that fail, each with its result and back to Idle; a download
+ * that starts first resets the result to 0 (and the observer sees it). */
 static void pull_failures_give_their_results(void **state)
 {
 	struct env *e = *state;
 	int port = h_start_http(&e->http, e->dir, NULL);
 	char *res = observe(e, "fw-fw", "/5/0/5"), *uri;
+	static const long started_7[] = {0, 7}, just_9[] = {9}, just_7[] = {7};
 
 	assert_true(port > 0);
 	/* No such package: 404, result 7 (invalid URI). */
 	uri = h_strf("http://127.0.0.1:%d/missing.bin", port);
 	write_uri(e, "fw-fw", "2.04", uri);
 	expect_http_request(e, "/missing.bin", NULL, 404);
-	wait_int(e, "fw-fw", res, 7);
+	expect_notifies(e, res, just_7, 1);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
 	assert_false(file_exists(e, "fw.fw.part"));
 	free(uri);
 	/* A host name that does not resolve: 7. */
 	write_uri(e, "fw-fw", "2.04", "http://nx.invalid/pkg.bin");
-	wait_int(e, "fw-fw", res, 7);
+	expect_notifies(e, res, started_7, 2);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
-	/* Between the two, a result other than 7, so the next 7 is seen. */
+	/* A scheme this build cannot pull: 9, without downloading. */
 	write_uri(e, "fw-fw", "2.04", "ftp://127.0.0.1/pkg.bin");
-	wait_int(e, "fw-fw", res, 9);
+	expect_notifies(e, res, just_9, 1);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
 	/* Not a URI at all: refused, 7. */
 	write_uri(e, "fw-fw", "4.00", "no-scheme-here");
-	wait_int(e, "fw-fw", res, 7);
+	expect_notifies(e, res, just_7, 1);
 	expect_int(e, "fw-fw", "/5/0/3", 0);
 	/* The other devices were served all along. */
 	expect_int(e, "fw-plain", "/3303/0/5700", 20);
@@ -806,6 +808,44 @@ static void restart_mid_pull_resumes_from_the_spool(void **state)
 	free(img);
 }
 
+/* Cancel while a pull is mid-transfer (the server stalls): result 10, Idle,
+ * nothing left in the spool. */
+static void cancel_mid_pull_gives_10(void **state)
+{
+	struct env *e = *state;
+	const char *const stall[] = {"--stall-after", "100000", NULL};
+	size_t len;
+	uint8_t *img = image(MIB, 8, 1, &len);
+	char *file = write_file(e, "pkg-8.1.4", img, len), *uri;
+	char *st = observe(e, "fw-fw", "/5/0/3"), *part = h_strf("%s/fw.fw.part", e->dir);
+	static const long one[] = {1}, zero[] = {0}, ten[] = {10};
+	int port = h_start_http(&e->http, e->dir, stall);
+	char *res = observe(e, "fw-fw", "/5/0/5");
+	json_t *ev, *r;
+
+	assert_true(port > 0);
+	uri = h_strf("http://127.0.0.1:%d/pkg-8.1.4", port);
+	write_uri(e, "fw-fw", "2.04", uri);
+	expect_notifies(e, st, one, 1);
+	ev = h_wait_event(&e->http, "stalled", "path", "/pkg-8.1.4", 30000);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_true(wait_file_size(part, 100000, 30000));
+	r = request_ok(e, "2.04", "execute %s %s", "fw-fw", "/5/0/10");
+	json_decref(r);
+	expect_notifies(e, res, ten, 1);
+	expect_notifies(e, st, zero, 1);
+	assert_false(file_exists(e, "fw.fw.part"));
+	assert_false(file_exists(e, "fw.fw.pkg"));
+	assert_int_equal(h_stop(&e->http, SIGTERM, H_TIMEOUT_MS), 0);
+	free(res);
+	free(part);
+	free(st);
+	free(uri);
+	free(file);
+	free(img);
+}
+
 /* ---- the command hook through the daemon ------------------------------------------------ */
 
 static void hook_sets_the_version_and_its_exit_status_maps(void **state)
@@ -849,6 +889,8 @@ static void hook_sets_the_version_and_its_exit_status_maps(void **state)
 	json_decref(r);
 	wait_int(e, "fw-hook5", res, 5);
 	expect_int(e, "fw-hook5", "/5/0/3", 0);
+	assert_false(file_exists(e, "hook5.fw.pkg"));
+	expect_version(e, "fw-hook", "9.1.4");
 	free(res);
 	free(file);
 	free(img);
@@ -1049,6 +1091,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(restart_mid_pull_resumes_from_the_spool, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(cancel_mid_pull_gives_10, setup, teardown),
 		cmocka_unit_test_setup_teardown(hook_sets_the_version_and_its_exit_status_maps, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(modbus_register_window_through_the_daemon, mb_setup,
