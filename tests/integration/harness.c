@@ -305,6 +305,29 @@ int h_start_server(struct proc *srv, const char *dir)
 	return h_start_server_on(srv, dir, 0);
 }
 
+int h_start_http(struct proc *p, const char *dir, const char *const extra[])
+{
+	const char *top = getenv("top_srcdir");
+	char *script = h_strf("%s/tests/integration/http_files.py", top ? top : ".");
+	char *log = h_strf("%s/http.log", dir);
+	char *argv[12] = {"/usr/bin/python3", script, (char *)dir};
+	size_t n = 3;
+	json_t *ev;
+	int port = -1;
+
+	for (size_t i = 0; extra && extra[i] && n < 11; i++)
+		argv[n++] = (char *)extra[i];
+	if (h_spawn(p, argv, true, log) == 0) {
+		ev = h_wait_event(p, "listening", NULL, NULL, H_TIMEOUT_MS);
+		if (ev)
+			port = (int)json_integer_value(json_object_get(ev, "port"));
+		json_decref(ev);
+	}
+	free(script);
+	free(log);
+	return port;
+}
+
 int h_free_udp_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};

@@ -47,6 +47,10 @@ int h_start_server_on(struct proc *srv, const char *dir, int port);
 int h_start_server_args(struct proc *srv, const char *dir, int port, const char *extra);
 /* With up to 8 such options (NULL-terminated array). */
 int h_start_server_argv(struct proc *srv, const char *dir, int port, const char *const extra[]);
+/* tests/integration/http_files.py serving dir (its log in dir/http.log),
+ * with up to 8 extra arguments (NULL-terminated; NULL: none); returns its
+ * TCP port, or -1. */
+int h_start_http(struct proc *p, const char *dir, const char *const extra[]);
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 int h_free_udp_port(void);
 /* Write a gatewayd config file from a template where @PORT@ is replaced. */

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """A file server for the firmware download tests, on Python's own http.server.
 
-    http_files.py DIR [--drop-after N] [--stall-after N] [--no-range] [--tls CERT KEY]
+    http_files.py DIR [--port P] [--drop-after N] [--stall-after N] [--no-range]
+                  [--tls CERT KEY]
 
-Serves DIR on 127.0.0.1 (an ephemeral port) with Python's http.server, plus
+Serves DIR on 127.0.0.1 (port P, by default an ephemeral one) with Python's http.server, plus
 single byte ranges ("Range: bytes=A-" and "bytes=A-B", 206 with
 Content-Range, 416 past the end), which SimpleHTTPRequestHandler lacks.
 --drop-after N: the first answer with a body closes the connection after N
 bytes of it (a lost connection, once).  --stall-after N: the first answer with a body stops after N bytes of it, the
 connection left open, and the server answers nothing more (a peer gone
-silent).  --no-range: Range is ignored, as
+silent; another server on the same --port then stands in for it).  --no-range: Range is ignored, as
 by a server without ranges (every answer is 200 with the whole file).  --tls: HTTPS with that certificate.
 Events on stdout, one JSON object per line:
     {"event":"listening","port":P}
@@ -114,9 +115,12 @@ def main():
         return 2
     root = args.pop(0)
     tls = None
+    port = 0
     while args:
         a = args.pop(0)
-        if a == "--drop-after":
+        if a == "--port":
+            port = int(args.pop(0))
+        elif a == "--drop-after":
             drop_after = int(args.pop(0))
         elif a == "--stall-after":
             stall_after = int(args.pop(0))
@@ -128,7 +132,7 @@ def main():
             sys.stderr.write("http_files.py: unknown option %s\n" % a)
             return 2
     os.chdir(root)
-    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    srv = HTTPServer(("127.0.0.1", port), Handler)
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(tls[0], tls[1])

@@ -175,24 +175,8 @@ static void assert_whole(const struct sink *s, uint64_t from)
 
 static int start_http(struct proc *p, const char *const extra[])
 {
-	char *script = h_strf("%s/tests/integration/http_files.py",
-			      getenv("top_srcdir") ? getenv("top_srcdir") : ".");
-	char *log = h_strf("%s/http.log", dir);
-	char *argv[12] = {"/usr/bin/python3", script, dir};
-	size_t n = 3;
-	json_t *ev;
-	int port = -1;
+	int port = h_start_http(p, dir, extra);
 
-	for (size_t i = 0; extra && extra[i] && n < 11; i++)
-		argv[n++] = (char *)extra[i];
-	if (h_spawn(p, argv, true, log) == 0) {
-		ev = h_wait_event(p, "listening", NULL, NULL, H_TIMEOUT_MS);
-		if (ev)
-			port = (int)json_integer_value(json_object_get(ev, "port"));
-		json_decref(ev);
-	}
-	free(script);
-	free(log);
 	assert_true(port > 0);
 	return port;
 }
