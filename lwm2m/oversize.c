@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "gatewayd/log.h"
 
@@ -16,9 +17,14 @@
 bool lwm_oversize_take(int fd, size_t mtu)
 {
 	uint8_t head[12], out[4 + 8 + 3];
-	ssize_t n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	unsigned type, tkl, code;
 	size_t len;
+	/* recvmsg, not recv: with MSG_TRUNC both return the datagram's whole
+	 * length, and ASan's recv interceptor takes that for the bytes written
+	 * into head (its recvmsg one goes by the iovec). */
+	ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 
 	if (n < 4 || (size_t)n <= mtu)
 		return false;
