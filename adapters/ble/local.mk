@@ -7,7 +7,8 @@ noinst_LTLIBRARIES += adapters/ble/libbledecode.la
 adapters_ble_libbledecode_la_SOURCES = adapters/ble/ble_decode.h \
 	adapters/ble/decode_util.c adapters/ble/decode_util.h \
 	adapters/ble/decode_bthome.c adapters/ble/decode_pvvx.c \
-	adapters/ble/decode_ruuvi.c adapters/ble/decode_generic.c
+	adapters/ble/decode_ruuvi.c adapters/ble/decode_generic.c \
+	adapters/ble/smp.c adapters/ble/smp.h
 adapters_ble_libbledecode_la_CFLAGS = $(AM_CFLAGS) $(NETTLE_CFLAGS)
 adapters_ble_libbledecode_la_LIBADD = $(NETTLE_LIBS) -lm
 
