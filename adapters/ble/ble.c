@@ -1806,6 +1806,10 @@ static void fw_on_rsp(struct ble_dev *d, const struct smp_rsp *rsp)
 		/* Acknowledged: the link drops as it reboots (fw_link_lost). */
 		return;
 	case FW_CHECK:
+		/* What it runs now, new or old. */
+		for (size_t i = 0; i < rsp->n_img; i++)
+			if (rsp->img[i].image == 0 && rsp->img[i].slot == 0 && rsp->img[i].version[0])
+				H->set_identity(d->dev, GWD_ID_FIRMWARE, rsp->img[i].version);
 		if (!f->has_hash || !fw_image_in(rsp, f->hash, 0, &im)) {
 			H->log(d->dev, GWD_LOG_WARNING,
 			       "ble: %s: back with another image than the new one: rolled back",
@@ -1814,8 +1818,6 @@ static void fw_on_rsp(struct ble_dev *d, const struct smp_rsp *rsp)
 			fw_release(d);
 			return;
 		}
-		if (im->version[0])
-			H->set_identity(d->dev, GWD_ID_FIRMWARE, im->version);
 		if (im->confirmed) {
 			fw_end(d, 0, FW_IDLE);
 			fw_release(d);
@@ -1853,13 +1855,21 @@ static void fw_rx(struct ble_dev *d, const uint8_t *p, size_t n)
 	memcpy(f->rx + f->rx_len, p, n);
 	f->rx_len += n;
 	while ((len = smp_frame_len(f->rx, f->rx_len)) > 0 && (size_t)len <= f->rx_len) {
-		if (smp_parse_rsp(f->rx, (size_t)len, &rsp) == 0)
-			fw_on_rsp(d, &rsp);
-		else
-			H->log(d->dev, GWD_LOG_WARNING, "ble: %s: SMP response not understood",
-			       d->macs);
+		int r = smp_parse_rsp(f->rx, (size_t)len, &rsp);
+		char hex[2 * 16 + 1] = "";
+
+		for (int i = 0; r < 0 && i < 16 && i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", f->rx[i]);
+		/* Taken out before it is acted on: that may send the next
+		 * request, which starts a new response. */
 		memmove(f->rx, f->rx + len, f->rx_len - (size_t)len);
 		f->rx_len -= (size_t)len;
+		if (r == 0)
+			fw_on_rsp(d, &rsp);
+		else
+			H->log(d->dev, GWD_LOG_WARNING,
+			       "ble: %s: SMP response not understood (%d bytes: %s...)", d->macs, len,
+			       hex);
 	}
 	if (len > (int)sizeof(f->rx))
 		f->rx_len = 0;
