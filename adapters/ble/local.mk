@@ -18,6 +18,12 @@ tests_unit_test_ble_decode_CFLAGS = $(TEST_CFLAGS) $(NETTLE_CFLAGS)
 tests_unit_test_ble_decode_LDADD = adapters/ble/libbledecode.la $(NETTLE_LIBS) $(TEST_LIBS) -lm
 TESTS += tests/unit/test_ble_decode
 
+check_PROGRAMS += tests/unit/test_ble_smp
+tests_unit_test_ble_smp_SOURCES = tests/unit/test_ble_smp.c
+tests_unit_test_ble_smp_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ble_smp_LDADD = adapters/ble/libbledecode.la $(NETTLE_LIBS) $(TEST_LIBS) -lm
+TESTS += tests/unit/test_ble_smp
+
 EXTRA_DIST += adapters/ble/README.md
 # --- end of advert decoders -------------------------------------------------
 
