@@ -25,6 +25,7 @@
  * Users' documentation: README.md. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -2162,6 +2163,49 @@ static int ble_fw_write(void *device_ctx, uint64_t offset, const void *data, siz
 	return 0;
 }
 
+/* The daemon stopped while the device applied the package: ask the device
+ * what it runs, as after its reset.  The image's hash comes from the
+ * package's TLV area in the spool file (a few hundred bytes). */
+static int ble_fw_recover(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+	size_t want;
+	ssize_t n;
+	int fd;
+
+	if (!f->enabled || !d->started)
+		return -ENOTCONN;
+	if (info->format != GWD_FW_FMT_MCUBOOT || !info->path)
+		return -ENOTSUP;
+	if (f->op)
+		return -EBUSY;
+	ble_fw_abort(d);
+	f->tlv_off = info->image_offset + info->image_size;
+	if (info->size <= f->tlv_off)
+		return -EBADMSG;
+	want = info->size - f->tlv_off < sizeof(f->tlv) ? (size_t)(info->size - f->tlv_off)
+						      : sizeof(f->tlv);
+	fd = open(info->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, f->tlv, want, (off_t)f->tlv_off);
+	close(fd);
+	f->has_hash = false;
+	if (n == (ssize_t)want)
+		fw_find_hash(f, want);
+	if (!f->has_hash)
+		return -EBADMSG;
+	f->op = op;
+	f->drops = 0;
+	f->phase = FW_REBOOT;
+	if (d->link == L_READY)
+		fw_link_ready(d);
+	else
+		fw_need_link(d);
+	return 0;
+}
+
 static int ble_fw_close(void *device_ctx, struct gwd_op *op)
 {
 	struct ble_dev *d = device_ctx;
@@ -3034,6 +3078,7 @@ static const struct gwd_adapter_ops ble_ops = {
 	.fw_apply = ble_fw_apply,
 	.fw_abort = ble_fw_abort,
 	.fw_caps = ble_fw_caps,
+	.fw_recover = ble_fw_recover,
 };
 
 GWD_ADAPTER_DEFINE("ble", "0.1.0", &ble_ops);

@@ -281,7 +281,7 @@ class SmpDevice:
         elif (group, cid, op) == (1, 0, 0):
             self.answer(char, hdr, self.images())
         elif (group, cid, op) == (1, 0, 2):
-            emit(event='state', confirm=bool(req.get('confirm')),
+            emit(event='state', mac=self.mac, confirm=bool(req.get('confirm')),
                  hash=req.get('hash', b'').hex())
             s1 = self.slots[1]
             if not req.get('confirm') and s1 and req.get('hash') == s1['hash']:

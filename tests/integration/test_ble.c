@@ -608,6 +608,16 @@ static json_t *fw_push(const char *ep, const char *file)
 	return r;
 }
 
+/* The SMP device's next image state write. */
+static json_t *fw_state(const char *mac)
+{
+	json_t *ev = h_wait_event(&E->mock, "state", "mac", mac, H_TIMEOUT_MS);
+
+	if (!ev)
+		fail_dump("no image state write");
+	return ev;
+}
+
 static void fw_expect(const char *ep, const char *path, const char *want)
 {
 	json_t *r = request("read", ep, path);
@@ -649,13 +659,13 @@ static void firmware_over_smp_is_applied(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ev, "size")), len);
 	assert_true(json_is_true(json_object_get(ev, "ok")));
 	json_decref(ev);
-	ev = mock_event("state");
+	ev = fw_state("C0:FF:EE:00:00:05");
 	assert_false(json_is_true(json_object_get(ev, "confirm"))); /* test first */
 	json_decref(ev);
 	json_decref(mock_event("reset"));
 	wait_log("C0:FF:EE:00:00:05: rebooting", 1);
 	bz("boot C0:FF:EE:00:00:05");
-	ev = mock_event("state");
+	ev = fw_state("C0:FF:EE:00:00:05");
 	assert_true(json_is_true(json_object_get(ev, "confirm"))); /* runs: confirmed */
 	json_decref(ev);
 	wait_value("bt-fw", "/5/0/3", 0);
@@ -664,6 +674,50 @@ static void firmware_over_smp_is_applied(void **state)
 	ev = h_wait_event(&E->mock, "smp-error", NULL, NULL, 0);
 	if (ev)
 		fail_msg("the SMP device saw a bad request: %s", str(ev, "error"));
+	free(file);
+	free(pkg);
+}
+
+/* The daemon stops while the device reboots into the new image: started
+ * again, it asks the device (fw_recover) and confirms the image. */
+static void firmware_over_smp_recovered_after_a_restart(void **state)
+{
+	uint8_t *pkg;
+	size_t len;
+	char *file = fw_package("smp-1.3.0", 1, 3, 0, 1000, &pkg, &len);
+	char *config = h_strf("%s/gatewayd.conf", E->dir);
+	json_t *r, *ev;
+	int st;
+
+	json_decref(fw_push("bt-fw", file));
+	wait_value("bt-fw", "/5/0/3", 2);
+	r = request("execute", "bt-fw", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_false(json_is_true(json_object_get(ev, "confirm")));
+	json_decref(ev);
+	ev = h_wait_event(&E->mock, "reset", "mac", "C0:FF:EE:00:00:05", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("no reset");
+	json_decref(ev);
+	/* Stopped while the device reboots (Updating, the apply in flight). */
+	st = h_stop(&E->gw, SIGTERM, 10000);
+	assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(h_start_gatewayd(&E->gw, E->dir, config), 0);
+	ev = h_wait_event(&E->srv, "register", "ep", "bt-fw", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("bt-fw did not register again");
+	json_decref(ev);
+	wait_log("fw: firmware: asking the device how the update ended", 1);
+	bz("boot C0:FF:EE:00:00:05");
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_true(json_is_true(json_object_get(ev, "confirm")));
+	json_decref(ev);
+	wait_value("bt-fw", "/5/0/3", 0);
+	fw_expect("bt-fw", "/5/0/5", "1");
+	fw_expect("bt-fw", "/3/0/3", "1.3.0");
+	free(config);
 	free(file);
 	free(pkg);
 }
@@ -864,6 +918,7 @@ int main(void)
 		cmocka_unit_test(a_rule_admits_a_new_device),
 		cmocka_unit_test(firmware_over_smp_is_applied),
 		cmocka_unit_test(firmware_over_smp_failures),
+		cmocka_unit_test(firmware_over_smp_recovered_after_a_restart),
 		cmocka_unit_test(bluez_restart_and_controller_loss_are_recovered),
 		cmocka_unit_test(admitted_devices_return_after_a_restart),
 		cmocka_unit_test(config_errors_name_file_and_line),
