@@ -2021,6 +2021,10 @@ static void fw_link_lost(struct ble_dev *d)
 		f->phase = FW_REBOOT;
 		d->backoff_ms = 0;
 		H->log(d->dev, GWD_LOG_INFO, "ble: %s: rebooting", d->macs);
+	} else if (f->op && f->phase == FW_OPEN && ++f->drops >= 3) {
+		/* Out of reach: the host defers the update (or gives up). */
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: not reachable for the update", d->macs);
+		fw_end(d, -EBUSY, FW_READY);
 	} else if (f->op && f->phase != FW_OPEN && f->phase != FW_REBOOT && ++f->drops > 5) {
 		fw_end(d, -EIO, FW_READY);
 	}

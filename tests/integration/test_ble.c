@@ -722,9 +722,11 @@ static void firmware_over_smp_recovered_after_a_restart(void **state)
 	free(pkg);
 }
 
-/* A device that refuses the image (SMP v2 error: bad header magic): the
- * update fails with result 5 (integrity check), nothing is applied; one
- * that boots its old image again after the reset: result 8. */
+/* A device out of reach: its update cannot start (three connection
+ * attempts), result 8 as no deferral is allowed.  One that refuses the
+ * image (SMP v2 error: bad header magic): result 5 (integrity check),
+ * nothing is applied; one that boots its old image again after the reset:
+ * result 8. */
 static void firmware_over_smp_failures(void **state)
 {
 	uint8_t *pkg;
@@ -732,11 +734,19 @@ static void firmware_over_smp_failures(void **state)
 	char *file = fw_package("smp-2.0.0", 2, 0, 0, 500, &pkg, &len);
 	json_t *r, *ev;
 
+	json_decref(fw_push("bt-fwbad", file));
+	wait_value("bt-fwbad", "/5/0/3", 2);
+	r = request("execute", "bt-fwbad", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	wait_value("bt-fwbad", "/5/0/5", 8);
+	wait_log("C0:FF:EE:00:00:06: not reachable for the update", 1);
+	fw_expect("bt-fwbad", "/5/0/3", "2"); /* the package stays for another try */
+
+	/* In reach now, and Update again. */
 	bz("device hci0 C0:FF:EE:00:00:06");
 	bz("smp C0:FF:EE:00:00:06 1.0.0");
 	bz("smp-mode C0:FF:EE:00:00:06 reject");
-	json_decref(fw_push("bt-fwbad", file));
-	wait_value("bt-fwbad", "/5/0/3", 2);
 	r = request("execute", "bt-fwbad", "/5/0/2");
 	assert_string_equal(str(r, "code"), "2.04");
 	json_decref(r);
