@@ -831,7 +831,10 @@ static void config_errors_name_file_and_line(void **state)
 		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); },\n"
 		"  { name = \"d\"; adapter = \"ble\"; controller = \"usb0\"; mac = \"A4:C1:38:00:00:07\"; },\n"
 		"  { name = \"e\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:08\"; format = \"generic\"; uuid = \"181C\";\n"
-		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); }\n"
+		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); },\n"
+		"  { name = \"f\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:09\"; firmware = \"dfu\"; },\n"
+		"  { name = \"g\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:0A\"; firmware = \"smp\";\n"
+		"    fw_chunk_size = 8; }\n"
 		");\n";
 	char *conf = h_strf("%s/bad.conf", E->dir), *out = h_strf("%s/check.log", E->dir);
 	char *bin = h_build_path("gatewayd/gatewayd");
@@ -858,6 +861,8 @@ static void config_errors_name_file_and_line(void **state)
 	assert_true(h_wait_file_contains(out, "expected \"hciN\" or the controller's address", 0));
 	assert_true(h_wait_file_contains(out, "bad.conf:11: ", 0));
 	assert_true(h_wait_file_contains(out, "`type` is required with format \"generic\"", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:12: devices.[5].firmware: expected \"smp\", found \"dfu\"", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:14: devices.[6].fw_chunk_size", 0));
 	free(conf);
 	/* The shipped example is a valid configuration. */
 	conf = h_strf("%s/config/ble-sensors.conf", getenv("top_srcdir") ? getenv("top_srcdir") : "..");
