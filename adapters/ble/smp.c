@@ -212,8 +212,10 @@ static int next(struct rd *r, struct item *it)
 		r->off += (size_t)v;
 	} else if (it->kind == 7) {
 		it->kind = K_SIMPLE; /* 20 false, 21 true, 22 null, 23 undefined */
-		if (ai > 23)
-			return ai >= 25 && ai <= 27 ? 0 : -EBADMSG; /* floats: skipped */
+		if (ai > 23) {
+			it->u = 255; /* a float: skipped, never taken for a boolean */
+			return ai >= 25 && ai <= 27 ? 0 : -EBADMSG;
+		}
 	}
 	return 0;
 }
