@@ -20,9 +20,12 @@
  * characteristic UUID; subscriptions are re-armed after every reconnect.
  * Discovery rules (bus keys) propose newly heard devices to the daemon
  * (host->propose_device), bounded, optionally remembered in state_dir.
+ * Firmware (`firmware = "smp"`): MCUmgr SMP over the device's GATT link,
+ * the protocol in smp.c, the update's steps in the "firmware" part below.
  * Users' documentation: README.md. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 
 #include "gatewayd/adapter.h"
 #include "ble_decode.h"
+#include "smp.h"
 
 #define BLUEZ "org.bluez"
 #define IFACE_ADAPTER "org.bluez.Adapter1"
@@ -110,6 +114,52 @@ struct mac_tab {
 };
 #define MAC_KEY_SET (1ull << 48)
 
+/* Where a firmware update (MCUmgr SMP) stands. */
+enum fw_phase {
+	FW_IDLE,
+	FW_OPEN,     /* fw_open: waiting for the link and the SMP characteristic */
+	FW_UPLOAD,   /* fw_write: upload requests */
+	FW_CLOSE,    /* fw_close: image state read, the new image in slot 1? */
+	FW_READY,    /* between ops */
+	FW_TEST,     /* fw_apply: image state write (test) */
+	FW_RESET,    /* reset sent: waiting for the link to drop */
+	FW_REBOOT,   /* the device reboots: waiting for it to come back */
+	FW_CHECK,    /* back: image state read */
+	FW_CONFIRM,  /* image state write (confirm) */
+};
+
+struct ble_fw {
+	bool enabled, chunk_set;
+	uint32_t chunk_max; /* data bytes per upload request */
+	uint32_t apply_timeout_ms, timeout_ms;
+	uint64_t max_size;
+	enum fw_phase phase;
+	struct gwd_op *op;
+	struct gwd_timer *timer;  /* the response's deadline */
+	char *cpath;              /* the SMP characteristic, once resolved */
+	uint16_t mtu;
+	bool notifying;
+	sd_bus_slot *notify_slot, *write_slot;
+	/* the package */
+	uint64_t total;
+	uint8_t sha[32];
+	uint64_t tlv_off;         /* where the TLV area starts */
+	uint8_t tlv[512];         /* its first bytes, for the image's hash */
+	bool has_hash;
+	uint8_t hash[32];         /* the image's SHA-256 (TLV 0x10): slots know it */
+	/* the host's chunk being uploaded */
+	uint8_t *chunk;
+	size_t chunk_len;
+	uint64_t chunk_base, dev_off, sent_end;
+	/* the request in flight and the response being reassembled */
+	uint8_t seq;
+	uint8_t req[SMP_MAX_REQ];
+	size_t req_len;
+	unsigned tries, drops;
+	uint8_t rx[2048];
+	size_t rx_len;
+};
+
 struct ble_dev {
 	const struct gwd_host *host;
 	struct ble_ad *ad;
@@ -162,12 +212,15 @@ struct ble_dev {
 	/* completions */
 	struct ble_done *done, **done_tail;
 	struct gwd_timer *done_timer;
+
+	struct ble_fw fw;
 };
 
 struct ble_char {
 	struct ble_char *next;
 	char *path, *svc_path;
 	char uuid[37];
+	uint16_t mtu; /* BlueZ 5.66's MTU property; 0: not told */
 };
 
 struct ble_svc {
@@ -454,8 +507,9 @@ static void on_presence(void *ud)
 {
 	struct ble_dev *d = ud;
 
-	/* A connected GATT device does not advertise: the link is its presence. */
-	if (d->link == L_READY)
+	/* A connected GATT device does not advertise: the link is its presence.
+	 * Nor is a device being updated (rebooting, even) silent. */
+	if (d->link == L_READY || d->fw.phase != FW_IDLE)
 		return;
 	set_down(d, true, -ETIMEDOUT);
 }
@@ -883,6 +937,8 @@ static int parse_device_props(sd_bus_message *m, struct ble_adv *a)
 }
 
 static void on_link_props(struct ble_dev *d, const struct ble_adv *a);
+static void fw_back(struct ble_dev *d);
+static void fw_rx(struct ble_dev *d, const uint8_t *p, size_t n);
 
 static void device_changed(struct ble_ctl *c, const char *path, const struct ble_adv *a)
 {
@@ -901,6 +957,8 @@ static void device_changed(struct ble_ctl *c, const char *path, const struct ble
 		found = true;
 		if (a->has_connected || a->has_resolved)
 			on_link_props(d, a);
+		if (d->fw.phase == FW_REBOOT)
+			fw_back(d); /* heard after its reset */
 		dev_advert(d, a);
 	}
 	if ((a->n_data || a->has_rssi) && (!sl || !sl->heard)) {
@@ -940,6 +998,10 @@ static void char_notified(struct ble_ctl *c, const char *path, const uint8_t *p,
 
 		if (d->is_ctl_dev || strcmp(d->macs, macs) != 0 || !d->started)
 			continue;
+		if (d->fw.cpath && strcmp(d->fw.cpath, path) == 0) {
+			fw_rx(d, p, n);
+			continue;
+		}
 		for (uint32_t i = 0; i < d->n_pt; i++) {
 			struct ble_pt *pt = &d->pt[i];
 
@@ -972,6 +1034,7 @@ static int iface_props(struct ble_ctl *c, const char *path, const char *iface, s
 		const void *val = NULL;
 		size_t nval = 0;
 		bool has_val = false;
+		uint16_t mtu = 0;
 
 		if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) <= 0)
 			return r;
@@ -986,6 +1049,8 @@ static int iface_props(struct ble_ctl *c, const char *path, const char *iface, s
 				r = sd_bus_message_read(m, "v", "s", &uuid);
 			else if (strcmp(k, "Service") == 0)
 				r = sd_bus_message_read(m, "v", "o", &svc);
+			else if (strcmp(k, "MTU") == 0 && strcmp(iface, IFACE_CHAR) == 0)
+				r = sd_bus_message_read(m, "v", "q", &mtu);
 			else if (strcmp(k, "Value") == 0) {
 				r = sd_bus_message_enter_container(m, 'v', "ay");
 				if (r > 0 && (r = sd_bus_message_read_array(m, 'y', &val, &nval)) >= 0)
@@ -1032,6 +1097,8 @@ static int iface_props(struct ble_ctl *c, const char *path, const char *iface, s
 					free(x);
 				}
 			}
+			if (x && mtu)
+				x->mtu = mtu;
 			if (has_val && x)
 				char_notified(c, path, val, nval);
 		}
@@ -1354,6 +1421,14 @@ static void req_fail_all(struct ble_dev *d, struct ble_req **list, int err)
 }
 
 static int req_issue(struct ble_dev *d, struct ble_req *q);
+static void fw_link_ready(struct ble_dev *d);
+static void fw_link_lost(struct ble_dev *d);
+
+/* An update keeps (or brings back) the link until it ends. */
+static bool fw_wants_link(const struct ble_dev *d)
+{
+	return d->fw.phase != FW_IDLE && d->fw.phase != FW_READY;
+}
 
 static bool resolve_chars(struct ble_dev *d)
 {
@@ -1436,6 +1511,7 @@ static void link_ready(struct ble_dev *d)
 			free(q);
 		}
 	}
+	fw_link_ready(d);
 	ctl_pump(d->ctl);
 }
 
@@ -1475,12 +1551,13 @@ static void link_lost(struct ble_dev *d, int err)
 	for (uint32_t i = 0; i < d->n_pt; i++) /* subscriptions end with the link */
 		d->pt[i].notify_slot = sd_bus_slot_unref(d->pt[i].notify_slot);
 	req_fail_all(d, &d->inflight, err);
+	fw_link_lost(d);
 	if (d->started && d->timeout_ms && !d->down)
 		H->timer_arm(d->presence, H->now_ms() + d->timeout_ms);
 	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : 1000;
 	if (d->backoff_ms > 60000)
 		d->backoff_ms = 60000;
-	if (d->started && (d->wants_link || d->waiting)) {
+	if (d->started && (d->wants_link || d->waiting || fw_wants_link(d))) {
 		d->retry_pending = true;
 		H->timer_arm(d->retry, H->now_ms() + d->backoff_ms);
 	}
@@ -1561,7 +1638,7 @@ static void ctl_pump(struct ble_ctl *c)
 		if (c->n_conn >= c->max_conn || c->n_connecting >= c->max_connecting)
 			break;
 		if (d->started && d->link == L_IDLE && !d->retry_pending &&
-		    (d->wants_link || d->waiting))
+		    (d->wants_link || d->waiting || fw_wants_link(d)))
 			link_start(d);
 	}
 	ctl_update(c);
@@ -1629,6 +1706,613 @@ static int req_issue(struct ble_dev *d, struct ble_req *q)
 	q->next = d->inflight;
 	d->inflight = q;
 	ctl_update(d->ctl);
+	return 0;
+}
+
+/* ---- firmware: MCUmgr SMP over GATT ------------------------------------------------------ */
+
+/* One request at a time: written without response, answered by a
+ * notification with the same sequence number. */
+
+static void fw_send(struct ble_dev *d);
+
+static void fw_end(struct ble_dev *d, int status, enum fw_phase next)
+{
+	struct gwd_op *op = d->fw.op;
+
+	H->timer_disarm(d->fw.timer);
+	d->fw.req_len = 0;
+	d->fw.op = NULL;
+	d->fw.phase = next;
+	if (op)
+		H->complete(op, status, NULL);
+}
+
+/* The update is over (applied, failed to, or aborted): the link goes back
+ * to what the device's points want. */
+static void fw_release(struct ble_dev *d)
+{
+	struct ble_fw *f = &d->fw;
+
+	H->timer_disarm(f->timer);
+	f->phase = FW_IDLE;
+	f->op = NULL;
+	f->req_len = 0;
+	f->notify_slot = sd_bus_slot_unref(f->notify_slot);
+	f->write_slot = sd_bus_slot_unref(f->write_slot);
+	free(f->chunk);
+	f->chunk = NULL;
+	if (d->link != L_IDLE && !d->wants_link && !d->waiting && d->ctl && d->ctl->bus &&
+	    d->ctl->path) {
+		char path[128];
+
+		dev_path(d, path, sizeof(path));
+		sd_bus_call_method_async(d->ctl->bus, NULL, BLUEZ, path, IFACE_DEVICE, "Disconnect",
+					 NULL, NULL, "");
+	}
+}
+
+/* Data bytes per upload request: what the ATT MTU leaves (BlueZ tells it
+ * from 5.66 on) unless fw_chunk_size says less, else fw_chunk_size. */
+static size_t fw_per_req(const struct ble_dev *d)
+{
+	size_t n = d->fw.chunk_max;
+
+	if (d->fw.mtu > 3 + SMP_UPLOAD_OVERHEAD + 16) {
+		size_t m = (size_t)d->fw.mtu - 3 - SMP_UPLOAD_OVERHEAD;
+
+		if (!d->fw.chunk_set || m < n)
+			n = m;
+	}
+	return n > SMP_MAX_DATA ? SMP_MAX_DATA : n;
+}
+
+/* The next upload request of the chunk, from where the device is. */
+static void fw_upload_next(struct ble_dev *d)
+{
+	struct ble_fw *f = &d->fw;
+	uint64_t end = f->chunk_base + f->chunk_len;
+	uint64_t from = f->dev_off;
+	size_t n;
+	int r;
+
+	if (from >= end) {
+		fw_end(d, 0, FW_READY);
+		return;
+	}
+	if (from < f->chunk_base) {
+		H->log(d->dev, GWD_LOG_WARNING,
+		       "ble: %s: SMP upload: the device wants offset %" PRIu64
+		       ", before this chunk (%" PRIu64 ")",
+		       d->macs, from, f->chunk_base);
+		fw_end(d, -EIO, FW_READY);
+		return;
+	}
+	n = fw_per_req(d);
+	if (n > end - from)
+		n = (size_t)(end - from);
+	r = smp_upload_req(f->req, sizeof(f->req), ++f->seq, from,
+			   f->chunk + (from - f->chunk_base), n, f->total, f->sha);
+	if (r < 0) {
+		fw_end(d, -EIO, FW_READY);
+		return;
+	}
+	f->req_len = (size_t)r;
+	f->sent_end = from + n;
+	f->tries = 0;
+	fw_send(d);
+}
+
+static bool fw_image_in(const struct smp_rsp *rsp, const uint8_t hash[32], uint32_t slot,
+			const struct smp_image **out)
+{
+	for (size_t i = 0; i < rsp->n_img; i++)
+		if (rsp->img[i].image == 0 && rsp->img[i].slot == slot && rsp->img[i].has_hash &&
+		    memcmp(rsp->img[i].hash, hash, 32) == 0) {
+			if (out)
+				*out = &rsp->img[i];
+			return true;
+		}
+	return false;
+}
+
+static void fw_request(struct ble_dev *d, int len)
+{
+	if (len < 0) {
+		fw_end(d, -EIO, FW_READY);
+		return;
+	}
+	d->fw.req_len = (size_t)len;
+	d->fw.tries = 0;
+	fw_send(d);
+}
+
+static void fw_on_rsp(struct ble_dev *d, const struct smp_rsp *rsp)
+{
+	struct ble_fw *f = &d->fw;
+	const struct smp_image *im;
+	int st = smp_status(rsp);
+
+	if (!f->req_len || rsp->seq != f->seq || rsp->group != (f->req[4] << 8 | f->req[5]) ||
+	    rsp->id != f->req[7])
+		return; /* not the answer to what is in flight: a late one */
+	H->timer_disarm(f->timer);
+	f->req_len = 0;
+	if (st < 0) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: SMP group %u command %u: rc %" PRId64 "%s",
+		       d->macs, rsp->group, rsp->id, rsp->rc, rsp->v2 ? " (v2)" : "");
+		/* Refused after the reset it asked for: it rebooted anyway. */
+		fw_end(d, st, f->phase >= FW_TEST ? FW_IDLE : FW_READY);
+		if (f->phase == FW_IDLE)
+			fw_release(d);
+		return;
+	}
+	switch (f->phase) {
+	case FW_UPLOAD:
+		if (!rsp->has_off) {
+			fw_end(d, -EPROTO, FW_READY);
+			return;
+		}
+		/* Normally the end of what was sent; else the device says where
+		 * it is, and the upload goes on from there. */
+		if (rsp->off != f->sent_end)
+			H->log(d->dev, GWD_LOG_NOTICE,
+			       "ble: %s: SMP upload: the device is at %" PRIu64 ", not %" PRIu64,
+			       d->macs, rsp->off, f->sent_end);
+		f->dev_off = rsp->off;
+		fw_upload_next(d);
+		return;
+	case FW_CLOSE:
+		if (!f->has_hash || !fw_image_in(rsp, f->hash, 1, NULL)) {
+			H->log(d->dev, GWD_LOG_WARNING,
+			       "ble: %s: the uploaded image is not in slot 1 with its hash", d->macs);
+			fw_end(d, -EBADMSG, FW_READY);
+			return;
+		}
+		fw_end(d, 0, FW_READY);
+		return;
+	case FW_TEST:
+		f->phase = FW_RESET;
+		fw_request(d, smp_reset_req(f->req, sizeof(f->req), ++f->seq));
+		return;
+	case FW_RESET:
+		/* Acknowledged: the link drops as it reboots (fw_link_lost). */
+		return;
+	case FW_CHECK:
+		/* What it runs now, new or old. */
+		for (size_t i = 0; i < rsp->n_img; i++)
+			if (rsp->img[i].image == 0 && rsp->img[i].slot == 0 && rsp->img[i].version[0])
+				H->set_identity(d->dev, GWD_ID_FIRMWARE, rsp->img[i].version);
+		if (!f->has_hash || !fw_image_in(rsp, f->hash, 0, &im)) {
+			H->log(d->dev, GWD_LOG_WARNING,
+			       "ble: %s: back with another image than the new one: rolled back",
+			       d->macs);
+			fw_end(d, -EIO, FW_IDLE);
+			fw_release(d);
+			return;
+		}
+		if (im->confirmed) {
+			fw_end(d, 0, FW_IDLE);
+			fw_release(d);
+			return;
+		}
+		f->phase = FW_CONFIRM;
+		fw_request(d, smp_state_write_req(f->req, sizeof(f->req), ++f->seq, f->hash, true));
+		return;
+	case FW_CONFIRM:
+		if (rsp->n_img && !fw_image_in(rsp, f->hash, 0, &im)) {
+			fw_end(d, -EIO, FW_IDLE);
+		} else {
+			H->log(d->dev, GWD_LOG_NOTICE, "ble: %s: new firmware runs, confirmed",
+			       d->macs);
+			fw_end(d, 0, FW_IDLE);
+		}
+		fw_release(d);
+		return;
+	default:
+		return;
+	}
+}
+
+/* A notification of the SMP characteristic: part of a response, or one. */
+static void fw_rx(struct ble_dev *d, const uint8_t *p, size_t n)
+{
+	struct ble_fw *f = &d->fw;
+	struct smp_rsp rsp;
+	int len;
+
+	if (n > sizeof(f->rx) - f->rx_len) {
+		f->rx_len = 0; /* garbage: start over with the next frame */
+		return;
+	}
+	memcpy(f->rx + f->rx_len, p, n);
+	f->rx_len += n;
+	while ((len = smp_frame_len(f->rx, f->rx_len)) > 0 && (size_t)len <= f->rx_len) {
+		int r = smp_parse_rsp(f->rx, (size_t)len, &rsp);
+		char hex[2 * 16 + 1] = "";
+
+		for (int i = 0; r < 0 && i < 16 && i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", f->rx[i]);
+		/* Taken out before it is acted on: that may send the next
+		 * request, which starts a new response. */
+		memmove(f->rx, f->rx + len, f->rx_len - (size_t)len);
+		f->rx_len -= (size_t)len;
+		if (r == 0)
+			fw_on_rsp(d, &rsp);
+		else
+			H->log(d->dev, GWD_LOG_WARNING,
+			       "ble: %s: SMP response not understood (%d bytes: %s...)", d->macs, len,
+			       hex);
+	}
+	if (len > (int)sizeof(f->rx))
+		f->rx_len = 0;
+}
+
+static int on_fw_write_reply(sd_bus_message *m, void *ud, sd_bus_error *e)
+{
+	struct ble_dev *d = ud;
+	const sd_bus_error *err = sd_bus_message_get_error(m);
+
+	d->fw.write_slot = sd_bus_slot_unref(d->fw.write_slot);
+	if (err && d->fw.req_len) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: SMP write: %s", d->macs, err->message);
+		/* During the reset the link may drop under the write. */
+		if (d->fw.phase != FW_RESET)
+			fw_end(d, -EIO, FW_READY);
+	}
+	return 0;
+}
+
+static void fw_send(struct ble_dev *d)
+{
+	struct ble_fw *f = &d->fw;
+	sd_bus_message *m = NULL;
+	int r;
+
+	if (!f->req_len || d->link != L_READY || !f->notifying || !f->cpath)
+		return; /* sent once the link is back (fw_link_ready) */
+	f->write_slot = sd_bus_slot_unref(f->write_slot);
+	r = sd_bus_message_new_method_call(d->ctl->bus, &m, BLUEZ, f->cpath, IFACE_CHAR,
+					   "WriteValue");
+	if (r >= 0)
+		r = sd_bus_message_append_array(m, 'y', f->req, f->req_len);
+	/* Write without response, as SMP clients do. */
+	if (r >= 0)
+		r = sd_bus_message_append(m, "a{sv}", 1, "type", "s", "command");
+	if (r >= 0)
+		r = sd_bus_call_async(d->ctl->bus, &f->write_slot, m, on_fw_write_reply, d,
+				      f->timeout_ms * 1000);
+	sd_bus_message_unref(m);
+	if (r < 0) {
+		fw_end(d, -EIO, FW_READY);
+		return;
+	}
+	f->rx_len = 0;
+	H->timer_arm(f->timer, H->now_ms() + f->timeout_ms);
+	ctl_update(d->ctl);
+}
+
+/* No answer in time: the request again (a notification may be lost), then
+ * give up. */
+static void on_fw_timer(void *ud)
+{
+	struct ble_dev *d = ud;
+
+	if (!d->fw.req_len)
+		return;
+	if (d->fw.phase == FW_RESET) {
+		/* Some devices reboot before they answer: wait for the link to drop. */
+		d->fw.req_len = 0;
+		return;
+	}
+	if (++d->fw.tries > 2) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: no SMP response", d->macs);
+		fw_end(d, -ETIMEDOUT, d->fw.phase >= FW_CHECK ? FW_IDLE : FW_READY);
+		if (d->fw.phase == FW_IDLE)
+			fw_release(d);
+		return;
+	}
+	{
+		unsigned tries = d->fw.tries;
+
+		fw_send(d);
+		d->fw.tries = tries;
+	}
+}
+
+static int on_fw_notify(sd_bus_message *m, void *ud, sd_bus_error *e)
+{
+	struct ble_dev *d = ud;
+	const sd_bus_error *err = sd_bus_message_get_error(m);
+
+	d->fw.notify_slot = sd_bus_slot_unref(d->fw.notify_slot);
+	if (err) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: StartNotify (SMP): %s", d->macs,
+		       err->message);
+		fw_end(d, -EIO, d->fw.phase >= FW_REBOOT ? FW_IDLE : FW_READY);
+		return 0;
+	}
+	d->fw.notifying = true;
+	switch (d->fw.phase) {
+	case FW_OPEN:
+		fw_end(d, 0, FW_READY);
+		break;
+	case FW_REBOOT:
+		d->fw.phase = FW_CHECK;
+		fw_request(d, smp_state_read_req(d->fw.req, sizeof(d->fw.req), ++d->fw.seq));
+		break;
+	default:
+		fw_send(d); /* what was in flight when the link dropped */
+		break;
+	}
+	return 0;
+}
+
+/* Connected and resolved: find the SMP characteristic and subscribe. */
+static void fw_link_ready(struct ble_dev *d)
+{
+	struct ble_fw *f = &d->fw;
+	char macs[18];
+
+	if (!f->enabled || f->phase == FW_IDLE)
+		return;
+	free(f->cpath);
+	f->cpath = NULL;
+	for (struct ble_char *x = d->ctl->chars; x && !f->cpath; x = x->next)
+		if (strcmp(x->uuid, SMP_CHAR_UUID) == 0 && path_mac(d->ctl, x->path, macs) &&
+		    strcmp(macs, d->macs) == 0) {
+			f->cpath = strdup(x->path);
+			f->mtu = x->mtu;
+		}
+	if (!f->cpath) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s has no SMP characteristic (%s)", d->macs,
+		       SMP_CHAR_UUID);
+		fw_end(d, -ENOTSUP, f->phase >= FW_REBOOT ? FW_IDLE : FW_READY);
+		return;
+	}
+	if (sd_bus_call_method_async(d->ctl->bus, &f->notify_slot, BLUEZ, f->cpath, IFACE_CHAR,
+				     "StartNotify", on_fw_notify, d, "") < 0)
+		fw_end(d, -EIO, FW_READY);
+}
+
+static void fw_link_lost(struct ble_dev *d)
+{
+	struct ble_fw *f = &d->fw;
+
+	f->notifying = false;
+	f->notify_slot = sd_bus_slot_unref(f->notify_slot);
+	f->write_slot = sd_bus_slot_unref(f->write_slot);
+	free(f->cpath);
+	f->cpath = NULL;
+	f->rx_len = 0;
+	if (f->phase == FW_RESET) {
+		/* The reboot it was asked for: back soon, a reconnection at its
+		 * first sign of life (fw_back), or on the back-off. */
+		H->timer_disarm(f->timer);
+		f->req_len = 0;
+		f->phase = FW_REBOOT;
+		d->backoff_ms = 0;
+		H->log(d->dev, GWD_LOG_INFO, "ble: %s: rebooting", d->macs);
+	} else if (f->op && f->phase == FW_OPEN && ++f->drops >= 3) {
+		/* Out of reach: the host defers the update (or gives up). */
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: not reachable for the update", d->macs);
+		fw_end(d, -EBUSY, FW_READY);
+	} else if (f->op && f->phase != FW_OPEN && f->phase != FW_REBOOT && ++f->drops > 5) {
+		fw_end(d, -EIO, FW_READY);
+	}
+	/* Otherwise what was in flight is sent again once the link is back. */
+	H->timer_disarm(f->timer);
+}
+
+/* Heard from after its reset (an advert, its object back): connect now. */
+static void fw_back(struct ble_dev *d)
+{
+	if (d->link == L_IDLE && d->retry_pending) {
+		H->timer_disarm(d->retry);
+		d->retry_pending = false;
+		ctl_pump(d->ctl);
+	}
+}
+
+static int ble_fw_caps(void *device_ctx, struct gwd_fw_caps *caps)
+{
+	struct ble_dev *d = device_ctx;
+
+	if (!d->fw.enabled)
+		return -ENOTSUP;
+	if (caps->size >= offsetof(struct gwd_fw_caps, chunk_size) + sizeof(caps->chunk_size))
+		caps->chunk_size = 4096; /* copied, and sent in requests the MTU allows */
+	if (caps->size >= offsetof(struct gwd_fw_caps, max_size) + sizeof(caps->max_size))
+		caps->max_size = d->fw.max_size;
+	if (caps->size >= offsetof(struct gwd_fw_caps, apply_timeout_ms) +
+				  sizeof(caps->apply_timeout_ms))
+		caps->apply_timeout_ms = d->fw.apply_timeout_ms;
+	if (caps->size >= offsetof(struct gwd_fw_caps, flags) + sizeof(caps->flags))
+		caps->flags = GWD_FW_CAP_MCUBOOT_ONLY | GWD_FW_CAP_REPORTS_VERSION;
+	return 0;
+}
+
+static void ble_fw_abort(void *device_ctx)
+{
+	struct ble_dev *d = device_ctx;
+
+	if (d->fw.phase == FW_IDLE)
+		return;
+	fw_end(d, -ECANCELED, FW_IDLE);
+	fw_release(d);
+}
+
+/* An op that needs the link: brought up now if it is down. */
+static void fw_need_link(struct ble_dev *d)
+{
+	if (d->link == L_IDLE) {
+		d->retry_pending = false;
+		H->timer_disarm(d->retry);
+		ctl_pump(d->ctl);
+	}
+}
+
+static int ble_fw_open(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+
+	if (!f->enabled || !d->started)
+		return -ENOTCONN;
+	if (info->format != GWD_FW_FMT_MCUBOOT || !info->sha256)
+		return -ENOTSUP;
+	if (f->op)
+		return -EBUSY;
+	ble_fw_abort(d);
+	f->total = info->size;
+	memcpy(f->sha, info->sha256, 32);
+	f->tlv_off = info->image_offset + info->image_size;
+	f->has_hash = false;
+	f->dev_off = 0;
+	f->drops = 0;
+	f->op = op;
+	f->phase = FW_OPEN;
+	if (d->link == L_READY) {
+		fw_link_ready(d); /* completes from StartNotify's reply */
+	} else {
+		fw_need_link(d);
+	}
+	ctl_update(d->ctl);
+	return 0;
+}
+
+/* The image's own SHA-256, from the TLV area after it (type 0x10). */
+static void fw_find_hash(struct ble_fw *f, size_t have)
+{
+	size_t i = 4;
+
+	if (have < 4 || f->tlv[0] != 0x07 || f->tlv[1] != 0x69)
+		return;
+	while (i + 4 <= have) {
+		unsigned type = f->tlv[i] | f->tlv[i + 1] << 8, len = f->tlv[i + 2] | f->tlv[i + 3] << 8;
+
+		if (type == 0x10 && len == 32 && i + 4 + 32 <= have) {
+			memcpy(f->hash, f->tlv + i + 4, 32);
+			f->has_hash = true;
+			return;
+		}
+		i += 4 + len;
+	}
+}
+
+static int ble_fw_write(void *device_ctx, uint64_t offset, const void *data, size_t len,
+			struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+	uint8_t *c;
+
+	if (f->phase != FW_READY || f->op)
+		return -EBUSY;
+	/* Keep what the TLV area holds, for the hash fw_close checks. */
+	for (size_t i = 0; i < len; i++)
+		if (offset + i >= f->tlv_off && offset + i - f->tlv_off < sizeof(f->tlv))
+			f->tlv[offset + i - f->tlv_off] = ((const uint8_t *)data)[i];
+	if (offset + len == f->total && f->total > f->tlv_off)
+		fw_find_hash(f, (size_t)(f->total - f->tlv_off < sizeof(f->tlv)
+					     ? f->total - f->tlv_off
+					     : sizeof(f->tlv)));
+	c = realloc(f->chunk, len ? len : 1);
+	if (!c)
+		return -ENOMEM;
+	f->chunk = c;
+	memcpy(c, data, len);
+	f->chunk_base = offset;
+	f->chunk_len = len;
+	f->op = op;
+	f->phase = FW_UPLOAD;
+	if (f->dev_off < offset)
+		f->dev_off = offset;
+	if (f->dev_off >= offset + len) {
+		/* The device has it already (it said so): nothing to send. */
+		f->op = NULL;
+		f->phase = FW_READY;
+		return defer_complete(d, op, 0, NULL);
+	}
+	fw_upload_next(d); /* completes from the responses, never in here */
+	fw_need_link(d);
+	return 0;
+}
+
+/* The daemon stopped while the device applied the package: ask the device
+ * what it runs, as after its reset.  The image's hash comes from the
+ * package's TLV area in the spool file (a few hundred bytes). */
+static int ble_fw_recover(void *device_ctx, const struct gwd_fw_info *info, struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+	size_t want;
+	ssize_t n;
+	int fd;
+
+	if (!f->enabled || !d->started)
+		return -ENOTCONN;
+	if (info->format != GWD_FW_FMT_MCUBOOT || !info->path)
+		return -ENOTSUP;
+	if (f->op)
+		return -EBUSY;
+	ble_fw_abort(d);
+	f->tlv_off = info->image_offset + info->image_size;
+	if (info->size <= f->tlv_off)
+		return -EBADMSG;
+	want = info->size - f->tlv_off < sizeof(f->tlv) ? (size_t)(info->size - f->tlv_off)
+						      : sizeof(f->tlv);
+	fd = open(info->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, f->tlv, want, (off_t)f->tlv_off);
+	close(fd);
+	f->has_hash = false;
+	if (n == (ssize_t)want)
+		fw_find_hash(f, want);
+	if (!f->has_hash)
+		return -EBADMSG;
+	f->op = op;
+	f->drops = 0;
+	f->phase = FW_REBOOT;
+	if (d->link == L_READY)
+		fw_link_ready(d);
+	else
+		fw_need_link(d);
+	return 0;
+}
+
+static int ble_fw_close(void *device_ctx, struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+
+	if (f->phase != FW_READY || f->op)
+		return -EBUSY;
+	if (!f->has_hash) {
+		H->log(d->dev, GWD_LOG_WARNING, "ble: %s: the package has no SHA-256 TLV", d->macs);
+		return -EBADMSG;
+	}
+	f->op = op;
+	f->phase = FW_CLOSE;
+	fw_request(d, smp_state_read_req(f->req, sizeof(f->req), ++f->seq));
+	fw_need_link(d);
+	return 0;
+}
+
+static int ble_fw_apply(void *device_ctx, struct gwd_op *op)
+{
+	struct ble_dev *d = device_ctx;
+	struct ble_fw *f = &d->fw;
+
+	if (f->phase != FW_READY || f->op || !f->has_hash)
+		return -EBUSY;
+	f->op = op;
+	f->phase = FW_TEST;
+	/* Test, not confirm: MCUboot swaps back unless the new image is
+	 * confirmed once it runs. */
+	fw_request(d, smp_state_write_req(f->req, sizeof(f->req), ++f->seq, f->hash, false));
+	fw_need_link(d);
 	return 0;
 }
 
@@ -1988,6 +2672,10 @@ static void dev_destroy(struct ble_dev *d)
 		H->timer_free(d->retry);
 	if (d->done_timer)
 		H->timer_free(d->done_timer);
+	if (d->fw.timer)
+		H->timer_free(d->fw.timer);
+	free(d->fw.cpath);
+	free(d->fw.chunk);
 	free(d);
 }
 
@@ -1996,7 +2684,9 @@ static int ble_device_new(void *adapter_ctx, struct gwd_device *dev, const struc
 {
 	struct ble_ad *ad = adapter_ctx;
 	struct ble_dev *d = calloc(1, sizeof(*d));
-	const char *mac = NULL, *fmt = "none", *key = NULL, *uuid = NULL;
+	const char *mac = NULL, *fmt = "none", *key = NULL, *uuid = NULL, *fw = NULL;
+	double fw_apply_timeout = 120, fw_timeout = 10;
+	int64_t fw_chunk = 128, fw_max = 0;
 	const struct gwd_cfg *cn = bus ? bus : device;
 	double timeout = 120, connect_timeout = 20;
 	int64_t company = -1;
@@ -2120,6 +2810,28 @@ static int ble_device_new(void *adapter_ctx, struct gwd_device *dev, const struc
 	} else if (uuid || company >= 0) {
 		err = H->cfg_error(device, uuid ? "uuid" : "company", "only for format \"generic\"");
 	}
+	/* Firmware updates over MCUmgr SMP. */
+	gwd_cfg_read_string(H, device, "firmware", &fw, &err);
+	if (fw && strcmp(fw, "smp") != 0)
+		err = H->cfg_error(device, "firmware", "expected \"smp\", found \"%s\"", fw);
+	else if (fw && d->is_ctl_dev)
+		err = H->cfg_error(device, "firmware", "the controller has no firmware: set the "
+				   "device's mac");
+	d->fw.enabled = fw != NULL;
+	d->fw.chunk_set = H->cfg_int(device, "fw_chunk_size", &fw_chunk) == 0;
+	if (H->cfg_int(device, "fw_chunk_size", &fw_chunk) == -EINVAL)
+		err = -EINVAL;
+	gwd_cfg_check_range(H, device, "fw_chunk_size", (double)fw_chunk, 16, SMP_MAX_DATA, &err);
+	gwd_cfg_read_double(H, device, "fw_apply_timeout", &fw_apply_timeout, &err);
+	gwd_cfg_check_range(H, device, "fw_apply_timeout", fw_apply_timeout, 1, 3600, &err);
+	gwd_cfg_read_double(H, device, "fw_timeout", &fw_timeout, &err);
+	gwd_cfg_check_range(H, device, "fw_timeout", fw_timeout, 0.1, 300, &err);
+	gwd_cfg_read_int(H, device, "fw_max_size", &fw_max, &err);
+	gwd_cfg_check_range(H, device, "fw_max_size", (double)fw_max, 0, 4294967295.0, &err);
+	d->fw.chunk_max = (uint32_t)fw_chunk;
+	d->fw.apply_timeout_ms = (uint32_t)gwd_ms_of(fw_apply_timeout);
+	d->fw.timeout_ms = (uint32_t)gwd_ms_of(fw_timeout);
+	d->fw.max_size = fw_max > 0 ? (uint64_t)fw_max : 0;
 	if (err < 0) {
 		dev_destroy(d);
 		return -EINVAL;
@@ -2259,7 +2971,8 @@ static int ble_device_start(void *device_ctx)
 		return -EALREADY;
 	if ((!d->presence && H->timer_new(on_presence, d, &d->presence) < 0) ||
 	    (!d->retry && H->timer_new(on_retry, d, &d->retry) < 0) ||
-	    (!d->done_timer && H->timer_new(done_flush, d, &d->done_timer) < 0))
+	    (!d->done_timer && H->timer_new(done_flush, d, &d->done_timer) < 0) ||
+	    (!d->fw.timer && H->timer_new(on_fw_timer, d, &d->fw.timer) < 0))
 		return -ENOMEM;
 	c = ctl_get(d->ad, d);
 	if (!c)
@@ -2306,6 +3019,7 @@ static void ble_device_stop(void *device_ctx)
 
 	if (!d->started)
 		return;
+	ble_fw_abort(d); /* device_stop implies it */
 	d->started = false;
 	H->timer_disarm(d->presence);
 	H->timer_disarm(d->retry);
@@ -2456,6 +3170,13 @@ static const struct gwd_adapter_ops ble_ops = {
 	.read = ble_read,
 	.write = ble_write,
 	.execute = ble_execute,
+	.fw_open = ble_fw_open,
+	.fw_write = ble_fw_write,
+	.fw_close = ble_fw_close,
+	.fw_apply = ble_fw_apply,
+	.fw_abort = ble_fw_abort,
+	.fw_caps = ble_fw_caps,
+	.fw_recover = ble_fw_recover,
 };
 
 GWD_ADAPTER_DEFINE("ble", "0.1.0", &ble_ops);

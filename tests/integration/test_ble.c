@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "../fw_image.h"
 
 #define PYTHON "/usr/bin/python3"
 #define DBUS_DAEMON "/usr/bin/dbus-daemon"
@@ -79,7 +80,11 @@ static const char config_tmpl[] =
 	"    ); },\n"
 	"  { name = \"s1\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:01\"; },\n"
 	"  { name = \"s2\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:02\"; },\n"
-	"  { name = \"s3\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:03\"; }\n"
+	"  { name = \"s3\"; profile = \"ess-t\"; bus = \"bt1\"; mac = \"C0:FF:EE:01:00:03\"; },\n"
+	"  { name = \"fw\"; adapter = \"ble\"; bus = \"bt0\"; mac = \"C0:FF:EE:00:00:05\"; timeout = 0;\n"
+	"    firmware = \"smp\"; },\n"
+	"  { name = \"fwbad\"; adapter = \"ble\"; bus = \"bt0\"; mac = \"C0:FF:EE:00:00:06\";\n"
+	"    timeout = 0; firmware = \"smp\"; fw_chunk_size = 64; }\n"
 	");\n";
 
 static const char bus_conf[] =
@@ -212,7 +217,8 @@ static char *read_address(struct proc *p)
 
 static int group_setup(void **state)
 {
-	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess", "bt-ctl", "bt-bath", "bt-s1", "bt-s2", "bt-s3"};
+	const char *eps[] = {"bt-th", "bt-quiet", "bt-ess", "bt-ctl", "bt-bath", "bt-s1", "bt-s2", "bt-s3",
+			     "bt-fw", "bt-fwbad"};
 	const char *script = getenv("top_srcdir");
 	char *tmpl, *config, *path, *conf_arg, *script_path;
 	FILE *f;
@@ -575,6 +581,204 @@ static void a_rule_admits_a_new_device(void **state)
 	assert_int_equal(log_count("admits A4:C1:38:00:00:98"), 0);
 }
 
+/* ---- firmware over MCUmgr SMP ---- */
+
+/* An MCUboot package in the test's directory; *pkg its bytes. */
+static char *fw_package(const char *name, uint8_t major, uint8_t minor, uint16_t rev,
+			uint32_t size, uint8_t **pkg, size_t *len)
+{
+	char *file = h_strf("%s/%s", E->dir, name);
+	FILE *f = fopen(file, "wb");
+
+	*pkg = fwi_mcuboot(size, major, minor, rev, 0, len);
+	assert_non_null(*pkg);
+	assert_non_null(f);
+	assert_int_equal(fwrite(*pkg, 1, *len, f), *len);
+	fclose(f);
+	return file;
+}
+
+static json_t *fw_push(const char *ep, const char *file)
+{
+	json_t *r = h_request(&E->srv, 60000, "push %s /5/0/0 %s", ep, file);
+
+	assert_non_null(r);
+	if (strcmp(str(r, "code"), "2.04") != 0)
+		fail_dump("push refused");
+	return r;
+}
+
+/* The SMP device's next image state write. */
+static json_t *fw_state(const char *mac)
+{
+	json_t *ev = h_wait_event(&E->mock, "state", "mac", mac, H_TIMEOUT_MS);
+
+	if (!ev)
+		fail_dump("no image state write");
+	return ev;
+}
+
+static void fw_expect(const char *ep, const char *path, const char *want)
+{
+	json_t *r = request("read", ep, path);
+
+	if (strcmp(str(r, "code"), "2.05") != 0 || strcmp(str(r, "payload_text"), want) != 0) {
+		h_dump_file(E->log);
+		fail_msg("%s %s: expected %s, got %s", ep, path, want, json_dumps(r, 0));
+	}
+	json_decref(r);
+}
+
+/* A package pushed to /5/0/0 and Update executed: the package is uploaded
+ * over SMP (MTU 120: requests of 37 data bytes, answers in several
+ * notifications), found in slot 1, tested, the device reset, and once it
+ * is back with the new image, confirmed: Idle, result 1, /3/0/3 the new
+ * version.  The device got the package byte for byte. */
+static void firmware_over_smp_is_applied(void **state)
+{
+	uint8_t *pkg, digest[32];
+	size_t len;
+	char *file = fw_package("smp-1.2.3", 1, 2, 3, 3000, &pkg, &len), hex[65];
+	json_t *ev, *r;
+
+	bz("device hci0 C0:FF:EE:00:00:05");
+	bz("smp C0:FF:EE:00:00:05 1.0.0 120");
+	fw_expect("bt-fw", "/5/0/3", "0");
+	json_decref(fw_push("bt-fw", file));
+	wait_value("bt-fw", "/5/0/3", 2); /* Downloaded (into the daemon's spool) */
+	r = request("execute", "bt-fw", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	ev = h_wait_event(&E->mock, "upload", "mac", "C0:FF:EE:00:00:05", 60000);
+	if (!ev)
+		fail_dump("the device never received the whole image");
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, pkg, len, digest);
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	assert_string_equal(str(ev, "sha256"), hex);
+	assert_int_equal(json_integer_value(json_object_get(ev, "size")), len);
+	assert_true(json_is_true(json_object_get(ev, "ok")));
+	json_decref(ev);
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_false(json_is_true(json_object_get(ev, "confirm"))); /* test first */
+	json_decref(ev);
+	json_decref(mock_event("reset"));
+	wait_log("C0:FF:EE:00:00:05: rebooting", 1);
+	bz("boot C0:FF:EE:00:00:05");
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_true(json_is_true(json_object_get(ev, "confirm"))); /* runs: confirmed */
+	json_decref(ev);
+	wait_value("bt-fw", "/5/0/3", 0);
+	fw_expect("bt-fw", "/5/0/5", "1");
+	fw_expect("bt-fw", "/3/0/3", "1.2.3");
+	ev = h_wait_event(&E->mock, "smp-error", NULL, NULL, 0);
+	if (ev)
+		fail_msg("the SMP device saw a bad request: %s", str(ev, "error"));
+	free(file);
+	free(pkg);
+}
+
+/* The daemon stops while the device reboots into the new image: started
+ * again, it asks the device (fw_recover) and confirms the image.  Runs
+ * after the controller went away and back: the device is added again. */
+static void firmware_over_smp_recovered_after_a_restart(void **state)
+{
+	uint8_t *pkg;
+	size_t len;
+	char *file = fw_package("smp-1.3.0", 1, 3, 0, 1000, &pkg, &len);
+	char *config = h_strf("%s/gatewayd.conf", E->dir);
+	json_t *r, *ev;
+	int st;
+
+	bz("device hci0 C0:FF:EE:00:00:05");
+	bz("smp C0:FF:EE:00:00:05 1.2.3 120");
+	json_decref(fw_push("bt-fw", file));
+	wait_value("bt-fw", "/5/0/3", 2);
+	r = request("execute", "bt-fw", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_false(json_is_true(json_object_get(ev, "confirm")));
+	json_decref(ev);
+	ev = h_wait_event(&E->mock, "reset", "mac", "C0:FF:EE:00:00:05", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("no reset");
+	json_decref(ev);
+	/* Earlier restarts' registrations are not the next one. */
+	while ((ev = h_wait_event(&E->srv, "register", "ep", "bt-fw", 0)))
+		json_decref(ev);
+	/* Stopped while the device reboots (Updating, the apply in flight). */
+	st = h_stop(&E->gw, SIGTERM, 10000);
+	assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(h_start_gatewayd(&E->gw, E->dir, config), 0);
+	ev = h_wait_event(&E->srv, "register", "ep", "bt-fw", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("bt-fw did not register again");
+	json_decref(ev);
+	wait_log("fw: firmware: asking the device how the update ended", 1);
+	bz("boot C0:FF:EE:00:00:05");
+	ev = fw_state("C0:FF:EE:00:00:05");
+	assert_true(json_is_true(json_object_get(ev, "confirm")));
+	json_decref(ev);
+	wait_value("bt-fw", "/5/0/3", 0);
+	fw_expect("bt-fw", "/5/0/5", "1");
+	fw_expect("bt-fw", "/3/0/3", "1.3.0");
+	free(config);
+	free(file);
+	free(pkg);
+}
+
+/* A device out of reach: its update cannot start (three connection
+ * attempts), result 8 as no deferral is allowed.  One that refuses the
+ * image (SMP v2 error: bad header magic): result 5 (integrity check),
+ * nothing is applied; one that boots its old image again after the reset:
+ * result 8. */
+static void firmware_over_smp_failures(void **state)
+{
+	uint8_t *pkg;
+	size_t len;
+	char *file = fw_package("smp-2.0.0", 2, 0, 0, 500, &pkg, &len);
+	json_t *r, *ev;
+
+	json_decref(fw_push("bt-fwbad", file));
+	wait_value("bt-fwbad", "/5/0/3", 2);
+	r = request("execute", "bt-fwbad", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	wait_value("bt-fwbad", "/5/0/5", 8);
+	wait_log("C0:FF:EE:00:00:06: not reachable for the update", 1);
+	fw_expect("bt-fwbad", "/5/0/3", "2"); /* the package stays for another try */
+
+	/* In reach now, and Update again. */
+	bz("device hci0 C0:FF:EE:00:00:06");
+	bz("smp C0:FF:EE:00:00:06 1.0.0");
+	bz("smp-mode C0:FF:EE:00:00:06 reject");
+	r = request("execute", "bt-fwbad", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	wait_value("bt-fwbad", "/5/0/5", 5);
+	fw_expect("bt-fwbad", "/5/0/3", "0");
+	assert_int_equal(log_count("C0:FF:EE:00:00:06: SMP group 1 command 1: rc 23 (v2)"), 1);
+	/* Taken now, but the device comes back with its old image. */
+	bz("smp-mode C0:FF:EE:00:00:06 rollback");
+	json_decref(fw_push("bt-fwbad", file));
+	wait_value("bt-fwbad", "/5/0/3", 2);
+	r = request("execute", "bt-fwbad", "/5/0/2");
+	assert_string_equal(str(r, "code"), "2.04");
+	json_decref(r);
+	ev = h_wait_event(&E->mock, "reset", "mac", "C0:FF:EE:00:00:06", H_TIMEOUT_MS);
+	if (!ev)
+		fail_dump("no reset");
+	json_decref(ev);
+	wait_log("C0:FF:EE:00:00:06: rebooting", 1);
+	bz("boot C0:FF:EE:00:00:06");
+	wait_value("bt-fwbad", "/5/0/5", 8);
+	wait_log("C0:FF:EE:00:00:06: back with another image than the new one", 1);
+	fw_expect("bt-fwbad", "/3/0/3", "1.0.0"); /* what the device said it runs */
+	free(file);
+	free(pkg);
+}
+
 /* bluetoothd restarts; the controller goes away and comes back. */
 static void bluez_restart_and_controller_loss_are_recovered(void **state)
 {
@@ -633,7 +837,10 @@ static void config_errors_name_file_and_line(void **state)
 		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); },\n"
 		"  { name = \"d\"; adapter = \"ble\"; controller = \"usb0\"; mac = \"A4:C1:38:00:00:07\"; },\n"
 		"  { name = \"e\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:08\"; format = \"generic\"; uuid = \"181C\";\n"
-		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); }\n"
+		"    points = ( { channel = \"x\"; path = \"/3303/0/5700\"; measure = \"temperature\"; } ); },\n"
+		"  { name = \"f\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:09\"; firmware = \"dfu\"; },\n"
+		"  { name = \"g\"; adapter = \"ble\"; mac = \"A4:C1:38:00:00:0A\"; firmware = \"smp\";\n"
+		"    fw_chunk_size = 8; }\n"
 		");\n";
 	char *conf = h_strf("%s/bad.conf", E->dir), *out = h_strf("%s/check.log", E->dir);
 	char *bin = h_build_path("gatewayd/gatewayd");
@@ -660,6 +867,8 @@ static void config_errors_name_file_and_line(void **state)
 	assert_true(h_wait_file_contains(out, "expected \"hciN\" or the controller's address", 0));
 	assert_true(h_wait_file_contains(out, "bad.conf:11: ", 0));
 	assert_true(h_wait_file_contains(out, "`type` is required with format \"generic\"", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:12: devices.[5].firmware: expected \"smp\", found \"dfu\"", 0));
+	assert_true(h_wait_file_contains(out, "bad.conf:14: devices.[6].fw_chunk_size", 0));
 	free(conf);
 	/* The shipped example is a valid configuration. */
 	conf = h_strf("%s/config/ble-sensors.conf", getenv("top_srcdir") ? getenv("top_srcdir") : "..");
@@ -728,10 +937,17 @@ int main(void)
 		cmocka_unit_test(gatt_links_keep_the_controller_budget),
 		cmocka_unit_test(a_silent_device_goes_down_and_comes_back),
 		cmocka_unit_test(a_rule_admits_a_new_device),
+		cmocka_unit_test(firmware_over_smp_is_applied),
+		cmocka_unit_test(firmware_over_smp_failures),
 		cmocka_unit_test(bluez_restart_and_controller_loss_are_recovered),
 		cmocka_unit_test(admitted_devices_return_after_a_restart),
 		cmocka_unit_test(config_errors_name_file_and_line),
+		/* Last: it restarts the daemon, whose registrations would be
+		 * taken for the next test's. */
+		cmocka_unit_test(firmware_over_smp_recovered_after_a_restart),
 	};
 
+	if (getenv("TEST_FILTER")) /* one test (cmocka's pattern) while working on it */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
