@@ -79,9 +79,13 @@ void lwm_engine_io(struct lwm_engine *e)
 				/* libcoap 4.3.1 tags a socket's event with its
 				 * coap_socket_t, whose first member is the fd (NULL:
 				 * its timer). */
-				if (ev[j].data.ptr && (ev[j].events & EPOLLIN))
-					lwm_oversize_take(*(const int *)ev[j].data.ptr,
-							  LWM_OVERSIZE_MTU);
+				/* A datagram taken off here is answered: libcoap must not
+				 * read that socket this turn (it would take the next
+				 * datagram, perhaps another oversized one, or fail with
+				 * EAGAIN); level-triggered epoll brings the socket back. */
+				if (ev[j].data.ptr && (ev[j].events & EPOLLIN) &&
+				    lwm_oversize_take(*(const int *)ev[j].data.ptr, LWM_OVERSIZE_MTU))
+					ev[j].events = 0;
 			}
 			if (n > 0)
 				coap_io_do_epoll(e->ctxs[i], ev, (size_t)n);
